@@ -1,0 +1,28 @@
+# shallowdof: the README's commands. Each target sets up .venv first if it is missing or stale.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: demo test bench clean-venv
+
+$(STAMP): setup.py
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip 'setuptools<81' wheel
+	$(BIN)/pip install -q -e '.[test,browser]'
+	# visdom 0.2.4 builds with pkg_resources, so it needs the venv's setuptools<81.
+	$(BIN)/pip install -q --no-build-isolation 'visdom==0.2.4'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python scripts/demo.py --out demo_out
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python scripts/benchmark.py --out bench/BENCHMARKS.md
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,1 @@
+"""Classical shallow-DoF rendering: kernels, mattes, progressive and lens blur. No learning."""

@@ -1,0 +1,1 @@
+"""Everything that reads or builds data (images, masks, depth, Flickr, synthetic scenes)."""

@@ -1,0 +1,1 @@
+"""Comparing approaches: metrics, galleries, reports."""

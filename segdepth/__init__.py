@@ -1,0 +1,1 @@
+"""Networks that see people and depth: segmenters and depth models behind name registries."""

@@ -1,0 +1,41 @@
+"""shallowdof: synthetic shallow depth of field for portraits, three ways side by side."""
+from setuptools import find_packages, setup
+
+# Pinned: torch/torchvision are a matching pair (other pairs fail to import together);
+# mediapipe 0.10.14 is the last release whose wheel ships selfie_segmentation.tflite and the
+# legacy `solutions` API. It brings opencv-contrib-python, the one OpenCV we use.
+INSTALL_REQUIRES = [
+    "torch==2.14.1",
+    "torchvision==0.29.1",
+    "mediapipe==0.10.14",
+    "numpy>=1.26,<3",
+    "pillow>=10.0",
+    "requests>=2.31",
+    "dominate==2.9.1",
+    "tqdm>=4.66",
+    "imagehash==4.3.2",
+    "matplotlib>=3.8",
+    "scikit-image>=0.22",
+    "scipy>=1.11",
+    "h5py>=3.10",
+]
+
+EXTRAS = {
+    "test": ["pytest>=8.0", "pytest-httpserver>=1.0", "pytest-timeout>=2.3"],
+    # visdom 0.2.4 imports pkg_resources at build time: needs setuptools<81 in the build env.
+    "visdom": ["visdom==0.2.4"],
+    "browser": ["websocket-client>=1.7"],
+}
+
+setup(
+    name="shallowdof",
+    version="0.1.0",
+    description="Synthetic shallow depth of field for portraits: lens blur, CycleGAN, segmentation and depth",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="MIT",
+    python_requires=">=3.10",
+    packages=find_packages(include=["datasets*", "segdepth*", "compositing*", "gan*", "evaluation*"]),
+    install_requires=INSTALL_REQUIRES,
+    extras_require=EXTRAS,
+)
