@@ -1,0 +1,462 @@
+"""The one image reader/writer of shallowdof.
+
+Conventions at this boundary (DESIGN.md):
+
+* images are numpy ``uint8`` RGB ``H×W×3`` (``H×W×4`` RGBA only where a function says so);
+* masks are ``float32`` ``H×W`` in [0, 1];
+* depth maps are ``float32`` ``H×W``, larger = farther.
+
+Reading is strict: every problem with a file (missing, empty, truncated, corrupt, not an image,
+above the pixel limit, unsupported mode, a depth map of the wrong size) raises
+:class:`ImageError` whose message is ``"PATH: problem"`` -- one line that a batch program can
+print before going on with the next file. Truncated files are never half-decoded: images are
+fully decoded with ``Image.load()`` and Pillow's ``LOAD_TRUNCATED_IMAGES`` is left off.
+
+Writing is atomic: every writer goes through :func:`atomic_path`, which writes a temporary file
+in the target's folder, fsyncs it and renames it onto the target with :func:`os.replace`. On any
+error the temporary file is removed and an existing target is left untouched, so no partial
+output is ever visible under the final name.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import os
+import struct
+import tempfile
+import warnings
+from io import BytesIO
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Optional, Union
+
+import numpy as np
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+
+log = logging.getLogger(__name__)
+
+PathLike = Union[str, os.PathLike]
+
+#: Largest image (width × height) :func:`read_image` decodes by default: 120 megapixels, far
+#: above any camera in use (a 100 MP medium-format frame fits) and small enough that a
+#: decompression bomb cannot exhaust memory (120 MP × 3 bytes = 360 MB of RGB).
+DEFAULT_MAX_PIXELS = 120_000_000
+
+#: Extensions :func:`list_images` picks up inside folders (compared case-insensitively).
+IMAGE_EXTENSIONS = frozenset(
+    {".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm", ".pnm"}
+)
+
+#: Scale of 16-bit PNG depth maps: stored value / DEPTH_PNG_SCALE = metres (i.e. millimetres, the
+#: Kinect / NYU Depth v2 convention). 0 is kept as 0 (sensors use it for "no reading").
+DEPTH_PNG_SCALE = 1000.0
+
+_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError, TypeError, KeyError)
+
+
+class ImageError(ValueError):
+    """A file that cannot be used as input. ``str(err)`` is ``"PATH: problem"``."""
+
+    def __init__(self, path: PathLike, problem: str) -> None:
+        self.path = Path(path)
+        self.problem = problem
+        super().__init__(f"{path}: {problem}")
+
+
+# ---------------------------------------------------------------------------------------------
+# reading
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise ImageError(path, "no such file")
+    if path.is_dir():
+        raise ImageError(path, "is a folder, not a file")
+    if path.stat().st_size == 0:
+        raise ImageError(path, "empty file (0 bytes)")
+
+
+_MAGIC = {
+    b"\x89PNG\r\n\x1a\n": "PNG",
+    b"\xff\xd8\xff": "JPEG",
+    b"GIF8": "GIF",
+    b"BM": "BMP",
+    b"II*\x00": "TIFF",
+    b"MM\x00*": "TIFF",
+}
+
+
+def _sniff(path: Path) -> str:
+    """A short reason why Pillow did not recognise ``path`` (what the file looks like)."""
+    with open(path, "rb") as f:
+        head = f.read(512)
+    for magic, name in _MAGIC.items():
+        if head.startswith(magic):
+            return f"corrupt {name} file (its headers cannot be parsed)"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "corrupt WebP file (its headers cannot be parsed)"
+    text = head.lstrip().lower()
+    if text.startswith((b"<!doctype html", b"<html")) or b"<html" in text:
+        return "not an image: looks like an HTML page (a failed download?)"
+    if text.startswith((b"<?xml", b"<svg")):
+        return "not a raster image: looks like XML/SVG"
+    if text.startswith((b"{", b"[")):
+        return "not an image: looks like JSON text"
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError:
+        return "not a recognised image file (unknown or corrupt format)"
+    return "not an image: looks like a text file"
+
+
+def _open_decoded(path: Path, max_pixels: int) -> Image.Image:
+    """Open ``path``, check its size before decoding, decode it fully and apply EXIF orientation."""
+    _check_file(path)
+    try:
+        with warnings.catch_warnings():
+            # Our own limit below replaces Pillow's warning; its hard error (2 × MAX_IMAGE_PIXELS)
+            # still applies and is reported as an ImageError.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(path)
+    except UnidentifiedImageError:
+        raise ImageError(path, _sniff(path)) from None
+    except Image.DecompressionBombError as exc:
+        raise ImageError(path, f"too many pixels (decompression bomb?): {exc}") from None
+    except _ERRORS as exc:
+        raise ImageError(path, f"cannot read image header: {exc}") from None
+    try:
+        width, height = im.size
+        if width <= 0 or height <= 0:
+            raise ImageError(path, f"invalid image size {width}×{height}")
+        if width * height > max_pixels:
+            raise ImageError(
+                path,
+                f"image is {width}×{height} = {width * height / 1e6:.1f} MP, above the limit of "
+                f"{max_pixels / 1e6:.1f} MP (decompression bomb?); raise max_pixels if it is genuine",
+            )
+        try:
+            im.load()  # full decode: truncated or corrupt data fails here, not later
+        except _ERRORS as exc:
+            msg = str(exc) or type(exc).__name__
+            if "truncated" in msg or isinstance(exc, EOFError):
+                raise ImageError(path, f"truncated image file ({msg})") from None
+            raise ImageError(path, f"corrupt image data ({msg})") from None
+        try:
+            out = ImageOps.exif_transpose(im)
+        except _ERRORS as exc:  # malformed EXIF block
+            raise ImageError(path, f"bad EXIF data ({exc})") from None
+        return out if out is not None else im
+    except BaseException:
+        im.close()
+        raise
+
+
+def _sixteen_bit_to_u8(a: np.ndarray) -> np.ndarray:
+    """0…65535 → 0…255 by rounding ``v / 257`` (65535 ↦ 255 exactly; scales, never clips)."""
+    a = np.clip(a.astype(np.float64), 0, 65535)
+    return np.round(a / 257.0).astype(np.uint8)
+
+
+def _to_rgb_alpha(im: Image.Image, path: Path) -> tuple[np.ndarray, Optional[np.ndarray]]:
+    """Any Pillow mode → (uint8 RGB H×W×3, float32 alpha H×W in [0,1] or None)."""
+    mode = im.mode
+    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+        # 16-bit grayscale (PNG/TIFF). "I" (32-bit) is taken as the same 16-bit range: it is how
+        # Pillow opens 16-bit PNGs in older releases and 16-bit TIFFs in some.
+        gray = _sixteen_bit_to_u8(np.asarray(im))
+        return np.repeat(gray[..., None], 3, axis=2), None
+    if mode == "F":
+        gray = np.round(np.clip(np.asarray(im, dtype=np.float64), 0.0, 1.0) * 255).astype(np.uint8)
+        return np.repeat(gray[..., None], 3, axis=2), None
+    if mode == "CMYK":
+        icc = im.info.get("icc_profile")
+        if icc:
+            try:
+                src = ImageCms.ImageCmsProfile(BytesIO(icc))
+                rgb_im = ImageCms.profileToProfile(im, src, ImageCms.createProfile("sRGB"), outputMode="RGB")
+                return np.asarray(rgb_im, dtype=np.uint8).copy(), None
+            except (ImageCms.PyCMSError, OSError, ValueError) as exc:
+                log.warning("%s: cannot apply the embedded CMYK ICC profile (%s); naive conversion", path, exc)
+        return np.asarray(im.convert("RGB"), dtype=np.uint8).copy(), None
+
+    has_alpha = mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info
+    try:
+        if has_alpha:
+            rgba = np.asarray(im.convert("RGBA"), dtype=np.uint8)
+            return rgba[..., :3].copy(), rgba[..., 3].astype(np.float32) / 255.0
+        if mode == "RGB":
+            return np.asarray(im, dtype=np.uint8).copy(), None
+        return np.asarray(im.convert("RGB"), dtype=np.uint8).copy(), None
+    except ValueError as exc:
+        raise ImageError(path, f"unsupported image mode {mode} ({exc})") from None
+
+
+def read_image_with_alpha(
+    path: PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> tuple[np.ndarray, Optional[np.ndarray]]:
+    """Read an image as (uint8 RGB H×W×3, float32 alpha H×W in [0, 1] or ``None``).
+
+    Alpha comes from RGBA/LA/PA images and from palette or tRNS transparency; images without
+    alpha give ``None``. EXIF orientation is applied; other modes are converted as in
+    :func:`read_image`. Raises :class:`ImageError` for any unusable file.
+    """
+    path = Path(path)
+    im = _open_decoded(path, max_pixels)
+    try:
+        return _to_rgb_alpha(im, path)
+    finally:
+        im.close()
+
+
+def read_image(path: PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Read any still image as uint8 RGB H×W×3.
+
+    * the size is checked against ``max_pixels`` before decoding (decompression bombs);
+    * the file is decoded fully, so truncated or corrupt data raises here;
+    * EXIF orientation is applied (the array is upright as a viewer shows it);
+    * 1-bit, grayscale, palette, CMYK (through its ICC profile when embedded) → RGB;
+      16-bit grayscale is scaled 0…65535 → 0…255 (v / 257, rounded), not clipped;
+      alpha is dropped (use :func:`read_image_with_alpha` to keep it); animations give frame 0.
+
+    Raises :class:`ImageError` ("PATH: problem") for any unusable file.
+    """
+    return read_image_with_alpha(path, max_pixels=max_pixels)[0]
+
+
+def _shape_str(shape: tuple[int, ...]) -> str:
+    return f"{shape[1]}×{shape[0]}"
+
+
+def read_depth(path: PathLike, expected_shape: Optional[tuple[int, ...]] = None) -> np.ndarray:
+    """Read a depth map as float32 H×W, larger = farther.
+
+    Formats:
+
+    * ``.npy``: a 2-D (or H×W×1) numeric array, returned as float32 in its own units
+      (metres or relative depth, as the file's producer chose);
+    * ``.png`` / ``.tif``: a single-channel **16-bit** image in millimetres; returned in metres
+      (value / :data:`DEPTH_PNG_SCALE`). 0 stays 0. 8-bit images are refused: 256 levels are too
+      coarse and such files are often inverse-depth visualisations (bright = near).
+
+    ``expected_shape`` (H, W) or an image shape (H, W, C): a depth map of another size raises
+    ``ImageError("PATH: depth map 640×480 does not match image 512×512")`` (sizes as W×H).
+    Non-finite values (NaN, inf) are refused.
+    """
+    path = Path(path)
+    _check_file(path)
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        try:
+            depth = np.load(path, allow_pickle=False)
+        except _ERRORS as exc:
+            raise ImageError(path, f"not a readable .npy array ({exc})") from None
+        if depth.ndim == 3 and depth.shape[2] == 1:
+            depth = depth[..., 0]
+        if depth.ndim != 2:
+            raise ImageError(path, f"depth map must be a 2-D array, got shape {depth.shape}")
+        if not (np.issubdtype(depth.dtype, np.floating) or np.issubdtype(depth.dtype, np.integer)):
+            raise ImageError(path, f"depth map must be numeric, got dtype {depth.dtype}")
+        depth = depth.astype(np.float32)
+    elif suffix in (".png", ".tif", ".tiff"):
+        im = _open_decoded(path, DEFAULT_MAX_PIXELS)
+        try:
+            if im.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+                depth = np.asarray(im).astype(np.float32) / DEPTH_PNG_SCALE
+            elif im.mode == "F":
+                depth = np.asarray(im, dtype=np.float32).copy()
+            elif im.mode in ("L", "P", "1"):
+                raise ImageError(
+                    path,
+                    "8-bit depth map refused (256 levels; often inverse depth): save a float .npy "
+                    "or a 16-bit PNG in millimetres",
+                )
+            else:
+                raise ImageError(path, f"depth PNG must be single-channel 16-bit, got mode {im.mode}")
+        finally:
+            im.close()
+    else:
+        raise ImageError(path, f"unknown depth format {path.suffix!r}: use .npy or a 16-bit .png")
+    if not np.isfinite(depth).all():
+        raise ImageError(path, "depth map contains NaN or infinite values")
+    if expected_shape is not None and tuple(depth.shape) != tuple(expected_shape[:2]):
+        raise ImageError(
+            path, f"depth map {_shape_str(depth.shape)} does not match image {_shape_str(tuple(expected_shape))}"
+        )
+    return np.ascontiguousarray(depth, dtype=np.float32)
+
+
+# ---------------------------------------------------------------------------------------------
+# listing
+
+
+def _is_hidden(name: str) -> bool:
+    return name.startswith(".")
+
+
+def list_images(inputs: Union[PathLike, Iterable[PathLike]]) -> list[Path]:
+    """Image files named by ``inputs`` (one path or several), sorted and without duplicates.
+
+    Folders are searched recursively for files with an extension in :data:`IMAGE_EXTENSIONS`
+    (case-insensitive); hidden files and folders (names starting with ".", e.g. the temporary
+    files of :func:`atomic_path`) are skipped. Files named explicitly are kept whatever their
+    extension, so that a wrong file gets a clear error from the reader instead of vanishing.
+    A path that does not exist raises ``ImageError("PATH: no such file or folder")``.
+    """
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [inputs]
+    found: set[Path] = set()
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            for root, dirs, files in os.walk(p):
+                dirs[:] = [d for d in dirs if not _is_hidden(d)]
+                for name in files:
+                    if not _is_hidden(name) and Path(name).suffix.lower() in IMAGE_EXTENSIONS:
+                        found.add(Path(root) / name)
+        elif p.exists():
+            found.add(p)
+        else:
+            raise ImageError(p, "no such file or folder")
+    return sorted(found)
+
+
+# ---------------------------------------------------------------------------------------------
+# atomic writing
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # e.g. platforms without directory handles
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_path(path: PathLike) -> Iterator[Path]:
+    """Yield a temporary path in ``path``'s folder; on success it is fsynced and renamed onto ``path``.
+
+    The temporary name is hidden and keeps the real extension (``.NAME.XXXX.tmp.png``) so that
+    writers picking a format from the name still work. On any exception the temporary file is
+    removed and an existing ``path`` stays untouched. Parent folders are created.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp" + path.suffix)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+    _fsync_dir(path.parent)
+
+
+def _pil_format(path: Path) -> str:
+    fmt = Image.registered_extensions().get(path.suffix.lower())
+    if fmt is None:
+        raise ValueError(f"{path}: unknown image extension {path.suffix!r}")
+    return fmt
+
+
+def _check_u8_image(image: np.ndarray, channels: tuple[int, ...]) -> None:
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
+        raise TypeError(f"expected a uint8 numpy image, got {getattr(image, 'dtype', type(image))}")
+    if image.ndim != 3 or image.shape[2] not in channels:
+        raise ValueError(f"expected an H×W×C image with C in {channels}, got shape {image.shape}")
+
+
+def write_image(path: PathLike, image: np.ndarray) -> None:
+    """Atomically write a uint8 RGB H×W×3 or RGBA H×W×4 image; the format follows the extension.
+
+    JPEGs are written at quality 95 and cannot take RGBA (``ValueError``).
+    """
+    path = Path(path)
+    _check_u8_image(image, (3, 4))
+    fmt = _pil_format(path)
+    if fmt == "JPEG" and image.shape[2] == 4:
+        raise ValueError(f"{path}: JPEG cannot store alpha; write .png for RGBA")
+    options = {"quality": 95} if fmt == "JPEG" else {}
+    pil = Image.fromarray(np.ascontiguousarray(image), "RGBA" if image.shape[2] == 4 else "RGB")
+    with atomic_path(path) as tmp:
+        pil.save(tmp, format=fmt, **options)
+
+
+def write_rgba(path: PathLike, rgb: np.ndarray, mask: np.ndarray) -> None:
+    """Atomically write uint8 RGB H×W×3 with a float mask H×W in [0, 1] as alpha (PNG/WebP/TIFF)."""
+    _check_u8_image(rgb, (3,))
+    mask = np.asarray(mask)
+    if mask.shape != rgb.shape[:2]:
+        raise ValueError(f"mask shape {mask.shape} does not match image {rgb.shape[:2]}")
+    alpha = np.round(np.clip(mask.astype(np.float32), 0.0, 1.0) * 255).astype(np.uint8)
+    write_image(path, np.dstack([rgb, alpha]))
+
+
+def write_depth(path: PathLike, depth: np.ndarray) -> None:
+    """Atomically write a float depth map H×W: ``.npy`` float32 as is, or ``.png`` as 16-bit millimetres.
+
+    The PNG form assumes metres and stores ``round(depth × 1000)`` clipped to 0…65535 (65.5 m);
+    :func:`read_depth` reads both back.
+    """
+    path = Path(path)
+    depth = np.asarray(depth, dtype=np.float32)
+    if depth.ndim != 2:
+        raise ValueError(f"depth must be H×W, got shape {depth.shape}")
+    suffix = path.suffix.lower()
+    with atomic_path(path) as tmp:
+        if suffix == ".npy":
+            with open(tmp, "wb") as f:
+                np.save(f, depth, allow_pickle=False)
+        elif suffix == ".png":
+            mm = np.clip(np.round(depth * DEPTH_PNG_SCALE), 0, 65535).astype(np.uint16)
+            Image.fromarray(mm).save(tmp, format="PNG")
+        else:
+            raise ValueError(f"{path}: depth maps are written as .npy or .png")
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return dataclasses.asdict(obj)
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
+
+
+def write_text(path: PathLike, text: str) -> None:
+    """Atomically write UTF-8 text."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+
+
+def write_json(path: PathLike, obj: Any) -> None:
+    """Atomically write ``obj`` as indented JSON (paths, dataclasses and numpy values are converted)."""
+    write_text(path, json.dumps(obj, indent=2, default=_json_default) + "\n")
+
+
+def append_jsonl(path: PathLike, record: Any) -> None:
+    """Append ``record`` as one JSON line, flushed and fsynced (a crash loses at most this line)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = json.dumps(record, default=_json_default) + "\n"
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(line)
+        f.flush()
+        os.fsync(f.fileno())

@@ -1,0 +1,333 @@
+"""datasets/io.py: every bad-input case gives one ImageError naming the file; writes are atomic."""
+from __future__ import annotations
+
+import json
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from datasets import io
+
+
+def _photo(h: int = 48, w: int = 64, seed: int = 0) -> np.ndarray:
+    """A smooth colour gradient with a little noise (JPEG-friendly, deterministic)."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w]
+    img = np.stack([x * 255 / w, y * 255 / h, (x + y) * 255 / (w + h)], axis=2)
+    return np.clip(img + rng.normal(0, 3, img.shape), 0, 255).astype(np.uint8)
+
+
+def _assert_error(path: Path, *words: str, reader=io.read_image) -> str:
+    with pytest.raises(io.ImageError) as info:
+        reader(path)
+    msg = str(info.value)
+    assert msg.startswith(f"{path}: "), msg
+    assert "\n" not in msg
+    for w in words:
+        assert w in msg.lower(), msg
+    return msg
+
+
+# --- bad files -------------------------------------------------------------------------------
+
+
+def test_zero_byte_file(tmp_path):
+    p = tmp_path / "empty.jpg"
+    p.write_bytes(b"")
+    _assert_error(p, "empty")
+
+
+def test_missing_file(tmp_path):
+    _assert_error(tmp_path / "nope.png", "no such file")
+
+
+@pytest.mark.parametrize("fmt,ext", [("JPEG", "jpg"), ("PNG", "png")])
+def test_truncated_file(tmp_path, fmt, ext):
+    good = tmp_path / f"good.{ext}"
+    Image.fromarray(_photo(96, 96)).save(good, format=fmt)
+    data = good.read_bytes()
+    p = tmp_path / f"truncated.{ext}"
+    p.write_bytes(data[: len(data) // 2])
+    assert io.read_image(good).shape == (96, 96, 3)
+    _assert_error(p, "truncated")
+
+
+def test_corrupt_bytes_inside_valid_header(tmp_path):
+    good = tmp_path / "good.png"
+    Image.fromarray(_photo()).save(good)
+    data = bytearray(good.read_bytes())
+    rng = np.random.default_rng(1)
+    # keep signature + IHDR (first 33 bytes), scramble the compressed pixel data
+    data[40:-12] = rng.integers(0, 256, len(data) - 52, dtype=np.uint8).tobytes()
+    p = tmp_path / "corrupt.png"
+    p.write_bytes(bytes(data))
+    _assert_error(p, "corrupt")
+
+
+def test_random_bytes(tmp_path):
+    p = tmp_path / "noise.jpg"
+    p.write_bytes(np.random.default_rng(0).integers(0, 256, 2000, dtype=np.uint8).tobytes())
+    _assert_error(p, "not a recognised image")
+
+
+def test_text_file_named_jpg(tmp_path):
+    p = tmp_path / "notes.jpg"
+    p.write_text("hello, this is not a picture\n")
+    _assert_error(p, "text file")
+
+
+def test_html_page_named_jpg(tmp_path):
+    p = tmp_path / "download.jpg"
+    p.write_text("<!DOCTYPE html>\n<html><body>403 Forbidden</body></html>\n")
+    _assert_error(p, "html")
+
+
+def test_folder_is_not_an_image(tmp_path):
+    _assert_error(tmp_path, "folder")
+
+
+def test_above_pixel_limit_is_refused_before_decoding(tmp_path):
+    p = tmp_path / "big.png"
+    Image.fromarray(_photo(40, 50)).save(p)
+    assert io.read_image(p, max_pixels=2000).shape == (40, 50, 3)  # exactly at the limit
+    with pytest.raises(io.ImageError, match=r"50×40 = .* above the limit") as info:
+        io.read_image(p, max_pixels=1999)
+    assert str(info.value).startswith(str(p))
+
+
+def test_decompression_bomb_header(tmp_path):
+    """A PNG whose header claims 100 000 × 100 000 pixels (10 GP) is refused without decoding."""
+    p = tmp_path / "bomb.png"
+    Image.new("L", (8, 8)).save(p)
+    data = bytearray(p.read_bytes())
+    data[16:24] = (100_000).to_bytes(4, "big") * 2  # IHDR width, height
+    data[29:33] = zlib.crc32(bytes(data[12:29])).to_bytes(4, "big")  # a valid IHDR CRC
+    p.write_bytes(bytes(data))
+    _assert_error(p, "100000", "decompression bomb")
+
+
+# --- modes -----------------------------------------------------------------------------------
+
+
+def test_cmyk_jpeg(tmp_path):
+    p = tmp_path / "cmyk.jpg"
+    rgb = _photo()
+    Image.fromarray(rgb).convert("CMYK").save(p, quality=95)
+    out = io.read_image(p)
+    assert out.shape == rgb.shape and out.dtype == np.uint8
+    assert np.abs(out.astype(int) - rgb).mean() < 8
+
+
+def test_grayscale(tmp_path):
+    p = tmp_path / "gray.png"
+    gray = _photo()[..., 0]
+    Image.fromarray(gray).save(p)
+    out = io.read_image(p)
+    assert out.shape == gray.shape + (3,)
+    for c in range(3):
+        np.testing.assert_array_equal(out[..., c], gray)
+
+
+def test_one_bit(tmp_path):
+    p = tmp_path / "bw.png"
+    bits = np.zeros((10, 12), bool)
+    bits[2:5, 3:9] = True
+    Image.fromarray(bits).save(p)
+    out = io.read_image(p)
+    assert out.shape == (10, 12, 3)
+    np.testing.assert_array_equal(out[..., 1], np.where(bits, 255, 0))
+
+
+def test_palette_with_transparency(tmp_path):
+    p = tmp_path / "pal.png"
+    px = np.zeros((10, 20), np.uint8)
+    px[:, 10:] = 1
+    pal = Image.fromarray(px, "P")
+    pal.putpalette([255, 0, 0, 0, 0, 255] + [0] * 762)
+    pal.save(p, transparency=0)
+    rgb = io.read_image(p)
+    np.testing.assert_array_equal(rgb[0, 15], [0, 0, 255])
+    np.testing.assert_array_equal(rgb[0, 5], [255, 0, 0])
+    rgb2, alpha = io.read_image_with_alpha(p)
+    np.testing.assert_array_equal(rgb2, rgb)
+    assert alpha is not None and alpha.dtype == np.float32
+    np.testing.assert_array_equal(alpha[:, :10], 0.0)
+    np.testing.assert_array_equal(alpha[:, 10:], 1.0)
+
+
+def test_sixteen_bit_png_is_scaled_not_clipped(tmp_path):
+    p = tmp_path / "g16.png"
+    ramp = np.linspace(0, 65535, 64 * 4).astype(np.uint16).reshape(4, 64)
+    Image.fromarray(ramp).save(p)
+    assert Image.open(p).mode.startswith("I")
+    out = io.read_image(p)
+    assert out.dtype == np.uint8 and out.shape == (4, 64, 3)
+    expect = np.round(ramp / 257.0).astype(np.uint8)
+    np.testing.assert_array_equal(out[..., 0], expect)
+    assert out.max() == 255 and out.min() == 0
+    assert len(np.unique(out)) > 200  # a clip to 255 would leave only a handful of levels
+
+
+def test_rgba_alpha_dropped_or_returned(tmp_path):
+    p = tmp_path / "rgba.png"
+    rgb = _photo(16, 16)
+    alpha = np.tile(np.linspace(0, 255, 16).astype(np.uint8), (16, 1))
+    Image.fromarray(np.dstack([rgb, alpha]), "RGBA").save(p)
+    out = io.read_image(p)
+    np.testing.assert_array_equal(out, rgb)
+    rgb2, a = io.read_image_with_alpha(p)
+    np.testing.assert_array_equal(rgb2, rgb)
+    np.testing.assert_allclose(a, alpha / 255.0, atol=1e-6)
+    plain = tmp_path / "plain.png"
+    Image.fromarray(rgb).save(plain)
+    assert io.read_image_with_alpha(plain)[1] is None
+
+
+@pytest.mark.parametrize("orientation", [6, 8, 3])
+def test_exif_rotated_jpeg(tmp_path, orientation):
+    """Stored landscape 64×32 with a red top-left corner; viewers rotate it by the EXIF tag."""
+    stored = np.full((32, 64, 3), 128, np.uint8)
+    stored[:8, :8] = [255, 0, 0]
+    im = Image.fromarray(stored)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    p = tmp_path / f"rot{orientation}.jpg"
+    im.save(p, exif=exif, quality=95)
+    out = io.read_image(p)
+    if orientation in (6, 8):
+        assert out.shape == (64, 32, 3)
+    else:
+        assert out.shape == (32, 64, 3)
+    # where the red stored top-left corner ends up as displayed
+    corner = {6: (0, 31), 8: (63, 0), 3: (31, 63)}[orientation]
+    y, x = corner
+    assert out[y, x, 0] > 200 and out[y, x, 1] < 60, out[y, x]
+    assert out[0, 0, 0] < 180  # the stored corner moved away from the displayed top-left
+
+
+# --- depth -----------------------------------------------------------------------------------
+
+
+def test_depth_npy_and_png_round_trip(tmp_path):
+    depth = np.linspace(0.5, 9.5, 24 * 32, dtype=np.float32).reshape(24, 32)
+    io.write_depth(tmp_path / "d.npy", depth)
+    np.testing.assert_array_equal(io.read_depth(tmp_path / "d.npy", (24, 32)), depth)
+    io.write_depth(tmp_path / "d.png", depth)
+    assert Image.open(tmp_path / "d.png").mode.startswith("I")
+    back = io.read_depth(tmp_path / "d.png", (24, 32, 3))
+    np.testing.assert_allclose(back, depth, atol=0.0006)  # millimetre quantisation
+
+
+def test_mismatched_depth(tmp_path):
+    p = tmp_path / "depth.npy"
+    np.save(p, np.ones((480, 640), np.float32))
+    msg = _assert_error(p, reader=lambda q: io.read_depth(q, expected_shape=(512, 512, 3)))
+    assert msg == f"{p}: depth map 640×480 does not match image 512×512"
+
+
+def test_eight_bit_depth_png_refused(tmp_path):
+    p = tmp_path / "depth8.png"
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(p)
+    _assert_error(p, "8-bit", reader=io.read_depth)
+
+
+def test_bad_depth_arrays(tmp_path):
+    p = tmp_path / "nan.npy"
+    np.save(p, np.array([[1.0, np.nan]], np.float32))
+    _assert_error(p, "nan", reader=io.read_depth)
+    q = tmp_path / "rgb.npy"
+    np.save(q, np.ones((4, 4, 3), np.float32))
+    _assert_error(q, "2-d", reader=io.read_depth)
+    r = tmp_path / "depth.txt"
+    r.write_text("1 2 3")
+    _assert_error(r, "unknown depth format", reader=io.read_depth)
+
+
+# --- listing ---------------------------------------------------------------------------------
+
+
+def test_list_images(tmp_path):
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "deep").mkdir()
+    (tmp_path / ".hidden").mkdir()
+    for name in ["z.JPG", "a.png", "b/c.jpeg", "b/deep/d.webp", "notes.txt", ".hidden/x.png", ".tmp.png"]:
+        (tmp_path / name).write_bytes(b"x")
+    got = io.list_images(tmp_path)
+    assert got == sorted([tmp_path / "a.png", tmp_path / "b/c.jpeg", tmp_path / "b/deep/d.webp", tmp_path / "z.JPG"])
+    # explicit files are kept (so a wrong file gets a clear read error), duplicates removed
+    assert io.list_images([tmp_path / "notes.txt", tmp_path / "a.png", tmp_path / "a.png"]) == [
+        tmp_path / "a.png",
+        tmp_path / "notes.txt",
+    ]
+    with pytest.raises(io.ImageError, match="no such file or folder"):
+        io.list_images([tmp_path / "missing"])
+
+
+# --- atomic writes ---------------------------------------------------------------------------
+
+
+def test_write_read_round_trip(tmp_path):
+    rgb = _photo()
+    io.write_image(tmp_path / "out" / "x.png", rgb)
+    np.testing.assert_array_equal(io.read_image(tmp_path / "out" / "x.png"), rgb)
+    mask = np.linspace(0, 1, rgb.shape[0] * rgb.shape[1], dtype=np.float32).reshape(rgb.shape[:2])
+    io.write_rgba(tmp_path / "m.png", rgb, mask)
+    rgb2, a = io.read_image_with_alpha(tmp_path / "m.png")
+    np.testing.assert_array_equal(rgb2, rgb)
+    np.testing.assert_allclose(a, mask, atol=0.5 / 255 + 1e-6)
+    io.write_json(tmp_path / "c.json", {"p": tmp_path, "v": np.float32(0.5)})
+    assert json.loads((tmp_path / "c.json").read_text()) == {"p": str(tmp_path), "v": 0.5}
+    io.append_jsonl(tmp_path / "log.jsonl", {"a": 1})
+    io.append_jsonl(tmp_path / "log.jsonl", {"a": 2})
+    assert [json.loads(l)["a"] for l in (tmp_path / "log.jsonl").read_text().splitlines()] == [1, 2]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.json", "log.jsonl", "m.png", "out"]
+
+
+def test_failing_write_leaves_no_partial_file_and_keeps_target(tmp_path):
+    target = tmp_path / "result.png"
+    io.write_image(target, _photo(seed=1))
+    before = target.read_bytes()
+
+    class Boom(RuntimeError):
+        pass
+
+    with pytest.raises(Boom):
+        with io.atomic_path(target) as tmp:
+            tmp.write_bytes(b"half a png")
+            assert tmp.parent == target.parent and tmp.suffix == ".png"
+            raise Boom()
+    assert target.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["result.png"]
+
+    # a writer failing inside the encoder: no new file appears at all
+    new = tmp_path / "new.png"
+    with pytest.raises(TypeError):
+        io.write_image(new, np.zeros((4, 4, 3), np.float32))
+    with pytest.raises(ValueError):
+        io.write_image(tmp_path / "x.jpg", np.zeros((4, 4, 4), np.uint8))
+    with pytest.raises(TypeError):
+        io.write_json(tmp_path / "c.json", {"x": object()})
+    assert [p.name for p in tmp_path.iterdir()] == ["result.png"]
+
+
+def test_failing_encoder_mid_write(tmp_path, monkeypatch):
+    """Pillow writes some bytes and then fails: the target keeps its old content."""
+    target = tmp_path / "r.png"
+    io.write_image(target, _photo(seed=2))
+    before = target.read_bytes()
+
+    real_save = Image.Image.save
+
+    def half_save(self, fp, *args, **kwargs):
+        real_save(self, fp, *args, **kwargs)
+        Path(fp).write_bytes(Path(fp).read_bytes()[:30])
+        raise OSError("disk full")
+
+    monkeypatch.setattr(Image.Image, "save", half_save)
+    with pytest.raises(OSError, match="disk full"):
+        io.write_image(target, _photo(seed=3))
+    assert target.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["r.png"]
