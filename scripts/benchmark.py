@@ -1,0 +1,139 @@
+"""Run shallowdof's benchmarks and write bench/BENCHMARKS.md with the machine they ran on.
+
+    python scripts/benchmark.py                    # every benchmark, full size
+    python scripts/benchmark.py --only compositing --quick
+
+Each benchmark lives in bench/bench_<name>.py as ``run(quick: bool) -> str`` (a Markdown
+section). Speed-ups are ratios against a baseline measured in the same run.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import logging
+import os
+import platform
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from datasets.io import write_text  # noqa: E402
+
+
+def _compositing(quick: bool) -> str:
+    from bench import bench_compositing
+
+    return bench_compositing.run(quick)
+
+
+def _webcam(quick: bool) -> str:
+    from bench import bench_webcam
+
+    return bench_webcam.run(quick)
+
+
+def _dataset(quick: bool) -> str:
+    from bench import bench_dataset
+
+    return bench_dataset.run(quick)
+
+
+def _segdepth(quick: bool) -> str:
+    from bench import bench_segdepth
+
+    return bench_segdepth.run(quick)
+
+
+def _gan(quick: bool) -> str:
+    from bench import bench_gan
+
+    return bench_gan.run(quick)
+
+
+BENCHES: dict[str, Callable[[bool], str]] = {
+    "compositing": _compositing,
+    "webcam": _webcam,
+    "dataset": _dataset,
+    "segdepth": _segdepth,
+    "gan": _gan,
+}
+
+
+@dataclass
+class BenchConfig:
+    """Options of one benchmark run."""
+
+    out: str = "bench/BENCHMARKS.md"
+    only: list[str] = field(default_factory=lambda: list(BENCHES))
+    quick: bool = False
+
+
+def machine_description() -> str:
+    """One Markdown paragraph naming the machine: CPU model, cores, memory, Python and torch."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        kib = int(Path("/proc/meminfo").read_text().split()[1])
+        mem = f", {kib / 2**20:.0f} GiB RAM"
+    except (OSError, ValueError, IndexError):
+        pass
+    import torch
+
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    return (f"Machine: {cpu}, {os.cpu_count()} cores{mem}, {gpu}; Python {platform.python_version()}, "
+            f"torch {torch.__version__}, {platform.system()} {platform.release()}.")
+
+
+def run(cfg: BenchConfig) -> tuple[str, list[str]]:
+    """Run the selected benchmarks; return the Markdown report and the names that failed."""
+    sections, failed = [], []
+    for name in cfg.only:
+        logging.info("benchmark %s ...", name)
+        start = time.perf_counter()
+        try:
+            body = BENCHES[name](cfg.quick)
+        except Exception as exc:  # a broken benchmark is reported, the others still run
+            logging.exception("benchmark %s failed", name)
+            body = f"### {name}\n\nFAILED: {type(exc).__name__}: {exc}\n"
+            failed.append(name)
+        sections.append(f"{body.rstrip()}\n\n_({name}: {time.perf_counter() - start:.0f} s wall)_\n")
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    head = (f"# shallowdof benchmarks\n\nWritten by `make bench` (scripts/benchmark.py) on {stamp}"
+            f"{' in quick mode' if cfg.quick else ''}.\n\n{machine_description()}\n")
+    return head + "\n" + "\n".join(sections), failed
+
+
+def parse_args(argv: list[str] | None = None) -> BenchConfig:
+    """Build the config from the command line."""
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", default=BenchConfig.out, help="Markdown file to write (default: %(default)s)")
+    p.add_argument("--only", nargs="+", choices=sorted(BENCHES), default=list(BENCHES),
+                   help="benchmarks to run (default: all)")
+    p.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke test")
+    a = p.parse_args(argv)
+    return BenchConfig(out=a.out, only=a.only, quick=a.quick)
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    cfg = parse_args(argv)
+    report, failed = run(cfg)
+    write_text(ROOT / cfg.out if not Path(cfg.out).is_absolute() else Path(cfg.out), report)
+    print(report)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
