@@ -1,0 +1,80 @@
+"""A depth PRIOR for portraits: an assumption about the scene, not an estimate from the pixels.
+
+When the user gives neither a depth map nor a depth model, shallowdof still needs a depth for
+the lens blur. :class:`DepthPrior` builds one from the person mask alone, encoding what is
+usually true of a portrait: the subject stands at the focal plane, the background is behind it
+and recedes with the distance from the subject, and lower image rows (the ground) are nearer
+than upper ones. It never looks at the image content, so it is wrong wherever the scene is not
+a portrait against a receding background; the name says "prior" to keep that in view.
+
+Formula (relative units, the focal plane at ``focal_depth``, default 1)::
+
+    subject   (mask ≥ threshold):  d = focal_depth
+    background:                    d = focal_depth + gap + spread · [(1 − w) · f(r) + w · (1 − v)]
+        r    = (Euclidean distance to the nearest subject pixel) / (image diagonal)
+        f(r) = 1 − exp(−r / falloff)           smooth, 0 at the subject edge, → 1 far from it
+        v    = row / (H − 1)                    0 at the top row, 1 at the bottom row
+        w    = row_weight                       weight of the ground-plane cue
+
+So the background starts ``gap`` behind the subject, grows smoothly away from it and is nearest
+at the bottom of the frame; every value lies in ``[focal_depth, focal_depth + gap + spread]``.
+With no subject in the mask, ``f = 1`` everywhere and only the row cue varies.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import cv2
+import numpy as np
+
+
+class DepthPrior:
+    """Portrait depth prior from a person mask; float32 H×W, larger = farther, relative units.
+
+    Call with ``(image, mask)``: ``image`` uint8 RGB H×W×3 (only its size is used), ``mask``
+    float32 H×W in [0, 1] (required: the prior is built around the subject). See the module
+    docstring for the formula. ``relative = True``: the values are not metres.
+    """
+
+    relative = True
+
+    def __init__(
+        self,
+        focal_depth: float = 1.0,
+        gap: float = 0.25,
+        spread: float = 1.0,
+        falloff: float = 0.15,
+        row_weight: float = 0.5,
+        threshold: float = 0.5,
+    ) -> None:
+        if focal_depth <= 0 or gap < 0 or spread <= 0 or falloff <= 0:
+            raise ValueError("need focal_depth > 0, gap >= 0, spread > 0, falloff > 0")
+        if not 0.0 <= row_weight <= 1.0 or not 0.0 < threshold < 1.0:
+            raise ValueError("need 0 <= row_weight <= 1 and 0 < threshold < 1")
+        self.focal_depth = focal_depth
+        self.gap = gap
+        self.spread = spread
+        self.falloff = falloff
+        self.row_weight = row_weight
+        self.threshold = threshold
+
+    def __call__(self, image: np.ndarray, mask: Optional[np.ndarray] = None) -> np.ndarray:
+        if mask is None:
+            raise ValueError("DepthPrior needs the person mask: it places the background relative to the subject")
+        h, w = image.shape[:2]
+        if mask.shape != (h, w):
+            raise ValueError(f"mask shape {mask.shape} does not match image {(h, w)}")
+        subject = mask >= self.threshold
+        diag = float(np.hypot(h, w))
+        if subject.any():
+            # distance from every background pixel to the nearest subject pixel (0 on the subject)
+            dist = cv2.distanceTransform((~subject).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+            away = 1.0 - np.exp(-(dist / diag) / self.falloff)
+        else:
+            away = np.ones((h, w), np.float32)
+        rows = np.linspace(0.0, 1.0, h, dtype=np.float32) if h > 1 else np.zeros(1, np.float32)
+        ground = (1.0 - rows)[:, None]  # top row 1 (far), bottom row 0 (near)
+        cue = (1.0 - self.row_weight) * away + self.row_weight * ground
+        depth = self.focal_depth + self.gap + self.spread * cue
+        depth = np.where(subject, self.focal_depth, depth)
+        return depth.astype(np.float32)
