@@ -1,0 +1,395 @@
+"""Metrics for comparing shallow depth-of-field renders.
+
+Conventions: images are numpy uint8 RGB H×W×3 (``image`` = the all-in-focus input,
+``output`` = a method's render, ``truth`` = a reference render when one exists); masks are
+float32 H×W in [0, 1] (1 = subject). Luminance is Y = 0.299 R + 0.587 G + 0.114 B on the
+0–255 scale. Every metric returns a float; ``nan`` where the region it needs is empty.
+
+Regions (``make_regions``): S = {mask ≥ 0.5}; the *core* is S eroded by ``erode_px``; the
+*ring* is dilate(S, ring_px) \\ S; the *background* B is the complement of
+dilate(S, 2·ring_px), so that no filter support in B reaches the subject edge.
+
+Per-image metrics live in the ``METRICS`` registry (name → ``Metric``); set metrics (FID,
+KID, blur-distribution distance) take features or samples of many images.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+from urllib.parse import urlparse
+
+import cv2
+import numpy as np
+from scipy import linalg, stats
+from skimage.metrics import structural_similarity
+
+log = logging.getLogger(__name__)
+
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+# 2×2 Haar detail filters, orthonormal (each has unit L2 norm): horizontal, vertical and the
+# period-2 checkerboard (diagonal) component.
+_HAAR_H = np.array([[0.5, 0.5], [-0.5, -0.5]], dtype=np.float32)
+_HAAR_V = np.array([[0.5, -0.5], [0.5, -0.5]], dtype=np.float32)
+_HAAR_D = np.array([[0.5, -0.5], [-0.5, 0.5]], dtype=np.float32)
+
+
+class MetricUnavailable(RuntimeError):
+    """A metric cannot be computed here (missing weights or optional package); the message says why."""
+
+
+# ----------------------------------------------------------------------------- regions
+
+
+@dataclass(frozen=True)
+class Regions:
+    """Boolean H×W masks: ``core`` (eroded subject), ``ring`` (just outside it), ``background``."""
+
+    core: np.ndarray
+    ring: np.ndarray
+    background: np.ndarray
+
+
+def _disk(radius: int) -> np.ndarray:
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+
+
+def make_regions(
+    mask: np.ndarray,
+    erode_px: Optional[int] = None,
+    ring_px: Optional[int] = None,
+) -> Regions:
+    """Split an image into subject core, edge ring and background (see the module docstring).
+
+    ``mask`` float32 H×W in [0, 1]. Defaults scale with s = min(H, W):
+    erode_px = max(1, round(0.02 s)), ring_px = max(2, round(0.03 s)).
+    """
+    if mask.ndim != 2:
+        raise ValueError(f"mask must be H×W, got shape {mask.shape}")
+    s = min(mask.shape)
+    erode_px = max(1, round(0.02 * s)) if erode_px is None else erode_px
+    ring_px = max(2, round(0.03 * s)) if ring_px is None else ring_px
+    subject = (mask >= 0.5).astype(np.uint8)
+    core = cv2.erode(subject, _disk(erode_px), borderType=cv2.BORDER_REPLICATE) > 0
+    near = cv2.dilate(subject, _disk(ring_px)) > 0
+    far = cv2.dilate(subject, _disk(2 * ring_px)) > 0
+    return Regions(core=core, ring=near & ~(subject > 0), background=~far)
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _check_pair(a: np.ndarray, b: np.ndarray) -> None:
+    if a.shape != b.shape or a.ndim != 3 or a.shape[2] != 3:
+        raise ValueError(f"images must both be H×W×3 of one shape, got {a.shape} and {b.shape}")
+
+
+def luminance(image: np.ndarray) -> np.ndarray:
+    """uint8 RGB H×W×3 → float32 H×W luminance Y (Rec. 601 weights), 0–255 scale."""
+    return image.astype(np.float32) @ _LUMA
+
+
+def _laplacian(y: np.ndarray) -> np.ndarray:
+    return cv2.Laplacian(y, cv2.CV_32F, ksize=1, borderType=cv2.BORDER_REFLECT)
+
+
+def _haar_details(y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Dense (stride 1) 2×2 Haar detail responses (horizontal, vertical, checkerboard)."""
+    return tuple(  # type: ignore[return-value]
+        cv2.filter2D(y, cv2.CV_32F, k, borderType=cv2.BORDER_REFLECT) for k in (_HAAR_H, _HAAR_V, _HAAR_D)
+    )
+
+
+# ----------------------------------------------------------------------------- per-image metrics
+
+
+def subject_psnr(image: np.ndarray, output: np.ndarray, regions: Regions) -> float:
+    """Subject fidelity PSNR inside the eroded mask C, in dB (∞ for an unchanged subject).
+
+    PSNR = 10 log10(255² / MSE), MSE = mean over pixels p ∈ C and channels c of (out − in)².
+    """
+    _check_pair(image, output)
+    if not regions.core.any():
+        return math.nan
+    diff = output[regions.core].astype(np.float64) - image[regions.core].astype(np.float64)
+    mse = float(np.mean(diff**2))
+    return math.inf if mse == 0 else 10.0 * math.log10(255.0**2 / mse)
+
+
+def subject_ssim(image: np.ndarray, output: np.ndarray, regions: Regions) -> float:
+    """Subject fidelity SSIM: the SSIM map (Wang et al. 2004, 7×7 window, colour channels
+    averaged) of output vs input, averaged over the eroded mask C; 1 for an unchanged subject."""
+    _check_pair(image, output)
+    if not regions.core.any():
+        return math.nan
+    _, smap = structural_similarity(image, output, channel_axis=2, data_range=255, full=True)
+    return float(smap.mean(axis=2)[regions.core].mean())
+
+
+def background_blur(image: np.ndarray, output: np.ndarray, regions: Regions) -> float:
+    """Background high-frequency energy, output relative to input (1 = unchanged, → 0 = blurred).
+
+    ratio = Σ_{p∈B} (∇²Y_out)² / Σ_{p∈B} (∇²Y_in)², with ∇² the 3×3 Laplacian of luminance Y and
+    B the background region. ``nan`` where B is empty or the input background is flat.
+    """
+    _check_pair(image, output)
+    bg = regions.background
+    if not bg.any():
+        return math.nan
+    e_in = float(np.sum(_laplacian(luminance(image))[bg] ** 2, dtype=np.float64))
+    e_out = float(np.sum(_laplacian(luminance(output))[bg] ** 2, dtype=np.float64))
+    return math.nan if e_in == 0 else e_out / e_in
+
+
+def halo(image: np.ndarray, output: np.ndarray, regions: Regions) -> float:
+    """Excess change in the ring just outside the subject over the rest of the background.
+
+    halo = mean_{p∈R} |Δ(p)| − mean_{p∈B} |Δ(p)|, with Δ = (out − in)/255 averaged over the
+    colour channels, R the ring and B the background. 0 when the ring changes like the rest
+    of the background (or nothing changes); positive for colour bleeding / edge artifacts,
+    up to 1; negative when the ring is left sharper than the rest.
+    """
+    _check_pair(image, output)
+    if not regions.ring.any() or not regions.background.any():
+        return math.nan
+    delta = np.abs(output.astype(np.float32) - image.astype(np.float32)).mean(axis=2) / 255.0
+    return float(delta[regions.ring].mean() - delta[regions.background].mean())
+
+
+def checkerboard_share(image: np.ndarray, mask_region: np.ndarray, noise_floor: float = 1.0) -> float:
+    """Share of period-2 energy in the 2×2 high frequencies of ``image`` over ``mask_region``.
+
+    share = Σ D² / (Σ (H² + V² + D²) + n·ε), with H, V, D the orthonormal 2×2 Haar detail
+    responses (D = the checkerboard filter ½[[1, −1], [−1, 1]]) of luminance, n the number of
+    pixels and ε = ``noise_floor`` (0–255 units², ≈ 4× the uniform quantisation noise of the
+    three details) so that a nearly flat (heavily blurred) region does not count its rounding
+    noise as high-frequency structure.
+    """
+    if not mask_region.any():
+        return math.nan
+    h, v, d = (r[mask_region].astype(np.float64) for r in _haar_details(luminance(image)))
+    total = float(np.sum(h**2) + np.sum(v**2) + np.sum(d**2)) + noise_floor * mask_region.sum()
+    return float(np.sum(d**2)) / total
+
+
+def checkerboard(image: np.ndarray, output: np.ndarray, regions: Regions) -> float:
+    """Checkerboard artifact ratio in the background: share(out) / share(in) (see
+    ``checkerboard_share``); 1 = unchanged, ≫ 1 = period-2 (deconvolution) artifacts."""
+    _check_pair(image, output)
+    s_in = checkerboard_share(image, regions.background)
+    s_out = checkerboard_share(output, regions.background)
+    if math.isnan(s_in) or s_in == 0:
+        return math.nan
+    return s_out / s_in
+
+
+def truth_psnr(output: np.ndarray, truth: np.ndarray) -> float:
+    """Full-reference PSNR of the whole output against a ground-truth render, in dB:
+    10 log10(255² / mean (out − truth)²)."""
+    _check_pair(truth, output)
+    mse = float(np.mean((output.astype(np.float64) - truth.astype(np.float64)) ** 2))
+    return math.inf if mse == 0 else 10.0 * math.log10(255.0**2 / mse)
+
+
+def truth_ssim(output: np.ndarray, truth: np.ndarray) -> float:
+    """Full-reference SSIM (Wang et al. 2004, 7×7 window, mean over pixels and channels)."""
+    _check_pair(truth, output)
+    return float(structural_similarity(truth, output, channel_axis=2, data_range=255))
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A per-image metric: ``fn(image, output, regions)`` or, with ``needs_truth``, ``fn(output, truth)``."""
+
+    fn: Callable[..., float]
+    label: str
+    higher_is_better: bool
+    needs_truth: bool = False
+
+
+METRICS: dict[str, Metric] = {
+    "subject_psnr": Metric(subject_psnr, "subject PSNR (dB)", True),
+    "subject_ssim": Metric(subject_ssim, "subject SSIM", True),
+    "bg_blur": Metric(background_blur, "background HF energy ratio", False),
+    "halo": Metric(halo, "halo (ring − background change)", False),
+    "checkerboard": Metric(checkerboard, "checkerboard share ratio", False),
+    "truth_psnr": Metric(truth_psnr, "PSNR vs ground truth (dB)", True, needs_truth=True),
+    "truth_ssim": Metric(truth_ssim, "SSIM vs ground truth", True, needs_truth=True),
+}
+
+
+def compute_image_metrics(
+    image: np.ndarray,
+    output: np.ndarray,
+    mask: np.ndarray,
+    truth: Optional[np.ndarray] = None,
+    regions: Optional[Regions] = None,
+) -> dict[str, float]:
+    """All registered per-image metrics for one render (truth metrics only when ``truth`` is given)."""
+    regions = make_regions(mask) if regions is None else regions
+    result: dict[str, float] = {}
+    for name, metric in METRICS.items():
+        if metric.needs_truth:
+            if truth is not None:
+                result[name] = metric.fn(output, truth)
+        else:
+            result[name] = metric.fn(image, output, regions)
+    return result
+
+
+# ----------------------------------------------------------------------------- weight-free realism
+
+
+def blur_samples(image: np.ndarray, mask: np.ndarray, short_side: int = 256, patch: int = 16) -> np.ndarray:
+    """Local background sharpness samples of one image, for comparing blur distributions.
+
+    The image is resized (area) to ``short_side`` on its shorter side; for every ``patch``²
+    tile lying wholly in the background B, the sample is log10(mean_tile (∇²Y)² + 10⁻³).
+    """
+    h, w = mask.shape
+    scale = short_side / min(h, w)
+    size = (max(patch, round(w * scale)), max(patch, round(h * scale)))
+    small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    small_mask = cv2.resize(mask.astype(np.float32), size, interpolation=cv2.INTER_AREA)
+    bg = make_regions(small_mask).background
+    energy = _laplacian(luminance(small)) ** 2
+    th, tw = size[1] // patch, size[0] // patch
+    tiles_e = energy[: th * patch, : tw * patch].reshape(th, patch, tw, patch).mean(axis=(1, 3))
+    tiles_bg = bg[: th * patch, : tw * patch].reshape(th, patch, tw, patch).all(axis=(1, 3))
+    return np.log10(tiles_e[tiles_bg] + 1e-3).astype(np.float64)
+
+
+def blur_distribution_distance(samples_a: np.ndarray, samples_b: np.ndarray) -> float:
+    """1-D Wasserstein distance W₁ between two pooled sets of ``blur_samples`` (log10 units).
+
+    W₁(P, Q) = ∫ |F_P(t) − F_Q(t)| dt (scipy.stats.wasserstein_distance); 0 = same blur
+    statistics as the real shallow-DoF photos. ``nan`` when either set is empty.
+    """
+    if len(samples_a) == 0 or len(samples_b) == 0:
+        return math.nan
+    return float(stats.wasserstein_distance(samples_a, samples_b))
+
+
+# ----------------------------------------------------------------------------- FID / KID
+
+
+def fid_from_features(feats_a: np.ndarray, feats_b: np.ndarray) -> float:
+    """Fréchet Inception Distance (Heusel et al. 2017) between two N×D feature sets.
+
+    FID = ‖μ_a − μ_b‖² + Tr(Σ_a + Σ_b − 2 (Σ_a Σ_b)^{1/2}), with unbiased (N−1) covariances;
+    the matrix square root by scipy.linalg.sqrtm (imaginary round-off dropped). Needs N ≥ 2.
+    """
+    if len(feats_a) < 2 or len(feats_b) < 2:
+        return math.nan
+    a = np.asarray(feats_a, dtype=np.float64)
+    b = np.asarray(feats_b, dtype=np.float64)
+    mu_a, mu_b = a.mean(axis=0), b.mean(axis=0)
+    cov_a = np.atleast_2d(np.cov(a, rowvar=False))
+    cov_b = np.atleast_2d(np.cov(b, rowvar=False))
+    covmean = linalg.sqrtm(cov_a @ cov_b)
+    if not np.isfinite(covmean).all():  # singular product: regularise as pytorch-fid does
+        eps = 1e-6 * np.eye(cov_a.shape[0])
+        covmean = linalg.sqrtm((cov_a + eps) @ (cov_b + eps))
+    covmean = np.real(covmean)
+    value = float(np.sum((mu_a - mu_b) ** 2) + np.trace(cov_a) + np.trace(cov_b) - 2.0 * np.trace(covmean))
+    return max(value, 0.0)
+
+
+def kid_from_features(
+    feats_a: np.ndarray, feats_b: np.ndarray, subset_size: int = 1000, n_subsets: int = 100, seed: int = 0
+) -> float:
+    """Kernel Inception Distance (Bińkowski et al. 2018): unbiased MMD² with the cubic kernel
+    k(x, y) = (xᵀy / D + 1)³, averaged over ``n_subsets`` random subsets of m = min(subset_size,
+    N_a, N_b) samples drawn without replacement from each set:
+
+    MMD² = 1/(m(m−1)) Σ_{i≠j} [k(a_i, a_j) + k(b_i, b_j)] − 2/m² Σ_{i,j} k(a_i, b_j).
+
+    With m equal to both set sizes every subset is the whole set, so one evaluation is made.
+    Needs m ≥ 2.
+    """
+    a = np.asarray(feats_a, dtype=np.float64)
+    b = np.asarray(feats_b, dtype=np.float64)
+    m = min(subset_size, len(a), len(b))
+    if m < 2:
+        return math.nan
+    d = a.shape[1]
+    rng = np.random.default_rng(seed)
+    whole = m == len(a) == len(b)
+    values = []
+    for _ in range(1 if whole else n_subsets):
+        x = a if whole else a[rng.choice(len(a), m, replace=False)]
+        y = b if whole else b[rng.choice(len(b), m, replace=False)]
+        kxx = (x @ x.T / d + 1) ** 3
+        kyy = (y @ y.T / d + 1) ** 3
+        kxy = (x @ y.T / d + 1) ** 3
+        values.append(
+            (kxx.sum() - np.trace(kxx) + kyy.sum() - np.trace(kyy)) / (m * (m - 1)) - 2.0 * kxy.mean()
+        )
+    return float(np.mean(values))
+
+
+def _hub_checkpoint(url: str) -> Path:
+    """Where torch.hub (and so torchvision) keeps the file downloaded from ``url``."""
+    import torch
+
+    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urlparse(url).path)
+
+
+class InceptionFeatures:
+    """Inception-v3 pool3 features (2048-d, the FID/KID standard layer) from torchvision.
+
+    ``weights="imagenet"`` loads ``Inception_V3_Weights.IMAGENET1K_V1`` through torchvision's
+    weight API (from the torch hub cache; nothing is downloaded here: a missing file raises
+    ``MetricUnavailable`` naming it). ``weights="none"`` is explicit random initialisation,
+    for tests only. Note: torchvision's weights are not the TF-Inception port of the FID
+    papers, so absolute values are comparable within this project, not with published FIDs.
+
+    Call with a list of uint8 RGB H×W×3 images → float64 N×2048; images are resized (bilinear,
+    antialiased) to 299×299 and normalised with the ImageNet mean/std.
+    """
+
+    def __init__(self, weights: str = "imagenet", device: str = "cpu", batch_size: int = 8) -> None:
+        import torch
+        from torchvision.models import Inception_V3_Weights, inception_v3
+
+        if weights == "imagenet":
+            enum = Inception_V3_Weights.IMAGENET1K_V1
+            path = _hub_checkpoint(enum.url)
+            if not path.is_file():
+                raise MetricUnavailable(
+                    f"FID/KID need the Inception-v3 weights file {path} "
+                    f"(torchvision Inception_V3_Weights.IMAGENET1K_V1, from {enum.url}); "
+                    f"put it there (or set TORCH_HOME) to compute them"
+                )
+            model = inception_v3(weights=enum)
+        elif weights == "none":
+            model = inception_v3(weights=None, aux_logits=False, init_weights=True)
+        else:
+            raise ValueError(f"unknown Inception weights {weights!r}; choose 'imagenet' or 'none'")
+        model.fc = torch.nn.Identity()
+        self.model = model.eval().to(device)
+        self.device = device
+        self.batch_size = batch_size
+        self.mean = torch.tensor([0.485, 0.456, 0.406], device=device).view(1, 3, 1, 1)
+        self.std = torch.tensor([0.229, 0.224, 0.225], device=device).view(1, 3, 1, 1)
+
+    def __call__(self, images: list[np.ndarray]) -> np.ndarray:
+        import torch
+        import torch.nn.functional as F
+
+        out = []
+        with torch.inference_mode():
+            for start in range(0, len(images), self.batch_size):
+                batch = [
+                    F.interpolate(
+                        torch.from_numpy(np.ascontiguousarray(im)).permute(2, 0, 1)[None].float().div(255),
+                        size=(299, 299), mode="bilinear", antialias=True, align_corners=False,
+                    )
+                    for im in images[start : start + self.batch_size]
+                ]
+                x = (torch.cat(batch).to(self.device) - self.mean) / self.std
+                out.append(self.model(x).double().cpu().numpy())
+        return np.concatenate(out) if out else np.zeros((0, 2048))

@@ -1,0 +1,213 @@
+"""Metrics on constructed cases with known answers (evaluation/metrics.py)."""
+import math
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from evaluation import metrics as M
+
+
+def _scene(size: int = 64, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A textured RGB image (uint8) with a disk-shaped subject mask (float32)."""
+    rng = np.random.default_rng(seed)
+    noise = rng.integers(0, 256, (size // 4, size // 4, 3)).astype(np.uint8)
+    image = cv2.resize(noise, (size, size), interpolation=cv2.INTER_LINEAR)
+    image = np.clip(image.astype(int) + rng.integers(-20, 21, image.shape), 0, 255).astype(np.uint8)
+    yy, xx = np.mgrid[:size, :size]
+    mask = (((yy - size / 2) ** 2 + (xx - size / 2) ** 2) < (size / 4) ** 2).astype(np.float32)
+    return image, mask
+
+
+def _composite(image, mask, background):
+    m = mask[..., None]
+    return (image * m + background * (1 - m)).round().astype(np.uint8)
+
+
+def test_regions_partition():
+    _, mask = _scene()
+    r = M.make_regions(mask, erode_px=2, ring_px=3)
+    subject = mask >= 0.5
+    assert r.core.any() and r.ring.any() and r.background.any()
+    assert (r.core <= subject).all()
+    assert not (r.ring & subject).any()
+    assert not (r.ring & r.background).any()
+    assert not (r.background & subject).any()
+    assert r.core.sum() < subject.sum()
+
+
+def test_identity_output():
+    image, mask = _scene()
+    res = M.compute_image_metrics(image, image.copy(), mask, truth=image)
+    assert res["subject_psnr"] == math.inf
+    assert res["subject_ssim"] == pytest.approx(1.0)
+    assert res["bg_blur"] == pytest.approx(1.0)
+    assert res["halo"] == 0.0
+    assert res["checkerboard"] == pytest.approx(1.0)
+    assert res["truth_psnr"] == math.inf
+    assert res["truth_ssim"] == pytest.approx(1.0)
+
+
+def test_truth_metrics_only_with_truth():
+    image, mask = _scene()
+    assert "truth_psnr" not in M.compute_image_metrics(image, image, mask)
+
+
+def test_gaussian_background_blur():
+    image, mask = _scene()
+    blurred = cv2.GaussianBlur(image, (0, 0), 3)
+    out = _composite(image, mask, blurred)
+    res = M.compute_image_metrics(image, out, mask)
+    assert res["bg_blur"] < 0.1
+    assert res["subject_psnr"] == math.inf  # subject pasted back untouched
+    # a blur of the whole frame destroys subject fidelity
+    whole = M.compute_image_metrics(image, blurred, mask)
+    assert whole["subject_psnr"] < 30 and whole["subject_ssim"] < 0.9
+    # a clean blur leaves no halo and no checkerboard
+    assert abs(res["halo"]) < 0.05
+    assert res["checkerboard"] < 1.5
+
+
+def test_subject_psnr_known_value():
+    image, mask = _scene()
+    out = image.astype(int)
+    out[..., 0] = np.where(out[..., 0] < 128, out[..., 0] + 10, out[..., 0] - 10)  # |Δ| = 10 in R only
+    res = M.subject_psnr(image, out.astype(np.uint8), M.make_regions(mask))
+    assert res == pytest.approx(10 * math.log10(255**2 / (100 / 3)), rel=1e-9)
+
+
+def test_checkerboard_pattern_detected():
+    image, mask = _scene()
+    blurred = _composite(image, mask, cv2.GaussianBlur(image, (0, 0), 3))
+    yy, xx = np.mgrid[: image.shape[0], : image.shape[1]]
+    pattern = np.where((yy + xx) % 2 == 0, 6, -6)[..., None]
+    artifacts = np.clip(blurred.astype(int) + pattern, 0, 255).astype(np.uint8)
+    clean = M.compute_image_metrics(image, blurred, mask)["checkerboard"]
+    dirty = M.compute_image_metrics(image, artifacts, mask)["checkerboard"]
+    assert dirty > 3.0
+    assert dirty > 5 * clean
+    # a pure checkerboard has all its 2×2 detail energy in the diagonal filter
+    flat = np.full_like(image, 128).astype(int) + pattern
+    interior = np.zeros(mask.shape, bool)
+    interior[1:-1, 1:-1] = True  # away from the reflected image border
+    share = M.checkerboard_share(flat.astype(np.uint8), interior, noise_floor=0.0)
+    assert share == pytest.approx(1.0, abs=1e-6)
+
+
+def test_colour_halo_detected():
+    image, mask = _scene()
+    blurred = _composite(image, mask, cv2.GaussianBlur(image, (0, 0), 3))
+    regions = M.make_regions(mask)
+    painted = blurred.copy()
+    painted[regions.ring] = (255, 0, 255)
+    clean = M.halo(image, blurred, regions)
+    dirty = M.halo(image, painted, regions)
+    assert dirty > 0.3
+    assert dirty - clean > 0.3
+    # an unblurred ring around a blurred background reads negative
+    sharp_ring = blurred.copy()
+    sharp_ring[regions.ring] = image[regions.ring]
+    assert M.halo(image, sharp_ring, regions) < 0
+
+
+def test_empty_regions_are_nan():
+    image, _ = _scene()
+    empty = np.zeros(image.shape[:2], np.float32)
+    res = M.compute_image_metrics(image, image, empty)
+    assert math.isnan(res["subject_psnr"]) and math.isnan(res["halo"])
+    assert res["bg_blur"] == pytest.approx(1.0)  # everything is background
+    flat = np.full_like(image, 100)
+    assert math.isnan(M.compute_image_metrics(flat, flat, _scene()[1])["bg_blur"])
+
+
+def test_shape_mismatch_raises():
+    image, mask = _scene()
+    with pytest.raises(ValueError):
+        M.compute_image_metrics(image, image[:-1], mask)
+
+
+# ----------------------------------------------------------------------------- FID / KID
+
+
+def _fid_reference(a: np.ndarray, b: np.ndarray) -> float:
+    """FID via eigenvalues: Tr((Σa Σb)^½) = Σ sqrt(λ_i(Σa Σb)), an independent route."""
+    ca, cb = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    lam = np.linalg.eigvals(ca @ cb).real.clip(min=0)
+    return float(((a.mean(0) - b.mean(0)) ** 2).sum() + np.trace(ca) + np.trace(cb) - 2 * np.sqrt(lam).sum())
+
+
+def test_fid_math():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(200, 6))
+    b = rng.normal(size=(150, 6)) @ rng.normal(size=(6, 6)) + 0.5
+    assert M.fid_from_features(a, b) == pytest.approx(_fid_reference(a, b), rel=1e-6)
+    assert M.fid_from_features(a, a) == pytest.approx(0.0, abs=1e-6)
+    shift = np.array([1.0, -2.0, 0.0, 0.0, 3.0, 0.5])
+    assert M.fid_from_features(a, a + shift) == pytest.approx(float(shift @ shift), rel=1e-6)
+    # 1-D Gaussians by hand: (μa − μb)² + (σa − σb)²
+    x = rng.normal(size=(500, 1))
+    y = 2.0 * (x - x.mean()) + 3.0
+    assert M.fid_from_features(x, y) == pytest.approx((x.mean() - 3.0) ** 2 + np.var(x, ddof=1) * (1 - 2) ** 2, rel=1e-6)
+    assert math.isnan(M.fid_from_features(a[:1], b))
+
+
+def _kid_reference(x: np.ndarray, y: np.ndarray) -> float:
+    d, m = x.shape[1], len(x)
+    k = lambda u, v: (float(u @ v) / d + 1) ** 3  # noqa: E731
+    xx = sum(k(x[i], x[j]) for i in range(m) for j in range(m) if i != j) / (m * (m - 1))
+    yy = sum(k(y[i], y[j]) for i in range(m) for j in range(m) if i != j) / (m * (m - 1))
+    xy = sum(k(x[i], y[j]) for i in range(m) for j in range(m)) / m**2
+    return xx + yy - 2 * xy
+
+
+def test_kid_math():
+    rng = np.random.default_rng(1)
+    a = rng.normal(size=(12, 5))
+    b = rng.normal(size=(12, 5)) + 0.7
+    assert M.kid_from_features(a, b) == pytest.approx(_kid_reference(a, b), rel=1e-9)
+    # subsets: each subset value is the reference on that subset; same seed → same answer
+    big_a, big_b = rng.normal(size=(40, 5)), rng.normal(size=(30, 5)) + 1.0
+    v1 = M.kid_from_features(big_a, big_b, subset_size=10, n_subsets=20, seed=3)
+    v2 = M.kid_from_features(big_a, big_b, subset_size=10, n_subsets=20, seed=3)
+    assert v1 == v2 and v1 > M.kid_from_features(big_a, big_a[::-1] + 0.0, subset_size=10, seed=3)
+    # unbiased: independent samples from one distribution average to ~0
+    same = [M.kid_from_features(rng.normal(size=(30, 5)), rng.normal(size=(30, 5))) for _ in range(20)]
+    assert abs(np.mean(same)) < 0.1 * M.kid_from_features(big_a, big_b)
+
+
+def test_blur_distribution_distance():
+    image, mask = _scene(96)
+    sharp = M.blur_samples(image, mask, short_side=96, patch=8)
+    soft = M.blur_samples(cv2.GaussianBlur(image, (0, 0), 2), mask, short_side=96, patch=8)
+    assert len(sharp) > 10 and len(sharp) == len(soft)
+    assert M.blur_distribution_distance(sharp, sharp) == 0.0
+    d = M.blur_distribution_distance(sharp, soft)
+    assert d == pytest.approx(abs(np.median(sharp) - np.median(soft)), rel=0.5)
+    assert d > 0.5  # log10 units: a σ=2 blur removes well over 3× of the Laplacian energy
+    assert math.isnan(M.blur_distribution_distance(sharp, np.array([])))
+
+
+def test_inception_missing_weights_names_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    with pytest.raises(M.MetricUnavailable, match=r"inception_v3_google-.*\.pth"):
+        M.InceptionFeatures(weights="imagenet")
+
+
+def test_inception_loads_weights_through_torchvision(tmp_path, monkeypatch):
+    """A checkpoint placed in the torch hub cache is loaded by the real torchvision API."""
+    from torchvision.models import Inception_V3_Weights, inception_v3
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    torch.manual_seed(0)
+    donor = inception_v3(weights=None, aux_logits=True, init_weights=True)
+    path = M._hub_checkpoint(Inception_V3_Weights.IMAGENET1K_V1.url)
+    path.parent.mkdir(parents=True)
+    torch.save(donor.state_dict(), path)
+    extractor = M.InceptionFeatures(weights="imagenet", batch_size=2)
+    assert torch.equal(extractor.model.Conv2d_1a_3x3.conv.weight, donor.Conv2d_1a_3x3.conv.weight)
+    image, _ = _scene(48)
+    feats = extractor([image, image[::-1].copy(), image])
+    assert feats.shape == (3, 2048) and np.isfinite(feats).all()
+    assert np.allclose(feats[0], feats[2]) and not np.allclose(feats[0], feats[1])
+
