@@ -372,25 +372,28 @@ def _pil_format(path: Path) -> str:
     return fmt
 
 
-def _check_u8_image(image: np.ndarray, channels: tuple[int, ...]) -> None:
+def _check_u8_image(image: np.ndarray, channels: tuple[int, ...], gray: bool = False) -> None:
     if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
         raise TypeError(f"expected a uint8 numpy image, got {getattr(image, 'dtype', type(image))}")
+    if gray and image.ndim == 2:
+        return
     if image.ndim != 3 or image.shape[2] not in channels:
         raise ValueError(f"expected an H×W×C image with C in {channels}, got shape {image.shape}")
 
 
 def write_image(path: PathLike, image: np.ndarray) -> None:
-    """Atomically write a uint8 RGB H×W×3 or RGBA H×W×4 image; the format follows the extension.
+    """Atomically write a uint8 image: RGB H×W×3, RGBA H×W×4 or grayscale H×W (e.g. a mask × 255).
 
-    JPEGs are written at quality 95 and cannot take RGBA (``ValueError``).
+    The format follows the extension. JPEGs are written at quality 95 and cannot take RGBA
+    (``ValueError``).
     """
     path = Path(path)
-    _check_u8_image(image, (3, 4))
+    _check_u8_image(image, (3, 4), gray=True)
     fmt = _pil_format(path)
-    if fmt == "JPEG" and image.shape[2] == 4:
+    if fmt == "JPEG" and image.ndim == 3 and image.shape[2] == 4:
         raise ValueError(f"{path}: JPEG cannot store alpha; write .png for RGBA")
     options = {"quality": 95} if fmt == "JPEG" else {}
-    pil = Image.fromarray(np.ascontiguousarray(image), "RGBA" if image.shape[2] == 4 else "RGB")
+    pil = Image.fromarray(np.ascontiguousarray(image))  # uint8 H×W / H×W×3 / H×W×4 → L / RGB / RGBA
     with atomic_path(path) as tmp:
         pil.save(tmp, format=fmt, **options)
 

@@ -278,12 +278,16 @@ def test_write_read_round_trip(tmp_path):
     rgb2, a = io.read_image_with_alpha(tmp_path / "m.png")
     np.testing.assert_array_equal(rgb2, rgb)
     np.testing.assert_allclose(a, mask, atol=0.5 / 255 + 1e-6)
+    gray = rgb[..., 0]
+    io.write_image(tmp_path / "g.png", gray)
+    assert Image.open(tmp_path / "g.png").mode == "L"
+    np.testing.assert_array_equal(io.read_image(tmp_path / "g.png")[..., 2], gray)
     io.write_json(tmp_path / "c.json", {"p": tmp_path, "v": np.float32(0.5)})
     assert json.loads((tmp_path / "c.json").read_text()) == {"p": str(tmp_path), "v": 0.5}
     io.append_jsonl(tmp_path / "log.jsonl", {"a": 1})
     io.append_jsonl(tmp_path / "log.jsonl", {"a": 2})
     assert [json.loads(l)["a"] for l in (tmp_path / "log.jsonl").read_text().splitlines()] == [1, 2]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.json", "log.jsonl", "m.png", "out"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.json", "g.png", "log.jsonl", "m.png", "out"]
 
 
 def test_failing_write_leaves_no_partial_file_and_keeps_target(tmp_path):
