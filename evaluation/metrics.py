@@ -65,12 +65,13 @@ def make_regions(
     """Split an image into subject core, edge ring and background (see the module docstring).
 
     ``mask`` float32 H×W in [0, 1]. Defaults scale with s = min(H, W):
-    erode_px = max(1, round(0.02 s)), ring_px = max(2, round(0.03 s)).
+    erode_px = max(5, round(0.02 s)) (5 ≥ the 7×7 SSIM window's corner distance 3√2, so that a
+    subject pasted back untouched scores SSIM 1), ring_px = max(2, round(0.03 s)).
     """
     if mask.ndim != 2:
         raise ValueError(f"mask must be H×W, got shape {mask.shape}")
     s = min(mask.shape)
-    erode_px = max(1, round(0.02 * s)) if erode_px is None else erode_px
+    erode_px = max(5, round(0.02 * s)) if erode_px is None else erode_px
     ring_px = max(2, round(0.03 * s)) if ring_px is None else ring_px
     subject = (mask >= 0.5).astype(np.uint8)
     core = cv2.erode(subject, _disk(erode_px), borderType=cv2.BORDER_REPLICATE) > 0
@@ -183,7 +184,7 @@ def checkerboard(image: np.ndarray, output: np.ndarray, regions: Regions) -> flo
     s_out = checkerboard_share(output, regions.background)
     if math.isnan(s_in) or s_in == 0:
         return math.nan
-    return s_out / s_in
+    return float(s_out / s_in)
 
 
 def truth_psnr(output: np.ndarray, truth: np.ndarray) -> float:

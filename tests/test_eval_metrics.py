@@ -61,6 +61,7 @@ def test_gaussian_background_blur():
     res = M.compute_image_metrics(image, out, mask)
     assert res["bg_blur"] < 0.1
     assert res["subject_psnr"] == math.inf  # subject pasted back untouched
+    assert res["subject_ssim"] == pytest.approx(1.0)
     # a blur of the whole frame destroys subject fidelity
     whole = M.compute_image_metrics(image, blurred, mask)
     assert whole["subject_psnr"] < 30 and whole["subject_ssim"] < 0.9
