@@ -1,0 +1,148 @@
+"""CycleGAN losses and the mask-guided terms of Nasrullah 2018.
+
+Tensors are N×C×H×W images in [-1, 1]; masks are N×1×H×W in [0, 1] (1 = subject).
+
+- ``GANLoss``: LSGAN (Mao et al. 2017, MSE to 1/0; the CycleGAN default) or vanilla
+  (BCE with logits) on PatchGAN outputs.
+- ``l1``: cycle-consistency (Zhu et al. 2017, eq. 2) and identity losses.
+- ``mask_loss``: Nasrullah 2018 eq. 10-12, L1(M⊙x, M⊙G(x)) + L1(φ(M⊙x), φ(M⊙G(x))) with φ the
+  VGG19 features up to relu3_2 on ImageNet-normalised inputs.
+- ``mask_overlay``: Nasrullah 2018 eq. 13, M·x + (1 − M)·G(x).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+VGG19_FILE = "vgg19-dcbb9e9d.pth"
+# VGG19 "features" up to relu3_2: conv1_1 relu conv1_2 relu pool conv2_1 relu conv2_2 relu pool
+# conv3_1 relu conv3_2 relu -> indices 0..13, the same indices as torchvision's vgg19().features.
+_VGG19_TO_RELU3_2 = (64, 64, "M", 128, 128, "M", 256, 256)
+VGG19_RELU3_2_INDEX = 13
+
+
+class VGGWeightsError(RuntimeError):
+    """The pretrained VGG19 weights could not be loaded (offline, corrupt file)."""
+
+
+class GANLoss(nn.Module):
+    """Adversarial loss on raw discriminator outputs: ``"lsgan"`` = mean (D − t)², ``"vanilla"``
+    = BCE with logits, with target t = 1 for real and 0 for fake."""
+
+    def __init__(self, gan_mode: str = "lsgan") -> None:
+        super().__init__()
+        if gan_mode == "lsgan":
+            self.loss = nn.MSELoss()
+        elif gan_mode == "vanilla":
+            self.loss = nn.BCEWithLogitsLoss()
+        else:
+            raise ValueError(f"unknown gan_mode {gan_mode!r}; choose 'lsgan' or 'vanilla'")
+        self.gan_mode = gan_mode
+
+    def forward(self, prediction: torch.Tensor, target_is_real: bool) -> torch.Tensor:
+        prediction = prediction.float()
+        target = torch.ones_like(prediction) if target_is_real else torch.zeros_like(prediction)
+        return self.loss(prediction, target)
+
+
+def l1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Mean absolute difference in float32 (cycle and identity losses)."""
+    return F.l1_loss(a.float(), b.float())
+
+
+def mask_overlay(real: torch.Tensor, generated: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Nasrullah 2018 eq. 13: M·real + (1 − M)·G(real); the subject is pasted from the input.
+
+    real, generated: N×C×H×W in [-1, 1]; mask: N×1×H×W in [0, 1].
+    """
+    mask = mask.to(generated.dtype)
+    return mask * real.to(generated.dtype) + (1.0 - mask) * generated
+
+
+class VGGRelu32(nn.Module):
+    """VGG19 features up to relu3_2, frozen and in eval mode; input N×3×H×W in [-1, 1].
+
+    ``weights="imagenet"`` loads torchvision's ``VGG19_Weights.IMAGENET1K_V1`` (file
+    vgg19-dcbb9e9d.pth in the torch hub checkpoints folder); when it cannot be had, one
+    ``VGGWeightsError`` says which file to put where. ``weights="none"`` gives random features
+    (torchvision's VGG init from a fixed seed, the same in every process), which must be asked
+    for explicitly (tests, offline demos).
+    """
+
+    def __init__(self, weights: str = "imagenet") -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        in_nc = 3
+        for v in _VGG19_TO_RELU3_2:
+            if v == "M":
+                layers.append(nn.MaxPool2d(2, 2))
+            else:
+                layers += [nn.Conv2d(in_nc, int(v), 3, padding=1), nn.ReLU(inplace=True)]
+                in_nc = int(v)
+        self.features = nn.Sequential(*layers)
+        if weights == "imagenet":
+            self.features.load_state_dict(_imagenet_vgg19_features(len(layers)))
+        elif weights == "none":
+            # the same random features every time (a resumed run must see the same loss)
+            rng = torch.Generator().manual_seed(0)
+            for m in self.features:
+                if isinstance(m, nn.Conv2d):
+                    nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu", generator=rng)
+                    nn.init.zeros_(m.bias)
+        else:
+            raise ValueError(f"unknown vgg_weights {weights!r}; choose 'imagenet' or 'none'")
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        self.requires_grad_(False)
+        self.eval()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x01 = (x + 1.0) * 0.5
+        return self.features((x01 - self.mean.to(x.dtype)) / self.std.to(x.dtype))
+
+
+def _imagenet_vgg19_features(n_layers: int) -> dict[str, torch.Tensor]:
+    """The first ``n_layers`` modules of torchvision's ImageNet VGG19 ``features``, via its weights API."""
+    from torchvision.models import VGG19_Weights
+
+    weights = VGG19_Weights.IMAGENET1K_V1
+    target = Path(torch.hub.get_dir()) / "checkpoints" / VGG19_FILE
+    try:
+        state = weights.get_state_dict(progress=False)
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise VGGWeightsError(
+            f"{target}: VGG19 ImageNet weights for the mask loss could not be loaded ({exc}). "
+            f"Download {weights.url} and place it at that path (the torch hub checkpoints folder), "
+            f"or ask explicitly for random VGG features with --vgg-weights none.") from None
+    out = {}
+    for key, value in state.items():
+        parts = key.split(".")
+        if parts[0] == "features" and int(parts[1]) < n_layers:
+            out[".".join(parts[1:])] = value
+    return out
+
+
+def mask_loss(real: torch.Tensor, generated: torch.Tensor, mask: torch.Tensor, vgg: nn.Module) -> torch.Tensor:
+    """Nasrullah 2018 eq. 10-12 (unweighted): L1(M⊙x, M⊙G(x)) + L1(φ(M⊙x), φ(M⊙G(x))).
+
+    The pixel term is taken in the [-1, 1] space of the cycle loss. φ = VGG19 relu3_2 sees the
+    cut-outs in [0, 1] space (background black), ImageNet-normalised inside ``vgg``. No gradient
+    reaches ``vgg``'s parameters (they are frozen); it flows to ``generated`` only.
+    real, generated: N×3×H×W in [-1, 1]; mask: N×1×H×W in [0, 1]. Zero mask -> 0.
+    """
+    real = real.float()
+    generated = generated.float()
+    mask = mask.float()
+    pixel = F.l1_loss(mask * real, mask * generated)
+    # Cut-outs in [0, 1] space mapped back to [-1, 1] for vgg's input convention.
+    cut_real = mask * (real + 1.0) - 1.0
+    cut_gen = mask * (generated + 1.0) - 1.0
+    with torch.no_grad():
+        feat_real = vgg(cut_real)
+    perceptual = F.l1_loss(vgg(cut_gen).float(), feat_real.float())
+    return pixel + perceptual

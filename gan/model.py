@@ -1,0 +1,384 @@
+"""One CycleGAN class; the four models of Nasrullah 2018 are settings of it (``PRESETS``).
+
+Tensors: images N×3×H×W in [-1, 1], masks N×1×H×W in [0, 1] (1 = subject), depth N×1×H×W
+normalised to [-1, 1] (``datasets.unaligned.normalize_depth``).
+
+Training step (Zhu et al. 2017 with the reference code's weighting):
+- G_A: A -> B, G_B: B -> A; D_A tells real B from fake B, D_B real A from fake A.
+- G loss = GAN(D_A(fake_B)) + GAN(D_B(fake_A)) + λ_A·|rec_A − A| + λ_B·|rec_B − B|
+  + λ_idt·(λ_B·|G_A(B) − B| + λ_A·|G_B(A) − A|) + mask terms.
+- Mask loss (Nasrullah 2018 eq. 10-12), with ``mask_loss``: λ_A·λ_mask·L_mask(A, G_A(A), M_A)
+  + λ_B·λ_mask·L_mask(B, G_B(B), M_B). It is computed on the raw generator output G(x), as the
+  equation is written, so it still teaches the generator to keep the subject when the overlay
+  is on in training and off at test (the ``mask_loss_overlay`` preset).
+- Mask overlay (eq. 13), with ``mask_overlay_train``: every generator output in training is
+  replaced by M·x + (1 − M)·G(x), x being that generator's input and M the input's subject mask
+  (fake_B, rec_A, fake_A, rec_B and both identity outputs), before the discriminators, the pools
+  and the cycle/identity losses. For rec_A the input fake_B already carries real_A's subject,
+  so the overlay pastes real_A's subject (likewise rec_B). The GAN and cycle losses then see
+  only the background, the paper's point. ``mask_overlay_test`` applies it at inference.
+- D loss = ½(GAN(D(real), 1) + GAN(D(pool(fake)), 0)) per discriminator.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from gan.losses import GANLoss, VGGRelu32, l1, mask_loss, mask_overlay
+from gan.networks import define_D, define_G
+
+AMP_DTYPES = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+@dataclass
+class ModelConfig:
+    """Settings of one CycleGAN model (saved in checkpoints as a plain dict)."""
+
+    preset: str = "cyclegan"
+    input_nc: int = 3
+    output_nc: int = 3
+    ngf: int = 64
+    ndf: int = 64
+    netG: str = "resnet_9blocks"  # resnet_9blocks | resnet_6blocks | resnet (+ n_blocks) | unet_128 | unet_256
+    n_blocks: int | None = None  # residual blocks of the ResNet generators (None: the name's default)
+    n_layers_D: int = 3
+    norm: str = "instance"
+    init_gain: float = 0.02
+    upsample: str = "transpose"  # transpose (reference) | resize (nearest ×2 + conv)
+    use_depth: bool = False  # depth as a 4th generator input channel
+    gan_mode: str = "lsgan"
+    lambda_A: float = 10.0
+    lambda_B: float = 10.0
+    lambda_identity: float = 0.5
+    mask_loss: bool = False
+    lambda_mask: float = 1.0
+    mask_overlay_train: bool = False
+    mask_overlay_test: bool = False
+    vgg_weights: str = "imagenet"  # imagenet | none (random features, must be asked for)
+    pool_size: int = 50
+    lr: float = 2e-4
+    beta1: float = 0.5
+    amp: str = "none"  # none | bf16 | fp16
+    channels_last: bool = False
+
+    def __post_init__(self) -> None:
+        if self.amp not in AMP_DTYPES:
+            raise ValueError(f"unknown amp {self.amp!r}; choose one of {sorted(AMP_DTYPES)}")
+        if self.lambda_identity > 0 and self.input_nc != self.output_nc:
+            raise ValueError("the identity loss needs input_nc == output_nc; set lambda_identity=0")
+
+    @property
+    def uses_masks(self) -> bool:
+        """Whether training reads subject masks (mask loss or overlay)."""
+        return self.mask_loss or self.mask_overlay_train
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":
+        """Inverse of ``to_dict``; unknown keys are an error naming them."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ValueError(f"unknown ModelConfig keys: {unknown}")
+        return cls(**d)
+
+
+# The four models of Nasrullah 2018 (section 4): plain CycleGAN, + mask loss, + mask overlay,
+# and both with the overlay in training only and the mask loss halved.
+PRESETS: dict[str, dict[str, Any]] = {
+    "cyclegan": {},
+    "mask_loss": {"mask_loss": True},
+    "mask_overlay": {"mask_overlay_train": True, "mask_overlay_test": True},
+    "mask_loss_overlay": {"mask_loss": True, "lambda_mask": 0.5,
+                          "mask_overlay_train": True, "mask_overlay_test": False},
+}
+
+
+def config_from_preset(name: str, **overrides: Any) -> ModelConfig:
+    """``ModelConfig`` of preset ``name`` with ``overrides`` on top."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+    return ModelConfig(**{"preset": name, **PRESETS[name], **overrides})
+
+
+class ImagePool:
+    """History of generated images (Shrivastava et al. 2017) as in the reference CycleGAN:
+    until ``pool_size`` images are stored each query image is stored and returned; then with
+    probability ½ a random stored image is returned and replaced by the query image.
+
+    The random draws come from a ``torch.Generator`` owned by the pool and saved in
+    ``state_dict`` with the stored images, so a resumed run continues exactly.
+    """
+
+    def __init__(self, pool_size: int, seed: int = 0) -> None:
+        self.pool_size = pool_size
+        self.images: list[torch.Tensor] = []
+        self.generator = torch.Generator()
+        self.generator.manual_seed(seed)
+
+    def query(self, images: torch.Tensor) -> torch.Tensor:
+        """N×C×H×W (detached) -> N×C×H×W mixing new and stored images."""
+        images = images.detach()
+        if self.pool_size == 0:
+            return images
+        out = []
+        for image in images:
+            image = image.unsqueeze(0)
+            if len(self.images) < self.pool_size:
+                self.images.append(image.clone())
+                out.append(image)
+            elif torch.rand((), generator=self.generator).item() > 0.5:
+                idx = int(torch.randint(self.pool_size, (), generator=self.generator))
+                out.append(self.images[idx])
+                self.images[idx] = image.clone()
+            else:
+                out.append(image)
+        return torch.cat(out, 0)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"pool_size": self.pool_size, "images": [t.cpu() for t in self.images],
+                "rng": self.generator.get_state()}
+
+    def load_state_dict(self, d: dict[str, Any], device: torch.device) -> None:
+        if d["pool_size"] != self.pool_size:
+            raise ValueError(f"image pool size {d['pool_size']} in the state differs from {self.pool_size}")
+        self.images = [t.to(device) for t in d["images"]]
+        self.generator.set_state(d["rng"])
+
+
+class _GeneratorPair(nn.Module):
+    """Both generators and the whole generator graph of one step in one forward call, so a
+    DistributedDataParallel wrapper sees one forward per backward."""
+
+    def __init__(self, G_A: nn.Module, G_B: nn.Module) -> None:
+        super().__init__()
+        self.G_A = G_A
+        self.G_B = G_B
+
+    def forward(self, real_A: torch.Tensor, real_B: torch.Tensor, cond_A: torch.Tensor | None,
+                cond_B: torch.Tensor | None, mask_A: torch.Tensor, mask_B: torch.Tensor,
+                overlay: bool, identity: bool) -> dict[str, torch.Tensor]:
+        def run(G: nn.Module, x: torch.Tensor, cond: torch.Tensor | None, mask: torch.Tensor):
+            raw = G(x if cond is None else torch.cat([x, cond.to(x.dtype)], 1))
+            return raw, (mask_overlay(x, raw, mask) if overlay else raw)
+
+        out: dict[str, torch.Tensor] = {}
+        out["raw_fake_B"], out["fake_B"] = run(self.G_A, real_A, cond_A, mask_A)
+        out["raw_fake_A"], out["fake_A"] = run(self.G_B, real_B, cond_B, mask_B)
+        # the translated image shows the same scene: it keeps the input's depth and mask
+        out["rec_A"] = run(self.G_B, out["fake_B"], cond_A, mask_A)[1]
+        out["rec_B"] = run(self.G_A, out["fake_A"], cond_B, mask_B)[1]
+        if identity:
+            out["idt_A"] = run(self.G_A, real_B, cond_B, mask_B)[1]
+            out["idt_B"] = run(self.G_B, real_A, cond_A, mask_A)[1]
+        return out
+
+
+class _DiscriminatorPair(nn.Module):
+    """Both discriminators on real and pooled fake images in one forward call (the D step)."""
+
+    def __init__(self, D_A: nn.Module, D_B: nn.Module) -> None:
+        super().__init__()
+        self.D_A = D_A
+        self.D_B = D_B
+
+    def forward(self, real_A: torch.Tensor, real_B: torch.Tensor, fake_A: torch.Tensor,
+                fake_B: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        return self.D_A(real_B), self.D_A(fake_B), self.D_B(real_A), self.D_B(fake_A)
+
+
+class CycleGANModel:
+    """CycleGAN with optional mask loss, mask overlay and depth input (see the module docstring).
+
+    ``netG_A, netG_B, netD_A, netD_B`` are always the plain modules (what is saved);
+    ``wrap_networks`` puts a wrapper such as DistributedDataParallel around the modules the
+    training step runs through. ``seed`` seeds the two image pools' generators (networks are
+    initialised from the global torch RNG: seed it before constructing).
+    """
+
+    def __init__(self, cfg: ModelConfig, device: torch.device | str = "cpu", seed: int = 0) -> None:
+        self.cfg = cfg
+        self.device = torch.device(device)
+        g_in = cfg.input_nc + (1 if cfg.use_depth else 0)
+        g_kw = {"ngf": cfg.ngf, "norm": cfg.norm, "upsample": cfg.upsample, "n_blocks": cfg.n_blocks,
+                "init_gain": cfg.init_gain}
+        self.netG_A = define_G(cfg.netG, g_in, cfg.output_nc, **g_kw)
+        self.netG_B = define_G(cfg.netG, cfg.output_nc + (g_in - cfg.input_nc), cfg.input_nc, **g_kw)
+        self.netD_A = define_D(cfg.output_nc, cfg.ndf, cfg.n_layers_D, cfg.norm, cfg.init_gain)
+        self.netD_B = define_D(cfg.input_nc, cfg.ndf, cfg.n_layers_D, cfg.norm, cfg.init_gain)
+        self._G = _GeneratorPair(self.netG_A, self.netG_B)
+        self._D = _DiscriminatorPair(self.netD_A, self.netD_B)
+        memory_format = torch.channels_last if cfg.channels_last else torch.preserve_format
+        for net in (self._G, self._D):
+            net.to(self.device, memory_format=memory_format)
+        self._G_run: nn.Module = self._G
+        self._D_run: nn.Module = self._D
+
+        self.criterion_gan = GANLoss(cfg.gan_mode)
+        self.vgg = VGGRelu32(cfg.vgg_weights).to(self.device) if cfg.mask_loss else None
+        self.optimizer_G = torch.optim.Adam(self._G.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999))
+        self.optimizer_D = torch.optim.Adam(self._D.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999))
+        self.optimizers = [self.optimizer_G, self.optimizer_D]
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=cfg.amp == "fp16")
+        self.fake_A_pool = ImagePool(cfg.pool_size, seed)
+        self.fake_B_pool = ImagePool(cfg.pool_size, seed + 1)
+
+        self.loss_names = ["D_A", "G_A", "cycle_A", "idt_A", "D_B", "G_B", "cycle_B", "idt_B"]
+        if cfg.mask_loss:
+            self.loss_names += ["mask_A", "mask_B"]
+        self.visual_names = ["real_A", "fake_B", "rec_A", "real_B", "fake_A", "rec_B"]
+        if cfg.lambda_identity > 0:
+            self.visual_names += ["idt_B", "idt_A"]
+        self._losses: dict[str, torch.Tensor] = {}
+        self._outputs: dict[str, torch.Tensor] = {}
+        self.is_train = True
+
+    # ----------------------------------------------------------------- data and forward
+    def set_input(self, batch: dict[str, Any]) -> None:
+        """Take a batch from ``datasets.unaligned.UnalignedDataset`` (keys A, B, A_mask, B_mask,
+        optional A_depth, B_depth, A_paths, B_paths)."""
+        fmt = torch.channels_last if self.cfg.channels_last else torch.contiguous_format
+
+        def put(x: torch.Tensor) -> torch.Tensor:
+            return x.to(self.device, non_blocking=True, memory_format=fmt)
+
+        self.real_A, self.real_B = put(batch["A"]), put(batch["B"])
+        self.mask_A, self.mask_B = put(batch["A_mask"]), put(batch["B_mask"])
+        self.depth_A = self.depth_B = None
+        if self.cfg.use_depth:
+            if "A_depth" not in batch or "B_depth" not in batch:
+                raise ValueError("this model takes depth (use_depth=True) but the batch has no A_depth/B_depth")
+            self.depth_A, self.depth_B = put(batch["A_depth"]), put(batch["B_depth"])
+        self.image_paths = {"A": batch.get("A_paths"), "B": batch.get("B_paths")}
+
+    def _autocast(self):
+        dtype = AMP_DTYPES[self.cfg.amp]
+        return torch.autocast(self.device.type, dtype=dtype, enabled=dtype is not None)
+
+    def _overlay_now(self) -> bool:
+        return self.cfg.mask_overlay_train if self.is_train else self.cfg.mask_overlay_test
+
+    def forward(self) -> None:
+        """Run both generators (fake, reconstruction, identity) on the current batch."""
+        with self._autocast():
+            self._outputs = self._G_run(self.real_A, self.real_B, self.depth_A, self.depth_B,
+                                        self.mask_A, self.mask_B, self._overlay_now(),
+                                        self.is_train and self.cfg.lambda_identity > 0)
+
+    # ----------------------------------------------------------------- optimisation
+    def _set_requires_grad(self, nets: list[nn.Module], flag: bool) -> None:
+        for net in nets:
+            for p in net.parameters():
+                p.requires_grad_(flag)
+
+    def _generator_loss(self) -> torch.Tensor:
+        cfg, o = self.cfg, self._outputs
+        losses = {
+            # the plain discriminators: no gradient sync and no D weight gradients in the G step
+            "G_A": self.criterion_gan(self.netD_A(o["fake_B"]), True),
+            "G_B": self.criterion_gan(self.netD_B(o["fake_A"]), True),
+            "cycle_A": l1(o["rec_A"], self.real_A) * cfg.lambda_A,
+            "cycle_B": l1(o["rec_B"], self.real_B) * cfg.lambda_B,
+        }
+        if cfg.lambda_identity > 0:
+            losses["idt_A"] = l1(o["idt_A"], self.real_B) * cfg.lambda_B * cfg.lambda_identity
+            losses["idt_B"] = l1(o["idt_B"], self.real_A) * cfg.lambda_A * cfg.lambda_identity
+        else:
+            losses["idt_A"] = losses["idt_B"] = torch.zeros((), device=self.device)
+        if cfg.mask_loss:
+            losses["mask_A"] = mask_loss(self.real_A, o["raw_fake_B"], self.mask_A, self.vgg) \
+                * cfg.lambda_A * cfg.lambda_mask
+            losses["mask_B"] = mask_loss(self.real_B, o["raw_fake_A"], self.mask_B, self.vgg) \
+                * cfg.lambda_B * cfg.lambda_mask
+        self._losses.update({k: v.detach() for k, v in losses.items()})
+        return sum(losses.values())
+
+    def _discriminator_loss(self) -> torch.Tensor:
+        fake_B = self.fake_B_pool.query(self._outputs["fake_B"])
+        fake_A = self.fake_A_pool.query(self._outputs["fake_A"])
+        with self._autocast():
+            real_b, fake_b, real_a, fake_a = self._D_run(self.real_A, self.real_B, fake_A, fake_B)
+        loss_D_A = 0.5 * (self.criterion_gan(real_b, True) + self.criterion_gan(fake_b, False))
+        loss_D_B = 0.5 * (self.criterion_gan(real_a, True) + self.criterion_gan(fake_a, False))
+        self._losses["D_A"], self._losses["D_B"] = loss_D_A.detach(), loss_D_B.detach()
+        return loss_D_A + loss_D_B
+
+    def optimize_parameters(self) -> None:
+        """One training step: forward, generators' step (D frozen), discriminators' step."""
+        self.forward()
+        self._set_requires_grad([self.netD_A, self.netD_B], False)
+        self.optimizer_G.zero_grad(set_to_none=True)
+        with self._autocast():
+            loss_G = self._generator_loss()
+        self.scaler.scale(loss_G).backward()
+        self.scaler.step(self.optimizer_G)
+        self._set_requires_grad([self.netD_A, self.netD_B], True)
+        self.optimizer_D.zero_grad(set_to_none=True)
+        self.scaler.scale(self._discriminator_loss()).backward()
+        self.scaler.step(self.optimizer_D)
+        self.scaler.update()
+
+    # ----------------------------------------------------------------- reporting
+    def get_current_losses(self) -> dict[str, float]:
+        """Last step's losses by name (``loss_names``) as floats."""
+        return {name: float(self._losses[name]) for name in self.loss_names if name in self._losses}
+
+    def get_current_visuals(self) -> dict[str, torch.Tensor]:
+        """Last forward's images by name (``visual_names``), N×3×H×W in [-1, 1], detached."""
+        tensors = {"real_A": self.real_A, "real_B": self.real_B, **self._outputs}
+        return {name: tensors[name].detach() for name in self.visual_names if name in tensors}
+
+    # ----------------------------------------------------------------- modes and wrapping
+    def train(self) -> None:
+        """Training mode: overlay per ``mask_overlay_train``, identity outputs computed."""
+        self.is_train = True
+        self._G.train()
+        self._D.train()
+
+    def eval(self) -> None:
+        """Evaluation mode: overlay per ``mask_overlay_test``, no identity outputs."""
+        self.is_train = False
+        self._G.eval()
+        self._D.eval()
+
+    def wrap_networks(self, fn: Callable[[nn.Module], nn.Module]) -> None:
+        """Run the training step through ``fn(generators)`` and ``fn(discriminators)`` (e.g.
+        DistributedDataParallel). Each wrapped module gets one forward per backward; the
+        G step reads the discriminators unwrapped (they are frozen there). Saving keeps using
+        ``netG_A``... and ``state_dict`` (unwrapped names)."""
+        self._G_run = fn(self._G)
+        self._D_run = fn(self._D)
+
+    # ----------------------------------------------------------------- state
+    def networks_state_dict(self) -> dict[str, dict[str, torch.Tensor]]:
+        """Weights only, one reference-layout state_dict per network: keys G_A, G_B, D_A, D_B."""
+        return {"G_A": self.netG_A.state_dict(), "G_B": self.netG_B.state_dict(),
+                "D_A": self.netD_A.state_dict(), "D_B": self.netD_B.state_dict()}
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything to continue training exactly: networks, optimisers, grad scaler, both
+        image pools (images and their RNG state)."""
+        return {
+            "netG_A": self.netG_A.state_dict(), "netG_B": self.netG_B.state_dict(),
+            "netD_A": self.netD_A.state_dict(), "netD_B": self.netD_B.state_dict(),
+            "optimizer_G": self.optimizer_G.state_dict(), "optimizer_D": self.optimizer_D.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "fake_A_pool": self.fake_A_pool.state_dict(), "fake_B_pool": self.fake_B_pool.state_dict(),
+        }
+
+    def load_state_dict(self, d: dict[str, Any]) -> None:
+        """Inverse of ``state_dict`` (strict: networks must match this config's architecture)."""
+        nets = {"netG_A": self.netG_A, "netG_B": self.netG_B, "netD_A": self.netD_A, "netD_B": self.netD_B}
+        for name, net in nets.items():
+            net.load_state_dict(d[name])
+        self.optimizer_G.load_state_dict(d["optimizer_G"])
+        self.optimizer_D.load_state_dict(d["optimizer_D"])
+        self.scaler.load_state_dict(d["scaler"])
+        self.fake_A_pool.load_state_dict(d["fake_A_pool"], self.device)
+        self.fake_B_pool.load_state_dict(d["fake_B_pool"], self.device)
