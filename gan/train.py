@@ -1,0 +1,667 @@
+"""CycleGAN training loop: run directory, exact resume, schedule, AMP, DDP, displays.
+
+One ``TrainConfig`` (built from argparse, saved as ``runs/NAME/config.json``) drives
+``train(cfg)``. Batches hold GAN tensors N×3×H×W in [-1, 1] and masks N×1×H×W in [0, 1]
+(see ``datasets.unaligned``). The run directory holds:
+
+- ``config.json``: the TrainConfig; ``--config runs/NAME/config.json`` reproduces the run.
+- ``log.jsonl``: every ``log_every`` iterations one flat JSON object: the mean of every loss
+  over the window (keys = the model's loss names) and ``display.LOG_STAT_KEYS``: epoch, iter
+  (= step, counted over the run), progress (fractional epoch), lr, it/s, data time per
+  iteration, sec/kimg (StyleGAN2-ADA's speed unit), peak memory (CUDA allocator or process RSS).
+- ``checkpoints/ckpt_ITER.pt``: everything needed to continue exactly (networks, optimisers,
+  gradient scaler, image pools, LR schedulers, epoch, position in the epoch, RNG states);
+  written atomically, the last ``keep_last`` kept, loadable with ``torch.load(weights_only=True)``.
+- ``loss_curves.png`` and ``web/index.html`` (recent samples); live plots with ``--display visdom``.
+
+Exact resume: the order of an epoch's samples comes from a ``DistributedSampler`` seeded by
+``seed`` and the epoch; each sample's own randomness (random crop, flip, the unpaired B image) is
+seeded by (seed, epoch, index) regardless of worker process; the DataLoader draws from its own
+generator, never the global one. So a checkpoint taken after any iteration, mid-epoch included,
+resumes to the very same batches and, on the CPU with ``deterministic``, the very same weights.
+
+Schedule (Zhu et al. 2017, as the reference code): Adam at ``lr`` for ``n_epochs`` epochs,
+then linear decay over ``n_epochs_decay`` epochs, lr·(1 − max(0, e + 1 − n_epochs)/(n_epochs_decay + 1))
+for epoch e counted from 0.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import math
+import os
+import random
+import resource
+import time
+import typing
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Optional, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
+
+from datasets import io
+from gan import display as display_mod
+from gan.model import PRESETS, CycleGANModel, ModelConfig, config_from_preset
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_FORMAT = "shallowdof.cyclegan.train/1"
+# ModelConfig fields that change the networks' shapes: a checkpoint must agree on these.
+ARCHITECTURE_FIELDS = ("input_nc", "output_nc", "ngf", "ndf", "netG", "n_blocks", "n_layers_D", "norm",
+                       "upsample", "use_depth")
+# ModelConfig fields the TrainConfig sets itself (not model overrides).
+_TRAIN_OWNED_MODEL_FIELDS = ("preset", "amp", "channels_last")
+
+
+class NonFiniteLossError(RuntimeError):
+    """A loss became NaN or infinite; training stopped without writing a checkpoint."""
+
+
+class CheckpointError(ValueError):
+    """A checkpoint cannot be used for this run (unreadable, wrong format, other architecture)."""
+
+
+@dataclass
+class TrainConfig:
+    """Settings of one training run (saved as ``runs/NAME/config.json``)."""
+
+    dataroot: str = ""
+    name: str = "cyclegan"
+    runs_dir: str = "runs"
+    preset: str = "cyclegan"
+    model_overrides: dict[str, Any] = field(default_factory=dict)
+    load_size: int = 286
+    crop_size: tuple[int, int] = (256, 256)  # (height, width)
+    flip: bool = True
+    batch_size: int = 1
+    n_epochs: int = 50
+    n_epochs_decay: int = 25
+    num_workers: int = 4
+    seed: int = 0
+    deterministic: bool = False
+    device: str = "auto"  # auto | cpu | cuda
+    amp: str = "none"  # none | bf16 | fp16
+    channels_last: bool = False
+    compile: bool = False
+    log_every: int = 100
+    save_every: int = 0  # iterations between checkpoints; 0: only at epoch ends
+    save_every_epochs: int = 1
+    keep_last: int = 3
+    display: str = "html"  # none | html | visdom
+    display_port: int = 8097
+    display_every: int = 400
+    display_keep: int = 10
+    max_steps: int = 0  # stop after this many iterations in all (0: the full schedule)
+    resume: bool = False
+    resume_from: str = ""  # a checkpoint file; default: the run's latest
+    quiet: bool = False
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.runs_dir) / self.name
+
+    def model_config(self) -> ModelConfig:
+        """The ModelConfig: the preset's settings, then the overrides, then amp / channels_last."""
+        return config_from_preset(self.preset, **self.model_overrides, amp=self.amp, channels_last=self.channels_last)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown TrainConfig keys {unknown}")
+        d = dict(d)
+        if "crop_size" in d:
+            d["crop_size"] = tuple(d["crop_size"])
+        return cls(**d)
+
+
+@dataclass
+class TrainResult:
+    """What ``train`` leaves: the run directory, the model (unwrapped networks) and where it stopped."""
+
+    run_dir: Path
+    model: CycleGANModel
+    epoch: int
+    iteration: int
+    last_checkpoint: Optional[Path]
+
+
+# --------------------------------------------------------------------------- command line
+
+def _parse_size(text: str) -> tuple[int, int]:
+    """``256`` → (256, 256); ``192x256`` (WIDTHxHEIGHT, as image sizes are written) → (256, 192)."""
+    parts = text.lower().split("x")
+    try:
+        values = [int(p) for p in parts]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size {text!r}: expected N or WIDTHxHEIGHT, e.g. 256 or 320x256")
+    if len(values) == 1:
+        values = values * 2
+    if len(values) != 2 or min(values) <= 0:
+        raise argparse.ArgumentTypeError(f"size {text!r}: expected N or WIDTHxHEIGHT with positive numbers")
+    return values[1], values[0]
+
+
+def _parse_bool(text: str) -> bool:
+    if text.lower() in ("1", "true", "yes", "on"):
+        return True
+    if text.lower() in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, not {text!r}")
+
+
+def _model_override_fields() -> list[tuple[str, Any, Any]]:
+    """(name, type, default) of the ModelConfig fields a user may override."""
+    hints = typing.get_type_hints(ModelConfig)
+    out = []
+    for f in dataclasses.fields(ModelConfig):
+        if f.name in _TRAIN_OWNED_MODEL_FIELDS:
+            continue
+        kind = hints[f.name]
+        args = [a for a in typing.get_args(kind) if a is not type(None)]
+        if args:  # Optional[X] / X | None
+            kind = args[0]
+        default = f.default if f.default is not dataclasses.MISSING else None
+        out.append((f.name, kind, default))
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``train_cyclegan`` command line. Only flags given on the command line change the
+    configuration (which starts from ``--config`` or the defaults), so it is parsed once."""
+    d = TrainConfig()
+    S = argparse.SUPPRESS
+    p = argparse.ArgumentParser(
+        description="Train a CycleGAN (and the mask-loss / mask-overlay variants of Nasrullah 2018) "
+                    "on an unpaired dataset: DATAROOT/{trainA,trainB} of RGBA PNGs whose alpha is the "
+                    "subject mask (made by scripts/prepare_masks.py).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        argument_default=S,
+        epilog=_epilog(),
+    )
+    g = p.add_argument_group("run")
+    g.add_argument("--dataroot", help="dataset folder with trainA/ and trainB/")
+    g.add_argument("--name", help=f"run name; files go to RUNS_DIR/NAME (default {d.name})")
+    g.add_argument("--runs-dir", dest="runs_dir", help=f"folder of run directories (default {d.runs_dir})")
+    g.add_argument("--config", dest="config_file", metavar="JSON",
+                   help="start from a saved runs/NAME/config.json (flags given here override it)")
+    g.add_argument("--resume", nargs="?", const="", metavar="CKPT",
+                   help="continue the run from its latest checkpoint (or from CKPT)")
+    g.add_argument("--max-steps", dest="max_steps", type=int,
+                   help="stop after this many iterations in all (default: the whole schedule)")
+    g.add_argument("--seed", type=int, help=f"random seed (default {d.seed})")
+    g.add_argument("--deterministic", type=_parse_bool, metavar="BOOL",
+                   help="deterministic algorithms (bitwise repeatable on the CPU; slower on GPU)")
+    g.add_argument("--device", choices=("auto", "cpu", "cuda"), help=f"(default {d.device})")
+    g.add_argument("--quiet", type=_parse_bool, nargs="?", const=True, metavar="BOOL", help="no progress bar")
+
+    g = p.add_argument_group("model")
+    g.add_argument("--preset", choices=sorted(PRESETS), help=f"model variant (default {d.preset})")
+    for name, kind, default in _model_override_fields():
+        flag = "--" + name.replace("_", "-")
+        typ = _parse_bool if kind is bool else kind
+        g.add_argument(flag, dest="model." + name, type=typ, metavar=kind.__name__.upper(),
+                       help=f"model setting {name} (default: the preset's; base default {default})")
+
+    g = p.add_argument_group("data and schedule")
+    g.add_argument("--load-size", dest="load_size", type=int,
+                   help=f"resize images to this (shorter side) before cropping (default {d.load_size})")
+    g.add_argument("--crop-size", dest="crop_size", type=_parse_size,
+                   help="random crop, N or WIDTHxHEIGHT (default 256)")
+    g.add_argument("--flip", type=_parse_bool, metavar="BOOL", help="random horizontal flips (default true)")
+    g.add_argument("--batch-size", dest="batch_size", type=int, help=f"per process (default {d.batch_size})")
+    g.add_argument("--n-epochs", dest="n_epochs", type=int, help=f"epochs at the initial lr (default {d.n_epochs})")
+    g.add_argument("--n-epochs-decay", dest="n_epochs_decay", type=int,
+                   help=f"epochs of linear decay to zero (default {d.n_epochs_decay})")
+    g.add_argument("--num-workers", dest="num_workers", type=int, help=f"data loader workers (default {d.num_workers})")
+
+    g = p.add_argument_group("speed")
+    g.add_argument("--amp", choices=("none", "bf16", "fp16"), help="mixed precision (fp16 with a gradient scaler)")
+    g.add_argument("--channels-last", dest="channels_last", type=_parse_bool, nargs="?", const=True, metavar="BOOL")
+    g.add_argument("--compile", type=_parse_bool, nargs="?", const=True, metavar="BOOL",
+                   help="torch.compile the networks")
+
+    g = p.add_argument_group("output")
+    g.add_argument("--log-every", dest="log_every", type=int, help=f"iterations per log line (default {d.log_every})")
+    g.add_argument("--save-every", dest="save_every", type=int,
+                   help="iterations between checkpoints (default 0: at epoch ends only)")
+    g.add_argument("--save-every-epochs", dest="save_every_epochs", type=int,
+                   help=f"epochs between epoch-end checkpoints (default {d.save_every_epochs})")
+    g.add_argument("--keep-last", dest="keep_last", type=int, help=f"checkpoints kept (default {d.keep_last})")
+    g.add_argument("--display", choices=("none", "html", "visdom"),
+                   help="sample page web/index.html; visdom also plots live (default html)")
+    g.add_argument("--display-port", dest="display_port", type=int, help=f"visdom port (default {d.display_port})")
+    g.add_argument("--display-every", dest="display_every", type=int,
+                   help=f"iterations between sample displays (default {d.display_every})")
+    return p
+
+
+def _epilog() -> str:
+    lines = ["presets (settings on one model class):"]
+    for name, settings in PRESETS.items():
+        shown = ", ".join(f"{k}={v}" for k, v in settings.items()) or "reference CycleGAN"
+        lines.append(f"  {name:<18} {shown}")
+    lines += [
+        "",
+        "examples:",
+        "  python scripts/train_cyclegan.py --dataroot dataset --name dof --preset mask_loss_overlay",
+        "  python scripts/train_cyclegan.py --dataroot dataset --name dof --amp bf16 --batch-size 4",
+        "  python scripts/train_cyclegan.py --config runs/dof/config.json --resume",
+        "  torchrun --nproc_per_node 4 scripts/train_cyclegan.py --dataroot dataset --name dof",
+        "  python scripts/train_cyclegan.py --dataroot demo --name tiny --netG resnet --n-blocks 2 "
+        "--ngf 8 --ndf 8 --load-size 72 --crop-size 64 --vgg-weights none --num-workers 0",
+    ]
+    return "\n".join(lines)
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> TrainConfig:
+    """Command line → TrainConfig (``--config`` first, then the flags given)."""
+    ns = vars(build_parser().parse_args(argv))
+    base: dict[str, Any] = {}
+    config_file = ns.pop("config_file", None)
+    if config_file:
+        base = json.loads(Path(config_file).read_text(encoding="utf-8"))
+    cfg = TrainConfig.from_dict(base) if base else TrainConfig()
+    overrides = dict(cfg.model_overrides)
+    for key, value in ns.items():
+        if key.startswith("model."):
+            overrides[key[len("model."):]] = value
+        elif key == "resume":
+            cfg.resume, cfg.resume_from = True, value
+        else:
+            setattr(cfg, key, value)
+    cfg.model_overrides = overrides
+    if not cfg.dataroot:
+        raise SystemExit("error: --dataroot is required (or --config with a dataroot)")
+    return cfg
+
+
+# --------------------------------------------------------------------------- random states
+
+def capture_rng_state() -> dict[str, Any]:
+    """Python, NumPy (global), torch CPU and CUDA generator states as plain containers/tensors."""
+    version, internal, gauss = random.getstate()
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    state: dict[str, Any] = {
+        "python": [version, list(internal), gauss],
+        "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                  "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng_state(state: dict[str, Any]) -> None:
+    """Inverse of ``capture_rng_state``."""
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    n = state["numpy"]
+    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached_gaussian"]))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+@contextmanager
+def _seeded_global_rngs(seed: int) -> Iterator[None]:
+    """Seed python/NumPy/torch-CPU global generators for a block, then put the old states back."""
+    saved = (random.getstate(), np.random.get_state())
+    with torch.random.fork_rng(devices=[]):
+        random.seed(seed)
+        np.random.seed(seed % 2**32)
+        torch.manual_seed(seed)
+        try:
+            yield
+        finally:
+            random.setstate(saved[0])
+            np.random.set_state(saved[1])
+
+
+class SeededItems(Dataset):
+    """Wraps a dataset so that item ``i`` in epoch ``e`` draws its randomness (crop, flip, the
+    unpaired partner) from generators seeded by (seed, e, i): the same in any worker process and
+    after a resume. Set ``epoch`` before creating each epoch's DataLoader iterator."""
+
+    def __init__(self, dataset: Dataset, seed: int) -> None:
+        self.dataset = dataset
+        self.seed = seed
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def __getitem__(self, index: int) -> Any:
+        item_seed = int(np.random.SeedSequence([self.seed, self.epoch, index]).generate_state(1, np.uint64)[0])
+        with _seeded_global_rngs(item_seed):
+            return self.dataset[index]
+
+
+# --------------------------------------------------------------------------- checkpoints
+
+def lr_lambda_rule(n_epochs: int, n_epochs_decay: int):
+    """Multiplier for epoch e (0-based): 1 for e < n_epochs, then linear towards 0 (reference rule)."""
+    def rule(epoch: int) -> float:
+        return 1.0 - max(0, epoch + 1 - n_epochs) / float(n_epochs_decay + 1)
+    return rule
+
+
+def make_schedulers(model: CycleGANModel, cfg: TrainConfig) -> list[torch.optim.lr_scheduler.LambdaLR]:
+    rule = lr_lambda_rule(cfg.n_epochs, cfg.n_epochs_decay)
+    return [torch.optim.lr_scheduler.LambdaLR(opt, rule) for opt in (model.optimizer_G, model.optimizer_D)]
+
+
+def checkpoint_path(run_dir: Path, iteration: int) -> Path:
+    return run_dir / "checkpoints" / f"ckpt_{iteration:08d}.pt"
+
+
+def list_checkpoints(run_dir: Path) -> list[Path]:
+    """The run's checkpoints, oldest first (temporary files of an interrupted write are ignored)."""
+    return sorted((run_dir / "checkpoints").glob("ckpt_*.pt"))
+
+
+def save_checkpoint(path: Path, *, cfg: TrainConfig, model_cfg: ModelConfig, model: CycleGANModel,
+                    schedulers: Sequence[torch.optim.lr_scheduler.LRScheduler], epoch: int, epoch_iter: int,
+                    iteration: int, world_size: int) -> None:
+    """Write a full training snapshot atomically (temp file + rename)."""
+    state = {
+        "format": CHECKPOINT_FORMAT,
+        "config": {"model": asdict(model_cfg), "train": asdict(cfg)},
+        "model": model.state_dict(),
+        "schedulers": [s.state_dict() for s in schedulers],
+        "epoch": epoch,
+        "epoch_iter": epoch_iter,
+        "iter": iteration,
+        "world_size": world_size,
+        "rng": capture_rng_state(),
+    }
+    with io.atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """Read a training checkpoint (``weights_only=True``); CheckpointError names the problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise CheckpointError(f"{path}: not a readable checkpoint ({type(e).__name__}: {str(e)[:200]})") from e
+    missing = [k for k in ("config", "model", "schedulers", "epoch", "iter", "rng") if k not in ckpt] \
+        if isinstance(ckpt, dict) else ["everything"]
+    if missing:
+        raise CheckpointError(f"{path}: not a shallowdof training checkpoint (missing {', '.join(missing)})")
+    return ckpt
+
+
+def check_architecture(path: Path, saved: dict[str, Any], wanted: ModelConfig) -> None:
+    """Raise CheckpointError when the checkpoint's networks differ in shape from ``wanted``."""
+    now = asdict(wanted)
+    diffs = [f"{k}={saved[k]!r} in the checkpoint but {now[k]!r} here"
+             for k in ARCHITECTURE_FIELDS if k in saved and k in now and saved[k] != now[k]]
+    if diffs:
+        raise CheckpointError(f"{path}: checkpoint from another architecture: " + "; ".join(diffs))
+
+
+def _prune_checkpoints(run_dir: Path, keep: int) -> None:
+    for old in list_checkpoints(run_dir)[:-keep] if keep > 0 else []:
+        old.unlink(missing_ok=True)
+
+
+# --------------------------------------------------------------------------- distributed
+
+@dataclass
+class _Dist:
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def _init_distributed(device: torch.device) -> _Dist:
+    """torchrun sets WORLD_SIZE/RANK/LOCAL_RANK; NCCL on GPU, gloo on CPU."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return _Dist()
+    import torch.distributed as dist
+    dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+    return _Dist(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def _any_rank(flag: bool, d: _Dist, device: torch.device) -> bool:
+    if not d.enabled:
+        return flag
+    import torch.distributed as dist
+    t = torch.tensor([1.0 if flag else 0.0], device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item() > 0)
+
+
+# --------------------------------------------------------------------------- data
+
+def build_dataset(cfg: TrainConfig, model_cfg: ModelConfig) -> Dataset:
+    """The unaligned training set; raises before training on bad input (empty or missing domain
+    folders, missing masks when the preset needs them, images smaller than the crop, corrupt files)."""
+    from datasets.unaligned import UnalignedDataset
+
+    needs_masks = bool(model_cfg.mask_loss or model_cfg.mask_overlay_train)
+    return UnalignedDataset(cfg.dataroot, phase="train", load_size=cfg.load_size, crop_size=cfg.crop_size,
+                            flip=cfg.flip, require_masks=needs_masks, use_depth=model_cfg.use_depth,
+                            validate=True)
+
+
+# --------------------------------------------------------------------------- training
+
+def _pick_device(cfg: TrainConfig) -> torch.device:
+    if cfg.device == "cpu" or (cfg.device == "auto" and not torch.cuda.is_available()):
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        raise RuntimeError("--device cuda asked for, but torch sees no CUDA device")
+    return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def _peak_memory_mb(device: torch.device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def _set_determinism(cfg: TrainConfig) -> None:
+    if cfg.deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True)
+        torch.backends.cudnn.benchmark = False
+    else:
+        torch.backends.cudnn.benchmark = True
+
+
+def _wrap_fn(cfg: TrainConfig, d: _Dist, device: torch.device):
+    def wrap(net: torch.nn.Module) -> torch.nn.Module:
+        if d.enabled:
+            from torch.nn.parallel import DistributedDataParallel
+            net = DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
+        if cfg.compile:
+            net = torch.compile(net)
+        return net
+    return wrap
+
+
+def train(cfg: TrainConfig) -> TrainResult:
+    """Train (or, with ``cfg.resume``, continue) the run ``cfg.runs_dir/cfg.name``.
+
+    Raises NonFiniteLossError (no checkpoint written for the bad step), CheckpointError, and the
+    dataset's errors for bad input before the first step.
+    """
+    device = _pick_device(cfg)
+    d = _init_distributed(device)
+    try:
+        return _train(cfg, d, device)
+    finally:
+        if d.enabled:
+            import torch.distributed as dist
+            dist.destroy_process_group()
+
+
+def _train(cfg: TrainConfig, d: _Dist, device: torch.device) -> TrainResult:
+    model_cfg = cfg.model_config()
+    run_dir = cfg.run_dir
+    _set_determinism(cfg)
+    random.seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    torch.manual_seed(cfg.seed)
+
+    dataset = build_dataset(cfg, model_cfg)
+    items = SeededItems(dataset, cfg.seed)
+    sampler = DistributedSampler(items, num_replicas=d.world_size, rank=d.rank, shuffle=True, seed=cfg.seed)
+    iters_per_epoch = math.ceil(len(sampler) / cfg.batch_size)
+    total_epochs = cfg.n_epochs + cfg.n_epochs_decay
+
+    ckpt: Optional[dict[str, Any]] = None
+    ckpt_path: Optional[Path] = None
+    if cfg.resume:
+        ckpt_path = Path(cfg.resume_from) if cfg.resume_from else (list_checkpoints(run_dir) or [None])[-1]
+        if ckpt_path is None:
+            raise CheckpointError(f"{run_dir / 'checkpoints'}: --resume given but the run has no checkpoint")
+        ckpt = load_checkpoint(ckpt_path)
+        check_architecture(ckpt_path, ckpt["config"]["model"], model_cfg)
+    elif list_checkpoints(run_dir):
+        raise FileExistsError(f"{run_dir}: the run already has checkpoints; pass --resume to continue it "
+                              "or choose another --name")
+
+    model = CycleGANModel(model_cfg, device, seed=cfg.seed)
+    schedulers = make_schedulers(model, cfg)
+    epoch, epoch_iter, iteration = 0, 0, 0
+    if ckpt is not None:
+        try:
+            model.load_state_dict(ckpt["model"])
+        except (RuntimeError, KeyError, ValueError) as e:
+            raise CheckpointError(f"{ckpt_path}: does not fit this model: {str(e)[:300]}") from e
+        for s, state in zip(schedulers, ckpt["schedulers"]):
+            s.load_state_dict(state)
+        epoch, epoch_iter, iteration = int(ckpt["epoch"]), int(ckpt.get("epoch_iter", 0)), int(ckpt["iter"])
+        if epoch_iter and ckpt.get("world_size", 1) != d.world_size:
+            log.warning("%s: saved with %s processes, resumed with %s: the rest of epoch %d gets other batches",
+                        ckpt_path, ckpt.get("world_size"), d.world_size, epoch)
+        if d.is_main:
+            log.info("resuming %s at epoch %d, iteration %d", ckpt_path, epoch, iteration)
+    model.wrap_networks(_wrap_fn(cfg, d, device))
+    model.train()
+
+    display: display_mod.Display = display_mod.NoDisplay()
+    if d.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        for stale in (run_dir / "checkpoints").glob(".ckpt_*"):  # left by a write that was killed
+            stale.unlink(missing_ok=True)
+        io.write_json(run_dir / "config.json", asdict(cfg))
+        display = display_mod.make_display(cfg.display, run_dir, cfg.name, cfg.display_port, cfg.display_keep)
+    if ckpt is not None:
+        restore_rng_state(ckpt["rng"])
+        ckpt = None
+
+    last_saved: Optional[Path] = ckpt_path
+    saved_at = iteration if ckpt_path is not None else -1
+
+    def save(ep: int, ep_iter: int) -> None:
+        nonlocal last_saved, saved_at
+        if saved_at == iteration:
+            return
+        saved_at = iteration
+        if not d.is_main:
+            return
+        path = checkpoint_path(run_dir, iteration)
+        save_checkpoint(path, cfg=cfg, model_cfg=model_cfg, model=model, schedulers=schedulers, epoch=ep,
+                        epoch_iter=ep_iter, iteration=iteration, world_size=d.world_size)
+        _prune_checkpoints(run_dir, cfg.keep_last)
+        display_mod.plot_loss_curves(run_dir / "log.jsonl", run_dir / "loss_curves.png") \
+            if (run_dir / "log.jsonl").exists() else None
+        last_saved = path
+
+    images_per_iter = cfg.batch_size * d.world_size
+    window: dict[str, float] = {}
+    window_n, window_data_time, window_start = 0, 0.0, time.perf_counter()
+    stop = cfg.max_steps and iteration >= cfg.max_steps
+    progress = None
+    if d.is_main and not cfg.quiet:
+        from tqdm import tqdm
+        total = min(total_epochs * iters_per_epoch, cfg.max_steps or 10**12)
+        progress = tqdm(total=total, initial=min(iteration, total), unit="it", desc=cfg.name, dynamic_ncols=True)
+
+    while epoch < total_epochs and not stop:
+        sampler.set_epoch(epoch)
+        items.epoch = epoch
+        indices = list(sampler)[epoch_iter * cfg.batch_size:]
+        loader = DataLoader(items, batch_size=cfg.batch_size, sampler=indices, num_workers=cfg.num_workers,
+                            pin_memory=device.type == "cuda", drop_last=False,
+                            generator=torch.Generator().manual_seed(cfg.seed * 100_003 + epoch))
+        t_data = time.perf_counter()
+        for batch in loader:
+            window_data_time += time.perf_counter() - t_data
+            model.set_input(batch)
+            model.optimize_parameters()
+            iteration += 1
+            epoch_iter += 1
+            losses = model.get_current_losses()
+            bad = [k for k, v in losses.items() if not math.isfinite(v)]
+            if _any_rank(bool(bad), d, device):
+                where = f"iteration {iteration} (epoch {epoch})"
+                what = ", ".join(f"{k}={losses[k]}" for k in bad) if bad else "a loss on another process"
+                keep = f"the last good checkpoint is {last_saved}" if last_saved else "no checkpoint was written yet"
+                raise NonFiniteLossError(f"non-finite loss {what} at {where}; training stopped, {keep}")
+            for k, v in losses.items():
+                window[k] = window.get(k, 0.0) + v
+            window_n += 1
+            if progress is not None:
+                progress.update(1)
+            if d.is_main and (iteration % cfg.log_every == 0):
+                elapsed = time.perf_counter() - window_start
+                mean = {k: v / window_n for k, v in window.items()}
+                frac = epoch + epoch_iter / iters_per_epoch
+                io.append_jsonl(run_dir / "log.jsonl", {
+                    "epoch": epoch, "iter": iteration, "step": iteration, "epoch_iter": epoch_iter,
+                    "progress": round(frac, 6), "lr": schedulers[0].get_last_lr()[0],
+                    "it_per_s": window_n / elapsed, "data_time_s": window_data_time / window_n,
+                    "sec_per_kimg": elapsed / (window_n * images_per_iter) * 1000,
+                    "peak_mem_mb": _peak_memory_mb(device), "world_size": d.world_size, "time": time.time(),
+                    **mean,
+                })
+                display.plot_losses(frac, mean)
+                if progress is not None:
+                    progress.set_postfix({k: f"{v:.3f}" for k, v in sorted(mean.items())}, refresh=False)
+                window, window_n, window_data_time, window_start = {}, 0, 0.0, time.perf_counter()
+            if d.is_main and cfg.display_every and iteration % cfg.display_every == 0:
+                display.show_visuals(iteration, epoch, model.get_current_visuals())
+            if cfg.max_steps and iteration >= cfg.max_steps:
+                stop = True
+                break
+            if cfg.save_every and iteration % cfg.save_every == 0:
+                save(epoch, epoch_iter)
+            t_data = time.perf_counter()
+        if stop and epoch_iter < iters_per_epoch:
+            break
+        for s in schedulers:
+            s.step()
+        epoch, epoch_iter = epoch + 1, 0
+        if cfg.save_every_epochs and epoch % cfg.save_every_epochs == 0:
+            save(epoch, 0)
+    if progress is not None:
+        progress.close()
+    save(epoch, epoch_iter)
+    if d.is_main and (run_dir / "log.jsonl").exists():
+        display_mod.plot_loss_curves(run_dir / "log.jsonl", run_dir / "loss_curves.png")
+    return TrainResult(run_dir, model, epoch, iteration, last_saved)
