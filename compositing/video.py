@@ -10,7 +10,7 @@ resolution. Masks are float32 H×W in [0, 1] (1 = person).
   feather for a soft edge. A still subject therefore keeps a still mask, while a moving one is
   followed within a few frames.
 * :class:`FrameBlur` is the webcam path: segment at low resolution (MediaPipe's landscape model
-  takes 256×144), blur a downscaled background with the subject excluded (normalised
+  takes 256×144), blur a background downscaled 8× with the subject excluded (normalised
   convolution, so the subject's colours do not bleed into the background), upscale it and
   composite at full resolution with ``cv2.blendLinear``. Any method of
   :mod:`compositing.pipeline` can replace the fast blur (full resolution, not real-time).
@@ -84,7 +84,7 @@ class FrameBlurConfig:
     """Settings of the real-time frame path (sizes in pixels of the full-resolution frame)."""
 
     seg_width: int = 256  # width the segmenter sees (height keeps the aspect ratio)
-    blur_scale: float = 0.25  # the background is blurred at this fraction of the frame size
+    blur_scale: float = 0.125  # the background is blurred at this fraction of the frame size
     blur_sigma: float = 12.0  # Gaussian sigma of the background blur, in full-resolution pixels
 
 
@@ -129,17 +129,23 @@ class FrameBlur:
         return mask
 
     def _fast_background(self, frame_bgr: np.ndarray, mask_small: np.ndarray) -> np.ndarray:
-        """Blurred background at full size; subject pixels excluded by normalised convolution."""
+        """Blurred background at full size; subject pixels excluded by normalised convolution.
+
+        bg = G∗(I·(1−m)) / G∗(1−m) at ``blur_scale`` of the size (one Gaussian pass over the
+        premultiplied colour and the weight as a 4-channel image), then bilinear upscaling.
+        """
         h, w = frame_bgr.shape[:2]
         bw, bh = max(1, round(w * self.config.blur_scale)), max(1, round(h * self.config.blur_scale))
         sigma = max(self.config.blur_sigma * self.config.blur_scale, 0.5)
-        small = cv2.resize(frame_bgr, (bw, bh), interpolation=cv2.INTER_AREA).astype(np.float32)
+        small = cv2.resize(frame_bgr, (bw, bh), interpolation=cv2.INTER_AREA)
         keep = 1.0 - cv2.resize(mask_small, (bw, bh), interpolation=cv2.INTER_AREA)
-        num = cv2.GaussianBlur(small * keep[..., None], (0, 0), sigma)
-        den = cv2.GaussianBlur(keep, (0, 0), sigma)
-        plain = cv2.GaussianBlur(small, (0, 0), sigma)
-        # where the subject covers the whole kernel there is no background to average: use plain blur
-        bg = np.where(den[..., None] > 1e-3, num / np.maximum(den, 1e-3)[..., None], plain)
+        stack = np.empty((bh, bw, 4), np.float32)
+        np.multiply(small, keep[..., None], out=stack[..., :3])
+        stack[..., 3] = keep
+        stack = cv2.GaussianBlur(stack, (0, 0), sigma)
+        # a floor on the weight: deep inside a large subject there is no background to average,
+        # and the (subject-coloured) remainder there is hidden by the composite anyway
+        bg = stack[..., :3] / np.maximum(stack[..., 3:], 1e-2)
         bg = np.clip(bg, 0, 255).astype(np.uint8)
         return cv2.resize(bg, (w, h), interpolation=cv2.INTER_LINEAR)
 
@@ -163,6 +169,26 @@ class FrameBlur:
             self.timings["composite"] += time.perf_counter() - t1
         self.frames += 1
         return out
+
+
+def pipeline_renderer(method: str, params: Optional[dict] = None) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """A full-resolution ``(rgb, mask) -> rgb`` frame renderer for :class:`FrameBlur`.
+
+    Uses :func:`compositing.pipeline.render` with the portrait depth prior
+    (:class:`segdepth.depth.prior.DepthPrior`) and the default focus (median depth of the person).
+    """
+    from compositing.pipeline import METHODS, choose_focus, render
+    from segdepth.depth.prior import DepthPrior
+
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose from {sorted(METHODS)}")
+    prior = DepthPrior()
+
+    def _render(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        depth = prior(rgb, mask)
+        return render(method, rgb, mask, depth, choose_focus(mask, depth), params)
+
+    return _render
 
 
 def open_source(source: Union[int, str, Path]) -> cv2.VideoCapture:
