@@ -23,8 +23,21 @@ def _mediapipe(**kwargs) -> Segmenter:
     return MediaPipeSegmenter(**kwargs)
 
 
+def _torch_segmenter(name: str, **kwargs) -> Segmenter:
+    from .torch_segmenter import segmenter_factory
+
+    return segmenter_factory(name)(**kwargs)
+
+
 SEGMENTERS: dict[str, Callable[..., Segmenter]] = {
     "mediapipe": _mediapipe,
+    "deeplabv3_resnet50": lambda **kw: _torch_segmenter("deeplabv3_resnet50", **kw),
+    "deeplabv3_resnet101": lambda **kw: _torch_segmenter("deeplabv3_resnet101", **kw),
+    "deeplabv3_mobilenet": lambda **kw: _torch_segmenter("deeplabv3_mobilenet", **kw),
+    "unet": lambda **kw: _torch_segmenter("unet", **kw),
+    "effnet": lambda **kw: _torch_segmenter("effnet", **kw),
+    "densenet": lambda **kw: _torch_segmenter("densenet", **kw),
+    "deconvnet": lambda **kw: _torch_segmenter("deconvnet", **kw),
 }
 
 

@@ -1,0 +1,142 @@
+"""The one place where segdepth networks get their weights, or raise one clear error.
+
+Every segdepth factory takes ``weights``:
+
+- ``"default"``: the library's pretrained weights (torchvision ``weights=`` enums, ``torch.hub``)
+  or, for architectures trained here, our checkpoint at :func:`default_checkpoint_path`.
+  Nothing is downloaded silently into a random network: when the file cannot be had (for
+  example offline) :class:`WeightsError` names the file and the folder to put it in.
+- ``"none"``: explicit random initialisation.
+- a path: a checkpoint of ours (see :mod:`segdepth.train`), read with
+  ``torch.load(weights_only=True)``; a checkpoint of another architecture is refused by name.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import urlparse
+
+import torch
+from torch import nn
+
+CHECKPOINT_FORMAT = "shallowdof-segdepth/1"
+
+
+class WeightsError(RuntimeError):
+    """Weights that cannot be had or do not fit; the message names the file and what to do."""
+
+
+def hub_checkpoint_dir() -> Path:
+    """``torch.hub.get_dir()/checkpoints``: where torchvision and torch.hub look for weight files."""
+    return Path(torch.hub.get_dir()) / "checkpoints"
+
+
+def default_checkpoint_path(arch: str) -> Path:
+    """Where the ``"default"`` weights of an architecture trained by this project are looked for."""
+    return hub_checkpoint_dir() / f"shallowdof_{arch}.pt"
+
+
+def check_weights_spec(weights: str | os.PathLike) -> str:
+    """Normalise a ``weights`` argument: ``"default"``, ``"none"`` or an existing file path."""
+    spec = os.fspath(weights)
+    if spec in ("default", "none"):
+        return spec
+    if not Path(spec).is_file():
+        raise WeightsError(f"{spec}: no such checkpoint file (use 'default', 'none' or a path)")
+    return spec
+
+
+_LOAD_ERRORS = (OSError, RuntimeError, EOFError, pickle.UnpicklingError, ValueError)
+
+
+def torchvision_pretrained(builder: Callable[..., nn.Module], weights_enum: Any, **kwargs: Any) -> nn.Module:
+    """Call a torchvision builder with its pretrained ``weights_enum``; offline → one clear error.
+
+    torchvision reads ``<hub dir>/checkpoints/<file>`` when present and downloads it otherwise.
+    """
+    url = weights_enum.url
+    filename = Path(urlparse(url).path).name
+    target = hub_checkpoint_dir() / filename
+    try:
+        return builder(weights=weights_enum, progress=False, **kwargs)
+    except _LOAD_ERRORS as exc:
+        if target.exists():
+            raise WeightsError(f"{target}: cannot load pretrained weights {weights_enum} ({exc})") from exc
+        raise WeightsError(
+            f"{target}: pretrained weights {weights_enum} are not available ({type(exc).__name__}: {exc}); "
+            f"download {url} and put it there (or pass weights='none' for random initialisation)"
+        ) from exc
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a checkpoint of ours with ``weights_only=True``; a bare state dict is wrapped as one."""
+    try:
+        obj = torch.load(os.fspath(path), map_location="cpu", weights_only=True)
+    except _LOAD_ERRORS as exc:
+        raise WeightsError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {exc})") from exc
+    if not isinstance(obj, dict):
+        raise WeightsError(f"{path}: not a checkpoint (found {type(obj).__name__}, expected a dict)")
+    if "model" in obj and isinstance(obj["model"], dict):
+        return obj
+    if all(isinstance(v, torch.Tensor) for v in obj.values()):
+        return {"model": obj}
+    raise WeightsError(f"{path}: not a checkpoint (no 'model' state dict inside)")
+
+
+def checkpoint_arch_kwargs(ckpt: dict[str, Any], arch: str, path: str | os.PathLike) -> dict[str, Any]:
+    """The constructor kwargs stored with a checkpoint, after checking it is for ``arch``."""
+    found = ckpt.get("arch")
+    if found is not None and found != arch:
+        raise WeightsError(f"{path}: checkpoint is for architecture {found!r}, not {arch!r}")
+    return dict(ckpt.get("arch_kwargs") or {})
+
+
+def load_state(model: nn.Module, state: dict[str, torch.Tensor], arch: str, path: str | os.PathLike) -> nn.Module:
+    """``model.load_state_dict(state)`` strictly; a mismatch is one clear error naming ``path``."""
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    wrong_shape = [k for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
+    if missing or unexpected or wrong_shape:
+        examples = (missing + unexpected + wrong_shape)[:3]
+        raise WeightsError(
+            f"{path}: not a checkpoint of architecture {arch!r} ({len(missing)} missing, "
+            f"{len(unexpected)} unexpected, {len(wrong_shape)} wrongly shaped tensors, e.g. {examples})"
+        )
+    model.load_state_dict(state)
+    return model
+
+
+def build_with_weights(
+    arch: str,
+    weights: str | os.PathLike,
+    make: Callable[..., nn.Module],
+    arch_kwargs: dict[str, Any],
+    library_default: bool = False,
+) -> tuple[nn.Module, dict[str, Any]]:
+    """Build ``arch`` with the weights asked for; return the network and the kwargs it was built with.
+
+    ``make(pretrained=..., **arch_kwargs)`` builds the network; ``pretrained=True`` asks the owning
+    library for its weights (see :func:`torchvision_pretrained`). ``"default"`` means those when
+    ``library_default`` (DeepLabV3: COCO-with-VOC-labels), otherwise our checkpoint at
+    :func:`default_checkpoint_path` (networks trained here have no published weights).
+    A checkpoint's stored kwargs override ``arch_kwargs``.
+    """
+    spec = check_weights_spec(weights)
+    if spec == "none":
+        return make(pretrained=False, **arch_kwargs), arch_kwargs
+    if spec == "default" and library_default:
+        return make(pretrained=True, **arch_kwargs), arch_kwargs
+    path = Path(spec) if spec != "default" else default_checkpoint_path(arch)
+    if spec == "default" and not path.is_file():
+        raise WeightsError(
+            f"{path}: no trained {arch!r} weights (this architecture has no published weights); "
+            f"train one with scripts/train_segmentation.py or scripts/train_depth.py and put its "
+            f"best.pt there, pass weights=PATH, or weights='none' for random initialisation"
+        )
+    ckpt = read_checkpoint(path)
+    kwargs = {**arch_kwargs, **checkpoint_arch_kwargs(ckpt, arch, path)}
+    model = make(pretrained=False, **kwargs)
+    return load_state(model, ckpt["model"], arch, path), kwargs
