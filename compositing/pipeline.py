@@ -1,0 +1,205 @@
+"""The compositor's method registry and glue: (image, mask, depth, focus) → shallow-DoF image.
+
+Every method is ``fn(image, mask, depth, focus_depth, params) -> image`` with image uint8 RGB
+H×W×3, mask float32 H×W in [0, 1] (1 = subject), depth float32 H×W (larger = farther),
+``focus_depth`` in the units of depth and ``params`` the method's dataclass. ``METHODS`` maps the
+names users type after ``--method`` to a :class:`MethodSpec`; :func:`render` builds the params
+from a plain dict (as saved next to results with :func:`params_to_dict`).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+import cv2
+import numpy as np
+
+from . import matte
+from .lens import LensParams, lens_blur
+from .progressive import (BucketParams, Progressive13Params, ProgressiveParams, bucket_blur,
+                          gaussian_blur, paste_subject, progressive_blur)
+
+
+@dataclass
+class BoxParams:
+    """k×k box filter (Nasrullah 2018 baseline uses 5×5)."""
+
+    k: int = 5
+
+
+@dataclass
+class GaussianParams:
+    """k×k Gaussian with OpenCV's sigma rule σ = 0.3((k − 1)/2 − 1) + 0.8."""
+
+    k: int = 21
+
+
+@dataclass
+class AlphaBlendParams:
+    """Gaussian background blur of size k, blended with the soft matte."""
+
+    k: int = 21
+
+
+@dataclass
+class FeatherParams:
+    """Gaussian background blur of size k; the hard mask is feathered by a
+    ``feather_k``×``feather_k`` Gaussian (45 in Pyzh & Gogarev) before blending."""
+
+    k: int = 21
+    feather_k: int = 45
+
+
+def _hard(mask: np.ndarray) -> np.ndarray:
+    return (mask > 0.5).astype(np.float32)
+
+
+def box_blur(image: np.ndarray, mask: np.ndarray, depth: np.ndarray, focus_depth: float,
+             params: BoxParams) -> np.ndarray:
+    """Uniform box blur of the whole image pasted under the hard mask (Nasrullah 2018 baseline,
+    "Segmented Image Blurring")."""
+    if params.k < 1:
+        raise ValueError(f"box kernel size must be positive, got {params.k}")
+    return paste_subject(image, cv2.blur(image, (params.k, params.k)), _hard(mask))
+
+
+def gaussian_uniform(image: np.ndarray, mask: np.ndarray, depth: np.ndarray, focus_depth: float,
+                     params: GaussianParams) -> np.ndarray:
+    """Uniform Gaussian blur (OpenCV sigma rule) pasted under the hard mask (Nasrullah 2018)."""
+    return paste_subject(image, gaussian_blur(image, params.k), _hard(mask))
+
+
+def alpha_blend(image: np.ndarray, mask: np.ndarray, depth: np.ndarray, focus_depth: float,
+                params: AlphaBlendParams) -> np.ndarray:
+    """I = α·F + (1 − α)·B with the soft matte α and a Gaussian-blurred B (Datar & Bernal)."""
+    return paste_subject(image, gaussian_blur(image, params.k), mask)
+
+
+def feather_blend(image: np.ndarray, mask: np.ndarray, depth: np.ndarray, focus_depth: float,
+                  params: FeatherParams) -> np.ndarray:
+    """Blur the mask (k = 45) and blend the sharp subject over the blurred image (Pyzh & Gogarev).
+    The feathered matte is kept at 1 inside the eroded mask, so the subject stays sharp."""
+    hard = _hard(mask)
+    soft = matte.feather(hard, params.feather_k)
+    inner = cv2.erode(hard, np.ones((params.feather_k, params.feather_k), np.uint8))
+    return paste_subject(image, gaussian_blur(image, params.k), np.maximum(soft, inner))
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """One compositing method: its function, its params dataclass and the paper it follows."""
+
+    fn: Callable[..., np.ndarray]
+    params_type: type
+    source: str
+
+
+METHODS: dict[str, MethodSpec] = {
+    "box": MethodSpec(box_blur, BoxParams,
+                      "Nasrullah 2018 baseline (Segmented Image Blurring): 5×5 box blur under the mask"),
+    "gaussian": MethodSpec(gaussian_uniform, GaussianParams,
+                           "Nasrullah 2018 baseline: Gaussian blur, OpenCV sigma rule, under the mask"),
+    "alpha_blend": MethodSpec(alpha_blend, AlphaBlendParams,
+                              "Datar & Bernal: alpha blending I = αF + (1 − α)B with a soft matte"),
+    "progressive3": MethodSpec(progressive_blur, ProgressiveParams,
+                               "Pyzh & Gogarev: progressive blur with kernels 15, 9, 3 by depth"),
+    "progressive13": MethodSpec(progressive_blur, Progressive13Params,
+                                "Pyzh & Gogarev / Nikam & Awate: progressive blur with 13 kernels 13…1"),
+    "buckets": MethodSpec(bucket_blur, BucketParams,
+                          "Nikam & Awate: fixed 0.2-wide depth buckets, kernel grows with distance"),
+    "feather": MethodSpec(feather_blend, FeatherParams,
+                          "Pyzh & Gogarev: mask feathered with a 45×45 Gaussian, then blended"),
+    "lens": MethodSpec(lens_blur, LensParams,
+                       "ours: thin-lens CoC, occlusion-aware layers in linear light (Potmesil & "
+                       "Chakravarty 1981; Kraus & Strengert 2007), highlights, no halo"),
+}
+
+
+def build_params(method: str, params: Optional[dict[str, Any]] = None) -> Any:
+    """The params dataclass of ``method`` from a plain dict (lists become tuples where the field
+    holds a tuple). Unknown methods or keys raise ValueError naming the valid ones."""
+    spec = _spec(method)
+    params = dict(params or {})
+    fields = {f.name: f for f in dataclasses.fields(spec.params_type)}
+    unknown = sorted(set(params) - set(fields))
+    if unknown:
+        raise ValueError(f"unknown parameter(s) {unknown} for method {method!r}; valid: {sorted(fields)}")
+    defaults = spec.params_type()
+    for key, value in params.items():
+        if isinstance(getattr(defaults, key), tuple) or (key == "edges" and value is not None):
+            params[key] = tuple(value)
+    return spec.params_type(**params)
+
+
+def params_to_dict(params: Any) -> dict[str, Any]:
+    """A JSON-ready dict of a params dataclass (for saving next to results)."""
+    return dataclasses.asdict(params)
+
+
+def _spec(method: str) -> MethodSpec:
+    try:
+        return METHODS[method]
+    except KeyError:
+        raise ValueError(f"unknown method {method!r}; choose from {sorted(METHODS)}") from None
+
+
+def _check_inputs(image: np.ndarray, mask: np.ndarray, depth: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    image = np.asarray(image)
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"image must be uint8 H×W×3, got {image.dtype} {image.shape}")
+    mask = np.clip(np.asarray(mask, np.float32), 0.0, 1.0)
+    depth = np.asarray(depth, np.float32)
+    if mask.shape != image.shape[:2]:
+        raise ValueError(f"mask shape {mask.shape} does not match image {image.shape[:2]}")
+    if depth.shape != image.shape[:2]:
+        raise ValueError(f"depth shape {depth.shape} does not match image {image.shape[:2]}")
+    return np.ascontiguousarray(image), mask, depth
+
+
+def render(method: str, image: np.ndarray, mask: np.ndarray, depth: np.ndarray, focus_depth: float,
+           params: Optional[dict[str, Any]] = None) -> np.ndarray:
+    """Render ``image`` with the registered ``method``. See the module docstring for conventions."""
+    spec = _spec(method)
+    built = build_params(method, params)
+    image, mask, depth = _check_inputs(image, mask, depth)
+    return spec.fn(image, mask, depth, float(focus_depth), built)
+
+
+def choose_focus(mask: np.ndarray, depth: np.ndarray, focus_xy: Optional[tuple[int, int]] = None,
+                 min_fraction: float = 0.5) -> float:
+    """Focus distance in the units of ``depth``.
+
+    With ``focus_xy = (x, y)``: the depth at that pixel. Otherwise the median depth of the main
+    person: among the connected components of ``mask > 0.5`` at least ``min_fraction`` of the
+    largest one's area, the nearest by median depth. With no person in the mask: the median depth of the central third of the frame.
+    """
+    depth = np.asarray(depth, np.float32)
+    h, w = depth.shape
+    if focus_xy is not None:
+        x, y = int(focus_xy[0]), int(focus_xy[1])
+        if not (0 <= x < w and 0 <= y < h):
+            raise ValueError(f"focus point ({x}, {y}) is outside the {w}×{h} image")
+        return float(depth[y, x])
+    mask = np.asarray(mask, np.float32)
+    if mask.shape != depth.shape:
+        raise ValueError(f"mask shape {mask.shape} does not match depth {depth.shape}")
+    n, labels, stats, _ = cv2.connectedComponentsWithStats((mask > 0.5).astype(np.uint8), connectivity=8)
+    if n <= 1:
+        return float(np.median(depth[h // 3:h - h // 3 or h, w // 3:w - w // 3 or w]))
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    large = [i + 1 for i in np.flatnonzero(areas >= min_fraction * areas.max())]
+    medians = {i: float(np.median(depth[labels == i])) for i in large}
+    return min(medians.values())
+
+
+def postprocess_mask(mask: np.ndarray, image: np.ndarray, fill_holes: bool = True,
+                     refine_edges: bool = True) -> np.ndarray:
+    """Nikam & Awate mask clean-up: fill holes not connected to the border, then refine the
+    edge band from colour (:func:`compositing.matte.refine_edges`). float32 H×W in [0, 1]."""
+    mask = np.clip(np.asarray(mask, np.float32), 0.0, 1.0)
+    if fill_holes:
+        mask = matte.fill_holes(mask)
+    if refine_edges:
+        mask = matte.refine_edges(mask, image)
+    return mask
