@@ -143,10 +143,10 @@ def _open_decoded(path: Path, max_pixels: int) -> Image.Image:
                 raise ImageError(path, f"truncated image file ({msg})") from None
             raise ImageError(path, f"corrupt image data ({msg})") from None
         try:
-            out = ImageOps.exif_transpose(im)
+            ImageOps.exif_transpose(im, in_place=True)  # no copy when the orientation is normal
         except _ERRORS as exc:  # malformed EXIF block
             raise ImageError(path, f"bad EXIF data ({exc})") from None
-        return out if out is not None else im
+        return im
     except BaseException:
         im.close()
         raise
