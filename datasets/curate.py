@@ -1,0 +1,597 @@
+"""Curate scraped photos into a CycleGAN dataset (Nasrullah 2018, §3.1 and Table 1).
+
+Input: a scrape folder (``RAW/raw/DOMAIN/*.jpg`` + ``RAW/manifest.jsonl``, see datasets/flickr.py).
+Output (``OUT``): ``trainA trainB testA testB`` (A = ordinary, B = shallow DoF, hard links or
+copies of the kept photos), ``quarantine/REASON/DOMAIN/`` (rejects, *moved* there, never deleted),
+``rejects.csv``, ``review.html`` + ``review/thumbs/``, ``decisions.csv`` (the manual pass: edit the
+``decision`` column to keep / reject and run again), ``summary.md`` / ``summary.csv`` (Table 1).
+
+Automatic rules, in this order (an image gets the first reason that applies):
+
+``unreadable``   the image reader (datasets.io.read_image) refuses it.
+``too_small``    shorter side below ``min_side`` pixels.
+``grayscale``    near-monochrome, on a 256-px thumbnail in CIE Lab (OpenCV, a/b in [-127, 127]):
+                 mean chroma sqrt(a²+b²) below ``grey_chroma`` (4.0: grey) **or** the hue spread
+                 (std of a/b across the mean tint direction) below ``tint_spread`` (1.5: one hue
+                 everywhere, i.e. sepia, cyanotype, duotone). Colour photos measure 3–10.
+``exif_model``   (optional, domain A only) the EXIF camera model is not ``exif_model``.
+``dup_exact``    same sha256 as an earlier image, within or across domains.
+``dup_res_size`` same (width, height, file size) as an earlier image of the same domain (the paper's rule).
+``dup_near``     64-bit perceptual hash (imagehash.phash) within Hamming distance ``phash_threshold``
+                 (default 6) of an image kept already, within or across domains; the larger
+                 image of a pair is kept.
+``no_person``    the segmenter's mask (> 0.5) covers less than ``min_person_fraction`` of the image.
+                 The default MediaPipe selfie model is eager (it calls cats and coin piles "person"),
+                 so this rule removes clearly person-less scenes; the manual pass does the rest.
+
+"Earlier" is the order domain A, domain B, then file name; so runs are deterministic. The EXIF
+f-number and focal length are recorded for every image (``features.csv``). Manual decisions
+override the automatic result (``keep`` un-quarantines an image; ``reject`` moves it to
+``quarantine/manual/``). The split is deterministic from ``seed``: images are ranked by
+sha256("seed/domain/name") and the first ``test_size_*`` go to test, so adding or removing one
+image moves at most one other between train and test.
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+import io
+import json
+import logging
+import os
+import shutil
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+import cv2
+import imagehash
+import numpy as np
+from PIL import Image
+
+from datasets.io import ImageError, list_images, read_image, write_image, write_json, write_text
+
+log = logging.getLogger(__name__)
+
+AUTO_REASONS = ("unreadable", "too_small", "grayscale", "exif_model", "dup_exact", "dup_res_size", "dup_near",
+                "no_person")
+MANUAL = "manual"
+SPLITS = ("trainA", "testA", "trainB", "testB")
+FEATURES_VERSION = 1
+
+
+@dataclass
+class CurateConfig:
+    """Settings of one curation run (saved as ``OUT/curate_config.json``)."""
+
+    raw: str
+    out: str
+    domain_a: str = "ordinary"
+    domain_b: str = "shallow"
+    min_side: int = 256
+    grey_chroma: float = 4.0
+    tint_spread: float = 1.5
+    phash_threshold: int = 6
+    min_person_fraction: float = 0.05
+    segmenter: str = "mediapipe"
+    exif_model: str = ""
+    test_size_a: int = 100
+    test_size_b: int = 100
+    seed: int = 0
+    decisions: str = ""
+    dry_run: bool = False
+    quiet: bool = False
+
+    def decisions_path(self) -> Path:
+        return Path(self.decisions) if self.decisions else Path(self.out) / "decisions.csv"
+
+
+@dataclass
+class Item:
+    """One photo: where it lives now, its features and its fate."""
+
+    domain: str
+    name: str
+    path: Path
+    features: dict = field(default_factory=dict)
+    reason: Optional[str] = None
+    detail: str = ""
+    auto_reason: Optional[str] = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.domain}/{self.name}"
+
+
+@dataclass
+class CurateResult:
+    items: list[Item]
+    splits: dict[str, list[str]]
+    table: list[dict]
+    problems: int = 0
+
+    def markdown(self) -> str:
+        return table_markdown(self.table)
+
+
+# ----------------------------------------------------------------------------- features
+
+
+def _exif(path: Path) -> dict:
+    """Make, Model, FNumber, FocalLength from the file's EXIF (absent keys omitted)."""
+    found: dict = {}
+    try:
+        with Image.open(path) as im:
+            exif = im.getexif()
+            for tag, key in ((0x010F, "Make"), (0x0110, "Model")):
+                if exif.get(tag):
+                    found[key] = str(exif[tag]).strip("\x00 ").strip()
+            sub = exif.get_ifd(0x8769)
+            for tag, key in ((0x829D, "FNumber"), (0x920A, "FocalLength")):
+                if sub.get(tag) is not None:
+                    found[key] = round(float(sub[tag]), 2)
+    except (OSError, ValueError, TypeError, ZeroDivisionError):
+        pass
+    return found
+
+
+def colour_stats(image: np.ndarray) -> tuple[float, float]:
+    """(mean chroma, hue spread) of a uint8 RGB image in OpenCV's float Lab (a, b in about [-127, 127]).
+
+    Mean chroma = mean sqrt(a² + b²). Hue spread = standard deviation of the (a, b) component
+    perpendicular to the mean tint direction: about 0 when every pixel has the same hue at any
+    strength (sepia, cyanotype, duotone), several units for colour photographs.
+    """
+    h, w = image.shape[:2]
+    scale = 256 / max(h, w)
+    if scale < 1:
+        image = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    lab = cv2.cvtColor(image.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
+    a, b = lab[..., 1].astype(np.float64).ravel(), lab[..., 2].astype(np.float64).ravel()
+    norm = float(np.hypot(a.mean(), b.mean()))
+    ux, uy = (a.mean() / norm, b.mean() / norm) if norm > 1e-6 else (1.0, 0.0)
+    return float(np.hypot(a, b).mean()), float((b * ux - a * uy).std())
+
+
+def image_features(path: Path) -> dict:
+    """sha256, bytes, width, height, pHash (hex), chroma, tint spread, EXIF; or {"error": msg}."""
+    data = path.read_bytes()
+    feats: dict = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+    try:
+        image = read_image(path)
+    except ImageError as exc:
+        feats["error"] = str(exc)
+        return feats
+    feats["height"], feats["width"] = int(image.shape[0]), int(image.shape[1])
+    feats["phash"] = str(imagehash.phash(Image.fromarray(image)))
+    feats["chroma"], feats["tint_spread"] = colour_stats(image)
+    feats["exif"] = _exif(path)
+    return feats
+
+
+def person_fraction(image: np.ndarray, segmenter: Callable[[np.ndarray], np.ndarray]) -> float:
+    """Fraction of pixels the segmenter calls person (mask > 0.5), on the image scaled to ≤ 512 px."""
+    h, w = image.shape[:2]
+    scale = 512 / max(h, w)
+    if scale < 1:
+        image = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    return float((np.asarray(segmenter(image)) > 0.5).mean())
+
+
+class FeatureCache:
+    """Features by (domain/name, size, mtime_ns) in ``OUT/.curate_cache.json`` (moves keep mtime)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.data: dict = {}
+        if path.exists():
+            try:
+                raw = json.loads(path.read_text(encoding="utf-8"))
+                if raw.get("version") == FEATURES_VERSION:
+                    self.data = raw["items"]
+            except (ValueError, KeyError, AttributeError):
+                log.warning("%s: unreadable feature cache, recomputing", path)
+
+    @staticmethod
+    def _stamp(path: Path) -> list:
+        st = path.stat()
+        return [st.st_size, st.st_mtime_ns]
+
+    def get(self, item: Item) -> Optional[dict]:
+        entry = self.data.get(item.key)
+        if entry and entry["stamp"] == self._stamp(item.path):
+            return entry["features"]
+        return None
+
+    def put(self, item: Item) -> None:
+        self.data[item.key] = {"stamp": self._stamp(item.path), "features": item.features}
+
+    def save(self) -> None:
+        write_json(self.path, {"version": FEATURES_VERSION, "items": self.data})
+
+
+# ----------------------------------------------------------------------------- rules
+
+
+def _hamming_min(kept: np.ndarray, value: np.uint64) -> tuple[int, int]:
+    """(smallest Hamming distance, its index) between ``value`` and the 64-bit hashes ``kept``."""
+    d = np.bitwise_count(np.bitwise_xor(kept, value))
+    i = int(np.argmin(d))
+    return int(d[i]), i
+
+
+def apply_rules(items: list[Item], config: CurateConfig,
+                segmenter_factory: Callable[[], Callable[[np.ndarray], np.ndarray]]) -> None:
+    """Set ``auto_reason``/``detail`` of every item by the rules of the module docstring (in order)."""
+    def reject(it: Item, reason: str, detail: str) -> None:
+        it.auto_reason, it.detail = reason, detail
+
+    for it in items:
+        f = it.features
+        if "error" in f:
+            reject(it, "unreadable", f["error"])
+        elif min(f["width"], f["height"]) < config.min_side:
+            reject(it, "too_small", f"{f['width']}x{f['height']} < {config.min_side}")
+        elif f["chroma"] < config.grey_chroma or f["tint_spread"] < config.tint_spread:
+            reject(it, "grayscale", f"mean chroma {f['chroma']:.2f}, tint spread {f['tint_spread']:.2f}")
+        elif config.exif_model and it.domain == config.domain_a and \
+                f["exif"].get("Model", "").lower() != config.exif_model.lower():
+            reject(it, "exif_model", f"EXIF model {f['exif'].get('Model', 'missing')!r}")
+    alive = [it for it in items if it.auto_reason is None]
+    first_by_sha: dict[str, Item] = {}
+    for it in alive:
+        other = first_by_sha.setdefault(it.features["sha256"], it)
+        if other is not it:
+            reject(it, "dup_exact", f"same sha256 as {other.key}")
+    alive = [it for it in alive if it.auto_reason is None]
+    first_by_res: dict[tuple, Item] = {}
+    for it in alive:
+        f = it.features
+        other = first_by_res.setdefault((it.domain, f["width"], f["height"], f["bytes"]), it)
+        if other is not it:
+            reject(it, "dup_res_size", f"same resolution and file size as {other.key}")
+    alive = [it for it in alive if it.auto_reason is None]
+    order = sorted(range(len(alive)), key=lambda i: -alive[i].features["width"] * alive[i].features["height"])
+    kept_hashes = np.zeros(len(alive), np.uint64)
+    kept_items: list[Item] = []
+    for i in order:
+        it = alive[i]
+        value = np.uint64(int(it.features["phash"], 16))
+        if kept_items:
+            dist, j = _hamming_min(kept_hashes[: len(kept_items)], value)
+            if dist <= config.phash_threshold:
+                reject(it, "dup_near", f"pHash distance {dist} to {kept_items[j].key}")
+                continue
+        kept_hashes[len(kept_items)] = value
+        kept_items.append(it)
+    if config.min_person_fraction > 0:
+        segmenter = None
+        for it in items:
+            if it.auto_reason is not None:
+                continue
+            if it.features.get("person_segmenter") != config.segmenter:
+                segmenter = segmenter or segmenter_factory()
+                it.features["person"] = person_fraction(read_image(it.path), segmenter)
+                it.features["person_segmenter"] = config.segmenter
+            if it.features["person"] < config.min_person_fraction:
+                reject(it, "no_person", f"person covers {it.features['person']:.3f} < {config.min_person_fraction}")
+
+
+# ----------------------------------------------------------------------------- decisions
+
+
+def read_decisions(path: Path) -> tuple[dict[str, tuple[str, str]], int]:
+    """{domain/file: (decision, note)} from the decisions CSV, and the number of bad rows (logged)."""
+    if not path.exists():
+        return {}, 0
+    found, bad = {}, 0
+    with open(path, newline="", encoding="utf-8") as f:
+        for n, row in enumerate(csv.DictReader(f), 2):
+            decision = (row.get("decision") or "").strip().lower()
+            if decision not in ("", "keep", "reject"):
+                log.error("%s: line %d: decision must be keep, reject or empty, not %r", path, n, decision)
+                bad += 1
+                continue
+            found[f"{row.get('domain', '')}/{row.get('file', '')}"] = (decision, row.get("note") or "")
+    return found, bad
+
+
+def write_decisions(path: Path, items: list[Item], decisions: dict[str, tuple[str, str]]) -> None:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["domain", "file", "auto", "detail", "decision", "note"])
+    for it in items:
+        decision, note = decisions.get(it.key, ("", ""))
+        w.writerow([it.domain, it.name, it.auto_reason or "keep", it.detail, decision, note])
+    write_text(path, buf.getvalue())
+
+
+# ----------------------------------------------------------------------------- files
+
+
+def _move(src: Path, dst: Path) -> None:
+    """Move without ever overwriting: an existing different file at ``dst`` is an error."""
+    if src == dst:
+        return
+    if dst.exists():
+        raise FileExistsError(f"{dst}: already exists, not overwriting it with {src}")
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(str(src), str(dst))
+
+
+def _place(src: Path, dst: Path) -> None:
+    """Hard link ``src`` at ``dst`` (copy when linking is impossible)."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def split_names(names: list[str], domain: str, test_size: int, seed: int) -> tuple[list[str], list[str]]:
+    """(train, test): rank by sha256("seed/domain/name"); the first ``test_size`` are test."""
+    ranked = sorted(names, key=lambda n: hashlib.sha256(f"{seed}/{domain}/{n}".encode()).hexdigest())
+    test = sorted(ranked[: max(0, min(test_size, len(ranked)))])
+    return sorted(ranked[len(test):]), test
+
+
+def _materialise_splits(out: Path, wanted: dict[str, dict[str, Path]]) -> None:
+    """Make OUT/SPLIT hold exactly the images ``wanted`` (name → source); only files this stage
+    placed before (``OUT/split.json``) are ever removed, with their ``NAME.png`` mask if any."""
+    state_path = out / "split.json"
+    placed = json.loads(state_path.read_text()) if state_path.exists() else {}
+    for split, names in placed.items():
+        for name in names:
+            if name not in wanted.get(split, {}):
+                target = out / split / name
+                target.unlink(missing_ok=True)
+                mask = target.with_suffix(".png")
+                if mask != target:
+                    mask.unlink(missing_ok=True)
+    for split, sources in wanted.items():
+        for name, src in sources.items():
+            dst = out / split / name
+            if dst.exists() and dst.stat().st_size == src.stat().st_size:
+                continue
+            dst.unlink(missing_ok=True)
+            _place(src, dst)
+    write_json(state_path, {split: sorted(names) for split, names in wanted.items()})
+
+
+# ----------------------------------------------------------------------------- reports
+
+
+def table_markdown(rows: list[dict]) -> str:
+    keys = list(rows[0])
+    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    lines += ["| " + " | ".join(str(r[k]) for k in keys) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def _table(items: list[Item], config: CurateConfig, scraped: dict[str, int], splits: dict[str, list[str]]) -> list[dict]:
+    rows = []
+    for domain, letter in ((config.domain_a, "A"), (config.domain_b, "B")):
+        mine = [it for it in items if it.domain == domain]
+        reasons = Counter(it.reason for it in mine if it.reason)
+        row = {"domain": f"{domain} ({letter})", "scraped": scraped.get(domain, len(mine)), "found": len(mine)}
+        for reason in AUTO_REASONS + (MANUAL,):
+            row[f"rejected: {reason}"] = reasons[reason]
+        row["retained"] = sum(1 for it in mine if it.reason is None)
+        row["train"], row["test"] = len(splits[f"train{letter}"]), len(splits[f"test{letter}"])
+        rows.append(row)
+    return rows
+
+
+def _thumbnail(src: Path, dst: Path) -> bool:
+    if dst.exists() and dst.stat().st_mtime_ns >= src.stat().st_mtime_ns:
+        return True
+    try:
+        image = read_image(src)
+    except ImageError:
+        return False
+    im = Image.fromarray(image)
+    im.thumbnail((160, 160))
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    write_image(dst, np.asarray(im))
+    return True
+
+
+_EXPORT_JS = """
+function exportDecisions() {
+  const rows = [["domain", "file", "decision", "note"]];
+  document.querySelectorAll("tr[data-key]").forEach(function (tr) {
+    const chosen = tr.querySelector("input[type=radio]:checked");
+    const note = tr.querySelector("input[type=text]").value;
+    const auto = tr.dataset.auto === "keep" ? "keep" : "reject";
+    const decision = chosen && chosen.value !== auto ? chosen.value : "";
+    rows.push([tr.dataset.domain, tr.dataset.file, decision, note]);
+  });
+  const csv = rows.map(r => r.map(v => '"' + String(v).replace(/"/g, '""') + '"').join(",")).join("\\n") + "\\n";
+  const a = document.createElement("a");
+  a.href = URL.createObjectURL(new Blob([csv], {type: "text/csv"}));
+  a.download = "decisions.csv";
+  a.click();
+}
+"""
+
+
+def write_review(out: Path, items: list[Item], meta: dict[str, dict], decisions: dict[str, tuple[str, str]]) -> Path:
+    """OUT/review.html: one row per image (rejects first), thumbnail, reason, keep/reject, note."""
+    import dominate
+    from dominate import tags as t
+
+    doc = dominate.document(title="shallowdof curation review")
+    with doc.head:
+        t.meta(charset="utf-8")
+        t.style("body{font-family:sans-serif} td{vertical-align:top;padding:4px;border-bottom:1px solid #ddd}"
+                " .reject{background:#fee} img{max-width:160px}")
+    ordered = sorted(items, key=lambda it: (it.reason is None, it.reason or "", it.domain, it.name))
+    with doc.body:
+        t.h1("Curation review")
+        t.p("Choose keep or reject per image, then either press the button to download decisions.csv and "
+            "put it in the dataset folder, or edit decisions.csv there directly (column decision: keep, "
+            "reject or empty = automatic). Run curate again to apply it.")
+        t.button("Download decisions.csv", onclick="exportDecisions()")
+        with t.table():
+            t.tr(t.th("image"), t.th("domain / file"), t.th("title, licence"), t.th("reason"), t.th("decision"))
+            for n, it in enumerate(ordered):
+                m = meta.get(it.key, {})
+                thumb = out / "review" / "thumbs" / it.domain / (Path(it.name).stem + ".png")
+                ok = _thumbnail(it.path, thumb)
+                auto = it.auto_reason or "keep"
+                with t.tr(cls="reject" if it.reason else "keep", data_key=it.key, data_domain=it.domain,
+                          data_file=it.name, data_auto=auto):
+                    t.td(t.img(src=thumb.relative_to(out).as_posix(), loading="lazy", alt=it.name) if ok else "—")
+                    t.td(it.key)
+                    with t.td():
+                        t.div(m.get("title", ""))
+                        t.div(m.get("license_name", ""))
+                        if m.get("page_url"):
+                            t.a("photo page", href=m["page_url"])
+                    t.td(f"{it.reason or 'keep'}: {it.detail}" if it.detail else (it.reason or "keep"))
+                    with t.td():
+                        for value in ("keep", "reject"):
+                            with t.label():
+                                t.input_(type="radio", name=f"d{n}", value=value,
+                                         checked=(value == "keep") == (it.reason is None))
+                                t.span(value)
+                        t.input_(type="text", value=decisions.get(it.key, ("", ""))[1], placeholder="note")
+        t.script(_EXPORT_JS)
+    path = out / "review.html"
+    write_text(path, doc.render())
+    return path
+
+
+# ----------------------------------------------------------------------------- the run
+
+
+def _manifest(raw: Path) -> tuple[dict[str, dict], dict[str, int]]:
+    """Manifest metadata by domain/file name and the number scraped per domain."""
+    from datasets.flickr import read_manifest
+
+    meta, scraped = {}, Counter()
+    for r in read_manifest(raw / "manifest.jsonl"):
+        if r.get("status") == "ok" and r.get("file"):
+            meta[f"{r['domain']}/{Path(r['file']).name}"] = r
+            scraped[r["domain"]] += 1
+    return meta, dict(scraped)
+
+
+def collect(config: CurateConfig) -> list[Item]:
+    """Every photo of both domains, in raw/DOMAIN or already in OUT/quarantine/*/DOMAIN."""
+    raw, out = Path(config.raw), Path(config.out)
+    items: dict[str, Item] = {}
+    for domain in (config.domain_a, config.domain_b):
+        homes = [raw / "raw" / domain] + sorted((out / "quarantine").glob(f"*/{domain}"))
+        for folder in homes:
+            if not folder.is_dir():
+                continue
+            for path in list_images(folder):
+                if path.parent != folder:
+                    continue
+                item = Item(domain, path.name, path)
+                if item.key in items:
+                    log.warning("%s: also present as %s; using the first", path, items[item.key].path)
+                    continue
+                items[item.key] = item
+    return sorted(items.values(), key=lambda it: (it.domain != config.domain_a, it.name))
+
+
+def curate(config: CurateConfig,
+           segmenter_factory: Optional[Callable[[], Callable[[np.ndarray], np.ndarray]]] = None) -> CurateResult:
+    """Run the rules, apply decisions, move rejects, split, and write the reports (see module doc).
+
+    ``segmenter_factory`` builds the person segmenter when first needed (default:
+    ``segdepth.segment.build_segmenter(config.segmenter)``).
+    """
+    from tqdm import tqdm
+
+    if config.domain_a == config.domain_b:
+        raise ValueError("domain A and domain B must differ")
+    raw, out = Path(config.raw), Path(config.out)
+    if not (raw / "raw").is_dir():
+        raise FileNotFoundError(f"{raw}: no raw/ folder (is this a scrape folder?)")
+    if segmenter_factory is None:
+        def segmenter_factory():
+            from segdepth.segment import build_segmenter
+
+            return build_segmenter(config.segmenter)
+    items = collect(config)
+    cache = FeatureCache(out / ".curate_cache.json")
+    for it in tqdm(items, desc="features", unit="img", disable=config.quiet):
+        cached = cache.get(it)
+        it.features = cached if cached is not None else image_features(it.path)
+    apply_rules(items, config, segmenter_factory)
+    decisions, problems = read_decisions(config.decisions_path())
+    for it in items:
+        decision = decisions.get(it.key, ("", ""))[0]
+        it.reason = it.auto_reason
+        if decision == "reject" and it.reason is None:
+            it.reason, it.detail = MANUAL, "rejected in the manual review"
+        elif decision == "keep" and it.reason is not None:
+            if it.reason == "unreadable":
+                log.error("%s: cannot keep an unreadable image (%s)", it.key, it.detail)
+                problems += 1
+            else:
+                it.reason, it.detail = None, f"kept in the manual review (auto: {it.auto_reason}: {it.detail})"
+    meta, scraped = _manifest(raw)
+    splits: dict[str, list[str]] = {}
+    for domain, letter, size in ((config.domain_a, "A", config.test_size_a), (config.domain_b, "B", config.test_size_b)):
+        kept = [it.name for it in items if it.domain == domain and it.reason is None]
+        splits[f"train{letter}"], splits[f"test{letter}"] = split_names(kept, domain, size, config.seed)
+        if kept and not splits[f"train{letter}"]:
+            log.warning("domain %s: all %d kept images went to test (test size %d)", domain, len(kept), size)
+    table = _table(items, config, scraped, splits)
+    result = CurateResult(items, splits, table, problems)
+    if config.dry_run:
+        return result
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "curate_config.json", dataclasses.asdict(config))
+    for it in items:
+        home = raw / "raw" / it.domain / it.name
+        target = home if it.reason is None else out / "quarantine" / it.reason / it.domain / it.name
+        try:
+            _move(it.path, target)
+            it.path = target
+        except OSError as exc:
+            log.error("%s: cannot move to %s: %s", it.path, target, exc)
+            result.problems += 1
+        cache.put(it)
+    cache.save()
+    by_key = {it.key: it for it in items}
+    domains = {"A": config.domain_a, "B": config.domain_b}
+    _materialise_splits(out, {split: {n: by_key[f"{domains[split[-1]]}/{n}"].path for n in names}
+                              for split, names in splits.items()})
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["domain", "file", "reason", "detail", "path"])
+    for it in items:
+        if it.reason:
+            w.writerow([it.domain, it.name, it.reason, it.detail, it.path.relative_to(out).as_posix()])
+    write_text(out / "rejects.csv", buf.getvalue())
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["domain", "file", "sha256", "bytes", "width", "height", "phash", "chroma", "tint_spread",
+                "person", "make", "model", "f_number", "focal_length", "license", "status"])
+    for it in items:
+        f, ex = it.features, it.features.get("exif", {})
+        w.writerow([it.domain, it.name, f.get("sha256"), f.get("bytes"), f.get("width"), f.get("height"),
+                    f.get("phash"), _fmt(f.get("chroma")), _fmt(f.get("tint_spread")), _fmt(f.get("person")),
+                    ex.get("Make", ""), ex.get("Model", ""), ex.get("FNumber", ""), ex.get("FocalLength", ""),
+                    meta.get(it.key, {}).get("license_name", ""), it.reason or "keep"])
+    write_text(out / "features.csv", buf.getvalue())
+    write_decisions(config.decisions_path(), items, decisions)
+    write_review(out, items, meta, decisions)
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(table[0]), lineterminator="\n")
+    w.writeheader()
+    w.writerows(table)
+    write_text(out / "summary.csv", buf.getvalue())
+    write_text(out / "summary.md", "### Dataset (cf. Nasrullah 2018, Table 1)\n\n" + table_markdown(table))
+    return result
+
+
+def _fmt(value: Optional[float]) -> str:
+    return "" if value is None else f"{value:.4f}"
