@@ -26,8 +26,22 @@ def _prior(**kwargs) -> DepthModel:
     return DepthPrior(**kwargs)
 
 
+def _dense_depth(**kwargs) -> DepthModel:
+    from .dense_depth import build_dense_depth
+
+    return build_dense_depth(**kwargs)
+
+
+def _midas(**kwargs) -> DepthModel:
+    from .midas import build_midas
+
+    return build_midas(**kwargs)
+
+
 DEPTH_MODELS: dict[str, Callable[..., DepthModel]] = {
     "prior": _prior,
+    "dense_depth": _dense_depth,
+    "midas": _midas,
 }
 
 
