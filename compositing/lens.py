@@ -65,8 +65,8 @@ class LensParams:
     highlight_threshold: float = 0.97  # sRGB max-channel value where the boost starts (clipped lights)
     highlight_gain: float = 6.0  # linear-light factor reached at 255
     max_layers: int = 10
-    work_pixels: int = 1_200_000
-    kernel_radius: float = 6.0
+    work_pixels: int = 500_000
+    kernel_radius: float = 5.0
     fill_margin_px: int = 2  # background pixels this close to the subject are not fill sources
     grain: bool = False
     seed: int = 0
@@ -109,19 +109,13 @@ def linear_to_srgb8(linear: np.ndarray) -> np.ndarray:
     return _LINEAR_TO_SRGB[idx]
 
 
-def highlight_factor(image: np.ndarray, threshold: float, gain: float) -> np.ndarray | None:
-    """Per-pixel linear boost 1 + (gain − 1)·((v − t)/(1 − t))², v = max channel in [0, 1];
-    None when no pixel reaches the threshold. float32 H×W."""
-    t8 = int(np.ceil(threshold * 255.0))
-    if gain <= 1.0 or t8 > 255:
-        return None
-    vmax = cv2.max(cv2.max(image[..., 0], image[..., 1]), image[..., 2])
-    if int(vmax.max()) < t8:
-        return None
+def highlight_factor(vmax: np.ndarray, threshold: float, gain: float) -> np.ndarray:
+    """Linear-light boost 1 + (gain − 1)·((v − t)/(1 − t))² for max-channel values ``vmax``
+    (uint8, v = vmax/255); 1 below the threshold t. float32, shape of ``vmax``."""
     v = np.arange(256, dtype=np.float64) / 255.0
     ramp = np.clip((v - threshold) / max(1.0 - threshold, 1e-6), 0.0, 1.0)
-    lut = (1.0 + (gain - 1.0) * ramp**2).astype(np.float32).reshape(1, 256)
-    return cv2.LUT(vmax, lut)
+    lut = (1.0 + (max(gain, 1.0) - 1.0) * ramp**2).astype(np.float32)
+    return lut[np.asarray(vmax, np.uint8)]
 
 
 # ---------------------------------------------------------------- circle of confusion
@@ -146,13 +140,18 @@ def coc_radius(depth: np.ndarray, focus_depth: float, params: LensParams, width_
 # ---------------------------------------------------------------- layers
 
 
+def _layer_scale(radius: float, params: LensParams) -> float:
+    """Scale at which a blur of ``radius`` px needs at most ``kernel_radius`` px of kernel."""
+    return 1.0 if radius <= params.kernel_radius else params.kernel_radius / radius
+
+
 def blur_layer(stack: np.ndarray, radius: float, params: LensParams) -> np.ndarray:
-    """Spread a premultiplied H×W×C stack by the aperture of ``radius`` px: blurred at the scale
-    where the radius is ``kernel_radius`` (if smaller than 1), then upsampled back."""
+    """Spread a premultiplied H×W×C stack by the aperture of ``radius`` px, returned at the
+    smaller scale where the radius is at most ``kernel_radius`` px (resample it to use it)."""
     if radius < 0.5:
         return stack
     h, w = stack.shape[:2]
-    scale = min(1.0, params.kernel_radius / radius)
+    scale = _layer_scale(radius, params)
     small = stack
     if scale < 1.0:
         sw, sh = max(1, round(w * scale)), max(1, round(h * scale))
@@ -160,15 +159,14 @@ def blur_layer(stack: np.ndarray, radius: float, params: LensParams) -> np.ndarr
         radius = radius * sw / w
     kernel = aperture_kernel(radius, params.blades, params.rotation_deg)
     out = cv2.filter2D(small, -1, kernel, borderType=cv2.BORDER_REFLECT)
-    if scale < 1.0:
-        out = cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR)
-    return out.reshape(stack.shape)
+    return out.reshape(small.shape)
 
 
-def layer_levels(rho: np.ndarray, weight: np.ndarray, max_layers: int) -> np.ndarray:
+def layer_levels(rho: np.ndarray, weight: np.ndarray, max_layers: int, step: float = 0.4) -> np.ndarray:
     """CoC levels (ascending signed radii) for the pixels with weight > 0: the distinct values
     when there are at most ``max_layers`` (scenes of flat layers are then exact), else levels
-    evenly spaced in sign(ρ)·√|ρ| (finer near the focal plane, where blur changes fastest)."""
+    evenly spaced in u = sign(ρ)·√|ρ| (finer near the focal plane, where blur changes fastest),
+    ``step`` apart in u or closer, at most ``max_layers`` of them."""
     vals = rho[weight > 0]
     if vals.size == 0:
         return np.zeros(0, np.float32)
@@ -178,18 +176,37 @@ def layer_levels(rho: np.ndarray, weight: np.ndarray, max_layers: int) -> np.nda
     if distinct.size <= max_layers:
         return distinct.astype(np.float32)
     lo, hi = float(vals.min()), float(vals.max())
-    u = np.linspace(np.sign(lo) * np.sqrt(abs(lo)), np.sign(hi) * np.sqrt(abs(hi)), max_layers)
+    u_lo, u_hi = np.sign(lo) * np.sqrt(abs(lo)), np.sign(hi) * np.sqrt(abs(hi))
+    n = int(np.clip(np.ceil((u_hi - u_lo) / step) + 1, 2, max(2, max_layers)))
+    u = np.linspace(u_lo, u_hi, n)
     return (np.sign(u) * u * u).astype(np.float32)
 
 
+def _resize(x: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    if x.shape[:2] == shape:
+        return x
+    out = cv2.resize(x, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
+    return out.reshape(shape + x.shape[2:])
+
+
+def _span(lo_per_line: np.ndarray, hi_per_line: np.ndarray, i: int, margin: int) -> slice | None:
+    """Lines whose layer indices [lo, hi] meet layer i or i − 1 (its tent), widened by margin."""
+    hit = np.flatnonzero((lo_per_line <= i) & (hi_per_line >= i - 1))
+    if hit.size == 0:
+        return None
+    return slice(max(0, int(hit[0]) - margin), min(lo_per_line.size, int(hit[-1]) + 1 + margin))
+
+
 def composite_layers(color: np.ndarray, rho: np.ndarray, weight: np.ndarray, levels: np.ndarray,
-                     params: LensParams) -> tuple[np.ndarray, np.ndarray]:
+                     params: LensParams) -> np.ndarray:
     """Tent-weight pixels onto ``levels``, spread each layer by its aperture and composite back
-    to front. Returns premultiplied colour H×W×3 and coverage H×W (float32)."""
+    to front: out = Ĉ_i + (1 − α̂_i)·out. Each layer is processed only on the rows and columns
+    it touches (plus its blur radius). Returns a float32 H×W×4 stack: premultiplied colour and
+    coverage."""
     h, w = rho.shape
-    out = np.zeros((h, w, 4), np.float32)
+    acc = np.zeros((h, w, 4), np.float32)
     if levels.size == 0:
-        return out[..., :3], out[..., 3]
+        return acc
     if levels.size == 1:
         j = np.zeros((h, w), np.int32)
         t = np.zeros((h, w), np.float32)
@@ -197,18 +214,30 @@ def composite_layers(color: np.ndarray, rho: np.ndarray, weight: np.ndarray, lev
         r = np.clip(rho, levels[0], levels[-1])
         j = np.clip(np.searchsorted(levels, r, side="right") - 1, 0, levels.size - 2).astype(np.int32)
         t = ((r - levels[j]) / (levels[j + 1] - levels[j])).astype(np.float32)
-    stack = np.empty((h, w, 4), np.float32)
+    near_w = (1.0 - t) * weight  # weight on level j
+    far_w = t * weight  # weight on level j + 1
+    jr = (j.min(axis=1), j.max(axis=1))
+    jc = (j.min(axis=0), j.max(axis=0))
     for i in range(levels.size - 1, -1, -1):  # largest ρ (farthest) first
-        wi = np.where(j == i, 1.0 - t, 0.0) + np.where(j == i - 1, t, 0.0)
-        wi = (wi * weight).astype(np.float32)
+        radius = abs(float(levels[i]))
+        margin = int(np.ceil(radius)) + 2
+        rows, cols = _span(*jr, i, margin), _span(*jc, i, margin)
+        if rows is None or cols is None:
+            continue
+        jj = j[rows, cols]
+        wi = np.where(jj == i, near_w[rows, cols], 0.0)
+        if i > 0:
+            wi += np.where(jj == i - 1, far_w[rows, cols], 0.0)
         if not wi.any():
             continue
-        stack[..., :3] = color * wi[..., None]
+        stack = np.empty(wi.shape + (4,), np.float32)
+        np.multiply(color[rows, cols], wi[..., None], out=stack[..., :3])
         stack[..., 3] = wi
-        layer = blur_layer(stack, abs(float(levels[i])), params)
-        out *= 1.0 - np.clip(layer[..., 3:4], 0.0, 1.0)
-        out += layer
-    return out[..., :3], out[..., 3]
+        layer = _resize(blur_layer(stack, radius, params), wi.shape)
+        region = acc[rows, cols]
+        region *= 1.0 - np.clip(layer[..., 3:4], 0.0, 1.0)
+        region += layer
+    return acc
 
 
 # ---------------------------------------------------------------- grain
@@ -232,114 +261,180 @@ def estimate_noise(image: np.ndarray, max_side: int = 1024) -> float:
 # ---------------------------------------------------------------- main
 
 
+def _src_coords(n_dst: int, n_src: int, start: int, stop: int) -> np.ndarray:
+    """Source coordinates of destination pixel centres ``start..stop`` for a resize n_src → n_dst
+    (OpenCV's INTER_LINEAR convention)."""
+    f = n_src / n_dst
+    return ((np.arange(start, stop, dtype=np.float32) + 0.5) * f - 0.5).astype(np.float32)
+
+
+def _upsample_region(x: np.ndarray, full: tuple[int, int], rows: slice, cols: slice) -> np.ndarray:
+    """Rows/cols of ``cv2.resize(x, full, INTER_LINEAR)`` without computing the rest."""
+    h, w = full
+    ys = _src_coords(h, x.shape[0], rows.start, rows.stop)
+    xs = _src_coords(w, x.shape[1], cols.start, cols.stop)
+    map_x = np.broadcast_to(xs[None, :], (ys.size, xs.size)).astype(np.float32)
+    map_y = np.broadcast_to(ys[:, None], (ys.size, xs.size)).astype(np.float32)
+    out = cv2.remap(x, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return out.reshape((ys.size, xs.size) + x.shape[2:])
+
+
+def _sample(x: np.ndarray, full: tuple[int, int], yy: np.ndarray, xx: np.ndarray) -> np.ndarray:
+    """``cv2.resize(x, full, INTER_LINEAR)`` at full-resolution pixels (yy, xx) only."""
+    h, w = full
+    n = yy.size
+    if n == 0:
+        return np.zeros((0,) + x.shape[2:], np.float32)
+    cols = 4096
+    rows = -(-n // cols)
+    pad = rows * cols - n
+    map_y = np.pad((yy + 0.5) * (x.shape[0] / h) - 0.5, (0, pad)).astype(np.float32).reshape(rows, cols)
+    map_x = np.pad((xx + 0.5) * (x.shape[1] / w) - 0.5, (0, pad)).astype(np.float32).reshape(rows, cols)
+    out = cv2.remap(x, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return out.reshape((rows * cols,) + x.shape[2:])[:n]
+
+
+def _bbox(mask: np.ndarray, full: tuple[int, int], pad: int = 2) -> tuple[slice, slice] | None:
+    """Full-resolution rows/cols covering the True pixels of a low-resolution boolean map."""
+    ys, xs = np.nonzero(mask)
+    if ys.size == 0:
+        return None
+    fy, fx = full[0] / mask.shape[0], full[1] / mask.shape[1]
+    y0 = max(0, int((ys.min() - pad) * fy)); y1 = min(full[0], int(np.ceil((ys.max() + 1 + pad) * fy)))
+    x0 = max(0, int((xs.min() - pad) * fx)); x1 = min(full[1], int(np.ceil((xs.max() + 1 + pad) * fx)))
+    return slice(y0, y1), slice(x0, x1)
+
+
+def _boosted_low(image: np.ndarray, lin_low: np.ndarray, params: LensParams) -> np.ndarray:
+    """Area-downscaled linear image with near-white pixels boosted (:func:`highlight_factor`):
+    the boost's excess is scattered onto the working grid, so only highlight pixels cost."""
+    h, w = image.shape[:2]
+    t8 = int(np.ceil(params.highlight_threshold * 255.0))
+    if params.highlight_gain <= 1.0 or t8 > 255 or int(image.max()) < t8:
+        return lin_low
+    # pixel indices with any channel at or above the threshold (highlights are sparse)
+    idx = np.unique(np.flatnonzero(image.reshape(-1) >= t8) // 3)
+    vmax = image.reshape(-1, 3)[idx].max(axis=1)
+    factor = highlight_factor(vmax, params.highlight_threshold, params.highlight_gain)
+    excess = _SRGB_TO_LINEAR[0][image.reshape(-1, 3)[idx]] * (factor.reshape(-1, 1) - 1.0)
+    lh, lw = lin_low.shape[:2]
+    yy, xx = np.divmod(idx, w)
+    cell = (yy * lh // h) * lw + (xx * lw // w)
+    area = (lh * lw) / float(h * w)
+    out = lin_low.copy()
+    flat = out.reshape(-1, 3)
+    for c in range(3):
+        flat[:, c] += np.bincount(cell, weights=excess[:, c], minlength=lh * lw).astype(np.float32) * area
+    return out
+
+
 def lens_blur(image: np.ndarray, mask: np.ndarray, depth: np.ndarray, focus_depth: float,
               params: LensParams) -> np.ndarray:
     """Render shallow depth of field (see the module docstring). uint8 RGB H×W×3 out."""
     image = np.ascontiguousarray(image, np.uint8)
     h, w = image.shape[:2]
-    mask = np.clip(np.asarray(mask, np.float32), 0.0, 1.0)
+    mask = np.asarray(mask, np.float32)
     depth = np.asarray(depth, np.float32)
     if image.ndim != 3 or image.shape[2] != 3 or mask.shape != (h, w) or depth.shape != (h, w):
         raise ValueError(f"need image H×W×3 with mask and depth H×W, got {image.shape}, {mask.shape}, {depth.shape}")
     if params.max_layers < 1 or params.kernel_radius < 1 or params.work_pixels < 1:
         raise ValueError("max_layers, kernel_radius and work_pixels must be positive")
+    full = (h, w)
 
-    # working resolution
+    # working resolution: area-downscaled linear light, matte and depth
     s0 = min(1.0, float(np.sqrt(params.work_pixels / float(h * w))))
-    ww, wh = (w, h) if s0 >= 1.0 else (max(1, round(w * s0)), max(1, round(h * s0)))
-    full = (ww, wh) == (w, h)
-    sx = ww / w
+    work = (h, w) if s0 >= 1.0 else (max(1, round(h * s0)), max(1, round(w * s0)))
 
     def down(x: np.ndarray) -> np.ndarray:
-        return x if full else cv2.resize(x, (ww, wh), interpolation=cv2.INTER_AREA)
+        return x if work == full else cv2.resize(x, (work[1], work[0]), interpolation=cv2.INTER_AREA)
 
-    def up(x: np.ndarray) -> np.ndarray:
-        return x if full else cv2.resize(x, (w, h), interpolation=cv2.INTER_LINEAR)
-
-    lin = srgb8_to_linear(image)
-    low = down(lin)
-    boost = highlight_factor(image, params.highlight_threshold, params.highlight_gain)
-    low_boost = low if boost is None else down(lin * boost[..., None])
-    alpha_low = down(mask)
+    low = down(srgb8_to_linear(image))
+    low_boost = _boosted_low(image, low, params)
+    alpha_low = np.clip(down(mask), 0.0, 1.0)
     depth_low = down(depth)
-    rho_full_px = coc_radius(depth_low, focus_depth, params, w)  # radius in full-res px
-    rho = rho_full_px * np.float32(sx)  # radius in working px
+    sx = work[1] / w
+    rho_px = coc_radius(depth_low, focus_depth, params, w)  # signed radius in full-res px
+    rho = rho_px * np.float32(sx)  # in working px
+    # boosted highlights only where the blur turns them into discs (radius ≥ 1 px at full size)
+    grow = np.clip(np.abs(rho_px) - 1.0, 0.0, 1.0)[..., None]
+    color = low + (low_boost - low) * grow if low_boost is not low else low
 
-    # the subject: a separate, exactly composited layer when it is in focus
-    subject = mask > 0.5
+    # the subject is its own, exactly composited layer when it is in focus
+    in_subject = alpha_low > 0.5
     subject_in_focus = False
-    if subject.any():
-        d_subject = float(np.median(depth[subject]))
-        rho_subject = float(coc_radius(np.float32(d_subject), focus_depth, params, w))
-        subject_in_focus = abs(rho_subject) < 0.5
-    # boosted highlights only where the blur makes them discs (radius ≥ 1 px at full size)
-    grow = np.clip(np.abs(rho_full_px) - 1.0, 0.0, 1.0)[..., None]
-    color = low + (low_boost - low) * grow
-
+    if in_subject.any():
+        d_subject = float(np.median(depth_low[in_subject]))
+        subject_in_focus = abs(float(coc_radius(np.float32(d_subject), focus_depth, params, w))) < 0.5
     if subject_in_focus:
-        near = float(np.percentile(depth[subject], 5))
-        front = (depth_low < near) & (alpha_low < 0.5)
+        near = float(np.percentile(depth_low[in_subject], 5))
+        front = (depth_low < near) & ~in_subject
         se = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * params.fill_margin_px + 1,) * 2)
         touched = cv2.dilate((alpha_low > 0.02).astype(np.uint8), se) > 0
         source = (~touched & ~front).astype(np.float32)
-        if source.any():
-            color_bg = pushpull_fill(color, source)
-            b_est = pushpull_fill(low, source)
-            rho_bg = pushpull_fill(rho, source)
-        else:  # the subject fills the frame: nothing behind it to blur
+        if source.any():  # fill behind the subject (and front objects) from background only
+            filled = pushpull_fill(np.dstack([color, low, rho]), source)
+            color_bg, b_est, rho_bg = filled[..., :3], filled[..., 3:6], np.ascontiguousarray(filled[..., 6])
+        else:  # the subject fills the frame: nothing behind it
             color_bg, b_est, rho_bg = color, low, rho
-        levels = layer_levels(rho_bg, np.ones_like(rho_bg), params.max_layers)
-        prem, cov = composite_layers(color_bg, rho_bg, np.ones_like(rho_bg), levels, params)
-        background = prem / np.maximum(cov, 1e-6)[..., None]
         front_w = front.astype(np.float32)
     else:
-        levels = layer_levels(rho, np.ones_like(rho), params.max_layers)
-        prem, cov = composite_layers(color, rho, np.ones_like(rho), levels, params)
-        background = prem / np.maximum(cov, 1e-6)[..., None]
+        color_bg, b_est, rho_bg = color, None, rho
         front_w = np.zeros_like(rho)
-        b_est = None
+    everywhere = np.ones_like(rho_bg)
+    acc = composite_layers(color_bg, rho_bg, everywhere, layer_levels(rho_bg, everywhere, params.max_layers), params)
+    background = acc[..., :3] / np.maximum(acc[..., 3:4], 1e-6)
 
-    # full resolution: blurred background + the detail of what stays sharp
-    out = up(background)
-    if not full:
-        r_cut = 1.5 / sx  # above this radius the working-resolution blur is all there is
-        keep = np.clip(1.0 - (np.abs(rho_full_px) - 0.5) / (r_cut - 0.5), 0.0, 1.0)
-        if keep.max() > 0:
-            out += up(keep)[..., None] * (lin - up(low))
+    # full resolution: the smooth background is upsampled in sRGB ...
+    result = _resize(linear_to_srgb8(background), full)
+    # ... what stays nearly sharp gets its full-resolution detail back ...
+    r_cut = 1.5 / sx  # above this radius (full-res px) the working-resolution blur is all there is
+    keep_low = np.clip(1.0 - (np.abs(rho_bg / np.float32(sx)) - 0.5) / max(r_cut - 0.5, 1e-6), 0.0, 1.0)
+    region = _bbox(keep_low > 0, full) if work != full else None
+    if region is not None:
+        rows, cols = region
+        lin = srgb8_to_linear(image[rows, cols])
+        detail = lin - _upsample_region(low, full, rows, cols)
+        base = _upsample_region(background, full, rows, cols)
+        base += _upsample_region(keep_low, full, rows, cols)[..., None] * detail
+        result[rows, cols] = linear_to_srgb8(base)
+    # ... and the in-focus subject is composited over it with its exact matte
     if subject_in_focus:
-        a_full = mask
-        edge = (a_full > 1.0 / 512) & (a_full < 1.0 - 1.0 / 512)
-        if edge.any():
-            a = a_full[edge][:, None]
-            b_full = up(b_est)[edge]
-            fg_premul = np.maximum(lin[edge] - (1.0 - a) * b_full, 0.0)
-            out[edge] = fg_premul + (1.0 - a) * out[edge]
-        inside = a_full >= 1.0 - 1.0 / 512
-        out[inside] = lin[inside]
+        lo, hi = 1.0 / 512, 1.0 - 1.0 / 512
+        idx = np.flatnonzero(cv2.inRange(mask, lo, hi).reshape(-1))
+        if idx.size:
+            yy, xx = np.divmod(idx, w)
+            a = mask.reshape(-1)[idx][:, None]
+            lin = _SRGB_TO_LINEAR[0][image.reshape(-1, 3)[idx]]
+            base = _sample(background, full, yy, xx)
+            if region is not None:
+                keep = _sample(keep_low, full, yy, xx)[:, None]
+                base += keep * (lin - _sample(low, full, yy, xx))
+            fg_premul = np.maximum(lin - (1.0 - a) * _sample(b_est, full, yy, xx), 0.0)
+            result.reshape(-1, 3)[idx] = linear_to_srgb8(fg_premul + (1.0 - a) * base)
+        cv2.copyTo(image, cv2.inRange(mask, hi, 2.0), result)
+    # objects in front of the subject blur over it
     if front_w.any():
-        levels_f = layer_levels(rho, front_w, params.max_layers)
-        prem_f, cov_f = composite_layers(color, rho, front_w, levels_f, params)
-        cov_f = np.clip(cov_f, 0.0, 1.0)
-        out = up(prem_f) + (1.0 - up(cov_f))[..., None] * out
-    result = linear_to_srgb8(out)
-    if subject_in_focus:
-        untouched = (mask >= 1.0 - 1.0 / 512)
-        if front_w.any():
-            untouched &= up(cov_f) < 1.0 / 512
-        cv2.copyTo(image, untouched.astype(np.uint8), result)
+        acc_f = composite_layers(color, rho, front_w, layer_levels(rho, front_w, params.max_layers), params)
+        region_f = _bbox(_resize(acc_f[..., 3], work) > 1.0 / 512, full)
+        if region_f is not None:
+            rows, cols = region_f
+            under = srgb8_to_linear(result[rows, cols])
+            over = _upsample_region(acc_f, full, rows, cols)
+            cover = np.clip(over[..., 3:4], 0.0, 1.0)
+            result[rows, cols] = linear_to_srgb8(over[..., :3] + (1.0 - cover) * under)
     if params.grain:
-        result = _add_grain(result, image, mask if subject_in_focus else np.zeros_like(mask),
-                            up(np.clip(np.abs(rho_full_px) - 0.5, 0.0, 1.0)), params.seed)
+        blurred = _resize(np.clip(np.abs(rho_bg / np.float32(sx)) - 0.5, 0.0, 1.0), full)
+        if subject_in_focus:
+            blurred = blurred * (1.0 - np.clip(mask, 0.0, 1.0))
+        result = _add_grain(result, image, blurred, params.seed)
     return result
 
 
-def _add_grain(result: np.ndarray, image: np.ndarray, mask: np.ndarray, blurred: np.ndarray,
-               seed: int) -> np.ndarray:
-    """Add luminance noise of the photo's estimated σ where the output was blurred."""
+def _add_grain(result: np.ndarray, image: np.ndarray, blurred: np.ndarray, seed: int) -> np.ndarray:
+    """Add luminance noise of the photo's estimated σ, weighted by how blurred each pixel is."""
     sigma = estimate_noise(image)
     if sigma <= 0.0:
         return result
     rng = np.random.default_rng(seed)
-    noise = rng.standard_normal(result.shape[:2], dtype=np.float32) * np.float32(sigma)
-    noise *= blurred * (1.0 - mask)
-    return np.clip(result.astype(np.float32) + noise[..., None] + 0.5, 0, 255).astype(np.uint8)
+    noise = rng.standard_normal(result.shape[:2], dtype=np.float32) * np.float32(sigma) * blurred
+    return np.clip(np.rint(result.astype(np.float32) + noise[..., None]), 0, 255).astype(np.uint8)
