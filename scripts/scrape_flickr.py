@@ -24,6 +24,7 @@ import dataclasses
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 
 from datasets.flickr import (
@@ -134,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         handler.addFilter(RedactingFilter(key))
         out = Path(cfg.out)
         out.mkdir(parents=True, exist_ok=True)
+        cfg.max_upload = cfg.max_upload or int(time.time())  # the saved config names the real window
         if not cfg.dry_run:
             write_json(out / "scrape_config.json", dataclasses.asdict(cfg))
         summary = scrape(cfg, key)

@@ -189,6 +189,7 @@ class FakeFlickr:
 class _Handler(BaseHTTPRequestHandler):
     fake: FakeFlickr
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out as separate writes
 
     def log_message(self, *args) -> None:  # keep test output clean
         pass

@@ -241,17 +241,17 @@ def test_redact_removes_key_and_query_strings():
 
 def downloader(**kw) -> Downloader:
     return Downloader(backoff=Backoff(base_s=0.0, max_retries=kw.pop("retries", 2)), sleep=lambda s: None,
-                      timeout=(2.0, 2.0), **kw)
+                      timeout=kw.pop("timeout", (2.0, 2.0)), **kw)
 
 
-def test_dropped_connection_mid_download_is_retried_and_file_is_complete(tmp_path):
+def test_dropped_connection_429_5xx_and_timeout_mid_download_are_retried_and_file_is_complete(tmp_path):
     photos = make_photos(1, image_size=(160, 120))
     with FakeFlickr(photos, api_key=KEY) as fake:
         pid = photos[0].id
-        fake.faults[f"img:{pid}"] = ["drop", "429:0", "500"]
-        got = downloader(retries=3).download(f"{fake.base}/img/{pid}_l.jpg", tmp_path, pid)
+        fake.faults[f"img:{pid}"] = ["drop", "429:0", "500", "slow:1.0"]
+        got = downloader(retries=4, timeout=(2.0, 0.4)).download(f"{fake.base}/img/{pid}_l.jpg", tmp_path, pid)
         served = fake.image(photos[0])
-        assert fake.image_requests.count(pid) == 4
+        assert fake.image_requests.count(pid) == 5
     assert got.path == tmp_path / f"{pid}.jpg" and got.path.read_bytes() == served
     assert got.sha256 == hashlib.sha256(served).hexdigest() and (got.width, got.height) == (160, 120)
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"{pid}.jpg"]
