@@ -16,8 +16,8 @@ One ``TrainConfig`` (built from argparse, saved as ``runs/NAME/config.json``) dr
 
 Exact resume: the order of an epoch's samples comes from a ``DistributedSampler`` seeded by
 ``seed`` and the epoch; each sample's own randomness (random crop, flip, the unpaired B image) is
-seeded by (seed, epoch, index) regardless of worker process; the DataLoader draws from its own
-generator, never the global one. So a checkpoint taken after any iteration, mid-epoch included,
+a function of (seed, epoch, index) in ``UnalignedDataset``, whatever the worker process; the
+DataLoader draws from its own generator, never the global one. So a checkpoint taken after any iteration, mid-epoch included,
 resumes to the very same batches and, on the CPU with ``deterministic``, the very same weights.
 
 Schedule (Zhu et al. 2017, as the reference code): Adam at ``lr`` for ``n_epochs`` epochs,
@@ -36,16 +36,16 @@ import random
 import resource
 import time
 import typing
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from torch.utils.data import DataLoader, DistributedSampler
 
 from datasets import io
+from datasets.unaligned import UnalignedDataset
 from gan import display as display_mod
 from gan.model import PRESETS, CycleGANModel, ModelConfig, config_from_preset
 
@@ -77,8 +77,9 @@ class TrainConfig:
     preset: str = "cyclegan"
     model_overrides: dict[str, Any] = field(default_factory=dict)
     load_size: int = 286
-    crop_size: tuple[int, int] = (256, 256)  # (height, width)
+    crop_size: int = 256  # square crop after the shorter side is resized to load_size
     flip: bool = True
+    serial_batches: bool = False  # B in order instead of at random
     batch_size: int = 1
     n_epochs: int = 50
     n_epochs_decay: int = 25
@@ -116,9 +117,6 @@ class TrainConfig:
         unknown = sorted(set(d) - known)
         if unknown:
             raise ValueError(f"unknown TrainConfig keys {unknown}")
-        d = dict(d)
-        if "crop_size" in d:
-            d["crop_size"] = tuple(d["crop_size"])
         return cls(**d)
 
 
@@ -134,20 +132,6 @@ class TrainResult:
 
 
 # --------------------------------------------------------------------------- command line
-
-def _parse_size(text: str) -> tuple[int, int]:
-    """``256`` → (256, 256); ``192x256`` (WIDTHxHEIGHT, as image sizes are written) → (256, 192)."""
-    parts = text.lower().split("x")
-    try:
-        values = [int(p) for p in parts]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"size {text!r}: expected N or WIDTHxHEIGHT, e.g. 256 or 320x256")
-    if len(values) == 1:
-        values = values * 2
-    if len(values) != 2 or min(values) <= 0:
-        raise argparse.ArgumentTypeError(f"size {text!r}: expected N or WIDTHxHEIGHT with positive numbers")
-    return values[1], values[0]
-
 
 def _parse_bool(text: str) -> bool:
     if text.lower() in ("1", "true", "yes", "on"):
@@ -213,9 +197,11 @@ def build_parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("data and schedule")
     g.add_argument("--load-size", dest="load_size", type=int,
                    help=f"resize images to this (shorter side) before cropping (default {d.load_size})")
-    g.add_argument("--crop-size", dest="crop_size", type=_parse_size,
-                   help="random crop, N or WIDTHxHEIGHT (default 256)")
+    g.add_argument("--crop-size", dest="crop_size", type=int,
+                   help=f"random square crop, the same for image, mask and depth (default {d.crop_size})")
     g.add_argument("--flip", type=_parse_bool, metavar="BOOL", help="random horizontal flips (default true)")
+    g.add_argument("--serial-batches", dest="serial_batches", type=_parse_bool, metavar="BOOL",
+                   help="pair B images in order instead of at random (default false)")
     g.add_argument("--batch-size", dest="batch_size", type=int, help=f"per process (default {d.batch_size})")
     g.add_argument("--n-epochs", dest="n_epochs", type=int, help=f"epochs at the initial lr (default {d.n_epochs})")
     g.add_argument("--n-epochs-decay", dest="n_epochs_decay", type=int,
@@ -309,40 +295,6 @@ def restore_rng_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
         torch.cuda.set_rng_state_all(state["cuda"])
-
-
-@contextmanager
-def _seeded_global_rngs(seed: int) -> Iterator[None]:
-    """Seed python/NumPy/torch-CPU global generators for a block, then put the old states back."""
-    saved = (random.getstate(), np.random.get_state())
-    with torch.random.fork_rng(devices=[]):
-        random.seed(seed)
-        np.random.seed(seed % 2**32)
-        torch.manual_seed(seed)
-        try:
-            yield
-        finally:
-            random.setstate(saved[0])
-            np.random.set_state(saved[1])
-
-
-class SeededItems(Dataset):
-    """Wraps a dataset so that item ``i`` in epoch ``e`` draws its randomness (crop, flip, the
-    unpaired partner) from generators seeded by (seed, e, i): the same in any worker process and
-    after a resume. Set ``epoch`` before creating each epoch's DataLoader iterator."""
-
-    def __init__(self, dataset: Dataset, seed: int) -> None:
-        self.dataset = dataset
-        self.seed = seed
-        self.epoch = 0
-
-    def __len__(self) -> int:
-        return len(self.dataset)  # type: ignore[arg-type]
-
-    def __getitem__(self, index: int) -> Any:
-        item_seed = int(np.random.SeedSequence([self.seed, self.epoch, index]).generate_state(1, np.uint64)[0])
-        with _seeded_global_rngs(item_seed):
-            return self.dataset[index]
 
 
 # --------------------------------------------------------------------------- checkpoints
@@ -455,15 +407,13 @@ def _any_rank(flag: bool, d: _Dist, device: torch.device) -> bool:
 
 # --------------------------------------------------------------------------- data
 
-def build_dataset(cfg: TrainConfig, model_cfg: ModelConfig) -> Dataset:
-    """The unaligned training set; raises before training on bad input (empty or missing domain
-    folders, missing masks when the preset needs them, images smaller than the crop, corrupt files)."""
-    from datasets.unaligned import UnalignedDataset
-
-    needs_masks = bool(model_cfg.mask_loss or model_cfg.mask_overlay_train)
+def build_dataset(cfg: TrainConfig, model_cfg: ModelConfig, progress: bool = True) -> UnalignedDataset:
+    """The unaligned training set. Its header scan raises ``DatasetError`` before any training on
+    bad input: missing or empty domain folders, missing masks when the preset needs them, images
+    smaller than the crop, missing or mismatched depth maps, corrupt or truncated files."""
     return UnalignedDataset(cfg.dataroot, phase="train", load_size=cfg.load_size, crop_size=cfg.crop_size,
-                            flip=cfg.flip, require_masks=needs_masks, use_depth=model_cfg.use_depth,
-                            validate=True)
+                            flip=cfg.flip, serial_batches=cfg.serial_batches, seed=cfg.seed,
+                            use_depth=model_cfg.use_depth, require_masks=model_cfg.uses_masks, progress=progress)
 
 
 # --------------------------------------------------------------------------- training
@@ -526,9 +476,8 @@ def _train(cfg: TrainConfig, d: _Dist, device: torch.device) -> TrainResult:
     np.random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)
 
-    dataset = build_dataset(cfg, model_cfg)
-    items = SeededItems(dataset, cfg.seed)
-    sampler = DistributedSampler(items, num_replicas=d.world_size, rank=d.rank, shuffle=True, seed=cfg.seed)
+    dataset = build_dataset(cfg, model_cfg, progress=d.is_main and not cfg.quiet)
+    sampler = DistributedSampler(dataset, num_replicas=d.world_size, rank=d.rank, shuffle=True, seed=cfg.seed)
     iters_per_epoch = math.ceil(len(sampler) / cfg.batch_size)
     total_epochs = cfg.n_epochs + cfg.n_epochs_decay
 
@@ -604,9 +553,9 @@ def _train(cfg: TrainConfig, d: _Dist, device: torch.device) -> TrainResult:
 
     while epoch < total_epochs and not stop:
         sampler.set_epoch(epoch)
-        items.epoch = epoch
+        dataset.set_epoch(epoch)  # before the iterator exists: workers copy the dataset
         indices = list(sampler)[epoch_iter * cfg.batch_size:]
-        loader = DataLoader(items, batch_size=cfg.batch_size, sampler=indices, num_workers=cfg.num_workers,
+        loader = DataLoader(dataset, batch_size=cfg.batch_size, sampler=indices, num_workers=cfg.num_workers,
                             pin_memory=device.type == "cuda", drop_last=False,
                             generator=torch.Generator().manual_seed(cfg.seed * 100_003 + epoch))
         t_data = time.perf_counter()
@@ -649,15 +598,16 @@ def _train(cfg: TrainConfig, d: _Dist, device: torch.device) -> TrainResult:
             if cfg.max_steps and iteration >= cfg.max_steps:
                 stop = True
                 break
-            if cfg.save_every and iteration % cfg.save_every == 0:
-                save(epoch, epoch_iter)
+            if cfg.save_every and iteration % cfg.save_every == 0 and epoch_iter < iters_per_epoch:
+                save(epoch, epoch_iter)  # at an epoch's last batch: saved below, after the schedulers step
             t_data = time.perf_counter()
         if stop and epoch_iter < iters_per_epoch:
             break
         for s in schedulers:
             s.step()
         epoch, epoch_iter = epoch + 1, 0
-        if cfg.save_every_epochs and epoch % cfg.save_every_epochs == 0:
+        if (cfg.save_every_epochs and epoch % cfg.save_every_epochs == 0) or \
+                (cfg.save_every and iteration % cfg.save_every == 0):
             save(epoch, 0)
     if progress is not None:
         progress.close()
