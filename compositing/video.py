@@ -171,6 +171,18 @@ class FrameBlur:
         return out
 
 
+def params_for_depth(method: str, params: Optional[dict], relative: bool) -> Optional[dict]:
+    """Method parameters adjusted to the depth's units.
+
+    The ``lens`` method's default circle of confusion is a thin lens, which needs depth in
+    metres; for relative depth (e.g. the portrait prior) it is switched to ``coc="relative"``
+    (r = strength · width · |d − d_f|) unless the caller chose a ``coc`` explicitly.
+    """
+    if relative and method == "lens" and "coc" not in (params or {}):
+        return {**(params or {}), "coc": "relative"}
+    return params
+
+
 def pipeline_renderer(method: str, params: Optional[dict] = None) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     """A full-resolution ``(rgb, mask) -> rgb`` frame renderer for :class:`FrameBlur`.
 
@@ -183,6 +195,7 @@ def pipeline_renderer(method: str, params: Optional[dict] = None) -> Callable[[n
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose from {sorted(METHODS)}")
     prior = DepthPrior()
+    params = params_for_depth(method, params, prior.relative)
 
     def _render(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
         depth = prior(rgb, mask)

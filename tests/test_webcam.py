@@ -162,6 +162,11 @@ def test_failing_frame_leaves_no_output(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
     with pytest.raises(ValueError, match="no such video"):
         process_video(tmp_path / "missing.mp4", FrameBlur(flaky), tmp_path / "o.mp4", progress=False)
+    junk = tmp_path / "junk.mp4"
+    junk.write_text("not a video")
+    with pytest.raises(ValueError, match="junk.mp4: cannot open as a video|junk.mp4: no frames"):
+        process_video(junk, FrameBlur(flaky), tmp_path / "o.mp4", progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "junk.mp4"]
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:
@@ -196,10 +201,6 @@ def test_webcam_script_bad_input(tmp_path):
     assert r.returncode == 1
     lines = [l for l in r.stderr.splitlines() if "nope.mp4" in l]
     assert len(lines) == 1 and "no such video file" in lines[0]
-    junk = tmp_path / "junk.mp4"
-    junk.write_text("not a video")
-    r = _run("--input", str(junk), "--output", str(tmp_path / "o.mp4"), "--quiet")
-    assert r.returncode == 1 and "junk.mp4" in r.stderr
     assert not (tmp_path / "o.mp4").exists()
     r = _run("--input", "0")
     assert r.returncode == 2 and "--output" in r.stderr

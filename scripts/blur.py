@@ -1,0 +1,276 @@
+"""Give portraits a shallow depth of field: segment the person, get depth, blur the background.
+
+    python scripts/blur.py photo.jpg --method lens
+    python scripts/blur.py photos/ --method gaussian --out results/gaussian --save-mask
+    python scripts/blur.py photo.jpg --method lens --depth photo_depth.npy --focus 410,220
+    python scripts/blur.py photo.jpg --method lens --params f_number=1.4 blades=6
+
+Inputs are files or folders (searched recursively), any size up to --max-pixels, EXIF
+orientation respected. Each INPUT gives NAME_<method>.png next to it, or under --out (keeping
+the folders' layout). Depth comes from --depth (one .npy or 16-bit PNG in millimetres for one
+image, or a folder of NAME.npy / NAME.png; taken as metres, so the lens method uses a thin lens:
+add --params coc=relative for relative depth) or else from --depth-model (default: the portrait
+depth PRIOR, an assumption, not an estimate, in relative units: the lens blur radius is then
+strength · width · |d − d_focus|). The focus is the median depth of the main person,
+or the depth at --focus X,Y (pixels of the upright image, or percentages such as 50%,30%).
+A file that cannot be used gets one line naming it and the problem; the batch goes on and the
+exit status is 1 when any file failed ("3 done, 2 failed"). Outputs are written atomically.
+The run's settings are saved as blur_<method>_config.json in --out (or beside the outputs).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+from tqdm import tqdm
+
+from compositing.pipeline import METHODS, choose_focus, postprocess_mask, render
+from compositing.video import params_for_depth
+from datasets.io import DEFAULT_MAX_PIXELS, ImageError, list_images, read_depth, read_image, write_depth, write_image, write_json
+from segdepth.depth import DEPTH_MODELS, build_depth_model
+from segdepth.segment import SEGMENTERS, build_segmenter
+
+log = logging.getLogger("blur")
+
+
+@dataclass
+class BlurConfig:
+    """Everything that decides the outputs of one run (saved as JSON in the output folder)."""
+
+    inputs: list[str]
+    method: str = "lens"
+    depth: Optional[str] = None
+    focus: Optional[str] = None  # "X,Y" in pixels or "X%,Y%"
+    out: Optional[str] = None
+    segmenter: str = "mediapipe"
+    depth_model: str = "prior"
+    save_mask: bool = False
+    save_depth: bool = False
+    params: dict = field(default_factory=dict)
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    quiet: bool = False
+
+
+# --- argument parsing --------------------------------------------------------------------------
+
+
+def parse_params(items: list[str]) -> dict:
+    """``{"k": 1}`` JSON objects and ``key=value`` pairs (values parsed as JSON when they can be)."""
+    out: dict = {}
+    for item in items:
+        if item.lstrip().startswith("{"):
+            obj = json.loads(item)
+            if not isinstance(obj, dict):
+                raise ValueError(f"--params: expected a JSON object, got {item!r}")
+            out.update(obj)
+            continue
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--params: expected key=value or a JSON object, got {item!r}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def parse_focus(text: str) -> tuple[tuple[float, bool], tuple[float, bool]]:
+    """"X,Y" (pixels) or "X%,Y%" (percent of width/height) → ((x, is_percent), (y, is_percent))."""
+    parts = [part.strip() for part in text.split(",")]
+    if len(parts) != 2:
+        raise ValueError(f"--focus must be X,Y, got {text!r}")
+    try:
+        x, y = ((float(part.rstrip("%")), part.endswith("%")) for part in parts)
+    except ValueError:
+        raise ValueError(f"--focus must be two numbers X,Y (or X%,Y%), got {text!r}") from None
+    return x, y
+
+
+def focus_point(text: str, width: int, height: int) -> tuple[float, float]:
+    """The --focus point in pixels of a width × height image; ValueError when it lies outside."""
+    xy = [v / 100.0 * (size - 1) if percent else v for (v, percent), size in zip(parse_focus(text), (width, height))]
+    x, y = xy
+    if not (0 <= x <= width - 1 and 0 <= y <= height - 1):
+        raise ValueError(f"focus point ({x:g}, {y:g}) is outside the {width}×{height} image")
+    return x, y
+
+
+def parse_args(argv: Optional[list[str]] = None) -> BlurConfig:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders")
+    p.add_argument("--method", default="lens", choices=sorted(METHODS), help="compositor method (default lens)")
+    p.add_argument("--depth", metavar="FILE|DIR", help="depth map for one image, or a folder of NAME.npy/NAME.png")
+    p.add_argument("--focus", metavar="X,Y", help="focus on this point (pixels, or percentages like 50%%,30%%)")
+    p.add_argument("--out", metavar="DIR", help="output folder (default: next to each input)")
+    p.add_argument("--segmenter", default="mediapipe", choices=sorted(SEGMENTERS))
+    p.add_argument("--depth-model", default="prior", choices=sorted(DEPTH_MODELS),
+                   help="depth when --depth is not given (default: the portrait depth prior)")
+    p.add_argument("--save-mask", action="store_true", help="also write NAME_mask.png (person mask)")
+    p.add_argument("--save-depth", action="store_true", help="also write NAME_depth.npy (depth used)")
+    p.add_argument("--params", nargs="*", default=[], metavar="KEY=VALUE",
+                   help="method parameters: key=value … or one JSON object")
+    p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
+                   help=f"refuse images above this many pixels (default {DEFAULT_MAX_PIXELS:,})")
+    p.add_argument("--quiet", action="store_true", help="no progress bar; only errors and the final count")
+    a = p.parse_args(argv)
+    try:
+        params = parse_params(a.params)
+        if a.focus is not None:
+            parse_focus(a.focus)
+    except (ValueError, json.JSONDecodeError) as exc:
+        p.error(str(exc))
+    return BlurConfig(
+        inputs=a.inputs, method=a.method, depth=a.depth, focus=a.focus, out=a.out, segmenter=a.segmenter,
+        depth_model=a.depth_model, save_mask=a.save_mask, save_depth=a.save_depth, params=params,
+        max_pixels=a.max_pixels, quiet=a.quiet,
+    )
+
+
+# --- planning ------------------------------------------------------------------------------------
+
+
+def _output_suffixes() -> tuple[str, ...]:
+    return tuple(f"_{m}" for m in METHODS) + ("_mask",)
+
+
+def drop_earlier_outputs(files: list[Path]) -> tuple[list[Path], list[Path]]:
+    """Split off files that are this program's own outputs for another listed file.
+
+    ``a_lens.png`` and ``a_mask.png`` are skipped when ``a.<ext>`` is in the same folder among
+    ``files`` (so re-running on a folder does not blur its previous results); a photo that merely
+    has such a name, with no source beside it, is kept.
+    """
+    stems = {(f.parent, f.stem) for f in files}
+    keep, dropped = [], []
+    for f in files:
+        source = next((f.stem[: -len(s)] for s in _output_suffixes() if f.stem.endswith(s)), None)
+        if f.suffix.lower() == ".png" and source and (f.parent, source) in stems:
+            dropped.append(f)
+        else:
+            keep.append(f)
+    return keep, dropped
+
+
+def output_dir(path: Path, cfg: BlurConfig) -> Path:
+    """Where ``path``'s outputs go: next to it, or under --out keeping its folder's layout."""
+    if cfg.out is None:
+        return path.parent
+    out = Path(cfg.out)
+    for item in map(Path, cfg.inputs):
+        if item.is_dir() and path.is_relative_to(item):
+            return out / path.parent.relative_to(item)
+    return out
+
+
+def depth_file_for(path: Path, cfg: BlurConfig) -> Optional[Path]:
+    """The --depth file for ``path``: the file itself, or NAME.npy / NAME.png in the --depth folder."""
+    if cfg.depth is None:
+        return None
+    depth = Path(cfg.depth)
+    if not depth.is_dir():
+        return depth
+    for ext in (".npy", ".png"):
+        if (depth / (path.stem + ext)).is_file():
+            return depth / (path.stem + ext)
+    raise ImageError(path, f"no depth map {path.stem}.npy or {path.stem}.png in {depth}")
+
+
+# --- the work ------------------------------------------------------------------------------------
+
+
+class Blurrer:
+    """Runs one image through segmentation, depth, focus and the compositor; models built once."""
+
+    def __init__(self, cfg: BlurConfig) -> None:
+        self.cfg = cfg
+        self.segmenter = build_segmenter(cfg.segmenter)
+        self._depth_model = None
+
+    def depth_model(self):
+        if self._depth_model is None:
+            self._depth_model = build_depth_model(self.cfg.depth_model)
+        return self._depth_model
+
+    def __call__(self, path: Path, out_dir: Path) -> list[Path]:
+        """Blur ``path``; returns the files written. Raises ImageError/ValueError on bad input."""
+        cfg = self.cfg
+        image = read_image(path, max_pixels=cfg.max_pixels)
+        h, w = image.shape[:2]
+        focus_xy = focus_point(cfg.focus, w, h) if cfg.focus else None
+        depth_path = depth_file_for(path, cfg)
+        depth = read_depth(depth_path, expected_shape=image.shape) if depth_path else None
+        mask = postprocess_mask(self.segmenter(image), image)
+        relative = False  # depth files are taken as metres (coc=relative in --params says otherwise)
+        if depth is None:
+            model = self.depth_model()
+            depth, relative = model(image, mask), bool(model.relative)
+        focus = choose_focus(mask, depth, focus_xy)
+        params = params_for_depth(cfg.method, cfg.params or None, relative)
+        result = render(cfg.method, image, mask, depth, focus, params)
+        # everything computed: only now write, so a failure leaves no half set of outputs
+        written = [out_dir / f"{path.stem}_{cfg.method}.png"]
+        write_image(written[0], result)
+        if cfg.save_mask:
+            written.append(out_dir / f"{path.stem}_mask.png")
+            write_image(written[-1], np.round(np.clip(mask, 0, 1) * 255).astype(np.uint8))
+        if cfg.save_depth:
+            written.append(out_dir / f"{path.stem}_depth.npy")
+            write_depth(written[-1], depth)
+        return written
+
+
+def run(cfg: BlurConfig) -> tuple[int, int]:
+    """Blur every input; print one line per failed file; return (done, failed)."""
+    files, dropped = drop_earlier_outputs(list_images(cfg.inputs))
+    if dropped:
+        log.info("skipping %d earlier outputs of this program (e.g. %s)", len(dropped), dropped[0])
+    if cfg.depth is not None and not Path(cfg.depth).is_dir() and len(files) != 1:
+        raise ValueError(f"--depth {cfg.depth} is one file but there are {len(files)} images; give a folder of NAME.npy")
+    if not files:
+        raise ValueError(f"no images found in {' '.join(cfg.inputs)}")
+    plan = [(f, output_dir(f, cfg)) for f in files]
+    for folder in [Path(cfg.out)] if cfg.out else sorted({d for _, d in plan}):
+        write_json(folder / f"blur_{cfg.method}_config.json", asdict(cfg))
+    blurrer = Blurrer(cfg)
+    done = failed = 0
+    claimed: dict[Path, Path] = {}
+    for path, out_dir in tqdm(plan, unit="image", disable=cfg.quiet, file=sys.stderr):
+        target = out_dir / f"{path.stem}_{cfg.method}.png"
+        try:
+            if target in claimed:
+                raise ImageError(path, f"output {target} was already written for {claimed[target]} in this run")
+            claimed[target] = path
+            blurrer(path, out_dir)
+            done += 1
+        except (ImageError, ValueError, OSError, RuntimeError, MemoryError) as exc:
+            failed += 1
+            if isinstance(exc, ImageError):
+                message = str(exc)
+            elif isinstance(exc, MemoryError):
+                message = f"{path}: not enough memory for this image"
+            else:
+                message = f"{path}: {exc}"
+            tqdm.write(message, file=sys.stderr)
+    return done, failed
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    cfg = parse_args(argv)
+    logging.basicConfig(level=logging.WARNING if cfg.quiet else logging.INFO, format="%(message)s")
+    try:
+        done, failed = run(cfg)
+    except (ImageError, ValueError, RuntimeError) as exc:  # bad arguments, models that cannot load
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"{done} done, {failed} failed", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
