@@ -631,9 +631,12 @@ def mask_jobs(root: Path) -> tuple[list[tuple[Path, Path]], list[str]]:
 
     The output is ``NAME.png`` beside the source. A folder's ``NAME.png`` next to another image
     ``NAME.EXT`` is that image's output, not a source; a lone ``NAME.png`` is rewritten in place.
+    When ``root`` holds trainA/trainB/testA/testB, only those are visited (not quarantine/ or
+    review/ of a curated dataset).
     """
+    folders = [root / s for s in SPLITS if (root / s).is_dir()] or [root]
     by_stem: dict[Path, list[Path]] = {}
-    for path in list_images(root):
+    for path in list_images(folders):
         by_stem.setdefault(path.with_suffix(""), []).append(path)
     jobs, problems = [], []
     for stem, paths in sorted(by_stem.items()):

@@ -717,7 +717,7 @@ class ScrapeSummary:
     def table(self) -> str:
         keys = ["total", "downloaded", "candidates", "already", "excluded_tag", "no_size", "too_small",
                 "exif_model", "rejected", "failed"]
-        keys = [k for k in keys if any(c[k] for c in self.counts.values())] or ["total"]
+        keys = ["total"] + [k for k in keys[1:] if any(c[k] for c in self.counts.values())]
         rows = ["| domain | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
         for name, c in self.counts.items():
             rows.append(f"| {name} | " + " | ".join(str(c[k]) for k in keys) + " |")

@@ -214,3 +214,20 @@ def test_real_mediapipe_keeps_the_portrait_and_rejects_the_rocket(tmp_path):
     assert reasons == {"astronaut.png": None, "rocket.png": "no_person"}
     person = {it.name: it.features["person"] for it in result.items}
     assert person["astronaut.png"] > 0.3 and person["rocket.png"] < 0.01
+
+
+def test_command_line_writes_config_and_reports_bad_decisions(tmp_path, capsys):
+    from scripts.curate import main
+
+    make_scrape(tmp_path / "scrape")
+    args = ["--raw", str(tmp_path / "scrape"), "--out", str(tmp_path / "data"), "--min-side", "64",
+            "--min-person-fraction", "0", "--test-size-a", "1", "--test-size-b", "1", "--seed", "3"]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "| ordinary (A) | 10 | 10 |" in printed
+    saved = json.loads((tmp_path / "data" / "curate_config.json").read_text())
+    assert (saved["seed"], saved["min_person_fraction"], saved["phash_threshold"]) == (3, 0.0, 6)
+    decisions = tmp_path / "data" / "decisions.csv"
+    decisions.write_text(decisions.read_text().replace("a0.png,keep,,,", "a0.png,keep,,perhaps,"))
+    assert main(args + ["--quiet"]) == 1
+    assert main(["--raw", str(tmp_path / "nowhere"), "--out", str(tmp_path / "d2")]) == 2

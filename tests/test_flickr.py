@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import logging
 import random
@@ -386,3 +385,18 @@ def test_manifest_partial_last_line_is_repaired(tmp_path):
     with open(path, "a") as f:
         f.write(json.dumps({"photo_id": "3"}) + "\n")
     assert [r["photo_id"] for r in read_manifest(path)] == ["1", "3"]
+
+
+def test_command_line_dry_run_counts_and_needs_a_key(tmp_path, monkeypatch, capsys):
+    from scripts.scrape_flickr import main
+
+    with FakeFlickr(make_photos(7), api_key=KEY) as fake:
+        args = ["--out", str(tmp_path / "o"), "--api-url", fake.api_url, "--per-domain", "50", "--per-page", "3",
+                "--min-upload", "1400000000", "--max-upload", "1700000000", "--dry-run"]
+        monkeypatch.delenv("FLICKR_API_KEY", raising=False)
+        assert main(args + ["--quiet"]) == 2  # no key
+        monkeypatch.setenv("FLICKR_API_KEY", KEY)
+        assert main(args) == 0
+        assert fake.image_requests == []
+    out = capsys.readouterr().out
+    assert "dry run" in out and "| domain | total | candidates |" in out and "| shallow | 0 | 7 |" in out and KEY not in out

@@ -33,6 +33,8 @@ def make_tree(root: Path) -> None:
         fmt, ext = ("JPEG", "jpg") if split == "trainA" else ("PNG", "png")
         Image.fromarray(scene.image).save(root / split / f"{i}.{ext}", fmt)
     (root / "testB" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    (root / "quarantine" / "grayscale").mkdir(parents=True)  # a curated dataset's other folders
+    Image.fromarray(make_scene(5, (48, 64), render_dof=False).image).save(root / "quarantine" / "grayscale" / "q.png")
 
 
 def test_masks_written_as_alpha_and_skipped_when_up_to_date(tmp_path):
@@ -48,6 +50,7 @@ def test_masks_written_as_alpha_and_skipped_when_up_to_date(tmp_path):
         np.testing.assert_array_equal(rgb, expected_rgb)
         np.testing.assert_allclose(alpha, rgb[..., 0] / 255.0, atol=1 / 255 + 1e-6)
     assert (tmp_path / "trainA" / "0.jpg").is_file()  # the source stays
+    assert read_image_with_alpha(tmp_path / "quarantine" / "grayscale" / "q.png")[1] is None  # not visited
     # second run: nothing to do, the .png outputs are not taken for sources
     seg2 = CountingSegmenter()
     again = prepare_masks(MaskConfig(str(tmp_path), quiet=True), segmenter=seg2)
