@@ -231,3 +231,28 @@ def test_command_line_writes_config_and_reports_bad_decisions(tmp_path, capsys):
     decisions.write_text(decisions.read_text().replace("a0.png,keep,,,", "a0.png,keep,,perhaps,"))
     assert main(args + ["--quiet"]) == 1
     assert main(["--raw", str(tmp_path / "nowhere"), "--out", str(tmp_path / "d2")]) == 2
+
+
+def test_exif_model_rule_for_domain_a_and_exif_recorded(tmp_path):
+    def jpeg_with_exif(path: Path, img: np.ndarray, model: str | None, f_number: float) -> None:
+        exif = Image.Exif()
+        if model:
+            exif[0x010F], exif[0x0110] = "Apple", model
+        exif.get_ifd(0x8769)[0x829D] = f_number
+        exif.get_ifd(0x8769)[0x920A] = 3.99
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(img).save(path, "JPEG", quality=92, exif=exif)
+
+    raw = tmp_path / "scrape" / "raw"
+    jpeg_with_exif(raw / "ordinary" / "iphone.jpg", picture(1), "iPhone 7", 1.8)
+    jpeg_with_exif(raw / "ordinary" / "canon.jpg", picture(2), "Canon EOS 5D", 2.8)
+    jpeg_with_exif(raw / "ordinary" / "none.jpg", picture(3), None, 2.2)
+    jpeg_with_exif(raw / "shallow" / "canon.jpg", picture(4), "Canon EOS 5D", 1.4)  # B is not checked
+    result = curate(config(tmp_path, exif_model="iPhone 7", test_size_a=0, test_size_b=0),
+                    segmenter_factory=lambda: fake_segmenter)
+    assert {it.key: it.reason for it in result.items} == {
+        "ordinary/iphone.jpg": None, "ordinary/canon.jpg": "exif_model", "ordinary/none.jpg": "exif_model",
+        "shallow/canon.jpg": None}
+    rows = {f"{r['domain']}/{r['file']}": r for r in csv.DictReader(open(tmp_path / "data" / "features.csv"))}
+    assert (rows["ordinary/iphone.jpg"]["model"], rows["ordinary/iphone.jpg"]["f_number"]) == ("iPhone 7", "1.8")
+    assert (rows["shallow/canon.jpg"]["f_number"], rows["shallow/canon.jpg"]["focal_length"]) == ("1.4", "3.99")
