@@ -384,15 +384,16 @@ def _check_u8_image(image: np.ndarray, channels: tuple[int, ...], gray: bool = F
 def write_image(path: PathLike, image: np.ndarray) -> None:
     """Atomically write a uint8 image: RGB H×W×3, RGBA H×W×4 or grayscale H×W (e.g. a mask × 255).
 
-    The format follows the extension. JPEGs are written at quality 95 and cannot take RGBA
-    (``ValueError``).
+    The format follows the extension. PNGs use zlib level 1 (fast); JPEGs are written at
+    quality 95 and cannot take RGBA (``ValueError``).
     """
     path = Path(path)
     _check_u8_image(image, (3, 4), gray=True)
     fmt = _pil_format(path)
     if fmt == "JPEG" and image.ndim == 3 and image.shape[2] == 4:
         raise ValueError(f"{path}: JPEG cannot store alpha; write .png for RGBA")
-    options = {"quality": 95} if fmt == "JPEG" else {}
+    # PNG at zlib level 1 (OpenCV's default): ~4× faster than Pillow's 6 for ~20 % more bytes
+    options = {"JPEG": {"quality": 95}, "PNG": {"compress_level": 1}}.get(fmt, {})
     pil = Image.fromarray(np.ascontiguousarray(image))  # uint8 H×W / H×W×3 / H×W×4 → L / RGB / RGBA
     with atomic_path(path) as tmp:
         pil.save(tmp, format=fmt, **options)

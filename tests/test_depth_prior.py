@@ -87,3 +87,16 @@ def test_needs_mask_of_the_right_size():
         DepthPrior()(_image(), np.zeros((H + 1, W), np.float32))
     with pytest.raises(ValueError):
         DepthPrior(falloff=0)
+
+
+def test_downscaled_background_matches_full_resolution():
+    """Above ``work_pixels`` the background is computed small and upsampled: close to exact."""
+    mask = _disc_mask()
+    full = DepthPrior()(_image(), mask)
+    small = DepthPrior(work_pixels=H * W // 9)(_image(), mask)  # computed at a third of the size
+    assert small.shape == (H, W) and small.dtype == np.float32
+    subject = mask >= 0.5
+    np.testing.assert_array_equal(small[subject], 1.0)
+    assert np.abs(small - full)[~subject].max() < 0.08
+    assert np.abs(small - full)[~subject].mean() < 0.01
+    assert small[~subject].min() >= 1.25 - 1e-6

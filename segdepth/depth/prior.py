@@ -18,7 +18,9 @@ Formula (relative units, the focal plane at ``focal_depth``, default 1)::
 
 So the background starts ``gap`` behind the subject, grows smoothly away from it and is nearest
 at the bottom of the frame; every value lies in ``[focal_depth, focal_depth + gap + spread]``.
-With no subject in the mask, ``f = 1`` everywhere and only the row cue varies.
+With no subject in the mask, ``f = 1`` everywhere and only the row cue varies. The distance
+term is smooth, so for images above ``work_pixels`` it is computed at that size and upsampled
+bilinearly (``r`` is then measured on the downscaled mask); the subject stays exact at full size.
 """
 from __future__ import annotations
 
@@ -46,6 +48,7 @@ class DepthPrior:
         falloff: float = 0.15,
         row_weight: float = 0.5,
         threshold: float = 0.5,
+        work_pixels: int = 1_000_000,
     ) -> None:
         if focal_depth <= 0 or gap < 0 or spread <= 0 or falloff <= 0:
             raise ValueError("need focal_depth > 0, gap >= 0, spread > 0, falloff > 0")
@@ -57,6 +60,7 @@ class DepthPrior:
         self.falloff = falloff
         self.row_weight = row_weight
         self.threshold = threshold
+        self.work_pixels = work_pixels
 
     def __call__(self, image: np.ndarray, mask: Optional[np.ndarray] = None) -> np.ndarray:
         if mask is None:
@@ -65,16 +69,20 @@ class DepthPrior:
         if mask.shape != (h, w):
             raise ValueError(f"mask shape {mask.shape} does not match image {(h, w)}")
         subject = mask >= self.threshold
-        diag = float(np.hypot(h, w))
-        if subject.any():
+        # the distance term is smooth: compute it on at most `work_pixels`, upsample bilinearly
+        scale = min(1.0, float(np.sqrt(self.work_pixels / (h * w))))
+        sh, sw = max(1, round(h * scale)), max(1, round(w * scale))
+        small = subject if scale == 1.0 else cv2.resize(subject.view(np.uint8), (sw, sh), interpolation=cv2.INTER_AREA) > 0
+        if small.any():
             # distance from every background pixel to the nearest subject pixel (0 on the subject)
-            dist = cv2.distanceTransform((~subject).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-            away = 1.0 - np.exp(-(dist / diag) / self.falloff)
+            dist = cv2.distanceTransform((~small).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+            away = 1.0 - np.exp(-(dist / float(np.hypot(sh, sw))) / self.falloff)
+            if scale != 1.0:
+                away = cv2.resize(away, (w, h), interpolation=cv2.INTER_LINEAR)
         else:
             away = np.ones((h, w), np.float32)
         rows = np.linspace(0.0, 1.0, h, dtype=np.float32) if h > 1 else np.zeros(1, np.float32)
         ground = (1.0 - rows)[:, None]  # top row 1 (far), bottom row 0 (near)
         cue = (1.0 - self.row_weight) * away + self.row_weight * ground
-        depth = self.focal_depth + self.gap + self.spread * cue
-        depth = np.where(subject, self.focal_depth, depth)
-        return depth.astype(np.float32)
+        background = self.focal_depth + self.gap + self.spread * cue
+        return np.where(subject, np.float32(self.focal_depth), background).astype(np.float32)
