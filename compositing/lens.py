@@ -10,7 +10,9 @@ out = Ĉ_i + (1 − α̂_i)·out. A photograph has only one visible surface per 
    depth, ``coc="relative"``: r = strength · width · |d − d_f|. Signed ρ = ±r (+ behind the
    focal plane) orders the layers, |ρ| sizes their blur.
 2. Linear light: sRGB is decoded (IEC 61966-2-1); near-white pixels, which a sensor clips, are
-   boosted (factor up to ``highlight_gain`` at 255) so that defocused lights become bright discs.
+   boosted (factor up to ``highlight_gain`` at 255) so that defocused lights become bright discs;
+   only isolated lights, much brighter than their surroundings (a window of 1 % of the image),
+   get the full boost, so clipped skies, shirts and bright textures are not inflated.
 3. The in-focus subject is a separate layer: the background behind it is unknown, so it is
    filled by push-pull interpolation from background pixels only (Gortler et al. 1996) before
    any blur; subject colours never enter the background blur (no halo). At soft edges the
@@ -66,7 +68,7 @@ class LensParams:
     highlight_gain: float = 6.0  # linear-light factor reached at 255
     max_layers: int = 10
     work_pixels: int = 500_000
-    kernel_radius: float = 5.0
+    kernel_radius: float = 8.0
     fill_margin_px: int = 2  # background pixels this close to the subject are not fill sources
     grain: bool = False
     seed: int = 0
@@ -316,6 +318,14 @@ def _boosted_low(image: np.ndarray, lin_low: np.ndarray, params: LensParams) -> 
     idx = np.unique(np.flatnonzero(image.reshape(-1) >= t8) // 3)
     vmax = image.reshape(-1, 3)[idx].max(axis=1)
     factor = highlight_factor(vmax, params.highlight_threshold, params.highlight_gain)
+    # only isolated lights are boosted: a clipped pixel in a bright area (sky, white shirt,
+    # bright texture) is not a point source. isolation = ((v − local mean) / v)², local mean
+    # of the grey image over a window of 1 % of the image size (at least 9 px)
+    k = max(9, int(round(0.01 * max(h, w))) | 1)
+    local = cv2.blur(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), (k, k)).reshape(-1)[idx]
+    v = vmax.astype(np.float32)
+    isolation = np.clip((v - local) / v, 0.0, 1.0) ** 2
+    factor = 1.0 + (factor - 1.0) * isolation
     excess = _SRGB_TO_LINEAR[0][image.reshape(-1, 3)[idx]] * (factor.reshape(-1, 1) - 1.0)
     lh, lw = lin_low.shape[:2]
     yy, xx = np.divmod(idx, w)
