@@ -125,6 +125,25 @@ def test_frame_blur_keeps_subject_and_blurs_background(segmenter):
     assert set(blur.timings) == {"segment", "smooth", "blur", "composite"} and blur.frames == 3
 
 
+def test_full_resolution_method_path(segmenter):
+    """--method NAME renders each frame with compositing.pipeline and the depth prior."""
+    from compositing.video import params_for_depth, pipeline_renderer
+
+    frames, gt = _still_video(0, 2, noise=0)
+    blur = FrameBlur(segmenter, MaskSmoother(), render=pipeline_renderer("lens"))
+    for f in frames:
+        out = blur(f)
+    core = cv2.erode((gt > 0.5).astype(np.uint8), np.ones((15, 15), np.uint8)).astype(bool)
+    bg = cv2.dilate((gt > 0.05).astype(np.uint8), np.ones((25, 25), np.uint8)) == 0
+    diff = np.abs(out.astype(int) - frames[-1].astype(int)).mean(axis=2)
+    assert diff[core].mean() < 3 and diff[bg].mean() > 3
+    assert params_for_depth("lens", None, relative=True) == {"coc": "relative"}
+    assert params_for_depth("lens", {"coc": "thin_lens"}, relative=True) == {"coc": "thin_lens"}
+    assert params_for_depth("gaussian", {"k": 5}, relative=True) == {"k": 5}
+    with pytest.raises(ValueError, match="unknown method"):
+        pipeline_renderer("nope")
+
+
 def _write_video(path: Path, frames: list[np.ndarray], fps: float = 15.0) -> None:
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (frames[0].shape[1], frames[0].shape[0]))
     assert writer.isOpened()
