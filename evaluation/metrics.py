@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
@@ -277,26 +278,47 @@ def blur_distribution_distance(samples_a: np.ndarray, samples_b: np.ndarray) -> 
 # ----------------------------------------------------------------------------- FID / KID
 
 
+def trace_sqrt_product(feats_a: np.ndarray, feats_b: np.ndarray) -> float:
+    """Tr((Σ_a Σ_b)^{1/2}) for the sample covariances of two N×D feature sets.
+
+    With centred data X_a (N_a×D), X_b (N_b×D), Σ = XᵀX/(N−1), the non-zero eigenvalues of
+    Σ_a Σ_b are those of (X_a X_bᵀ)(X_b X_aᵀ)/((N_a−1)(N_b−1)), so the trace is the nuclear norm
+    ‖X_a X_bᵀ‖_* / √((N_a−1)(N_b−1)) — exact, and far cheaper than a D×D sqrtm when N ≪ D
+    (e.g. 2048-d Inception features of a few dozen images). Otherwise scipy.linalg.sqrtm of
+    Σ_a Σ_b is used (imaginary round-off dropped; regularised by 10⁻⁶·I if not finite, as
+    pytorch-fid does).
+    """
+    a = np.asarray(feats_a, dtype=np.float64)
+    b = np.asarray(feats_b, dtype=np.float64)
+    na, nb, d = len(a), len(b), a.shape[1]
+    xa, xb = a - a.mean(axis=0), b - b.mean(axis=0)
+    if min(na, nb) ** 2 * max(na, nb) < d**3:
+        singular = np.linalg.svd(xa @ xb.T, compute_uv=False)
+        return float(singular.sum() / math.sqrt((na - 1) * (nb - 1)))
+    cov_a, cov_b = xa.T @ xa / (na - 1), xb.T @ xb / (nb - 1)
+    with warnings.catch_warnings():  # near-singular covariances are expected for small sets
+        warnings.simplefilter("ignore", linalg.LinAlgWarning)
+        covmean = linalg.sqrtm(cov_a @ cov_b)
+        if not np.isfinite(covmean).all():
+            eps = 1e-6 * np.eye(d)
+            covmean = linalg.sqrtm((cov_a + eps) @ (cov_b + eps))
+    return float(np.trace(np.real(covmean)))
+
+
 def fid_from_features(feats_a: np.ndarray, feats_b: np.ndarray) -> float:
     """Fréchet Inception Distance (Heusel et al. 2017) between two N×D feature sets.
 
-    FID = ‖μ_a − μ_b‖² + Tr(Σ_a + Σ_b − 2 (Σ_a Σ_b)^{1/2}), with unbiased (N−1) covariances;
-    the matrix square root by scipy.linalg.sqrtm (imaginary round-off dropped). Needs N ≥ 2.
+    FID = ‖μ_a − μ_b‖² + Tr(Σ_a) + Tr(Σ_b) − 2 Tr((Σ_a Σ_b)^{1/2}), with unbiased (N−1)
+    covariances (the last term by ``trace_sqrt_product``). Needs N ≥ 2 in both sets.
     """
     if len(feats_a) < 2 or len(feats_b) < 2:
         return math.nan
     a = np.asarray(feats_a, dtype=np.float64)
     b = np.asarray(feats_b, dtype=np.float64)
-    mu_a, mu_b = a.mean(axis=0), b.mean(axis=0)
-    cov_a = np.atleast_2d(np.cov(a, rowvar=False))
-    cov_b = np.atleast_2d(np.cov(b, rowvar=False))
-    covmean = linalg.sqrtm(cov_a @ cov_b)
-    if not np.isfinite(covmean).all():  # singular product: regularise as pytorch-fid does
-        eps = 1e-6 * np.eye(cov_a.shape[0])
-        covmean = linalg.sqrtm((cov_a + eps) @ (cov_b + eps))
-    covmean = np.real(covmean)
-    value = float(np.sum((mu_a - mu_b) ** 2) + np.trace(cov_a) + np.trace(cov_b) - 2.0 * np.trace(covmean))
-    return max(value, 0.0)
+    mean_term = float(np.sum((a.mean(axis=0) - b.mean(axis=0)) ** 2))
+    tr_a = float(np.sum(np.var(a, axis=0, ddof=1)))
+    tr_b = float(np.sum(np.var(b, axis=0, ddof=1)))
+    return max(mean_term + tr_a + tr_b - 2.0 * trace_sqrt_product(a, b), 0.0)
 
 
 def kid_from_features(

@@ -1,0 +1,442 @@
+"""Render every test image with every method, measure, and write the comparison.
+
+A *renderer* is anything that turns (image, mask, depth) into an output: a compositor
+method (compositing.pipeline) or a trained GAN checkpoint (gan.infer). Conventions: image
+uint8 RGB H×W×3, mask float32 H×W in [0, 1], depth float32 H×W (larger = farther), output
+uint8 RGB H×W×3 of the input's size.
+
+``run_compare`` writes into ``out``::
+
+    config.json                      the CompareConfig of the run
+    inputs/NAME.png masks/NAME.png depth/NAME.png [truth/NAME.png]
+    results/<method>/NAME.png        full-resolution renders
+    metrics.csv metrics.md           per-image rows and per-method mean / median
+    plots/*.png                      GAN loss curves (when runs are given)
+    gallery/index.html + thumbs/     the side-by-side page (relative links only)
+
+Bad images get one line "PATH: problem", the run goes on, and the count is returned.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Optional, Sequence
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from datasets.io import ImageError, list_images, read_depth, read_image, read_image_with_alpha, write_image, write_json
+from evaluation import metrics as M
+from evaluation import report
+from evaluation.gallery import Cell, Column, MetricsTable, Row, build_gallery, write_thumbnail
+
+log = logging.getLogger(__name__)
+
+RenderFn = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+
+SET_METRIC_LABELS = {
+    "fid": "FID vs reference",
+    "kid": "KID vs reference",
+    "blur_w1": "blur-distribution W₁ vs reference",
+}
+_CAPTION_KEYS = (("bg_blur", "blur"), ("halo", "halo"), ("checkerboard", "ckb"), ("subject_ssim", "SSIMₛ"),
+                 ("truth_psnr", "PSNRₜ"), ("seconds", "s"))
+
+
+# ----------------------------------------------------------------------------- renderers
+
+
+def _check_name(name: str) -> None:
+    if not name or name in (".", "..") or any(c in name for c in "/\\\0") or name.strip() != name:
+        raise ValueError(f"method name {name!r} cannot be a folder name (no slashes, not empty, no edge spaces)")
+
+
+@dataclass(frozen=True)
+class Renderer:
+    """A named way to render: ``fn(image, mask, depth) -> output`` plus its settings for captions."""
+
+    name: str
+    kind: str
+    settings: Mapping[str, Any]
+    fn: RenderFn = field(repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        _check_name(self.name)
+
+    def __call__(self, image: np.ndarray, mask: np.ndarray, depth: np.ndarray) -> np.ndarray:
+        return self.fn(image, mask, depth)
+
+
+def compositor_renderer(method: str, params: Optional[Mapping[str, Any]] = None) -> Renderer:
+    """A compositor method from ``compositing.pipeline.METHODS``, focused with ``choose_focus``."""
+    from compositing.pipeline import METHODS, choose_focus, render
+
+    if method not in METHODS:
+        raise ValueError(f"unknown compositor method {method!r}; choose from {sorted(METHODS)}")
+    params = dict(params or {})
+
+    def fn(image: np.ndarray, mask: np.ndarray, depth: np.ndarray) -> np.ndarray:
+        return render(method, image, mask, depth, choose_focus(mask, depth), params or None)
+
+    return Renderer(method, "compositor", {**params, "focus": "auto"} if params else {"focus": "auto"}, fn)
+
+
+@dataclass(frozen=True)
+class GanSpec:
+    """``NAME=CKPT:preset[:overlay]`` from the command line."""
+
+    name: str
+    checkpoint: Path
+    preset: str
+    overlay: bool
+
+    @classmethod
+    def parse(cls, spec: str) -> "GanSpec":
+        name, sep, rest = spec.partition("=")
+        overlay = rest.endswith(":overlay")
+        if overlay:
+            rest = rest[: -len(":overlay")]
+        checkpoint, sep2, preset = rest.rpartition(":")
+        if not sep or not sep2 or not name or not checkpoint or not preset:
+            raise ValueError(f"--gan {spec!r}: expected NAME=CHECKPOINT:PRESET[:overlay]")
+        _check_name(name)
+        return cls(name, Path(checkpoint), preset, overlay)
+
+
+def gan_renderer(spec: GanSpec, device: str = "cpu") -> Renderer:
+    """A trained CycleGAN generator (A → B) at full resolution via ``gan.infer.Translator``."""
+    if not spec.checkpoint.is_file():
+        raise FileNotFoundError(f"{spec.checkpoint}: no such checkpoint (for --gan {spec.name})")
+    from gan.infer import Translator
+
+    translator = Translator.from_checkpoint(spec.checkpoint, direction="AtoB", overlay=spec.overlay, device=device)
+
+    def fn(image: np.ndarray, mask: np.ndarray, depth: np.ndarray) -> np.ndarray:
+        return translator(image, mask)
+
+    settings = {"preset": spec.preset, "overlay": spec.overlay, "checkpoint": spec.checkpoint.name}
+    return Renderer(spec.name, "gan", settings, fn)
+
+
+def run_dir_of_checkpoint(checkpoint: Path) -> Optional[Path]:
+    """The run folder (with log.jsonl) a checkpoint belongs to: its folder or that folder's parent."""
+    for folder in (checkpoint.parent, checkpoint.parent.parent):
+        if (folder / "log.jsonl").is_file():
+            return folder
+    return None
+
+
+# ----------------------------------------------------------------------------- configuration
+
+
+@dataclass
+class CompareConfig:
+    """Everything a comparison run depends on; saved as out/config.json."""
+
+    input: str
+    out: str
+    methods: list[str] = field(default_factory=list)
+    gan: list[str] = field(default_factory=list)
+    reference: Optional[str] = None
+    masks: Optional[str] = None
+    depth: Optional[str] = None
+    truth: Optional[str] = None
+    runs: list[str] = field(default_factory=list)
+    segmenter: str = "mediapipe"
+    depth_model: str = "prior"
+    fid_weights: str = "imagenet"  # "imagenet", "none" (random init, tests only) or "off"
+    device: str = "cpu"
+    thumb_size: int = 256
+    quiet: bool = False
+
+
+@dataclass
+class CompareResult:
+    """What a run produced: counts, error lines, the per-method summary and the page."""
+
+    n_images: int
+    n_bad: int
+    n_render_failures: int
+    errors: list[str]
+    rows: list[dict[str, Any]]
+    summary: list[dict[str, Any]]
+    set_metrics: dict[str, dict[str, float]]
+    notes: list[str]
+    gallery: Path
+
+    @property
+    def ok(self) -> bool:
+        return self.n_bad == 0 and self.n_render_failures == 0
+
+
+# ----------------------------------------------------------------------------- inputs
+
+
+def _index(folder: Optional[str], suffixes: Sequence[str]) -> dict[str, Path]:
+    """Files of ``folder`` by relative path without suffix (POSIX)."""
+    if folder is None:
+        return {}
+    root = Path(folder)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: no such folder")
+    found: dict[str, Path] = {}
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and path.suffix.lower() in suffixes and not path.name.startswith("."):
+            found.setdefault(path.relative_to(root).with_suffix("").as_posix(), path)
+    return found
+
+
+def unique_names(paths: Sequence[Path], root: Path) -> list[str]:
+    """Display/output names: the path relative to ``root`` without suffix; where two inputs
+    would collide (``a.png``, ``a.jpg``), their suffix is kept as ``a_png``, ``a_jpg``."""
+    base = [(p.relative_to(root) if p.is_relative_to(root) else Path(p.name)).with_suffix("").as_posix() for p in paths]
+    counts: dict[str, int] = {}
+    for b in base:
+        counts[b] = counts.get(b, 0) + 1
+    return [b + "_" + p.suffix.lstrip(".").lower() if counts[b] > 1 else b for b, p in zip(base, paths)]
+
+
+def _read_mask(path: Path, shape: tuple[int, int]) -> np.ndarray:
+    rgb, alpha = read_image_with_alpha(path)
+    mask = alpha if alpha is not None else rgb[..., 0].astype(np.float32) / 255.0
+    if mask.shape != shape:
+        raise ImageError(path, f"mask is {mask.shape[1]}×{mask.shape[0]}, image is {shape[1]}×{shape[0]}")
+    return mask.astype(np.float32)
+
+
+def depth_preview(depth: np.ndarray) -> np.ndarray:
+    """Depth float32 H×W → uint8 RGB H×W×3 (turbo colour map, near = warm, 1–99 % range)."""
+    lo, hi = np.percentile(depth, [1, 99])
+    norm = np.clip((depth - lo) / max(hi - lo, 1e-6), 0, 1)
+    bgr = cv2.applyColorMap(((1 - norm) * 255).astype(np.uint8), cv2.COLORMAP_TURBO)
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+class _Lazy:
+    """Builds a model on first use (the segmenter / depth model are only needed for some inputs)."""
+
+    def __init__(self, factory: Callable[[], Any]) -> None:
+        self.factory = factory
+        self.model: Any = None
+
+    def __call__(self, *args: Any) -> Any:
+        if self.model is None:
+            self.model = self.factory()
+        return self.model(*args)
+
+
+# ----------------------------------------------------------------------------- the run
+
+
+def build_renderers(cfg: CompareConfig) -> list[Renderer]:
+    """Renderers named by the config (compositor methods, then GAN checkpoints); names must be unique."""
+    renderers = [compositor_renderer(m) for m in cfg.methods]
+    renderers += [gan_renderer(GanSpec.parse(s), cfg.device) for s in cfg.gan]
+    names = [r.name for r in renderers]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ValueError(f"method names must be unique; repeated: {dupes}")
+    if not renderers:
+        raise ValueError("nothing to compare: give --methods and/or --gan")
+    return renderers
+
+
+def run_compare(
+    cfg: CompareConfig,
+    renderers: Optional[Sequence[Renderer]] = None,
+    segmenter: Optional[Callable[[np.ndarray], np.ndarray]] = None,
+    depth_model: Optional[Callable[..., np.ndarray]] = None,
+) -> CompareResult:
+    """Run the comparison described by ``cfg`` (see the module docstring for what is written).
+
+    ``renderers`` default to ``build_renderers(cfg)``; ``segmenter`` / ``depth_model`` default
+    to the registries' ``cfg.segmenter`` / ``cfg.depth_model``, built only if an input lacks
+    a mask (RGBA alpha or ``--masks``) or a depth map (``--depth``).
+    """
+    from segdepth.depth import build_depth_model
+    from segdepth.segment import build_segmenter
+
+    renderers = list(renderers) if renderers is not None else build_renderers(cfg)
+    out = Path(cfg.out)
+    gdir = out / "gallery"
+    write_json(out / "config.json", dataclasses.asdict(cfg))
+    segment = segmenter or _Lazy(lambda: build_segmenter(cfg.segmenter))
+    estimate_depth = depth_model or _Lazy(lambda: build_depth_model(cfg.depth_model))
+
+    input_root = Path(cfg.input)
+    paths = list_images(input_root)
+    names = unique_names(paths, input_root if input_root.is_dir() else input_root.parent)
+    masks = _index(cfg.masks, (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"))
+    depths = _index(cfg.depth, (".npy", ".png"))
+    truths = _index(cfg.truth, (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"))
+
+    aux = [Column("input"), Column("mask"), Column("depth", {"source": "--depth" if cfg.depth else cfg.depth_model})]
+    if cfg.truth:
+        aux.append(Column("ground truth"))
+    columns = aux + [Column(r.name, {"kind": r.kind, **r.settings}) for r in renderers]
+
+    notes: list[str] = []
+    extractor: Optional[M.InceptionFeatures] = None
+    if cfg.reference and cfg.fid_weights != "off":
+        try:
+            extractor = M.InceptionFeatures(cfg.fid_weights, device=cfg.device)
+        except M.MetricUnavailable as exc:
+            log.error("%s", exc)
+            notes.append(f"FID/KID not computed: {exc}")
+    if cfg.fid_weights == "none" and extractor is not None:
+        notes.append("FID/KID use a randomly initialised Inception (--fid-weights none): for testing only")
+
+    errors: list[str] = []
+    rows: list[dict[str, Any]] = []
+    gallery_rows: list[Row] = []
+    feats: dict[str, list[np.ndarray]] = {r.name: [] for r in renderers}
+    samples: dict[str, list[np.ndarray]] = {r.name: [] for r in renderers}
+    n_bad = n_fail = 0
+
+    for path, name in tqdm(list(zip(paths, names)), desc="compare", unit="image", disable=cfg.quiet):
+        try:
+            image, alpha = read_image_with_alpha(path)
+            shape = image.shape[:2]
+            if alpha is not None:
+                mask = alpha
+            elif name in masks:
+                mask = _read_mask(masks[name], shape)
+            else:
+                mask = np.asarray(segment(image), dtype=np.float32)
+            depth = read_depth(depths[name], expected_shape=shape) if name in depths else np.asarray(
+                estimate_depth(image, mask), dtype=np.float32)
+            truth = None
+            if cfg.truth:
+                if name not in truths:
+                    raise ImageError(path, f"no ground truth named {name}.* in {cfg.truth}")
+                truth = read_image(truths[name])
+                if truth.shape != image.shape:
+                    raise ImageError(truths[name], f"ground truth is {truth.shape[1]}×{truth.shape[0]}, "
+                                                   f"image is {shape[1]}×{shape[0]}")
+        except (ImageError, ValueError, OSError) as exc:
+            n_bad += 1
+            errors.append(str(exc) if str(path) in str(exc) else f"{path}: {exc}")
+            log.error("%s", errors[-1])
+            continue
+
+        cells: list[Optional[Cell]] = []
+        aux_images = [("inputs", image), ("masks", (mask * 255).round().astype(np.uint8)), ("depth", depth_preview(depth))]
+        if truth is not None:
+            aux_images.append(("truth", truth))
+        for folder, picture in aux_images:
+            full = out / folder / f"{name}.png"
+            thumb = gdir / "thumbs" / folder / f"{name}.jpg"
+            write_image(full, picture)
+            write_thumbnail(thumb, picture, cfg.thumb_size)
+            cells.append(Cell(full, thumb))
+
+        regions = M.make_regions(mask)
+        for r in renderers:
+            try:
+                start = time.perf_counter()
+                output = r(image, mask, depth)
+                seconds = time.perf_counter() - start
+                if not isinstance(output, np.ndarray) or output.dtype != np.uint8 or output.shape != image.shape:
+                    got = f"{output.dtype} {output.shape}" if isinstance(output, np.ndarray) else type(output).__name__
+                    raise ValueError(f"returned {got}, expected uint8 {image.shape}")
+            except Exception as exc:  # one failing method must not stop the comparison
+                n_fail += 1
+                errors.append(f"{path}: method {r.name} failed: {exc}")
+                log.error("%s", errors[-1])
+                cells.append(None)
+                continue
+            full = out / "results" / r.name / f"{name}.png"
+            thumb = gdir / "thumbs" / "results" / r.name / f"{name}.jpg"
+            write_image(full, output)
+            write_thumbnail(thumb, output, cfg.thumb_size)
+            values = M.compute_image_metrics(image, output, mask, truth=truth, regions=regions)
+            values["seconds"] = seconds
+            rows.append({"method": r.name, "image": name, **values})
+            caption = " · ".join(f"{short} {report.format_value(values[k])}" for k, short in _CAPTION_KEYS if k in values)
+            cells.append(Cell(full, thumb, caption))
+            if cfg.reference:
+                samples[r.name].append(M.blur_samples(output, mask))
+                if extractor is not None:
+                    feats[r.name].append(extractor([output])[0])
+        gallery_rows.append(Row(name, cells))
+
+    set_metrics: dict[str, dict[str, float]] = {}
+    if cfg.reference:
+        ref_samples, ref_feats, ref_errors = _reference_stats(cfg, segment, extractor)
+        n_bad += len(ref_errors)
+        errors += ref_errors
+        for r in renderers:
+            entry = {"blur_w1": M.blur_distribution_distance(np.concatenate(samples[r.name] or [np.zeros(0)]),
+                                                             ref_samples)}
+            if extractor is not None:
+                entry["fid"] = M.fid_from_features(np.array(feats[r.name]), ref_feats)
+                entry["kid"] = M.kid_from_features(np.array(feats[r.name]), ref_feats)
+            set_metrics[r.name] = entry
+        if extractor is not None and min(len(ref_feats), *(len(f) for f in feats.values())) < 50:
+            notes.append("FID/KID from fewer than 50 images per set: strongly biased, compare only like with like")
+
+    plots = _plots(cfg, renderers, out / "plots")
+    metric_names = [k for k in (*M.METRICS, "seconds") if any(k in row for row in rows)]
+    labels = {k: m.label for k, m in M.METRICS.items()} | {"seconds": "seconds per image"} | SET_METRIC_LABELS
+    summary = report.write_metrics(out, rows, metric_names, labels, set_metrics)
+
+    table_rows = []
+    for entry in summary:
+        table_rows.append({"method": entry["method"], **{m: entry[f"{m}_mean"] for m in metric_names},
+                           **set_metrics.get(entry["method"], {})})
+    set_names = sorted({k for v in set_metrics.values() for k in v})
+    table = MetricsTable(table_rows, [*metric_names, *set_names],
+                         {**{m: f"{labels[m]} (mean)" for m in metric_names}, **labels})
+    if n_bad or n_fail:
+        notes.append(f"{n_bad} bad image(s) and {n_fail} failed render(s); see the list below")
+    page = build_gallery(gdir, columns, gallery_rows, table, plots=plots, errors=errors, notes=notes)
+    log.info("compared %d image(s) × %d method(s): %s", len(gallery_rows), len(renderers), page)
+    return CompareResult(len(paths), n_bad, n_fail, errors, rows, summary, set_metrics, notes, page)
+
+
+def _reference_stats(
+    cfg: CompareConfig, segment: Callable[[np.ndarray], np.ndarray], extractor: Optional[M.InceptionFeatures]
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Blur samples and Inception features of the real shallow-DoF photos (mask: alpha or segmenter)."""
+    samples, feats, errors = [], [], []
+    for path in tqdm(list_images(cfg.reference), desc="reference", unit="image", disable=cfg.quiet):
+        try:
+            image, alpha = read_image_with_alpha(path)
+        except ImageError as exc:
+            errors.append(str(exc))
+            log.error("%s", exc)
+            continue
+        mask = alpha if alpha is not None else np.asarray(segment(image), dtype=np.float32)
+        samples.append(M.blur_samples(image, mask))
+        if extractor is not None:
+            feats.append(extractor([image])[0])
+    return (np.concatenate(samples) if samples else np.zeros(0),
+            np.array(feats) if feats else np.zeros((0, 2048)), errors)
+
+
+def _plots(cfg: CompareConfig, renderers: Sequence[Renderer], folder: Path) -> list[Path]:
+    """Loss-curve plots of the GAN runs given with --runs or found beside --gan checkpoints."""
+    run_dirs = [Path(r) for r in cfg.runs]
+    for spec in map(GanSpec.parse, cfg.gan):
+        found = run_dir_of_checkpoint(spec.checkpoint)
+        if found is not None and found not in run_dirs:
+            run_dirs.append(found)
+    runs = []
+    for d in run_dirs:
+        try:
+            runs.append(report.load_run(d))
+        except OSError as exc:
+            log.error("%s: cannot read the run log (%s)", d, exc)
+    if not runs:
+        return []
+    plots = [folder / "cycle_loss.png"]
+    report.plot_cycle_loss(runs, plots[0])
+    if any(report.loss_series(r.records, report.is_mask_key)[0].size for r in runs):
+        plots.append(folder / "mask_loss.png")
+        report.plot_mask_loss(runs, plots[1])
+    return plots
+

@@ -1,0 +1,95 @@
+"""Compare shallow depth-of-field methods side by side: render, measure, write a gallery.
+
+    python scripts/compare.py --input test_portraits/ --methods gaussian,lens --out compare_out
+    python scripts/compare.py --input testA/ --methods lens \\
+        --gan masked=runs/mask_loss/checkpoints/latest.pt:mask_loss:overlay \\
+        --reference real_bokeh/ --out compare_out
+
+Every image of --input (searched recursively) is rendered with every method: compositor
+methods by name (--methods) and trained GAN checkpoints (--gan NAME=CHECKPOINT:PRESET, with
+":overlay" to paste the input subject back at test time). Masks come from the image's alpha
+channel (RGBA), from --masks DIR/NAME.png, or else from --segmenter; depth from
+--depth DIR/NAME.npy|png or else --depth-model (default: the portrait depth prior).
+
+Writes into --out: results/<method>/NAME.png, metrics.csv (per-image rows and per-method
+mean/median), metrics.md, plots/ (GAN loss curves from the runs' log.jsonl), config.json and
+gallery/index.html (open it in a browser; the whole --out folder can be zipped and shared).
+With --reference (real shallow-DoF photos) also FID/KID (needs the torchvision Inception
+weights in the torch hub cache) and a weight-free blur-distribution distance. With --truth
+(ground-truth renders, e.g. synthetic scenes) also full-reference PSNR/SSIM.
+
+Bad images get one line each, the rest goes on, and the exit status is 1 when any image or
+render failed (2 for a bad command line).
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from datasets.io import ImageError
+from evaluation.compare import CompareConfig, build_renderers, run_compare
+
+log = logging.getLogger("compare")
+
+
+def parse_args(argv: list[str] | None = None) -> CompareConfig:
+    """Command line → CompareConfig."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    p.add_argument("--input", required=True, help="folder (or file) of test images")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--methods", default=None,
+                   help="comma-separated compositor methods (default: all of compositing.pipeline.METHODS; "
+                        "'' for none)")
+    p.add_argument("--gan", action="append", default=[], metavar="NAME=CKPT:PRESET[:overlay]",
+                   help="a trained GAN checkpoint to compare (repeatable)")
+    p.add_argument("--reference", help="folder of real shallow-DoF photos for FID/KID and the blur distance")
+    p.add_argument("--masks", help="folder of masks NAME.png (gray or alpha) for inputs without alpha")
+    p.add_argument("--depth", help="folder of depth maps NAME.npy or 16-bit NAME.png (millimetres)")
+    p.add_argument("--truth", help="folder of ground-truth shallow-DoF renders NAME.png (full-reference metrics)")
+    p.add_argument("--runs", nargs="*", default=[], help="GAN run folders (log.jsonl, config.json) to plot; "
+                   "runs holding a --gan checkpoint are found automatically")
+    p.add_argument("--segmenter", default="mediapipe", help="segmenter for inputs without a mask")
+    p.add_argument("--depth-model", default="prior", help="depth model for inputs without --depth")
+    p.add_argument("--fid-weights", choices=["imagenet", "none", "off"], default="imagenet",
+                   help="Inception weights for FID/KID: torchvision IMAGENET1K_V1 from the torch hub cache, "
+                        "'none' = random init (testing only), 'off' = skip FID/KID")
+    p.add_argument("--device", default="cpu", help="torch device for GAN inference and Inception features")
+    p.add_argument("--thumb-size", type=int, default=256, help="longer side of gallery thumbnails in pixels")
+    p.add_argument("--quiet", action="store_true", help="no progress bars, errors only")
+    a = p.parse_args(argv)
+    if a.methods is None:
+        from compositing.pipeline import METHODS
+
+        methods = list(METHODS)
+    else:
+        methods = [m.strip() for m in a.methods.split(",") if m.strip()]
+    return CompareConfig(
+        input=a.input, out=a.out, methods=methods, gan=a.gan, reference=a.reference, masks=a.masks,
+        depth=a.depth, truth=a.truth, runs=a.runs, segmenter=a.segmenter, depth_model=a.depth_model,
+        fid_weights=a.fid_weights, device=a.device, thumb_size=a.thumb_size, quiet=a.quiet,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    cfg = parse_args(argv)
+    logging.basicConfig(level=logging.ERROR if cfg.quiet else logging.INFO, format="%(levelname)s %(message)s")
+    try:
+        renderers = build_renderers(cfg)
+    except (ValueError, FileNotFoundError) as exc:
+        log.error("%s", exc)
+        return 2
+    try:
+        result = run_compare(cfg, renderers)
+    except (ImageError, FileNotFoundError) as exc:  # a missing --input / --masks / --depth folder
+        log.error("%s", exc)
+        return 2
+    ok_images = result.n_images - result.n_bad
+    print(f"{ok_images} image(s) × {len(renderers)} method(s) compared, {result.n_bad} bad image(s), "
+          f"{result.n_render_failures} failed render(s); gallery: {result.gallery}")
+    return 0 if result.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
