@@ -1,0 +1,78 @@
+"""Compositor speed: every registered method at 1 MP and 12 MP, lens blur against its targets.
+
+Input: a synthetic portrait (datasets.synthetic, 300×400) upscaled to 1 MP (866×1155) and 12 MP
+(3000×4000): bicubic image, bilinear matte, nearest depth in metres, focus on the subject. Each
+method runs ``repeats`` times, round-robin over the methods so background load hits them alike;
+the table gives the median. Targets (issue 2): lens ≤ 1.5 s at 12 MP and ≤ 2× progressive13 in
+the same run.
+"""
+from __future__ import annotations
+
+import statistics
+import time
+
+import cv2
+import numpy as np
+
+LENS_MAX_S = 1.5
+LENS_MAX_RATIO = 2.0
+
+
+def _inputs(height: int, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    from datasets.synthetic import make_scene
+
+    scene = make_scene(7, (300, 400), render_dof=False)
+    size = (width, height)
+    image = cv2.resize(scene.image, size, interpolation=cv2.INTER_CUBIC)
+    mask = np.clip(cv2.resize(scene.mask, size, interpolation=cv2.INTER_LINEAR), 0.0, 1.0)
+    depth = cv2.resize(scene.depth, size, interpolation=cv2.INTER_NEAREST)
+    return image, mask, depth, scene.focus_depth
+
+
+def _time_methods(names: list[str], height: int, width: int, repeats: int) -> dict[str, float]:
+    from compositing.pipeline import render
+
+    image, mask, depth, focus = _inputs(height, width)
+    for name in names:  # warm-up: kernels, tables, allocator
+        render(name, image[:64, :64], mask[:64, :64], depth[:64, :64], focus)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for _ in range(repeats):
+        for name in names:
+            start = time.perf_counter()
+            render(name, image, mask, depth, focus)
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def run(quick: bool = False) -> str:
+    """Markdown section: seconds per method at two sizes, lens/progressive13 ratio, pass/fail."""
+    from compositing.pipeline import METHODS
+
+    names = list(METHODS)
+    sizes = [(48, 64, "3 kP"), (96, 128, "12 kP")] if quick else [(866, 1155, "1 MP"), (3000, 4000, "12 MP")]
+    repeats = 1 if quick else 3
+    results = [_time_methods(names, h, w, repeats) for h, w, _ in sizes]
+    lines = ["### Compositing methods", "",
+             f"Synthetic portrait upscaled to {sizes[0][2]} ({sizes[0][1]}×{sizes[0][0]}) and "
+             f"{sizes[1][2]} ({sizes[1][1]}×{sizes[1][0]}); median of {repeats} run(s), seconds, "
+             "methods interleaved in one process.", "",
+             f"| method | {sizes[0][2]} (s) | {sizes[1][2]} (s) | source |", "|---|---|---|---|"]
+    for name in names:
+        lines.append(f"| {name} | {results[0][name]:.3f} | {results[1][name]:.3f} | {METHODS[name].source} |")
+    lens_s, prog_s = results[1]["lens"], results[1]["progressive13"]
+    ratio = lens_s / prog_s
+    lines += ["", f"lens / progressive13 at {sizes[1][2]}: **{ratio:.2f}×** (lens {lens_s:.3f} s, "
+              f"progressive13 {prog_s:.3f} s)", ""]
+    if quick:
+        lines.append("Quick run (tiny sizes): the 12 MP targets are not checked.")
+    else:
+        ok_abs, ok_rel = lens_s <= LENS_MAX_S, ratio <= LENS_MAX_RATIO
+        lines += [f"- lens ≤ {LENS_MAX_S} s at 12 MP: {'PASS' if ok_abs else 'FAIL'} ({lens_s:.3f} s)",
+                  f"- lens ≤ {LENS_MAX_RATIO}× progressive13 at 12 MP: {'PASS' if ok_rel else 'FAIL'} ({ratio:.2f}×)"]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    import sys
+
+    print(run(quick="--quick" in sys.argv))
