@@ -57,32 +57,49 @@ def _check_name(name: str) -> None:
 
 @dataclass(frozen=True)
 class Renderer:
-    """A named way to render: ``fn(image, mask, depth) -> output`` plus its settings for captions."""
+    """A named way to render: ``fn(image, mask, depth) -> output`` plus its settings for captions.
+
+    ``relative_fn``, when given, is used instead of ``fn`` for depth in relative units (e.g. the
+    portrait depth prior) — the lens blur's thin-lens circle of confusion needs metres.
+    """
 
     name: str
     kind: str
     settings: Mapping[str, Any]
     fn: RenderFn = field(repr=False, compare=False)
+    relative_fn: Optional[RenderFn] = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         _check_name(self.name)
 
-    def __call__(self, image: np.ndarray, mask: np.ndarray, depth: np.ndarray) -> np.ndarray:
-        return self.fn(image, mask, depth)
+    def __call__(self, image: np.ndarray, mask: np.ndarray, depth: np.ndarray, relative: bool = False) -> np.ndarray:
+        fn = self.relative_fn if relative and self.relative_fn is not None else self.fn
+        return fn(image, mask, depth)
 
 
 def compositor_renderer(method: str, params: Optional[Mapping[str, Any]] = None) -> Renderer:
-    """A compositor method from ``compositing.pipeline.METHODS``, focused with ``choose_focus``."""
-    from compositing.pipeline import METHODS, choose_focus, render
+    """A compositor method from ``compositing.pipeline.METHODS``, focused with ``choose_focus``;
+    for relative depth its parameters go through ``compositing.video.params_for_depth``."""
+    from compositing.pipeline import METHODS, build_params, choose_focus, params_to_dict, render
+    from compositing.video import params_for_depth
 
     if method not in METHODS:
         raise ValueError(f"unknown compositor method {method!r}; choose from {sorted(METHODS)}")
-    params = dict(params or {})
+    metric_params = dict(params or {})
+    relative_params = params_for_depth(method, metric_params, True) or {}
+    settings = params_to_dict(build_params(method, metric_params))  # validates the keys too
 
-    def fn(image: np.ndarray, mask: np.ndarray, depth: np.ndarray) -> np.ndarray:
-        return render(method, image, mask, depth, choose_focus(mask, depth), params or None)
+    def with_params(p: dict[str, Any]) -> RenderFn:
+        def fn(image: np.ndarray, mask: np.ndarray, depth: np.ndarray) -> np.ndarray:
+            return render(method, image, mask, depth, choose_focus(mask, depth), p or None)
 
-    return Renderer(method, "compositor", {**params, "focus": "auto"} if params else {"focus": "auto"}, fn)
+        return fn
+
+    if relative_params != metric_params:
+        changed = {k: v for k, v in relative_params.items() if metric_params.get(k) != v}
+        settings["for relative depth"] = ", ".join(f"{k}={v}" for k, v in changed.items())
+    return Renderer(method, "compositor", {**settings, "focus": "auto"}, with_params(metric_params),
+                    with_params(relative_params) if relative_params != metric_params else None)
 
 
 @dataclass(frozen=True)
@@ -140,6 +157,7 @@ class CompareConfig:
     input: str
     out: str
     methods: list[str] = field(default_factory=list)
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)  # compositor method → its params
     gan: list[str] = field(default_factory=list)
     reference: Optional[str] = None
     masks: Optional[str] = None
@@ -223,10 +241,18 @@ class _Lazy:
         self.factory = factory
         self.model: Any = None
 
-    def __call__(self, *args: Any) -> Any:
+    def _get(self) -> Any:
         if self.model is None:
             self.model = self.factory()
-        return self.model(*args)
+        return self.model
+
+    def __call__(self, *args: Any) -> Any:
+        return self._get()(*args)
+
+    @property
+    def relative(self) -> bool:
+        """The depth model's ``relative`` flag (builds it)."""
+        return bool(getattr(self._get(), "relative", False))
 
 
 # ----------------------------------------------------------------------------- the run
@@ -234,7 +260,10 @@ class _Lazy:
 
 def build_renderers(cfg: CompareConfig) -> list[Renderer]:
     """Renderers named by the config (compositor methods, then GAN checkpoints); names must be unique."""
-    renderers = [compositor_renderer(m) for m in cfg.methods]
+    unused = sorted(set(cfg.params) - set(cfg.methods))
+    if unused:
+        raise ValueError(f"parameters given for methods not compared: {unused}")
+    renderers = [compositor_renderer(m, cfg.params.get(m)) for m in cfg.methods]
     renderers += [gan_renderer(GanSpec.parse(s), cfg.device) for s in cfg.gan]
     names = [r.name for r in renderers]
     dupes = sorted({n for n in names if names.count(n) > 1})
@@ -307,8 +336,11 @@ def run_compare(
                 mask = _read_mask(masks[name], shape)
             else:
                 mask = np.asarray(segment(image), dtype=np.float32)
-            depth = read_depth(depths[name], expected_shape=shape) if name in depths else np.asarray(
-                estimate_depth(image, mask), dtype=np.float32)
+            if name in depths:  # depth files are metres
+                depth, relative = read_depth(depths[name], expected_shape=shape), False
+            else:
+                depth = np.asarray(estimate_depth(image, mask), dtype=np.float32)
+                relative = bool(getattr(estimate_depth, "relative", False))
             truth = None
             if cfg.truth:
                 if name not in truths:
@@ -338,7 +370,7 @@ def run_compare(
         for r in renderers:
             try:
                 start = time.perf_counter()
-                output = r(image, mask, depth)
+                output = r(image, mask, depth, relative)
                 seconds = time.perf_counter() - start
                 if not isinstance(output, np.ndarray) or output.dtype != np.uint8 or output.shape != image.shape:
                     got = f"{output.dtype} {output.shape}" if isinstance(output, np.ndarray) else type(output).__name__

@@ -1,7 +1,7 @@
 """Compare shallow depth-of-field methods side by side: render, measure, write a gallery.
 
     python scripts/compare.py --input test_portraits/ --methods gaussian,lens --out compare_out
-    python scripts/compare.py --input testA/ --methods lens \\
+    python scripts/compare.py --input testA/ --methods lens --params lens:f_number=1.4 \\
         --gan masked=runs/mask_loss/checkpoints/latest.pt:mask_loss:overlay \\
         --reference real_bokeh/ --out compare_out
 
@@ -24,13 +24,31 @@ render failed (2 for a bad command line).
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
+from typing import Any
 
 from datasets.io import ImageError
 from evaluation.compare import CompareConfig, build_renderers, run_compare
 
 log = logging.getLogger("compare")
+
+
+def parse_params(parser: argparse.ArgumentParser, items: list[str]) -> dict[str, dict[str, Any]]:
+    """``["lens:f_number=1.4", "lens:blades=6"]`` → ``{"lens": {"f_number": 1.4, "blades": 6}}``."""
+    params: dict[str, dict[str, Any]] = {}
+    for item in items:
+        method, sep, assignment = item.partition(":")
+        key, sep2, value = assignment.partition("=")
+        if not (sep and sep2 and method and key):
+            parser.error(f"--params {item!r}: expected METHOD:KEY=VALUE")
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError:
+            parsed = value
+        params.setdefault(method, {})[key] = parsed
+    return params
 
 
 def parse_args(argv: list[str] | None = None) -> CompareConfig:
@@ -42,6 +60,9 @@ def parse_args(argv: list[str] | None = None) -> CompareConfig:
     p.add_argument("--methods", default=None,
                    help="comma-separated compositor methods (default: all of compositing.pipeline.METHODS; "
                         "'' for none)")
+    p.add_argument("--params", action="append", default=[], metavar="METHOD:KEY=VALUE",
+                   help="a compositor method parameter, e.g. lens:f_number=1.4 (repeatable; values are JSON "
+                        "where they parse, else strings)")
     p.add_argument("--gan", action="append", default=[], metavar="NAME=CKPT:PRESET[:overlay]",
                    help="a trained GAN checkpoint to compare (repeatable)")
     p.add_argument("--reference", help="folder of real shallow-DoF photos for FID/KID and the blur distance")
@@ -66,7 +87,7 @@ def parse_args(argv: list[str] | None = None) -> CompareConfig:
     else:
         methods = [m.strip() for m in a.methods.split(",") if m.strip()]
     return CompareConfig(
-        input=a.input, out=a.out, methods=methods, gan=a.gan, reference=a.reference, masks=a.masks,
+        input=a.input, out=a.out, methods=methods, params=parse_params(p, a.params), gan=a.gan, reference=a.reference, masks=a.masks,
         depth=a.depth, truth=a.truth, runs=a.runs, segmenter=a.segmenter, depth_model=a.depth_model,
         fid_weights=a.fid_weights, device=a.device, thumb_size=a.thumb_size, quiet=a.quiet,
     )

@@ -205,9 +205,8 @@ def test_script_bad_command_lines(tmp_path):
 
 
 def test_script_with_compositor_methods(data, tmp_path):
-    pytest.importorskip("compositing.pipeline", reason="compositing/pipeline.py (H1) has not landed yet")
     r = _script("--input", str(data / "inputs"), "--out", str(tmp_path / "o"), "--methods", "gaussian,lens",
-                "--depth", str(data / "depth"), "--truth", str(data / "truth"), "--quiet")
+                "--params", "gaussian:k=9", "--depth", str(data / "depth"), "--truth", str(data / "truth"), "--quiet")
     assert r.returncode == 1, r.stderr  # broken.png
     assert "broken.png" in r.stderr and "1 bad image(s), 0 failed render(s)" in r.stdout
     means = {row["method"]: row for row in _csv(tmp_path / "o" / "metrics.csv") if row["scope"] == "mean"}
@@ -215,3 +214,23 @@ def test_script_with_compositor_methods(data, tmp_path):
     for m in means.values():
         assert float(m["bg_blur"]) < 0.9 and float(m["subject_ssim"]) > 0.9
     assert float(means["lens"]["truth_psnr"]) > float(means["gaussian"]["truth_psnr"]) - 1.0
+    html = (tmp_path / "o" / "gallery" / "index.html").read_text(encoding="utf-8")
+    assert "k=9" in html and "f_number=1.8" in html  # the settings actually used are captioned
+    config = json.loads((tmp_path / "o" / "config.json").read_text())
+    assert config["params"] == {"gaussian": {"k": 9}}
+    r = _script("--input", str(data / "inputs"), "--out", str(tmp_path / "o2"), "--methods", "gaussian",
+                "--params", "gaussian:sigma=3")
+    assert r.returncode == 2 and "sigma" in r.stderr
+
+
+def test_lens_with_relative_depth_from_the_prior(data, tmp_path):
+    """Without depth files the depth prior (relative units) is used, and the lens switches its CoC mode."""
+    from evaluation.compare import compositor_renderer
+    from segdepth.depth import build_depth_model
+
+    lens = compositor_renderer("lens")
+    assert lens.relative_fn is not None and lens.settings["for relative depth"] == "coc=relative"
+    cfg = CompareConfig(input=str(data / "inputs" / "s0.png"), out=str(tmp_path / "o"), quiet=True)
+    res = run_compare(cfg, [lens], segmenter=_no_model, depth_model=build_depth_model("prior"))
+    assert res.ok
+    assert res.rows[0]["bg_blur"] < 0.5 and res.rows[0]["subject_ssim"] > 0.9
