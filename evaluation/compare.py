@@ -133,7 +133,7 @@ def gan_renderer(spec: GanSpec, device: str = "cpu") -> Renderer:
     translator = Translator.from_checkpoint(spec.checkpoint, direction="AtoB", overlay=spec.overlay, device=device)
 
     def fn(image: np.ndarray, mask: np.ndarray, depth: np.ndarray) -> np.ndarray:
-        return translator(image, mask)
+        return translator(image, mask, depth)
 
     settings = {"preset": spec.preset, "overlay": spec.overlay, "checkpoint": spec.checkpoint.name}
     return Renderer(spec.name, "gan", settings, fn)
