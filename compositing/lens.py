@@ -343,7 +343,7 @@ def lens_blur(image: np.ndarray, mask: np.ndarray, depth: np.ndarray, focus_dept
     """Render shallow depth of field (see the module docstring). uint8 RGB H×W×3 out."""
     image = np.ascontiguousarray(image, np.uint8)
     h, w = image.shape[:2]
-    mask = np.asarray(mask, np.float32)
+    mask = np.clip(np.asarray(mask, np.float32), 0.0, 1.0)
     depth = np.asarray(depth, np.float32)
     if image.ndim != 3 or image.shape[2] != 3 or mask.shape != (h, w) or depth.shape != (h, w):
         raise ValueError(f"need image H×W×3 with mask and depth H×W, got {image.shape}, {mask.shape}, {depth.shape}")
@@ -391,7 +391,10 @@ def lens_blur(image: np.ndarray, mask: np.ndarray, depth: np.ndarray, focus_dept
         color_bg, b_est, rho_bg = color, None, rho
         front_w = np.zeros_like(rho)
     everywhere = np.ones_like(rho_bg)
-    acc = composite_layers(color_bg, rho_bg, everywhere, layer_levels(rho_bg, everywhere, params.max_layers), params)
+    levels = layer_levels(rho_bg, everywhere, params.max_layers)
+    log.debug("lens blur %dx%d at working size %dx%d, subject in focus: %s, CoC levels (working px): %s",
+              w, h, work[1], work[0], subject_in_focus, np.round(levels, 2).tolist())
+    acc = composite_layers(color_bg, rho_bg, everywhere, levels, params)
     background = acc[..., :3] / np.maximum(acc[..., 3:4], 1e-6)
 
     # full resolution: the smooth background is upsampled in sRGB ...

@@ -138,6 +138,24 @@ def test_downscaled_path_matches_full_resolution_path():
     np.testing.assert_array_equal(small[inside], sc.image[inside])
 
 
+def test_downscaled_path_keeps_in_focus_background_detail():
+    rng = np.random.default_rng(2)
+    size = 160
+    image = cv2.GaussianBlur(rng.integers(0, 256, (size, size, 3), dtype=np.uint8), (3, 3), 0)
+    depth = np.full((size, size), 2.0, np.float32)
+    depth[:, 80:] = 20.0
+    mask = np.zeros((size, size), np.float32)
+    out = lens_blur(image, mask, depth, 2.0, LensParams(work_pixels=4000))
+    left, right = (slice(4, -4), slice(4, 60)), (slice(4, -4), slice(110, -4))
+    assert np.abs(out[left].astype(int) - image[left]).max() <= 2
+
+    def hf(img, region):
+        g = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        return np.abs(cv2.Laplacian(g, cv2.CV_32F))[region].mean()
+
+    assert hf(out, right) < 0.2 * hf(image, right)
+
+
 def _layers_reference(layers, focus, size, lens_):
     """Sharp image, exact mask of the visible subject, depth and reference DoF for layers."""
     radii = [float(synthetic.coc_radius_px(layer.depth, focus, lens_, size)) for layer in layers]
