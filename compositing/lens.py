@@ -344,7 +344,7 @@ def lens_blur(image: np.ndarray, mask: np.ndarray, depth: np.ndarray, focus_dept
     image = np.ascontiguousarray(image, np.uint8)
     h, w = image.shape[:2]
     mask = np.clip(np.asarray(mask, np.float32), 0.0, 1.0)
-    depth = np.asarray(depth, np.float32)
+    depth = np.ascontiguousarray(depth, np.float32)
     if image.ndim != 3 or image.shape[2] != 3 or mask.shape != (h, w) or depth.shape != (h, w):
         raise ValueError(f"need image H×W×3 with mask and depth H×W, got {image.shape}, {mask.shape}, {depth.shape}")
     if params.max_layers < 1 or params.kernel_radius < 1 or params.work_pixels < 1:
