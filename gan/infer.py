@@ -1,0 +1,265 @@
+"""Translate images with a trained CycleGAN generator, at the model's size or at full resolution.
+
+Images in and out are numpy uint8 RGB H×W×3; masks float32 H×W in [0, 1] (1 = subject);
+depth float32 H×W, larger = farther (normalised per image as in training).
+
+Full-resolution strategies (the paper's generator works at 256 pixels; photographs are larger):
+- ``mode="resize"`` with ``size=N``: translate a copy whose shorter side is N, take the change
+  G(x) − x at that size, upsample it (bilinear) and add it to the full-resolution input, so the
+  full-resolution detail of the input survives wherever the generator changes nothing;
+- ``mode="resize"`` with ``size=None``: run the (fully convolutional) generator on the whole image;
+- ``mode="tiles"``: run it on overlapping N×N tiles (N = size, default 256) and blend them with
+  weights that ramp linearly to the tile edges, so tile borders leave no seams.
+With ``overlay`` the full-resolution subject is pasted back last (Nasrullah 2018 eq. 13):
+out = M·input + (1 − M)·translated, exact in the subject (M = 1).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from datasets.io import ImageError, list_images, read_depth, read_image_with_alpha, write_image
+from datasets.unaligned import normalize_depth
+from gan.model import ModelConfig
+from gan.networks import define_G
+
+log = logging.getLogger(__name__)
+
+DIRECTIONS = ("AtoB", "BtoA")
+MODES = ("resize", "tiles")
+DEFAULT_TILE = 256
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used; the message names the file and the problem."""
+
+
+def _drop_instance_norm_stats(state: dict[str, torch.Tensor], net: nn.Module) -> dict[str, torch.Tensor]:
+    """Checkpoints saved by PyTorch < 0.4 carry running stats for InstanceNorm layers that now
+    have none (the reference code drops them the same way); remove those keys."""
+    norm_prefixes = {f"{name}." for name, m in net.named_modules() if isinstance(m, nn.InstanceNorm2d)}
+    stats = ("running_mean", "running_var", "num_batches_tracked")
+    return {k: v for k, v in state.items()
+            if not (k.rsplit(".", 1)[-1] in stats and k[: k.rfind(".") + 1] in norm_prefixes)}
+
+
+def _fit_report(state: dict[str, Any], net: nn.Module) -> str | None:
+    """None when ``state`` loads into ``net`` strictly; else what does not fit."""
+    own = net.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    shapes = [f"{k}: file {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
+              for k in own if k in state and hasattr(state[k], "shape") and state[k].shape != own[k].shape]
+    parts = []
+    if missing:
+        parts.append(f"{len(missing)} missing keys (e.g. {', '.join(missing[:3])})")
+    if unexpected:
+        parts.append(f"{len(unexpected)} unexpected keys (e.g. {', '.join(unexpected[:3])})")
+    if shapes:
+        parts.append(f"{len(shapes)} shape mismatches (e.g. {'; '.join(shapes[:2])})")
+    return "; ".join(parts) or None
+
+
+def _describe(cfg: ModelConfig) -> str:
+    blocks = "" if cfg.n_blocks is None else f", n_blocks {cfg.n_blocks}"
+    return (f"{cfg.netG}{blocks}, ngf {cfg.ngf}, norm {cfg.norm}, upsample {cfg.upsample}, "
+            f"depth input {cfg.use_depth}")
+
+
+@dataclass
+class Translator:
+    """One generator ready to translate numpy images (see the module docstring)."""
+
+    generator: nn.Module
+    cfg: ModelConfig
+    direction: str = "AtoB"
+    overlay: bool = False
+    device: torch.device = torch.device("cpu")
+    size: int | None = None
+    mode: str = "resize"
+    tile_overlap: int | None = None  # pixels; default a quarter of the tile
+
+    def __post_init__(self) -> None:
+        if self.direction not in DIRECTIONS:
+            raise ValueError(f"direction must be one of {DIRECTIONS}, got {self.direction!r}")
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+        self.device = torch.device(self.device)
+        self.generator = self.generator.to(self.device).eval()
+        self.divisor = int(self.generator.divisor)
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, direction: str = "AtoB", overlay: bool | None = False,
+                        device: torch.device | str = "cpu", size: int | None = None, mode: str = "resize",
+                        config: ModelConfig | None = None, tile_overlap: int | None = None) -> "Translator":
+        """Load G_A (AtoB) or G_B (BtoA) from a train_cyclegan checkpoint (a dict with "config",
+        a ModelConfig dict, and "model", a CycleGANModel.state_dict()), or from a plain
+        reference-layout generator state_dict when ``config`` describes its architecture.
+        ``overlay=None`` takes the checkpoint's ``mask_overlay_test``. Anything that does not
+        fit raises one ``CheckpointError`` naming the file and the mismatch."""
+        path = Path(path)
+        if direction not in DIRECTIONS:
+            raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
+        try:
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+        except FileNotFoundError:
+            raise CheckpointError(f"{path}: no such checkpoint file") from None
+        except Exception as exc:  # torch.load raises many types for a bad file  # noqa: BLE001
+            raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({type(exc).__name__}: "
+                                  f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
+        if not isinstance(obj, dict):
+            raise CheckpointError(f"{path}: expected a dict checkpoint, found {type(obj).__name__}")
+        net_key = "netG_A" if direction == "AtoB" else "netG_B"
+        if "config" in obj and "model" in obj:
+            try:
+                file_cfg = ModelConfig.from_dict(dict(obj["config"]))
+            except (TypeError, ValueError) as exc:
+                raise CheckpointError(f"{path}: bad model config in checkpoint ({exc})") from None
+            if config is not None and config != file_cfg:
+                raise CheckpointError(f"{path}: holds its own config ({_describe(file_cfg)}), "
+                                      f"which differs from the one given ({_describe(config)})")
+            cfg = file_cfg
+            if net_key not in obj["model"]:
+                raise CheckpointError(f"{path}: checkpoint has no {net_key} weights")
+            state = obj["model"][net_key]
+        elif config is not None:
+            cfg, state = config, obj
+        else:
+            raise CheckpointError(f"{path}: no 'config' in this file (not a train_cyclegan checkpoint); "
+                                  f"for a plain generator state_dict pass its architecture as config")
+        g_in, g_out = (cfg.input_nc, cfg.output_nc) if direction == "AtoB" else (cfg.output_nc, cfg.input_nc)
+        g_in += 1 if cfg.use_depth else 0
+        generator = define_G(cfg.netG, g_in, g_out, ngf=cfg.ngf, norm=cfg.norm, upsample=cfg.upsample,
+                             n_blocks=cfg.n_blocks)
+        state = _drop_instance_norm_stats(dict(state), generator)
+        problem = _fit_report(state, generator)
+        if problem:
+            raise CheckpointError(f"{path}: weights do not fit the generator {_describe(cfg)}: {problem}")
+        generator.load_state_dict(state, strict=True)
+        use_overlay = cfg.mask_overlay_test if overlay is None else overlay
+        return cls(generator, cfg, direction, use_overlay, torch.device(device), size, mode, tile_overlap)
+
+    # ------------------------------------------------------------------ translation
+    def _run(self, x: torch.Tensor, depth: torch.Tensor | None) -> torch.Tensor:
+        """Generator on 1×C×h×w (replicate-padded to a multiple of its divisor, cropped back)."""
+        h, w = x.shape[-2:]
+        if depth is not None:
+            x = torch.cat([x, depth], 1)
+        pad_h, pad_w = -h % self.divisor, -w % self.divisor
+        if pad_h or pad_w:
+            x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
+        return self.generator(x)[..., :h, :w]
+
+    def _resize(self, x: torch.Tensor, depth: torch.Tensor | None) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        if self.size is None or self.size >= min(h, w):
+            return self._run(x, depth)
+        scale = self.size / min(h, w)
+        low_size = (max(1, round(h * scale)), max(1, round(w * scale)))
+        low = F.interpolate(x, size=low_size, mode="bilinear", antialias=True, align_corners=False)
+        low_depth = None if depth is None else F.interpolate(depth, size=low_size, mode="bilinear",
+                                                             antialias=True, align_corners=False)
+        change = self._run(low, low_depth) - low
+        return x + F.interpolate(change, size=(h, w), mode="bilinear", align_corners=False)
+
+    def _tiles(self, x: torch.Tensor, depth: torch.Tensor | None) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        tile = self.size or DEFAULT_TILE
+        overlap = tile // 4 if self.tile_overlap is None else self.tile_overlap
+        if not 0 <= overlap < tile:
+            raise ValueError(f"tile overlap {overlap} must be in [0, {tile})")
+        ramp = torch.ones(tile, device=x.device)
+        if overlap:  # weights rise linearly over `overlap` pixels from each tile edge
+            edge = torch.arange(1, overlap + 1, device=x.device, dtype=torch.float32) / (overlap + 1)
+            ramp[:overlap], ramp[tile - overlap:] = edge, edge.flip(0)
+        # a side no longer than the tile is covered by one tile and needs no blending
+        wy = ramp if h > tile else torch.ones(h, device=x.device)
+        wx = ramp if w > tile else torch.ones(w, device=x.device)
+        wgt = (wy[:, None] * wx[None, :])[None, None]
+        th, tw = len(wy), len(wx)
+        out = torch.zeros_like(x)
+        weight = torch.zeros((1, 1, h, w), device=x.device)
+        for top in _starts(h, th, overlap):
+            for left in _starts(w, tw, overlap):
+                window = (slice(None), slice(None), slice(top, top + th), slice(left, left + tw))
+                out[window] += self._run(x[window], None if depth is None else depth[window]) * wgt
+                weight[window] += wgt
+        return out / weight
+
+    @torch.inference_mode()
+    def __call__(self, image: np.ndarray, mask: np.ndarray | None = None, depth: np.ndarray | None = None
+                 ) -> np.ndarray:
+        """uint8 H×W×3 (+ mask float32 H×W, + depth float32 H×W) -> uint8 H×W×3, same size."""
+        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+            raise ValueError(f"image must be uint8 H×W×3, got {image.dtype} {image.shape}")
+        h, w = image.shape[:2]
+        if self.overlay and mask is None:
+            raise ValueError("overlay is on: a subject mask (H×W in [0, 1]) is needed")
+        if mask is not None and mask.shape != (h, w):
+            raise ValueError(f"mask shape {mask.shape} does not match the image {(h, w)}")
+        if self.cfg.use_depth and depth is None:
+            raise ValueError("this generator takes depth as input: pass depth (H×W)")
+        if depth is not None and depth.shape != (h, w):
+            raise ValueError(f"depth shape {depth.shape} does not match the image {(h, w)}")
+        x = torch.from_numpy(image).to(self.device).permute(2, 0, 1)[None].float() / 127.5 - 1.0
+        d = None
+        if self.cfg.use_depth:
+            d = torch.from_numpy(normalize_depth(depth)).to(self.device)[None, None]
+        y = self._resize(x, d) if self.mode == "resize" else self._tiles(x, d)
+        out = ((y[0].clamp(-1, 1) + 1.0) * 127.5).permute(1, 2, 0).cpu().numpy()
+        if self.overlay:  # paste in the input's own pixel values: exact where mask == 1
+            m = mask.astype(np.float32)[..., None]
+            out = m * image.astype(np.float32) + (1.0 - m) * out
+        return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def _starts(length: int, tile: int, overlap: int) -> list[int]:
+    """Tile origins covering [0, length) with tiles of ``tile`` overlapping by >= ``overlap``."""
+    if length <= tile:
+        return [0]
+    stride = tile - overlap
+    starts = list(range(0, length - tile, stride))
+    return starts + [length - tile]
+
+
+def translate_folder(translator: Translator, in_dir: str | Path, out_dir: str | Path,
+                     depth_dir: str | Path | None = None, quiet: bool = False) -> tuple[int, int]:
+    """Translate every image under ``in_dir`` into ``out_dir``/same relative path with .png.
+
+    Masks come from the images' alpha (RGBA, as prepare_masks writes them), needed only with
+    overlay; depth from ``depth_dir``/NAME.npy when the generator takes depth. A bad file is
+    logged as "PATH: problem" and counted; the rest go on. Returns (translated, failed).
+    """
+    in_dir, out_dir = Path(in_dir), Path(out_dir)
+    paths = list_images(in_dir)
+    ok = failed = 0
+    written: dict[Path, Path] = {}
+    for path in tqdm(paths, desc=f"translating {translator.direction}", unit="img", disable=quiet or None):
+        rel = path.relative_to(in_dir) if path.is_relative_to(in_dir) else Path(path.name)
+        target = out_dir / rel.with_suffix(".png")
+        try:
+            if target in written:
+                raise ImageError(path, f"output {target} is already the translation of {written[target]}")
+            image, alpha = read_image_with_alpha(path)
+            if translator.overlay and alpha is None:
+                raise ImageError(path, "no alpha channel: overlay needs the subject mask (RGBA input)")
+            depth = None
+            if translator.cfg.use_depth:
+                if depth_dir is None:
+                    raise ImageError(path, "the generator takes depth: pass a depth folder with NAME.npy files")
+                depth = read_depth(Path(depth_dir) / f"{path.stem}.npy", expected_shape=image.shape)
+            write_image(target, translator(image, alpha if translator.overlay else None, depth))
+            written[target] = path
+            ok += 1
+        except (ImageError, ValueError, OSError) as exc:
+            log.error("%s", exc if isinstance(exc, ImageError) else f"{path}: {exc}")
+            failed += 1
+    return ok, failed

@@ -1,0 +1,123 @@
+"""gan.networks: reference parameter counts and state_dict layout, shapes, init, resize-conv."""
+import pytest
+import torch
+from torch import nn
+
+from gan.networks import (NLayerDiscriminator, ResnetGenerator, UnetGenerator, count_parameters, define_D,
+                          define_G, init_weights)
+
+
+def test_reference_parameter_counts():
+    assert count_parameters(ResnetGenerator(3, 3, 64, 9, "instance")) == 11_378_179
+    assert count_parameters(NLayerDiscriminator(3, 64, 3, "instance")) == 2_764_737
+
+
+def test_resnet_state_dict_keys_match_reference_layout():
+    sd = ResnetGenerator(3, 3, 64, 9, "instance").state_dict()
+    expected = {
+        "model.1.weight": (64, 3, 7, 7),       # c7s1-64 after ReflectionPad2d(3)
+        "model.4.weight": (128, 64, 3, 3),     # d128
+        "model.7.weight": (256, 128, 3, 3),    # d256
+        "model.10.conv_block.1.weight": (256, 256, 3, 3),  # first residual block
+        "model.18.conv_block.5.weight": (256, 256, 3, 3),  # ninth residual block
+        "model.19.weight": (256, 128, 3, 3),   # ConvTranspose2d(256 -> 128): in × out × k × k
+        "model.22.weight": (128, 64, 3, 3),
+        "model.26.weight": (3, 64, 7, 7),
+        "model.26.bias": (3,),
+    }
+    for key, shape in expected.items():
+        assert tuple(sd[key].shape) == shape, key
+    assert len(sd) == 48  # 2 tensors × (3 down + 18 block convs + 2 up + 1 out); instance norm has none
+
+
+def test_reference_layout_state_dict_loads_strictly():
+    """A state_dict built key by key in the reference layout (as a published checkpoint holds it)
+    loads with strict=True; a renamed key does not."""
+    torch.manual_seed(0)
+    names_shapes = [(k, v.shape) for k, v in ResnetGenerator(3, 3, 8, 2).state_dict().items()]
+    reference = {k: torch.randn(shape) for k, shape in names_shapes}
+    net = ResnetGenerator(3, 3, 8, 2)
+    net.load_state_dict(reference, strict=True)
+    assert torch.equal(net.model[1].weight, reference["model.1.weight"])
+    broken = dict(reference)
+    broken["model.1.w"] = broken.pop("model.1.weight")
+    with pytest.raises(RuntimeError):
+        ResnetGenerator(3, 3, 8, 2).load_state_dict(broken, strict=True)
+
+
+def test_discriminator_keys_and_patch_output():
+    d = NLayerDiscriminator(3, 64, 3, "instance")
+    sd = d.state_dict()
+    assert tuple(sd["model.0.weight"].shape) == (64, 3, 4, 4)
+    assert tuple(sd["model.2.weight"].shape) == (128, 64, 4, 4)
+    assert tuple(sd["model.11.weight"].shape) == (1, 512, 4, 4)
+    small = NLayerDiscriminator(3, 8, 3)
+    assert small(torch.zeros(2, 3, 256, 256)).shape == (2, 1, 30, 30)  # 70×70 PatchGAN on 256²
+
+
+@pytest.mark.parametrize("name,size", [("resnet_6blocks", 32), ("unet_256", 256), ("unet_128", 128)])
+def test_generator_shapes_and_range(name, size):
+    torch.manual_seed(0)
+    g = define_G(name, 3, 3, ngf=4, norm="batch" if name.startswith("unet") else "instance")
+    y = g(torch.rand(1, 3, size, size) * 2 - 1)
+    assert y.shape == (1, 3, size, size)
+    assert y.abs().max() <= 1.0
+
+
+def test_unet_reference_keys():
+    sd = UnetGenerator(3, 3, 8, 64, "batch").state_dict()
+    assert tuple(sd["model.model.0.weight"].shape) == (64, 3, 4, 4)          # outermost down conv
+    assert tuple(sd["model.model.3.weight"].shape) == (128, 3, 4, 4)         # outermost up (128 -> 3)
+    assert tuple(sd["model.model.1.model.1.weight"].shape) == (128, 64, 4, 4)
+    assert "model.model.1.model.2.running_mean" in sd                        # batch norm stats
+
+
+def test_depth_channel_input():
+    g = define_G("resnet", 4, 3, ngf=4, n_blocks=1)
+    assert tuple(g.state_dict()["model.1.weight"].shape) == (4, 4, 7, 7)
+    assert g(torch.zeros(1, 4, 16, 16)).shape == (1, 3, 16, 16)
+
+
+def test_init_statistics():
+    torch.manual_seed(0)
+    g = define_G("resnet_6blocks", ngf=32, init_gain=0.02)
+    w = torch.cat([m.weight.flatten() for m in g.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))])
+    assert abs(w.mean().item()) < 1e-3
+    assert w.std().item() == pytest.approx(0.02, rel=0.02)
+    assert all(m.bias.abs().max() == 0 for m in g.modules() if isinstance(m, nn.Conv2d) and m.bias is not None)
+    bn = init_weights(nn.Sequential(nn.BatchNorm2d(4096)), 0.02)[0]
+    assert bn.weight.mean().item() == pytest.approx(1.0, abs=2e-3)
+    assert bn.weight.std().item() == pytest.approx(0.02, rel=0.1)
+
+
+def test_n_blocks_choice_and_errors():
+    assert len(define_G("resnet", ngf=4, n_blocks=2).model) == 4 + 6 + 2 + 6 + 3
+    with pytest.raises(ValueError, match="unknown generator"):
+        define_G("resnet_7blocks")
+    with pytest.raises(ValueError, match="n_blocks"):
+        define_G("unet_256", n_blocks=3)
+
+
+def _period2_energy(y: torch.Tensor) -> float:
+    """Share of the output's variation that alternates with period 2 (the checkerboard)."""
+    y = y[..., 24:-24, 24:-24]  # away from the zero padding of the down-sampling convs
+    even_odd_rows = (y[..., 0::2, :] - y[..., 1::2, :]).abs().mean()
+    even_odd_cols = (y[..., :, 0::2] - y[..., :, 1::2]).abs().mean()
+    return float(even_odd_rows + even_odd_cols)
+
+
+def test_resize_convolution_has_no_checkerboard_at_init():
+    """On a constant input every activation before the up-sampling is constant (reflection
+    padding), so any pattern in the output comes from the up-sampling layers: the transposed
+    convolutions' uneven overlap leaves a period-2 pattern, nearest-resize + conv leaves none."""
+    x = torch.full((1, 3, 96, 96), 0.3)
+    torch.manual_seed(0)
+    transpose = define_G("resnet", ngf=8, n_blocks=1, upsample="transpose", init_gain=0.5)
+    torch.manual_seed(0)
+    resize = define_G("resnet", ngf=8, n_blocks=1, upsample="resize", init_gain=0.5)
+    with torch.no_grad():
+        e_t, e_r = _period2_energy(transpose(x)), _period2_energy(resize(x))
+    assert e_t > 1e-3
+    assert e_r < 1e-6
+    # the resize layer sits where the transposed conv was (index 10 + n_blocks), as a Sequential
+    assert {k for k in resize.state_dict() if k.startswith("model.11.")} == {"model.11.2.weight", "model.11.2.bias"}
