@@ -12,7 +12,7 @@ resolution. Masks are float32 H×W in [0, 1] (1 = person).
 * :class:`FrameBlur` is the webcam path: segment at low resolution (MediaPipe's landscape model
   takes 256×144), blur a background downscaled 8× with the subject excluded (normalised
   convolution, so the subject's colours do not bleed into the background), upscale it and
-  composite at full resolution with ``cv2.blendLinear``. Any method of
+  composite at full resolution with ``cv2.blendLinear`` inside the subject's bounding box. Any method of
   :mod:`compositing.pipeline` can replace the fast blur (full resolution, not real-time).
 * :func:`process_video` runs a :class:`FrameBlur` over a camera or a video file and writes the
   result atomically (or shows it in a window).
@@ -163,12 +163,34 @@ class FrameBlur:
         else:
             bg = self._fast_background(frame_bgr, mask_small)
             t1 = time.perf_counter()
-            mask = cv2.resize(mask_small, (w, h), interpolation=cv2.INTER_LINEAR)
-            out = cv2.blendLinear(frame_bgr, bg, mask, 1.0 - mask)
+            out = composite(frame_bgr, bg, mask_small)
             self.timings["blur"] += t1 - t0
             self.timings["composite"] += time.perf_counter() - t1
         self.frames += 1
         return out
+
+
+def composite(frame: np.ndarray, background: np.ndarray, mask_small: np.ndarray) -> np.ndarray:
+    """out = m·frame + (1 − m)·background with ``mask_small`` upscaled bilinearly to the frame.
+
+    Only the bounding box of ``mask_small > 1/512`` (plus one low-resolution pixel, the reach of
+    bilinear interpolation) is blended: outside it m < 1/512, so m·(frame − background) < 0.5 and
+    the rounded result is the background pixel anyway. ``background`` is modified in place and
+    returned. uint8 H×W×3 frames, float32 mask in [0, 1] at any size.
+    """
+    h, w = frame.shape[:2]
+    sh, sw = mask_small.shape
+    ys, xs = np.nonzero(mask_small > 1.0 / 512)
+    if ys.size == 0:
+        return background
+    fy, fx = h / sh, w / sw
+    y0, y1 = max(0, int((ys.min() - 1) * fy)), min(h, int(np.ceil((ys.max() + 2) * fy)))
+    x0, x1 = max(0, int((xs.min() - 1) * fx)), min(w, int(np.ceil((xs.max() + 2) * fx)))
+    mask = cv2.resize(mask_small, (w, h), interpolation=cv2.INTER_LINEAR)[y0:y1, x0:x1]
+    roi = np.s_[y0:y1, x0:x1]
+    out = background[roi]  # a view: blendLinear writes the blend straight into ``background``
+    cv2.blendLinear(frame[roi], out, mask, 1.0 - mask, dst=out)
+    return background
 
 
 def params_for_depth(method: str, params: Optional[dict], relative: bool) -> Optional[dict]:

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from compositing.video import FrameBlur, MaskSmoother, process_video
+from compositing.video import FrameBlur, MaskSmoother, composite, process_video
 from datasets.synthetic import make_scene
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,6 +58,26 @@ def test_smoother_removes_edge_flicker_but_follows_motion():
         last = smoother(m)
     assert _iou(last, _disc(52)) > 0.85, _iou(last, _disc(52))
     assert _iou(last, _disc(52)) > _iou(last, _disc(40))
+
+
+def test_bounding_box_composite_equals_full_blend():
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 256, (90, 160, 3), dtype=np.uint8)
+    bg = rng.integers(0, 256, (90, 160, 3), dtype=np.uint8)
+    small = np.zeros((18, 32), np.float32)
+    small[5:12, 20:27] = rng.random((7, 7)).astype(np.float32)
+    full = cv2.resize(small, (160, 90), interpolation=cv2.INTER_LINEAR)
+    expect = cv2.blendLinear(frame, bg, full, 1.0 - full)
+    np.testing.assert_array_equal(composite(frame, bg.copy(), small), expect)
+    np.testing.assert_array_equal(composite(frame, bg.copy(), np.zeros_like(small)), bg)
+    faint = np.full_like(small, 0.99 / 512)  # a soft mask's tails: below half a grey level
+    np.testing.assert_array_equal(composite(frame, bg.copy(), faint), bg)
+    full = cv2.resize(faint, (160, 90), interpolation=cv2.INTER_LINEAR)
+    np.testing.assert_array_equal(cv2.blendLinear(frame, bg, full, 1.0 - full), bg)
+    edge = np.zeros_like(small)
+    edge[0, 0] = edge[-1, -1] = 1.0  # boxes clipped at the frame border
+    full = cv2.resize(edge, (160, 90), interpolation=cv2.INTER_LINEAR)
+    np.testing.assert_array_equal(composite(frame, bg.copy(), edge), cv2.blendLinear(frame, bg, full, 1.0 - full))
 
 
 def test_smoother_validates_and_resets():
