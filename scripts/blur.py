@@ -227,13 +227,17 @@ class Blurrer:
 
 def run(cfg: BlurConfig) -> tuple[int, int]:
     """Blur every input; print one line per failed file; return (done, failed)."""
-    files, dropped = drop_earlier_outputs(list_images(cfg.inputs))
+    files = list_images(cfg.inputs)
+    if cfg.out is not None:  # --out inside an input folder: earlier results there are not inputs
+        out, named = Path(cfg.out).resolve(), {Path(i) for i in cfg.inputs}
+        files = [f for f in files if f in named or not f.resolve().is_relative_to(out)]
+    files, dropped = drop_earlier_outputs(files)
     if dropped:
         log.info("skipping %d earlier outputs of this program (e.g. %s)", len(dropped), dropped[0])
-    if cfg.depth is not None and not Path(cfg.depth).is_dir() and len(files) != 1:
-        raise ValueError(f"--depth {cfg.depth} is one file but there are {len(files)} images; give a folder of NAME.npy")
     if not files:
         raise ValueError(f"no images found in {' '.join(cfg.inputs)}")
+    if cfg.depth is not None and not Path(cfg.depth).is_dir() and len(files) != 1:
+        raise ValueError(f"--depth {cfg.depth} is one file but there are {len(files)} images; give a folder of NAME.npy")
     plan = [(f, output_dir(f, cfg)) for f in files]
     for folder in [Path(cfg.out)] if cfg.out else sorted({d for _, d in plan}):
         write_json(folder / f"blur_{cfg.method}_config.json", asdict(cfg))

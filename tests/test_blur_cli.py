@@ -174,6 +174,15 @@ def test_rerun_next_to_inputs_skips_earlier_outputs(tmp_path, scene):
     assert blur.run(cfg) == (2, 0)  # a_box.png and x_box_box.png are not blurred again
     assert not (tmp_path / "a_box_box.png").exists()
     assert not (tmp_path / "x_box_box_box.png").exists()
+    # --out inside the input folder: its contents are not inputs on the next run
+    cfg = blur.BlurConfig(inputs=[str(tmp_path)], method="gaussian", out=str(tmp_path / "res"), quiet=True)
+    assert blur.run(cfg) == (2, 0)
+    assert blur.run(cfg) == (2, 0)
+    assert sorted(p.name for p in (tmp_path / "res").iterdir()) == [
+        "a_gaussian.png", "blur_gaussian_config.json", "x_box_gaussian.png",
+    ]
+    with pytest.raises(ValueError, match="no images found"):
+        blur.run(blur.BlurConfig(inputs=[str(tmp_path / "res")], method="gaussian", out=str(tmp_path / "res"), quiet=True))
 
 
 def test_params_parsing():
