@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import sys
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -262,6 +264,9 @@ def process_video(
 
     if output is None and not show:
         raise ValueError("nothing to do: give an output video, or show the result in a window")
+    if show and sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        # OpenCV's Qt window would abort the whole process here instead of raising
+        raise RuntimeError("cannot show a window: no display (DISPLAY is not set); write a video with --output")
     cap = open_source(source)
     try:
         ok, frame = cap.read()

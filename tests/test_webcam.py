@@ -208,6 +208,15 @@ def test_failing_frame_leaves_no_output(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "junk.mp4"]
 
 
+def test_show_without_display_is_an_error_not_an_abort(tmp_path, monkeypatch):
+    """OpenCV's Qt window aborts the process when there is no display: refuse first."""
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.setattr(sys, "platform", "linux")
+    with pytest.raises(RuntimeError, match="no display"):
+        process_video(tmp_path / "x.mp4", FrameBlur(lambda rgb: rgb[..., 0] * 0.0), None, show=True)
+
+
 def _run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "webcam.py"), *args],
@@ -243,5 +252,6 @@ def test_webcam_script_bad_input(tmp_path):
     assert not (tmp_path / "o.mp4").exists()
     r = _run("--input", "0")
     assert r.returncode == 2 and "--output" in r.stderr
+
     r = _run("--help")
     assert r.returncode == 0 and "--show" in r.stdout
