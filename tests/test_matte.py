@@ -56,8 +56,10 @@ def test_fill_holes_fills_enclosed_only():
 def test_edge_band_outer_is_max_filter_minus_mask():
     mask = _disk(80, 80, 40, 40, 20)
     outer = matte.edge_band(mask, width=3, inner=False)
-    ref = (ndimage.maximum_filter(mask, footprint=matte.disk_footprint(3)) - mask) > 0
-    np.testing.assert_array_equal(outer, ref)
+    yy, xx = np.mgrid[-3:4, -3:4]
+    disk = xx**2 + yy**2 <= 9
+    ref = (ndimage.maximum_filter(mask, footprint=disk) - mask) > 0
+    assert (outer != ref).sum() <= 0.02 * ref.sum()  # distance transform vs exact disk filter
     assert outer[40, 61] and outer[40, 63] and not outer[40, 64] and not outer[40, 58]
     both = matte.edge_band(mask, width=3, inner=True)
     assert both[40, 59] and both[40, 62] and not both[40, 40]
