@@ -76,7 +76,7 @@ def test_refine_edges_snaps_a_loose_mask_to_colour_edges():
     refined = matte.refine_edges(loose, img, width=8)
     err_before = np.abs(loose - truth).mean()
     err_after = np.abs(refined - truth).mean()
-    assert err_after < 0.6 * err_before
+    assert err_after < 0.25 * err_before  # measured: 0.0093 vs 0.093
     band = matte.edge_band(loose, 8)
     np.testing.assert_array_equal(refined[~band], loose[~band])
 

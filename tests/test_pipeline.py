@@ -124,7 +124,7 @@ def test_postprocess_mask_fills_holes_and_refines_edges():
     rough[44:52, 44:52] = 0.0  # a hole inside the person
     out = postprocess_mask(rough, image)
     assert out[48, 48] == 1.0
-    assert np.abs(out - truth).mean() < 0.4 * np.abs(rough - truth).mean()
+    assert np.abs(out - truth).mean() < 0.25 * np.abs(rough - truth).mean()  # measured 0.0097 vs 0.085
     only_fill = postprocess_mask(rough, image, refine_edges=False)
     assert only_fill[48, 48] == 1.0
     np.testing.assert_array_equal(only_fill[truth == 0], rough[truth == 0])
