@@ -414,8 +414,10 @@ def run_compare(
     plots = _plots(cfg, renderers, out / "plots")
     metric_names = [k for k in (*M.METRICS, "seconds") if any(k in row for row in rows)]
     labels = {k: m.label for k, m in M.METRICS.items()} | {"seconds": "seconds per image"} | SET_METRIC_LABELS
-    summary = report.write_metrics(out, rows, metric_names, labels, set_metrics)
 
+    if n_bad or n_fail:
+        notes.append(f"{n_bad} bad image(s) and {n_fail} failed render(s); see the list in the gallery")
+    summary = report.write_metrics(out, rows, metric_names, labels, set_metrics, notes)
     table_rows = []
     for entry in summary:
         table_rows.append({"method": entry["method"], **{m: entry[f"{m}_mean"] for m in metric_names},
@@ -423,8 +425,6 @@ def run_compare(
     set_names = sorted({k for v in set_metrics.values() for k in v})
     table = MetricsTable(table_rows, [*metric_names, *set_names],
                          {**{m: f"{labels[m]} (mean)" for m in metric_names}, **labels})
-    if n_bad or n_fail:
-        notes.append(f"{n_bad} bad image(s) and {n_fail} failed render(s); see the list below")
     page = build_gallery(gdir, columns, gallery_rows, table, plots=plots, errors=errors, notes=notes)
     log.info("compared %d image(s) × %d method(s): %s", len(gallery_rows), len(renderers), page)
     return CompareResult(len(paths), n_bad, n_fail, errors, rows, summary, set_metrics, notes, page)

@@ -47,7 +47,7 @@ table.gallery th,table.gallery td{vertical-align:top;padding:4px;border-bottom:1
 table.gallery th{position:sticky;top:0;background:#fafafa;text-align:left;max-width:260px}
 figure{margin:0}img.thumb{display:block;max-width:256px;max-height:256px}
 figcaption,.settings{font-size:.75em;color:#555;max-width:256px;overflow-wrap:anywhere}
-td.name{font-weight:bold;max-width:12em;overflow-wrap:anywhere}
+td.name{font-weight:bold;min-width:6em;max-width:12em;overflow-wrap:anywhere}
 td.missing{color:#a00;font-size:.8em}
 fieldset{border:1px solid #ccc;margin:.5em 0}fieldset label{margin-right:1em;white-space:nowrap}
 #lightbox{position:fixed;inset:0;background:rgba(0,0,0,.85);display:flex;flex-direction:column;

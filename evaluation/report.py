@@ -115,8 +115,9 @@ def metrics_markdown(
     metric_names: Sequence[str],
     labels: Optional[Mapping[str, str]] = None,
     set_metrics: Optional[SetMetrics] = None,
+    notes: Sequence[str] = (),
 ) -> str:
-    """A Markdown table, one row per method; per-image metrics as "mean / median"."""
+    """A Markdown table, one row per method; per-image metrics as "mean / median"; then ``notes``."""
     labels = labels or {}
     set_metrics = set_metrics or {}
     set_names = sorted({k for v in set_metrics.values() for k in v})
@@ -127,7 +128,9 @@ def metrics_markdown(
         cells += [f"{format_value(e[f'{m}_mean'])} / {format_value(e[f'{m}_median'])}" for m in metric_names]
         cells += [format_value(set_metrics.get(e["method"], {}).get(s)) for s in set_names]
         lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n\nPer-image metrics are mean / median over images.\n"
+    lines += ["", "Per-image metrics are mean / median over images."]
+    lines += [f"- {_md_escape(n)}" for n in notes]
+    return "\n".join(lines) + "\n"
 
 
 def write_metrics(
@@ -136,12 +139,14 @@ def write_metrics(
     metric_names: Sequence[str],
     labels: Optional[Mapping[str, str]] = None,
     set_metrics: Optional[SetMetrics] = None,
+    notes: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
-    """Write ``metrics.csv`` and ``metrics.md`` into ``out_dir`` (atomically); return the summary."""
+    """Write ``metrics.csv`` and ``metrics.md`` (with ``notes`` under the table) into ``out_dir``
+    (atomically); return the summary."""
     out_dir = Path(out_dir)
     summary = summarize(rows, metric_names)
     write_text(out_dir / "metrics.csv", metrics_csv(rows, summary, metric_names, set_metrics))
-    write_text(out_dir / "metrics.md", metrics_markdown(summary, metric_names, labels, set_metrics))
+    write_text(out_dir / "metrics.md", metrics_markdown(summary, metric_names, labels, set_metrics, notes))
     return summary
 
 

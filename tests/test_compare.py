@@ -154,6 +154,7 @@ def test_fid_random_weights_and_missing_weights(data, tmp_path, monkeypatch):
     assert any("inception_v3_google" in n and "FID/KID not computed" in n for n in res.notes)
     assert "fid" not in res.set_metrics["blur"] and not math.isnan(res.set_metrics["blur"]["blur_w1"])
     assert "inception_v3_google" in res.gallery.read_text(encoding="utf-8")
+    assert "inception_v3_google" in (tmp_path / "a" / "metrics.md").read_text(encoding="utf-8")
     # explicit random init: the FID/KID path runs end to end
     res = run_compare(CompareConfig(out=str(tmp_path / "b"), fid_weights="none", **base), renderers,
                       _no_model, _no_model)

@@ -45,12 +45,14 @@ def test_csv_has_image_and_summary_rows():
 
 
 def test_markdown_table(tmp_path):
-    summary = R.write_metrics(tmp_path, ROWS, ["halo"], {"halo": "Halo"}, {"lens|x": {"kid": 0.01}})
+    summary = R.write_metrics(tmp_path, ROWS, ["halo"], {"halo": "Halo"}, {"lens|x": {"kid": 0.01}},
+                              notes=["FID not computed: no weights"])
     md = (tmp_path / "metrics.md").read_text(encoding="utf-8")
     lines = md.splitlines()
     assert lines[0] == "| method | n | Halo | kid |"
     assert lines[2] == "| gaussian | 3 | 0.4 / 0.3 | – |"
     assert lines[3] == "| lens\\|x | 1 | ∞ / ∞ | 0.01 |"
+    assert lines[-1] == "- FID not computed: no weights"
     assert (tmp_path / "metrics.csv").is_file() and summary[0]["halo_mean"] == pytest.approx(0.4)
 
 
