@@ -428,7 +428,7 @@ def lens_blur(image: np.ndarray, mask: np.ndarray, depth: np.ndarray, focus_dept
     # objects in front of the subject blur over it
     if front_w.any():
         acc_f = composite_layers(color, rho, front_w, layer_levels(rho, front_w, params.max_layers), params)
-        region_f = _bbox(_resize(acc_f[..., 3], work) > 1.0 / 512, full)
+        region_f = _bbox(acc_f[..., 3] > 1.0 / 512, full)
         if region_f is not None:
             rows, cols = region_f
             under = srgb8_to_linear(result[rows, cols])
