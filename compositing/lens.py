@@ -319,17 +319,21 @@ def _boosted_low(image: np.ndarray, lin_low: np.ndarray, params: LensParams) -> 
     vmax = image.reshape(-1, 3)[idx].max(axis=1)
     factor = highlight_factor(vmax, params.highlight_threshold, params.highlight_gain)
     # only isolated lights are boosted: a clipped pixel in a bright area (sky, white shirt,
-    # bright texture) is not a point source. isolation = ((v − local mean) / v)², local mean
-    # of the grey image over a window of 1 % of the image size (at least 9 px)
-    k = max(9, int(round(0.01 * max(h, w))) | 1)
-    local = cv2.blur(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), (k, k)).reshape(-1)[idx]
+    # bright texture) is not a point source. isolation = ((v − local mean) / v)², the local mean
+    # being the grey level (linear light, in code values) over a window of 1 % of the image
+    # size, at least 9 px, taken from the working-size image
+    lh, lw = lin_low.shape[:2]
+    k = max(9.0, 0.01 * max(h, w)) * lw / w
+    grey = cv2.cvtColor(lin_low, cv2.COLOR_RGB2GRAY)
+    kk = max(1, int(round(k)) | 1)
+    grey = cv2.blur(grey, (kk, kk))
+    yy, xx = np.divmod(idx, w)
+    cell = (yy * lh // h) * lw + (xx * lw // w)
+    local = linear_to_srgb8(grey.reshape(-1)[cell]).astype(np.float32)
     v = vmax.astype(np.float32)
     isolation = np.clip((v - local) / v, 0.0, 1.0) ** 2
     factor = 1.0 + (factor - 1.0) * isolation
     excess = _SRGB_TO_LINEAR[0][image.reshape(-1, 3)[idx]] * (factor.reshape(-1, 1) - 1.0)
-    lh, lw = lin_low.shape[:2]
-    yy, xx = np.divmod(idx, w)
-    cell = (yy * lh // h) * lw + (xx * lw // w)
     area = (lh * lw) / float(h * w)
     out = lin_low.copy()
     flat = out.reshape(-1, 3)
@@ -343,7 +347,7 @@ def lens_blur(image: np.ndarray, mask: np.ndarray, depth: np.ndarray, focus_dept
     """Render shallow depth of field (see the module docstring). uint8 RGB H×W×3 out."""
     image = np.ascontiguousarray(image, np.uint8)
     h, w = image.shape[:2]
-    mask = np.clip(np.asarray(mask, np.float32), 0.0, 1.0)
+    mask = np.ascontiguousarray(mask, np.float32)  # values outside [0, 1] act as 0 or 1
     depth = np.ascontiguousarray(depth, np.float32)
     if image.ndim != 3 or image.shape[2] != 3 or mask.shape != (h, w) or depth.shape != (h, w):
         raise ValueError(f"need image H×W×3 with mask and depth H×W, got {image.shape}, {mask.shape}, {depth.shape}")
@@ -424,7 +428,7 @@ def lens_blur(image: np.ndarray, mask: np.ndarray, depth: np.ndarray, focus_dept
                 base += keep * (lin - _sample(low, full, yy, xx))
             fg_premul = np.maximum(lin - (1.0 - a) * _sample(b_est, full, yy, xx), 0.0)
             result.reshape(-1, 3)[idx] = linear_to_srgb8(fg_premul + (1.0 - a) * base)
-        cv2.copyTo(image, cv2.inRange(mask, hi, 2.0), result)
+        cv2.copyTo(image, cv2.inRange(mask, hi, float(np.finfo(np.float32).max)), result)
     # objects in front of the subject blur over it
     if front_w.any():
         acc_f = composite_layers(color, rho, front_w, layer_levels(rho, front_w, params.max_layers), params)
