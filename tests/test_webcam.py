@@ -1,6 +1,7 @@
 """compositing/video.py and scripts/webcam.py: stable masks on a still subject, a working video path."""
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,11 @@ from compositing.video import FrameBlur, MaskSmoother, composite, process_video
 from datasets.synthetic import make_scene
 
 ROOT = Path(__file__).resolve().parents[1]
+_spec = importlib.util.spec_from_file_location("scripts_webcam", ROOT / "scripts" / "webcam.py")
+webcam = importlib.util.module_from_spec(_spec)  # scripts/webcam.py, without putting scripts/ on sys.path
+sys.modules[_spec.name] = webcam  # dataclasses look their module up there
+_spec.loader.exec_module(webcam)
+
 H, W = 144, 256
 
 
@@ -250,8 +256,14 @@ def test_webcam_script_bad_input(tmp_path):
     lines = [l for l in r.stderr.splitlines() if "nope.mp4" in l]
     assert len(lines) == 1 and "no such video file" in lines[0]
     assert not (tmp_path / "o.mp4").exists()
-    r = _run("--input", "0")
-    assert r.returncode == 2 and "--output" in r.stderr
 
-    r = _run("--help")
-    assert r.returncode == 0 and "--show" in r.stdout
+
+def test_webcam_usage(capsys):
+    with pytest.raises(SystemExit) as info:
+        webcam.parse_args(["--input", "0"])
+    assert info.value.code == 2 and "--output" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:
+        webcam.parse_args(["--help"])
+    assert info.value.code == 0 and "--show" in capsys.readouterr().out
+    cfg = webcam.parse_args(["--input", "v.mp4", "--output", "o.mp4", "--method", "lens", "--params", "f_number=1.4"])
+    assert cfg.method == "lens" and cfg.params == {"f_number": 1.4} and cfg.smoothing
