@@ -228,3 +228,24 @@ def test_astronaut_subject_sharp_background_blurred(tmp_path, method):
     print(f"{method}: subject kept {kept_subject:.3f}, background kept {kept_background:.3f}")
     assert kept_subject >= 0.9
     assert kept_background <= 0.3
+
+
+def test_pixel_limit_and_odd_modes_through_the_cli(tmp_path, scene, capsys):
+    """--max-pixels refuses big images by name; CMYK, 16-bit and RGBA inputs are converted and blurred."""
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(scene.image).convert("CMYK").save(src / "cmyk.jpg", quality=95)
+    Image.fromarray(np.dstack([scene.image, np.full((H, W), 128, np.uint8)])).save(src / "rgba.png")
+    gray16 = (scene.image[..., 1].astype(np.uint16) * 257)
+    Image.fromarray(gray16).save(src / "gray16.png")
+    assert blur.run(_cfg(tmp_path, [src], method="box")) == (3, 0)
+    out16 = io.read_image(tmp_path / "out" / "gray16_box.png")
+    # 16-bit grey levels scaled to 8 bits, not clipped to white: a box blur keeps the mean level
+    assert abs(out16[..., 0].mean() - scene.image[..., 1].mean()) < 2
+    assert np.array_equal(out16[..., 0], out16[..., 2])
+
+    capsys.readouterr()
+    assert blur.run(_cfg(tmp_path / "small", [src], method="box", max_pixels=H * W - 1)) == (0, 3)
+    err = capsys.readouterr().err
+    for name in ("cmyk.jpg", "rgba.png", "gray16.png"):
+        assert f"{src / name}: image is {W}×{H}" in err and "above the limit" in err
