@@ -6,7 +6,7 @@ One ``TrainConfig`` (built from argparse, saved as ``runs/NAME/config.json``) dr
 
 - ``config.json``: the TrainConfig; ``--config runs/NAME/config.json`` reproduces the run.
 - ``log.jsonl``: every ``log_every`` iterations one flat JSON object: the mean of every loss
-  over the window (keys = the model's loss names) and ``display.LOG_STAT_KEYS``: epoch, iter
+  over the window and over all processes (keys = the model's loss names) and ``display.LOG_STAT_KEYS``: epoch, iter
   (= step, counted over the run), progress (fractional epoch), lr, it/s, data time per
   iteration, sec/kimg (StyleGAN2-ADA's speed unit), peak memory (CUDA allocator or process RSS).
 - ``checkpoints/ckpt_ITER.pt``: everything needed to continue exactly (networks, optimisers,
@@ -396,6 +396,17 @@ def _init_distributed(device: torch.device) -> _Dist:
     return _Dist(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
 
 
+def _mean_over_ranks(values: dict[str, float], d: _Dist, device: torch.device) -> dict[str, float]:
+    """Average logged losses over all processes (every rank calls this at the same iterations)."""
+    if not d.enabled:
+        return values
+    import torch.distributed as dist
+    names = sorted(values)
+    t = torch.tensor([values[k] for k in names], dtype=torch.float64, device=device)
+    dist.all_reduce(t)
+    return {k: float(v) / d.world_size for k, v in zip(names, t.tolist())}
+
+
 def _any_rank(flag: bool, d: _Dist, device: torch.device) -> bool:
     if not d.enabled:
         return flag
@@ -577,21 +588,22 @@ def _train(cfg: TrainConfig, d: _Dist, device: torch.device) -> TrainResult:
             window_n += 1
             if progress is not None:
                 progress.update(1)
-            if d.is_main and (iteration % cfg.log_every == 0):
+            if iteration % cfg.log_every == 0:
                 elapsed = time.perf_counter() - window_start
-                mean = {k: v / window_n for k, v in window.items()}
-                frac = epoch + epoch_iter / iters_per_epoch
-                io.append_jsonl(run_dir / "log.jsonl", {
-                    "epoch": epoch, "iter": iteration, "step": iteration, "epoch_iter": epoch_iter,
-                    "progress": round(frac, 6), "lr": schedulers[0].get_last_lr()[0],
-                    "it_per_s": window_n / elapsed, "data_time_s": window_data_time / window_n,
-                    "sec_per_kimg": elapsed / (window_n * images_per_iter) * 1000,
-                    "peak_mem_mb": _peak_memory_mb(device), "world_size": d.world_size, "time": time.time(),
-                    **mean,
-                })
-                display.plot_losses(frac, mean)
-                if progress is not None:
-                    progress.set_postfix({k: f"{v:.3f}" for k, v in sorted(mean.items())}, refresh=False)
+                mean = _mean_over_ranks({k: v / window_n for k, v in window.items()}, d, device)
+                if d.is_main:
+                    frac = epoch + epoch_iter / iters_per_epoch
+                    io.append_jsonl(run_dir / "log.jsonl", {
+                        "epoch": epoch, "iter": iteration, "step": iteration, "epoch_iter": epoch_iter,
+                        "progress": round(frac, 6), "lr": schedulers[0].get_last_lr()[0],
+                        "it_per_s": window_n / elapsed, "data_time_s": window_data_time / window_n,
+                        "sec_per_kimg": elapsed / (window_n * images_per_iter) * 1000,
+                        "peak_mem_mb": _peak_memory_mb(device), "world_size": d.world_size, "time": time.time(),
+                        **mean,
+                    })
+                    display.plot_losses(frac, mean)
+                    if progress is not None:
+                        progress.set_postfix({k: f"{v:.3f}" for k, v in sorted(mean.items())}, refresh=False)
                 window, window_n, window_data_time, window_start = {}, 0, 0.0, time.perf_counter()
             if d.is_main and cfg.display_every and iteration % cfg.display_every == 0:
                 display.show_visuals(iteration, epoch, model.get_current_visuals())
