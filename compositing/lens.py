@@ -24,10 +24,12 @@ out = Ĉ_i + (1 − α̂_i)·out. A photograph has only one visible surface per 
    "over" compositing gives occlusion: a near layer is not smeared by the far blur behind it;
    the accumulated colour is normalised by the accumulated coverage where nearer layers left
    gaps. Layers in front of the subject are composited over it, so they blur across its edge.
-5. Speed: the layers are built at ≤ ``work_pixels`` and each layer of radius r is blurred at the
-   scale where r is at most ``kernel_radius`` px (a blur of radius r at scale s needs r·s px of
-   kernel), then upsampled; sharp background keeps its full-resolution detail in proportion to
-   how little it is blurred. float32 and OpenCV throughout.
+5. Speed: the layers are built at ≤ ``work_pixels`` (coarser still, down to a quarter of that
+   scale, when 95 % of the background has a radius of at least ``kernel_radius`` there) and
+   each layer of radius r is blurred at the scale where r is at most ``kernel_radius`` px (a blur
+   of radius r at scale s needs r·s px of kernel), then upsampled; sharp background keeps its
+   full-resolution detail in proportion to how little it is blurred. float32 and OpenCV
+   throughout.
 6. Optional grain: blurred regions get Gaussian noise of the photo's estimated noise level
    (Immerkær 1996), so they do not look smoother than the rest of the photo.
 
@@ -200,15 +202,16 @@ def _span(lo_per_line: np.ndarray, hi_per_line: np.ndarray, i: int, margin: int)
 
 
 def composite_layers(color: np.ndarray, rho: np.ndarray, weight: np.ndarray, levels: np.ndarray,
-                     params: LensParams) -> np.ndarray:
+                     params: LensParams) -> tuple[np.ndarray, np.ndarray]:
     """Tent-weight pixels onto ``levels``, spread each layer by its aperture and composite back
     to front: out = Ĉ_i + (1 − α̂_i)·out. Each layer is processed only on the rows and columns
-    it touches (plus its blur radius). Returns a float32 H×W×4 stack: premultiplied colour and
-    coverage."""
+    it touches (plus its blur radius). Returns premultiplied colour H×W×3 and coverage H×W,
+    float32."""
     h, w = rho.shape
-    acc = np.zeros((h, w, 4), np.float32)
+    acc_c = np.zeros((h, w, 3), np.float32)
+    acc_a = np.zeros((h, w), np.float32)
     if levels.size == 0:
-        return acc
+        return acc_c, acc_a
     if levels.size == 1:
         j = np.zeros((h, w), np.int32)
         t = np.zeros((h, w), np.float32)
@@ -227,19 +230,21 @@ def composite_layers(color: np.ndarray, rho: np.ndarray, weight: np.ndarray, lev
         if rows is None or cols is None:
             continue
         jj = j[rows, cols]
-        wi = np.where(jj == i, near_w[rows, cols], 0.0)
+        wi = np.where(jj == i, near_w[rows, cols], 0.0).astype(np.float32)
         if i > 0:
             wi += np.where(jj == i - 1, far_w[rows, cols], 0.0)
         if not wi.any():
             continue
-        stack = np.empty(wi.shape + (4,), np.float32)
-        np.multiply(color[rows, cols], wi[..., None], out=stack[..., :3])
-        stack[..., 3] = wi
-        layer = _resize(blur_layer(stack, radius, params), wi.shape)
-        region = acc[rows, cols]
-        region *= 1.0 - np.clip(layer[..., 3:4], 0.0, 1.0)
-        region += layer
-    return acc
+        premul = color[rows, cols] * wi[..., None]
+        layer_c = _resize(blur_layer(premul, radius, params), wi.shape)
+        layer_a = np.clip(_resize(blur_layer(wi, radius, params), wi.shape), 0.0, 1.0)
+        cover = 1.0 - layer_a
+        region_c, region_a = acc_c[rows, cols], acc_a[rows, cols]
+        region_c *= cover[..., None]
+        region_c += layer_c
+        region_a *= cover
+        region_a += layer_a
+    return acc_c, acc_a
 
 
 # ---------------------------------------------------------------- grain
@@ -366,8 +371,24 @@ def lens_blur(image: np.ndarray, mask: np.ndarray, depth: np.ndarray, focus_dept
     low_boost = _boosted_low(image, low, params)
     alpha_low = np.clip(down(mask), 0.0, 1.0)
     depth_low = down(depth)
-    sx = work[1] / w
     rho_px = coc_radius(depth_low, focus_depth, params, w)  # signed radius in full-res px
+    # when nearly all of the background is blurred a lot, a coarser grid resolves it as well
+    # (its smallest common radius stays ≥ kernel_radius working px): much less work
+    behind = np.abs(rho_px[alpha_low < 0.5])
+    if behind.size and work != (1, 1):
+        r_small = float(np.percentile(behind, 5)) * work[1] / w
+        f = float(np.clip(params.kernel_radius / max(r_small, 1e-6), 0.25, 1.0))
+        if f < 0.8:
+            coarse = (max(1, round(work[0] * f)), max(1, round(work[1] * f)))
+
+            def shrink(x: np.ndarray) -> np.ndarray:
+                return cv2.resize(x, (coarse[1], coarse[0]), interpolation=cv2.INTER_AREA)
+
+            low, low_boost = shrink(low), (shrink(low_boost) if low_boost is not low else None)
+            low_boost = low if low_boost is None else low_boost
+            alpha_low, depth_low, work = shrink(alpha_low), shrink(depth_low), coarse
+            rho_px = coc_radius(depth_low, focus_depth, params, w)
+    sx = work[1] / w
     rho = rho_px * np.float32(sx)  # in working px
     # boosted highlights only where the blur turns them into discs (radius ≥ 1 px at full size)
     grow = np.clip(np.abs(rho_px) - 1.0, 0.0, 1.0)[..., None]
@@ -398,8 +419,8 @@ def lens_blur(image: np.ndarray, mask: np.ndarray, depth: np.ndarray, focus_dept
     levels = layer_levels(rho_bg, everywhere, params.max_layers)
     log.debug("lens blur %dx%d at working size %dx%d, subject in focus: %s, CoC levels (working px): %s",
               w, h, work[1], work[0], subject_in_focus, np.round(levels, 2).tolist())
-    acc = composite_layers(color_bg, rho_bg, everywhere, levels, params)
-    background = acc[..., :3] / np.maximum(acc[..., 3:4], 1e-6)
+    prem, cover = composite_layers(color_bg, rho_bg, everywhere, levels, params)
+    background = prem / np.maximum(cover, 1e-6)[..., None]
 
     # full resolution: the smooth background is upsampled in sRGB ...
     result = _resize(linear_to_srgb8(background), full)
@@ -431,14 +452,14 @@ def lens_blur(image: np.ndarray, mask: np.ndarray, depth: np.ndarray, focus_dept
         cv2.copyTo(image, cv2.inRange(mask, hi, float(np.finfo(np.float32).max)), result)
     # objects in front of the subject blur over it
     if front_w.any():
-        acc_f = composite_layers(color, rho, front_w, layer_levels(rho, front_w, params.max_layers), params)
-        region_f = _bbox(acc_f[..., 3] > 1.0 / 512, full)
+        prem_f, cover_f = composite_layers(color, rho, front_w, layer_levels(rho, front_w, params.max_layers), params)
+        region_f = _bbox(cover_f > 1.0 / 512, full)
         if region_f is not None:
             rows, cols = region_f
             under = srgb8_to_linear(result[rows, cols])
-            over = _upsample_region(acc_f, full, rows, cols)
-            cover = np.clip(over[..., 3:4], 0.0, 1.0)
-            result[rows, cols] = linear_to_srgb8(over[..., :3] + (1.0 - cover) * under)
+            over = _upsample_region(prem_f, full, rows, cols)
+            cover = np.clip(_upsample_region(cover_f, full, rows, cols), 0.0, 1.0)[..., None]
+            result[rows, cols] = linear_to_srgb8(over + (1.0 - cover) * under)
     if params.grain:
         blurred = _resize(np.clip(np.abs(rho_bg / np.float32(sx)) - 0.5, 0.0, 1.0), full)
         if subject_in_focus:
