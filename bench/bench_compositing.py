@@ -8,6 +8,7 @@ the same run.
 """
 from __future__ import annotations
 
+import os
 import statistics
 import time
 
@@ -52,10 +53,12 @@ def run(quick: bool = False) -> str:
     sizes = [(48, 64, "3 kP"), (96, 128, "12 kP")] if quick else [(866, 1155, "1 MP"), (3000, 4000, "12 MP")]
     repeats = 1 if quick else 3
     results = [_time_methods(names, h, w, repeats) for h, w, _ in sizes]
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     lines = ["### Compositing methods", "",
              f"Synthetic portrait upscaled to {sizes[0][2]} ({sizes[0][1]}×{sizes[0][0]}) and "
              f"{sizes[1][2]} ({sizes[1][1]}×{sizes[1][0]}); median of {repeats} run(s), seconds, "
-             "methods interleaved in one process.", "",
+             f"methods interleaved in one process; 1-minute load average at the end: {load:.1f} "
+             f"on {os.cpu_count()} CPUs (other work on the machine slows every method alike).", "",
              f"| method | {sizes[0][2]} (s) | {sizes[1][2]} (s) | source |", "|---|---|---|---|"]
     for name in names:
         lines.append(f"| {name} | {results[0][name]:.3f} | {results[1][name]:.3f} | {METHODS[name].source} |")
