@@ -43,6 +43,7 @@ SET_METRIC_LABELS = {
     "kid": "KID vs reference",
     "blur_w1": "blur-distribution W₁ vs reference",
 }
+EXTRA_LABELS = {"truth_lpips": "LPIPS vs ground truth", "seconds": "seconds per image"}
 _CAPTION_KEYS = (("bg_blur", "blur"), ("halo", "halo"), ("checkerboard", "ckb"), ("subject_ssim", "SSIMₛ"),
                  ("truth_psnr", "PSNRₜ"), ("seconds", "s"))
 
@@ -316,6 +317,13 @@ def run_compare(
         except M.MetricUnavailable as exc:
             log.error("%s", exc)
             notes.append(f"FID/KID not computed: {exc}")
+    lpips_distance: Optional[M.LPIPSDistance] = None
+    if cfg.truth:
+        try:
+            lpips_distance = M.LPIPSDistance(device=cfg.device)
+        except M.MetricUnavailable as exc:
+            log.warning("%s", exc)
+            notes.append(f"LPIPS not computed: {exc}")
     if cfg.fid_weights == "none" and extractor is not None:
         notes.append("FID/KID use a randomly initialised Inception (--fid-weights none): for testing only")
 
@@ -386,6 +394,8 @@ def run_compare(
             write_image(full, output)
             write_thumbnail(thumb, output, cfg.thumb_size)
             values = M.compute_image_metrics(image, output, mask, truth=truth, regions=regions)
+            if lpips_distance is not None and truth is not None:
+                values["truth_lpips"] = lpips_distance(output, truth)
             values["seconds"] = seconds
             rows.append({"method": r.name, "image": name, **values})
             caption = " · ".join(f"{short} {report.format_value(values[k])}" for k, short in _CAPTION_KEYS if k in values)
@@ -412,8 +422,8 @@ def run_compare(
             notes.append("FID/KID from fewer than 50 images per set: strongly biased, compare only like with like")
 
     plots = _plots(cfg, renderers, out / "plots")
-    metric_names = [k for k in (*M.METRICS, "seconds") if any(k in row for row in rows)]
-    labels = {k: m.label for k, m in M.METRICS.items()} | {"seconds": "seconds per image"} | SET_METRIC_LABELS
+    metric_names = [k for k in (*M.METRICS, "truth_lpips", "seconds") if any(k in row for row in rows)]
+    labels = {k: m.label for k, m in M.METRICS.items()} | EXTRA_LABELS | SET_METRIC_LABELS
 
     if n_bad or n_fail:
         notes.append(f"{n_bad} bad image(s) and {n_fail} failed render(s); see the list in the gallery")

@@ -416,3 +416,42 @@ class InceptionFeatures:
                 x = (torch.cat(batch).to(self.device) - self.mean) / self.std
                 out.append(self.model(x).double().cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, 2048))
+
+
+class LPIPSDistance:
+    """LPIPS perceptual distance (Zhang et al. 2018) of an output to a ground truth, optional.
+
+    d(x, y) = Σ_l 1/(H_l W_l) Σ_{h,w} ‖w_l ⊙ (φ̂_l(x) − φ̂_l(y))‖², with φ̂_l the unit-normalised
+    AlexNet features of layer l and w_l the learned v0.1 weights shipped in the ``lpips``
+    package. Needs that package (``pip install lpips``) and torchvision's AlexNet ImageNet
+    weights in the torch hub cache; otherwise ``MetricUnavailable`` names what is missing.
+    Call with two uint8 RGB H×W×3 images → float (0 = identical, larger = more different).
+    """
+
+    def __init__(self, device: str = "cpu") -> None:
+        try:
+            import lpips
+        except ImportError:
+            raise MetricUnavailable("LPIPS needs the optional package `lpips` (pip install lpips)") from None
+        from torchvision.models import AlexNet_Weights
+
+        path = _hub_checkpoint(AlexNet_Weights.IMAGENET1K_V1.url)
+        if not path.is_file():
+            raise MetricUnavailable(
+                f"LPIPS needs the AlexNet weights file {path} (torchvision AlexNet_Weights.IMAGENET1K_V1, "
+                f"from {AlexNet_Weights.IMAGENET1K_V1.url}); put it there (or set TORCH_HOME) to compute it"
+            )
+        with warnings.catch_warnings():  # lpips still calls torchvision with the old `pretrained=` flag
+            warnings.simplefilter("ignore", UserWarning)
+            self.model = lpips.LPIPS(net="alex", verbose=False).eval().to(device)
+        self.device = device
+
+    def __call__(self, output: np.ndarray, truth: np.ndarray) -> float:
+        import torch
+
+        _check_pair(truth, output)
+        x, y = (torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1)[None].float().div(127.5).sub(1).to(self.device)
+                for a in (output, truth))
+        with torch.inference_mode():
+            return float(self.model(x, y).item())
+

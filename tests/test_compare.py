@@ -70,7 +70,8 @@ def _csv(path):
         return list(csv.DictReader(f))
 
 
-def test_compare_with_fake_renderers(data, tmp_path):
+def test_compare_with_fake_renderers(data, tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty_hub"))  # no LPIPS backbone weights
     cfg = CompareConfig(input=str(data / "inputs"), out=str(tmp_path / "out"), depth=str(data / "depth"),
                         truth=str(data / "truth"), reference=str(data / "reference"), fid_weights="off", quiet=True)
     res = run_compare(cfg, _fake_renderers(), segmenter=_no_model, depth_model=_no_model)
@@ -95,7 +96,8 @@ def test_compare_with_fake_renderers(data, tmp_path):
     assert float(means["blur"]["truth_psnr"]) > float(means["checker"]["truth_psnr"])
     # the blurred outputs are closer in blur statistics to real shallow-DoF photos than the inputs are
     assert float(means["blur"]["blur_w1"]) < 0.5 * float(means["identity"]["blur_w1"])
-    assert "fid" not in rows[0]
+    assert "fid" not in rows[0] and "truth_lpips" not in rows[0]
+    assert any(n.startswith("LPIPS not computed") for n in res.notes)
     md = (out / "metrics.md").read_text(encoding="utf-8")
     assert sum(line.startswith("| ") for line in md.splitlines()) == 4 and "blur-distribution" in md
 
@@ -104,6 +106,33 @@ def test_compare_with_fake_renderers(data, tmp_path):
     assert "broken.png" in html and HOSTILE not in html  # the name only appears escaped
     assert "&lt;b onmouseover=&quot;window.__xss=1&quot;&gt;&amp;'é" in html
     assert len(list((out / "gallery" / "thumbs").rglob("*.jpg"))) == 3 * (4 + 3)
+
+
+def test_lpips_column_when_weights_exist(data, tmp_path, monkeypatch):
+    pytest.importorskip("lpips", reason="the optional lpips package is not installed")
+    import torch
+    from torchvision.models import AlexNet_Weights, alexnet
+
+    from evaluation.metrics import _hub_checkpoint
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "hub"))
+    path = _hub_checkpoint(AlexNet_Weights.IMAGENET1K_V1.url)
+    path.parent.mkdir(parents=True)
+    torch.manual_seed(0)
+    torch.save(alexnet(weights=None).state_dict(), path)
+    cfg = CompareConfig(input=str(data / "inputs" / "s0.png"), out=str(tmp_path / "o"), depth=str(data / "depth"),
+                        truth=str(data / "truth"), quiet=True)
+    res = run_compare(cfg, [Renderer("identity", "fake", {}, _identity), Renderer("truth", "fake", {},
+                      lambda image, mask, depth: _truth_of_s0(data))], _no_model, _no_model)
+    lp = {r["method"]: r["truth_lpips"] for r in res.rows}
+    assert lp["truth"] == pytest.approx(0.0, abs=1e-6) and lp["identity"] > 0
+    assert "LPIPS vs ground truth" in (tmp_path / "o" / "metrics.md").read_text(encoding="utf-8")
+
+
+def _truth_of_s0(data):
+    from datasets.io import read_image
+
+    return read_image(data / "truth" / "s0.png")
 
 
 def test_render_failures_are_counted(data, tmp_path):

@@ -207,6 +207,7 @@ def test_inception_missing_weights_names_file(tmp_path, monkeypatch):
         M.InceptionFeatures(weights="imagenet")
 
 
+@pytest.mark.slow
 def test_inception_loads_weights_through_torchvision(tmp_path, monkeypatch):
     """A checkpoint placed in the torch hub cache is loaded by the real torchvision API."""
     from torchvision.models import Inception_V3_Weights, inception_v3
@@ -224,3 +225,34 @@ def test_inception_loads_weights_through_torchvision(tmp_path, monkeypatch):
     assert feats.shape == (3, 2048) and np.isfinite(feats).all()
     assert np.allclose(feats[0], feats[2]) and not np.allclose(feats[0], feats[1])
 
+
+
+def test_lpips_unavailable_names_what_is_missing(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setitem(__import__("sys").modules, "lpips", None)  # as if not installed
+    with pytest.raises(M.MetricUnavailable, match="pip install lpips"):
+        M.LPIPSDistance()
+    monkeypatch.delitem(__import__("sys").modules, "lpips")
+    pytest.importorskip("lpips", reason="the optional lpips package is not installed")
+    with pytest.raises(M.MetricUnavailable, match=r"alexnet-.*\.pth"):
+        M.LPIPSDistance()
+
+
+def test_lpips_with_weights_in_the_hub_cache(tmp_path, monkeypatch):
+    """Random AlexNet weights placed where torchvision looks are loaded; LPIPS grows with the damage."""
+    pytest.importorskip("lpips", reason="the optional lpips package is not installed")
+    from torchvision.models import AlexNet_Weights, alexnet
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    torch.manual_seed(0)
+    path = M._hub_checkpoint(AlexNet_Weights.IMAGENET1K_V1.url)
+    path.parent.mkdir(parents=True)
+    donor = alexnet(weights=None)
+    torch.save(donor.state_dict(), path)
+    dist = M.LPIPSDistance()
+    assert torch.equal(dist.model.net.slice1[0].weight, donor.features[0].weight)
+    image, _ = _scene(64)
+    rng = np.random.default_rng(0)
+    noisy = [np.clip(image + rng.normal(0, s, image.shape), 0, 255).astype(np.uint8) for s in (5, 40)]
+    assert dist(image, image) == pytest.approx(0.0, abs=1e-6)
+    assert 0 < dist(noisy[0], image) < dist(noisy[1], image)
