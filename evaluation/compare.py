@@ -23,7 +23,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 import cv2
 import numpy as np
@@ -105,7 +105,7 @@ def compositor_renderer(method: str, params: Optional[Mapping[str, Any]] = None)
 
 @dataclass(frozen=True)
 class GanSpec:
-    """``NAME=CKPT:preset[:overlay]`` from the command line."""
+    """``NAME=CKPT:preset[:overlay|:no-overlay]`` from the command line (default: no overlay)."""
 
     name: str
     checkpoint: Path
@@ -115,12 +115,14 @@ class GanSpec:
     @classmethod
     def parse(cls, spec: str) -> "GanSpec":
         name, sep, rest = spec.partition("=")
-        overlay = rest.endswith(":overlay")
-        if overlay:
-            rest = rest[: -len(":overlay")]
+        overlay = False
+        for suffix, value in ((":overlay", True), (":no-overlay", False)):
+            if rest.endswith(suffix):
+                rest, overlay = rest[: -len(suffix)], value
+                break
         checkpoint, sep2, preset = rest.rpartition(":")
         if not sep or not sep2 or not name or not checkpoint or not preset:
-            raise ValueError(f"--gan {spec!r}: expected NAME=CHECKPOINT:PRESET[:overlay]")
+            raise ValueError(f"--gan {spec!r}: expected NAME=CHECKPOINT:PRESET[:overlay|:no-overlay]")
         _check_name(name)
         return cls(name, Path(checkpoint), preset, overlay)
 
@@ -350,9 +352,7 @@ def run_compare(
                 depth = np.asarray(estimate_depth(image, mask), dtype=np.float32)
                 relative = bool(getattr(estimate_depth, "relative", False))
             truth = None
-            if cfg.truth:
-                if name not in truths:
-                    raise ImageError(path, f"no ground truth named {name}.* in {cfg.truth}")
+            if name in truths:  # images without one simply get no full-reference metrics
                 truth = read_image(truths[name])
                 if truth.shape != image.shape:
                     raise ImageError(truths[name], f"ground truth is {truth.shape[1]}×{truth.shape[0]}, "
@@ -363,11 +363,14 @@ def run_compare(
             log.error("%s", errors[-1])
             continue
 
-        cells: list[Optional[Cell]] = []
+        cells: list[Union[Cell, str, None]] = []
         aux_images = [("inputs", image), ("masks", (mask * 255).round().astype(np.uint8)), ("depth", depth_preview(depth))]
-        if truth is not None:
+        if cfg.truth:
             aux_images.append(("truth", truth))
         for folder, picture in aux_images:
+            if picture is None:
+                cells.append("no ground truth")
+                continue
             full = out / folder / f"{name}.png"
             thumb = gdir / "thumbs" / folder / f"{name}.jpg"
             write_image(full, picture)

@@ -139,10 +139,11 @@ class Cell:
 
 @dataclass
 class Row:
-    """One input image: its display name and one ``Cell`` (or None: failed) per column."""
+    """One input image: its display name and per column a ``Cell``, a short text shown instead
+    of a picture (e.g. "no ground truth"), or None (the render failed)."""
 
     name: str
-    cells: list[Optional[Cell]]
+    cells: list[Union[Cell, str, None]]
 
 
 @dataclass
@@ -267,8 +268,8 @@ def build_gallery(
                     with t.tr():
                         t.td(row.name, cls="name")
                         for k, (col, cell) in enumerate(zip(columns, row.cells)):
-                            if cell is None:
-                                t.td("failed", cls=f"col-{k} missing")
+                            if cell is None or isinstance(cell, str):
+                                t.td("failed" if cell is None else cell, cls=f"col-{k} missing")
                                 continue
                             caption = f"{row.name} · {col.title}" + (f" · {cell.caption}" if cell.caption else "")
                             with t.td(cls=f"col-{k}"):

@@ -135,6 +135,19 @@ def _truth_of_s0(data):
     return read_image(data / "truth" / "s0.png")
 
 
+def test_ground_truth_for_some_images_only(data, tmp_path):
+    truth = tmp_path / "truth"
+    truth.mkdir()
+    (truth / "s0.png").write_bytes((data / "truth" / "s0.png").read_bytes())
+    cfg = CompareConfig(input=str(data / "inputs"), out=str(tmp_path / "o"), depth=str(data / "depth"),
+                        truth=str(truth), quiet=True)
+    res = run_compare(cfg, [Renderer("blur", "fake", {}, _blur)], _no_model, _no_model)
+    assert res.n_bad == 1  # broken.png only
+    with_truth = {r["image"] for r in res.rows if "truth_psnr" in r}
+    assert with_truth == {"s0"} and len(res.rows) == 3
+    assert res.gallery.read_text(encoding="utf-8").count("no ground truth") == 2
+
+
 def test_render_failures_are_counted(data, tmp_path):
     from datasets.io import read_image
 
@@ -211,6 +224,7 @@ def test_loss_plots_from_runs(data, tmp_path):
 def test_gan_spec_and_names(tmp_path):
     assert GanSpec.parse("m=runs/a/x.pt:mask_loss:overlay") == GanSpec("m", Path("runs/a/x.pt"), "mask_loss", True)
     assert GanSpec.parse("m=C:/w/x.pt:cyclegan") == GanSpec("m", Path("C:/w/x.pt"), "cyclegan", False)
+    assert GanSpec.parse("m=x.pt:mask_overlay:no-overlay") == GanSpec("m", Path("x.pt"), "mask_overlay", False)
     for bad in ("m=x.pt", "=x.pt:p", "m/x=a.pt:p", "m=:p"):
         with pytest.raises(ValueError):
             GanSpec.parse(bad)
