@@ -116,6 +116,9 @@ _JS = """
 """
 
 
+_SHORT_CAPTION = 60  # characters of column settings shown open; longer ones fold into <details>
+
+
 @dataclass(frozen=True)
 class Column:
     """A gallery column: ``title`` (e.g. a method name) and ``settings`` shown under it."""
@@ -261,7 +264,11 @@ def build_gallery(
                     for k, col in enumerate(columns):
                         with t.th(cls=f"col-{k}"):
                             t.div(col.title)
-                            if col.caption:
+                            if len(col.caption) > _SHORT_CAPTION:  # long settings fold away
+                                with t.details():
+                                    t.summary("settings", cls="settings")
+                                    t.div(col.caption, cls="settings")
+                            elif col.caption:
                                 t.div(col.caption, cls="settings")
             with t.tbody():
                 for row in rows:

@@ -46,7 +46,8 @@ def make_gallery(root: Path) -> Path:
     """A small gallery with hostile names: 2 images × (input + 2 methods), one failed cell."""
     rng = np.random.default_rng(0)
     gdir = root / "gallery"
-    columns = [G.Column("input"), G.Column("gaussian", {"sigma": 3}), G.Column(EVIL_CAPTION, {"note": "a&b \"q\""})]
+    columns = [G.Column("input"), G.Column("gaussian", {"sigma": 3}),
+               G.Column(EVIL_CAPTION, {"note": "a&b \"q\"", "long": "x" * 80})]
     rows = []
     for name in (EVIL_NAME, "plain"):
         cells = []
@@ -124,6 +125,7 @@ def test_gallery_structure(tmp_path):
     assert [a["data-v"] for a in sortable] == ["0.5", "0.1", "NaN", "0.3", "0.2", "Infinity"]
     text = "".join(parser.text)
     assert "1 image(s) failed" in text and "failed" in text and "sigma=3" in text
+    assert [tag for tag, _ in parser.tags].count("details") == 1  # only the long settings fold away
 
 
 @pytest.mark.parametrize("bad", [math.nan, None])
