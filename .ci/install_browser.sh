@@ -17,5 +17,5 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq >/dev/null
-$SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null
+$SUDO apt-get install -y -qq chromium >/dev/null
 command -v chromium >/dev/null
