@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Optional
 
 import numpy as np
-from scipy.signal import fftconvolve
 
 
 @dataclass(frozen=True)
@@ -218,6 +217,8 @@ def _subject(rng: np.random.Generator, shape: tuple[int, int], scale: float, dep
 
 def _convolve_edge(x: np.ndarray, k: np.ndarray) -> np.ndarray:
     """``k ∗ x`` at the size of ``x``, the layer's content extended by edge replication."""
+    from scipy.signal import fftconvolve  # imported here: scripts that only need Lens/CoC start faster
+
     p = k.shape[0] // 2
     return fftconvolve(np.pad(x, p, mode="edge"), k, mode="valid")
 
