@@ -396,7 +396,13 @@ def run_compare(
             thumb = gdir / "thumbs" / "results" / r.name / f"{name}.jpg"
             write_image(full, output)
             write_thumbnail(thumb, output, cfg.thumb_size)
-            values = M.compute_image_metrics(image, output, mask, truth=truth, regions=regions)
+            try:
+                values = M.compute_image_metrics(image, output, mask, truth=truth, regions=regions)
+            except Exception as exc:  # noqa: BLE001 - keep the render, count the failure, go on
+                n_fail += 1
+                errors.append(f"{path}: metrics for method {r.name} failed: {exc}")
+                log.error("%s", errors[-1])
+                values = {}
             if lpips_distance is not None and truth is not None:
                 values["truth_lpips"] = lpips_distance(output, truth)
             values["seconds"] = seconds

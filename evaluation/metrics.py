@@ -30,6 +30,7 @@ from skimage.metrics import structural_similarity
 
 log = logging.getLogger(__name__)
 
+_SSIM_WIN = 7  # skimage's default SSIM window side
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 # 2×2 Haar detail filters, orthonormal (each has unit L2 norm): horizontal, vertical and the
 # period-2 checkerboard (diagonal) component.
@@ -125,7 +126,7 @@ def subject_ssim(image: np.ndarray, output: np.ndarray, regions: Regions) -> flo
     """Subject fidelity SSIM: the SSIM map (Wang et al. 2004, 7×7 window, colour channels
     averaged) of output vs input, averaged over the eroded mask C; 1 for an unchanged subject."""
     _check_pair(image, output)
-    if not regions.core.any():
+    if not regions.core.any() or min(image.shape[:2]) < _SSIM_WIN:
         return math.nan
     _, smap = structural_similarity(image, output, channel_axis=2, data_range=255, full=True)
     return float(smap.mean(axis=2)[regions.core].mean())
@@ -197,8 +198,11 @@ def truth_psnr(output: np.ndarray, truth: np.ndarray) -> float:
 
 
 def truth_ssim(output: np.ndarray, truth: np.ndarray) -> float:
-    """Full-reference SSIM (Wang et al. 2004, 7×7 window, mean over pixels and channels)."""
+    """Full-reference SSIM (Wang et al. 2004, 7×7 window, mean over pixels and channels);
+    ``nan`` for images smaller than the window."""
     _check_pair(truth, output)
+    if min(truth.shape[:2]) < _SSIM_WIN:
+        return math.nan
     return float(structural_similarity(truth, output, channel_axis=2, data_range=255))
 
 

@@ -309,3 +309,23 @@ def test_gan_checkpoint_renderer(data, tmp_path):
     html = res.gallery.read_text(encoding="utf-8")
     assert "preset=mask_loss, overlay=True, checkpoint=latest.pt" in html
     assert (tmp_path / "o" / "plots" / "mask_loss.png").is_file()  # the run was found beside the checkpoint
+
+
+def test_metric_failure_is_counted_and_the_render_kept(data, tmp_path, monkeypatch):
+    from evaluation import metrics as M
+
+    real = M.compute_image_metrics
+
+    def flaky(image, output, *args, **kwargs):
+        if np.array_equal(output, image):
+            raise FloatingPointError("simulated")
+        return real(image, output, *args, **kwargs)
+
+    monkeypatch.setattr(M, "compute_image_metrics", flaky)
+    cfg = CompareConfig(input=str(data / "inputs" / "s0.png"), out=str(tmp_path / "o"), depth=str(data / "depth"),
+                        quiet=True)
+    res = run_compare(cfg, [Renderer("identity", "fake", {}, _identity), Renderer("blur", "fake", {}, _blur)],
+                      _no_model, _no_model)
+    assert res.n_render_failures == 1 and "metrics for method identity failed: simulated" in res.errors[0]
+    assert (tmp_path / "o" / "results" / "identity" / "s0.png").is_file()
+    assert {r["method"]: sorted(r) for r in res.rows}["identity"] == ["image", "method", "seconds"]

@@ -122,6 +122,14 @@ def test_empty_regions_are_nan():
     assert math.isnan(M.compute_image_metrics(flat, flat, _scene()[1])["bg_blur"])
 
 
+def test_tiny_images_give_nan_ssim():
+    image = np.zeros((5, 6, 3), np.uint8)
+    mask = np.zeros((5, 6), np.float32)
+    mask[1:4, 2:5] = 1
+    res = M.compute_image_metrics(image, image, mask, truth=image)
+    assert math.isnan(res["truth_ssim"]) and res["truth_psnr"] == math.inf
+
+
 def test_shape_mismatch_raises():
     image, mask = _scene()
     with pytest.raises(ValueError):
