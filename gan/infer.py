@@ -8,8 +8,9 @@ Full-resolution strategies (the paper's generator works at 256 pixels; photograp
   G(x) − x at that size, upsample it (bilinear) and add it to the full-resolution input, so the
   full-resolution detail of the input survives wherever the generator changes nothing;
 - ``mode="resize"`` with ``size=None``: run the (fully convolutional) generator on the whole image;
-- ``mode="tiles"``: run it on overlapping N×N tiles (N = size, default 256) and blend them with
-  weights that ramp linearly to the tile edges, so tile borders leave no seams.
+- ``mode="tiles"``: run it on overlapping N×N tiles (N = size, default 256, overlap N/4) and
+  blend them: each tile's outer overlap/4 pixels facing another tile are dropped (padding
+  artefacts) and the rest of the overlap cross-fades linearly, so tile borders leave no seams.
 With ``overlay`` the full-resolution subject is pasted back last (Nasrullah 2018 eq. 13):
 out = M·input + (1 − M)·translated, exact in the subject (M = 1).
 """
@@ -176,19 +177,14 @@ class Translator:
         overlap = tile // 4 if self.tile_overlap is None else self.tile_overlap
         if not 0 <= overlap < tile:
             raise ValueError(f"tile overlap {overlap} must be in [0, {tile})")
-        ramp = torch.ones(tile, device=x.device)
-        if overlap:  # weights rise linearly over `overlap` pixels from each tile edge
-            edge = torch.arange(1, overlap + 1, device=x.device, dtype=torch.float32) / (overlap + 1)
-            ramp[:overlap], ramp[tile - overlap:] = edge, edge.flip(0)
-        # a side no longer than the tile is covered by one tile and needs no blending
-        wy = ramp if h > tile else torch.ones(h, device=x.device)
-        wx = ramp if w > tile else torch.ones(w, device=x.device)
-        wgt = (wy[:, None] * wx[None, :])[None, None]
-        th, tw = len(wy), len(wx)
         out = torch.zeros_like(x)
         weight = torch.zeros((1, 1, h, w), device=x.device)
+        th, tw = min(tile, h), min(tile, w)
         for top in _starts(h, th, overlap):
+            wy = _tile_weights(th, overlap, top > 0, top + th < h).to(x.device)
             for left in _starts(w, tw, overlap):
+                wx = _tile_weights(tw, overlap, left > 0, left + tw < w).to(x.device)
+                wgt = (wy[:, None] * wx[None, :])[None, None]
                 window = (slice(None), slice(None), slice(top, top + th), slice(left, left + tw))
                 out[window] += self._run(x[window], None if depth is None else depth[window]) * wgt
                 weight[window] += wgt
@@ -219,6 +215,30 @@ class Translator:
             m = mask.astype(np.float32)[..., None]
             out = m * image.astype(np.float32) + (1.0 - m) * out
         return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def _tile_weights(n: int, overlap: int, blend_start: bool, blend_end: bool) -> torch.Tensor:
+    """Blending weights along one side of a tile (length ``n``).
+
+    A side that meets another tile drops its outer ``overlap // 4`` pixels (weight 0: the
+    padding artefacts of a convolutional generator live there) and then ramps linearly to 1
+    across the rest of the overlap; two tiles' ramps in one overlap sum to 1. A side on the
+    image border keeps weight 1 (no other tile covers it).
+    """
+    w = torch.ones(n)
+    if overlap == 0:
+        return w
+    margin = overlap // 4
+    pos = torch.arange(n, dtype=torch.float32)
+
+    def ramp(dist: torch.Tensor) -> torch.Tensor:
+        return ((dist - margin + 1) / (overlap - 2 * margin + 1)).clamp(0.0, 1.0)
+
+    if blend_start:
+        w = torch.minimum(w, ramp(pos))
+    if blend_end:
+        w = torch.minimum(w, ramp(n - 1 - pos))
+    return w
 
 
 def _starts(length: int, tile: int, overlap: int) -> list[int]:
