@@ -218,7 +218,7 @@ def unique_names(paths: Sequence[Path], root: Path) -> list[str]:
     counts: dict[str, int] = {}
     for b in base:
         counts[b] = counts.get(b, 0) + 1
-    return [b + "_" + p.suffix.lstrip(".").lower() if counts[b] > 1 else b for b, p in zip(base, paths)]
+    return [b + "_" + p.suffix.lstrip(".").lower() if counts[b] > 1 else b for b, p in zip(base, paths, strict=True)]
 
 
 def _read_mask(path: Path, shape: tuple[int, int]) -> np.ndarray:
@@ -336,7 +336,7 @@ def run_compare(
     samples: dict[str, list[np.ndarray]] = {r.name: [] for r in renderers}
     n_bad = n_fail = 0
 
-    for path, name in tqdm(list(zip(paths, names)), desc="compare", unit="image", disable=cfg.quiet):
+    for path, name in tqdm(list(zip(paths, names, strict=True)), desc="compare", unit="image", disable=cfg.quiet):
         try:
             image, alpha = read_image_with_alpha(path)
             shape = image.shape[:2]

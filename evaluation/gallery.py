@@ -274,7 +274,7 @@ def build_gallery(
                 for row in rows:
                     with t.tr():
                         t.td(row.name, cls="name")
-                        for k, (col, cell) in enumerate(zip(columns, row.cells)):
+                        for k, (col, cell) in enumerate(zip(columns, row.cells, strict=True)):
                             if cell is None or isinstance(cell, str):
                                 t.td("failed" if cell is None else cell, cls=f"col-{k} missing")
                                 continue

@@ -51,7 +51,7 @@ def make_gallery(root: Path) -> Path:
     rows = []
     for name in (EVIL_NAME, "plain"):
         cells = []
-        for k, col in enumerate(columns):
+        for k in range(len(columns)):
             if name == "plain" and k == 2:
                 cells.append(None)
                 continue
