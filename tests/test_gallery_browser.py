@@ -171,3 +171,59 @@ def test_gallery_in_chromium(tmp_path, server, browser):
     assert b.js("document.getElementById('lightbox').hidden") is True
     assert b.js("window.__xss") is None
     assert screenshot[:8] == b"\x89PNG\r\n\x1a\n" and len(screenshot) > 10_000
+
+
+def test_compare_output_in_chromium(tmp_path, server, browser):
+    """A real run_compare folder (hostile file name, a failed render, loss plots) works when served."""
+    import json as _json
+
+    import cv2
+    import numpy as np
+
+    from datasets.io import write_depth, write_rgba
+    from datasets.synthetic import make_scene
+    from evaluation.compare import CompareConfig, Renderer, run_compare
+
+    for i, name in enumerate(["s0", EVIL_NAME]):
+        scene = make_scene(seed=i, size=(48, 64))
+        write_rgba(tmp_path / "in" / f"{name}.png", scene.image, scene.mask)
+        write_depth(tmp_path / "depth" / f"{name}.npy", scene.depth)
+    run = tmp_path / "runs" / "r"
+    run.mkdir(parents=True)
+    (run / "log.jsonl").write_text("".join(_json.dumps({"cycle_A": 1.0 / (i + 1)}) + "\n" for i in range(4)))
+
+    def blur(image, mask, depth):
+        return cv2.GaussianBlur(image, (0, 0), 2)
+
+    def fails(image, mask, depth):
+        raise RuntimeError("simulated failure")
+
+    def no_model(*args):
+        raise AssertionError("not needed")
+
+    cfg = CompareConfig(input=str(tmp_path / "in"), out=str(tmp_path / "out"), depth=str(tmp_path / "depth"),
+                        runs=[str(run)], quiet=True)
+    res = run_compare(cfg, [Renderer("blur", "fake", {"sigma": 2}, blur), Renderer("bad", "fake", {}, fails)],
+                      no_model, no_model)
+    assert res.n_render_failures == 2
+
+    b = browser
+    b.send("Page.enable")
+    b.send("Page.navigate", url=f"{server}/out/gallery/index.html")
+    b.wait_event("Page.loadEventFired")
+    images = b.js("""Promise.all(Array.from(document.images).filter(i => i.getAttribute('src')).map(i =>
+        i.complete ? i : new Promise(r => { i.addEventListener('load', () => r(i));
+                                            i.addEventListener('error', () => r(i)); })))
+        .then(list => list.map(i => [i.getAttribute('src'), i.naturalWidth]))""")
+    assert len(images) == 2 * 4 + 1  # (input, mask, depth, blur) per image + the cycle-loss plot
+    assert all(w > 0 for _, w in images), images
+    assert b.js("window.__xss") is None and b.js("document.scripts.length") == 1
+    assert b.js("document.querySelectorAll('td.missing').length") == 2
+    assert EVIL_NAME in b.js("document.body.innerText")
+    # the enlarged view opens the full-resolution render of the hostile-named file
+    b.js("Array.from(document.querySelectorAll('a.zoom'))"
+         ".filter(a => a.getAttribute('href').startsWith('../results/blur/%3Cimg'))[0].click()")
+    shown = b.js("""new Promise(r => { const i = document.getElementById('lightbox-img');
+        const done = () => r([i.naturalWidth, decodeURIComponent(i.src)]);
+        if (i.complete && i.naturalWidth) done(); else { i.onload = done; i.onerror = done; } })""")
+    assert shown[0] == 64 and shown[1].endswith(f"/out/results/blur/{EVIL_NAME}.png")
