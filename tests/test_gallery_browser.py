@@ -227,3 +227,17 @@ def test_compare_output_in_chromium(tmp_path, server, browser):
         const done = () => r([i.naturalWidth, decodeURIComponent(i.src)]);
         if (i.complete && i.naturalWidth) done(); else { i.onload = done; i.onerror = done; } })""")
     assert shown[0] == 64 and shown[1].endswith(f"/out/results/blur/{EVIL_NAME}.png")
+
+
+def test_gallery_from_file_url(tmp_path, browser):
+    """Opened straight from disk (as after unzipping), the images load and the script runs."""
+    page = make_gallery(tmp_path)
+    b = browser
+    b.send("Page.enable")
+    b.send("Page.navigate", url=page.resolve().as_uri())
+    b.wait_event("Page.loadEventFired")
+    widths = b.js("Array.from(document.images).filter(i => i.getAttribute('src')).map(i => i.naturalWidth)")
+    assert len(widths) == 6 and all(w > 0 for w in widths)
+    b.js("document.querySelectorAll('#metrics thead th')[1].click()")
+    order = b.js("Array.from(document.querySelectorAll('#metrics tbody tr')).map(r => r.cells[0].textContent)")
+    assert order == ["lens", "gaussian", EVIL_CAPTION]
