@@ -200,7 +200,8 @@ class RunLog:
 
 
 def load_run(run_dir: PathLike) -> RunLog:
-    """Read ``run_dir/log.jsonl`` and ``run_dir/config.json`` (preset; ``mask_overlay_train`` or ``overlay``)."""
+    """Read ``run_dir/log.jsonl`` and ``run_dir/config.json``: the preset, and the training overlay from
+    ``mask_overlay_train`` (or ``overlay``) anywhere in the config, else from ``gan.model.PRESETS``."""
     run_dir = Path(run_dir)
     config: dict[str, Any] = {}
     if (run_dir / "config.json").is_file():
@@ -212,6 +213,11 @@ def load_run(run_dir: PathLike) -> RunLog:
     overlay = _find_key(config, "mask_overlay_train")
     if overlay is None:
         overlay = _find_key(config, "overlay")
+    if overlay is None and preset is not None:  # a TrainConfig names the preset; the preset says
+        from gan.model import PRESETS
+
+        if preset in PRESETS:
+            overlay = PRESETS[preset].get("mask_overlay_train", False)
     return RunLog(
         name=run_dir.name,
         preset=str(preset) if preset is not None else run_dir.name,

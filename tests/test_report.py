@@ -96,6 +96,18 @@ def test_loss_plots_from_logs(tmp_path):
             assert im.format == "PNG" and im.size == (640, 360)
 
 
+def test_overlay_from_the_preset_of_a_train_config(tmp_path):
+    """gan.train writes its TrainConfig (preset name, overrides); the overlay follows from the preset."""
+    for name, preset, overrides, expected in [("a", "mask_overlay", {}, True), ("b", "mask_loss", {}, False),
+                                               ("c", "mask_loss", {"mask_overlay_train": True}, True),
+                                               ("d", "not_a_preset", {}, None)]:
+        run = tmp_path / name
+        run.mkdir()
+        (run / "config.json").write_text(json.dumps({"preset": preset, "model_overrides": overrides}))
+        (run / "log.jsonl").write_text(json.dumps({"step": 1, "mask_A": 0.5}) + "\n")
+        assert R.load_run(run).overlay is expected, name
+
+
 def test_run_without_config_and_step_axis(tmp_path):
     run = tmp_path / "bare"
     run.mkdir()
