@@ -248,6 +248,7 @@ def test_script_bad_command_lines(tmp_path):
     assert r.returncode == 2 and "none.pt: no such checkpoint" in r.stderr
 
 
+@pytest.mark.slow
 def test_script_with_compositor_methods(data, tmp_path):
     r = _script("--input", str(data / "inputs"), "--out", str(tmp_path / "o"), "--methods", "gaussian,lens",
                 "--params", "gaussian:k=9", "--depth", str(data / "depth"), "--truth", str(data / "truth"), "--quiet")
