@@ -71,7 +71,7 @@ def run(quick: bool = False) -> str:
     n_img, n_col = (3, 4) if quick else (50, 12)
     gallery_s = _gallery_time(n_img, n_col)
 
-    d, n = (128, 20) if quick else (2048, 50)
+    d, n = (64, 20) if quick else (2048, 50)
     rng = np.random.default_rng(0)
     a, b = rng.normal(size=(n, d)), rng.normal(size=(n, d)) + 0.1
     fast_value = trace_sqrt_product(a, b)
