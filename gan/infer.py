@@ -75,6 +75,13 @@ def _describe(cfg: ModelConfig) -> str:
             f"depth input {cfg.use_depth}")
 
 
+def _model_config_dict(config: dict) -> dict:
+    """The ModelConfig part of a checkpoint's "config": gan.train nests it as
+    ``{"model": ..., "train": ...}``; a bare ModelConfig dict is taken as it is."""
+    config = dict(config)
+    return dict(config["model"]) if isinstance(config.get("model"), dict) else config
+
+
 @dataclass
 class Translator:
     """One generator ready to translate numpy images (see the module docstring)."""
@@ -121,7 +128,7 @@ class Translator:
         net_key = "netG_A" if direction == "AtoB" else "netG_B"
         if "config" in obj and "model" in obj:
             try:
-                file_cfg = ModelConfig.from_dict(dict(obj["config"]))
+                file_cfg = ModelConfig.from_dict(_model_config_dict(obj["config"]))
             except (TypeError, ValueError) as exc:
                 raise CheckpointError(f"{path}: bad model config in checkpoint ({exc})") from None
             if config is not None and config != file_cfg:
