@@ -25,6 +25,8 @@ EXTRAS = {
     # visdom 0.2.4 imports pkg_resources at build time: needs setuptools<81 in the build env.
     "visdom": ["visdom==0.2.4"],
     "browser": ["websocket-client>=1.7"],
+    # LPIPS is optional in evaluation/metrics.py (skipped with a note when missing).
+    "lpips": ["lpips==0.1.4"],
 }
 
 setup(

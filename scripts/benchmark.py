@@ -49,6 +49,12 @@ def _segdepth(quick: bool) -> str:
     return bench_segdepth.run(quick)
 
 
+def _evaluation(quick: bool) -> str:
+    from bench import bench_evaluation
+
+    return bench_evaluation.run(quick)
+
+
 def _gan(quick: bool) -> str:
     from bench import bench_gan
 
@@ -61,6 +67,7 @@ BENCHES: dict[str, Callable[[bool], str]] = {
     "dataset": _dataset,
     "segdepth": _segdepth,
     "gan": _gan,
+    "evaluation": _evaluation,
 }
 
 
