@@ -22,52 +22,18 @@ from typing import Callable
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import (bench_compositing, bench_dataset, bench_evaluation, bench_gan,  # noqa: E402
+                   bench_segdepth, bench_webcam)
 from datasets.io import write_text  # noqa: E402
 
 
-def _compositing(quick: bool) -> str:
-    from bench import bench_compositing
-
-    return bench_compositing.run(quick)
-
-
-def _webcam(quick: bool) -> str:
-    from bench import bench_webcam
-
-    return bench_webcam.run(quick)
-
-
-def _dataset(quick: bool) -> str:
-    from bench import bench_dataset
-
-    return bench_dataset.run(quick)
-
-
-def _segdepth(quick: bool) -> str:
-    from bench import bench_segdepth
-
-    return bench_segdepth.run(quick)
-
-
-def _evaluation(quick: bool) -> str:
-    from bench import bench_evaluation
-
-    return bench_evaluation.run(quick)
-
-
-def _gan(quick: bool) -> str:
-    from bench import bench_gan
-
-    return bench_gan.run(quick)
-
-
 BENCHES: dict[str, Callable[[bool], str]] = {
-    "compositing": _compositing,
-    "webcam": _webcam,
-    "dataset": _dataset,
-    "segdepth": _segdepth,
-    "gan": _gan,
-    "evaluation": _evaluation,
+    "compositing": bench_compositing.run,
+    "webcam": bench_webcam.run,
+    "dataset": bench_dataset.run,
+    "segdepth": bench_segdepth.run,
+    "gan": bench_gan.run,
+    "evaluation": bench_evaluation.run,
 }
 
 
