@@ -1,0 +1,177 @@
+"""CycleGAN training speed: iterations per second for every preset, batch size and precision.
+
+Each configuration trains ``gan.model.CycleGANModel`` on in-memory random batches (images
+N×3×S×S in [-1, 1], an elliptical subject mask), so only the training step is timed, not data
+loading. Presets of one batch size and precision are timed round-robin (one step each per round)
+so that background load on a shared machine hits them alike; the table gives the median step.
+The baseline is the plain ``cyclegan`` preset (no mask terms) measured in the same run; the
+target of issue 4 is a full ``mask_loss_overlay`` step ≤ 1.3× the plain step. On a GPU AMP
+(bf16/fp16) should give ≥ 1.8× fp32.
+
+Full run: paper-sized networks (ResNet-9 generator, ngf = ndf = 64, 70×70 PatchGAN) at 256×256,
+batch 1 and 4, fp32 and AMP (bf16 on the CPU; bf16 and fp16 on a GPU). Quick run (the smoke
+test): tiny networks at 32×32, batch 1 and 2, fp32 only on the CPU. The VGG19 of the mask loss uses random weights here
+(``vgg_weights="none"``): the same cost as the ImageNet weights, which may not be on disk.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import time
+from typing import Optional, Sequence
+
+import numpy as np
+import torch
+
+from gan.model import PRESETS, CycleGANModel, config_from_preset
+
+BASELINE = "cyclegan"
+FULL_PRESET = "mask_loss_overlay"
+MAX_RATIO = 1.3
+# Nasrullah 2018: 75 epochs (50 + 25 decay) on 2,370 + 2,157 images; an epoch is max(|A|, |B|)
+# iterations at batch 1; about 30 hours on a GTX 1080.
+PAPER_EPOCHS = 75
+PAPER_ITERS_PER_EPOCH = 2370
+PAPER_HOURS = 30
+
+TINY = {"netG": "resnet", "n_blocks": 1, "ngf": 8, "ndf": 8, "n_layers_D": 2}
+PAPER = {"netG": "resnet_9blocks", "ngf": 64, "ndf": 64, "n_layers_D": 3}
+AMP = {"fp32": "none", "bf16": "bf16", "fp16": "fp16"}
+
+
+def _batch(n: int, size: int, device: torch.device) -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(0)
+    yy, xx = torch.meshgrid(torch.linspace(-1, 1, size), torch.linspace(-1, 1, size), indexing="ij")
+    mask = ((yy / 0.8) ** 2 + (xx / 0.45) ** 2 <= 1).float().expand(n, 1, size, size).contiguous()
+    return {"A": (torch.rand(n, 3, size, size, generator=g) * 2 - 1).to(device),
+            "B": (torch.rand(n, 3, size, size, generator=g) * 2 - 1).to(device),
+            "A_mask": mask.to(device), "B_mask": mask.to(device)}
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_presets(presets: Sequence[str], batch: int, size: int, precision: str, nets: dict, warmup: int,
+                 timed: int, device: torch.device) -> dict[str, tuple[float, float]]:
+    """preset -> (median seconds per training step, peak GPU MiB or NaN on the CPU)."""
+    models, peaks = {}, {}
+    data = _batch(batch, size, device)
+    for name in presets:
+        torch.manual_seed(0)
+        models[name] = CycleGANModel(config_from_preset(name, vgg_weights="none", amp=AMP[precision], **nets), device)
+        models[name].set_input(data)
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+        for _ in range(warmup):
+            models[name].optimize_parameters()
+        _sync(device)
+    times: dict[str, list[float]] = {name: [] for name in presets}
+    for _ in range(timed):
+        for name in presets:
+            if device.type == "cuda":
+                torch.cuda.reset_peak_memory_stats(device)
+            start = time.perf_counter()
+            models[name].optimize_parameters()
+            _sync(device)
+            times[name].append(time.perf_counter() - start)
+            peaks[name] = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else float("nan")
+    return {name: (statistics.median(t), peaks[name]) for name, t in times.items()}
+
+
+def run(quick: bool = False, *, size: Optional[int] = None, batches: Sequence[int] = (1, 4),
+        precisions: Optional[Sequence[str]] = None, warmup: Optional[int] = None, timed: Optional[int] = None,
+        presets: Sequence[str] = tuple(PRESETS), threads: Optional[int] = None) -> str:
+    """Markdown section: it/s per preset × batch × precision, ratio to the plain step, paper schedule cost.
+
+    ``threads``: torch CPU threads for the run (default: torch's; quick: 1, as tiny networks gain
+    nothing from more and spinning OpenMP threads crawl on a busy machine)."""
+    before = torch.get_num_threads()
+    threads = threads or (1 if quick else before)
+    torch.set_num_threads(threads)
+    try:
+        return _run(quick, size, batches, precisions, warmup, timed, presets)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _run(quick: bool, size: Optional[int], batches: Sequence[int], precisions: Optional[Sequence[str]],
+         warmup: Optional[int], timed: Optional[int], presets: Sequence[str]) -> str:
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    gpu = device.type == "cuda"
+    size = size or (32 if quick else 256)
+    nets = TINY if quick else PAPER
+    if quick and tuple(batches) == (1, 4):
+        batches = (1, 2)
+    # CPU bf16 autocast has no fast kernels without AVX512-BF16/AMX (4× slower here): left out of quick
+    precisions = list(precisions or (["fp32", "bf16", "fp16"] if gpu else ["fp32"] if quick else ["fp32", "bf16"]))
+    warmup = warmup if warmup is not None else (1 if quick or not gpu else 5)
+    timed = timed if timed is not None else (1 if quick else 2 if not gpu else 20)
+    presets = [BASELINE] + [p for p in presets if p != BASELINE]
+
+    results = {}
+    for batch in batches:
+        for precision in precisions:
+            results[batch, precision] = time_presets(presets, batch, size, precision, nets, warmup, timed, device)
+
+    where = torch.cuda.get_device_name(device) if gpu else f"CPU, {torch.get_num_threads()} threads"
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    net_text = ("quick run: tiny networks (ResNet generator with 1 block, ngf = ndf = 8, 2-layer PatchGAN)" if quick else
+                "paper-sized networks (ResNet-9 generator, ngf = ndf = 64, 70×70 PatchGAN)")
+    lines = ["### CycleGAN training step", "",
+             f"{net_text} at {size}×{size}, random in-memory batches, {where}; {warmup} warm-up and "
+             f"{timed} timed step(s) per configuration, presets interleaved, median. 1-minute load average at "
+             f"the end: {load:.1f} on {os.cpu_count()} CPUs.", "",
+             "| batch | precision | preset | s/step | it/s | images/s | × plain step | peak GPU MiB |",
+             "|---|---|---|---|---|---|---|---|"]
+    for (batch, precision), res in results.items():
+        base = res[BASELINE][0]
+        for name in presets:
+            sec, peak = res[name]
+            mem = f"{peak:.0f}" if np.isfinite(peak) else "n/a (CPU)"
+            lines.append(f"| {batch} | {precision} | {name} | {sec:.3f} | {1 / sec:.3f} | {batch / sec:.2f} | "
+                         f"{sec / base:.2f} | {mem} |")
+    lines.append("")
+    if FULL_PRESET in presets:
+        for (batch, precision), res in results.items():
+            ratio = res[FULL_PRESET][0] / res[BASELINE][0]
+            verdict = "not checked: the VGG19 of the mask loss dwarfs tiny networks" if quick else \
+                "PASS" if ratio <= MAX_RATIO else "FAIL"
+            lines.append(f"- {FULL_PRESET} ≤ {MAX_RATIO}× plain, batch {batch} {precision}: {ratio:.2f}×, {verdict}")
+    for batch in batches:
+        if "fp32" in precisions:
+            for precision in precisions:
+                if precision != "fp32":
+                    speedup = results[batch, "fp32"][BASELINE][0] / results[batch, precision][BASELINE][0]
+                    target = f" (target ≥ 1.8×: {'PASS' if speedup >= 1.8 else 'FAIL'})" if gpu else ""
+                    lines.append(f"- {precision} autocast vs fp32, plain step, batch {batch}: {speedup:.2f}×{target}")
+    if 1 in batches and FULL_PRESET in presets and not quick:
+        sec = results[1, precisions[0]][FULL_PRESET][0]
+        iters = PAPER_EPOCHS * PAPER_ITERS_PER_EPOCH
+        hours = iters * sec / 3600
+        lines.append(f"- the paper's schedule ({PAPER_EPOCHS} epochs × {PAPER_ITERS_PER_EPOCH:,} iterations at "
+                     f"batch 1 = {iters:,} steps of {FULL_PRESET}, {precisions[0]}) at {size}×{size} would take "
+                     f"**{hours:,.1f} h** ({hours / 24:,.1f} days) here at the measured rate; the paper needed about "
+                     f"{PAPER_HOURS} h on a GTX 1080.")
+    if not gpu:
+        lines.append("- GPU figures (AMP ≥ 1.8× fp32, peak memory) are pending: no GPU was lent to this run.")
+    lines.append(f"- peak process memory (RSS): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB.")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description="CycleGAN training-step benchmark (prints Markdown).")
+    parser.add_argument("--quick", action="store_true", help="tiny networks at 64 px")
+    parser.add_argument("--size", type=int, help="square training size (default 256, quick 64)")
+    parser.add_argument("--batches", type=int, nargs="+", default=[1, 4])
+    parser.add_argument("--precisions", nargs="+", choices=sorted(AMP))
+    parser.add_argument("--warmup", type=int)
+    parser.add_argument("--timed", type=int)
+    parser.add_argument("--presets", nargs="+", choices=sorted(PRESETS), default=list(PRESETS))
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's; quick: 1)")
+    a = parser.parse_args()
+    print(run(a.quick, size=a.size, batches=a.batches, precisions=a.precisions, warmup=a.warmup, timed=a.timed,
+              presets=a.presets, threads=a.threads))
