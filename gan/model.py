@@ -224,7 +224,6 @@ class CycleGANModel:
         self.vgg = VGGRelu32(cfg.vgg_weights).to(self.device) if cfg.mask_loss else None
         self.optimizer_G = torch.optim.Adam(self._G.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999))
         self.optimizer_D = torch.optim.Adam(self._D.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999))
-        self.optimizers = [self.optimizer_G, self.optimizer_D]
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=cfg.amp == "fp16")
         self.fake_A_pool = ImagePool(cfg.pool_size, seed)
         self.fake_B_pool = ImagePool(cfg.pool_size, seed + 1)
