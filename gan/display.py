@@ -35,6 +35,10 @@ def visual_to_uint8(name: str, tensor: torch.Tensor) -> np.ndarray:
     return (x.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
 
 
+class DisplayError(RuntimeError):
+    """The live display cannot be used (visdom missing or no server answering)."""
+
+
 class Display(Protocol):
     """What the training loop shows: losses as they are logged, and sample visuals."""
 
@@ -132,7 +136,7 @@ class VisdomDisplay:
         try:
             import visdom
         except ImportError as e:
-            raise RuntimeError("--display visdom needs the visdom package: "
+            raise DisplayError("--display visdom needs the visdom package: "
                                "pip install 'setuptools<81' && pip install --no-build-isolation visdom==0.2.4") from e
         self.env = name
         self.loss_win = f"{name}_losses"
@@ -145,7 +149,7 @@ class VisdomDisplay:
         except Exception as e:  # requests' connection errors, visdom's own
             connected, problem = False, f"{problem} ({e})"
         if not connected:
-            raise RuntimeError(f"{problem}; start one with `python -m visdom.server -port {port} --hostname 127.0.0.1 "
+            raise DisplayError(f"{problem}; start one with `python -m visdom.server -port {port} --hostname 127.0.0.1 "
                                f"-bind_local` or use --display html")
         self._loss_names: Optional[list[str]] = None
 

@@ -362,6 +362,10 @@ def check_architecture(path: Path, saved: dict[str, Any], wanted: ModelConfig) -
              for k in ARCHITECTURE_FIELDS if k in saved and k in now and saved[k] != now[k]]
     if diffs:
         raise CheckpointError(f"{path}: checkpoint from another architecture: " + "; ".join(diffs))
+    changed = [f"{k}: {saved[k]!r} -> {now[k]!r}" for k in sorted(set(saved) & set(now))
+               if k not in ARCHITECTURE_FIELDS and saved[k] != now[k]]
+    if changed:
+        log.warning("%s: continuing with changed model settings (%s)", path, ", ".join(changed))
 
 
 def _prune_checkpoints(run_dir: Path, keep: int) -> None:
@@ -525,11 +529,13 @@ def _train(cfg: TrainConfig, d: _Dist, device: torch.device) -> TrainResult:
 
     display: display_mod.Display = display_mod.NoDisplay()
     if d.is_main:
+        # first the display: a visdom server that does not answer stops the run before anything is written
+        display = display_mod.make_display(cfg.display, run_dir, cfg.name, cfg.display_port, cfg.display_keep)
         run_dir.mkdir(parents=True, exist_ok=True)
         for stale in (run_dir / "checkpoints").glob(".ckpt_*"):  # left by a write that was killed
             stale.unlink(missing_ok=True)
-        io.write_json(run_dir / "config.json", asdict(cfg))
-        display = display_mod.make_display(cfg.display, run_dir, cfg.name, cfg.display_port, cfg.display_keep)
+        # the run's settings; resume/resume_from say how this process started, not what the run is
+        io.write_json(run_dir / "config.json", asdict(dataclasses.replace(cfg, resume=False, resume_from="")))
     if ckpt is not None:
         restore_rng_state(ckpt["rng"])
         ckpt = None

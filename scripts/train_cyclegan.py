@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import sys
 
+from gan.display import DisplayError
+from gan.losses import VGGWeightsError
 from gan.train import CheckpointError, NonFiniteLossError, parse_args, train
 
 
@@ -21,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     except NonFiniteLossError as e:
         logging.error("%s", e)
         return 3
-    except (CheckpointError, FileExistsError, FileNotFoundError, ValueError) as e:
+    except (CheckpointError, DisplayError, VGGWeightsError, FileExistsError, FileNotFoundError, ValueError) as e:
         logging.error("%s", e)
         return 1
     logging.info("done: %s at iteration %d; last checkpoint %s", result.run_dir, result.iteration,

@@ -26,7 +26,7 @@ visdom = pytest.importorskip("visdom", reason="visdom is not installed: pip inst
 
 from datasets.synthetic import write_unaligned_dataset  # noqa: E402
 from gan import train as T  # noqa: E402
-from gan.display import VisdomDisplay  # noqa: E402
+from gan.display import DisplayError, VisdomDisplay  # noqa: E402
 
 TINY = ["--netG", "resnet", "--n-blocks", "1", "--ngf", "4", "--ndf", "4", "--n-layers-D", "2",
         "--vgg-weights", "none", "--load-size", "36", "--crop-size", "32", "--num-workers", "0", "--quiet"]
@@ -133,5 +133,5 @@ def test_training_shows_losses_and_images_in_visdom(tmp_path, visdom_server):
 
 
 def test_visdom_display_without_server_says_how_to_start_one():
-    with pytest.raises(RuntimeError, match=r"no visdom server answers at http://127\.0\.0\.1:\d+.*visdom\.server"):
+    with pytest.raises(DisplayError, match=r"no visdom server answers at http://127\.0\.0\.1:\d+.*visdom\.server"):
         VisdomDisplay("x", _free_port(), timeout_s=1)
