@@ -8,7 +8,6 @@ Nothing here is called on ranks other than 0.
 from __future__ import annotations
 
 import json
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Optional, Protocol, Sequence
@@ -18,7 +17,6 @@ import torch
 
 from datasets import io
 
-log = logging.getLogger(__name__)
 
 
 def visual_to_uint8(name: str, tensor: torch.Tensor) -> np.ndarray:

@@ -554,14 +554,14 @@ def _train(cfg: TrainConfig, d: _Dist, device: torch.device) -> TrainResult:
         save_checkpoint(path, cfg=cfg, model_cfg=model_cfg, model=model, schedulers=schedulers, epoch=ep,
                         epoch_iter=ep_iter, iteration=iteration, world_size=d.world_size)
         _prune_checkpoints(run_dir, cfg.keep_last)
-        display_mod.plot_loss_curves(run_dir / "log.jsonl", run_dir / "loss_curves.png") \
-            if (run_dir / "log.jsonl").exists() else None
+        if (run_dir / "log.jsonl").exists():
+            display_mod.plot_loss_curves(run_dir / "log.jsonl", run_dir / "loss_curves.png")
         last_saved = path
 
     images_per_iter = cfg.batch_size * d.world_size
     window: dict[str, float] = {}
     window_n, window_data_time, window_start = 0, 0.0, time.perf_counter()
-    stop = cfg.max_steps and iteration >= cfg.max_steps
+    stop = bool(cfg.max_steps) and iteration >= cfg.max_steps
     progress = None
     if d.is_main and not cfg.quiet:
         from tqdm import tqdm
