@@ -18,7 +18,6 @@ import torch
 from datasets import io
 
 
-
 def visual_to_uint8(name: str, tensor: torch.Tensor) -> np.ndarray:
     """First item of an N×C×H×W visual → uint8 RGB H×W×3.
 
