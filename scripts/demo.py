@@ -1,0 +1,196 @@
+"""The built-in demo: every approach on the built-in inputs, side by side, offline, on the CPU.
+
+    python scripts/demo.py --out demo_out          # what `make demo` runs (a few minutes)
+    python scripts/demo.py --no-gan                # classical methods only (seconds)
+
+Inputs: scikit-image's astronaut portrait (mask from MediaPipe, depth from the documented prior)
+and procedural scenes from datasets/synthetic.py (exact mask, exact depth and a reference
+shallow-DoF render as ground truth). Then:
+
+1. each GAN preset (cyclegan, mask_loss, mask_overlay, mask_loss_overlay) is trained briefly on
+   small unpaired synthetic scenes (domain A all in focus, domain B rendered with a shallow depth
+   of field) — tiny networks, so this shows the pipeline, not the paper's quality;
+2. every compositor method and every trained preset renders every input, metrics are computed,
+   and the gallery is written to OUT/gallery/index.html; OUT/index.html links everything.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from compositing.pipeline import METHODS
+from datasets import io, synthetic
+from gan.model import PRESETS
+
+log = logging.getLogger("demo")
+
+# Small enough to train in about a minute per preset on two CPU cores (DESIGN.md "Budgets").
+DEMO_GAN_MODEL = {"netG": "resnet", "n_blocks": 3, "ngf": 16, "ndf": 16, "n_layers_D": 2,
+                  "vgg_weights": "none"}
+
+
+@dataclass
+class DemoConfig:
+    """Settings of the demo (saved as OUT/demo_config.json)."""
+
+    out: str = "demo_out"
+    scenes: int = 3
+    scene_size: int = 256
+    gan: bool = True
+    presets: list[str] = field(default_factory=lambda: list(PRESETS))
+    gan_size: int = 64
+    gan_train_scenes: int = 32
+    gan_steps: int = 600
+    seed: int = 0
+    quiet: bool = False
+
+
+def write_inputs(cfg: DemoConfig) -> None:
+    """OUT/inputs/*.png with masks/, depth/ and truth/ beside them where ground truth exists."""
+    from skimage import data
+
+    out = Path(cfg.out)
+    io.write_image(out / "inputs" / "astronaut.png", data.astronaut())
+    for i in range(cfg.scenes):
+        scene = synthetic.make_scene(cfg.seed + i, (cfg.scene_size, cfg.scene_size))
+        name = f"scene_{i}"
+        io.write_image(out / "inputs" / f"{name}.png", scene.image)
+        io.write_image(out / "masks" / f"{name}.png", synthetic.to_uint8(scene.mask))
+        io.write_depth(out / "depth" / f"{name}.npy", scene.depth)
+        io.write_image(out / "truth" / f"{name}.png", scene.dof)
+
+
+def train_presets(cfg: DemoConfig) -> dict[str, Path]:
+    """Train each preset briefly on synthetic unpaired scenes; return its last checkpoint."""
+    from gan.train import TrainConfig, train
+
+    out = Path(cfg.out)
+    data_root = out / "gan_data"
+    if not (data_root / "testB").is_dir():
+        synthetic.write_unaligned_dataset(data_root, cfg.gan_train_scenes, 8,
+                                          (cfg.gan_size, cfg.gan_size), seed=cfg.seed)
+    checkpoints = {}
+    for preset in cfg.presets:
+        tcfg = TrainConfig(dataroot=str(data_root), name=preset, runs_dir=str(out / "runs"), preset=preset,
+                           model_overrides=dict(DEMO_GAN_MODEL), load_size=cfg.gan_size,
+                           crop_size=cfg.gan_size, n_epochs=10_000, n_epochs_decay=0, num_workers=0,
+                           seed=cfg.seed, max_steps=cfg.gan_steps, log_every=25, display="html",
+                           display_every=100, quiet=cfg.quiet)
+        log.info("training preset %s for %d steps", preset, cfg.gan_steps)
+        result = train(tcfg)
+        if result.last_checkpoint is None:
+            raise RuntimeError(f"training {preset} wrote no checkpoint in {result.run_dir}")
+        checkpoints[preset] = result.last_checkpoint
+    return checkpoints
+
+
+def compare(cfg: DemoConfig, checkpoints: dict[str, Path]):
+    """Every compositor method and every trained preset on the inputs, into OUT/gallery/."""
+    from evaluation.compare import CompareConfig, run_compare
+
+    out = Path(cfg.out)
+    gans = [f"{p}={ckpt}:{p}:{'overlay' if PRESETS[p].get('mask_overlay_test') else 'no-overlay'}"
+            for p, ckpt in checkpoints.items()]
+    ccfg = CompareConfig(input=str(out / "inputs"), out=str(out), methods=list(METHODS), gan=gans,
+                         masks=str(out / "masks"), depth=str(out / "depth"), truth=str(out / "truth"),
+                         reference=str(out / "gan_data" / "testB") if checkpoints else None,
+                         runs=[str(out / "runs" / p) for p in checkpoints], fid_weights="off",
+                         quiet=cfg.quiet)
+    return run_compare(ccfg)
+
+
+OVERVIEW_COLUMNS = ("inputs", "masks", "depth", "results/progressive13", "results/lens")
+
+
+def write_overview(cfg: DemoConfig, names: tuple[str, ...] = ("astronaut", "scene_0")) -> Path:
+    """OUT/overview.png: for a few inputs, input | mask | depth | progressive13 | lens, from the
+    gallery's thumbnails (the picture in the README)."""
+    import cv2
+
+    thumbs = Path(cfg.out) / "gallery" / "thumbs"
+    rows = []
+    for name in names:
+        tiles = [io.read_image(next((thumbs / col).glob(f"{name}.*"))) for col in OVERVIEW_COLUMNS]
+        side = 192
+        rows.append(np.concatenate([cv2.resize(tile, (side, side), interpolation=cv2.INTER_AREA)
+                                    for tile in tiles], axis=1))
+    path = Path(cfg.out) / "overview.png"
+    io.write_image(path, np.concatenate(rows, axis=0))
+    return path
+
+
+def write_index(cfg: DemoConfig, checkpoints: dict[str, Path], n_images: int) -> Path:
+    """OUT/index.html: a plain page linking the gallery, each method's outputs and the GAN runs."""
+    import dominate
+    from dominate import tags as t
+
+    out = Path(cfg.out)
+    doc = dominate.document(title="shallowdof demo")
+    with doc:
+        t.h1("shallowdof demo")
+        t.p(f"{n_images} inputs: skimage's astronaut (MediaPipe mask, depth prior) and "
+            f"{cfg.scenes} synthetic scenes (exact mask and depth; the reference render is the "
+            "'ground truth' column).")
+        t.h2(t.a("Side-by-side gallery with metrics", href="gallery/index.html"))
+        t.img(src="overview.png", alt="input, mask, depth, progressive13, lens")
+        t.p(t.a("metrics.md", href="metrics.md"), " · ", t.a("metrics.csv", href="metrics.csv"))
+        t.h2("Outputs by method")
+        with t.ul():
+            for name in METHODS:
+                t.li(t.a(name, href=f"results/{name}/"), f" — {METHODS[name].source}")
+            for preset in checkpoints:
+                t.li(t.a(preset, href=f"results/{preset}/"), " — CycleGAN preset, trained ",
+                     f"{cfg.gan_steps} steps at {cfg.gan_size} px (tiny networks, random VGG features): ",
+                     t.a("training page", href=f"runs/{preset}/web/index.html"))
+    path = out / "index.html"
+    io.write_text(path, doc.render())
+    return path
+
+
+def parse_args(argv: Optional[list[str]] = None) -> DemoConfig:
+    """The demo's config from the command line."""
+    d = DemoConfig()
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", default=d.out, help="output folder (default: %(default)s)")
+    p.add_argument("--scenes", type=int, default=d.scenes, help="synthetic scenes to render (default: %(default)s)")
+    p.add_argument("--scene-size", type=int, default=d.scene_size, help="their side in pixels (default: %(default)s)")
+    p.add_argument("--no-gan", dest="gan", action="store_false", help="skip GAN training (classical methods only)")
+    p.add_argument("--presets", nargs="+", choices=sorted(PRESETS), default=d.presets,
+                   help="GAN presets to train (default: all four)")
+    p.add_argument("--gan-steps", type=int, default=d.gan_steps, help="training steps per preset (default: %(default)s)")
+    p.add_argument("--gan-size", type=int, default=d.gan_size, help="GAN training size (default: %(default)s)")
+    p.add_argument("--gan-train-scenes", type=int, default=d.gan_train_scenes,
+                   help="synthetic training scenes per domain (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    a = p.parse_args(argv)
+    return DemoConfig(out=a.out, scenes=a.scenes, scene_size=a.scene_size, gan=a.gan, presets=a.presets,
+                      gan_size=a.gan_size, gan_train_scenes=a.gan_train_scenes, gan_steps=a.gan_steps,
+                      seed=a.seed, quiet=a.quiet)
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    cfg = parse_args(argv)
+    io.write_json(Path(cfg.out) / "demo_config.json", dataclasses.asdict(cfg))
+    np.random.seed(cfg.seed)
+    write_inputs(cfg)
+    checkpoints = train_presets(cfg) if cfg.gan else {}
+    result = compare(cfg, checkpoints)
+    write_overview(cfg)
+    index = write_index(cfg, checkpoints, result.n_images)
+    for line in result.errors:
+        log.error("%s", line)
+    log.info("open %s (gallery: %s)", index, result.gallery)
+    return 0 if result.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
