@@ -1,0 +1,30 @@
+"""`make demo` end to end, at a tiny size: every method and one GAN preset into one gallery."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from datasets.io import read_image
+
+
+@pytest.mark.slow
+def test_demo_runs_end_to_end(tmp_path):
+    out = tmp_path / "demo_out"
+    proc = subprocess.run(
+        [sys.executable, "scripts/demo.py", "--out", str(out), "--scenes", "1", "--scene-size", "96",
+         "--presets", "mask_overlay", "--gan-steps", "2", "--gan-size", "32", "--gan-train-scenes", "2",
+         "--quiet"],
+        capture_output=True, text=True, timeout=600, cwd=Path(__file__).resolve().parents[1])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    index = (out / "index.html").read_text()
+    assert 'href="gallery/index.html"' in index and "mask_overlay" in index
+    gallery = (out / "gallery" / "index.html").read_text()
+    for method in ("box", "gaussian", "alpha_blend", "progressive3", "progressive13", "buckets", "feather",
+                   "lens", "mask_overlay"):
+        assert method in gallery
+        for name in ("astronaut", "scene_0"):
+            assert read_image(out / "results" / method / f"{name}.png").ndim == 3
+    assert read_image(out / "overview.png").shape == (2 * 192, 5 * 192, 3)
+    assert list((out / "runs" / "mask_overlay" / "checkpoints").glob("*.pt"))
+    assert "lens" in (out / "metrics.md").read_text()
