@@ -259,7 +259,8 @@ def _starts(length: int, tile: int, overlap: int) -> list[int]:
 
 def translate_folder(translator: Translator, in_dir: str | Path, out_dir: str | Path,
                      depth_dir: str | Path | None = None, quiet: bool = False) -> tuple[int, int]:
-    """Translate every image under ``in_dir`` into ``out_dir``/same relative path with .png.
+    """Translate every image under ``in_dir`` (a folder, or one file) into ``out_dir``/same
+    relative path with .png.
 
     Masks come from the images' alpha (RGBA, as prepare_masks writes them), needed only with
     overlay; depth from ``depth_dir``/NAME.npy when the generator takes depth. A bad file is
@@ -267,11 +268,11 @@ def translate_folder(translator: Translator, in_dir: str | Path, out_dir: str | 
     """
     in_dir, out_dir = Path(in_dir), Path(out_dir)
     paths = list_images(in_dir)
+    base = in_dir if in_dir.is_dir() else in_dir.parent  # one file named: its name
     ok = failed = 0
     written: dict[Path, Path] = {}
     for path in tqdm(paths, desc=f"translating {translator.direction}", unit="img", disable=quiet or None):
-        rel = path.relative_to(in_dir) if path.is_relative_to(in_dir) else Path(path.name)
-        target = out_dir / rel.with_suffix(".png")
+        target = out_dir / path.relative_to(base).with_suffix(".png")
         try:
             if target in written:
                 raise ImageError(path, f"output {target} is already the translation of {written[target]}")

@@ -176,6 +176,10 @@ def test_translate_folder_names_outputs_after_inputs_and_counts_bad_files(traine
     assert (ok, failed) == (2, 2)
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png")) == ["one.png", "sub/two.png"]
     assert read_image(out / "one.png").shape == (48, 64, 3)
+    single = tmp_path / "single"
+    assert translate_folder(Translator.from_checkpoint(path, size=32), src / "sub" / "two.png", single,
+                            quiet=True) == (1, 0)
+    assert [p.name for p in single.iterdir()] == ["two.png"]
 
 
 def test_script_end_to_end_and_exit_status(trained, tmp_path):
