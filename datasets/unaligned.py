@@ -64,6 +64,8 @@ def _header_problems(path: Path, need_alpha: bool, min_side: int) -> tuple[list[
                 width, height = height, width
     except UnidentifiedImageError:
         return ["not a readable image file"], None
+    except Image.DecompressionBombError as exc:
+        return [f"too many pixels ({exc})"], None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         return [f"corrupt or truncated image ({exc or type(exc).__name__})"], None
     problems = []
