@@ -121,3 +121,23 @@ def test_overlay_equation_exact():
     assert torch.allclose(out, m * real + (1 - m) * gen, atol=0, rtol=0)
     assert torch.equal(out[0, :, 0, 0], real[0, :, 0, 0])   # subject: the input exactly
     assert torch.equal(out[0, :, 0, 1], gen[0, :, 0, 1])    # background: the generator
+
+
+def test_imagenet_weights_are_read_from_the_hub_file(tmp_path, monkeypatch):
+    """With the file in the torch hub checkpoints folder (here a stand-in holding torchvision's
+    key names) the extractor takes its first 14 "features" tensors, without any download."""
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+
+    def no_download(*args, **kwargs):
+        raise AssertionError("must not download when the file is there")
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", no_download)
+    torch.manual_seed(3)
+    reference = {f"features.{k}": torch.randn_like(v) for k, v in VGGRelu32("none").features.state_dict().items()}
+    reference["features.14.weight"] = torch.zeros(1)           # layers past relu3_2 are ignored
+    reference["classifier.0.weight"] = torch.zeros(1)
+    (tmp_path / "checkpoints").mkdir()
+    torch.save(reference, tmp_path / "checkpoints" / "vgg19-dcbb9e9d.pth")
+    vgg = VGGRelu32("imagenet")
+    assert torch.equal(vgg.features[12].weight, reference["features.12.weight"])
+    assert torch.equal(vgg.features[0].bias, reference["features.0.bias"])
