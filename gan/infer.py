@@ -114,8 +114,6 @@ class Translator:
         ``overlay=None`` takes the checkpoint's ``mask_overlay_test``. Anything that does not
         fit raises one ``CheckpointError`` naming the file and the mismatch."""
         path = Path(path)
-        if direction not in DIRECTIONS:
-            raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
         try:
             obj = torch.load(path, map_location="cpu", weights_only=True)
         except FileNotFoundError:
