@@ -14,7 +14,6 @@ import statistics
 import time
 from typing import Callable
 
-import numpy as np
 import torch
 
 
@@ -73,8 +72,8 @@ def run(quick: bool = False) -> str:
             kwargs["input_size"] = size
         try:
             model = build_depth_model(name, **kwargs)
-        except WeightsError as exc:
-            rows.append(("depth", name, None, f"not available offline: {str(exc).split(';')[0]}"))
+        except WeightsError:
+            rows.append(("depth", name, None, "not available offline (torch.hub repository / weights missing)"))
             continue
         note = "flip-averaged (2 passes)" if name == "dense_depth" else ""
         rows.append(("depth", name, _median_ms(lambda: model(image, mask), repeats), note))

@@ -3,7 +3,6 @@ with a CSV index (16-bit mm and DenseDepth's 8-bit), folder pairs; the training 
 import h5py
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 from scipy.io import savemat
 

@@ -4,7 +4,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from datasets.depth import DepthDataset
 from datasets.depth import synthetic_samples as depth_samples
