@@ -49,16 +49,6 @@ def subject_l1(a: torch.Tensor, b: torch.Tensor, masks: torch.Tensor, pool: int 
     return float(((a - b).abs() * masks).sum() / (3 * masks.sum()))
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One intra-op thread: the same arithmetic (so the same trajectory) on any core count, and
-    no spinning threads when the CPU is shared; restored afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     root = tmp_path_factory.mktemp("synthetic")

@@ -11,15 +11,6 @@ from gan.model import PRESETS, CycleGANModel, ImagePool, ModelConfig, config_fro
 TINY = dict(netG="resnet", n_blocks=1, ngf=4, ndf=4, n_layers_D=2, vgg_weights="none")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny networks: one thread is as fast and does not spin on a shared CPU; restored after."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def batch(n=2, size=16, seed=0, depth=False):
     g = torch.Generator().manual_seed(seed)
     b = {"A": torch.rand(n, 3, size, size, generator=g) * 2 - 1,

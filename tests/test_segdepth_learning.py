@@ -4,7 +4,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from datasets.depth import DepthDataset
 from datasets.depth import synthetic_samples as depth_samples
@@ -12,15 +11,6 @@ from segdepth.metrics import depth_metrics
 from segdepth.train import DepthTrainConfig, SegTrainConfig, fit
 
 HELD_OUT = {"n": 12, "shape": [64, 64], "seed": 5000}  # seeds never seen in training
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small networks on one thread: no OpenMP spinning when the CPU is shared (here 37 s instead of 390 s)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _train_losses(run_dir):

@@ -15,15 +15,6 @@ TINY_UNET = {"base": 4, "depth": 2}
 TINY_DEPTH = {"decoder_channels": [8, 8, 8, 8, 8, 8]}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small networks on one thread: no OpenMP spinning when the CPU is shared (here 37 s instead of 390 s)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def seg_cfg(run_dir, **kw):
     base = dict(run_dir=str(run_dir), model="unet", weights="none", arch_kwargs=TINY_UNET,
                 data={"n": 6, "shape": [32, 32], "seed": 0}, val_data={"n": 2, "shape": [32, 32], "seed": 99},
