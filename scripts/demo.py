@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Optional
 
 import numpy as np
+import torch
 
 from compositing.pipeline import METHODS
 from datasets import io, synthetic
@@ -47,8 +48,9 @@ class DemoConfig:
     presets: list[str] = field(default_factory=lambda: list(PRESETS))
     gan_size: int = 64
     gan_train_scenes: int = 32
-    gan_steps: int = 600
+    gan_steps: int = 300
     seed: int = 0
+    threads: int = 1
     quiet: bool = False
 
 
@@ -169,11 +171,13 @@ def parse_args(argv: Optional[list[str]] = None) -> DemoConfig:
     p.add_argument("--gan-train-scenes", type=int, default=d.gan_train_scenes,
                    help="synthetic training scenes per domain (default: %(default)s)")
     p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--threads", type=int, default=d.threads,
+                   help="torch CPU threads; the demo's networks are tiny, one is fastest (default: %(default)s)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     a = p.parse_args(argv)
     return DemoConfig(out=a.out, scenes=a.scenes, scene_size=a.scene_size, gan=a.gan, presets=a.presets,
                       gan_size=a.gan_size, gan_train_scenes=a.gan_train_scenes, gan_steps=a.gan_steps,
-                      seed=a.seed, quiet=a.quiet)
+                      seed=a.seed, threads=a.threads, quiet=a.quiet)
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -181,6 +185,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     cfg = parse_args(argv)
     io.write_json(Path(cfg.out) / "demo_config.json", dataclasses.asdict(cfg))
     np.random.seed(cfg.seed)
+    torch.set_num_threads(cfg.threads)
     write_inputs(cfg)
     checkpoints = train_presets(cfg) if cfg.gan else {}
     result = compare(cfg, checkpoints)
