@@ -55,23 +55,27 @@ class DemoConfig:
 
 
 def write_inputs(cfg: DemoConfig) -> None:
-    """OUT/inputs/*.png with masks/, depth/ and truth/ beside them where ground truth exists."""
+    """OUT/data/images/*.png with masks/, depth/ and truth/ beside them where ground truth exists
+    (apart from the folders the comparison writes: its depth/ holds previews, not depth maps)."""
     from skimage import data
 
-    out = Path(cfg.out)
-    io.write_image(out / "inputs" / "astronaut.png", data.astronaut())
+    given = Path(cfg.out) / "data"
+    io.write_image(given / "images" / "astronaut.png", data.astronaut())
     for i in range(cfg.scenes):
         scene = synthetic.make_scene(cfg.seed + i, (cfg.scene_size, cfg.scene_size))
         name = f"scene_{i}"
-        io.write_image(out / "inputs" / f"{name}.png", scene.image)
-        io.write_image(out / "masks" / f"{name}.png", synthetic.to_uint8(scene.mask))
-        io.write_depth(out / "depth" / f"{name}.npy", scene.depth)
-        io.write_image(out / "truth" / f"{name}.png", scene.dof)
+        io.write_image(given / "images" / f"{name}.png", scene.image)
+        io.write_image(given / "masks" / f"{name}.png", synthetic.to_uint8(scene.mask))
+        io.write_depth(given / "depth" / f"{name}.npy", scene.depth)
+        io.write_image(given / "truth" / f"{name}.png", scene.dof)
 
 
 def train_presets(cfg: DemoConfig) -> dict[str, Path]:
-    """Train each preset briefly on synthetic unpaired scenes; return its last checkpoint."""
-    from gan.train import TrainConfig, train
+    """Train each preset briefly on synthetic unpaired scenes; return its last checkpoint.
+
+    Running the demo again continues each preset's run from its latest checkpoint, so a finished
+    run is reused rather than retrained (the demo's settings must match the earlier ones)."""
+    from gan.train import TrainConfig, list_checkpoints, train
 
     out = Path(cfg.out)
     data_root = out / "gan_data"
@@ -80,11 +84,13 @@ def train_presets(cfg: DemoConfig) -> dict[str, Path]:
                                           (cfg.gan_size, cfg.gan_size), seed=cfg.seed)
     checkpoints = {}
     for preset in cfg.presets:
+        # a run left by an earlier demo is continued (or, when it reached gan_steps, reused as it is)
+        resume = bool(list_checkpoints(out / "runs" / preset))
         tcfg = TrainConfig(dataroot=str(data_root), name=preset, runs_dir=str(out / "runs"), preset=preset,
                            model_overrides=dict(DEMO_GAN_MODEL), load_size=cfg.gan_size,
                            crop_size=cfg.gan_size, n_epochs=10_000, n_epochs_decay=0, num_workers=0,
-                           seed=cfg.seed, max_steps=cfg.gan_steps, log_every=25, display="html",
-                           display_every=100, quiet=cfg.quiet)
+                           seed=cfg.seed, max_steps=cfg.gan_steps, log_every=min(25, cfg.gan_steps), display="html",
+                           display_every=100, quiet=cfg.quiet, resume=resume)
         log.info("training preset %s for %d steps", preset, cfg.gan_steps)
         result = train(tcfg)
         if result.last_checkpoint is None:
@@ -100,8 +106,9 @@ def compare(cfg: DemoConfig, checkpoints: dict[str, Path]):
     out = Path(cfg.out)
     gans = [f"{p}={ckpt}:{p}:{'overlay' if PRESETS[p].get('mask_overlay_test') else 'no-overlay'}"
             for p, ckpt in checkpoints.items()]
-    ccfg = CompareConfig(input=str(out / "inputs"), out=str(out), methods=list(METHODS), gan=gans,
-                         masks=str(out / "masks"), depth=str(out / "depth"), truth=str(out / "truth"),
+    given = out / "data"
+    ccfg = CompareConfig(input=str(given / "images"), out=str(out), methods=list(METHODS), gan=gans,
+                         masks=str(given / "masks"), depth=str(given / "depth"), truth=str(given / "truth"),
                          reference=str(out / "gan_data" / "testB") if checkpoints else None,
                          runs=[str(out / "runs" / p) for p in checkpoints], fid_weights="off",
                          quiet=cfg.quiet)
@@ -175,6 +182,8 @@ def parse_args(argv: Optional[list[str]] = None) -> DemoConfig:
                    help="torch CPU threads; the demo's networks are tiny, one is fastest (default: %(default)s)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     a = p.parse_args(argv)
+    if a.gan_steps < 1 or a.scenes < 0:
+        p.error("--gan-steps must be at least 1 and --scenes at least 0")
     return DemoConfig(out=a.out, scenes=a.scenes, scene_size=a.scene_size, gan=a.gan, presets=a.presets,
                       gan_size=a.gan_size, gan_train_scenes=a.gan_train_scenes, gan_steps=a.gan_steps,
                       seed=a.seed, threads=a.threads, quiet=a.quiet)

@@ -8,15 +8,20 @@ import pytest
 from datasets.io import read_image
 
 
-@pytest.mark.slow
-def test_demo_runs_end_to_end(tmp_path):
-    out = tmp_path / "demo_out"
-    proc = subprocess.run(
+def _run_demo(out: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
         [sys.executable, "scripts/demo.py", "--out", str(out), "--scenes", "1", "--scene-size", "96",
          "--presets", "mask_overlay", "--gan-steps", "2", "--gan-size", "32", "--gan-train-scenes", "2",
          "--quiet"],
         capture_output=True, text=True, timeout=600, cwd=Path(__file__).resolve().parents[1])
+
+
+@pytest.mark.slow
+def test_demo_runs_end_to_end(tmp_path):
+    out = tmp_path / "demo_out"
+    proc = _run_demo(out)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "ERROR" not in proc.stderr, proc.stderr[-3000:]
     index = (out / "index.html").read_text()
     assert 'href="gallery/index.html"' in index and "mask_overlay" in index
     gallery = (out / "gallery" / "index.html").read_text()
@@ -28,3 +33,10 @@ def test_demo_runs_end_to_end(tmp_path):
     assert read_image(out / "overview.png").shape == (2 * 192, 5 * 192, 3)
     assert list((out / "runs" / "mask_overlay" / "checkpoints").glob("*.pt"))
     assert "lens" in (out / "metrics.md").read_text()
+
+    # running it again reuses the finished run instead of failing on its existing checkpoints
+    checkpoints = sorted((out / "runs" / "mask_overlay" / "checkpoints").glob("*.pt"))
+    again = _run_demo(out)
+    assert again.returncode == 0 and "ERROR" not in again.stderr, again.stderr[-3000:]
+    assert sorted((out / "runs" / "mask_overlay" / "checkpoints").glob("*.pt")) == checkpoints
+    assert "resuming" in again.stderr
