@@ -19,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 visdom = pytest.importorskip("visdom", reason="visdom is not installed: pip install 'setuptools<81' && "
                                               "pip install --no-build-isolation visdom==0.2.4")
@@ -108,12 +107,7 @@ def test_training_shows_losses_and_images_in_visdom(tmp_path, visdom_server):
     cfg = T.parse_args(["--dataroot", str(data), "--runs-dir", str(tmp_path / "runs"), "--name", "vis", *TINY,
                         "--display", "visdom", "--display-port", str(port), "--max-steps", "3",
                         "--log-every", "1", "--display-every", "2"])
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        result = T.train(cfg)
-    finally:
-        torch.set_num_threads(before)
+    result = T.train(cfg)
 
     client = visdom.Visdom(server="http://127.0.0.1", port=port, env="vis", use_incoming_socket=False)
     assert client.win_exists("vis_losses", env="vis") and client.win_exists("vis_images", env="vis")
