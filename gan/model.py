@@ -82,11 +82,16 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":
         """Inverse of ``to_dict``; unknown keys are an error naming them."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ValueError(f"unknown ModelConfig keys: {unknown}")
-        return cls(**d)
+        return dataclass_from_dict(cls, d)
+
+
+def dataclass_from_dict(cls: type, d: dict[str, Any]) -> Any:
+    """``cls(**d)`` for a config dataclass, with unknown keys (a saved config from another
+    version, a typo in a config file) an error that names them."""
+    unknown = sorted(set(d) - {f.name for f in dataclasses.fields(cls)})
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} keys: {unknown}")
+    return cls(**d)
 
 
 # The four models of Nasrullah 2018 (section 4): plain CycleGAN, + mask loss, + mask overlay,

@@ -47,7 +47,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 from datasets import io
 from datasets.unaligned import UnalignedDataset
 from gan import display as display_mod
-from gan.model import PRESETS, CycleGANModel, ModelConfig, config_from_preset
+from gan.model import PRESETS, CycleGANModel, ModelConfig, config_from_preset, dataclass_from_dict
 
 log = logging.getLogger(__name__)
 
@@ -113,11 +113,8 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown TrainConfig keys {unknown}")
-        return cls(**d)
+        """The config saved in a run's config.json; unknown keys are an error naming them."""
+        return dataclass_from_dict(cls, d)
 
 
 @dataclass
