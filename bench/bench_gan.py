@@ -11,7 +11,7 @@ target of issue 4 is a full ``mask_loss_overlay`` step ≤ 1.3× the plain step.
 Full run: paper-sized networks (ResNet-9 generator, ngf = ndf = 64, 70×70 PatchGAN) at 256×256,
 batch 1 and 4; fp32, bf16 and fp16 on a GPU; fp32 on the CPU (ask for bf16 with --precisions:
 without AVX512-BF16 it is far slower than fp32). On a 2-core CPU this takes about 25 minutes and
-15 GB of memory (a batch-4 step is about 95 s). Quick run (the smoke test): tiny networks at
+17 GB of memory (a batch-4 step is 80-95 s). Quick run (the smoke test): tiny networks at
 32×32, batch 1 and 2, fp32. The VGG19 of the mask loss uses random weights here
 (``vgg_weights="none"``): the same cost as the ImageNet weights, which may not be on disk.
 """
@@ -126,7 +126,9 @@ def _run(quick: bool, size: Optional[int], batches: Optional[Sequence[int]], pre
     lines = ["### CycleGAN training step", "",
              f"{net_text} at {size}×{size}, random in-memory batches, {where}; {warmup} warm-up and "
              f"{timed} timed step(s) per configuration, presets interleaved, median. 1-minute load average at "
-             f"the end: {load:.1f} on {os.cpu_count()} CPUs.", "",
+             f"the end: {load:.1f} on {os.cpu_count()} CPUs." +
+             (" With so few timed steps, differences of about 10 % between presets are noise." if timed < 5 else ""),
+             "",
              "| batch | precision | preset | s/step | it/s | images/s | × plain step | peak GPU MiB |",
              "|---|---|---|---|---|---|---|---|"]
     for (batch, precision), res in results.items():
