@@ -161,7 +161,7 @@ def _run(quick: bool, size: Optional[int], batches: Optional[Sequence[int]], pre
                      f"**{hours:,.1f} h** ({hours / 24:,.1f} days) here at the measured rate; the paper needed about "
                      f"{PAPER_HOURS} h on a GTX 1080.")
     if not gpu:
-        lines.append("- GPU figures (AMP ≥ 1.8× fp32, peak memory) are pending: no GPU was lent to this run.")
+        lines.append("- GPU figures (AMP vs fp32, peak memory) need a GPU: the latest are in bench/BENCHMARKS_GPU.md.")
         if "bf16" not in precisions:
             lines.append("- bf16 autocast is left out on the CPU (`--precisions fp32 bf16` measures it): a CPU "
                          "without AVX512-BF16/AMX has no fast bf16 kernels.")
