@@ -53,13 +53,18 @@ class DemoConfig:
     threads: int = 1
     quiet: bool = False
 
+    @property
+    def data_dir(self) -> Path:
+        """OUT/data: the given images, masks, depth and truth, apart from what the comparison writes."""
+        return Path(self.out) / "data"
+
 
 def write_inputs(cfg: DemoConfig) -> None:
     """OUT/data/images/*.png with masks/, depth/ and truth/ beside them where ground truth exists
     (apart from the folders the comparison writes: its depth/ holds previews, not depth maps)."""
     from skimage import data
 
-    given = Path(cfg.out) / "data"
+    given = cfg.data_dir
     io.write_image(given / "images" / "astronaut.png", data.astronaut())
     for i in range(cfg.scenes):
         scene = synthetic.make_scene(cfg.seed + i, (cfg.scene_size, cfg.scene_size))
@@ -106,7 +111,7 @@ def compare(cfg: DemoConfig, checkpoints: dict[str, Path]):
     out = Path(cfg.out)
     gans = [f"{p}={ckpt}:{p}:{'overlay' if PRESETS[p].get('mask_overlay_test') else 'no-overlay'}"
             for p, ckpt in checkpoints.items()]
-    given = out / "data"
+    given = cfg.data_dir
     ccfg = CompareConfig(input=str(given / "images"), out=str(out), methods=list(METHODS), gan=gans,
                          masks=str(given / "masks"), depth=str(given / "depth"), truth=str(given / "truth"),
                          reference=str(out / "gan_data" / "testB") if checkpoints else None,
