@@ -13,6 +13,12 @@ nearest-neighbour ×2 upsampling followed by a 3×3 convolution (Odena et al. 20
 "Deconvolution and Checkerboard Artifacts"; the cure Nasrullah 2018 names for its
 checkerboards). The replacement sits at the same index of ``model`` as an
 ``nn.Sequential(Upsample, ReflectionPad2d, Conv2d)``, so every other key keeps its reference name.
+
+The ResNet generator and the PatchGAN use out-of-place activations where the reference uses
+``inplace=True`` (same function, no parameters): an in-place ReLU on instance norm's output, a
+view, makes autograd add a ``CopySlices`` node per activation, that is two extra full-size
+copies in every backward. The U-Net keeps the reference's in-place LeakyReLU: its skip
+connection concatenates the block input *after* that activation changed it.
 """
 from __future__ import annotations
 
@@ -66,7 +72,7 @@ class ResnetBlock(nn.Module):
             nn.ReflectionPad2d(1),
             nn.Conv2d(dim, dim, 3, padding=0, bias=bias),
             norm_layer(dim),
-            nn.ReLU(True),
+            nn.ReLU(),
             nn.ReflectionPad2d(1),
             nn.Conv2d(dim, dim, 3, padding=0, bias=bias),
             norm_layer(dim),
@@ -96,17 +102,17 @@ class ResnetGenerator(nn.Module):
             nn.ReflectionPad2d(3),
             nn.Conv2d(input_nc, ngf, 7, padding=0, bias=bias),
             norm_layer(ngf),
-            nn.ReLU(True),
+            nn.ReLU(),
         ]
         for i in range(2):  # two stride-2 downsamplings
             mult = 2 ** i
             layers += [nn.Conv2d(ngf * mult, ngf * mult * 2, 3, stride=2, padding=1, bias=bias),
-                       norm_layer(ngf * mult * 2), nn.ReLU(True)]
+                       norm_layer(ngf * mult * 2), nn.ReLU()]
         layers += [ResnetBlock(ngf * 4, norm) for _ in range(n_blocks)]
         for i in range(2):  # two ×2 upsamplings
             mult = 2 ** (2 - i)
             layers += [_upsample_layer(ngf * mult, ngf * mult // 2, upsample, 3, bias),
-                       norm_layer(ngf * mult // 2), nn.ReLU(True)]
+                       norm_layer(ngf * mult // 2), nn.ReLU()]
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, output_nc, 7, padding=0), nn.Tanh()]
         self.model = nn.Sequential(*layers)
 
@@ -185,13 +191,13 @@ class NLayerDiscriminator(nn.Module):
         super().__init__()
         norm_layer = get_norm_layer(norm)
         bias = _uses_bias(norm)
-        layers: list[nn.Module] = [nn.Conv2d(input_nc, ndf, 4, stride=2, padding=1), nn.LeakyReLU(0.2, True)]
+        layers: list[nn.Module] = [nn.Conv2d(input_nc, ndf, 4, stride=2, padding=1), nn.LeakyReLU(0.2)]
         mult = 1
         for n in range(1, n_layers + 1):
             prev, mult = mult, min(2 ** n, 8)
             stride = 2 if n < n_layers else 1
             layers += [nn.Conv2d(ndf * prev, ndf * mult, 4, stride=stride, padding=1, bias=bias),
-                       norm_layer(ndf * mult), nn.LeakyReLU(0.2, True)]
+                       norm_layer(ndf * mult), nn.LeakyReLU(0.2)]
         layers += [nn.Conv2d(ndf * mult, 1, 4, stride=1, padding=1)]
         self.model = nn.Sequential(*layers)
 

@@ -3,8 +3,8 @@ import pytest
 import torch
 from torch import nn
 
-from gan.networks import (NLayerDiscriminator, ResnetGenerator, UnetGenerator, count_parameters, define_D,
-                          define_G, init_weights)
+from gan.networks import (NLayerDiscriminator, ResnetGenerator, UnetGenerator, UnetSkipConnectionBlock,
+                          count_parameters, define_D, define_G, init_weights)
 
 
 def test_reference_parameter_counts():
@@ -121,3 +121,37 @@ def test_resize_convolution_has_no_checkerboard_at_init():
     assert e_r < 1e-6
     # the resize layer sits where the transposed conv was (index 10 + n_blocks), as a Sequential
     assert {k for k in resize.state_dict() if k.startswith("model.11.")} == {"model.11.2.weight", "model.11.2.bias"}
+
+
+def _backward_node_names(out: torch.Tensor) -> set[str]:
+    """Names of every autograd node behind ``out``."""
+    seen, stack, names = set(), [out.grad_fn], set()
+    while stack:
+        node = stack.pop()
+        if node is None or node in seen:
+            continue
+        seen.add(node)
+        names.add(type(node).__name__)
+        stack.extend(next_fn for next_fn, _ in node.next_functions)
+    return names
+
+
+@pytest.mark.parametrize("net", ["resnet_9blocks", "patchgan"])
+def test_backward_has_no_copy_slices(net):
+    """No activation works in place on instance norm's output (a view): autograd would add a
+    CopySlices node, two full-size copies per activation in every backward. The U-Net is exempt:
+    its in-place LeakyReLU is part of the reference function (see the next test)."""
+    module = define_G("resnet_9blocks", ngf=8) if net != "patchgan" else define_D(3, 8, 3)
+    out = module(torch.randn(1, 3, 64, 64, requires_grad=True))
+    names = _backward_node_names(out)
+    assert "ConvolutionBackward0" in names and "NativeBatchNormBackward0" in names  # instance norm is there
+    assert "CopySlices" not in names
+
+
+def test_unet_skip_carries_the_activated_input_as_in_the_reference():
+    """The reference U-Net block's in-place LeakyReLU changes its input before the skip
+    concatenation, so the skip half of the output is leaky_relu(x), not x."""
+    block = UnetSkipConnectionBlock(4, 8, submodule=None, innermost=True, norm="instance")
+    x = torch.randn(1, 4, 8, 8)
+    out = block(x.clone())
+    assert torch.equal(out[:, :4], torch.nn.functional.leaky_relu(x, 0.2))
