@@ -227,8 +227,10 @@ class CycleGANModel:
 
         self.criterion_gan = GANLoss(cfg.gan_mode)
         self.vgg = VGGRelu32(cfg.vgg_weights).to(self.device) if cfg.mask_loss else None
-        self.optimizer_G = torch.optim.Adam(self._G.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999))
-        self.optimizer_D = torch.optim.Adam(self._D.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999))
+        # on a GPU one fused kernel updates all parameters (the same Adam arithmetic)
+        adam = {"lr": cfg.lr, "betas": (cfg.beta1, 0.999), "fused": self.device.type == "cuda" or None}
+        self.optimizer_G = torch.optim.Adam(self._G.parameters(), **adam)
+        self.optimizer_D = torch.optim.Adam(self._D.parameters(), **adam)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=cfg.amp == "fp16")
         self.fake_A_pool = ImagePool(cfg.pool_size, seed)
         self.fake_B_pool = ImagePool(cfg.pool_size, seed + 1)
