@@ -239,3 +239,22 @@ def test_compiled_training_matches_eager_and_saves_plain_checkpoints(tmp_path, d
     assert not any("_orig_mod" in key for net in ("netG_A", "netD_A") for key in ckpt["model"][net])
     resumed = T.train(tiny_cfg(data, tmp_path / "true", "--name", "r", *steps[:2], "--max-steps", "4", "--resume"))
     assert resumed.iteration == 4
+
+
+def test_compile_mode_reaches_torch_compile_and_unknown_modes_fail_early(tmp_path, data, monkeypatch):
+    """--compile-mode is handed to torch.compile (spied here: the real compile is the test above);
+    an unknown mode is refused by the command line and, from a config file, before any training."""
+    seen = []
+    monkeypatch.setattr(torch, "compile", lambda net, mode=None: seen.append(mode) or net)
+    T.train(tiny_cfg(data, tmp_path, "--name", "r", "--max-steps", "1", "--compile", "--compile-mode",
+                     "reduce-overhead"))
+    assert seen == ["reduce-overhead", "reduce-overhead"]  # the generator pair and the discriminator pair
+    seen.clear()
+    T.train(tiny_cfg(data, tmp_path, "--name", "d", "--max-steps", "1", "--compile"))
+    assert seen == [None, None]  # torch's default mode
+    with pytest.raises(SystemExit):
+        tiny_cfg(data, tmp_path, "--compile-mode", "fastest")
+    cfg = dataclasses.replace(tiny_cfg(data, tmp_path, "--name", "bad", "--compile"), compile_mode="fastest")
+    with pytest.raises(ValueError, match="compile_mode 'fastest'"):
+        T.train(cfg)
+    assert not (tmp_path / "bad").exists()
