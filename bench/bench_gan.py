@@ -6,7 +6,14 @@ loading. Presets of one batch size and precision are timed round-robin (one step
 so that background load on a shared machine hits them alike; the table gives the median step.
 The baseline is the plain ``cyclegan`` preset (no mask terms) measured in the same run; the
 target of issue 4 is a full ``mask_loss_overlay`` step ≤ 1.3× the plain step. On a GPU AMP
-(bf16/fp16) should give ≥ 1.8× fp32.
+(bf16/fp16) should give ≥ 1.8× fp32. "fp32" is PyTorch's default, in which cuDNN convolutions on
+an Ampere or newer GPU use TF32 tensor cores; ``fp32-ieee`` turns TF32 off (full fp32 arithmetic).
+As in training, cuDNN picks its fastest algorithms (``cudnn.benchmark``).
+
+``--compile MODE`` times the networks under ``torch.compile`` (``reduce-overhead``: CUDA graphs);
+the first step, which compiles, is reported apart and not timed. Compiling takes minutes per
+model, so for several configurations start one process each with the same ``--lock FILE``: they
+compile in parallel and time one at a time.
 
 Full run: paper-sized networks (ResNet-9 generator, ngf = ndf = 64, 70×70 PatchGAN) at 256×256,
 batch 1 and 4; fp32, bf16 and fp16 on a GPU; fp32 on the CPU (ask for bf16 with --precisions:
@@ -18,9 +25,12 @@ without AVX512-BF16 it is far slower than fp32). On a 2-core CPU this takes abou
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import os
 import resource
 import statistics
+import sys
 import time
 from typing import Optional, Sequence
 
@@ -28,6 +38,7 @@ import numpy as np
 import torch
 
 from gan.model import PRESETS, CycleGANModel, config_from_preset
+from gan.train import COMPILE_MODES
 
 BASELINE = "cyclegan"
 FULL_PRESET = "mask_loss_overlay"
@@ -40,7 +51,7 @@ PAPER_HOURS = 30
 
 TINY = {"netG": "resnet", "n_blocks": 1, "ngf": 8, "ndf": 8, "n_layers_D": 2}
 PAPER = {"netG": "resnet_9blocks", "ngf": 64, "ndf": 64, "n_layers_D": 3}
-AMP = {"fp32": "none", "bf16": "bf16", "fp16": "fp16"}
+AMP = {"fp32": "none", "fp32-ieee": "none", "bf16": "bf16", "fp16": "fp16"}
 
 
 def _batch(n: int, size: int, device: torch.device) -> dict[str, torch.Tensor]:
@@ -57,51 +68,101 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+@contextlib.contextmanager
+def _tf32(enabled: bool):
+    """TF32 tensor cores for cuDNN convolutions and matmuls on or off, restored afterwards."""
+    before = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = enabled
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = before
+
+
+@contextlib.contextmanager
+def _exclusive(lock_path: Optional[str]):
+    """Hold an exclusive flock on ``lock_path`` (no-op without one): parallel bench processes time in turn."""
+    if not lock_path:
+        yield
+        return
+    with open(lock_path, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _step(model: CycleGANModel, precision: str, cuda_graphs: bool) -> None:
+    with _tf32(precision != "fp32-ieee"):
+        if cuda_graphs:
+            torch.compiler.cudagraph_mark_step_begin()
+        model.optimize_parameters()
+
+
 def time_presets(presets: Sequence[str], batch: int, size: int, precision: str, nets: dict, warmup: int,
-                 timed: int, device: torch.device) -> dict[str, tuple[float, float]]:
-    """preset -> (median seconds per training step, peak GPU MiB or NaN on the CPU)."""
-    models, peaks = {}, {}
+                 timed: int, device: torch.device, compile_mode: Optional[str] = None,
+                 lock: Optional[str] = None) -> dict[str, tuple[float, float, float]]:
+    """preset -> (median seconds per training step, peak GPU MiB of a step (NaN on the CPU and under
+    CUDA graphs), seconds of the first step, which compiles under ``compile_mode``)."""
+    cuda_graphs = bool(compile_mode) and COMPILE_MODES[compile_mode] and device.type == "cuda"
+    models, peaks, first = {}, {}, {}
     data = _batch(batch, size, device)
     for name in presets:
         torch.manual_seed(0)
         models[name] = CycleGANModel(config_from_preset(name, vgg_weights="none", amp=AMP[precision], **nets), device)
+        if compile_mode:
+            mode = None if compile_mode == "default" else compile_mode
+            models[name].wrap_networks(lambda net: torch.compile(net, mode=mode, dynamic=False))
         models[name].set_input(data)
-        if device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(device)
-        for _ in range(warmup):
-            models[name].optimize_parameters()
+        start = time.perf_counter()
+        _step(models[name], precision, cuda_graphs)
         _sync(device)
+        first[name] = time.perf_counter() - start
+        if compile_mode:  # minutes per model: say where the time goes
+            print(f"compiled {name}, {precision}, batch {batch}: first step {first[name]:.0f} s", file=sys.stderr)
     times: dict[str, list[float]] = {name: [] for name in presets}
-    for _ in range(timed):
+    with _exclusive(lock):
         for name in presets:
-            if device.type == "cuda":
-                torch.cuda.reset_peak_memory_stats(device)
-            start = time.perf_counter()
-            models[name].optimize_parameters()
-            _sync(device)
-            times[name].append(time.perf_counter() - start)
-            peaks[name] = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else float("nan")
-    return {name: (statistics.median(t), peaks[name]) for name, t in times.items()}
+            for _ in range(warmup):
+                _step(models[name], precision, cuda_graphs)
+        _sync(device)
+        for _ in range(timed):
+            for name in presets:
+                if device.type == "cuda":
+                    torch.cuda.reset_peak_memory_stats(device)
+                start = time.perf_counter()
+                _step(models[name], precision, cuda_graphs)
+                _sync(device)
+                times[name].append(time.perf_counter() - start)
+                # replayed CUDA graphs use memory pools set aside while recording: a step's peak says nothing
+                measured = device.type == "cuda" and not cuda_graphs
+                peaks[name] = torch.cuda.max_memory_allocated(device) / 2**20 if measured else float("nan")
+    return {name: (statistics.median(t), peaks[name], first[name]) for name, t in times.items()}
 
 
 def run(quick: bool = False, *, size: Optional[int] = None, batches: Optional[Sequence[int]] = None,
         precisions: Optional[Sequence[str]] = None, warmup: Optional[int] = None, timed: Optional[int] = None,
-        presets: Sequence[str] = tuple(PRESETS), threads: Optional[int] = None) -> str:
+        presets: Sequence[str] = tuple(PRESETS), threads: Optional[int] = None,
+        compile_mode: Optional[str] = None, lock: Optional[str] = None) -> str:
     """Markdown section: it/s per preset × batch × precision, ratio to the plain step, paper schedule cost.
 
     ``threads``: torch CPU threads for the run (default: torch's; quick: 1, as tiny networks gain
-    nothing from more and spinning OpenMP threads crawl on a busy machine)."""
-    before = torch.get_num_threads()
-    threads = threads or (1 if quick else before)
-    torch.set_num_threads(threads)
+    nothing from more and spinning OpenMP threads crawl on a busy machine). ``compile_mode``: a key
+    of ``gan.train.COMPILE_MODES`` to time compiled networks; ``lock``: see the module docstring."""
+    before = torch.get_num_threads(), torch.backends.cudnn.benchmark
+    torch.set_num_threads(threads or (1 if quick else before[0]))
+    torch.backends.cudnn.benchmark = True  # as in training without --deterministic
     try:
-        return _run(quick, size, batches, precisions, warmup, timed, presets)
+        return _run(quick, size, batches, precisions, warmup, timed, presets, compile_mode, lock)
     finally:
-        torch.set_num_threads(before)
+        torch.set_num_threads(before[0])
+        torch.backends.cudnn.benchmark = before[1]
 
 
 def _run(quick: bool, size: Optional[int], batches: Optional[Sequence[int]], precisions: Optional[Sequence[str]],
-         warmup: Optional[int], timed: Optional[int], presets: Sequence[str]) -> str:
+         warmup: Optional[int], timed: Optional[int], presets: Sequence[str], compile_mode: Optional[str],
+         lock: Optional[str]) -> str:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     gpu = device.type == "cuda"
     size = size or (32 if quick else 256)
@@ -117,27 +178,29 @@ def _run(quick: bool, size: Optional[int], batches: Optional[Sequence[int]], pre
     results = {}
     for batch in batches:
         for precision in precisions:
-            results[batch, precision] = time_presets(presets, batch, size, precision, nets, warmup, timed, device)
+            results[batch, precision] = time_presets(presets, batch, size, precision, nets, warmup, timed, device,
+                                                     compile_mode, lock)
 
     where = torch.cuda.get_device_name(device) if gpu else f"CPU, {torch.get_num_threads()} threads"
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     net_text = ("quick run: tiny networks (ResNet generator with 1 block, ngf = ndf = 8, 2-layer PatchGAN)" if quick else
                 "paper-sized networks (ResNet-9 generator, ngf = ndf = 64, 70×70 PatchGAN)")
-    lines = ["### CycleGAN training step", "",
-             f"{net_text} at {size}×{size}, random in-memory batches, {where}; {warmup} warm-up and "
+    compiled = f"torch.compile mode {compile_mode!r} (the first step compiles; not timed)" if compile_mode else "eager"
+    lines = ["### CycleGAN training step" + (f", torch.compile {compile_mode}" if compile_mode else ""), "",
+             f"{net_text} at {size}×{size}, random in-memory batches, {where}, {compiled}; {warmup} warm-up and "
              f"{timed} timed step(s) per configuration, presets interleaved, median. 1-minute load average at "
              f"the end: {load:.1f} on {os.cpu_count()} CPUs." +
              (" With so few timed steps, differences of about 10 % between presets are noise." if timed < 5 else ""),
              "",
-             "| batch | precision | preset | s/step | it/s | images/s | × plain step | peak GPU MiB |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| batch | precision | preset | s/step | it/s | images/s | × plain step | peak GPU MiB | first step s |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for (batch, precision), res in results.items():
         base = res[BASELINE][0]
         for name in presets:
-            sec, peak = res[name]
-            mem = f"{peak:.0f}" if np.isfinite(peak) else "n/a (CPU)"
+            sec, peak, first = res[name]
+            mem = f"{peak:.0f}" if np.isfinite(peak) else "n/a (CUDA graphs)" if gpu else "n/a (CPU)"
             lines.append(f"| {batch} | {precision} | {name} | {sec:.3f} | {1 / sec:.3f} | {batch / sec:.2f} | "
-                         f"{sec / base:.2f} | {mem} |")
+                         f"{sec / base:.2f} | {mem} | {first:.1f} |")
     lines.append("")
     if FULL_PRESET in presets:
         for (batch, precision), res in results.items():
@@ -146,12 +209,12 @@ def _run(quick: bool, size: Optional[int], batches: Optional[Sequence[int]], pre
                 "PASS" if ratio <= MAX_RATIO else "FAIL"
             lines.append(f"- {FULL_PRESET} ≤ {MAX_RATIO}× plain, batch {batch} {precision}: {ratio:.2f}×, {verdict}")
     for batch in batches:
-        if "fp32" in precisions:
-            for precision in precisions:
-                if precision != "fp32":
-                    speedup = results[batch, "fp32"][BASELINE][0] / results[batch, precision][BASELINE][0]
-                    target = f" (target ≥ 1.8×: {'PASS' if speedup >= 1.8 else 'FAIL'})" if gpu else ""
-                    lines.append(f"- {precision} autocast vs fp32, plain step, batch {batch}: {speedup:.2f}×{target}")
+        for ref in ("fp32", "fp32-ieee"):
+            for precision in (p for p in precisions if ref in precisions and p not in ("fp32", "fp32-ieee")):
+                speedup = results[batch, ref][BASELINE][0] / results[batch, precision][BASELINE][0]
+                # the target is against PyTorch's default fp32 (TF32 convolutions on Ampere and newer)
+                target = f" (target ≥ 1.8×: {'PASS' if speedup >= 1.8 else 'FAIL'})" if gpu and ref == "fp32" else ""
+                lines.append(f"- {precision} autocast vs {ref}, plain step, batch {batch}: {speedup:.2f}×{target}")
     if 1 in batches and FULL_PRESET in presets and not quick:
         sec = results[1, precisions[0]][FULL_PRESET][0]
         iters = PAPER_EPOCHS * PAPER_ITERS_PER_EPOCH
@@ -180,6 +243,10 @@ if __name__ == "__main__":
     parser.add_argument("--timed", type=int)
     parser.add_argument("--presets", nargs="+", choices=sorted(PRESETS), default=list(PRESETS))
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's; quick: 1)")
+    parser.add_argument("--compile", dest="compile_mode", choices=sorted(COMPILE_MODES),
+                        help="time torch.compile'd networks in this mode (reduce-overhead: CUDA graphs)")
+    parser.add_argument("--lock", metavar="FILE",
+                        help="time only while holding an flock on FILE (parallel processes compile at once, time in turn)")
     a = parser.parse_args()
     print(run(a.quick, size=a.size, batches=a.batches, precisions=a.precisions, warmup=a.warmup, timed=a.timed,
-              presets=a.presets, threads=a.threads))
+              presets=a.presets, threads=a.threads, compile_mode=a.compile_mode, lock=a.lock))
