@@ -124,7 +124,7 @@ def time_presets(presets: Sequence[str], batch: int, size: int, precision: str, 
     times: dict[str, list[float]] = {name: [] for name in presets}
     with _exclusive(lock):
         for name in presets:
-            for _ in range(warmup):
+            for _ in range(warmup - 1):  # the first step was the first warm-up step
                 _step(models[name], precision, cuda_graphs)
         _sync(device)
         for _ in range(timed):
