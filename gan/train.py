@@ -10,7 +10,8 @@ One ``TrainConfig`` (built from argparse, saved as ``runs/NAME/config.json``) dr
   (= step, counted over the run), progress (fractional epoch), lr, it/s, data time per
   iteration, sec/kimg (StyleGAN2-ADA's speed unit), peak memory (CUDA allocator or process RSS).
 - ``checkpoints/ckpt_ITER.pt``: everything needed to continue exactly (networks, optimisers,
-  gradient scaler, image pools, LR schedulers, epoch, position in the epoch, RNG states);
+  gradient scaler, image pools, LR schedulers, epoch, position in the epoch, RNG states; under
+  DDP the pools and RNG states of every process);
   written atomically, the last ``keep_last`` kept, loadable with ``torch.load(weights_only=True)``.
 - ``loss_curves.png`` and ``web/index.html`` (recent samples); live plots with ``--display visdom``.
 
@@ -328,8 +329,10 @@ def list_checkpoints(run_dir: Path) -> list[Path]:
 
 def save_checkpoint(path: Path, *, cfg: TrainConfig, model_cfg: ModelConfig, model: CycleGANModel,
                     schedulers: Sequence[torch.optim.lr_scheduler.LRScheduler], epoch: int, epoch_iter: int,
-                    iteration: int, world_size: int) -> None:
-    """Write a full training snapshot atomically (temp file + rename)."""
+                    iteration: int, world_size: int, rank_states: Optional[list[dict[str, Any]]] = None) -> None:
+    """Write a full training snapshot atomically (temp file + rename). ``rank_states``: every
+    process's own image pools and RNG states under DDP (``gather_rank_states``); the snapshot's
+    ``model`` pools and ``rng`` are rank 0's."""
     state = {
         "format": CHECKPOINT_FORMAT,
         "config": {"model": asdict(model_cfg), "train": asdict(cfg)},
@@ -341,6 +344,8 @@ def save_checkpoint(path: Path, *, cfg: TrainConfig, model_cfg: ModelConfig, mod
         "world_size": world_size,
         "rng": capture_rng_state(),
     }
+    if rank_states is not None:
+        state["rank_states"] = rank_states
     with io.atomic_path(path) as tmp:
         torch.save(state, tmp)
 
@@ -415,6 +420,36 @@ def _mean_over_ranks(values: dict[str, float], d: _Dist, device: torch.device) -
     t = torch.tensor([values[k] for k in names], dtype=torch.float64, device=device)
     dist.all_reduce(t)
     return {k: float(v) / d.world_size for k, v in zip(names, t.tolist())}
+
+
+def gather_rank_states(model: CycleGANModel, d: _Dist) -> Optional[list[dict[str, Any]]]:
+    """Under DDP, every process's image pools and RNG states (they differ: each process sees other
+    images), gathered on rank 0 for the checkpoint; None on other ranks and without DDP. Every
+    rank must call it at the same point."""
+    if not d.enabled:
+        return None
+    import torch.distributed as dist
+    mine = {"rng": capture_rng_state(), "fake_A_pool": model.fake_A_pool.state_dict(),
+            "fake_B_pool": model.fake_B_pool.state_dict()}
+    gathered: Optional[list[Any]] = [None] * d.world_size if d.is_main else None
+    dist.gather_object(mine, gathered, dst=0)
+    return gathered
+
+
+def _own_rank_state(ckpt: dict[str, Any], model: CycleGANModel, d: _Dist, device: torch.device,
+                    path: Optional[Path]) -> dict[str, Any]:
+    """This process's RNG state from a checkpoint, its image pools loaded into ``model``: its own
+    when the checkpoint holds one per process of the same world size, else rank 0's."""
+    rank_states = ckpt.get("rank_states")
+    if rank_states is not None and len(rank_states) == d.world_size:
+        own = rank_states[d.rank]
+        model.fake_A_pool.load_state_dict(own["fake_A_pool"], device)
+        model.fake_B_pool.load_state_dict(own["fake_B_pool"], device)
+        return own["rng"]
+    if d.enabled and d.is_main:
+        log.warning("%s: saved with %s processes, resumed with %s: every process continues from rank 0's "
+                    "image pools and random state", path, ckpt.get("world_size", 1), d.world_size)
+    return ckpt["rng"]
 
 
 def _any_rank(flag: bool, d: _Dist, device: torch.device) -> bool:
@@ -545,7 +580,7 @@ def _train(cfg: TrainConfig, d: _Dist, device: torch.device) -> TrainResult:
         # the run's settings; resume/resume_from say how this process started, not what the run is
         io.write_json(run_dir / "config.json", asdict(dataclasses.replace(cfg, resume=False, resume_from="")))
     if ckpt is not None:
-        restore_rng_state(ckpt["rng"])
+        restore_rng_state(_own_rank_state(ckpt, model, d, device, ckpt_path))
         ckpt = None
 
     last_saved: Optional[Path] = ckpt_path
@@ -556,11 +591,12 @@ def _train(cfg: TrainConfig, d: _Dist, device: torch.device) -> TrainResult:
         if saved_at == iteration:
             return
         saved_at = iteration
+        rank_states = gather_rank_states(model, d)
         if not d.is_main:
             return
         path = checkpoint_path(run_dir, iteration)
         save_checkpoint(path, cfg=cfg, model_cfg=model_cfg, model=model, schedulers=schedulers, epoch=ep,
-                        epoch_iter=ep_iter, iteration=iteration, world_size=d.world_size)
+                        epoch_iter=ep_iter, iteration=iteration, world_size=d.world_size, rank_states=rank_states)
         _prune_checkpoints(run_dir, cfg.keep_last)
         if (run_dir / "log.jsonl").exists():
             display_mod.plot_loss_curves(run_dir / "log.jsonl", run_dir / "loss_curves.png")
