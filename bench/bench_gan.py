@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 from gan.model import PRESETS, CycleGANModel, config_from_preset
-from gan.train import COMPILE_MODES
+from gan.train import COMPILE_MODES, compile_network, replays_cuda_graphs
 
 BASELINE = "cyclegan"
 FULL_PRESET = "mask_loss_overlay"
@@ -105,15 +105,16 @@ def time_presets(presets: Sequence[str], batch: int, size: int, precision: str, 
                  lock: Optional[str] = None) -> dict[str, tuple[float, float, float]]:
     """preset -> (median seconds per training step, peak GPU MiB of a step (NaN on the CPU and under
     CUDA graphs), seconds of the first step, which compiles under ``compile_mode``)."""
-    cuda_graphs = bool(compile_mode) and COMPILE_MODES[compile_mode] and device.type == "cuda"
+    cuda_graphs = bool(compile_mode) and replays_cuda_graphs(compile_mode, device)
+    # replayed CUDA graphs use memory pools set aside while recording: a step's peak says nothing
+    measure_memory = device.type == "cuda" and not cuda_graphs
     models, peaks, first = {}, {}, {}
     data = _batch(batch, size, device)
     for name in presets:
         torch.manual_seed(0)
         models[name] = CycleGANModel(config_from_preset(name, vgg_weights="none", amp=AMP[precision], **nets), device)
-        if compile_mode:
-            mode = None if compile_mode == "default" else compile_mode
-            models[name].wrap_networks(lambda net: torch.compile(net, mode=mode, dynamic=False))
+        if compile_mode:  # static shapes: batch sizes timed one after another must not make them dynamic
+            models[name].wrap_networks(lambda net: compile_network(net, compile_mode, dynamic=False))
         models[name].set_input(data)
         start = time.perf_counter()
         _step(models[name], precision, cuda_graphs)
@@ -135,9 +136,7 @@ def time_presets(presets: Sequence[str], batch: int, size: int, precision: str, 
                 _step(models[name], precision, cuda_graphs)
                 _sync(device)
                 times[name].append(time.perf_counter() - start)
-                # replayed CUDA graphs use memory pools set aside while recording: a step's peak says nothing
-                measured = device.type == "cuda" and not cuda_graphs
-                peaks[name] = torch.cuda.max_memory_allocated(device) / 2**20 if measured else float("nan")
+                peaks[name] = torch.cuda.max_memory_allocated(device) / 2**20 if measure_memory else float("nan")
     return {name: (statistics.median(t), peaks[name], first[name]) for name, t in times.items()}
 
 

@@ -65,6 +65,17 @@ COMPILE_MODES: dict[str, bool] = {"default": False, "reduce-overhead": True, "ma
                                   "max-autotune-no-cudagraphs": False}
 
 
+def compile_network(net: torch.nn.Module, mode: str, dynamic: Optional[bool] = None) -> torch.nn.Module:
+    """``torch.compile(net)`` in ``mode``, a key of COMPILE_MODES (training and bench_gan alike)."""
+    return torch.compile(net, mode=None if mode == "default" else mode, dynamic=dynamic)
+
+
+def replays_cuda_graphs(mode: str, device: torch.device) -> bool:
+    """Whether networks compiled in ``mode`` run as CUDA graphs on ``device``: each training step
+    must then begin with ``torch.compiler.cudagraph_mark_step_begin()``."""
+    return COMPILE_MODES[mode] and device.type == "cuda"
+
+
 class NonFiniteLossError(RuntimeError):
     """A loss became NaN or infinite; training stopped without writing a checkpoint."""
 
@@ -503,7 +514,7 @@ def _wrap_fn(cfg: TrainConfig, d: _Dist, device: torch.device):
             from torch.nn.parallel import DistributedDataParallel
             net = DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
         if cfg.compile:
-            net = torch.compile(net, mode=None if cfg.compile_mode == "default" else cfg.compile_mode)
+            net = compile_network(net, cfg.compile_mode)
         return net
     return wrap
 
@@ -603,7 +614,7 @@ def _train(cfg: TrainConfig, d: _Dist, device: torch.device) -> TrainResult:
         last_saved = path
 
     images_per_iter = cfg.batch_size * d.world_size
-    cuda_graphs = cfg.compile and COMPILE_MODES[cfg.compile_mode] and device.type == "cuda"
+    cuda_graphs = cfg.compile and replays_cuda_graphs(cfg.compile_mode, device)
     window: dict[str, float] = {}
     window_n, window_data_time, window_start = 0, 0.0, time.perf_counter()
     stop = bool(cfg.max_steps) and iteration >= cfg.max_steps

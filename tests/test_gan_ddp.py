@@ -32,6 +32,17 @@ torch.save({"nets": result.model.networks_state_dict(), "iteration": result.iter
 '''
 
 
+def _torchrun(launcher: Path, out: Path, args: list[str]) -> list[dict]:
+    """Run LAUNCHER under torchrun with 2 CPU processes; each rank's final weights and iteration."""
+    out.mkdir()
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           str(launcher), str(out), *args]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return [torch.load(out / f"weights_rank{r}.pt", weights_only=True) for r in (0, 1)]
+
+
 @pytest.mark.slow
 def test_torchrun_two_cpu_processes_stay_in_sync(tmp_path):
     data = tmp_path / "data"
@@ -39,14 +50,7 @@ def test_torchrun_two_cpu_processes_stay_in_sync(tmp_path):
     launcher = tmp_path / "launch.py"
     launcher.write_text(LAUNCHER)
     out = tmp_path / "out"
-    out.mkdir()
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           str(launcher), str(out), "--dataroot", str(data), *TINY]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
-    done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-
-    ranks = [torch.load(out / f"weights_rank{r}.pt", weights_only=True) for r in (0, 1)]
+    ranks = _torchrun(launcher, out, ["--dataroot", str(data), *TINY])
     assert ranks[0]["iteration"] == ranks[1]["iteration"] == 3  # 6 images split over 2 processes, batch 1
     torch.manual_seed(0)  # train() seeds 0 before building the model: this is the common initialisation
     init = CycleGANModel(parse_args(["--dataroot", str(data), *TINY]).model_config()).networks_state_dict()
@@ -61,17 +65,6 @@ def test_torchrun_two_cpu_processes_stay_in_sync(tmp_path):
     records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     assert [r["iter"] for r in records] == [1, 2, 3] and all(r["world_size"] == 2 for r in records)
     assert torch.load(run / "checkpoints" / "ckpt_00000003.pt", weights_only=True)["world_size"] == 2
-
-
-def _torchrun(launcher: Path, out: Path, args: list[str]) -> list[dict]:
-    """Run LAUNCHER under torchrun with 2 CPU processes; each rank's final weights and iteration."""
-    out.mkdir()
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           str(launcher), str(out), *args]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
-    done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return [torch.load(out / f"weights_rank{r}.pt", weights_only=True) for r in (0, 1)]
 
 
 @pytest.mark.slow

@@ -245,7 +245,7 @@ def test_compile_mode_reaches_torch_compile_and_unknown_modes_fail_early(tmp_pat
     """--compile-mode is handed to torch.compile (spied here: the real compile is the test above);
     an unknown mode is refused by the command line and, from a config file, before any training."""
     seen = []
-    monkeypatch.setattr(torch, "compile", lambda net, mode=None: seen.append(mode) or net)
+    monkeypatch.setattr(torch, "compile", lambda net, mode=None, dynamic=None: seen.append(mode) or net)
     T.train(tiny_cfg(data, tmp_path, "--name", "r", "--max-steps", "1", "--compile", "--compile-mode",
                      "reduce-overhead"))
     assert seen == ["reduce-overhead", "reduce-overhead"]  # the generator pair and the discriminator pair
