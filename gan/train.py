@@ -447,20 +447,29 @@ def gather_rank_states(model: CycleGANModel, d: _Dist) -> Optional[list[dict[str
     return gathered
 
 
-def _own_rank_state(ckpt: dict[str, Any], model: CycleGANModel, d: _Dist, device: torch.device,
-                    path: Optional[Path]) -> dict[str, Any]:
+def _own_rank_state(ckpt: dict[str, Any], model: CycleGANModel, d: _Dist, device: torch.device) -> dict[str, Any]:
     """This process's RNG state from a checkpoint, its image pools loaded into ``model``: its own
-    when the checkpoint holds one per process of the same world size, else rank 0's."""
+    when the checkpoint holds one per process of the same world size, else rank 0's (which
+    ``model.load_state_dict`` has already put in place)."""
     rank_states = ckpt.get("rank_states")
     if rank_states is not None and len(rank_states) == d.world_size:
         own = rank_states[d.rank]
         model.fake_A_pool.load_state_dict(own["fake_A_pool"], device)
         model.fake_B_pool.load_state_dict(own["fake_B_pool"], device)
         return own["rng"]
-    if d.enabled and d.is_main:
-        log.warning("%s: saved with %s processes, resumed with %s: every process continues from rank 0's "
-                    "image pools and random state", path, ckpt.get("world_size", 1), d.world_size)
     return ckpt["rng"]
+
+
+def world_size_change(ckpt: dict[str, Any], world_size: int) -> Optional[str]:
+    """What resuming ``ckpt`` with another number of processes than it was saved with changes
+    against an uninterrupted run, in one sentence; None when the number is the same."""
+    saved = int(ckpt.get("world_size", 1))
+    if saved == world_size:
+        return None
+    changes = ["every process continues from rank 0's image pools and random state"]
+    if ckpt.get("epoch_iter", 0):
+        changes.append(f"the rest of epoch {int(ckpt['epoch'])} gets other batches")
+    return f"saved with {saved} processes, resumed with {world_size}: " + " and ".join(changes)
 
 
 def _any_rank(flag: bool, d: _Dist, device: torch.device) -> bool:
@@ -573,11 +582,11 @@ def _train(cfg: TrainConfig, d: _Dist, device: torch.device) -> TrainResult:
         for s, state in zip(schedulers, ckpt["schedulers"]):
             s.load_state_dict(state)
         epoch, epoch_iter, iteration = int(ckpt["epoch"]), int(ckpt.get("epoch_iter", 0)), int(ckpt["iter"])
-        if epoch_iter and ckpt.get("world_size", 1) != d.world_size:
-            log.warning("%s: saved with %s processes, resumed with %s: the rest of epoch %d gets other batches",
-                        ckpt_path, ckpt.get("world_size"), d.world_size, epoch)
         if d.is_main:
             log.info("resuming %s at epoch %d, iteration %d", ckpt_path, epoch, iteration)
+            change = world_size_change(ckpt, d.world_size)
+            if change:
+                log.warning("%s: %s", ckpt_path, change)
     model.wrap_networks(_wrap_fn(cfg, d, device))
     model.train()
 
@@ -591,7 +600,7 @@ def _train(cfg: TrainConfig, d: _Dist, device: torch.device) -> TrainResult:
         # the run's settings; resume/resume_from say how this process started, not what the run is
         io.write_json(run_dir / "config.json", asdict(dataclasses.replace(cfg, resume=False, resume_from="")))
     if ckpt is not None:
-        restore_rng_state(_own_rank_state(ckpt, model, d, device, ckpt_path))
+        restore_rng_state(_own_rank_state(ckpt, model, d, device))
         ckpt = None
 
     last_saved: Optional[Path] = ckpt_path

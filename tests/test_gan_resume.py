@@ -110,3 +110,22 @@ def test_resume_refuses_a_checkpoint_of_another_architecture(tmp_path, data):
     empty = T.parse_args(["--dataroot", str(data), "--runs-dir", str(tmp_path), "--name", "none", *TINY, "--resume"])
     with pytest.raises(T.CheckpointError, match="the run has no checkpoint"):
         T.train(empty)
+
+
+def test_resume_with_another_world_size_warns_once_and_continues(tmp_path, data, caplog):
+    """A checkpoint of a 2-process run resumed by one process: one warning says what differs from an
+    uninterrupted run (rank 0's pools and random state, other batches for the rest of the epoch)."""
+    args = ["--dataroot", str(data), "--runs-dir", str(tmp_path), "--name", "r", *TINY]
+    T.train(T.parse_args([*args, "--max-steps", "3"]))
+    path = T.checkpoint_path(tmp_path / "r", 3)
+    ckpt = torch.load(path, weights_only=True)
+    assert ckpt["epoch_iter"] == 3 and ckpt["world_size"] == 1
+    ckpt["world_size"] = 2
+    torch.save(ckpt, path)
+    with caplog.at_level("WARNING", logger="gan.train"):
+        resumed = T.train(T.parse_args([*args, "--resume", "--max-steps", "5"]))
+    assert resumed.iteration == 5
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == [f"{path}: saved with 2 processes, resumed with 1: every process continues from rank 0's "
+                        "image pools and random state and the rest of epoch 0 gets other batches"]
+    assert T.world_size_change(ckpt, 2) is None
