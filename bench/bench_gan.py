@@ -228,6 +228,9 @@ def _run(quick: bool, size: Optional[int], batches: Optional[Sequence[int]], pre
             lines.append("- bf16 autocast is left out on the CPU (`--precisions fp32 bf16` measures it): a CPU "
                          "without AVX512-BF16/AMX has no fast bf16 kernels.")
     lines.append(f"- peak process memory (RSS): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB.")
+    if gpu:  # under CUDA graphs the only meaningful figure: run one configuration per process to read it per row
+        lines.append(f"- peak GPU memory reserved by this process (all its configurations, CUDA-graph pools "
+                     f"included): {torch.cuda.max_memory_reserved(device) / 2**20:.0f} MiB.")
     return "\n".join(lines) + "\n"
 
 
