@@ -20,6 +20,8 @@ import torch.nn.functional as F
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 VGG19_FILE = "vgg19-dcbb9e9d.pth"
+GAN_MODES = ("lsgan", "vanilla")
+VGG_WEIGHTS = ("imagenet", "none")  # none: fixed random features, for tests (must be asked for)
 # VGG19 "features" up to relu3_2: conv1_1 relu conv1_2 relu pool conv2_1 relu conv2_2 relu pool
 # conv3_1 relu conv3_2 relu -> indices 0..13, the same indices as torchvision's vgg19().features.
 _VGG19_TO_RELU3_2 = (64, 64, "M", 128, 128, "M", 256, 256)
@@ -41,7 +43,7 @@ class GANLoss(nn.Module):
         elif gan_mode == "vanilla":
             self.loss = nn.BCEWithLogitsLoss()
         else:
-            raise ValueError(f"unknown gan_mode {gan_mode!r}; choose 'lsgan' or 'vanilla'")
+            raise ValueError(f"unknown gan_mode {gan_mode!r}; choose one of {list(GAN_MODES)}")
         self.gan_mode = gan_mode
 
     def forward(self, prediction: torch.Tensor, target_is_real: bool) -> torch.Tensor:
@@ -95,7 +97,7 @@ class VGGRelu32(nn.Module):
                     nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu", generator=rng)
                     nn.init.zeros_(m.bias)
         else:
-            raise ValueError(f"unknown vgg_weights {weights!r}; choose 'imagenet' or 'none'")
+            raise ValueError(f"unknown vgg_weights {weights!r}; choose one of {list(VGG_WEIGHTS)}")
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
         self.requires_grad_(False)

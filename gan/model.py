@@ -23,51 +23,71 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import torch
 from torch import nn
 
-from gan.losses import GANLoss, VGGRelu32, l1, mask_loss, mask_overlay
-from gan.networks import define_D, define_G
+from gan.losses import GAN_MODES, VGG_WEIGHTS, GANLoss, VGGRelu32, l1, mask_loss, mask_overlay
+from gan.networks import GENERATORS, NORMS, UPSAMPLES, define_D, define_G
 
 AMP_DTYPES = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+# The four models of Nasrullah 2018 (section 4): plain CycleGAN, + mask loss, + mask overlay,
+# and both with the overlay in training only and the mask loss halved.
+PRESETS: dict[str, dict[str, Any]] = {
+    "cyclegan": {},
+    "mask_loss": {"mask_loss": True},
+    "mask_overlay": {"mask_overlay_train": True, "mask_overlay_test": True},
+    "mask_loss_overlay": {"mask_loss": True, "lambda_mask": 0.5,
+                          "mask_overlay_train": True, "mask_overlay_test": False},
+}
+
+
+def _setting(default: Any, help: str, choices: Sequence[str] = ()) -> Any:
+    """A ModelConfig field with the help text (and allowed values) that the training CLI shows."""
+    return dataclasses.field(default=default, metadata={"help": help, "choices": tuple(choices)})
 
 
 @dataclass
 class ModelConfig:
     """Settings of one CycleGAN model (saved in checkpoints as a plain dict)."""
 
-    preset: str = "cyclegan"
-    input_nc: int = 3
-    output_nc: int = 3
-    ngf: int = 64
-    ndf: int = 64
-    netG: str = "resnet_9blocks"  # resnet_9blocks | resnet_6blocks | resnet (+ n_blocks) | unet_128 | unet_256
-    n_blocks: int | None = None  # residual blocks of the ResNet generators (None: the name's default)
-    n_layers_D: int = 3
-    norm: str = "instance"
-    init_gain: float = 0.02
-    upsample: str = "transpose"  # transpose (reference) | resize (nearest ×2 + conv)
-    use_depth: bool = False  # depth as a 4th generator input channel
-    gan_mode: str = "lsgan"
-    lambda_A: float = 10.0
-    lambda_B: float = 10.0
-    lambda_identity: float = 0.5
-    mask_loss: bool = False
-    lambda_mask: float = 1.0
-    mask_overlay_train: bool = False
-    mask_overlay_test: bool = False
-    vgg_weights: str = "imagenet"  # imagenet | none (random features, must be asked for)
-    pool_size: int = 50
-    lr: float = 2e-4
-    beta1: float = 0.5
-    amp: str = "none"  # none | bf16 | fp16
-    channels_last: bool = False
+    preset: str = _setting("cyclegan", "model variant", tuple(PRESETS))
+    input_nc: int = _setting(3, "channels of domain A images")
+    output_nc: int = _setting(3, "channels of domain B images")
+    ngf: int = _setting(64, "generator filters in the first layer")
+    ndf: int = _setting(64, "discriminator filters in the first layer")
+    netG: str = _setting("resnet_9blocks", "generator; 'resnet' takes its depth from n_blocks", tuple(GENERATORS))
+    n_blocks: int | None = _setting(None, "residual blocks of a ResNet generator (resnet_9blocks 9, resnet_6blocks 6, resnet 9)")
+    n_layers_D: int = _setting(3, "PatchGAN layers (3: 70×70 patches)")
+    norm: str = _setting("instance", "normalisation layers", NORMS)
+    init_gain: float = _setting(0.02, "std of the normal(0, σ) initial weights")
+    upsample: str = _setting("transpose", "generator upsampling: transposed convolution (reference) or "
+                             "resize-convolution (nearest ×2 + conv, against checkerboards)", UPSAMPLES)
+    use_depth: bool = _setting(False, "depth as a 4th generator input channel (datasets with depth maps)")
+    gan_mode: str = _setting("lsgan", "adversarial loss: least squares or BCE", GAN_MODES)
+    lambda_A: float = _setting(10.0, "cycle loss weight A -> B -> A (λ_cyc of the mask loss)")
+    lambda_B: float = _setting(10.0, "cycle loss weight B -> A -> B")
+    lambda_identity: float = _setting(0.5, "identity loss weight, a fraction of lambda_A/B (0: off)")
+    mask_loss: bool = _setting(False, "mask loss, Nasrullah 2018 eq. 10-12")
+    lambda_mask: float = _setting(1.0, "factor on the mask loss (the paper halves it with the overlay)")
+    mask_overlay_train: bool = _setting(False, "paste the real subject onto generator outputs in training (eq. 13)")
+    mask_overlay_test: bool = _setting(False, "paste the real subject onto the output at inference")
+    vgg_weights: str = _setting("imagenet", "VGG19 of the mask loss: ImageNet weights, or fixed random ones "
+                                "(tests; must be asked for)", VGG_WEIGHTS)
+    pool_size: int = _setting(50, "generated images kept per discriminator (0: none)")
+    lr: float = _setting(2e-4, "Adam learning rate")
+    beta1: float = _setting(0.5, "Adam β1")
+    amp: str = _setting("none", "mixed precision", tuple(AMP_DTYPES))
+    channels_last: bool = _setting(False, "channels-last memory format")
 
     def __post_init__(self) -> None:
-        if self.amp not in AMP_DTYPES:
-            raise ValueError(f"unknown amp {self.amp!r}; choose one of {sorted(AMP_DTYPES)}")
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.metadata["choices"] and value not in f.metadata["choices"]:
+                raise ValueError(f"unknown {f.name} {value!r}; choose one of {list(f.metadata['choices'])}")
         if self.lambda_identity > 0 and self.input_nc != self.output_nc:
             raise ValueError("the identity loss needs input_nc == output_nc; set lambda_identity=0")
 
@@ -92,17 +112,6 @@ def dataclass_from_dict(cls: type, d: dict[str, Any]) -> Any:
     if unknown:
         raise ValueError(f"unknown {cls.__name__} keys: {unknown}")
     return cls(**d)
-
-
-# The four models of Nasrullah 2018 (section 4): plain CycleGAN, + mask loss, + mask overlay,
-# and both with the overlay in training only and the mask loss halved.
-PRESETS: dict[str, dict[str, Any]] = {
-    "cyclegan": {},
-    "mask_loss": {"mask_loss": True},
-    "mask_overlay": {"mask_overlay_train": True, "mask_overlay_test": True},
-    "mask_loss_overlay": {"mask_loss": True, "lambda_mask": 0.5,
-                          "mask_overlay_train": True, "mask_overlay_test": False},
-}
 
 
 def config_from_preset(name: str, **overrides: Any) -> ModelConfig:

@@ -29,6 +29,8 @@ import torch
 from torch import nn
 
 NormFactory = Callable[[int], nn.Module]
+NORMS = ("instance", "batch")
+UPSAMPLES = ("transpose", "resize")  # transposed convolution (reference) | resize-convolution
 
 
 def get_norm_layer(norm: str) -> NormFactory:
@@ -38,7 +40,7 @@ def get_norm_layer(norm: str) -> NormFactory:
         return functools.partial(nn.InstanceNorm2d, affine=False, track_running_stats=False)
     if norm == "batch":
         return functools.partial(nn.BatchNorm2d, affine=True, track_running_stats=True)
-    raise ValueError(f"unknown norm {norm!r}; choose 'instance' or 'batch'")
+    raise ValueError(f"unknown norm {norm!r}; choose one of {list(NORMS)}")
 
 
 def _uses_bias(norm: str) -> bool:
@@ -58,7 +60,7 @@ def _upsample_layer(in_nc: int, out_nc: int, upsample: str, kernel_size: int, bi
             nn.ReflectionPad2d(1),
             nn.Conv2d(in_nc, out_nc, 3, padding=0, bias=bias),
         )
-    raise ValueError(f"unknown upsample {upsample!r}; choose 'transpose' or 'resize'")
+    raise ValueError(f"unknown upsample {upsample!r}; choose one of {list(UPSAMPLES)}")
 
 
 class ResnetBlock(nn.Module):

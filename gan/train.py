@@ -156,8 +156,8 @@ def _parse_bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, not {text!r}")
 
 
-def _model_override_fields() -> list[tuple[str, Any, Any]]:
-    """(name, type, default) of the ModelConfig fields a user may override."""
+def _model_override_fields() -> list[tuple[dataclasses.Field, Any]]:
+    """(field, type) of the ModelConfig fields a user may override (``X | None`` gives X)."""
     hints = typing.get_type_hints(ModelConfig)
     out = []
     for f in dataclasses.fields(ModelConfig):
@@ -165,11 +165,16 @@ def _model_override_fields() -> list[tuple[str, Any, Any]]:
             continue
         kind = hints[f.name]
         args = [a for a in typing.get_args(kind) if a is not type(None)]
-        if args:  # Optional[X] / X | None
-            kind = args[0]
-        default = f.default if f.default is not dataclasses.MISSING else None
-        out.append((f.name, kind, default))
+        out.append((f, args[0] if args else kind))
     return out
+
+
+def _model_default_text(f: dataclasses.Field) -> str:
+    """How the default of a model setting is chosen, for ``--help``."""
+    by_preset = {name: p[f.name] for name, p in PRESETS.items() if f.name in p}
+    if by_preset:
+        return "default by preset: " + ", ".join(f"{n} {v}" for n, v in by_preset.items()) + f", else {f.default}"
+    return "default: see netG" if f.default is None else f"default {f.default}"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -203,11 +208,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     g = p.add_argument_group("model")
     g.add_argument("--preset", choices=sorted(PRESETS), help=f"model variant (default {d.preset})")
-    for name, kind, default in _model_override_fields():
-        flag = "--" + name.replace("_", "-")
-        typ = _parse_bool if kind is bool else kind
-        g.add_argument(flag, dest="model." + name, type=typ, metavar=kind.__name__.upper(),
-                       help=f"model setting {name} (default: the preset's; base default {default})")
+    for f, kind in _model_override_fields():
+        choices = f.metadata["choices"] or None
+        g.add_argument("--" + f.name.replace("_", "-"), dest="model." + f.name,
+                       type=_parse_bool if kind is bool else kind, choices=choices,
+                       metavar=None if choices else kind.__name__.upper(),
+                       help=f"{f.metadata['help']} ({_model_default_text(f)})")
 
     g = p.add_argument_group("data and schedule")
     g.add_argument("--load-size", dest="load_size", type=int,

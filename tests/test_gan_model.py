@@ -2,6 +2,8 @@
 mask loss on the raw output, the DDP wrapping contract, AMP on CPU."""
 import io
 
+import re
+
 import pytest
 import torch
 from torch import nn
@@ -49,6 +51,18 @@ def test_presets_are_the_papers_four_models():
     assert ModelConfig.from_dict(both.to_dict()) == both
     with pytest.raises(ValueError, match="unknown ModelConfig keys"):
         ModelConfig.from_dict({**both.to_dict(), "dropout": True})
+
+
+@pytest.mark.parametrize("field, value, choices", [
+    ("netG", "resnet_12blocks", "['resnet_9blocks', 'resnet_6blocks', 'resnet', 'unet_128', 'unet_256']"),
+    ("norm", "group", "['instance', 'batch']"), ("upsample", "bilinear", "['transpose', 'resize']"),
+    ("gan_mode", "wgan", "['lsgan', 'vanilla']"), ("amp", "fp8", "['none', 'bf16', 'fp16']"),
+    # unused by the plain preset (no mask loss, so no VGG), still refused: a typo must not wait for a later run
+    ("vgg_weights", "imagnet", "['imagenet', 'none']"),
+])
+def test_a_setting_outside_its_choices_is_refused_when_the_config_is_made(field, value, choices):
+    with pytest.raises(ValueError, match=re.escape(f"unknown {field} {value!r}; choose one of {choices}")):
+        config_from_preset("cyclegan", **{field: value})
 
 
 @pytest.mark.parametrize("preset", sorted(PRESETS))

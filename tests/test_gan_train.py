@@ -258,3 +258,19 @@ def test_compile_mode_reaches_torch_compile_and_unknown_modes_fail_early(tmp_pat
     with pytest.raises(ValueError, match="compile_mode 'fastest'"):
         T.train(cfg)
     assert not (tmp_path / "bad").exists()
+
+
+def test_help_explains_every_model_setting_and_the_command_line_checks_choices(tmp_path, data, capsys):
+    """--help gives each model setting's meaning, allowed values and default (per preset where a
+    preset sets it); a value outside the choices stops at the command line."""
+    with pytest.raises(SystemExit):
+        T.parse_args(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--upsample {transpose,resize} generator upsampling" in text
+    assert "--netG {resnet_9blocks,resnet_6blocks,resnet,unet_128,unet_256}" in text
+    assert "(default by preset: mask_loss_overlay 0.5, else 1.0)" in text  # --lambda-mask
+    assert "Adam learning rate (default 0.0002)" in text
+    assert "model setting" not in text  # no field left with a generic text
+    with pytest.raises(SystemExit):
+        tiny_cfg(data, tmp_path, "--norm", "group")
+    assert "invalid choice: 'group'" in capsys.readouterr().err
