@@ -129,22 +129,24 @@ class GanSpec:
 
 def gan_renderer(spec: GanSpec, device: str = "cpu") -> Renderer:
     """A trained CycleGAN generator (A → B) at full resolution via ``gan.infer.Translator``."""
-    if not spec.checkpoint.is_file():
-        raise FileNotFoundError(f"{spec.checkpoint}: no such checkpoint (for --gan {spec.name})")
-    from gan.infer import Translator
+    from gan.infer import Translator, resolve_checkpoint
 
-    translator = Translator.from_checkpoint(spec.checkpoint, direction="AtoB", overlay=spec.overlay, device=device)
+    checkpoint = resolve_checkpoint(spec.checkpoint)
+    if not checkpoint.is_file():
+        raise FileNotFoundError(f"{checkpoint}: no such checkpoint (for --gan {spec.name})")
+    translator = Translator.from_checkpoint(checkpoint, direction="AtoB", overlay=spec.overlay, device=device)
 
     def fn(image: np.ndarray, mask: np.ndarray, depth: np.ndarray) -> np.ndarray:
         return translator(image, mask, depth)
 
-    settings = {"preset": spec.preset, "overlay": spec.overlay, "checkpoint": spec.checkpoint.name}
+    settings = {"preset": spec.preset, "overlay": spec.overlay, "checkpoint": checkpoint.name}
     return Renderer(spec.name, "gan", settings, fn)
 
 
 def run_dir_of_checkpoint(checkpoint: Path) -> Optional[Path]:
-    """The run folder (with log.jsonl) a checkpoint belongs to: its folder or that folder's parent."""
-    for folder in (checkpoint.parent, checkpoint.parent.parent):
+    """The run folder (with log.jsonl) a checkpoint belongs to: its folder or that folder's parent
+    (or the folder given, when --gan names a run directory)."""
+    for folder in (checkpoint, checkpoint.parent, checkpoint.parent.parent):
         if (folder / "log.jsonl").is_file():
             return folder
     return None

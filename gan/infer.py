@@ -43,6 +43,24 @@ class CheckpointError(ValueError):
     """A checkpoint that cannot be used; the message names the file and the problem."""
 
 
+def list_checkpoints(run_dir: Path) -> list[Path]:
+    """A train_cyclegan run's checkpoints (RUN/checkpoints/ckpt_*.pt), oldest first; the temporary
+    files of an interrupted write are not among them."""
+    return sorted((Path(run_dir) / "checkpoints").glob("ckpt_*.pt"))
+
+
+def resolve_checkpoint(path: str | Path) -> Path:
+    """A checkpoint file as given, or the latest checkpoint of a run directory (RUN or RUN/checkpoints)."""
+    path = Path(path)
+    if not path.is_dir():
+        return path
+    found = list_checkpoints(path.parent if path.name == "checkpoints" else path)
+    if not found:
+        raise CheckpointError(f"{path}: a directory without checkpoints (ckpt_*.pt); give a run directory or a "
+                              ".pt file")
+    return found[-1]
+
+
 def _drop_instance_norm_stats(state: dict[str, torch.Tensor], net: nn.Module) -> dict[str, torch.Tensor]:
     """Checkpoints saved by PyTorch < 0.4 carry running stats for InstanceNorm layers that now
     have none (the reference code drops them the same way); remove those keys."""

@@ -48,6 +48,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 from datasets import io
 from datasets.unaligned import UnalignedDataset
 from gan import display as display_mod
+from gan.infer import list_checkpoints
 from gan.model import PRESETS, CycleGANModel, ModelConfig, config_from_preset, dataclass_from_dict
 
 log = logging.getLogger(__name__)
@@ -337,11 +338,6 @@ def make_schedulers(model: CycleGANModel, cfg: TrainConfig) -> list[torch.optim.
 
 def checkpoint_path(run_dir: Path, iteration: int) -> Path:
     return run_dir / "checkpoints" / f"ckpt_{iteration:08d}.pt"
-
-
-def list_checkpoints(run_dir: Path) -> list[Path]:
-    """The run's checkpoints, oldest first (temporary files of an interrupted write are ignored)."""
-    return sorted((run_dir / "checkpoints").glob("ckpt_*.pt"))
 
 
 def save_checkpoint(path: Path, *, cfg: TrainConfig, model_cfg: ModelConfig, model: CycleGANModel,

@@ -2,12 +2,13 @@
 
     python scripts/compare.py --input test_portraits/ --methods gaussian,lens --out compare_out
     python scripts/compare.py --input testA/ --methods lens --params lens:f_number=1.4 \\
-        --gan masked=runs/mask_loss/checkpoints/latest.pt:mask_loss:overlay \\
+        --gan masked=runs/mask_loss:mask_loss:overlay \\
         --reference real_bokeh/ --out compare_out
 
 Every image of --input (searched recursively) is rendered with every method: compositor
-methods by name (--methods) and trained GAN checkpoints (--gan NAME=CHECKPOINT:PRESET, with
-":overlay" to paste the input subject back at test time). Masks come from the image's alpha
+methods by name (--methods) and trained GAN checkpoints (--gan NAME=CHECKPOINT:PRESET, where
+CHECKPOINT is a .pt file or a run directory, for its latest checkpoint; ":overlay" pastes the
+input subject back at test time). Masks come from the image's alpha
 channel (RGBA), from --masks DIR/NAME.png, or else from --segmenter; depth from
 --depth DIR/NAME.npy|png or else --depth-model (default: the portrait depth prior).
 

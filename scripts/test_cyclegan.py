@@ -2,8 +2,10 @@
 """Translate a folder of images with a trained CycleGAN checkpoint (either direction).
 
 Examples:
-  python scripts/test_cyclegan.py --checkpoint runs/demo/checkpoints/latest.pt \\
-      --input dataset/testA --out results/demo --direction AtoB --size 256
+  python scripts/test_cyclegan.py --checkpoint runs/dof --input dataset/testA --out results/dof \\
+      --direction AtoB --size 256
+  python scripts/test_cyclegan.py --checkpoint runs/dof/checkpoints/ckpt_00177750.pt \\
+      --input dataset/testA --out results/dof_final
   python scripts/test_cyclegan.py --checkpoint ckpt.pt --input photos --out out --full-res --overlay
 
 Outputs are PNGs named after the inputs (same relative paths). Inputs are RGB or RGBA; the
@@ -11,7 +13,7 @@ alpha channel is the subject mask that --overlay pastes back (Nasrullah 2018 eq.
 --size N the generator sees the image at shorter side N and the change it makes is added to
 the full-resolution input (--mode resize), or it runs on N×N tiles blended together
 (--mode tiles); --full-res runs it on the whole image at once. The run's settings are saved
-as test_config.json in --out. Bad files are reported one line each; the exit status is 1
+as test_config.json in --out, with the checkpoint file used. Bad files are reported one line each; the exit status is 1
 when any failed.
 """
 from __future__ import annotations
@@ -24,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from datasets.io import write_json
-from gan.infer import DIRECTIONS, MODES, Translator, translate_folder
+from gan.infer import DIRECTIONS, MODES, Translator, resolve_checkpoint, translate_folder
 
 
 @dataclass
@@ -44,7 +46,8 @@ class TestConfig:
 
 def parse_args(argv: list[str] | None = None) -> TestConfig:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--checkpoint", required=True, help="train_cyclegan checkpoint (.pt)")
+    p.add_argument("--checkpoint", required=True,
+                   help="train_cyclegan checkpoint (.pt), or a run directory: its latest checkpoint")
     p.add_argument("--input", required=True, help="folder (or file) of images to translate")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--direction", choices=DIRECTIONS, default="AtoB", help="AtoB uses G_A, BtoA uses G_B")
@@ -70,9 +73,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING if cfg.quiet else logging.INFO, format="%(message)s")
     out = Path(cfg.out)
     try:  # CheckpointError and ImageError (e.g. no such input folder) are ValueErrors
-        translator = Translator.from_checkpoint(cfg.checkpoint, cfg.direction, cfg.overlay, cfg.device,
+        checkpoint = resolve_checkpoint(cfg.checkpoint)
+        translator = Translator.from_checkpoint(checkpoint, cfg.direction, cfg.overlay, cfg.device,
                                                 cfg.size, cfg.mode, tile_overlap=cfg.tile_overlap)
-        write_json(out / "test_config.json", {**dataclasses.asdict(cfg), "overlay": translator.overlay})
+        write_json(out / "test_config.json", {**dataclasses.asdict(cfg), "checkpoint": str(checkpoint),
+                                              "overlay": translator.overlay})
         ok, failed = translate_folder(translator, cfg.input, out, cfg.depth_dir, quiet=cfg.quiet)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)

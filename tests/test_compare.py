@@ -282,7 +282,8 @@ def test_lens_with_relative_depth_from_the_prior(data, tmp_path):
 
 
 def test_gan_checkpoint_renderer(data, tmp_path):
-    """A tiny untrained CycleGAN checkpoint goes through gan.infer.Translator; overlay keeps the subject."""
+    """A tiny untrained CycleGAN checkpoint goes through gan.infer.Translator; overlay keeps the subject.
+    --gan takes a checkpoint file or a run directory (its latest checkpoint)."""
     import torch
 
     from gan.model import CycleGANModel, config_from_preset
@@ -291,14 +292,14 @@ def test_gan_checkpoint_renderer(data, tmp_path):
     model = CycleGANModel(config_from_preset("mask_loss", netG="resnet", n_blocks=1, ngf=4, ndf=4,
                                             n_layers_D=2, vgg_weights="none"))
     run = tmp_path / "runs" / "tiny"
-    ckpt = run / "checkpoints" / "latest.pt"
+    ckpt = run / "checkpoints" / "ckpt_00000006.pt"
     ckpt.parent.mkdir(parents=True)
     torch.save({"config": model.cfg.to_dict(), "model": model.state_dict()}, ckpt)
     (run / "config.json").write_text(json.dumps({"model": {"preset": "mask_loss", "mask_overlay_train": False}}))
     (run / "log.jsonl").write_text("".join(json.dumps({"epoch": 1, "cycle_A": 2.0 - i / 10, "cycle_B": 1.0,
                                                        "mask_A": 0.5 / (i + 1)}) + "\n" for i in range(6)))
     cfg = CompareConfig(input=str(data / "inputs" / "s0.png"), out=str(tmp_path / "o"), depth=str(data / "depth"),
-                        methods=["gaussian"], gan=[f"tiny={ckpt}:mask_loss:overlay", f"raw={ckpt}:mask_loss"],
+                        methods=["gaussian"], gan=[f"tiny={ckpt}:mask_loss:overlay", f"raw={run}:mask_loss"],
                         quiet=True)
     res = run_compare(cfg, segmenter=_no_model, depth_model=_no_model)
     assert res.ok, res.errors
@@ -308,7 +309,8 @@ def test_gan_checkpoint_renderer(data, tmp_path):
     assert rows["raw"]["subject_psnr"] < 30  # an untrained generator changes everything
     assert (tmp_path / "o" / "results" / "tiny" / "s0.png").is_file()
     html = res.gallery.read_text(encoding="utf-8")
-    assert "preset=mask_loss, overlay=True, checkpoint=latest.pt" in html
+    assert "preset=mask_loss, overlay=True, checkpoint=ckpt_00000006.pt" in html
+    assert "preset=mask_loss, overlay=False, checkpoint=ckpt_00000006.pt" in html  # found in the run directory
     assert (tmp_path / "o" / "plots" / "mask_loss.png").is_file()  # the run was found beside the checkpoint
 
 

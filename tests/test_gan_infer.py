@@ -1,5 +1,6 @@
 """gan.infer and scripts/test_cyclegan.py: full-resolution output, exact overlay, seamless tiles,
 checkpoint formats and clear errors, folder translation with bad files counted."""
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -198,3 +199,24 @@ def test_script_end_to_end_and_exit_status(trained, tmp_path):
     assert bad.returncode == 1 and "bad.png" in bad.stderr and "1 of 2 images failed" in bad.stderr
     wrong = run("--checkpoint", src / "a.png", "--input", src, "--out", tmp_path / "out3")
     assert wrong.returncode == 2 and "a.png: not a readable PyTorch checkpoint" in wrong.stderr
+
+
+def test_script_takes_a_run_directory_and_uses_its_latest_checkpoint(trained, tmp_path):
+    _, _, path = trained
+    run_dir = tmp_path / "runs" / "dof"
+    (run_dir / "checkpoints").mkdir(parents=True)
+    (run_dir / "checkpoints" / "ckpt_00000002.pt").write_bytes(b"an older, unreadable checkpoint")
+    latest = run_dir / "checkpoints" / "ckpt_00000010.pt"
+    latest.write_bytes(path.read_bytes())
+    src = tmp_path / "in"
+    write_rgba(src / "a.png", photo(24, 24), np.ones((24, 24), np.float32))
+    for given in (run_dir, run_dir / "checkpoints"):
+        out = tmp_path / "out" / given.name
+        done = subprocess.run([sys.executable, "scripts/test_cyclegan.py", "--checkpoint", str(given), "--input",
+                               str(src), "--out", str(out), "--size", "16", "--quiet"],
+                              cwd=REPO, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        assert json.loads((out / "test_config.json").read_text())["checkpoint"] == str(latest)
+    empty = subprocess.run([sys.executable, "scripts/test_cyclegan.py", "--checkpoint", str(src), "--input",
+                            str(src), "--out", str(tmp_path / "none")], cwd=REPO, capture_output=True, text=True)
+    assert empty.returncode == 2 and f"{src}: a directory without checkpoints" in empty.stderr
