@@ -635,6 +635,26 @@ def _train(cfg: TrainConfig, d: _Dist, device: torch.device) -> TrainResult:
         total = min(total_epochs * iters_per_epoch, cfg.max_steps or 10**12)
         progress = tqdm(total=total, initial=min(iteration, total), unit="it", desc=cfg.name, dynamic_ncols=True)
 
+    def log_window() -> None:
+        """Append the mean losses since the last record to log.jsonl (and the live display)."""
+        nonlocal window, window_n, window_data_time, window_start
+        elapsed = time.perf_counter() - window_start
+        mean = _mean_over_ranks({k: v / window_n for k, v in window.items()}, d, device)
+        if d.is_main:
+            frac = epoch + epoch_iter / iters_per_epoch
+            io.append_jsonl(run_dir / "log.jsonl", {
+                "epoch": epoch, "iter": iteration, "step": iteration, "epoch_iter": epoch_iter,
+                "progress": round(frac, 6), "lr": schedulers[0].get_last_lr()[0],
+                "it_per_s": window_n / elapsed, "data_time_s": window_data_time / window_n,
+                "sec_per_kimg": elapsed / (window_n * images_per_iter) * 1000,
+                "peak_mem_mb": _peak_memory_mb(device), "world_size": d.world_size, "time": time.time(),
+                **mean,
+            })
+            display.plot_losses(frac, mean)
+            if progress is not None:
+                progress.set_postfix({k: f"{v:.3f}" for k, v in sorted(mean.items())}, refresh=False)
+        window, window_n, window_data_time, window_start = {}, 0, 0.0, time.perf_counter()
+
     while epoch < total_epochs and not stop:
         sampler.set_epoch(epoch)
         dataset.set_epoch(epoch)  # before the iterator exists: workers copy the dataset
@@ -664,22 +684,7 @@ def _train(cfg: TrainConfig, d: _Dist, device: torch.device) -> TrainResult:
             if progress is not None:
                 progress.update(1)
             if iteration % cfg.log_every == 0:
-                elapsed = time.perf_counter() - window_start
-                mean = _mean_over_ranks({k: v / window_n for k, v in window.items()}, d, device)
-                if d.is_main:
-                    frac = epoch + epoch_iter / iters_per_epoch
-                    io.append_jsonl(run_dir / "log.jsonl", {
-                        "epoch": epoch, "iter": iteration, "step": iteration, "epoch_iter": epoch_iter,
-                        "progress": round(frac, 6), "lr": schedulers[0].get_last_lr()[0],
-                        "it_per_s": window_n / elapsed, "data_time_s": window_data_time / window_n,
-                        "sec_per_kimg": elapsed / (window_n * images_per_iter) * 1000,
-                        "peak_mem_mb": _peak_memory_mb(device), "world_size": d.world_size, "time": time.time(),
-                        **mean,
-                    })
-                    display.plot_losses(frac, mean)
-                    if progress is not None:
-                        progress.set_postfix({k: f"{v:.3f}" for k, v in sorted(mean.items())}, refresh=False)
-                window, window_n, window_data_time, window_start = {}, 0, 0.0, time.perf_counter()
+                log_window()
             if d.is_main and cfg.display_every and iteration % cfg.display_every == 0:
                 display.show_visuals(iteration, epoch, model.get_current_visuals())
             if cfg.max_steps and iteration >= cfg.max_steps:
@@ -696,6 +701,8 @@ def _train(cfg: TrainConfig, d: _Dist, device: torch.device) -> TrainResult:
         if (cfg.save_every_epochs and epoch % cfg.save_every_epochs == 0) or \
                 (cfg.save_every and iteration % cfg.save_every == 0):
             save(epoch, 0)
+    if window_n:  # the steps since the last record: a run shorter than --log-every still leaves one
+        log_window()
     if progress is not None:
         progress.close()
     save(epoch, epoch_iter)

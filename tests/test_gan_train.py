@@ -274,3 +274,16 @@ def test_help_explains_every_model_setting_and_the_command_line_checks_choices(t
     with pytest.raises(SystemExit):
         tiny_cfg(data, tmp_path, "--norm", "group")
     assert "invalid choice: 'group'" in capsys.readouterr().err
+
+
+def test_the_steps_after_the_last_record_are_logged_when_training_ends(tmp_path, data):
+    """A run shorter than --log-every still leaves a record (and its loss curves); so does the tail
+    of a longer run."""
+    T.train(tiny_cfg(data, tmp_path, "--name", "short", "--max-steps", "4", "--log-every", "100"))
+    log = tmp_path / "short" / "log.jsonl"
+    assert [json.loads(line)["iter"] for line in log.read_text().splitlines()] == [4]
+    assert (tmp_path / "short" / "loss_curves.png").is_file()
+    T.train(tiny_cfg(data, tmp_path, "--name", "short", "--max-steps", "7", "--log-every", "3", "--resume"))
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [r["iter"] for r in records] == [4, 6, 7]
+    assert all(math.isfinite(r["cycle_A"]) and r["it_per_s"] > 0 for r in records)
