@@ -415,11 +415,15 @@ class _Dist:
 
 
 def _init_distributed(device: torch.device) -> _Dist:
-    """torchrun sets WORLD_SIZE/RANK/LOCAL_RANK; NCCL on GPU, gloo on CPU."""
+    """torchrun sets WORLD_SIZE/RANK/LOCAL_RANK; NCCL on GPU, gloo on CPU. On a GPU the process's
+    current device becomes its own (cuda:LOCAL_RANK) first: NCCL's object collectives (the
+    checkpoints' ``gather_object``) run on the current device, which is cuda:0 otherwise."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return _Dist()
     import torch.distributed as dist
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
     dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
     return _Dist(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
 

@@ -88,3 +88,25 @@ def test_torchrun_resume_continues_every_process_exactly(tmp_path):
         for key, tensor in whole[0]["nets"][net].items():
             assert torch.equal(tensor, resumed[0]["nets"][net][key]), f"{net}.{key} differs after resuming"
             assert torch.equal(tensor, resumed[1]["nets"][net][key]), f"{net}.{key} differs on rank 1"
+
+
+def test_each_gpu_process_makes_its_own_gpu_current_before_nccl_starts(monkeypatch):
+    """No GPU here, so torch's calls are recorded: NCCL's object collectives (the checkpoints'
+    gather_object) run on the current device, which must be cuda:LOCAL_RANK, not every rank's cuda:0."""
+    import torch.distributed as dist
+
+    from gan import train as T
+
+    calls = []
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    monkeypatch.setattr(torch.cuda, "set_device", lambda device: calls.append(("set_device", device)))
+    monkeypatch.setattr(dist, "init_process_group", lambda backend: calls.append(("init", backend)))
+    monkeypatch.setattr(dist, "get_rank", lambda: 1)
+    monkeypatch.setattr(dist, "get_world_size", lambda: 2)
+    d = T._init_distributed(torch.device("cuda", 1))
+    assert calls == [("set_device", torch.device("cuda", 1)), ("init", "nccl")]
+    assert (d.rank, d.world_size, d.local_rank) == (1, 2, 1)
+    calls.clear()
+    T._init_distributed(torch.device("cpu"))
+    assert calls == [("init", "gloo")]  # the CPU path sets no device
