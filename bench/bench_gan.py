@@ -130,7 +130,7 @@ def time_presets(presets: Sequence[str], batch: int, size: int, precision: str, 
         _sync(device)
         for _ in range(timed):
             for name in presets:
-                if device.type == "cuda":
+                if measure_memory:  # not under CUDA graphs: the reset would also drop the reserved peak
                     torch.cuda.reset_peak_memory_stats(device)
                 start = time.perf_counter()
                 _step(models[name], precision, cuda_graphs)
@@ -228,7 +228,8 @@ def _run(quick: bool, size: Optional[int], batches: Optional[Sequence[int]], pre
             lines.append("- bf16 autocast is left out on the CPU (`--precisions fp32 bf16` measures it): a CPU "
                          "without AVX512-BF16/AMX has no fast bf16 kernels.")
     lines.append(f"- peak process memory (RSS): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB.")
-    if gpu:  # under CUDA graphs the only meaningful figure: run one configuration per process to read it per row
+    if gpu and compile_mode and replays_cuda_graphs(compile_mode, device):
+        # the only memory figure under CUDA graphs (no per-step resets then): one configuration per process reads it per row
         lines.append(f"- peak GPU memory reserved by this process (all its configurations, CUDA-graph pools "
                      f"included): {torch.cuda.max_memory_reserved(device) / 2**20:.0f} MiB.")
     return "\n".join(lines) + "\n"
