@@ -49,7 +49,7 @@ from datasets import io
 from datasets.unaligned import UnalignedDataset
 from gan import display as display_mod
 from gan.infer import list_checkpoints
-from gan.model import PRESETS, CycleGANModel, ModelConfig, config_from_preset, dataclass_from_dict
+from gan.model import AMP_DTYPES, PRESETS, CycleGANModel, ModelConfig, config_from_preset, dataclass_from_dict
 
 log = logging.getLogger(__name__)
 
@@ -231,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--num-workers", dest="num_workers", type=int, help=f"data loader workers (default {d.num_workers})")
 
     g = p.add_argument_group("speed")
-    g.add_argument("--amp", choices=("none", "bf16", "fp16"), help="mixed precision (fp16 with a gradient scaler)")
+    g.add_argument("--amp", choices=tuple(AMP_DTYPES), help="mixed precision (fp16 with a gradient scaler)")
     g.add_argument("--channels-last", dest="channels_last", type=_parse_bool, nargs="?", const=True, metavar="BOOL")
     g.add_argument("--compile", type=_parse_bool, nargs="?", const=True, metavar="BOOL",
                    help="torch.compile the networks (the first steps wait minutes for the compiler)")
