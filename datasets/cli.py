@@ -8,19 +8,28 @@ segdepth/) can import it without breaking the import order of DESIGN.md.
   :func:`positive_int`, :func:`non_negative_int`, :func:`positive_float`, :func:`non_negative_float`;
 * :func:`output_folder`: an ``--out`` folder that is an existing file or cannot be written is
   one line before any work, not a traceback after some;
+* :func:`check_types`: a config dataclass whose fields hold values of their annotated types
+  (what JSON and ``key=value`` parsing cannot promise);
 * :func:`parse_key_values`: ``--params key=value …`` / a JSON object, one parser for every program;
 * :data:`EXIT_CODES_EPILOG`: the exit-status table of every program's ``--help``;
-* :func:`run_main`: Ctrl-C is one line and exit status 130, never a traceback.
+* :func:`run_main`: Ctrl-C is one line and exit status 130, never a traceback;
+* :func:`quiet_native_logs`: native libraries' own log lines (MediaPipe, TFLite) hidden unless
+  logging shows INFO, so ``--quiet`` is quiet.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import json
+import logging
 import math
 import os
 import sys
+import types
+import typing
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterator, Optional
 
 #: Exit statuses of every shallowdof program (also in the README).
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -114,6 +123,58 @@ def output_file(text: str) -> str:
     return text
 
 
+def _type_matches(value: Any, kind: Any) -> bool:
+    """Whether a JSON-loaded ``value`` is of the annotated type ``kind`` (bool is not an int,
+    an int is a float; ``X | None``, ``dict[...]``, ``list[...]`` and ``tuple[...]`` by origin)."""
+    if kind is Any:
+        return True
+    args = typing.get_args(kind)
+    origin = typing.get_origin(kind)
+    if origin in (typing.Union, types.UnionType):
+        return any(_type_matches(value, a) for a in args)
+    if kind is type(None):
+        return value is None
+    if origin is not None:
+        return isinstance(value, (list, tuple) if origin in (list, tuple) else origin)
+    if kind is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, kind)
+
+
+def check_types(obj: Any) -> None:
+    """ValueError naming the first field of dataclass ``obj`` whose value is not of its annotated
+    type (a config file's ``"flip": "no"`` is a string, not a false boolean)."""
+    hints = typing.get_type_hints(type(obj))
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if not _type_matches(value, hints[f.name]):
+            kind = getattr(hints[f.name], "__name__", str(hints[f.name]))
+            raise ValueError(f"{f.name}: expected {kind}, got {value!r}")
+
+
+def torch_device(text: str) -> str:
+    """argparse type of ``--device``: a torch device string this machine has (``cpu``, ``cuda``,
+    ``cuda:1``, ``mps``); ``cuda`` on a machine without one is refused in one line."""
+    import torch
+
+    try:
+        device = torch.device(text)
+    except (RuntimeError, ValueError):
+        raise argparse.ArgumentTypeError(f"not a torch device: {text!r} (e.g. cpu, cuda, cuda:1)") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise argparse.ArgumentTypeError(f"{text!r} asked for, but torch sees no CUDA device (use cpu)")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise argparse.ArgumentTypeError(f"{text!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    elif device.type == "mps" and not torch.backends.mps.is_available():
+        raise argparse.ArgumentTypeError(f"{text!r} asked for, but torch sees no MPS device (use cpu)")
+    elif device.type not in ("cpu", "cuda", "mps"):
+        raise argparse.ArgumentTypeError(f"device type {device.type!r} is not supported here (use cpu or cuda)")
+    return text
+
+
 def parse_key_values(items: list[str], option: str = "--params") -> dict[str, Any]:
     """``key=value`` pairs and ``{...}`` JSON objects → one dict; values are JSON where they
     parse (``k=5`` → 5, ``coc=relative`` → "relative"). ValueError names the bad item."""
@@ -146,3 +207,24 @@ def run_main(main: Callable[[], int], name: str) -> int:
     except KeyboardInterrupt:
         print(f"{name}: interrupted; finished outputs are kept, nothing is half-written", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+@contextlib.contextmanager
+def quiet_native_logs() -> Iterator[None]:
+    """Send what native code writes to file descriptor 2 to /dev/null inside the block, unless the
+    root logger shows INFO (a program without ``--quiet``). For the start-up chatter of libraries
+    such as MediaPipe and TFLite, which print past Python's logging; Python exceptions still
+    propagate normally."""
+    if logging.getLogger().isEnabledFor(logging.INFO):
+        yield
+        return
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)

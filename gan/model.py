@@ -22,14 +22,13 @@ Training step (Zhu et al. 2017 with the reference code's weighting):
 from __future__ import annotations
 
 import dataclasses
-import types
-import typing
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import torch
 from torch import nn
 
+from datasets.cli import check_types
 from gan.losses import GAN_MODES, VGG_WEIGHTS, GANLoss, VGGRelu32, l1, mask_loss, mask_overlay
 from gan.networks import GENERATORS, NORMS, UPSAMPLES, define_D, define_G
 
@@ -112,37 +111,6 @@ class ModelConfig:
     def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":
         """Inverse of ``to_dict``; unknown keys are an error naming them."""
         return dataclass_from_dict(cls, d)
-
-
-def _type_matches(value: Any, kind: Any) -> bool:
-    """Whether a JSON-loaded ``value`` is of the annotated type ``kind`` (bool is not an int,
-    an int is a float; ``X | None``, ``dict[...]``, ``list[...]`` and ``tuple[...]`` by origin)."""
-    if kind is Any:
-        return True
-    args = typing.get_args(kind)
-    origin = typing.get_origin(kind)
-    if origin in (typing.Union, types.UnionType):
-        return any(_type_matches(value, a) for a in args)
-    if kind is type(None):
-        return value is None
-    if origin is not None:
-        return isinstance(value, (list, tuple) if origin in (list, tuple) else origin)
-    if kind is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if kind is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    return isinstance(value, kind)
-
-
-def check_types(obj: Any) -> None:
-    """ValueError naming the first field of dataclass ``obj`` whose value is not of its annotated
-    type (a config file's ``"flip": "no"`` is a string, not a false boolean)."""
-    hints = typing.get_type_hints(type(obj))
-    for f in dataclasses.fields(obj):
-        value = getattr(obj, f.name)
-        if not _type_matches(value, hints[f.name]):
-            kind = getattr(hints[f.name], "__name__", str(hints[f.name]))
-            raise ValueError(f"{f.name}: expected {kind}, got {value!r}")
 
 
 def dataclass_from_dict(cls: type, d: Any) -> Any:

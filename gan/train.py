@@ -46,11 +46,11 @@ import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
 from datasets import io
+from datasets.cli import EXIT_CODES_EPILOG, check_types, float_range, int_range
 from datasets.unaligned import UnalignedDataset
 from gan import display as display_mod
 from gan.infer import list_checkpoints
-from datasets.cli import EXIT_CODES_EPILOG, float_range, int_range
-from gan.model import (AMP_DTYPES, PRESETS, CycleGANModel, ModelConfig, check_types, config_from_preset,
+from gan.model import (AMP_DTYPES, PRESETS, CycleGANModel, ModelConfig, config_from_preset,
                        dataclass_from_dict)
 
 log = logging.getLogger(__name__)
