@@ -21,30 +21,32 @@ import argparse
 import logging
 import sys
 
+from datasets.cli import EXIT_CODES_EPILOG, float_range, int_range, non_negative_int, output_folder, run_main
 from datasets.curate import CurateConfig, curate
 
 
 def parse_args(argv: list[str] | None = None) -> CurateConfig:
     d = CurateConfig(raw="", out="")
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog=EXIT_CODES_EPILOG)
     p.add_argument("--raw", required=True, help="scrape folder (raw/DOMAIN/ and manifest.jsonl)")
-    p.add_argument("--out", required=True, help="dataset folder to write")
+    p.add_argument("--out", required=True, type=output_folder, help="dataset folder to write")
     p.add_argument("--domain-a", default=d.domain_a, help=f"domain A, ordinary photos (default {d.domain_a})")
     p.add_argument("--domain-b", default=d.domain_b, help=f"domain B, shallow DoF (default {d.domain_b})")
-    p.add_argument("--min-side", type=int, default=d.min_side, help=f"minimum shorter side in px ({d.min_side})")
-    p.add_argument("--grey-chroma", type=float, default=d.grey_chroma,
+    p.add_argument("--min-side", type=int_range(0, 100_000), default=d.min_side, help=f"minimum shorter side in px ({d.min_side})")
+    p.add_argument("--grey-chroma", type=float_range(0.0, 200.0), default=d.grey_chroma,
                    help=f"grayscale below this mean Lab chroma ({d.grey_chroma})")
-    p.add_argument("--tint-spread", type=float, default=d.tint_spread,
+    p.add_argument("--tint-spread", type=float_range(0.0, 200.0), default=d.tint_spread,
                    help=f"monochrome below this hue spread, a/b std across the mean tint ({d.tint_spread})")
-    p.add_argument("--phash-threshold", type=int, default=d.phash_threshold,
+    p.add_argument("--phash-threshold", type=int_range(0, 64), default=d.phash_threshold,
                    help=f"near-duplicate at pHash Hamming distance <= this, of 64 bits ({d.phash_threshold})")
-    p.add_argument("--min-person-fraction", type=float, default=d.min_person_fraction,
+    p.add_argument("--min-person-fraction", type=float_range(0.0, 1.0), default=d.min_person_fraction,
                    help=f"reject images whose person mask covers less (0 disables; {d.min_person_fraction})")
     p.add_argument("--segmenter", default=d.segmenter, help=f"person segmenter by name ({d.segmenter})")
     p.add_argument("--exif-model", default="", help='required EXIF camera model in domain A, e.g. "iPhone 7"')
-    p.add_argument("--test-size-a", type=int, default=d.test_size_a, help=f"test images of A ({d.test_size_a})")
-    p.add_argument("--test-size-b", type=int, default=d.test_size_b, help=f"test images of B ({d.test_size_b})")
-    p.add_argument("--seed", type=int, default=d.seed, help="seed of the train/test split")
+    p.add_argument("--test-size-a", type=non_negative_int, default=d.test_size_a, help=f"test images of A ({d.test_size_a})")
+    p.add_argument("--test-size-b", type=non_negative_int, default=d.test_size_b, help=f"test images of B ({d.test_size_b})")
+    p.add_argument("--seed", type=non_negative_int, default=d.seed, help="seed of the train/test split")
     p.add_argument("--decisions", default="", help="decisions CSV (default OUT/decisions.csv)")
     p.add_argument("--dry-run", action="store_true", help="report what would happen; move and write nothing")
     p.add_argument("--quiet", action="store_true", help="no progress bars, warnings only")
@@ -75,4 +77,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main, "curate"))

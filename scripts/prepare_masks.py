@@ -15,18 +15,22 @@ import argparse
 import logging
 import sys
 
+from datasets.cli import EXIT_CODES_EPILOG, int_range, run_main
 from datasets.curate import MaskConfig, prepare_masks
 from segdepth.segment import SEGMENTERS
 
 
 def parse_args(argv: list[str] | None = None) -> MaskConfig:
     d = MaskConfig(root="")
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog=EXIT_CODES_EPILOG)
     p.add_argument("root", help="dataset folder (e.g. with trainA/ trainB/ testA/ testB/)")
     p.add_argument("--segmenter", default=d.segmenter, choices=sorted(SEGMENTERS),
                    help=f"person segmenter (default {d.segmenter})")
-    p.add_argument("--batch-size", type=int, default=d.batch_size, help=f"images read/written together ({d.batch_size})")
-    p.add_argument("--workers", type=int, default=d.workers, help=f"reader/writer threads ({d.workers})")
+    p.add_argument("--batch-size", type=int_range(1, 4096), default=d.batch_size,
+                   help=f"images read/written together, 1 … 4096 ({d.batch_size})")
+    p.add_argument("--workers", type=int_range(1, 256), default=d.workers,
+                   help=f"reader/writer threads, 1 … 256 ({d.workers})")
     p.add_argument("--force", action="store_true", help="redo every mask, even up-to-date ones")
     p.add_argument("--dry-run", action="store_true", help="count what would be done; write nothing")
     p.add_argument("--quiet", action="store_true", help="no progress bar, errors only")
@@ -53,4 +57,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main, "prepare_masks"))
