@@ -13,6 +13,8 @@ segdepth/) can import it without breaking the import order of DESIGN.md.
 * :func:`parse_key_values`: ``--params key=value …`` / a JSON object, one parser for every program;
 * :data:`EXIT_CODES_EPILOG`: the exit-status table of every program's ``--help``;
 * :func:`run_main`: Ctrl-C is one line and exit status 130, never a traceback;
+* :func:`add_download_flag` / :func:`downloads_allowed`: pretrained weights reach the network only
+  when the user asks by name (``--allow-download``, or the environment variable it sets);
 * :func:`quiet_native_logs`: native libraries' own log lines (MediaPipe, TFLite) hidden unless
   logging shows INFO, so ``--quiet`` is quiet.
 """
@@ -197,6 +199,33 @@ def parse_key_values(items: list[str], option: str = "--params") -> dict[str, An
         except json.JSONDecodeError:
             out[key] = value
     return out
+
+
+#: Set (to "1") by ``--allow-download``: the weight loaders may then fetch a missing file.
+ALLOW_DOWNLOAD_ENV = "SHALLOWDOF_ALLOW_DOWNLOAD"
+
+
+def downloads_allowed() -> bool:
+    """Whether the user asked by name for missing pretrained weights to be downloaded."""
+    return os.environ.get(ALLOW_DOWNLOAD_ENV, "") == "1"
+
+
+class _AllowDownload(argparse.Action):
+    """``--allow-download``: sets ALLOW_DOWNLOAD_ENV for this process (and its workers)."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: Optional[str] = None) -> None:
+        os.environ[ALLOW_DOWNLOAD_ENV] = "1"
+
+
+def add_download_flag(parser: argparse.ArgumentParser) -> None:
+    """Add ``--allow-download`` to a program that loads pretrained weights."""
+    parser.add_argument("--allow-download", action=_AllowDownload, default=argparse.SUPPRESS,
+                        help="let missing pretrained weights be downloaded into the torch hub cache "
+                             f"(otherwise nothing reaches the network; also {ALLOW_DOWNLOAD_ENV}=1)")
 
 
 def run_main(main: Callable[[], int], name: str) -> int:

@@ -46,7 +46,7 @@ import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
 from datasets import io
-from datasets.cli import EXIT_CODES_EPILOG, check_types, float_range, int_range
+from datasets.cli import EXIT_CODES_EPILOG, add_download_flag, check_types, float_range, int_range
 from datasets.unaligned import UnalignedDataset
 from gan import display as display_mod
 from gan.infer import list_checkpoints
@@ -263,6 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="deterministic algorithms (bitwise repeatable on the CPU; slower on GPU)")
     g.add_argument("--device", choices=("auto", "cpu", "cuda"), help=f"(default {d.device})")
     g.add_argument("--quiet", type=_parse_bool, nargs="?", const=True, metavar="BOOL", help="no progress bar")
+    add_download_flag(g)
 
     g = p.add_argument_group("model")
     g.add_argument("--preset", choices=sorted(PRESETS), help=f"model variant (default {d.preset})")

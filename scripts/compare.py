@@ -30,7 +30,8 @@ import sys
 from typing import Any
 
 from compositing.pipeline import build_params
-from datasets.cli import EXIT_CODES_EPILOG, int_range, output_folder, parse_key_values, run_main
+from datasets.cli import (EXIT_CODES_EPILOG, add_download_flag, int_range, output_folder, parse_key_values, run_main,
+                          torch_device)
 from datasets.io import ImageError
 from evaluation.compare import CompareConfig, build_renderers, run_compare
 
@@ -79,10 +80,12 @@ def parse_args(argv: list[str] | None = None) -> CompareConfig:
     p.add_argument("--fid-weights", choices=["imagenet", "none", "off"], default="imagenet",
                    help="Inception weights for FID/KID: torchvision IMAGENET1K_V1 from the torch hub cache, "
                         "'none' = random init (testing only), 'off' = skip FID/KID")
-    p.add_argument("--device", default="cpu", help="torch device for GAN inference and Inception features")
+    p.add_argument("--device", type=torch_device, default="cpu",
+                   help="torch device for GAN inference and Inception features")
     p.add_argument("--thumb-size", type=int_range(16, 4096), default=256,
                    help="longer side of gallery thumbnails in pixels (16 … 4096)")
     p.add_argument("--quiet", action="store_true", help="no progress bars, errors only")
+    add_download_flag(p)
     a = p.parse_args(argv)
     if a.methods is None:
         from compositing.pipeline import METHODS

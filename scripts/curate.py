@@ -21,7 +21,7 @@ import argparse
 import logging
 import sys
 
-from datasets.cli import EXIT_CODES_EPILOG, float_range, int_range, non_negative_int, output_folder, run_main
+from datasets.cli import EXIT_CODES_EPILOG, add_download_flag, float_range, int_range, non_negative_int, output_folder, run_main
 from datasets.curate import CurateConfig, curate
 
 
@@ -50,6 +50,7 @@ def parse_args(argv: list[str] | None = None) -> CurateConfig:
     p.add_argument("--decisions", default="", help="decisions CSV (default OUT/decisions.csv)")
     p.add_argument("--dry-run", action="store_true", help="report what would happen; move and write nothing")
     p.add_argument("--quiet", action="store_true", help="no progress bars, warnings only")
+    add_download_flag(p)
     a = p.parse_args(argv)
     return CurateConfig(raw=a.raw, out=a.out, domain_a=a.domain_a, domain_b=a.domain_b, min_side=a.min_side,
                         grey_chroma=a.grey_chroma, tint_spread=a.tint_spread, phash_threshold=a.phash_threshold,

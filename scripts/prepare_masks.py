@@ -15,7 +15,7 @@ import argparse
 import logging
 import sys
 
-from datasets.cli import EXIT_CODES_EPILOG, int_range, run_main
+from datasets.cli import EXIT_CODES_EPILOG, add_download_flag, int_range, run_main
 from datasets.curate import MaskConfig, prepare_masks
 from segdepth.segment import SEGMENTERS
 
@@ -34,6 +34,7 @@ def parse_args(argv: list[str] | None = None) -> MaskConfig:
     p.add_argument("--force", action="store_true", help="redo every mask, even up-to-date ones")
     p.add_argument("--dry-run", action="store_true", help="count what would be done; write nothing")
     p.add_argument("--quiet", action="store_true", help="no progress bar, errors only")
+    add_download_flag(p)
     a = p.parse_args(argv)
     return MaskConfig(root=a.root, segmenter=a.segmenter, batch_size=a.batch_size, workers=a.workers,
                       force=a.force, dry_run=a.dry_run, quiet=a.quiet)

@@ -23,7 +23,7 @@ from typing import Optional
 
 from compositing.pipeline import build_params
 from compositing.video import FrameBlur, FrameBlurConfig, MaskSmoother, pipeline_renderer, process_video
-from datasets.cli import (EXIT_CODES_EPILOG, EXIT_SOME_FAILED, float_range, int_range, output_file, parse_key_values,
+from datasets.cli import (EXIT_CODES_EPILOG, add_download_flag, EXIT_SOME_FAILED, float_range, int_range, output_file, parse_key_values,
                           positive_int, run_main)
 from datasets.io import write_json
 from segdepth.segment import SEGMENTERS, build_segmenter
@@ -81,6 +81,7 @@ def parse_args(argv: Optional[list[str]] = None) -> WebcamConfig:
     p.add_argument("--max-frames", type=positive_int, help="stop after this many frames (at least 1)")
     p.add_argument("--params", nargs="*", default=[], help="compositor parameters: key=value … or a JSON object")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_download_flag(p)
     a = p.parse_args(argv)
     if a.output is None and not a.show:
         p.error("give --output VIDEO, --show, or both")

@@ -27,7 +27,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
 
-from datasets.cli import (EXIT_CODES_EPILOG, EXIT_SOME_FAILED, EXIT_USAGE, float_range, int_range, non_negative_int,
+from datasets.cli import (EXIT_CODES_EPILOG, add_download_flag, EXIT_SOME_FAILED, EXIT_USAGE, float_range, int_range, non_negative_int,
                           positive_int, torch_device)
 from datasets.io import ImageError, append_jsonl, atomic_path, write_json
 from datasets.unaligned import DatasetError
@@ -542,6 +542,7 @@ def build_parser(task: str) -> "argparse.ArgumentParser":
     p.add_argument("--device", type=torch_device, default=None, help="cpu, cuda, cuda:1 … (default cpu)")
     p.add_argument("--num-workers", type=int_range(0, 256), default=d.num_workers)
     p.add_argument("--quiet", action="store_true")
+    add_download_flag(p)
     if seg:
         p.add_argument("--buckets", default="288x512,384x384,512x288", help="comma-separated HxW aspect-ratio buckets")
         p.add_argument("--no-flip", action="store_true")
