@@ -152,6 +152,8 @@ class TrainConfig:
             value = getattr(self, f.name)
             if lo is not None and not lo <= value <= hi:
                 raise ValueError(f"{f.name} must be between {lo} and {hi}, got {value}")
+        if self.n_epochs + self.n_epochs_decay < 1:
+            raise ValueError("n_epochs + n_epochs_decay must be at least 1 (the schedule would train nothing)")
         if self.crop_size > self.load_size:
             raise ValueError(f"crop_size {self.crop_size} is larger than load_size {self.load_size}")
         name = Path(self.name)

@@ -14,8 +14,9 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
-from datasets.cli import EXIT_CODES_EPILOG, add_download_flag, int_range, run_main
+from datasets.cli import EXIT_CODES_EPILOG, add_download_flag, int_range, run_main, writable_folder_problem
 from datasets.curate import MaskConfig, prepare_masks
 from segdepth.segment import SEGMENTERS
 
@@ -36,6 +37,9 @@ def parse_args(argv: list[str] | None = None) -> MaskConfig:
     p.add_argument("--quiet", action="store_true", help="no progress bar, errors only")
     add_download_flag(p)
     a = p.parse_args(argv)
+    problem = None if a.dry_run else writable_folder_problem(Path(a.root))
+    if problem and Path(a.root).exists():  # a missing root is reported by prepare_masks itself (exit 2)
+        p.error(problem)
     return MaskConfig(root=a.root, segmenter=a.segmenter, batch_size=a.batch_size, workers=a.workers,
                       force=a.force, dry_run=a.dry_run, quiet=a.quiet)
 

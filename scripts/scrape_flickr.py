@@ -74,9 +74,9 @@ def parse_args(argv: list[str] | None = None) -> tuple[ScrapeConfig, argparse.Na
                    help="skip photos whose reported shorter side is smaller (0: keep all)")
     p.add_argument("--exif-check", action="store_true",
                    help="check the EXIF camera model of domains that set exif_model (1 API call per photo)")
-    p.add_argument("--min-upload", type=int_range(0, 2**40), default=FLICKR_EPOCH,
+    p.add_argument("--min-upload", type=int_range(0, 2**32), default=FLICKR_EPOCH,
                    help="earliest upload date (Unix seconds)")
-    p.add_argument("--max-upload", type=int_range(0, 2**40), default=0, help="latest upload date (Unix seconds; 0 = now)")
+    p.add_argument("--max-upload", type=int_range(0, 2**32), default=0, help="latest upload date (Unix seconds; 0 = now)")
     p.add_argument("--per-page", type=int_range(1, 500), default=500, help="results per search page, 1 … 500")
     p.add_argument("--result-cap", type=int_range(1, 100_000), default=4000,
                    help="results Flickr serves per query; larger slices are split (default 4000)")
