@@ -81,7 +81,7 @@ class Renderer:
 def compositor_renderer(method: str, params: Optional[Mapping[str, Any]] = None) -> Renderer:
     """A compositor method from ``compositing.pipeline.METHODS``, focused with ``choose_focus``;
     for relative depth its parameters go through ``compositing.video.params_for_depth``."""
-    from compositing.pipeline import METHODS, build_params, choose_focus, params_to_dict, render
+    from compositing.pipeline import METHODS, build_params, choose_focus, ineffective_params, params_to_dict, render
     from compositing.video import params_for_depth
 
     if method not in METHODS:
@@ -99,6 +99,9 @@ def compositor_renderer(method: str, params: Optional[Mapping[str, Any]] = None)
     if relative_params != metric_params:
         changed = {k: v for k, v in relative_params.items() if metric_params.get(k) != v}
         settings["for relative depth"] = ", ".join(f"{k}={v}" for k, v in changed.items())
+    mode, ignored = ineffective_params(method, metric_params, build_params(method, relative_params))
+    if ignored:  # said in the caption: with the relative depth prior these change nothing
+        settings[f"no effect with relative depth ({mode})"] = ", ".join(ignored)
     return Renderer(method, "compositor", {**settings, "focus": "auto"}, with_params(metric_params),
                     with_params(relative_params) if relative_params != metric_params else None)
 

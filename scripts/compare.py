@@ -1,7 +1,7 @@
 """Compare shallow depth-of-field methods side by side: render, measure, write a gallery.
 
     python scripts/compare.py --input test_portraits/ --methods gaussian,lens --out compare_out
-    python scripts/compare.py --input testA/ --methods lens --params lens:f_number=1.4 \\
+    python scripts/compare.py --input testA/ --methods lens --params lens:strength=0.03 \\
         --gan masked=runs/mask_loss:mask_loss:overlay \\
         --reference real_bokeh/ --out compare_out
 

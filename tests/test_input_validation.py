@@ -445,3 +445,19 @@ def test_nothing_is_downloaded_unless_asked_by_name(empty_hub, monkeypatch):
     with pytest.raises((VGGWeightsError, ConnectionError)):
         VGGRelu32("imagenet")
     assert len(attempts) == 1 and attempts[0].endswith("vgg19-dcbb9e9d.pth")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without CUDA")
+@pytest.mark.parametrize("program, parse, argv", [
+    ("train_cyclegan", lambda: _gan_parse, ["--dataroot", "d", "--device", "cuda"]),
+    ("test_cyclegan", lambda: _script("test_cyclegan").parse_args,
+     ["--checkpoint", "c", "--input", "i", "--out", "o", "--device", "cuda"]),
+    ("compare", lambda: _script("compare").parse_args, ["--input", "i", "--out", "o", "--device", "cuda:0"]),
+    ("train_segmentation", lambda: _segdepth_parse("segmentation"), ["--device", "cuda"]),
+])
+def test_a_cuda_device_on_a_machine_without_one_is_one_line(capsys, program, parse, argv):
+    with pytest.raises(SystemExit) as info:
+        parse()(argv)
+    assert info.value.code == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
+    assert len(errors) == 1 and "no CUDA device" in errors[0]
