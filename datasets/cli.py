@@ -5,7 +5,7 @@ segdepth/) can import it without breaking the import order of DESIGN.md.
 
 * argparse ``type=`` functions that refuse values out of range with argparse's own one-line
   error and exit status 2: :func:`int_range` / :func:`float_range` and the common cases
-  :func:`positive_int`, :func:`non_negative_int`, :func:`positive_float`, :func:`non_negative_float`;
+  :data:`positive_int`, :data:`non_negative_int`;
 * :func:`output_folder`: an ``--out`` folder that is an existing file or cannot be written is
   one line before any work, not a traceback after some;
 * :func:`check_types`: a config dataclass whose fields hold values of their annotated types
@@ -33,8 +33,8 @@ import typing
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
-#: Exit statuses of every shallowdof program (also in the README).
-EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+#: Exit statuses of every shallowdof program besides 0 (also in the README).
+EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 
 EXIT_CODES_EPILOG = """exit status:
   0    done
@@ -83,8 +83,6 @@ BIG = 10**9
 
 positive_int = int_range(1, BIG)
 non_negative_int = int_range(0, BIG)
-positive_float = float_range(1e-12, 1e12)
-non_negative_float = float_range(0.0, 1e12)
 
 
 def writable_folder_problem(path: Path) -> Optional[str]:

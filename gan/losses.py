@@ -73,9 +73,9 @@ class VGGRelu32(nn.Module):
 
     ``weights="imagenet"`` loads torchvision's ``VGG19_Weights.IMAGENET1K_V1`` (file
     vgg19-dcbb9e9d.pth in the torch hub checkpoints folder; downloaded only with
-    ``--allow-download``); when it cannot be had, one ``VGGWeightsError`` says which file to put where. ``weights="none"`` gives random features
-    (torchvision's VGG init from a fixed seed, the same in every process), which must be asked
-    for explicitly (tests, offline demos).
+    ``--allow-download``); when it cannot be had, one ``VGGWeightsError`` says which file to put
+    where. ``weights="none"`` gives random features (torchvision's VGG init from a fixed seed,
+    the same in every process), which must be asked for explicitly (tests, offline demos).
     """
 
     def __init__(self, weights: str = "imagenet") -> None:

@@ -63,8 +63,8 @@ class ModelConfig:
     ngf: int = _setting(64, "generator filters in the first layer", lo=1, hi=1024)
     ndf: int = _setting(64, "discriminator filters in the first layer", lo=1, hi=1024)
     netG: str = _setting("resnet_9blocks", "generator; 'resnet' takes its depth from n_blocks", tuple(GENERATORS))
-    n_blocks: int | None = _setting(None, "residual blocks of a ResNet generator (resnet_9blocks 9, resnet_6blocks 6, resnet 9)",
-                                    lo=0, hi=64)
+    n_blocks: int | None = _setting(None, "residual blocks of a ResNet generator (resnet_9blocks 9, resnet_6blocks 6, "
+                                    "resnet 9)", lo=0, hi=64)
     n_layers_D: int = _setting(3, "PatchGAN layers (3: 70×70 patches)", lo=1, hi=8)
     norm: str = _setting("instance", "normalisation layers", NORMS)
     init_gain: float = _setting(0.02, "std of the normal(0, σ) initial weights", lo=1e-6, hi=10.0)

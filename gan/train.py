@@ -247,7 +247,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "subject mask (made by scripts/prepare_masks.py).",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         argument_default=S,
-        epilog=_epilog() + "\n\n" + EXIT_CODES_EPILOG + "\n  3    stopped by a non-finite loss (the last good checkpoint is kept)",
+        epilog=_epilog() + "\n\n" + EXIT_CODES_EPILOG
+        + "\n  3    stopped by a non-finite loss (the last good checkpoint is kept)",
     )
     g = p.add_argument_group("run")
     g.add_argument("--dataroot", help="dataset folder with trainA/ and trainB/")
@@ -284,11 +285,14 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--flip", type=_parse_bool, metavar="BOOL", help="random horizontal flips (default true)")
     g.add_argument("--serial-batches", dest="serial_batches", type=_parse_bool, metavar="BOOL",
                    help="pair B images in order instead of at random (default false)")
-    g.add_argument("--batch-size", dest="batch_size", type=_bounded("batch_size"), help=f"per process (default {d.batch_size})")
-    g.add_argument("--n-epochs", dest="n_epochs", type=_bounded("n_epochs"), help=f"epochs at the initial lr (default {d.n_epochs})")
+    g.add_argument("--batch-size", dest="batch_size", type=_bounded("batch_size"),
+                   help=f"per process (default {d.batch_size})")
+    g.add_argument("--n-epochs", dest="n_epochs", type=_bounded("n_epochs"),
+                   help=f"epochs at the initial lr (default {d.n_epochs})")
     g.add_argument("--n-epochs-decay", dest="n_epochs_decay", type=_bounded("n_epochs_decay"),
                    help=f"epochs of linear decay to zero (default {d.n_epochs_decay})")
-    g.add_argument("--num-workers", dest="num_workers", type=_bounded("num_workers"), help=f"data loader workers (default {d.num_workers})")
+    g.add_argument("--num-workers", dest="num_workers", type=_bounded("num_workers"),
+                   help=f"data loader workers (default {d.num_workers})")
 
     g = p.add_argument_group("speed")
     g.add_argument("--amp", choices=tuple(AMP_DTYPES), help="mixed precision (fp16 with a gradient scaler)")
@@ -300,15 +304,18 @@ def build_parser() -> argparse.ArgumentParser:
                         "each step as CUDA graphs, the fastest at small batches")
 
     g = p.add_argument_group("output")
-    g.add_argument("--log-every", dest="log_every", type=_bounded("log_every"), help=f"iterations per log line (default {d.log_every})")
+    g.add_argument("--log-every", dest="log_every", type=_bounded("log_every"),
+                   help=f"iterations per log line (default {d.log_every})")
     g.add_argument("--save-every", dest="save_every", type=_bounded("save_every"),
                    help="iterations between checkpoints (default 0: at epoch ends only)")
     g.add_argument("--save-every-epochs", dest="save_every_epochs", type=_bounded("save_every_epochs"),
                    help=f"epochs between epoch-end checkpoints (default {d.save_every_epochs})")
-    g.add_argument("--keep-last", dest="keep_last", type=_bounded("keep_last"), help=f"checkpoints kept (default {d.keep_last})")
+    g.add_argument("--keep-last", dest="keep_last", type=_bounded("keep_last"),
+                   help=f"checkpoints kept (default {d.keep_last})")
     g.add_argument("--display", choices=("none", "html", "visdom"),
                    help="sample page web/index.html; visdom also plots live (default html)")
-    g.add_argument("--display-port", dest="display_port", type=_bounded("display_port"), help=f"visdom port (default {d.display_port})")
+    g.add_argument("--display-port", dest="display_port", type=_bounded("display_port"),
+                   help=f"visdom port (default {d.display_port})")
     g.add_argument("--display-every", dest="display_every", type=_bounded("display_every"),
                    help=f"iterations between sample displays (default {d.display_every})")
     return p
@@ -424,6 +431,11 @@ def make_schedulers(model: CycleGANModel, cfg: TrainConfig) -> list[torch.optim.
 
 def checkpoint_path(run_dir: Path, iteration: int) -> Path:
     return run_dir / "checkpoints" / f"ckpt_{iteration:08d}.pt"
+
+
+def checkpoint_iteration(path: Path) -> int:
+    """The iteration a checkpoint was saved at, from its name (``checkpoint_path``'s inverse)."""
+    return int(Path(path).stem.removeprefix("ckpt_"))
 
 
 def save_checkpoint(path: Path, *, cfg: TrainConfig, model_cfg: ModelConfig, model: CycleGANModel,

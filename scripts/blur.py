@@ -35,7 +35,8 @@ from tqdm import tqdm
 
 from compositing.pipeline import METHODS, build_params, choose_focus, ineffective_params, postprocess_mask, render
 from compositing.video import params_for_depth
-from datasets.cli import EXIT_CODES_EPILOG, EXIT_USAGE, add_download_flag, int_range, output_folder, parse_key_values, run_main
+from datasets.cli import (EXIT_CODES_EPILOG, EXIT_USAGE, add_download_flag, int_range, output_folder, parse_key_values,
+                          run_main)
 from datasets.io import (DEFAULT_MAX_PIXELS, MAX_PIXELS_CEILING, ImageError, list_images, read_depth_with_unit,
                          read_image, remove_stale_temporaries, write_depth, write_image, write_json)
 from segdepth.depth import DEPTH_MODELS, build_depth_model

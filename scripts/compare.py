@@ -30,8 +30,8 @@ import sys
 from typing import Any
 
 from compositing.pipeline import build_params
-from datasets.cli import (EXIT_CODES_EPILOG, add_download_flag, int_range, output_folder, parse_key_values, run_main,
-                          torch_device)
+from datasets.cli import (EXIT_CODES_EPILOG, add_download_flag, int_range, output_folder, parse_key_values,
+                          run_main, torch_device)
 from datasets.io import ImageError
 from evaluation.compare import CompareConfig, build_renderers, run_compare
 

@@ -21,7 +21,8 @@ import argparse
 import logging
 import sys
 
-from datasets.cli import EXIT_CODES_EPILOG, add_download_flag, float_range, int_range, non_negative_int, output_folder, run_main
+from datasets.cli import (EXIT_CODES_EPILOG, add_download_flag, float_range, int_range, non_negative_int,
+                          output_folder, run_main)
 from datasets.curate import CurateConfig, curate
 
 
@@ -33,7 +34,8 @@ def parse_args(argv: list[str] | None = None) -> CurateConfig:
     p.add_argument("--out", required=True, type=output_folder, help="dataset folder to write")
     p.add_argument("--domain-a", default=d.domain_a, help=f"domain A, ordinary photos (default {d.domain_a})")
     p.add_argument("--domain-b", default=d.domain_b, help=f"domain B, shallow DoF (default {d.domain_b})")
-    p.add_argument("--min-side", type=int_range(0, 100_000), default=d.min_side, help=f"minimum shorter side in px ({d.min_side})")
+    p.add_argument("--min-side", type=int_range(0, 100_000), default=d.min_side,
+                   help=f"minimum shorter side in px ({d.min_side})")
     p.add_argument("--grey-chroma", type=float_range(0.0, 200.0), default=d.grey_chroma,
                    help=f"grayscale below this mean Lab chroma ({d.grey_chroma})")
     p.add_argument("--tint-spread", type=float_range(0.0, 200.0), default=d.tint_spread,
@@ -44,8 +46,10 @@ def parse_args(argv: list[str] | None = None) -> CurateConfig:
                    help=f"reject images whose person mask covers less (0 disables; {d.min_person_fraction})")
     p.add_argument("--segmenter", default=d.segmenter, help=f"person segmenter by name ({d.segmenter})")
     p.add_argument("--exif-model", default="", help='required EXIF camera model in domain A, e.g. "iPhone 7"')
-    p.add_argument("--test-size-a", type=non_negative_int, default=d.test_size_a, help=f"test images of A ({d.test_size_a})")
-    p.add_argument("--test-size-b", type=non_negative_int, default=d.test_size_b, help=f"test images of B ({d.test_size_b})")
+    p.add_argument("--test-size-a", type=non_negative_int, default=d.test_size_a,
+                   help=f"test images of A ({d.test_size_a})")
+    p.add_argument("--test-size-b", type=non_negative_int, default=d.test_size_b,
+                   help=f"test images of B ({d.test_size_b})")
     p.add_argument("--seed", type=non_negative_int, default=d.seed, help="seed of the train/test split")
     p.add_argument("--decisions", default="", help="decisions CSV (default OUT/decisions.csv)")
     p.add_argument("--dry-run", action="store_true", help="report what would happen; move and write nothing")

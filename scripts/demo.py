@@ -81,7 +81,7 @@ def train_presets(cfg: DemoConfig) -> dict[str, Path]:
 
     Running the demo again continues each preset's run from its latest checkpoint, so a finished
     run is reused rather than retrained (the demo's settings must match the earlier ones)."""
-    from gan.train import TrainConfig, list_checkpoints, train
+    from gan.train import TrainConfig, checkpoint_iteration, list_checkpoints, train
 
     out = Path(cfg.out)
     data_root = out / "gan_data"
@@ -90,8 +90,13 @@ def train_presets(cfg: DemoConfig) -> dict[str, Path]:
                                           (cfg.gan_size, cfg.gan_size), seed=cfg.seed)
     checkpoints = {}
     for preset in cfg.presets:
-        # a run left by an earlier demo is continued (or, when it reached gan_steps, reused as it is)
-        resume = bool(list_checkpoints(out / "runs" / preset))
+        # a run left by an earlier demo is continued, or, when it reached gan_steps, reused as it is
+        earlier = list_checkpoints(out / "runs" / preset)
+        if earlier and checkpoint_iteration(earlier[-1]) >= cfg.gan_steps:
+            log.info("preset %s: reusing %s", preset, earlier[-1])
+            checkpoints[preset] = earlier[-1]
+            continue
+        resume = bool(earlier)
         tcfg = TrainConfig(dataroot=str(data_root), name=preset, runs_dir=str(out / "runs"), preset=preset,
                            model_overrides=dict(DEMO_GAN_MODEL), load_size=cfg.gan_size,
                            crop_size=cfg.gan_size, n_epochs=10_000, n_epochs_decay=0, num_workers=0,

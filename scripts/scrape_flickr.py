@@ -76,7 +76,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[ScrapeConfig, argparse.Na
                    help="check the EXIF camera model of domains that set exif_model (1 API call per photo)")
     p.add_argument("--min-upload", type=int_range(0, 2**32), default=FLICKR_EPOCH,
                    help="earliest upload date (Unix seconds)")
-    p.add_argument("--max-upload", type=int_range(0, 2**32), default=0, help="latest upload date (Unix seconds; 0 = now)")
+    p.add_argument("--max-upload", type=int_range(0, 2**32), default=0,
+                   help="latest upload date (Unix seconds; 0 = now)")
     p.add_argument("--per-page", type=int_range(1, 500), default=500, help="results per search page, 1 … 500")
     p.add_argument("--result-cap", type=int_range(1, 100_000), default=4000,
                    help="results Flickr serves per query; larger slices are split (default 4000)")
@@ -84,7 +85,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[ScrapeConfig, argparse.Na
                    help="retries per call/download on transient failures, 0 … 100")
     p.add_argument("--backoff-base", type=float_range(0.0, 3600.0), default=1.0,
                    help="first backoff delay in seconds (doubles), 0 … 3600")
-    p.add_argument("--timeout", type=float_range(0.1, 3600.0), default=30.0, help="read timeout in seconds, 0.1 … 3600")
+    p.add_argument("--timeout", type=float_range(0.1, 3600.0), default=30.0,
+                   help="read timeout in seconds, 0.1 … 3600")
     p.add_argument("--seed", type=non_negative_int, default=0, help="seed of the backoff jitter")
     p.add_argument("--dry-run", action="store_true", help="search and count candidates; download nothing")
     p.add_argument("--quiet", action="store_true", help="no progress bars, warnings only")

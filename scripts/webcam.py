@@ -23,8 +23,8 @@ from typing import Optional
 
 from compositing.pipeline import build_params
 from compositing.video import FrameBlur, FrameBlurConfig, MaskSmoother, pipeline_renderer, process_video
-from datasets.cli import (EXIT_CODES_EPILOG, add_download_flag, EXIT_SOME_FAILED, float_range, int_range, output_file, parse_key_values,
-                          positive_int, run_main)
+from datasets.cli import (EXIT_CODES_EPILOG, EXIT_SOME_FAILED, add_download_flag, float_range, int_range, output_file,
+                          parse_key_values, positive_int, run_main)
 from datasets.io import write_json
 from segdepth.segment import SEGMENTERS, build_segmenter
 

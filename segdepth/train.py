@@ -27,8 +27,8 @@ from torch import nn
 from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
 
-from datasets.cli import (EXIT_CODES_EPILOG, add_download_flag, EXIT_SOME_FAILED, EXIT_USAGE, float_range, int_range, non_negative_int,
-                          positive_int, torch_device)
+from datasets.cli import (EXIT_CODES_EPILOG, EXIT_SOME_FAILED, EXIT_USAGE, add_download_flag, float_range, int_range,
+                          non_negative_int, positive_int, torch_device)
 from datasets.io import ImageError, append_jsonl, atomic_path, write_json
 from datasets.unaligned import DatasetError
 
@@ -547,7 +547,8 @@ def build_parser(task: str) -> "argparse.ArgumentParser":
         p.add_argument("--buckets", default="288x512,384x384,512x288", help="comma-separated HxW aspect-ratio buckets")
         p.add_argument("--no-flip", action="store_true")
         p.add_argument("--rotate-deg", type=float_range(0.0, 180.0), default=d.rotate_deg)
-        p.add_argument("--jitter", type=float_range(0.0, 1.0), default=d.jitter, help="colour jitter amplitude (0 = off)")
+        p.add_argument("--jitter", type=float_range(0.0, 1.0), default=d.jitter,
+                       help="colour jitter amplitude (0 = off)")
         p.add_argument("--loss-ce", type=float_range(0.0, 1e4), default=d.loss_ce)
         p.add_argument("--loss-iou", type=float_range(0.0, 1e4), default=d.loss_iou,
                        help="weight of 1 − soft IoU (Rahman & Wang)")
@@ -555,7 +556,8 @@ def build_parser(task: str) -> "argparse.ArgumentParser":
     else:
         p.add_argument("--size", type=_hw, default=d.size, help="network input HxW (default 480x640)")
         p.add_argument("--max-depth", type=float_range(1e-3, 1e4), default=d.max_depth, help="metres")
-        p.add_argument("--min-depth", type=float_range(1e-4, 1e4), default=d.min_depth, help="metres, below --max-depth")
+        p.add_argument("--min-depth", type=float_range(1e-4, 1e4), default=d.min_depth,
+                       help="metres, below --max-depth")
         p.add_argument("--loss-l1", type=float_range(0.0, 1e4), default=d.loss_l1)
         p.add_argument("--loss-grad", type=float_range(0.0, 1e4), default=d.loss_grad)
         p.add_argument("--loss-ssim", type=float_range(0.0, 1e4), default=d.loss_ssim)

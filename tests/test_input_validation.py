@@ -248,9 +248,10 @@ def test_saved_depth_keeps_its_unit_and_is_read_back_the_same_way(tmp_path):
 
 def test_quiet_hides_mediapipe_log_lines(tmp_path):
     photo = _photo(tmp_path / "p.png")
+    env = {k: v for k, v in os.environ.items() if k not in ("GLOG_minloglevel", "TF_CPP_MIN_LOG_LEVEL")}
     out = subprocess.run([sys.executable, "scripts/blur.py", str(photo), "--method", "box", "--out",
-                          str(tmp_path / "o"), "--quiet"], cwd=ROOT, capture_output=True, text=True, timeout=300,
-                         env={k: v for k, v in os.environ.items() if k not in ("GLOG_minloglevel", "TF_CPP_MIN_LOG_LEVEL")})
+                          str(tmp_path / "o"), "--quiet"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=300, env=env)
     assert out.returncode == 0, out.stderr
     assert out.stderr.strip().splitlines() == ["1 done, 0 failed"]
 
