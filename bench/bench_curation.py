@@ -18,9 +18,10 @@ outcome of each photo comes from how it was made, never from the rules:
 * variants of the colour photos, one run each: desaturated to a mean Lab chroma of 2.9 and 4.0
   (the issue's overcast and low-light colour photos: keep), grey, sepia, cyanotype and
   split-toned (``grayscale``).
-* ``skimage``: scikit-image's bundled photos (no folder needed). The astronaut and
-  tests/people.py photos are people (keep); the others and procedural scenes without their
-  subject are not (``no_person``, or ``grayscale`` for the monochrome ones).
+* ``skimage``: scikit-image's bundled photos (no folder needed), scaled up to 256 px where
+  smaller. The astronaut and tests/people.py photos are people (keep); the others and
+  procedural scenes without their subject are not (``no_person``, or ``grayscale`` for the ones
+  stored as grey images; the retina is a colour photo, so ``grayscale`` for it is a wrong reason).
 
 The report is numbers only: a confusion table (expected × got), per rule its hits, misses and
 false rejects, the colour statistics of each variant, and the time per 1,000 photos.
@@ -112,10 +113,18 @@ def skimage_scenario() -> list[Photo]:
     from tests.people import person_photo
     from tests.test_person import NO_PERSON, background_only, skimage_rgb
 
-    grey = ["brick", "gravel", "grass", "moon", "page", "text", "clock", "microaneurysms", "cell"]
-    found = [("shallow", f"{n}.jpg", _encode(skimage_rgb(n), "JPEG"), "no_person") for n in NO_PERSON]
-    found += [("shallow", f"{n}.jpg", _encode(skimage_rgb(n), "JPEG"), "grayscale") for n in grey]
-    found.append(("shallow", "astronaut.jpg", _encode(skimage_rgb("astronaut"), "JPEG"), "keep"))
+    def photo(name: str) -> bytes:  # at least 256 px on the short side, above --min-side
+        image = skimage_rgb(name)
+        scale = max(1.0, 256 / min(image.shape[:2]))
+        if scale > 1:
+            image = cv2.resize(image, (round(image.shape[1] * scale), round(image.shape[0] * scale)),
+                               interpolation=cv2.INTER_CUBIC)
+        return _encode(image, "JPEG")
+
+    grey = {"brick", "gravel", "grass", "moon", "page", "text", "clock", "microaneurysms", "cell", "coins", "horse"}
+    found = [("shallow", f"{n}.jpg", photo(n), "grayscale" if n in grey else "no_person")
+             for n in sorted(set(NO_PERSON) | grey)]
+    found.append(("shallow", "astronaut.jpg", photo("astronaut"), "keep"))
     for seed in range(10):
         found.append(("ordinary", f"person{seed}.jpg", _encode(person_photo(seed, (256, 256)), "JPEG"), "keep"))
         found.append(("ordinary", f"scene{seed}.jpg", _encode(background_only(seed), "JPEG"), "no_person"))
@@ -182,8 +191,10 @@ def _colour_table(folder: Path) -> list[str]:
     return lines
 
 
-def run(photos: Optional[Path]) -> str:
-    """Markdown section: curation accuracy per scenario and rule, on ``photos`` (or scikit-image's alone)."""
+def run(quick: bool = False, photos: Optional[Path] = None) -> str:
+    """Markdown section: curation accuracy per scenario and rule, on ``photos`` (or scikit-image's alone).
+
+    ``quick`` keeps only the real photos as they are (no BMP, copies or colour variants)."""
     from segdepth.person import person_check_factory
 
     check = person_check_factory()()  # one set of models for every scenario, loaded before timing
@@ -191,7 +202,8 @@ def run(photos: Optional[Path]) -> str:
     if photos is not None:
         if not (photos / "ordinary").is_dir() or not (photos / "shallow").is_dir():
             raise FileNotFoundError(f"{photos}: needs ordinary/ and shallow/ folders of PNG photos")
-        scenarios.update(real_scenarios(photos))
+        built = real_scenarios(photos)
+        scenarios.update({"real": built["real"]} if quick else built)
     scenarios["skimage"] = skimage_scenario()
     lines = ["### Curation accuracy", "",
              "Each scenario curated with the defaults (bench/bench_curation.py says how each is made)"
@@ -228,4 +240,4 @@ if __name__ == "__main__":
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    print(run(Path(sys.argv[1]) if len(sys.argv) > 1 else None))
+    print(run(photos=Path(sys.argv[1]) if len(sys.argv) > 1 else None))
