@@ -306,6 +306,8 @@ def apply_rules(items: list[Item], config: CurateConfig, person_check_factory: O
                 reject(it, "dup_res_size", f"same {f['width']}x{f['height']} and {f['bytes']} bytes as {same[j].key}, "
                                            f"confirmed by pHash distance {dist} <= {config.res_size_phash}")
                 continue
+            log.info("%s: same resolution and file size as %s but pHash distance %d > %d: not a duplicate",
+                     it.key, same[j].key, dist, config.res_size_phash)
         same.append(it)
     alive = [it for it in alive if it.auto_reason is None]
     order = sorted(range(len(alive)), key=lambda i: -alive[i].features["width"] * alive[i].features["height"])
@@ -524,7 +526,7 @@ def write_review(out: Path, items: list[Item], meta: dict[str, dict], decisions:
                         if m.get("page_url"):
                             t.a("photo page", href=m["page_url"])
                     t.td(f"{it.reason or 'keep'}: {it.detail}" if it.detail else (it.reason or "keep"))
-                    t.td(it.features.get("person", {}).get("text", "not checked"))
+                    t.td(it.features.get("person", {}).get("text", "not checked (an earlier rule decided)"))
                     with t.td():
                         for value in ("keep", "reject"):
                             with t.label():
@@ -578,7 +580,8 @@ def curate(config: CurateConfig, person_check_factory: Optional[PersonCheckFacto
 
     ``person_check_factory`` builds the person check (an image → evidence callable such as
     ``segdepth.person.PersonCheck``) when first needed; scripts/curate.py passes MediaPipe's.
-    Without one, ``min_person_fraction`` must be 0 unless every image has cached evidence.
+    Without one, ``min_person_fraction`` must be 0 unless every image has cached evidence. The
+    check is not closed here (a factory may hand out a shared one).
     """
     from tqdm import tqdm
 
