@@ -309,3 +309,21 @@ def test_exif_model_rule_for_domain_a_and_exif_recorded(tmp_path):
     rows = {f"{r['domain']}/{r['file']}": r for r in csv.DictReader(open(tmp_path / "data" / "features.csv"))}
     assert (rows["ordinary/iphone.jpg"]["model"], rows["ordinary/iphone.jpg"]["f_number"]) == ("iPhone 7", "1.8")
     assert (rows["shallow/canon.jpg"]["f_number"], rows["shallow/canon.jpg"]["focal_length"]) == ("1.4", "3.99")
+
+
+def test_person_evidence_is_recomputed_when_its_settings_change(tmp_path):
+    for i in range(2):
+        save(tmp_path / "scrape" / "raw" / "ordinary" / f"p{i}.png", picture(i))
+    built = []
+
+    def counting_factory():
+        built.append(1)
+        return PERSON_CHECK()
+
+    cfg = config(tmp_path, test_size_a=0, test_size_b=0)
+    curate(cfg, counting_factory)
+    curate(cfg, counting_factory)  # cached: not built again
+    assert len(built) == 1
+    result = curate(config(tmp_path, test_size_a=0, test_size_b=0, min_on_mask=1.0), counting_factory)
+    assert len(built) == 2
+    assert all(it.features["person_key"].endswith("mask 1.0") for it in result.items)
