@@ -41,7 +41,7 @@ class Face:
 
     ``box`` is (x0, y0, x1, y1): BlazeFace's square box, from about the eyebrows to the chin and
     across the cheeks (ears outside); on a frontal face its width is about 2.4 × ``eye_distance``
-    (the astronaut: 103 px and 43 px). The eye distance shrinks as the head turns; the box less so. ``keypoints`` maps each name of ``KEYPOINTS`` to (x, y).
+    (the astronaut: 103 px and 43 px; not measured on turned heads). ``keypoints`` maps each name of ``KEYPOINTS`` to (x, y).
     ``score`` is the detector's confidence in [0, 1] (the higher of the two passes); ``model`` the
     first-pass model that found it; ``refined`` whether the box and keypoints come from the
     second pass (the accurate ones, see the module docstring).
