@@ -181,9 +181,10 @@ def colour_stats(image: np.ndarray) -> tuple[float, float]:
 
     Mean chroma = mean sqrt(a² + b²). Colour spread = RMS distance of each pixel's (a, b) from the
     mean (a, b) of the pixels of the same lightness (50 bins of L): the colour that lightness does
-    not explain. It is about 0 for grey and for any toned monochrome (sepia, cyanotype, split toning:
-    the colour is a function of lightness) up to JPEG and 8-bit noise, and it shrinks only in
-    proportion to the chroma when a colour photo is desaturated.
+    not explain. It is about 0 for grey and small for toned monochrome (sepia, cyanotype, split
+    toning: the colour is a function of lightness; what remains is JPEG and 8-bit noise and tones
+    mixed at edges), and it shrinks only in proportion to the chroma when a colour photo is
+    desaturated, so spread / chroma separates the two (measurements: scripts/curate.py --help).
     """
     h, w = image.shape[:2]
     scale = COLOUR_SIDE / max(h, w)
