@@ -1,7 +1,8 @@
 """Is there a real person in this photo? Evidence from a face, a body pose and the person mask.
 
 A person segmenter alone is no evidence: MediaPipe's selfie model paints "person" on a coffee cup,
-a cat or a microscopy slide (on scikit-image's bundled photos, only the rocket got no mask). The
+a cat or a microscopy slide (of scikit-image's coffee, chelsea, immunohistochemistry, retina and
+rocket, the mask-only rule rejected only the rocket). The
 paper's reviewers removed photos "not featuring any real people" (Nasrullah 2018, §3.1), so the
 check asks for evidence that does not fire on such scenes, in this order:
 
