@@ -33,7 +33,7 @@ the --segmenter person mask covers for >= --min-on-mask, or, when no face qualif
 (MediaPipe Pose) whose visible landmarks lie on the mask for >= --min-on-mask; and the mask must
 cover >= --min-person-fraction of the image. On scikit-image's photos a cup, a cat, microscopy,
 a retina, a rocket, coins and a colour chart all fail it (the selfie mask alone passed the first
-four); the astronaut passes, and so do 79 of the 80 real portraits (a child lying face-down fails).
+four); the astronaut passes, and so do 79 of the 80 real portraits (the other: no face, pose off the mask).
 
 Exit status: 0 done; 1 some files could not be moved or some decisions were invalid.
 """
