@@ -83,3 +83,16 @@ def test_bad_input_and_settings_are_refused():
     with pytest.raises(ValueError, match="min_score"):
         FaceDetector(min_score=1.5)
     assert detect_faces(np.zeros((64, 48, 3), np.uint8), models=("short",)) == []
+
+
+def test_model_subsets_and_first_pass_only(detector):
+    photo = data.astronaut()
+    short = detector(photo, models=("short",))
+    assert len(short) == 1 and short[0].model == "short" and short[0].refined
+    with pytest.raises(ValueError, match="models must be some of"):
+        detector(photo, models=("tiny",))
+    with FaceDetector(("full",), refine=False) as first_pass:
+        face = first_pass(photo)[0]
+        assert face.model == "full" and not face.refined
+        with pytest.raises(ValueError, match="models must be some of"):
+            first_pass(photo, models=("short",))
