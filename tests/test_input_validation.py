@@ -463,3 +463,26 @@ def test_a_cuda_device_on_a_machine_without_one_is_one_line(capsys, program, par
     assert info.value.code == 2
     errors = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
     assert len(errors) == 1 and "no CUDA device" in errors[0]
+
+
+def test_depth_training_names_a_truncated_image_and_a_mismatched_depth_and_writes_nothing(tmp_path, caplog):
+    from segdepth.train import main
+
+    images, depths = tmp_path / "images", tmp_path / "depths"
+    images.mkdir()
+    depths.mkdir()
+    for i in range(3):
+        scene = make_scene(i, size=(32, 32), render_dof=False)
+        Image.fromarray(scene.image).save(images / f"{i}.jpg", quality=90)
+        np.save(depths / f"{i}.npy", scene.depth if i != 1 else scene.depth[:16])
+    whole = (images / "2.jpg").read_bytes()
+    (images / "2.jpg").write_bytes(whole[: len(whole) // 2])
+    run = tmp_path / "run"
+    args = ["--run-dir", str(run), "--weights", "none", "--dataset", "folders", "--data", f"images_dir={images}",
+            f"depths_dir={depths}", "--size", "32x32", "--epochs", "1", "--quiet"]
+    with caplog.at_level("ERROR"):
+        assert main("depth", args) == 1
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "2 bad file(s)" in text and f"{depths / '1.npy'}: depth map 32×16 does not match" in text
+    assert f"{images / '2.jpg'}: truncated" in text
+    assert not run.exists()
