@@ -8,7 +8,7 @@ copies of the kept photos), ``quarantine/REASON/DOMAIN/`` (rejects, *moved* ther
 
 Automatic rules, in this order (an image gets the first reason that applies):
 
-``unreadable``   the image reader (datasets.io.read_image) refuses it.
+``unreadable``   the image reader (datasets.io.read_image_reduced) refuses it.
 ``too_small``    shorter side below ``min_side`` pixels.
 ``grayscale``    black-and-white or toned monochrome (see ``colour_stats``): mean chroma below
                  ``grey_chroma`` (neutral grey), or a colour spread (the chroma that lightness does
@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
 import hashlib
 import io
 import json
@@ -61,7 +62,7 @@ import imagehash
 import numpy as np
 from PIL import Image
 
-from datasets.io import ImageError, list_images, read_image, write_image, write_json, write_text
+from datasets.io import ImageError, list_images, read_image_reduced, write_image, write_json, write_text
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ AUTO_REASONS = ("unreadable", "too_small", "grayscale", "exif_model", "dup_exact
                 "no_person")
 MANUAL = "manual"
 SPLITS = ("trainA", "testA", "trainB", "testB")
-FEATURES_VERSION = 2
+FEATURES_VERSION = 3  # 3: features from the reduced decode (read_image_reduced)
 PERSON_CHECK_VERSION = 1
 
 
@@ -118,7 +119,9 @@ class Evidence(Protocol):
     def to_json(self) -> dict: ...
 
 
-PersonCheckFactory = Callable[[], Callable[[np.ndarray], Evidence]]
+#: Builds the check: ``check(image, size=(width, height))`` with ``image`` a reduced decode of a photo
+#: of ``size``, whose face boxes are reported in the full photo's pixels.
+PersonCheckFactory = Callable[[], Callable[..., Evidence]]
 
 
 @dataclass
@@ -211,20 +214,34 @@ def grayscale_reason(chroma: float, spread: float, config: CurateConfig) -> str:
     return ""
 
 
-def image_features(path: Path) -> dict:
-    """sha256, bytes, width, height, pHash (hex), chroma, tint spread, EXIF; or {"error": msg}."""
+#: Side the photos are decoded at (at least, on the longer side; datasets.io.read_image_reduced): the
+#: person check's working size (segdepth.person.WORK_SIDE). The pHash (32 px), colour statistics
+#: (64 px) and the review thumbnail (160 px) are all computed from this one decode.
+DECODE_SIDE = 512
+THUMB_SIDE = 160
+
+
+def read_photo(path: Path) -> np.ndarray:
+    """The photo decoded once for every use of a curation run (see DECODE_SIDE)."""
+    return read_image_reduced(path, DECODE_SIDE)[0]
+
+
+def image_features(path: Path) -> tuple[dict, Optional[np.ndarray]]:
+    """(features, decoded photo): sha256, bytes, width and height (of the full image), pHash (hex),
+    chroma, colour spread, EXIF, or {"error": msg} with ``None`` for an unreadable file; the photo is
+    the reduced decode of DECODE_SIDE, for the person check and the thumbnail to reuse."""
     data = path.read_bytes()
     feats: dict = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
     try:
-        image = read_image(path)
+        image, (width, height) = read_image_reduced(path, DECODE_SIDE)
     except ImageError as exc:
         feats["error"] = str(exc)
-        return feats
-    feats["height"], feats["width"] = int(image.shape[0]), int(image.shape[1])
+        return feats, None
+    feats["height"], feats["width"] = height, width
     feats["phash"] = str(imagehash.phash(Image.fromarray(image)))
     feats["chroma"], feats["colour_spread"] = colour_stats(image)
     feats["exif"] = _exif(path)
-    return feats
+    return feats, image
 
 
 class FeatureCache:
@@ -269,6 +286,22 @@ def _hamming_min(kept: np.ndarray, value: np.uint64) -> tuple[int, int]:
     return int(d[i]), i
 
 
+def image_reason(it: Item, config: CurateConfig) -> Optional[tuple[str, str]]:
+    """(reason, detail) of the rules that look at one image alone (unreadable, too_small, grayscale,
+    exif_model), or None when it passes them."""
+    f = it.features
+    if "error" in f:
+        return "unreadable", f["error"]
+    if min(f["width"], f["height"]) < config.min_side:
+        return "too_small", f"{f['width']}x{f['height']} < {config.min_side}"
+    if grey := grayscale_reason(f["chroma"], f["colour_spread"], config):
+        return "grayscale", grey
+    if config.exif_model and it.domain == config.domain_a and \
+            f["exif"].get("Model", "").lower() != config.exif_model.lower():
+        return "exif_model", f"EXIF model {f['exif'].get('Model', 'missing')!r}"
+    return None
+
+
 def apply_rules(items: list[Item], config: CurateConfig, person_check_factory: Optional[PersonCheckFactory]) -> None:
     """Set ``auto_reason``/``detail`` of every item by the rules of the module docstring (in order).
 
@@ -279,16 +312,8 @@ def apply_rules(items: list[Item], config: CurateConfig, person_check_factory: O
         it.auto_reason, it.detail = reason, detail
 
     for it in items:
-        f = it.features
-        if "error" in f:
-            reject(it, "unreadable", f["error"])
-        elif min(f["width"], f["height"]) < config.min_side:
-            reject(it, "too_small", f"{f['width']}x{f['height']} < {config.min_side}")
-        elif grey := grayscale_reason(f["chroma"], f["colour_spread"], config):
-            reject(it, "grayscale", grey)
-        elif config.exif_model and it.domain == config.domain_a and \
-                f["exif"].get("Model", "").lower() != config.exif_model.lower():
-            reject(it, "exif_model", f"EXIF model {f['exif'].get('Model', 'missing')!r}")
+        if found := image_reason(it, config):
+            reject(it, *found)
     alive = [it for it in items if it.auto_reason is None]
     first_by_sha: dict[str, Item] = {}
     for it in alive:
@@ -332,23 +357,37 @@ def _person_rule(items: list[Item], config: CurateConfig, person_check_factory: 
     """The no_person rule; evidence is cached in ``features["person"]`` under ``config.person_key()``."""
     from tqdm import tqdm
 
-    check = None
+    check = _shared(person_check_factory)
     for it in tqdm(items, desc="person check", unit="img", disable=config.quiet):
-        if it.features.get("person_key") != config.person_key():
-            if check is None:
-                if person_check_factory is None:
-                    raise ValueError("the person check needs a person_check_factory "
-                                     "(e.g. segdepth.person.PersonCheck), or min_person_fraction 0 to skip it")
-                check = person_check_factory()
-            evidence = check(read_image(it.path))
-            it.features["person"] = {**evidence.to_json(), "text": evidence.describe()}
-            it.features["person_key"] = config.person_key()
+        if _needs_person_check(it, config):
+            _check_person(it, read_photo(it.path), config, check)
         person = it.features["person"]
         if person["evidence"] == "none":
             it.auto_reason, it.detail = "no_person", f"no face or pose on the person mask: {person['text']}"
         elif person["mask_fraction"] < config.min_person_fraction:
             it.auto_reason, it.detail = "no_person", (f"person mask {person['mask_fraction']:.3f} of the image "
                                                       f"< {config.min_person_fraction}: {person['text']}")
+
+
+def _shared(person_check_factory: Optional[PersonCheckFactory]) -> PersonCheckFactory:
+    """The check of ``person_check_factory``, built on the first call and the same one after."""
+    def missing() -> Callable[..., Evidence]:
+        raise ValueError("the person check needs a person_check_factory "
+                         "(e.g. segdepth.person.PersonCheck), or min_person_fraction 0 to skip it")
+
+    return functools.cache(person_check_factory or missing)
+
+
+def _needs_person_check(it: Item, config: CurateConfig) -> bool:
+    return it.features.get("person_key") != config.person_key()
+
+
+def _check_person(it: Item, image: np.ndarray, config: CurateConfig, check: PersonCheckFactory) -> None:
+    """Record the person evidence of ``image`` (the photo's reduced decode) in ``it.features``."""
+    f = it.features
+    evidence = check()(image, size=(f["width"], f["height"]))
+    f["person"] = {**evidence.to_json(), "text": evidence.describe()}
+    f["person_key"] = config.person_key()
 
 
 # ----------------------------------------------------------------------------- decisions
@@ -454,20 +493,29 @@ def _table(items: list[Item], config: CurateConfig, scraped: dict[str, int], spl
     return rows
 
 
-def _thumbnail(src: Path, dst: Path) -> bool:
-    """A JPEG of at most 160 px at ``dst`` (JPEG: a tenth of a PNG's encoding time, which dominated)."""
-    if dst.exists() and dst.stat().st_mtime_ns >= src.stat().st_mtime_ns:
-        return True
-    try:
-        image = read_image(src)
-    except ImageError:
-        return False
+def _thumb_path(out: Path, it: Item) -> Path:
+    return out / "review" / "thumbs" / it.domain / (Path(it.name).stem + ".jpg")
+
+
+def _thumb_fresh(it: Item, dst: Path) -> bool:
+    return dst.exists() and dst.stat().st_mtime_ns >= it.path.stat().st_mtime_ns
+
+
+def _write_thumbnail(image: np.ndarray, dst: Path) -> None:
+    """A JPEG of at most THUMB_SIDE px at ``dst`` (JPEG: a tenth of a PNG's encoding time, which dominated)."""
     h, w = image.shape[:2]
-    scale = min(1.0, 160 / max(h, w))
+    scale = min(1.0, THUMB_SIDE / max(h, w))
     if scale < 1:
         image = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
-    dst.parent.mkdir(parents=True, exist_ok=True)
     write_image(dst, image)
+
+
+def _thumbnail(it: Item, dst: Path) -> bool:
+    """Whether ``it`` has a thumbnail at ``dst``, made now if missing or older than the photo."""
+    if "error" in it.features:
+        return False
+    if not _thumb_fresh(it, dst):
+        _write_thumbnail(read_photo(it.path), dst)
     return True
 
 
@@ -512,8 +560,8 @@ def write_review(out: Path, items: list[Item], meta: dict[str, dict], decisions:
                  t.th("decision"))
             for n, it in enumerate(ordered):
                 m = meta.get(it.key, {})
-                thumb = out / "review" / "thumbs" / it.domain / (Path(it.name).stem + ".jpg")
-                ok = _thumbnail(it.path, thumb)
+                thumb = _thumb_path(out, it)
+                ok = _thumbnail(it, thumb)
                 auto = it.auto_reason or "keep"
                 with t.tr(cls="reject" if it.reason else "keep", data_key=it.key, data_domain=it.domain,
                           data_file=it.name, data_auto=auto):
@@ -574,6 +622,27 @@ def collect(config: CurateConfig) -> list[Item]:
     return sorted(items.values(), key=lambda it: (it.domain != config.domain_a, it.name))
 
 
+def _reuse_decode(it: Item, image: Optional[np.ndarray], config: CurateConfig, check: PersonCheckFactory) -> None:
+    """Everything else a run needs of the photo's pixels, from its one decode (``image``, or made here
+    when its features came from the cache): the person evidence (for a photo that passes the
+    single-image rules, so before the duplicate rules; cached) and, unless a dry run, the review
+    thumbnail."""
+    if "error" in it.features:
+        return
+    person = config.min_person_fraction > 0 and image_reason(it, config) is None and _needs_person_check(it, config)
+    thumb = None if config.dry_run else _thumb_path(Path(config.out), it)
+    if thumb is not None and _thumb_fresh(it, thumb):
+        thumb = None
+    if not person and thumb is None:
+        return
+    if image is None:
+        image = read_photo(it.path)
+    if person:
+        _check_person(it, image, config, check)
+    if thumb is not None:
+        _write_thumbnail(image, thumb)
+
+
 def curate(config: CurateConfig, person_check_factory: Optional[PersonCheckFactory] = None) -> CurateResult:
     """Run the rules, apply decisions, move rejects, split, and write the reports (see module doc).
 
@@ -591,10 +660,16 @@ def curate(config: CurateConfig, person_check_factory: Optional[PersonCheckFacto
         raise FileNotFoundError(f"{raw}: no raw/ folder (is this a scrape folder?)")
     items = collect(config)
     cache = FeatureCache(out / ".curate_cache.json")
+    check = _shared(person_check_factory)
     for it in tqdm(items, desc="features", unit="img", disable=config.quiet):
         cached = cache.get(it)
-        it.features = cached if cached is not None else image_features(it.path)
-    apply_rules(items, config, person_check_factory)
+        image = None
+        if cached is None:
+            it.features, image = image_features(it.path)
+        else:
+            it.features = cached
+        _reuse_decode(it, image, config, check)
+    apply_rules(items, config, check)
     decisions, problems = read_decisions(config.decisions_path())
     for it in items:
         decision = decisions.get(it.key, ("", ""))[0]

@@ -30,6 +30,7 @@ import contextlib
 import dataclasses
 import json
 import logging
+import math
 import os
 import struct
 import re
@@ -123,8 +124,8 @@ def _sniff(path: Path) -> str:
     return "not an image: looks like a text file"
 
 
-def _open_decoded(path: Path, max_pixels: int) -> Image.Image:
-    """Open ``path``, check its size before decoding, decode it fully and apply EXIF orientation."""
+def _open_checked(path: Path, max_pixels: int) -> Image.Image:
+    """Open ``path`` and check its size against ``max_pixels`` before anything is decoded."""
     _check_file(path)
     try:
         with warnings.catch_warnings():
@@ -138,27 +139,39 @@ def _open_decoded(path: Path, max_pixels: int) -> Image.Image:
         raise ImageError(path, f"too many pixels (decompression bomb?): {exc}") from None
     except _ERRORS as exc:
         raise ImageError(path, f"cannot read image header: {exc}") from None
+    width, height = im.size
+    problem = ""
+    if width <= 0 or height <= 0:
+        problem = f"invalid image size {width}×{height}"
+    elif width * height > max_pixels:
+        problem = (f"image is {width}×{height} = {width * height / 1e6:.1f} MP, above the limit of "
+                   f"{max_pixels / 1e6:.1f} MP (decompression bomb?); raise the limit (--max-pixels) if it is genuine")
+    if problem:
+        im.close()
+        raise ImageError(path, problem)
+    return im
+
+
+def _decode(im: Image.Image, path: Path) -> None:
+    """Decode the opened ``im`` fully (truncated or corrupt data fails here) and apply EXIF orientation."""
     try:
-        width, height = im.size
-        if width <= 0 or height <= 0:
-            raise ImageError(path, f"invalid image size {width}×{height}")
-        if width * height > max_pixels:
-            raise ImageError(
-                path,
-                f"image is {width}×{height} = {width * height / 1e6:.1f} MP, above the limit of "
-                f"{max_pixels / 1e6:.1f} MP (decompression bomb?); raise the limit (--max-pixels) if it is genuine",
-            )
-        try:
-            im.load()  # full decode: truncated or corrupt data fails here, not later
-        except _ERRORS as exc:
-            msg = str(exc) or type(exc).__name__
-            if "truncated" in msg or isinstance(exc, EOFError):
-                raise ImageError(path, f"truncated image file ({msg})") from None
-            raise ImageError(path, f"corrupt image data ({msg})") from None
-        try:
-            ImageOps.exif_transpose(im, in_place=True)  # no copy when the orientation is normal
-        except _ERRORS as exc:  # malformed EXIF block
-            raise ImageError(path, f"bad EXIF data ({exc})") from None
+        im.load()
+    except _ERRORS as exc:
+        msg = str(exc) or type(exc).__name__
+        if "truncated" in msg or isinstance(exc, EOFError):
+            raise ImageError(path, f"truncated image file ({msg})") from None
+        raise ImageError(path, f"corrupt image data ({msg})") from None
+    try:
+        ImageOps.exif_transpose(im, in_place=True)  # no copy when the orientation is normal
+    except _ERRORS as exc:  # malformed EXIF block
+        raise ImageError(path, f"bad EXIF data ({exc})") from None
+
+
+def _open_decoded(path: Path, max_pixels: int) -> Image.Image:
+    """Open ``path``, check its size before decoding, decode it fully and apply EXIF orientation."""
+    im = _open_checked(path, max_pixels)
+    try:
+        _decode(im, path)
         return im
     except BaseException:
         im.close()
@@ -235,6 +248,52 @@ def read_image(path: PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.nd
     Raises :class:`ImageError` ("PATH: problem") for any unusable file.
     """
     return read_image_with_alpha(path, max_pixels=max_pixels)[0]
+
+
+#: Formats whose decoder can scale while decoding (Pillow's ``Image.draft``: JPEG's DCT scaling).
+_DRAFT_FORMATS = ("JPEG", "MPO")
+
+#: EXIF orientations (tag 0x0112) that turn the image by 90°: width and height swap.
+_QUARTER_TURNS = (5, 6, 7, 8)
+
+
+def _upright_size(im: Image.Image, path: Path) -> tuple[int, int]:
+    """(width, height) of ``im`` once its EXIF orientation is applied."""
+    try:
+        orientation = im.getexif().get(0x0112, 1)
+    except _ERRORS as exc:  # malformed EXIF block
+        raise ImageError(path, f"bad EXIF data ({exc})") from None
+    return (im.height, im.width) if orientation in _QUARTER_TURNS else im.size
+
+
+def read_image_reduced(path: PathLike, long_side: int, *,
+                       max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[np.ndarray, tuple[int, int]]:
+    """Read an image as uint8 RGB H×W×3 decoded at a reduced size, and the (width, height) of the full image.
+
+    JPEGs are decoded with Pillow's draft mode (``Image.draft``: the decoder scales the DCT blocks
+    by 1/2, 1/4 or 1/8, several times faster than a full decode): the smallest scale whose longer
+    side is still at least ``long_side`` pixels. Other formats, and JPEGs within ``long_side``, are
+    decoded in full. Callers resize the result further to what they need. The full size is the
+    upright one, as :func:`read_image` would return it.
+
+    Everything else is :func:`read_image`'s: ``max_pixels`` applies to the full size before any
+    decoding, the decode is complete (truncated data raises), EXIF orientation is applied, every
+    mode is converted the same way, and any unusable file raises :class:`ImageError` ("PATH: problem").
+    """
+    if long_side < 1:
+        raise ValueError(f"long_side must be at least 1, got {long_side}")
+    path = Path(path)
+    im = _open_checked(path, max_pixels)
+    try:
+        full = _upright_size(im, path)
+        width, height = im.size
+        if im.format in _DRAFT_FORMATS and max(width, height) > long_side:
+            scale = long_side / max(width, height)
+            im.draft(im.mode, (max(1, math.ceil(width * scale)), max(1, math.ceil(height * scale))))
+        _decode(im, path)
+        return _to_rgb_alpha(im, path)[0], full
+    finally:
+        im.close()
 
 
 def _shape_str(shape: tuple[int, ...]) -> str:

@@ -92,7 +92,8 @@ class PersonCheck:
     """Callable ``check(image) -> PersonEvidence`` for uint8 RGB H×W×3 images (see the module doc).
 
     ``segmenter``: uint8 RGB → float32 person mask in [0, 1] (segdepth.segment). The image is
-    scaled to at most 512 px for all three models; boxes are reported in the input's pixels.
+    scaled to at most 512 px for all three models; boxes are reported in the input's pixels (or
+    those of ``size``, the full photo, when the input is a reduced copy of it).
     Not thread-safe; ``close()`` releases the MediaPipe graphs.
     """
 
@@ -124,10 +125,13 @@ class PersonCheck:
         on_mask = float(np.mean([mask[y, x] for x, y in pts])) if pts else 0.0
         return float(np.mean([m.visibility for m in marks])), on_mask
 
-    def __call__(self, image: np.ndarray) -> PersonEvidence:
+    def __call__(self, image: np.ndarray, size: Optional[tuple[int, int]] = None) -> PersonEvidence:
+        """The evidence for ``image``; ``size`` (width, height): the photo ``image`` is a reduced copy of
+        (e.g. datasets.io.read_image_reduced), whose pixels the face box is given in (default: ``image``'s)."""
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
             raise ValueError(f"expected uint8 RGB H×W×3, got {image.dtype} {image.shape}")
         h, w = image.shape[:2]
+        full_w, full_h = size if size is not None else (w, h)
         scale = min(1.0, WORK_SIDE / max(h, w))
         if scale < 1:
             image = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))),
@@ -146,7 +150,8 @@ class PersonCheck:
         else:
             pose_score, pose_mask = self._pose_evidence(image, mask)
             evidence = "pose" if pose_mask is not None and pose_mask >= self.min_on_mask else "none"
-        box = None if face is None else tuple(float(v) / scale for v in face.box)
+        fx, fy = full_w / image.shape[1], full_h / image.shape[0]
+        box = None if face is None else (face.box[0] * fx, face.box[1] * fy, face.box[2] * fx, face.box[3] * fy)
         return PersonEvidence(float(mask.mean()), face.score if face else 0.0, box, cover,
                               pose_score, pose_mask, evidence)
 
