@@ -2,20 +2,27 @@
 
 Downloads: the fake server (tests/fake_flickr.py, 127.0.0.1) answers every image request after
 50 ms of added latency; the whole scrape (search pages + verified downloads + manifest) is timed
-for 1, 4 and 16 download workers. Curation: 256×256 JPEG (q95) photos of a real person
-(tests/people.py, each distinct) through every rule with the real person check (MediaPipe mask,
+for 1, 4 and 16 download workers. Curation: JPEG (q95) photos of a real person at 256, 640 and
+1024 px (Flickr's usual long side) through every rule with the real person check (MediaPipe mask,
 face detection, and the pose for photos without a face); the first run computes features, the
-second reads them from the cache.
+second reads them from the cache. The photos are tests/people.py's (each distinct) made at 256 px,
+scaled up to each size with a little sensor-like noise (σ 2 grey levels), so that a 1024-px file
+decodes like a photo rather than a smooth upscale (making them at 1024 px costs 3.6 s each).
 """
 from __future__ import annotations
 
+import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
 
+import cv2
+import numpy as np
 from PIL import Image
 
 LATENCY_S = 0.05
+CURATION_SIDES = (256, 640, 1024)
 
 
 def _download_rate(n_photos: int, workers: int, root: Path) -> tuple[float, int]:
@@ -35,25 +42,32 @@ def _download_rate(n_photos: int, workers: int, root: Path) -> tuple[float, int]
     return elapsed, got
 
 
-def _make_images(root: Path, n: int) -> None:
+def make_images(root: Path, n: int, sides: tuple[int, ...] = CURATION_SIDES) -> None:
+    """``root/SIDE/raw/{ordinary,shallow}/*.jpg``: the same ``n`` distinct person photos at each side."""
     from tests.people import person_photo
 
-    for domain in ("ordinary", "shallow"):
-        folder = root / "raw" / domain
-        folder.mkdir(parents=True)
-        for i in range(n // 2):
-            seed = i if domain == "ordinary" else 100_000 + i
-            Image.fromarray(person_photo(seed, (256, 256))).save(folder / f"{i}.jpg", quality=95)
+    for i in range(n):
+        domain, seed = ("ordinary", i) if i % 2 == 0 else ("shallow", 100_000 + i)
+        base = person_photo(seed, (256, 256))
+        noise = np.random.default_rng(seed)
+        for side in sides:
+            image = cv2.resize(base, (side, side), interpolation=cv2.INTER_CUBIC) if side != 256 else base
+            image = np.clip(image + noise.normal(0, 2, image.shape), 0, 255).astype(np.uint8)
+            folder = root / str(side) / "raw" / domain
+            folder.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(image).save(folder / f"{i}.jpg", quality=95)
 
 
-def _curation_times(n: int, root: Path, person_check: bool) -> tuple[float, float, float]:
-    """(person check load s, first run s, cached rerun s); imports and model load happen before timing."""
+def curation_times(scrape: Path, root: Path, person_check: bool = True) -> tuple[float, float, float]:
+    """(person check load s, first run s, cached rerun s) of curating a copy of the scrape folder
+    ``scrape`` in ``root``; imports and model load happen before timing."""
     import dominate  # noqa: F401  (import cost is not curation cost)
 
     from datasets.curate import CurateConfig, curate
     from segdepth.person import person_check_factory
 
-    _make_images(root / "scrape", n)
+    shutil.copytree(scrape, root / "scrape", copy_function=os.link)  # curate moves rejects out of it
+    n = len(list((root / "scrape" / "raw").rglob("*.jpg")))
     cfg = CurateConfig(raw=str(root / "scrape"), out=str(root / "data"), min_side=64, test_size_a=n // 20,
                        test_size_b=n // 20, quiet=True, min_person_fraction=0.05 if person_check else 0.0)
     start = time.perf_counter()
@@ -82,19 +96,28 @@ def run(quick: bool = False) -> str:
             rate = got / elapsed
             base = base or rate
             lines.append(f"| {workers} | {got} | {elapsed:.2f} | {rate:.1f} | {rate / base:.2f}× |")
-        load, first, cached = _curation_times(n_curate, Path(tmp) / "curate", person_check=not quick)
-    scale = 1000 / n_curate
+        lines += ["", *curation_lines(n_curate, Path(tmp) / "curate", quick)]
+    return "\n".join(lines)
+
+
+def curation_lines(n: int, root: Path, quick: bool) -> list[str]:
+    """The curation speed table: ``n`` photos at each of CURATION_SIDES, first run and cached rerun."""
+    make_images(root / "photos", n)
+    scale = 1000 / n
+    rows, loads = [], []
+    for side in CURATION_SIDES:
+        load, first, cached = curation_times(root / "photos" / str(side), root / f"run{side}", person_check=not quick)
+        loads.append(load)
+        rows.append(f"| {side}×{side} | {n} | {first:.2f} | {first * scale:.1f} | {cached:.2f} | {cached * scale:.1f} |")
     if quick:
-        what = (f"every rule but the person check (quick mode: no MediaPipe; measured on {n_curate} images "
-                f"and scaled ×{scale:.0f} to 1,000)")
+        what = "every rule but the person check (quick mode: no MediaPipe)"
     else:
         what = (f"every rule and the person check (MediaPipe mask + face, pose when no face); the models' "
-                f"one-time import and load ({load:.1f} s) are not included")
-    lines += ["", f"Curation of 256×256 JPEG photos of a person, {what}:", "",
-              "| images | first run s | per 1,000 images s | rerun (cached features) s | per 1,000 s |",
-              "|---|---|---|---|---|",
-              f"| {n_curate} | {first:.2f} | {first * scale:.1f} | {cached:.2f} | {cached * scale:.1f} |", ""]
-    return "\n".join(lines)
+                f"one-time import and load ({min(loads):.1f}–{max(loads):.1f} s) are not included")
+    return [f"Curation of JPEG photos of a person (q95), {what}; measured on {n} images per size and "
+            f"scaled to 1,000:", "",
+            "| size | images | first run s | per 1,000 images s | rerun (cached features) s | per 1,000 s |",
+            "|---|---|---|---|---|---|", *rows, ""]
 
 
 if __name__ == "__main__":

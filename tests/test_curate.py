@@ -6,6 +6,7 @@ import csv
 import hashlib
 import io
 import json
+from collections import Counter
 from pathlib import Path
 
 import cv2
@@ -327,3 +328,37 @@ def test_person_evidence_is_recomputed_when_its_settings_change(tmp_path):
     result = curate(config(tmp_path, test_size_a=0, test_size_b=0, min_on_mask=1.0), counting_factory)
     assert len(built) == 2
     assert all(it.features["person_key"].endswith("mask 1.0") for it in result.items)
+
+
+def test_a_run_decodes_each_photo_once_and_a_cached_rerun_none(tmp_path, monkeypatch):
+    """Features, the person check and the review thumbnail share one reduced decode per photo (every
+    decode of datasets.io goes through _decode); the rerun reads the feature cache and the thumbnails."""
+    import datasets.io as dio
+
+    make_scrape(tmp_path / "scrape")
+    big = tmp_path / "scrape" / "raw" / "ordinary" / "a_big.jpg"
+    save(big, cv2.resize(picture(20), (1024, 1024), interpolation=cv2.INTER_CUBIC), "JPEG", quality=95)
+    decoded: list[str] = []
+    real_decode = dio._decode
+
+    def counting(im, path):
+        real_decode(im, path)
+        decoded.append(f"{path.parent.name}/{path.name}")
+        assert path.name != "a_big.jpg" or max(im.size) == 512, im.size  # drafted to the person check's 512 px
+
+    monkeypatch.setattr(dio, "_decode", counting)
+    cfg = config(tmp_path)
+    result = curate(cfg, person_check_factory=PERSON_CHECK)
+    readable = {it.key for it in result.items if it.reason != "unreadable"}
+    assert Counter(decoded) == Counter(readable)  # once each (a_bad.jpg is refused)
+    assert len(readable) == len(result.items) - 1
+    big_item = next(it for it in result.items if it.name == "a_big.jpg")
+    assert (big_item.reason, big_item.features["width"], big_item.features["height"]) == (None, 1024, 1024)
+    x0, y0, x1, y1 = big_item.features["person"]["face_box"]
+    assert x1 - x0 > 150  # in the full photo's pixels (about 190 px at 1024, 95 at 512)
+    thumbs = {p.stem for p in (Path(cfg.out) / "review" / "thumbs").rglob("*.jpg")}
+    assert thumbs == {Path(k).stem for k in readable}
+    decoded.clear()
+    assert {it.key: it.reason for it in curate(cfg, person_check_factory=PERSON_CHECK).items} == \
+        {it.key: it.reason for it in result.items}
+    assert decoded == []

@@ -383,3 +383,63 @@ def test_read_mask_for_missing_wrong_size_and_16_bit(tmp_path):
     Image.fromarray(deep).save(io.mask_path(root / "p.jpg", root))
     mask = io.read_mask_for(root / "p.jpg", root, shape)
     assert mask.dtype == np.float32 and mask[0, 0] == 0.0 and mask[1, 1] == 1.0
+
+
+# --- reduced-size decoding (JPEG draft mode) -------------------------------------------------
+
+
+def _shrunk(image: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """``image`` area-averaged to ``shape`` (H, W, ...)."""
+    import cv2
+
+    return cv2.resize(image, (shape[1], shape[0]), interpolation=cv2.INTER_AREA).astype(int)
+
+
+@pytest.mark.parametrize("orientation", [1, 6, 8, 3])
+@pytest.mark.parametrize("mode", ["RGB", "L", "CMYK"])
+def test_reduced_decode_is_smaller_and_oriented_and_converted_as_read_image(tmp_path, orientation, mode):
+    """A 320×200 JPEG read at ≥ 100 px: the draft decode gives 160×100 (1/2; 1/4 would be 80 px),
+    upright and in RGB as read_image gives it, with read_image's full size."""
+    stored = _photo(200, 320)
+    stored[:40, :40] = [255, 0, 0] if mode != "L" else 255  # a marker at the stored top-left
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    p = tmp_path / f"{mode}{orientation}.jpg"
+    pil = Image.fromarray(stored)
+    (pil.convert("L") if mode == "L" else pil.convert(mode)).save(p, exif=exif, quality=95)
+    full = io.read_image(p)
+    small, size = io.read_image_reduced(p, 100)
+    assert size == (full.shape[1], full.shape[0])
+    assert small.dtype == np.uint8 and small.ndim == 3 and small.shape[2] == 3
+    assert small.shape[:2] == (full.shape[0] // 2, full.shape[1] // 2)  # half: the smallest scale ≥ 100 px
+    assert np.abs(small.astype(int) - _shrunk(full, small.shape)).mean() < 4  # same picture, same way up
+    if mode == "L":
+        assert (small[..., 0] == small[..., 1]).all() and (small[..., 1] == small[..., 2]).all()
+
+
+def test_reduced_decode_keeps_small_jpegs_and_other_formats_whole(tmp_path):
+    for name, fmt in (("small.jpg", "JPEG"), ("big.png", "PNG")):
+        p = tmp_path / name
+        Image.fromarray(_photo(200 if fmt == "PNG" else 60, 320 if fmt == "PNG" else 90)).save(p, fmt)
+        image, size = io.read_image_reduced(p, 100)
+        np.testing.assert_array_equal(image, io.read_image(p))
+        assert size == (image.shape[1], image.shape[0])
+
+
+def test_reduced_decode_errors_are_read_images(tmp_path):
+    """Same "PATH: problem" lines; the pixel limit applies to the full size, before any decoding."""
+    big = tmp_path / "big.jpg"
+    Image.fromarray(_photo(200, 320)).save(big, quality=95)
+    truncated = tmp_path / "cut.jpg"
+    truncated.write_bytes(big.read_bytes()[:2000])
+    text = tmp_path / "text.jpg"
+    text.write_text("hello")
+    for p, limit in ((big, 320 * 200 - 1), (truncated, io.DEFAULT_MAX_PIXELS), (text, io.DEFAULT_MAX_PIXELS),
+                     (tmp_path / "missing.jpg", io.DEFAULT_MAX_PIXELS)):
+        with pytest.raises(io.ImageError) as full:
+            io.read_image(p, max_pixels=limit)
+        with pytest.raises(io.ImageError) as reduced:
+            io.read_image_reduced(p, 50, max_pixels=limit)
+        assert str(reduced.value) == str(full.value)
+    with pytest.raises(ValueError, match="long_side"):
+        io.read_image_reduced(big, 0)

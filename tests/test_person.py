@@ -84,3 +84,16 @@ def test_bad_input_and_settings():
     with pytest.raises(ValueError, match="uint8 RGB"):
         c(np.zeros((8, 8), np.uint8))
     c.close()
+
+
+def test_face_box_of_a_reduced_copy_is_given_in_the_full_photos_pixels(check):
+    """check(small, size=full size) reports the box where check(full) does (datasets.curate passes
+    the reduced decode of a photo)."""
+    import cv2
+
+    full = cv2.resize(person_photos(1, (256, 256), seed=3)[0], (1024, 1024), interpolation=cv2.INTER_CUBIC)
+    small = cv2.resize(full, (512, 512), interpolation=cv2.INTER_AREA)
+    a, b = check(full), check(small, size=(1024, 1024))
+    assert a.evidence == b.evidence == "face"
+    assert np.allclose(a.face_box, b.face_box, atol=2), (a.face_box, b.face_box)
+    assert check(small).face_box[2] < 0.6 * b.face_box[2]  # without size: the small copy's pixels
