@@ -18,6 +18,8 @@ above the pixel limit, unsupported mode, a depth map of the wrong size) raises
 :class:`ImageError` whose message is ``"PATH: problem"`` -- one line that a batch program can
 print before going on with the next file. Truncated files are never half-decoded: images are
 fully decoded with ``Image.load()`` and Pillow's ``LOAD_TRUNCATED_IMAGES`` is left off.
+:func:`read_image_reduced` reads the same way at a reduced size (JPEG draft mode) for programs
+that only need a smaller copy (curation).
 
 Writing is atomic: every writer goes through :func:`atomic_path`, which writes a temporary file
 in the target's folder, fsyncs it and renames it onto the target with :func:`os.replace`. On any

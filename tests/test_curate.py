@@ -16,7 +16,7 @@ from PIL import Image
 from skimage import data
 
 from datasets.curate import CurateConfig, colour_stats, curate, grayscale_reason, split_names
-from segdepth.person import person_check_factory
+from segdepth.person import WORK_SIDE, person_check_factory
 from tests.people import person_photo
 from tests.test_person import NO_PERSON, background_only, skimage_rgb
 
@@ -344,7 +344,7 @@ def test_a_run_decodes_each_photo_once_and_a_cached_rerun_none(tmp_path, monkeyp
     def counting(im, path):
         real_decode(im, path)
         decoded.append(f"{path.parent.name}/{path.name}")
-        assert path.name != "a_big.jpg" or max(im.size) == 512, im.size  # drafted to the person check's 512 px
+        assert path.name != "a_big.jpg" or max(im.size) == WORK_SIDE, im.size  # drafted to the person check's size
 
     monkeypatch.setattr(dio, "_decode", counting)
     cfg = config(tmp_path)
