@@ -155,7 +155,7 @@ class SegmentationTask:
         self.loss = SegmentationLoss(cfg.loss_ce, cfg.loss_iou, cfg.loss_l1)
 
     def build_model(self) -> tuple[nn.Module, dict]:
-        from .segment.torch_segmenter import get_arch
+        from .segment import get_arch
 
         cfg = self.cfg
         arch = get_arch(cfg.model)
@@ -483,7 +483,7 @@ def build_parser(task: str) -> "argparse.ArgumentParser":
     from datasets import depth as depth_data
     from datasets import segmentation as seg_data
 
-    from .segment.torch_segmenter import SEG_ARCHS
+    from .segment import SEG_ARCHS
 
     seg = task == "segmentation"
     cls = SegTrainConfig if seg else DepthTrainConfig
@@ -615,7 +615,7 @@ def evaluate_checkpoint(task: str, cfg: TrainConfig, ckpt_path: str) -> str:
     if task == "segmentation":
         from datasets.segmentation import SOURCES, BucketBatchSampler, SegmentationDataset
 
-        from .segment.torch_segmenter import get_arch
+        from .segment import get_arch
 
         if arch is None:
             raise ValueError(f"{ckpt_path}: checkpoint has no 'arch'; cannot tell which network to build")

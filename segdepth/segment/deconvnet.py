@@ -78,4 +78,5 @@ def make_deconvnet(pretrained: bool = False, fc_channels: int = 1024) -> DeconvN
     return DeconvNet(fc_channels=fc_channels, pretrained=pretrained)
 
 
-ARCH = SegArch(make_deconvnet, pretrained_what="ImageNet VGG16 encoder (torchvision)")
+# this module's entries of segdepth.segment.SEG_ARCHS
+ARCHS = {"deconvnet": SegArch(make_deconvnet, pretrained_what="ImageNet VGG16 encoder (torchvision)")}

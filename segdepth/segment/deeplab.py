@@ -64,6 +64,7 @@ def _maker(backbone: str):
     return make
 
 
+# this module's entries of segdepth.segment.SEG_ARCHS
 ARCHS = {
     f"deeplabv3_{short}": SegArch(_maker(backbone), "COCO with VOC labels (torchvision)", library_default=True)
     for short, backbone in (("resnet50", "resnet50"), ("resnet101", "resnet101"), ("mobilenet", "mobilenet_v3_large"))

@@ -55,4 +55,5 @@ def make_effnet(pretrained: bool = False, decoder_channels: Sequence[int] = (512
     return EffNetSeg(decoder_channels=tuple(decoder_channels), pretrained=pretrained)
 
 
-ARCH = SegArch(make_effnet, pretrained_what="ImageNet EfficientNet-B3 encoder (torchvision)")
+# this module's entries of segdepth.segment.SEG_ARCHS
+ARCHS = {"effnet": SegArch(make_effnet, pretrained_what="ImageNet EfficientNet-B3 encoder (torchvision)")}

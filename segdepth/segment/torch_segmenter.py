@@ -93,11 +93,14 @@ class SegArch:
     library's weights (``pretrained_what`` says which; ``None`` when there are none).
     ``library_default``: the registry's ``weights="default"`` means those library weights
     (usable as a person segmenter as they are) instead of a checkpoint trained here.
+    ``postprocess``: the registry segmenter's default ``postprocess(mask, image)`` hook
+    (``None``: the raw network mask); a caller's ``postprocess=`` replaces it.
     """
 
     make: Callable[..., nn.Module]
     pretrained_what: Optional[str] = None
     library_default: bool = False
+    postprocess: Optional[Callable[[np.ndarray, np.ndarray], np.ndarray]] = None
 
 
 def build_network(arch_name: str, arch: SegArch, weights: str | os.PathLike, **arch_kwargs: Any) -> tuple[nn.Module, dict]:
@@ -118,73 +121,3 @@ def build_torch_segmenter(
     """Registry factory body shared by every torch segmenter."""
     net, _ = build_network(arch_name, arch, weights, **arch_kwargs)
     return TorchSegmenter(net, input_size=input_size, device=device, postprocess=postprocess)
-
-
-def _deeplab(name: str) -> Callable[[], SegArch]:
-    def load() -> SegArch:
-        from .deeplab import ARCHS
-
-        return ARCHS[name]
-
-    return load
-
-
-def _unet() -> SegArch:
-    from .unet import ARCH
-
-    return ARCH
-
-
-def _effnet() -> SegArch:
-    from .effnet import ARCH
-
-    return ARCH
-
-
-def _densenet() -> SegArch:
-    from .densenet import ARCH
-
-    return ARCH
-
-
-def _deconvnet() -> SegArch:
-    from .deconvnet import ARCH
-
-    return ARCH
-
-
-# Trainable architectures by registry name (lazy: each entry imports its module when called).
-SEG_ARCHS: dict[str, Callable[[], SegArch]] = {
-    "deeplabv3_resnet50": _deeplab("deeplabv3_resnet50"),
-    "deeplabv3_resnet101": _deeplab("deeplabv3_resnet101"),
-    "deeplabv3_mobilenet": _deeplab("deeplabv3_mobilenet"),
-    "unet": _unet,
-    "effnet": _effnet,
-    "densenet": _densenet,
-    "deconvnet": _deconvnet,
-}
-
-
-def get_arch(name: str) -> SegArch:
-    """The trainable segmentation architecture registered as ``name``."""
-    try:
-        return SEG_ARCHS[name]()
-    except KeyError:
-        raise ValueError(f"unknown segmentation network {name!r}; choose from {sorted(SEG_ARCHS)}") from None
-
-
-def segmenter_factory(name: str) -> Callable[..., TorchSegmenter]:
-    """Registry factory ``(weights="default", device="cpu", input_size=512, postprocess=…, **arch_kwargs)``.
-
-    The DenseNet U-Net post-processes with :func:`segdepth.postprocess.sharpen_border_band`
-    by default (Nikam & Awate); pass ``postprocess=None`` to get the raw network mask.
-    """
-
-    def factory(**kwargs: Any) -> TorchSegmenter:
-        if name == "densenet":
-            from ..postprocess import sharpen_border_postprocess
-
-            kwargs.setdefault("postprocess", sharpen_border_postprocess)
-        return build_torch_segmenter(name, get_arch(name), **kwargs)
-
-    return factory

@@ -59,4 +59,5 @@ def make_unet(pretrained: bool = False, base: int = 64, depth: int = 4) -> UNet:
     return UNet(base=base, depth=depth)
 
 
-ARCH = SegArch(make_unet, pretrained_what=None)
+# this module's entries of segdepth.segment.SEG_ARCHS
+ARCHS = {"unet": SegArch(make_unet, pretrained_what=None)}
