@@ -12,8 +12,9 @@ import torch
 from torch import nn
 from torchvision import models
 
+from ..tensors import imagenet_normalize
 from ..weights import torchvision_pretrained
-from .torch_segmenter import SegArch, imagenet_normalize
+from .torch_segmenter import SegArch
 
 # Output widths of the deconvolution layers after each unpooling, deepest stage first.
 DECODER = ((512, 512, 512), (512, 512, 256), (256, 256, 128), (128, 64), (64, 64))

@@ -12,8 +12,9 @@ import torch
 from torch import nn
 from torchvision.models import segmentation as tv_seg
 
+from ..tensors import imagenet_normalize
 from ..weights import torchvision_pretrained
-from .torch_segmenter import SegArch, imagenet_normalize
+from .torch_segmenter import SegArch
 
 PERSON_CLASS = 15
 NUM_VOC_CLASSES = 21

@@ -17,8 +17,9 @@ from torch import nn
 from torchvision import models
 
 from ..postprocess import sharpen_border_postprocess
+from ..tensors import imagenet_normalize
 from ..weights import torchvision_pretrained
-from .torch_segmenter import SegArch, imagenet_normalize
+from .torch_segmenter import SegArch
 from .unet import DoubleConv
 
 LUMA = (0.299, 0.587, 0.114)

@@ -13,8 +13,9 @@ import torch
 from torch import nn
 from torchvision import models
 
+from ..tensors import imagenet_normalize
 from ..weights import torchvision_pretrained
-from .torch_segmenter import SegArch, imagenet_normalize
+from .torch_segmenter import SegArch
 
 ENCODER_CHANNELS = 1536
 

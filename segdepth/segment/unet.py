@@ -9,7 +9,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .torch_segmenter import SegArch, imagenet_normalize
+from ..tensors import imagenet_normalize
+from .torch_segmenter import SegArch
 
 
 class DoubleConv(nn.Sequential):
