@@ -2,10 +2,10 @@
 
 A run directory holds ``config.json`` (the run's dataclass, enough to reproduce or resume it),
 ``log.jsonl`` (one line per epoch: losses, validation metrics, learning rate, images/s) and
-``checkpoints/{last,best}.pt``. Checkpoints are written atomically and hold only plain
-containers and tensors, so ``torch.load(weights_only=True)`` reads them; the model entry is
-also a valid ``weights=PATH`` for the segmenter / depth registries (``arch`` + ``arch_kwargs``
-+ ``model``). Adam or SGD with momentum; ReduceLROnPlateau on the monitored validation metric
+``checkpoints/{last,best}.pt``, written and read by :mod:`segdepth.checkpoint` (atomic, plain
+containers and tensors for ``torch.load(weights_only=True)``, a checked format tag); a
+checkpoint is also a valid ``weights=PATH`` for the segmenter / depth registries (``arch`` +
+``arch_kwargs`` + ``model``). Adam or SGD with momentum; ReduceLROnPlateau on the monitored validation metric
 (segmentation: IoU, depth: AbsRel); early stopping after ``patience`` epochs without improvement.
 Every random draw is a function of (seed, epoch), so ``resume`` continues exactly where the
 run stopped.
@@ -29,12 +29,13 @@ from tqdm import tqdm
 
 from datasets.cli import (EXIT_CODES_EPILOG, EXIT_SOME_FAILED, EXIT_USAGE, add_download_flag, float_range, int_range,
                           non_negative_int, positive_int, torch_device)
-from datasets.io import ImageError, append_jsonl, atomic_path, write_json
+from datasets.io import ImageError, append_jsonl, write_json
 from datasets.unaligned import DatasetError
 
 from .losses import DepthLoss, SegmentationLoss, depth_to_target, target_to_depth
 from .metrics import DepthMeter, SegmentationMeter
-from .weights import CHECKPOINT_FORMAT, build_with_weights, check_weights_spec
+from .checkpoint import BEST, CHECKPOINT_DIR, LAST, latest_checkpoint, load_checkpoint, load_state, save_checkpoint
+from .weights import build_with_weights, check_weights_spec
 
 log = logging.getLogger(__name__)
 
@@ -330,12 +331,6 @@ def _improved(value: float, best: Optional[float], mode: str) -> bool:
     return best is None or (value > best if mode == "max" else value < best)
 
 
-def _save(path: Path, obj: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
-
-
 def make_task(cfg: TrainConfig) -> SegmentationTask | DepthTask:
     """The task for a config class."""
     return DepthTask(cfg) if isinstance(cfg, DepthTrainConfig) else SegmentationTask(cfg)
@@ -346,7 +341,7 @@ def fit(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
     (``best``, ``best_epoch``, ``epochs_run``, ``stopped_early``, last ``val`` metrics)."""
     task = make_task(cfg)
     run = Path(cfg.run_dir)
-    ckpt_dir = run / "checkpoints"
+    ckpt_dir = run / CHECKPOINT_DIR
     device = torch.device(cfg.device)
     torch.manual_seed(cfg.seed)
     net, arch_kwargs = task.build_model()
@@ -362,11 +357,11 @@ def fit(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
                                                        patience=cfg.plateau_patience)
     state = {"epoch": 0, "best": None, "best_epoch": None, "bad_epochs": 0}
     if resume:
-        path = ckpt_dir / "last.pt"
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: nothing to resume")
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-        net.load_state_dict(ckpt["model"])
+        path = latest_checkpoint(run)
+        if path is None:
+            raise FileNotFoundError(f"{ckpt_dir / LAST}: nothing to resume")
+        ckpt = load_checkpoint(path)
+        load_state(net, ckpt["model"], cfg.model, path)
         opt.load_state_dict(ckpt["optimizer"])
         sched.load_state_dict(ckpt["scheduler"])
         state = {k: ckpt[k] for k in state}
@@ -419,7 +414,6 @@ def fit(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
             "improved": improved,
         }
         ckpt = {
-            "format": CHECKPOINT_FORMAT,
             "task": task.name,
             "arch": cfg.model,
             "arch_kwargs": arch_kwargs,
@@ -430,9 +424,9 @@ def fit(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
             "val": val,
             **state,
         }
-        _save(ckpt_dir / "last.pt", ckpt)
+        save_checkpoint(ckpt_dir / LAST, ckpt)
         if improved:
-            _save(ckpt_dir / "best.pt", ckpt)
+            save_checkpoint(ckpt_dir / BEST, ckpt)
         append_jsonl(run / "log.jsonl", record)
         log.info("epoch %d: loss %.4f, val %s", epoch, record["train"].get("loss", float("nan")),
                  {k: round(v, 4) for k, v in val.items()})
@@ -608,10 +602,8 @@ def markdown_table(rows: list[tuple[str, dict[str, float]]], keys: list[str]) ->
 def evaluate_checkpoint(task: str, cfg: TrainConfig, ckpt_path: str) -> str:
     """Evaluate ``ckpt_path`` on the dataset of ``cfg`` (all of its samples); Markdown table.
     For depth the seed's NYU numbers are printed in the row beneath for comparison."""
-    from .weights import read_checkpoint
-
     device = torch.device(cfg.device)
-    arch = read_checkpoint(ckpt_path).get("arch")
+    arch = load_checkpoint(ckpt_path).get("arch")
     if task == "segmentation":
         from datasets.segmentation import SOURCES, BucketBatchSampler, SegmentationDataset
 
