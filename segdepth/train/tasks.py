@@ -17,9 +17,9 @@ from tqdm import tqdm
 
 from datasets.depth import SOURCES as DEPTH_SOURCES
 from datasets.depth import DepthDataset
+from datasets.io import ImageError
 from datasets.segmentation import SOURCES as SEG_SOURCES
 from datasets.segmentation import Augment, BucketBatchSampler, SegmentationDataset
-from datasets.io import ImageError
 from datasets.unaligned import DatasetError
 
 from ..depth.dense_depth import ARCH_NAME, make_dense_depth
