@@ -7,13 +7,13 @@ Every segdepth factory takes ``weights``:
   Nothing reaches the network unless the user asks by name (``--allow-download``); a missing
   file is one :class:`WeightsError` naming the file and the folder to put it in.
 - ``"none"``: explicit random initialisation.
-- a path: a checkpoint of ours (see :mod:`segdepth.train`), read with
-  ``torch.load(weights_only=True)``; a checkpoint of another architecture is refused by name.
+- a path: a checkpoint of ours, read by :func:`segdepth.checkpoint.load_checkpoint`
+  (``torch.load(weights_only=True)``, format tag checked); a checkpoint of another
+  architecture is refused by name.
 """
 from __future__ import annotations
 
 import os
-import pickle
 from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import urlparse
@@ -23,11 +23,7 @@ from torch import nn
 
 from datasets.cli import downloads_allowed
 
-CHECKPOINT_FORMAT = "shallowdof-segdepth/1"
-
-
-class WeightsError(RuntimeError):
-    """Weights that cannot be had or do not fit; the message names the file and what to do."""
+from .checkpoint import LOAD_ERRORS, WeightsError, checkpoint_arch_kwargs, load_checkpoint, load_state
 
 
 def hub_checkpoint_dir() -> Path:
@@ -50,9 +46,6 @@ def check_weights_spec(weights: str | os.PathLike) -> str:
     return spec
 
 
-_LOAD_ERRORS = (OSError, RuntimeError, EOFError, pickle.UnpicklingError, ValueError)
-
-
 def torchvision_pretrained(builder: Callable[..., nn.Module], weights_enum: Any, **kwargs: Any) -> nn.Module:
     """Call a torchvision builder with its pretrained ``weights_enum``; offline → one clear error.
 
@@ -69,52 +62,13 @@ def torchvision_pretrained(builder: Callable[..., nn.Module], weights_enum: Any,
             f"random initialisation (--weights none)")
     try:
         return builder(weights=weights_enum, progress=False, **kwargs)
-    except _LOAD_ERRORS as exc:
+    except LOAD_ERRORS as exc:
         if target.exists():
             raise WeightsError(f"{target}: cannot load pretrained weights {weights_enum} ({exc})") from exc
         raise WeightsError(
             f"{target}: pretrained weights {weights_enum} are not available ({type(exc).__name__}: {exc}); "
             f"download {url} and put it there (or use random initialisation, --weights none)"
         ) from exc
-
-
-def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    """Read a checkpoint of ours with ``weights_only=True``; a bare state dict is wrapped as one."""
-    try:
-        obj = torch.load(os.fspath(path), map_location="cpu", weights_only=True)
-    except _LOAD_ERRORS as exc:
-        raise WeightsError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {exc})") from exc
-    if not isinstance(obj, dict):
-        raise WeightsError(f"{path}: not a checkpoint (found {type(obj).__name__}, expected a dict)")
-    if "model" in obj and isinstance(obj["model"], dict):
-        return obj
-    if all(isinstance(v, torch.Tensor) for v in obj.values()):
-        return {"model": obj}
-    raise WeightsError(f"{path}: not a checkpoint (no 'model' state dict inside)")
-
-
-def checkpoint_arch_kwargs(ckpt: dict[str, Any], arch: str, path: str | os.PathLike) -> dict[str, Any]:
-    """The constructor kwargs stored with a checkpoint, after checking it is for ``arch``."""
-    found = ckpt.get("arch")
-    if found is not None and found != arch:
-        raise WeightsError(f"{path}: checkpoint is for architecture {found!r}, not {arch!r}")
-    return dict(ckpt.get("arch_kwargs") or {})
-
-
-def load_state(model: nn.Module, state: dict[str, torch.Tensor], arch: str, path: str | os.PathLike) -> nn.Module:
-    """``model.load_state_dict(state)`` strictly; a mismatch is one clear error naming ``path``."""
-    own = model.state_dict()
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    wrong_shape = [k for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
-    if missing or unexpected or wrong_shape:
-        examples = (missing + unexpected + wrong_shape)[:3]
-        raise WeightsError(
-            f"{path}: not a checkpoint of architecture {arch!r} ({len(missing)} missing, "
-            f"{len(unexpected)} unexpected, {len(wrong_shape)} wrongly shaped tensors, e.g. {examples})"
-        )
-    model.load_state_dict(state)
-    return model
 
 
 def build_with_weights(
@@ -144,7 +98,7 @@ def build_with_weights(
             f"train one with scripts/train_segmentation.py or scripts/train_depth.py and put its "
             f"checkpoints/best.pt there (the training scripts also take --weights PATH or --weights none)"
         )
-    ckpt = read_checkpoint(path)
+    ckpt = load_checkpoint(path)
     kwargs = {**arch_kwargs, **checkpoint_arch_kwargs(ckpt, arch, path)}
     model = make(pretrained=False, **kwargs)
     return load_state(model, ckpt["model"], arch, path), kwargs

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from segdepth.segment import SEGMENTERS, build_segmenter
-from segdepth.segment.torch_segmenter import SEG_ARCHS, build_network, get_arch
+from segdepth.segment import SEG_ARCHS, SEGMENTERS, build_segmenter, get_arch
+from segdepth.segment.torch_segmenter import build_network
 from segdepth.weights import WeightsError
 
 SMALL = {
@@ -40,6 +40,25 @@ def offline_hub(tmp_path, monkeypatch):
 def test_every_network_is_registered():
     for name in SEG_ARCHS:
         assert name in SEGMENTERS
+
+
+def test_the_table_and_each_modules_own_entries_agree():
+    # a name in the table is defined by the module its loader imports, and no module defines
+    # a network the table does not list
+    for name, load in SEG_ARCHS.items():
+        assert get_arch(name) is load()[name]
+    for load in set(SEG_ARCHS.values()):
+        assert set(load()) <= set(SEG_ARCHS)
+    with pytest.raises(ValueError, match="unknown segmentation network 'nope'"):
+        get_arch("nope")
+
+
+def test_default_postprocess_comes_with_the_architecture():
+    from segdepth.postprocess import sharpen_border_postprocess
+
+    assert build_segmenter("densenet", weights="none", **SMALL["densenet"]).postprocess is sharpen_border_postprocess
+    assert build_segmenter("densenet", weights="none", postprocess=None, **SMALL["densenet"]).postprocess is None
+    assert build_segmenter("unet", weights="none", **SMALL["unet"]).postprocess is None
 
 
 @pytest.mark.parametrize("name", sorted(SMALL))

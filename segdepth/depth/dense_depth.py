@@ -24,7 +24,7 @@ from torch import nn
 from torchvision import models
 
 from ..losses import target_to_depth
-from ..segment.torch_segmenter import fit_to_network, image_to_tensor, imagenet_normalize
+from ..tensors import fit_to_network, image_to_tensor, imagenet_normalize
 from ..weights import build_with_weights, torchvision_pretrained
 
 ARCH_NAME = "dense_depth"

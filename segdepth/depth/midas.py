@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 import torch
 
-from ..segment.torch_segmenter import IMAGENET_MEAN, IMAGENET_STD, fit_to_network, image_to_tensor
+from ..tensors import IMAGENET_MEAN, IMAGENET_STD, fit_to_network, image_to_tensor
 from ..weights import WeightsError, check_weights_spec
 
 HUB_REPO = "intel-isl/MiDaS"

@@ -12,8 +12,9 @@ import torch
 from torch import nn
 from torchvision import models
 
+from ..tensors import imagenet_normalize
 from ..weights import torchvision_pretrained
-from .torch_segmenter import SegArch, imagenet_normalize
+from .torch_segmenter import SegArch
 
 # Output widths of the deconvolution layers after each unpooling, deepest stage first.
 DECODER = ((512, 512, 512), (512, 512, 256), (256, 256, 128), (128, 64), (64, 64))
@@ -78,4 +79,5 @@ def make_deconvnet(pretrained: bool = False, fc_channels: int = 1024) -> DeconvN
     return DeconvNet(fc_channels=fc_channels, pretrained=pretrained)
 
 
-ARCH = SegArch(make_deconvnet, pretrained_what="ImageNet VGG16 encoder (torchvision)")
+# this module's entries of segdepth.segment.SEG_ARCHS
+ARCHS = {"deconvnet": SegArch(make_deconvnet, pretrained_what="ImageNet VGG16 encoder (torchvision)")}

@@ -12,8 +12,9 @@ import torch
 from torch import nn
 from torchvision.models import segmentation as tv_seg
 
+from ..tensors import imagenet_normalize
 from ..weights import torchvision_pretrained
-from .torch_segmenter import SegArch, imagenet_normalize
+from .torch_segmenter import SegArch
 
 PERSON_CLASS = 15
 NUM_VOC_CLASSES = 21
@@ -64,6 +65,7 @@ def _maker(backbone: str):
     return make
 
 
+# this module's entries of segdepth.segment.SEG_ARCHS
 ARCHS = {
     f"deeplabv3_{short}": SegArch(_maker(backbone), "COCO with VOC labels (torchvision)", library_default=True)
     for short, backbone in (("resnet50", "resnet50"), ("resnet101", "resnet101"), ("mobilenet", "mobilenet_v3_large"))

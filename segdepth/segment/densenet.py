@@ -16,8 +16,10 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision import models
 
+from ..postprocess import sharpen_border_postprocess
+from ..tensors import imagenet_normalize
 from ..weights import torchvision_pretrained
-from .torch_segmenter import SegArch, imagenet_normalize
+from .torch_segmenter import SegArch
 from .unet import DoubleConv
 
 LUMA = (0.299, 0.587, 0.114)
@@ -97,4 +99,7 @@ def make_densenet(pretrained: bool = False, decoder_channels: Sequence[int] = (2
     return DenseNetUNet(decoder_channels=tuple(decoder_channels), pretrained=pretrained)
 
 
-ARCH = SegArch(make_densenet, pretrained_what="ImageNet DenseNet-121 encoder (torchvision)")
+# this module's entries of segdepth.segment.SEG_ARCHS; the registry segmenter sharpens the border
+# band by default (Nikam & Awate; pass postprocess=None for the raw network mask)
+ARCHS = {"densenet": SegArch(make_densenet, pretrained_what="ImageNet DenseNet-121 encoder (torchvision)",
+                             postprocess=sharpen_border_postprocess)}

@@ -13,8 +13,9 @@ import torch
 from torch import nn
 from torchvision import models
 
+from ..tensors import imagenet_normalize
 from ..weights import torchvision_pretrained
-from .torch_segmenter import SegArch, imagenet_normalize
+from .torch_segmenter import SegArch
 
 ENCODER_CHANNELS = 1536
 
@@ -55,4 +56,5 @@ def make_effnet(pretrained: bool = False, decoder_channels: Sequence[int] = (512
     return EffNetSeg(decoder_channels=tuple(decoder_channels), pretrained=pretrained)
 
 
-ARCH = SegArch(make_effnet, pretrained_what="ImageNet EfficientNet-B3 encoder (torchvision)")
+# this module's entries of segdepth.segment.SEG_ARCHS
+ARCHS = {"effnet": SegArch(make_effnet, pretrained_what="ImageNet EfficientNet-B3 encoder (torchvision)")}

@@ -2,7 +2,8 @@
 
 Network contract (every network in this package): input N×3×H×W float32 RGB in [0, 1]
 (each network applies its own ImageNet normalisation), output N×2×H×W logits, channel 1 =
-person. H and W must be multiples of 32; :class:`TorchSegmenter` resizes and pads for it.
+person. H and W must be multiples of 32; :class:`TorchSegmenter` resizes and pads for it
+(the tensor helpers are in :mod:`segdepth.tensors`).
 """
 from __future__ import annotations
 
@@ -13,43 +14,10 @@ from typing import Any, Callable, Optional
 import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from ..tensors import fit_to_network, image_to_tensor
 from ..weights import build_with_weights
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-MULTIPLE = 32
-
-
-def imagenet_normalize(x: torch.Tensor) -> torch.Tensor:
-    """N×3×H×W in [0, 1] → ImageNet-normalised (the statistics torchvision's weights expect)."""
-    mean = torch.tensor(IMAGENET_MEAN, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
-    return (x - mean) / std
-
-
-def image_to_tensor(image: np.ndarray) -> torch.Tensor:
-    """uint8 RGB H×W×3 → float32 1×3×H×W in [0, 1]."""
-    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(f"expected uint8 RGB H×W×3, got {image.dtype} {image.shape}")
-    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float().div_(255.0)
-
-
-def fit_to_network(x: torch.Tensor, long_side: int, multiple: int = MULTIPLE) -> tuple[torch.Tensor, tuple[int, int]]:
-    """Resize N×C×H×W so its long side is ``long_side`` (aspect kept), then reflect-pad to a
-    multiple of ``multiple``. Returns the padded tensor and the unpadded (h, w) to crop back to."""
-    h, w = x.shape[-2:]
-    scale = long_side / max(h, w)
-    nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
-    if (nh, nw) != (h, w):
-        x = F.interpolate(x, size=(nh, nw), mode="bilinear", align_corners=False, antialias=scale < 1)
-    ph, pw = (-nh) % multiple, (-nw) % multiple
-    if ph or pw:
-        mode = "reflect" if ph < nh and pw < nw else "replicate"
-        x = F.pad(x, (0, pw, 0, ph), mode=mode)
-    return x, (nh, nw)
 
 
 class TorchSegmenter:
@@ -93,11 +61,14 @@ class SegArch:
     library's weights (``pretrained_what`` says which; ``None`` when there are none).
     ``library_default``: the registry's ``weights="default"`` means those library weights
     (usable as a person segmenter as they are) instead of a checkpoint trained here.
+    ``postprocess``: the registry segmenter's default ``postprocess(mask, image)`` hook
+    (``None``: the raw network mask); a caller's ``postprocess=`` replaces it.
     """
 
     make: Callable[..., nn.Module]
     pretrained_what: Optional[str] = None
     library_default: bool = False
+    postprocess: Optional[Callable[[np.ndarray, np.ndarray], np.ndarray]] = None
 
 
 def build_network(arch_name: str, arch: SegArch, weights: str | os.PathLike, **arch_kwargs: Any) -> tuple[nn.Module, dict]:
@@ -118,73 +89,3 @@ def build_torch_segmenter(
     """Registry factory body shared by every torch segmenter."""
     net, _ = build_network(arch_name, arch, weights, **arch_kwargs)
     return TorchSegmenter(net, input_size=input_size, device=device, postprocess=postprocess)
-
-
-def _deeplab(name: str) -> Callable[[], SegArch]:
-    def load() -> SegArch:
-        from .deeplab import ARCHS
-
-        return ARCHS[name]
-
-    return load
-
-
-def _unet() -> SegArch:
-    from .unet import ARCH
-
-    return ARCH
-
-
-def _effnet() -> SegArch:
-    from .effnet import ARCH
-
-    return ARCH
-
-
-def _densenet() -> SegArch:
-    from .densenet import ARCH
-
-    return ARCH
-
-
-def _deconvnet() -> SegArch:
-    from .deconvnet import ARCH
-
-    return ARCH
-
-
-# Trainable architectures by registry name (lazy: each entry imports its module when called).
-SEG_ARCHS: dict[str, Callable[[], SegArch]] = {
-    "deeplabv3_resnet50": _deeplab("deeplabv3_resnet50"),
-    "deeplabv3_resnet101": _deeplab("deeplabv3_resnet101"),
-    "deeplabv3_mobilenet": _deeplab("deeplabv3_mobilenet"),
-    "unet": _unet,
-    "effnet": _effnet,
-    "densenet": _densenet,
-    "deconvnet": _deconvnet,
-}
-
-
-def get_arch(name: str) -> SegArch:
-    """The trainable segmentation architecture registered as ``name``."""
-    try:
-        return SEG_ARCHS[name]()
-    except KeyError:
-        raise ValueError(f"unknown segmentation network {name!r}; choose from {sorted(SEG_ARCHS)}") from None
-
-
-def segmenter_factory(name: str) -> Callable[..., TorchSegmenter]:
-    """Registry factory ``(weights="default", device="cpu", input_size=512, postprocess=…, **arch_kwargs)``.
-
-    The DenseNet U-Net post-processes with :func:`segdepth.postprocess.sharpen_border_band`
-    by default (Nikam & Awate); pass ``postprocess=None`` to get the raw network mask.
-    """
-
-    def factory(**kwargs: Any) -> TorchSegmenter:
-        if name == "densenet":
-            from ..postprocess import sharpen_border_postprocess
-
-            kwargs.setdefault("postprocess", sharpen_border_postprocess)
-        return build_torch_segmenter(name, get_arch(name), **kwargs)
-
-    return factory

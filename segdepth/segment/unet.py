@@ -9,7 +9,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .torch_segmenter import SegArch, imagenet_normalize
+from ..tensors import imagenet_normalize
+from .torch_segmenter import SegArch
 
 
 class DoubleConv(nn.Sequential):
@@ -59,4 +60,5 @@ def make_unet(pretrained: bool = False, base: int = 64, depth: int = 4) -> UNet:
     return UNet(base=base, depth=depth)
 
 
-ARCH = SegArch(make_unet, pretrained_what=None)
+# this module's entries of segdepth.segment.SEG_ARCHS
+ARCHS = {"unet": SegArch(make_unet, pretrained_what=None)}
