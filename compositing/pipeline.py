@@ -203,3 +203,37 @@ def postprocess_mask(mask: np.ndarray, image: np.ndarray, fill_holes: bool = Tru
     if refine_edges:
         mask = matte.refine_edges(mask, image)
     return mask
+
+
+@dataclass
+class PhotoRender:
+    """What :func:`render_photo` made and how: the output, the mask / depth / focus it used,
+    the params it rendered with and which depth path applied (``depth_source``)."""
+
+    output: np.ndarray
+    mask: np.ndarray
+    depth: np.ndarray
+    focus: float
+    params: dict[str, Any]
+    depth_source: str
+
+
+def render_photo(method: str, image: np.ndarray, raw_mask: np.ndarray, params: Optional[dict[str, Any]] = None,
+                 depth: Optional[np.ndarray] = None, depth_model: Optional[Callable[..., np.ndarray]] = None,
+                 focus_xy: Optional[tuple[int, int]] = None) -> PhotoRender:
+    """The per-image pipeline: segmenter mask → post-processing → depth (given in metres, or
+    ``depth_model``, default the portrait prior) → focus → render. uint8 RGB in and out."""
+    from segdepth.depth.prior import DepthPrior
+
+    from .video import params_for_depth
+
+    mask = postprocess_mask(raw_mask, image)
+    if depth is not None:
+        relative, source = False, "given"
+    else:
+        model = depth_model if depth_model is not None else DepthPrior()
+        depth, relative = model(image, mask), bool(getattr(model, "relative", False))
+        source = "relative" if relative else "model"
+    focus = choose_focus(mask, depth, focus_xy)
+    used = params_for_depth(method, dict(params or {}), relative) or {}
+    return PhotoRender(render(method, image, mask, depth, focus, used), mask, depth, focus, used, source)
