@@ -54,6 +54,7 @@ class Variant:
     name: str
     method: str
     params: Optional[dict[str, Any]] = None
+    refine: str = "snap"
 
 
 @dataclass
@@ -126,7 +127,7 @@ def default_renderer() -> Callable[[Variant, np.ndarray], np.ndarray]:
         if key not in cache:
             cache.clear()
             cache[key] = segmenter(image)
-        return render_photo(variant.method, image, cache[key], params=variant.params).output
+        return render_photo(variant.method, image, cache[key], params=variant.params, refine=variant.refine).output
 
     return render
 
@@ -304,7 +305,9 @@ if __name__ == "__main__":
     for spec in a.variant:
         name, _, rest = spec.partition("=")
         method, _, js = rest.partition(":")
-        variants.append(Variant(name, method, json.loads(js) if js else None))
+        params = json.loads(js) if js else {}
+        refine = params.pop("refine", "snap")
+        variants.append(Variant(name, method, params or None, refine))
     summary, bad = run_folder(Path(a.folder), Path(a.out), variants or default_variants(), a.limit,
                               crop_columns=a.crops.split(",") if a.crops else None)
     print(markdown_table(summary, a.limit or 40, 40))

@@ -193,14 +193,23 @@ def choose_focus(mask: np.ndarray, depth: np.ndarray, focus_xy: Optional[tuple[i
     return min(medians.values())
 
 
+REFINEMENTS = ("snap", "nikam_awate", "none")
+
+
 def postprocess_mask(mask: np.ndarray, image: np.ndarray, fill_holes: bool = True,
-                     refine_edges: bool = True) -> np.ndarray:
-    """Nikam & Awate mask clean-up: fill holes not connected to the border, then refine the
-    edge band from colour (:func:`compositing.matte.refine_edges`). float32 H×W in [0, 1]."""
+                     refine: str = "snap") -> np.ndarray:
+    """Mask clean-up: fill holes not connected to the border (Nikam & Awate), then refine the
+    edge: ``"snap"`` snaps it to the photo's edges by closed-form matting in a narrow band
+    (:func:`compositing.matte.snap_matte`), ``"nikam_awate"`` re-estimates a wider band from
+    colour (:func:`compositing.matte.refine_edges`), ``"none"`` keeps it. float32 H×W in [0, 1]."""
+    if refine not in REFINEMENTS:
+        raise ValueError(f"unknown mask refinement {refine!r}; choose from {REFINEMENTS}")
     mask = np.clip(np.asarray(mask, np.float32), 0.0, 1.0)
     if fill_holes:
         mask = matte.fill_holes(mask)
-    if refine_edges:
+    if refine == "snap":
+        mask = matte.snap_matte(mask, image)
+    elif refine == "nikam_awate":
         mask = matte.refine_edges(mask, image)
     return mask
 
@@ -220,14 +229,14 @@ class PhotoRender:
 
 def render_photo(method: str, image: np.ndarray, raw_mask: np.ndarray, params: Optional[dict[str, Any]] = None,
                  depth: Optional[np.ndarray] = None, depth_model: Optional[Callable[..., np.ndarray]] = None,
-                 focus_xy: Optional[tuple[int, int]] = None) -> PhotoRender:
+                 focus_xy: Optional[tuple[int, int]] = None, refine: str = "snap") -> PhotoRender:
     """The per-image pipeline: segmenter mask → post-processing → depth (given in metres, or
     ``depth_model``, default the portrait prior) → focus → render. uint8 RGB in and out."""
     from segdepth.depth.prior import DepthPrior
 
     from .video import params_for_depth
 
-    mask = postprocess_mask(raw_mask, image)
+    mask = postprocess_mask(raw_mask, image, refine=refine)
     if depth is not None:
         relative, source = False, "given"
     else:

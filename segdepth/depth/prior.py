@@ -43,8 +43,8 @@ class DepthPrior:
     def __init__(
         self,
         focal_depth: float = 1.0,
-        gap: float = 0.25,
-        spread: float = 1.0,
+        gap: float = 1.0,
+        spread: float = 0.5,
         falloff: float = 0.15,
         row_weight: float = 0.5,
         threshold: float = 0.5,
