@@ -117,17 +117,21 @@ def reference_sharpness(folder: Path) -> np.ndarray:
 def default_renderer() -> Callable[[Variant, np.ndarray], np.ndarray]:
     """Render like ``scripts/blur.py`` with default settings (one MediaPipe segmenter for all)."""
     from compositing.pipeline import render_photo
+    from segdepth.face import FaceDetector
     from segdepth.segment import build_segmenter
 
     segmenter = build_segmenter("mediapipe")
-    cache: dict[int, np.ndarray] = {}
+    detector = FaceDetector()
+    cache: dict[int, tuple[np.ndarray, list]] = {}
 
     def render(variant: Variant, image: np.ndarray) -> np.ndarray:
         key = id(image)
         if key not in cache:
             cache.clear()
-            cache[key] = segmenter(image)
-        return render_photo(variant.method, image, cache[key], params=variant.params, refine=variant.refine).output
+            cache[key] = (segmenter(image), detector(image))
+        mask, faces = cache[key]
+        return render_photo(variant.method, image, mask, params=variant.params, refine=variant.refine,
+                            faces=faces).output
 
     return render
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
 import cv2
 import numpy as np
@@ -217,32 +217,78 @@ def postprocess_mask(mask: np.ndarray, image: np.ndarray, fill_holes: bool = Tru
 @dataclass
 class PhotoRender:
     """What :func:`render_photo` made and how: the output, the mask / depth / focus it used,
-    the params it rendered with and which depth path applied (``depth_source``)."""
+    the params it rendered with and which depth path applied (``depth_info["depth_source"]``:
+    ``given``, ``model``, ``relative`` or ``metric_from_face`` with the per-person distances)."""
 
     output: np.ndarray
     mask: np.ndarray
     depth: np.ndarray
     focus: float
     params: dict[str, Any]
-    depth_source: str
+    depth_info: dict[str, Any]
+
+
+# f-number of the metric prior's default camera (the photo's own field of view): calibrated so
+# that the 40 real portraits' backgrounds match real shallow-DoF photos (bench/BENCHMARKS.md)
+FACE_PRIOR_F_NUMBER = 3.5
+
+
+def _metric_prior(method: str, image: np.ndarray, mask: np.ndarray, params: dict[str, Any], faces: Sequence[Any],
+                  focal_35mm: Optional[float]) -> Optional[tuple[Any, dict[str, Any]]]:
+    """The metric depth from faces (segdepth.depth.metric) and the thin-lens params that go with
+    it, or None when no face lies on the mask or the user chose the relative circle of confusion."""
+    from datasets.synthetic import Lens, coc_radius_px
+    from segdepth.depth.metric import DEFAULT_FOCAL_35MM, metric_depth, sensor_width_mm
+
+    if method != "lens" or params.get("coc", "thin_lens") != "thin_lens":
+        return None
+    h, w = mask.shape
+    # the photo's own field of view unless the user asks for another focal length
+    lens_params = {"coc": "thin_lens", "sensor_width_mm": sensor_width_mm(w, h),
+                   "focal_length_mm": focal_35mm or DEFAULT_FOCAL_35MM, "f_number": FACE_PRIOR_F_NUMBER, **params}
+    built = build_params("lens", lens_params)
+    lens = Lens(built.focal_length_mm, built.f_number, built.sensor_width_mm)
+
+    def coc(d: float, focus: float) -> float:
+        return float(coc_radius_px(np.float32(d), max(focus, 1.01 * lens.focal_length_mm / 1000.0), lens, w))
+
+    result = metric_depth(image, mask, faces, focal_35mm, coc)
+    if result is None:
+        return None
+    return result, lens_params
 
 
 def render_photo(method: str, image: np.ndarray, raw_mask: np.ndarray, params: Optional[dict[str, Any]] = None,
                  depth: Optional[np.ndarray] = None, depth_model: Optional[Callable[..., np.ndarray]] = None,
-                 focus_xy: Optional[tuple[int, int]] = None, refine: str = "snap") -> PhotoRender:
-    """The per-image pipeline: segmenter mask → post-processing → depth (given in metres, or
-    ``depth_model``, default the portrait prior) → focus → render. uint8 RGB in and out."""
+                 focus_xy: Optional[tuple[int, int]] = None, refine: str = "snap",
+                 faces: Optional[Sequence[Any]] = None, focal_35mm: Optional[float] = None) -> PhotoRender:
+    """The per-image pipeline: segmenter mask → post-processing → depth → focus → render.
+
+    Depth: ``depth`` given (metres), else ``depth_model``, else the portrait prior; with the prior,
+    the lens method and detected ``faces`` (segdepth.face.Face) the prior is made metric from the
+    faces' sizes (segdepth.depth.metric: per-person distances, focal length ``focal_35mm`` from
+    EXIF or a default field of view) and rendered through the thin lens, so f-number and focal
+    length act as on a camera; otherwise the relative prior with ``coc="relative"``.
+    uint8 RGB in and out."""
     from segdepth.depth.prior import DepthPrior
 
     from .video import params_for_depth
 
     mask = postprocess_mask(raw_mask, image, refine=refine)
+    params = dict(params or {})
     if depth is not None:
-        relative, source = False, "given"
+        relative, info = False, {"depth_source": "given"}
     else:
-        model = depth_model if depth_model is not None else DepthPrior()
-        depth, relative = model(image, mask), bool(getattr(model, "relative", False))
-        source = "relative" if relative else "model"
+        if depth_model is None:
+            metric = _metric_prior(method, image, mask, params, faces or (), focal_35mm)
+            if metric is not None:
+                result, lens_params = metric
+                focus = result.focus_m if focus_xy is None else choose_focus(result.mask, result.depth, focus_xy)
+                out = render(method, image, result.mask, result.depth, focus, lens_params)
+                return PhotoRender(out, result.mask, result.depth, focus, lens_params, result.summary())
+            depth_model = DepthPrior()
+        depth, relative = depth_model(image, mask), bool(getattr(depth_model, "relative", False))
+        info = {"depth_source": "relative" if relative else "model"}
     focus = choose_focus(mask, depth, focus_xy)
-    used = params_for_depth(method, dict(params or {}), relative) or {}
-    return PhotoRender(render(method, image, mask, depth, focus, used), mask, depth, focus, used, source)
+    used = params_for_depth(method, params, relative) or {}
+    return PhotoRender(render(method, image, mask, depth, focus, used), mask, depth, focus, used, info)

@@ -224,6 +224,21 @@ def read_image(path: PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.nd
     return read_image_with_alpha(path, max_pixels=max_pixels)[0]
 
 
+def read_focal_35mm(path: PathLike) -> Optional[float]:
+    """The photo's 35 mm-equivalent focal length in mm (EXIF ``FocalLengthIn35mmFilm``, tag
+    0xA405 of the Exif IFD), or None when the file has none (or no readable EXIF)."""
+    try:
+        with Image.open(path) as im:
+            value = im.getexif().get_ifd(0x8769).get(0xA405)
+    except (OSError, ValueError, SyntaxError):
+        return None
+    try:
+        focal = float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+    return focal if focal and focal > 0 else None
+
+
 def _shape_str(shape: tuple[int, ...]) -> str:
     return f"{shape[1]}×{shape[0]}"
 

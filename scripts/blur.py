@@ -10,12 +10,16 @@ orientation respected. Each INPUT gives NAME_<method>.png next to it, or under -
 the folders' layout). Depth comes from --depth (one .npy or 16-bit PNG in millimetres for one
 image, or a folder of NAME.npy / NAME.png; taken as metres, so the lens method uses a thin lens:
 add --params coc=relative for relative depth) or else from --depth-model (default: the portrait
-depth PRIOR, an assumption, not an estimate, in relative units: the lens blur radius is then
-strength · width · |d − d_focus|). The focus is the median depth of the main person,
+depth PRIOR, an assumption, not an estimate). With the lens method the prior is made metric from
+the faces MediaPipe finds (each person's distance from their face size, the focal length from
+EXIF FocalLengthIn35mmFilm or a 28 mm default), so f_number and focal_length_mm act as on a camera
+(default f/3.5 there, calibrated on real portraits; a person far behind the subject is blurred at
+their own distance); without a face it stays relative: radius = strength · width · |d − d_focus|. The focus is the median depth of the main person,
 or the depth at --focus X,Y (pixels of the upright image, or percentages such as 50%,30%).
 A file that cannot be used gets one line naming it and the problem; the batch goes on and the
 exit status is 1 when any file failed ("3 done, 2 failed"). Outputs are written atomically.
-The run's settings are saved as blur_<method>_config.json in --out (or beside the outputs).
+The run's settings are saved as blur_<method>_config.json in --out (or beside the outputs), with
+per image the depth path taken (metric_from_face with each person's distance, or relative).
 """
 from __future__ import annotations
 
@@ -30,9 +34,9 @@ from typing import Optional
 import numpy as np
 from tqdm import tqdm
 
-from compositing.pipeline import METHODS, choose_focus, postprocess_mask, render
-from compositing.video import params_for_depth
-from datasets.io import DEFAULT_MAX_PIXELS, ImageError, list_images, read_depth, read_image, write_depth, write_image, write_json
+from compositing.pipeline import METHODS, render_photo
+from datasets.io import (DEFAULT_MAX_PIXELS, ImageError, list_images, read_depth, read_focal_35mm, read_image,
+                         write_depth, write_image, write_json)
 from segdepth.depth import DEPTH_MODELS, build_depth_model
 from segdepth.segment import SEGMENTERS, build_segmenter
 
@@ -191,11 +195,26 @@ class Blurrer:
         self.cfg = cfg
         self.segmenter = build_segmenter(cfg.segmenter)
         self._depth_model = None
+        self._faces = None
+        self.depth_paths: dict[str, dict] = {}  # input path → how its depth was made
 
     def depth_model(self):
+        """The --depth-model, or None for the prior (the pipeline makes it metric from faces)."""
+        if self.cfg.depth_model == "prior":
+            return None
         if self._depth_model is None:
             self._depth_model = build_depth_model(self.cfg.depth_model)
         return self._depth_model
+
+    def faces(self, image: np.ndarray) -> list:
+        """Faces for the metric prior (lens with the depth prior only; the detector is built once)."""
+        if self.cfg.method != "lens" or self.cfg.depth_model != "prior":
+            return []
+        if self._faces is None:
+            from segdepth.face import FaceDetector
+
+            self._faces = FaceDetector()
+        return self._faces(image)
 
     def __call__(self, path: Path, out_dir: Path) -> list[Path]:
         """Blur ``path``; returns the files written. Raises ImageError/ValueError on bad input."""
@@ -205,14 +224,13 @@ class Blurrer:
         focus_xy = focus_point(cfg.focus, w, h) if cfg.focus else None
         depth_path = depth_file_for(path, cfg)
         depth = read_depth(depth_path, expected_shape=image.shape) if depth_path else None
-        mask = postprocess_mask(self.segmenter(image), image)
-        relative = False  # depth files are taken as metres (coc=relative in --params says otherwise)
-        if depth is None:
-            model = self.depth_model()
-            depth, relative = model(image, mask), bool(model.relative)
-        focus = choose_focus(mask, depth, focus_xy)
-        params = params_for_depth(cfg.method, cfg.params or None, relative)
-        result = render(cfg.method, image, mask, depth, focus, params)
+        # depth files are taken as metres (coc=relative in --params says otherwise)
+        done = render_photo(cfg.method, image, self.segmenter(image), cfg.params, depth=depth,
+                            depth_model=None if depth is not None else self.depth_model(), focus_xy=focus_xy,
+                            faces=self.faces(image) if depth is None else None,
+                            focal_35mm=read_focal_35mm(path))
+        result, mask, depth = done.output, done.mask, done.depth
+        self.depth_paths[str(path)] = {**done.depth_info, "params": done.params}
         # everything computed: only now write, so a failure leaves no half set of outputs
         written = [out_dir / f"{path.stem}_{cfg.method}.png"]
         write_image(written[0], result)
@@ -239,7 +257,8 @@ def run(cfg: BlurConfig) -> tuple[int, int]:
     if cfg.depth is not None and not Path(cfg.depth).is_dir() and len(files) != 1:
         raise ValueError(f"--depth {cfg.depth} is one file but there are {len(files)} images; give a folder of NAME.npy")
     plan = [(f, output_dir(f, cfg)) for f in files]
-    for folder in [Path(cfg.out)] if cfg.out else sorted({d for _, d in plan}):
+    folders = [Path(cfg.out)] if cfg.out else sorted({d for _, d in plan})
+    for folder in folders:
         write_json(folder / f"blur_{cfg.method}_config.json", asdict(cfg))
     blurrer = Blurrer(cfg)
     done = failed = 0
@@ -261,6 +280,8 @@ def run(cfg: BlurConfig) -> tuple[int, int]:
             else:
                 message = f"{path}: {exc}"
             tqdm.write(message, file=sys.stderr)
+    for folder in folders:  # the config again, now with how each image's depth was made
+        write_json(folder / f"blur_{cfg.method}_config.json", {**asdict(cfg), "images": blurrer.depth_paths})
     return done, failed
 
 
