@@ -49,12 +49,20 @@ LABELS = {"subject_psnr": "subject PSNR (dB)", "rim2": "rim2", "edge_in": "edge_
 
 @dataclass(frozen=True)
 class Variant:
-    """A column: a compositor ``method`` with ``params`` (None = defaults), under ``name``."""
+    """A column: a compositor ``method`` with ``params`` (None = defaults), mask refinement
+    ``refine`` and depth-prior settings ``prior`` (None = defaults), under ``name``."""
 
     name: str
     method: str
     params: Optional[dict[str, Any]] = None
     refine: str = "snap"
+    prior: Optional[dict[str, float]] = None
+
+
+# the lens as it was before issue 15: composite I − (1 − α)·B̃, the Nikam & Awate edge band, the
+# relative prior only (gap 0.25, spread 1) at strength 0.02
+BEFORE = Variant("lens_before", "lens", {"foreground": "subtract", "coc": "relative", "strength": 0.02},
+                 "nikam_awate", {"gap": 0.25, "spread": 1.0})
 
 
 @dataclass
@@ -117,6 +125,7 @@ def reference_sharpness(folder: Path) -> np.ndarray:
 def default_renderer() -> Callable[[Variant, np.ndarray], np.ndarray]:
     """Render like ``scripts/blur.py`` with default settings (one MediaPipe segmenter for all)."""
     from compositing.pipeline import render_photo
+    from segdepth.depth.prior import DepthPrior
     from segdepth.face import FaceDetector
     from segdepth.segment import build_segmenter
 
@@ -130,8 +139,9 @@ def default_renderer() -> Callable[[Variant, np.ndarray], np.ndarray]:
             cache.clear()
             cache[key] = (segmenter(image), detector(image))
         mask, faces = cache[key]
+        prior = DepthPrior(**variant.prior) if variant.prior else None
         return render_photo(variant.method, image, mask, params=variant.params, refine=variant.refine,
-                            faces=faces).output
+                            faces=faces, depth_model=prior).output
 
     return render
 
@@ -269,24 +279,26 @@ def markdown_table(summary: dict[str, dict[str, float]], n_images: int, n_refere
 
 
 def default_variants() -> list[Variant]:
-    """Every registered compositor method with its default settings."""
+    """Every registered compositor method with its default settings, and the lens before issue 15."""
     from compositing.pipeline import METHODS
 
-    return [Variant(m, m) for m in METHODS]
+    return [Variant(m, m) for m in METHODS] + [BEFORE]
 
 
-def run(quick: bool = False, folder: Optional[str] = None, out: str = "bench_out/realphotos") -> str:
-    """Markdown section for scripts/benchmark.py (skipped without ``folder``)."""
+def run(quick: bool = False, folder: Optional[Path] = None, out: str = "bench_out/realphotos") -> str:
+    """Markdown section for scripts/benchmark.py (skipped without ``folder``); the gallery, crop
+    sheet and results go to ``out``."""
     if folder is None:
-        return ("### Real portraits\n\nSkipped: no folder given (`scripts/benchmark.py --real-photos DIR`, "
+        return ("### Real portraits\n\nSkipped: no folder given (`scripts/benchmark.py --only realphotos --real-photos DIR`, "
                 "a folder laid out as bench/bench_realphotos.py describes).\n")
     problem = check_folder(Path(folder))
     if problem:
         return f"### Real portraits\n\nSkipped: {problem}.\n"
-    summary, n_bad = run_folder(Path(folder), Path(out), default_variants(), limit=4 if quick else None)
+    summary, n_bad = run_folder(Path(folder), Path(out), default_variants(), limit=4 if quick else None,
+                                crop_columns=["lens_before", "lens"])
     n = sum(1 for _ in (Path(folder) / "ordinary").glob("*.png"))
-    return (f"### Real portraits\n\nDefault settings of every method (MediaPipe mask, depth prior) and the "
-            f"published result folders, scored with the folder's person masks ({n_bad} bad file(s); gallery "
+    return (f"### Real portraits\n\nDefault settings of every method (MediaPipe mask, depth prior; the lens "
+            f"makes the prior metric from faces) and the published result folders, scored with the folder's person masks ({n_bad} bad file(s); gallery "
             f"and crop sheet in `{out}`).\n\n" + markdown_table(summary, min(n, 4) if quick else n - n_bad,
                                                                   len(reference_sharpness(Path(folder)))))
 
