@@ -34,7 +34,7 @@ from typing import Optional
 import numpy as np
 from tqdm import tqdm
 
-from compositing.pipeline import METHODS, render_photo
+from compositing.pipeline import METHODS, REFINEMENTS, render_photo
 from datasets.io import (DEFAULT_MAX_PIXELS, ImageError, list_images, read_depth, read_focal_35mm, read_image,
                          write_depth, write_image, write_json)
 from segdepth.depth import DEPTH_MODELS, build_depth_model
@@ -57,6 +57,7 @@ class BlurConfig:
     save_mask: bool = False
     save_depth: bool = False
     params: dict = field(default_factory=dict)
+    refine: str = "snap"
     max_pixels: int = DEFAULT_MAX_PIXELS
     quiet: bool = False
 
@@ -117,6 +118,9 @@ def parse_args(argv: Optional[list[str]] = None) -> BlurConfig:
                    help="depth when --depth is not given (default: the portrait depth prior)")
     p.add_argument("--save-mask", action="store_true", help="also write NAME_mask.png (person mask)")
     p.add_argument("--save-depth", action="store_true", help="also write NAME_depth.npy (depth used)")
+    p.add_argument("--refine", default="snap", choices=REFINEMENTS,
+                   help="mask edge refinement: snap (closed-form matting in a narrow band, default), "
+                        "nikam_awate (their wider colour band), none")
     p.add_argument("--params", nargs="*", default=[], metavar="KEY=VALUE",
                    help="method parameters: key=value … or one JSON object")
     p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
@@ -131,7 +135,7 @@ def parse_args(argv: Optional[list[str]] = None) -> BlurConfig:
         p.error(str(exc))
     return BlurConfig(
         inputs=a.inputs, method=a.method, depth=a.depth, focus=a.focus, out=a.out, segmenter=a.segmenter,
-        depth_model=a.depth_model, save_mask=a.save_mask, save_depth=a.save_depth, params=params,
+        depth_model=a.depth_model, save_mask=a.save_mask, save_depth=a.save_depth, params=params, refine=a.refine,
         max_pixels=a.max_pixels, quiet=a.quiet,
     )
 
@@ -226,7 +230,7 @@ class Blurrer:
         depth = read_depth(depth_path, expected_shape=image.shape) if depth_path else None
         # depth files are taken as metres (coc=relative in --params says otherwise)
         done = render_photo(cfg.method, image, self.segmenter(image), cfg.params, depth=depth,
-                            depth_model=None if depth is not None else self.depth_model(), focus_xy=focus_xy,
+                            depth_model=None if depth is not None else self.depth_model(), focus_xy=focus_xy, refine=cfg.refine,
                             faces=self.faces(image) if depth is None else None,
                             focal_35mm=read_focal_35mm(path))
         result, mask, depth = done.output, done.mask, done.depth
