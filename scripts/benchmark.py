@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench import (bench_compositing, bench_curation, bench_dataset, bench_evaluation,  # noqa: E402
                    bench_gan, bench_realphotos, bench_segdepth, bench_webcam)
+from datasets.cli import EXIT_CODES_EPILOG, run_main  # noqa: E402
 from datasets.io import write_text  # noqa: E402
 
 
@@ -101,7 +102,10 @@ def run(cfg: BenchConfig) -> tuple[str, list[str]]:
 
 def parse_args(argv: list[str] | None = None) -> BenchConfig:
     """Build the config from the command line."""
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog=EXIT_CODES_EPILOG.replace("some inputs failed (each named on its own line, "
+                                                                 "the rest were processed)",
+                                                                 "some benchmarks failed (the others ran)"))
     p.add_argument("--out", default=BenchConfig.out, help="Markdown file to write (default: %(default)s)")
     p.add_argument("--only", nargs="+", choices=sorted(BENCHES), default=list(BENCHES),
                    help="benchmarks to run (default: all)")
@@ -126,4 +130,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main, "benchmark"))

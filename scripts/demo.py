@@ -28,6 +28,7 @@ import torch
 
 from compositing.pipeline import METHODS
 from datasets import io, synthetic
+from datasets.cli import EXIT_CODES_EPILOG, int_range, non_negative_int, output_folder, run_main
 from gan.model import PRESETS
 
 log = logging.getLogger("demo")
@@ -80,7 +81,7 @@ def train_presets(cfg: DemoConfig) -> dict[str, Path]:
 
     Running the demo again continues each preset's run from its latest checkpoint, so a finished
     run is reused rather than retrained (the demo's settings must match the earlier ones)."""
-    from gan.train import TrainConfig, list_checkpoints, train
+    from gan.train import TrainConfig, checkpoint_iteration, list_checkpoints, train
 
     out = Path(cfg.out)
     data_root = out / "gan_data"
@@ -89,8 +90,13 @@ def train_presets(cfg: DemoConfig) -> dict[str, Path]:
                                           (cfg.gan_size, cfg.gan_size), seed=cfg.seed)
     checkpoints = {}
     for preset in cfg.presets:
-        # a run left by an earlier demo is continued (or, when it reached gan_steps, reused as it is)
-        resume = bool(list_checkpoints(out / "runs" / preset))
+        # a run left by an earlier demo is continued, or, when it reached gan_steps, reused as it is
+        earlier = list_checkpoints(out / "runs" / preset)
+        if earlier and checkpoint_iteration(earlier[-1]) >= cfg.gan_steps:
+            log.info("preset %s: reusing %s", preset, earlier[-1])
+            checkpoints[preset] = earlier[-1]
+            continue
+        resume = bool(earlier)
         tcfg = TrainConfig(dataroot=str(data_root), name=preset, runs_dir=str(out / "runs"), preset=preset,
                            model_overrides=dict(DEMO_GAN_MODEL), load_size=cfg.gan_size,
                            crop_size=cfg.gan_size, n_epochs=10_000, n_epochs_decay=0, num_workers=0,
@@ -171,24 +177,27 @@ def write_index(cfg: DemoConfig, checkpoints: dict[str, Path], n_images: int) ->
 def parse_args(argv: Optional[list[str]] = None) -> DemoConfig:
     """The demo's config from the command line."""
     d = DemoConfig()
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", default=d.out, help="output folder (default: %(default)s)")
-    p.add_argument("--scenes", type=int, default=d.scenes, help="synthetic scenes to render (default: %(default)s)")
-    p.add_argument("--scene-size", type=int, default=d.scene_size, help="their side in pixels (default: %(default)s)")
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog=EXIT_CODES_EPILOG)
+    p.add_argument("--out", default=d.out, type=output_folder, help="output folder (default: %(default)s)")
+    p.add_argument("--scenes", type=int_range(0, 1000), default=d.scenes,
+                   help="synthetic scenes to render, 0 … 1000 (default: %(default)s)")
+    p.add_argument("--scene-size", type=int_range(32, 2048), default=d.scene_size,
+                   help="their side in pixels, 32 … 2048 (default: %(default)s)")
     p.add_argument("--no-gan", dest="gan", action="store_false", help="skip GAN training (classical methods only)")
     p.add_argument("--presets", nargs="+", choices=sorted(PRESETS), default=d.presets,
                    help="GAN presets to train (default: all four)")
-    p.add_argument("--gan-steps", type=int, default=d.gan_steps, help="training steps per preset (default: %(default)s)")
-    p.add_argument("--gan-size", type=int, default=d.gan_size, help="GAN training size (default: %(default)s)")
-    p.add_argument("--gan-train-scenes", type=int, default=d.gan_train_scenes,
+    p.add_argument("--gan-steps", type=int_range(1, 10**6), default=d.gan_steps,
+                   help="training steps per preset (default: %(default)s)")
+    p.add_argument("--gan-size", type=int_range(16, 1024), default=d.gan_size,
+                   help="GAN training size, 16 … 1024 (default: %(default)s)")
+    p.add_argument("--gan-train-scenes", type=int_range(1, 10_000), default=d.gan_train_scenes,
                    help="synthetic training scenes per domain (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--threads", type=int, default=d.threads,
+    p.add_argument("--seed", type=non_negative_int, default=d.seed)
+    p.add_argument("--threads", type=int_range(1, 256), default=d.threads,
                    help="torch CPU threads; the demo's networks are tiny, one is fastest (default: %(default)s)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     a = p.parse_args(argv)
-    if a.gan_steps < 1 or a.scenes < 0:
-        p.error("--gan-steps must be at least 1 and --scenes at least 0")
     return DemoConfig(out=a.out, scenes=a.scenes, scene_size=a.scene_size, gan=a.gan, presets=a.presets,
                       gan_size=a.gan_size, gan_train_scenes=a.gan_train_scenes, gan_steps=a.gan_steps,
                       seed=a.seed, threads=a.threads, quiet=a.quiet)
@@ -212,4 +221,4 @@ def main(argv: Optional[list[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main, "demo"))

@@ -28,6 +28,8 @@ from typing import Iterable
 import cv2
 import numpy as np
 
+from datasets.cli import quiet_native_logs
+
 KEYPOINTS = ("right_eye", "left_eye", "nose_tip", "mouth_center", "right_ear", "left_ear")
 MODELS = {"short": 0, "full": 1}
 REFINE_SIZE = 256
@@ -141,8 +143,11 @@ class FaceDetector:
                               "(newer releases dropped the solutions API): pip install mediapipe==0.10.14") from exc
         self.models, self.min_score, self.refine = models, min_score, refine
         names = set(models) | ({"short"} if refine else set())
-        self._graphs = {m: face_detection.FaceDetection(min_detection_confidence=min_score,
-                                                        model_selection=MODELS[m]) for m in names}
+        with quiet_native_logs():  # the graphs start (and TFLite logs its set-up) on their first image
+            self._graphs = {m: face_detection.FaceDetection(min_detection_confidence=min_score,
+                                                            model_selection=MODELS[m]) for m in names}
+            for graph in self._graphs.values():
+                graph.process(np.zeros((16, 16, 3), np.uint8))
 
     def _run(self, model: str, image: np.ndarray, scale: float = 1.0, x0: float = 0.0, y0: float = 0.0) -> list[Face]:
         """Raw detections of one model on ``image``, mapped by p → p · scale + (x0, y0)."""
