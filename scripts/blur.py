@@ -234,7 +234,8 @@ class Blurrer:
                             focal_35mm=read_focal_35mm(path))
         result, mask, depth = done.output, done.mask, done.depth
         self.depth_paths[str(path)] = {**done.depth_info, "params": done.params}
-        self._warn_ineffective(done.params, done.depth_info["depth_source"] == "relative")
+        relative = done.depth_info["depth_source"] == "relative"
+        self._warn_ineffective(done.params, relative)
         # everything computed: only now write, so a failure leaves no half set of outputs
         written = [out_dir / f"{path.stem}_{cfg.method}.png"]
         write_image(written[0], result)
