@@ -335,3 +335,19 @@ def test_failing_encoder_mid_write(tmp_path, monkeypatch):
         io.write_image(target, _photo(seed=3))
     assert target.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["r.png"]
+
+
+def test_read_focal_35mm_from_exif(tmp_path):
+    from PIL import Image
+
+    from datasets.io import read_focal_35mm
+
+    im = Image.new("RGB", (8, 8))
+    exif = Image.Exif()
+    exif.get_ifd(0x8769)[0xA405] = 26  # FocalLengthIn35mmFilm
+    im.save(tmp_path / "phone.jpg", exif=exif)
+    im.save(tmp_path / "plain.jpg")
+    assert read_focal_35mm(tmp_path / "phone.jpg") == 26.0
+    assert read_focal_35mm(tmp_path / "plain.jpg") is None
+    (tmp_path / "broken.jpg").write_bytes(b"not an image")
+    assert read_focal_35mm(tmp_path / "broken.jpg") is None
