@@ -372,12 +372,12 @@ def test_metric_failure_is_counted_and_the_render_kept(data, tmp_path, monkeypat
 
 def test_published_result_folders_are_extra_columns(data, tmp_path):
     """--results NAME=DIR: a paper's outputs, named like the inputs, measured beside ours."""
-    from datasets.io import read_image_with_alpha
     from evaluation.compare import published_renderer
 
     published = tmp_path / "paper"
-    for name in ("s0", "s1"):  # none for the third input: counted as a failed "render"
-        image, mask = read_image_with_alpha(data / "inputs" / f"{name}.png")
+    for i, name in enumerate(("s0", "s1")):  # none for the third input: counted as a failed "render"
+        scene = make_scene(seed=i, size=SIZE)
+        image, mask = scene.image, scene.mask
         write_image(published / f"{name}.jpg" if name == "s1" else published / f"{name}.png",
                     _blur(image, mask, None))
     cfg = CompareConfig(input=str(data / "inputs"), out=str(tmp_path / "out"), depth=str(data / "depth"),
