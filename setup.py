@@ -18,6 +18,8 @@ INSTALL_REQUIRES = [
     "scikit-image>=0.22",
     "scipy>=1.11",
     "h5py>=3.10",
+    # closed-form matting (Levin et al. 2008) for the mask snap in compositing/matte.py
+    "pymatting==1.1.16",
 ]
 
 EXTRAS = {

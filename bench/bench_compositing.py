@@ -4,7 +4,7 @@ Input: a synthetic portrait (datasets.synthetic, 300×400) upscaled to 1 MP (866
 (3000×4000): bicubic image, bilinear matte, nearest depth in metres, focus on the subject. Each
 method runs ``repeats`` times, round-robin over the methods so background load hits them alike;
 the table gives the median. Targets (issue 2): lens ≤ 1.5 s at 12 MP and ≤ 2× progressive13 in
-the same run.
+the same run, with the mask snap (issue 15) counted in the lens time.
 """
 from __future__ import annotations
 
@@ -30,18 +30,28 @@ def _inputs(height: int, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return image, mask, depth, scene.focus_depth
 
 
+REFINED = "lens + mask snap"
+
+
 def _time_methods(names: list[str], height: int, width: int, repeats: int) -> dict[str, float]:
-    from compositing.pipeline import render
+    """Median seconds per method; ``REFINED`` is the mask snap (compositing.matte.snap_matte, on
+    the matte blurred like a segmenter's soft tail) followed by the lens blur."""
+    from compositing.pipeline import postprocess_mask, render
 
     image, mask, depth, focus = _inputs(height, width)
+    soft = cv2.GaussianBlur(mask, (0, 0), 0.004 * width)
     for name in names:  # warm-up: kernels, tables, allocator
         render(name, image[:64, :64], mask[:64, :64], depth[:64, :64], focus)
-    times: dict[str, list[float]] = {name: [] for name in names}
+    postprocess_mask(soft[:128, :128], image[:128, :128])
+    times: dict[str, list[float]] = {name: [] for name in [*names, REFINED]}
     for _ in range(repeats):
         for name in names:
             start = time.perf_counter()
             render(name, image, mask, depth, focus)
             times[name].append(time.perf_counter() - start)
+        start = time.perf_counter()
+        render("lens", image, postprocess_mask(soft, image), depth, focus)
+        times[REFINED].append(time.perf_counter() - start)
     return {name: statistics.median(t) for name, t in times.items()}
 
 
@@ -62,16 +72,18 @@ def run(quick: bool = False) -> str:
              f"| method | {sizes[0][2]} (s) | {sizes[1][2]} (s) | source |", "|---|---|---|---|"]
     for name in names:
         lines.append(f"| {name} | {results[0][name]:.3f} | {results[1][name]:.3f} | {METHODS[name].source} |")
-    lens_s, prog_s = results[1]["lens"], results[1]["progressive13"]
+    lines.append(f"| {REFINED} | {results[0][REFINED]:.3f} | {results[1][REFINED]:.3f} | the mask snapped to the "
+                 "photo's edges (closed-form matting in a narrow band, compositing.matte.snap_matte), then lens |")
+    lens_s, prog_s = results[1][REFINED], results[1]["progressive13"]
     ratio = lens_s / prog_s
-    lines += ["", f"lens / progressive13 at {sizes[1][2]}: **{ratio:.2f}×** (lens {lens_s:.3f} s, "
-              f"progressive13 {prog_s:.3f} s)", ""]
+    lines += ["", f"{REFINED} / progressive13 at {sizes[1][2]}: **{ratio:.2f}×** ({REFINED} {lens_s:.3f} s, "
+              f"progressive13 {prog_s:.3f} s; lens alone {results[1]['lens']:.3f} s)", ""]
     if quick:
         lines.append("Quick run (tiny sizes): the 12 MP targets are not checked.")
     else:
         ok_abs, ok_rel = lens_s <= LENS_MAX_S, ratio <= LENS_MAX_RATIO
-        lines += [f"- lens ≤ {LENS_MAX_S} s at 12 MP: {'PASS' if ok_abs else 'FAIL'} ({lens_s:.3f} s)",
-                  f"- lens ≤ {LENS_MAX_RATIO}× progressive13 at 12 MP: {'PASS' if ok_rel else 'FAIL'} ({ratio:.2f}×)"]
+        lines += [f"- {REFINED} ≤ {LENS_MAX_S} s at 12 MP: {'PASS' if ok_abs else 'FAIL'} ({lens_s:.3f} s)",
+                  f"- {REFINED} ≤ {LENS_MAX_RATIO}× progressive13 at 12 MP: {'PASS' if ok_rel else 'FAIL'} ({ratio:.2f}×)"]
     return "\n".join(lines) + "\n"
 
 

@@ -16,9 +16,10 @@ out = Ĉ_i + (1 − α̂_i)·out. A photograph has only one visible surface per 
 3. The in-focus subject is a separate layer: the background behind it is unknown, so it is
    filled by push-pull interpolation from background pixels only (Gortler et al. 1996) before
    any blur; subject colours never enter the background blur (no halo). At soft edges the
-   subject's premultiplied colour is α·F = I − (1 − α)·B (decontaminated), and it is composited
-   over the blurred background with its exact matte at full resolution; where α = 1 the input
-   pixel is returned unchanged.
+   subject's colour F̂ is estimated by blur-fusion (Forte & Pitié 2021; ``foreground="subtract"``
+   takes α·F = I − (1 − α)·B̃ instead, which keeps the background's texture seen through the
+   edge, a sharp rim), and out = α·F̂ + (1 − α)·blur(B) with the exact matte at full
+   resolution; where α = 1 the input pixel is returned unchanged.
 4. The background (and anything in front of the subject) is quantised into at most
    ``max_layers`` CoC levels with tent weights (no banding on continuous depth). Back-to-front
    "over" compositing gives occlusion: a near layer is not smeared by the far blur behind it;
@@ -47,11 +48,12 @@ import numpy as np
 from datasets.synthetic import Lens, coc_radius_px
 
 from .kernels import aperture_kernel
-from .matte import pushpull_fill
+from .matte import fuse_foreground, fusion_means, pushpull_fill
 
 log = logging.getLogger(__name__)
 
 COC_MODES = ("thin_lens", "relative")
+FOREGROUND_MODES = ("blur_fusion", "subtract")
 
 
 @dataclass
@@ -62,7 +64,7 @@ class LensParams:
     focal_length_mm: float = 85.0
     f_number: float = 1.8
     sensor_width_mm: float = 36.0
-    strength: float = 0.02  # relative mode: radius = strength · width · |d − d_f|
+    strength: float = 0.0045  # relative mode: radius = strength · width · |d − d_f| (calibrated, bench/BENCHMARKS.md)
     max_radius_frac: float = 0.08  # CoC radius clipped to this fraction of the image width
     blades: int = 0  # 0: disk aperture; n ≥ 3: n-blade polygon
     rotation_deg: float = 0.0
@@ -72,6 +74,7 @@ class LensParams:
     work_pixels: int = 500_000
     kernel_radius: float = 8.0
     fill_margin_px: int = 2  # background pixels this close to the subject are not fill sources
+    foreground: str = "blur_fusion"  # subject colour at soft edges: "blur_fusion" or "subtract"
     grain: bool = False
     seed: int = 0
 
@@ -358,6 +361,8 @@ def lens_blur(image: np.ndarray, mask: np.ndarray, depth: np.ndarray, focus_dept
         raise ValueError(f"need image H×W×3 with mask and depth H×W, got {image.shape}, {mask.shape}, {depth.shape}")
     if params.max_layers < 1 or params.kernel_radius < 1 or params.work_pixels < 1:
         raise ValueError("max_layers, kernel_radius and work_pixels must be positive")
+    if params.foreground not in FOREGROUND_MODES:
+        raise ValueError(f"unknown foreground {params.foreground!r}; choose from {FOREGROUND_MODES}")
     full = (h, w)
 
     # working resolution: area-downscaled linear light, matte and depth
@@ -437,6 +442,8 @@ def lens_blur(image: np.ndarray, mask: np.ndarray, depth: np.ndarray, focus_dept
         result[rows, cols] = linear_to_srgb8(base)
     # ... and the in-focus subject is composited over it with its exact matte
     if subject_in_focus:
+        side = min(work)  # blur-fusion radii at the working size: 4.5 % and 1.2 % of the short side
+        fg_means = fusion_means(low, alpha_low, (max(3, round(0.045 * side)), max(1, round(0.012 * side))))
         lo, hi = 1.0 / 512, 1.0 - 1.0 / 512
         idx = np.flatnonzero(cv2.inRange(mask, lo, hi).reshape(-1))
         if idx.size:
@@ -447,7 +454,11 @@ def lens_blur(image: np.ndarray, mask: np.ndarray, depth: np.ndarray, focus_dept
             if region is not None:
                 keep = _sample(keep_low, full, yy, xx)[:, None]
                 base += keep * (lin - _sample(low, full, yy, xx))
-            fg_premul = np.maximum(lin - (1.0 - a) * _sample(b_est, full, yy, xx), 0.0)
+            if params.foreground == "subtract":
+                fg_premul = np.maximum(lin - (1.0 - a) * _sample(b_est, full, yy, xx), 0.0)
+            else:
+                f_b, b_b = fg_means
+                fg_premul = a * fuse_foreground(lin, a[:, 0], _sample(f_b, full, yy, xx), _sample(b_b, full, yy, xx))
             result.reshape(-1, 3)[idx] = linear_to_srgb8(fg_premul + (1.0 - a) * base)
         cv2.copyTo(image, cv2.inRange(mask, hi, float(np.finfo(np.float32).max)), result)
     # objects in front of the subject blur over it

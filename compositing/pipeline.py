@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
 import cv2
 import numpy as np
@@ -18,7 +18,7 @@ import numpy as np
 from . import matte
 from datasets.cli import check_types
 
-from .lens import COC_MODES, LensParams, lens_blur
+from .lens import COC_MODES, FOREGROUND_MODES, LensParams, lens_blur
 from .progressive import (BucketParams, Progressive13Params, ProgressiveParams, bucket_blur,
                           gaussian_blur, paste_subject, progressive_blur)
 
@@ -142,8 +142,9 @@ METHODS: dict[str, MethodSpec] = {
                           {"k": _KERNEL, "feather_k": _KERNEL}),
     "lens": MethodSpec(lens_blur, LensParams,
                        "ours: thin-lens CoC, occlusion-aware layers in linear light (Potmesil & "
-                       "Chakravarty 1981; Kraus & Strengert 2007), highlights, no halo",
-                       {"coc": COC_MODES, "focal_length_mm": (1.0, 2000.0), "f_number": (0.5, 64.0),
+                       "Chakravarty 1981; Kraus & Strengert 2007), highlights, no halo, blur-fusion "
+                       "foreground at soft edges (Forte & Pitié 2021)",
+                       {"coc": COC_MODES, "foreground": FOREGROUND_MODES, "focal_length_mm": (1.0, 2000.0), "f_number": (0.5, 64.0),
                         "sensor_width_mm": (1.0, 200.0), "strength": (0.0, 1.0), "max_radius_frac": (0.0, 0.5),
                         "blades": frozenset({0, *range(3, 65)}), "rotation_deg": (-360.0, 360.0),
                         "highlight_threshold": (0.0, 1.0),
@@ -265,13 +266,103 @@ def choose_focus(mask: np.ndarray, depth: np.ndarray, focus_xy: Optional[tuple[i
     return min(medians.values())
 
 
+REFINEMENTS = ("snap", "nikam_awate", "none")
+
+
 def postprocess_mask(mask: np.ndarray, image: np.ndarray, fill_holes: bool = True,
-                     refine_edges: bool = True) -> np.ndarray:
-    """Nikam & Awate mask clean-up: fill holes not connected to the border, then refine the
-    edge band from colour (:func:`compositing.matte.refine_edges`). float32 H×W in [0, 1]."""
+                     refine: str = "snap") -> np.ndarray:
+    """Mask clean-up: fill holes not connected to the border (Nikam & Awate), then refine the
+    edge: ``"snap"`` snaps it to the photo's edges by closed-form matting in a narrow band
+    (:func:`compositing.matte.snap_matte`), ``"nikam_awate"`` re-estimates a wider band from
+    colour (:func:`compositing.matte.refine_edges`), ``"none"`` keeps it. float32 H×W in [0, 1]."""
+    if refine not in REFINEMENTS:
+        raise ValueError(f"unknown mask refinement {refine!r}; choose from {REFINEMENTS}")
     mask = np.clip(np.asarray(mask, np.float32), 0.0, 1.0)
     if fill_holes:
         mask = matte.fill_holes(mask)
-    if refine_edges:
+    if refine == "snap":
+        mask = matte.snap_matte(mask, image)
+    elif refine == "nikam_awate":
         mask = matte.refine_edges(mask, image)
     return mask
+
+
+@dataclass
+class PhotoRender:
+    """What :func:`render_photo` made and how: the output, the mask / depth / focus it used,
+    the params it rendered with and which depth path applied (``depth_info["depth_source"]``:
+    ``given``, ``model``, ``relative`` or ``metric_from_face`` with the per-person distances)."""
+
+    output: np.ndarray
+    mask: np.ndarray
+    depth: np.ndarray
+    focus: float
+    params: dict[str, Any]
+    depth_info: dict[str, Any]
+
+
+# f-number of the metric prior's default camera (the photo's own field of view): calibrated so
+# that the 40 real portraits' backgrounds match real shallow-DoF photos (bench/BENCHMARKS.md)
+FACE_PRIOR_F_NUMBER = 3.5
+
+
+def _metric_prior(method: str, image: np.ndarray, mask: np.ndarray, params: dict[str, Any], faces: Sequence[Any],
+                  focal_35mm: Optional[float]) -> Optional[tuple[Any, dict[str, Any]]]:
+    """The metric depth from faces (segdepth.depth.metric) and the thin-lens params that go with
+    it, or None when no face lies on the mask or the user chose the relative circle of confusion."""
+    from datasets.synthetic import Lens, coc_radius_px
+    from segdepth.depth.metric import DEFAULT_FOCAL_35MM, metric_depth, sensor_width_mm
+
+    if method != "lens" or params.get("coc", "thin_lens") != "thin_lens":
+        return None
+    h, w = mask.shape
+    # the photo's own field of view unless the user asks for another focal length
+    lens_params = {"coc": "thin_lens", "sensor_width_mm": sensor_width_mm(w, h),
+                   "focal_length_mm": focal_35mm or DEFAULT_FOCAL_35MM, "f_number": FACE_PRIOR_F_NUMBER, **params}
+    built = build_params("lens", lens_params)
+    lens = Lens(built.focal_length_mm, built.f_number, built.sensor_width_mm)
+
+    def coc(d: float, focus: float) -> float:
+        return float(coc_radius_px(np.float32(d), max(focus, 1.01 * lens.focal_length_mm / 1000.0), lens, w))
+
+    result = metric_depth(image, mask, faces, focal_35mm, coc)
+    if result is None:
+        return None
+    return result, lens_params
+
+
+def render_photo(method: str, image: np.ndarray, raw_mask: np.ndarray, params: Optional[dict[str, Any]] = None,
+                 depth: Optional[np.ndarray] = None, depth_model: Optional[Callable[..., np.ndarray]] = None,
+                 focus_xy: Optional[tuple[int, int]] = None, refine: str = "snap",
+                 faces: Optional[Sequence[Any]] = None, focal_35mm: Optional[float] = None,
+                 depth_relative: bool = False) -> PhotoRender:
+    """The per-image pipeline: segmenter mask → post-processing → depth → focus → render.
+
+    Depth: ``depth`` given (metres, or relative units with ``depth_relative``), else ``depth_model``, else the portrait prior; with the prior,
+    the lens method and detected ``faces`` (segdepth.face.Face) the prior is made metric from the
+    faces' sizes (segdepth.depth.metric: per-person distances, focal length ``focal_35mm`` from
+    EXIF or a default field of view) and rendered through the thin lens, so f-number and focal
+    length act as on a camera; otherwise the relative prior with ``coc="relative"``.
+    uint8 RGB in and out."""
+    from segdepth.depth.prior import DepthPrior
+
+    from .video import params_for_depth
+
+    mask = postprocess_mask(raw_mask, image, refine=refine)
+    params = dict(params or {})
+    if depth is not None:
+        relative, info = depth_relative, {"depth_source": "relative" if depth_relative else "given"}
+    else:
+        if depth_model is None:
+            metric = _metric_prior(method, image, mask, params, faces or (), focal_35mm)
+            if metric is not None:
+                result, lens_params = metric
+                focus = result.focus_m if focus_xy is None else choose_focus(result.mask, result.depth, focus_xy)
+                out = render(method, image, result.mask, result.depth, focus, lens_params)
+                return PhotoRender(out, result.mask, result.depth, focus, lens_params, result.summary())
+            depth_model = DepthPrior()
+        depth, relative = depth_model(image, mask), bool(getattr(depth_model, "relative", False))
+        info = {"depth_source": "relative" if relative else "model"}
+    focus = choose_focus(mask, depth, focus_xy)
+    used = params_for_depth(method, params, relative) or {}
+    return PhotoRender(render(method, image, mask, depth, focus, used), mask, depth, focus, used, info)

@@ -296,6 +296,19 @@ def read_image_reduced(path: PathLike, long_side: int, *,
         return _to_rgb_alpha(im, path)[0], full
     finally:
         im.close()
+def read_focal_35mm(path: PathLike) -> Optional[float]:
+    """The photo's 35 mm-equivalent focal length in mm (EXIF ``FocalLengthIn35mmFilm``, tag
+    0xA405 of the Exif IFD), or None when the file has none (or no readable EXIF)."""
+    try:
+        with Image.open(path) as im:
+            value = im.getexif().get_ifd(0x8769).get(0xA405)
+    except (OSError, ValueError, SyntaxError):
+        return None
+    try:
+        focal = float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+    return focal if focal and focal > 0 else None
 
 
 def _shape_str(shape: tuple[int, ...]) -> str:

@@ -38,11 +38,14 @@ from evaluation.gallery import Cell, Column, MetricsTable, Row, build_gallery, w
 log = logging.getLogger(__name__)
 
 RenderFn = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 SET_METRIC_LABELS = {
     "fid": "FID vs reference",
     "kid": "KID vs reference",
     "blur_w1": "blur-distribution W₁ vs reference",
+    "sharpness_gap": "background sharpness gap vs reference (ln)",
+    "sharpness_w1": "background sharpness W₁ vs reference (ln)",
 }
 EXTRA_LABELS = {"truth_lpips": "LPIPS vs ground truth", "seconds": "seconds per image"}
 _CAPTION_KEYS = (("bg_blur", "blur"), ("halo", "halo"), ("checkerboard", "ckb"), ("subject_ssim", "SSIMₛ"),
@@ -70,6 +73,8 @@ class Renderer:
     settings: Mapping[str, Any]
     fn: RenderFn = field(repr=False, compare=False)
     relative_fn: Optional[RenderFn] = field(default=None, repr=False, compare=False)
+    # kind "published": output name → file of a result folder; outputs are read, not rendered
+    published: Optional[Mapping[str, Path]] = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         _check_name(self.name)
@@ -77,6 +82,36 @@ class Renderer:
     def __call__(self, image: np.ndarray, mask: np.ndarray, depth: np.ndarray, relative: bool = False) -> np.ndarray:
         fn = self.relative_fn if relative and self.relative_fn is not None else self.fn
         return fn(image, mask, depth)
+
+    def output_for(self, name: str, image: np.ndarray, mask: np.ndarray, depth: np.ndarray,
+                   relative: bool = False) -> np.ndarray:
+        """The output for input ``name``: rendered, or read from the published folder (a
+        result of another size is resized to the input's, area-averaged)."""
+        if self.published is None:
+            return self(image, mask, depth, relative)
+        found = self.published.get(name)
+        if found is None:
+            raise FileNotFoundError(f"no published result {name}.* in {self.settings['folder']}")
+        result = read_image(found)
+        if result.shape != image.shape:
+            result = cv2.resize(result, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_AREA)
+        return result
+
+
+def published_renderer(spec: str) -> Renderer:
+    """``NAME=DIR``: a folder of published outputs (e.g. a paper's results), files named like the
+    inputs (any image format), shown and measured as one more method."""
+    name, sep, folder = spec.partition("=")
+    if not sep or not name or not folder:
+        raise ValueError(f"--results {spec!r}: expected NAME=DIR")
+    if not Path(folder).is_dir():
+        raise FileNotFoundError(f"{folder}: no such folder (for --results {name})")
+
+    def unavailable(image: np.ndarray, mask: np.ndarray, depth: np.ndarray) -> np.ndarray:
+        raise TypeError("published results are read with output_for(name, ...), not rendered")
+
+    return Renderer(name, "published", {"folder": str(folder)}, unavailable,
+                    published=_index(folder, _IMAGE_SUFFIXES))
 
 
 def compositor_renderer(method: str, params: Optional[Mapping[str, Any]] = None) -> Renderer:
@@ -168,6 +203,7 @@ class CompareConfig:
     methods: list[str] = field(default_factory=list)
     params: dict[str, dict[str, Any]] = field(default_factory=dict)  # compositor method → its params
     gan: list[str] = field(default_factory=list)
+    results: list[str] = field(default_factory=list)  # NAME=DIR published result folders
     reference: Optional[str] = None
     masks: Optional[str] = None
     depth: Optional[str] = None
@@ -264,12 +300,13 @@ def build_renderers(cfg: CompareConfig) -> list[Renderer]:
         raise ValueError(f"parameters given for methods not compared: {unused}")
     renderers = [compositor_renderer(m, cfg.params.get(m)) for m in cfg.methods]
     renderers += [gan_renderer(GanSpec.parse(s), cfg.device) for s in cfg.gan]
+    renderers += [published_renderer(s) for s in cfg.results]
     names = [r.name for r in renderers]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise ValueError(f"method names must be unique; repeated: {dupes}")
     if not renderers:
-        raise ValueError("nothing to compare: give --methods and/or --gan")
+        raise ValueError("nothing to compare: give --methods, --gan and/or --results")
     return renderers
 
 
@@ -301,7 +338,7 @@ def run_compare(
     if cfg.masks is not None and not Path(cfg.masks).is_dir():
         raise FileNotFoundError(f"{cfg.masks}: no such folder")
     depths = _index(cfg.depth, (".npy", ".png"))
-    truths = _index(cfg.truth, (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"))
+    truths = _index(cfg.truth, _IMAGE_SUFFIXES)
 
     aux = [Column("input"), Column("mask"), Column("depth", {"source": "--depth" if cfg.depth else cfg.depth_model})]
     if cfg.truth:
@@ -331,6 +368,7 @@ def run_compare(
     gallery_rows: list[Row] = []
     feats: dict[str, list[np.ndarray]] = {r.name: [] for r in renderers}
     samples: dict[str, list[np.ndarray]] = {r.name: [] for r in renderers}
+    sharpness: dict[str, list[float]] = {r.name: [] for r in renderers}
     n_bad, n_fail = len(clashes), 0
     for clash in clashes:
         errors.append(clash)
@@ -380,7 +418,7 @@ def run_compare(
         for r in renderers:
             try:
                 start = time.perf_counter()
-                output = r(image, mask, depth, relative)
+                output = r.output_for(name, image, mask, depth, relative)
                 seconds = time.perf_counter() - start
                 if not isinstance(output, np.ndarray) or output.dtype != np.uint8 or output.shape != image.shape:
                     got = f"{output.dtype} {output.shape}" if isinstance(output, np.ndarray) else type(output).__name__
@@ -410,6 +448,7 @@ def run_compare(
             cells.append(Cell(full, thumb, caption))
             if cfg.reference:
                 samples[r.name].append(M.blur_samples(output, mask))
+                sharpness[r.name].append(M.background_sharpness(output, mask))
                 if extractor is not None:
                     feats[r.name].append(extractor([output])[0])
         gallery_rows.append(Row(name, cells))
@@ -417,12 +456,14 @@ def run_compare(
     set_metrics: dict[str, dict[str, float]] = {}
     n_bad_ref = 0
     if cfg.reference:
-        ref_samples, ref_feats, ref_errors = _reference_stats(cfg, segment, extractor)
+        ref_samples, ref_sharpness, ref_feats, ref_errors = _reference_stats(cfg, segment, extractor)
         n_bad_ref = len(ref_errors)
         errors += ref_errors
         for r in renderers:
             entry = {"blur_w1": M.blur_distribution_distance(np.concatenate(samples[r.name] or [np.zeros(0)]),
-                                                             ref_samples)}
+                                                             ref_samples),
+                     "sharpness_gap": M.sharpness_gap(np.array(sharpness[r.name]), ref_sharpness),
+                     "sharpness_w1": M.sharpness_w1(np.array(sharpness[r.name]), ref_sharpness)}
             if extractor is not None:
                 entry["fid"] = M.fid_from_features(np.array(feats[r.name]), ref_feats)
                 entry["kid"] = M.kid_from_features(np.array(feats[r.name]), ref_feats)
@@ -453,14 +494,14 @@ def run_compare(
 
 def _reference_stats(
     cfg: CompareConfig, segment: Callable[[np.ndarray], np.ndarray], extractor: Optional[M.InceptionFeatures]
-) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Blur samples and Inception features of the real shallow-DoF photos (mask: the layout's mask
-    file ``REFERENCE_masks/NAME.png``, else the segmenter)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """Blur samples, per-photo background sharpness and Inception features of the real
+    shallow-DoF photos (mask: the layout's mask file ``REFERENCE_masks/NAME.png``, else the segmenter)."""
     root = photo_root(cfg.reference)
     paths, errors = list_photos(cfg.reference)
     for clash in errors:
         log.error("%s", clash)
-    samples, feats = [], []
+    samples, sharpness, feats = [], [], []
     for path in tqdm(paths, desc="reference", unit="image", disable=cfg.quiet):
         try:
             image = read_image(path)
@@ -471,9 +512,10 @@ def _reference_stats(
             log.error("%s", exc)
             continue
         samples.append(M.blur_samples(image, mask))
+        sharpness.append(M.background_sharpness(image, mask))
         if extractor is not None:
             feats.append(extractor([image])[0])
-    return (np.concatenate(samples) if samples else np.zeros(0),
+    return (np.concatenate(samples) if samples else np.zeros(0), np.array(sharpness, np.float64),
             np.array(feats) if feats else np.zeros((0, 2048)), errors)
 
 

@@ -189,6 +189,114 @@ def checkerboard(image: np.ndarray, output: np.ndarray, regions: Regions) -> flo
     return float(s_out / s_in)
 
 
+# ----------------------------------------------------------------------------- real-photo metrics
+# Bands at fixed distances from the subject edge, defined at 256 px (the short side of the real
+# test portraits) and scaled with the short side s of the image: factor s / 256.
+
+
+def _band_scale(shape: tuple[int, ...]) -> float:
+    return min(shape[:2]) / 256.0
+
+
+def edge_bands(mask: np.ndarray, ring: tuple[float, float] = (2.0, 6.0), far_px: float = 15.0,
+               inner_px: float = 3.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Boolean H×W bands around the subject S = {mask ≥ 0.5}, from Euclidean distances to its
+    edge (distances in px at 256 px, scaled with the short side): the *rim* outside S at
+    distance in (ring[0], ring[1]], the *far* background at distance ≥ ``far_px`` and the
+    *inner* band of S within ``inner_px`` of the background."""
+    subject = (np.asarray(mask, np.float32) >= 0.5).astype(np.uint8)
+    k = _band_scale(subject.shape)
+    d_out = cv2.distanceTransform(1 - subject, cv2.DIST_L2, cv2.DIST_MASK_PRECISE) if subject.any() \
+        else np.full(subject.shape, np.inf, np.float32)
+    d_in = cv2.distanceTransform(subject, cv2.DIST_L2, cv2.DIST_MASK_PRECISE) if not subject.all() \
+        else np.full(subject.shape, np.inf, np.float32)
+    rim = (subject == 0) & (d_out > ring[0] * k) & (d_out <= ring[1] * k)
+    far = (subject == 0) & (d_out >= far_px * k)
+    inner = (subject == 1) & (d_in <= inner_px * k)
+    return rim, far, inner
+
+
+def _energy(image: np.ndarray) -> np.ndarray:
+    """Per-pixel Laplacian energy (∇²Y)² of the luminance, float64 H×W."""
+    return _laplacian(luminance(image)).astype(np.float64) ** 2
+
+
+def rim_sharpness(image: np.ndarray, output: np.ndarray, mask: np.ndarray) -> float:
+    """rim2: how much sharper the ring 2–6 px outside the person stays than the far background.
+
+    rim2 = [E_out(rim) / E_out(far)] / [E_in(rim) / E_in(far)], with E the mean Laplacian energy
+    (∇²Y)² over the band (:func:`edge_bands`; far = ≥ 15 px from the person). ≈ 1 when the ring
+    is blurred like the rest of the background; > 1 for a sharp rim of unblurred background.
+    """
+    _check_pair(image, output)
+    rim, far, _ = edge_bands(mask)
+    if not rim.any() or not far.any():
+        return math.nan
+    e_in, e_out = _energy(image), _energy(output)
+    denom = e_in[rim].mean() * e_out[far].mean()
+    return math.nan if denom == 0 else float(e_out[rim].mean() * e_in[far].mean() / denom)
+
+
+def edge_detail_kept(image: np.ndarray, output: np.ndarray, mask: np.ndarray) -> float:
+    """edge_in: Laplacian energy kept in the 3 px just inside the person, Σ E_out / Σ E_in
+    (1 = the subject's edge as sharp as in the input; < 1 eaten by the blur)."""
+    _check_pair(image, output)
+    _, _, inner = edge_bands(mask)
+    if not inner.any():
+        return math.nan
+    e_in = float(_energy(image)[inner].sum())
+    return math.nan if e_in == 0 else float(_energy(output)[inner].sum()) / e_in
+
+
+def background_grey_change(image: np.ndarray, output: np.ndarray, mask: np.ndarray) -> float:
+    """Mean luminance change of the far background (≥ 15 px from the person), out − in, on the
+    0–255 scale: 0 for a blur that keeps the exposure; ≠ 0 for a brightened or darkened one."""
+    _check_pair(image, output)
+    _, far, _ = edge_bands(mask)
+    if not far.any():
+        return math.nan
+    return float(np.mean(luminance(output)[far] - luminance(image)[far], dtype=np.float64))
+
+
+def background_sharpness(image: np.ndarray, mask: np.ndarray) -> float:
+    """Background sharpness of one photo: ln of the mean Laplacian energy (∇²Y)² over the far
+    background (≥ 15 px from the person; :func:`edge_bands`), natural log. ``nan`` if empty."""
+    _, far, _ = edge_bands(mask)
+    if not far.any():
+        return math.nan
+    return float(np.log(_energy(image)[far].mean() + 1e-6))
+
+
+def sharpness_gap(values: np.ndarray, reference: np.ndarray) -> float:
+    """Signed gap of medians, median(values) − median(reference), of per-image
+    :func:`background_sharpness` (natural log): < 0 smoother than the reference photos,
+    > 0 sharper. ``nan`` when either set is empty."""
+    v, r = np.asarray(values, np.float64), np.asarray(reference, np.float64)
+    v, r = v[np.isfinite(v)], r[np.isfinite(r)]
+    if v.size == 0 or r.size == 0:
+        return math.nan
+    return float(np.median(v) - np.median(r))
+
+
+def sharpness_w1(values: np.ndarray, reference: np.ndarray) -> float:
+    """Wasserstein-1 distance between the two sets of per-image :func:`background_sharpness`
+    values (the whole distribution, not only its median; scipy.stats.wasserstein_distance)."""
+    v, r = np.asarray(values, np.float64), np.asarray(reference, np.float64)
+    v, r = v[np.isfinite(v)], r[np.isfinite(r)]
+    if v.size == 0 or r.size == 0:
+        return math.nan
+    return float(stats.wasserstein_distance(v, r))
+
+
+def _with_mask(fn: Callable[[np.ndarray, np.ndarray, np.ndarray], float]) -> Callable[..., float]:
+    """Adapt a metric of (image, output, mask) to the registry's (image, output, regions, mask)."""
+    def metric(image: np.ndarray, output: np.ndarray, regions: Regions, mask: np.ndarray) -> float:
+        return fn(image, output, mask)
+
+    metric.__doc__ = fn.__doc__
+    return metric
+
+
 def truth_psnr(output: np.ndarray, truth: np.ndarray) -> float:
     """Full-reference PSNR of the whole output against a ground-truth render, in dB:
     10 log10(255² / mean (out − truth)²)."""
@@ -214,6 +322,7 @@ class Metric:
     label: str
     higher_is_better: bool
     needs_truth: bool = False
+    needs_mask: bool = False  # fn(image, output, regions, mask)
 
 
 METRICS: dict[str, Metric] = {
@@ -222,6 +331,11 @@ METRICS: dict[str, Metric] = {
     "bg_blur": Metric(background_blur, "background HF energy ratio", False),
     "halo": Metric(halo, "halo (ring − background change)", False),
     "checkerboard": Metric(checkerboard, "checkerboard share ratio", False),
+    "rim2": Metric(_with_mask(rim_sharpness), "rim2 (ring 2–6 px out vs far background, ÷ input)", False,
+                   needs_mask=True),
+    "edge_in": Metric(_with_mask(edge_detail_kept), "edge_in (detail kept 3 px inside)", True, needs_mask=True),
+    "bg_grey": Metric(_with_mask(background_grey_change), "background grey-level change", False,
+                      needs_mask=True),
     "truth_psnr": Metric(truth_psnr, "PSNR vs ground truth (dB)", True, needs_truth=True),
     "truth_ssim": Metric(truth_ssim, "SSIM vs ground truth", True, needs_truth=True),
 }
@@ -241,6 +355,8 @@ def compute_image_metrics(
         if metric.needs_truth:
             if truth is not None:
                 result[name] = metric.fn(output, truth)
+        elif metric.needs_mask:
+            result[name] = metric.fn(image, output, regions, mask)
         else:
             result[name] = metric.fn(image, output, regions)
     return result

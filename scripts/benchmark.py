@@ -3,6 +3,7 @@
     python scripts/benchmark.py                    # every benchmark, full size
     python scripts/benchmark.py --only compositing --quick
     python scripts/benchmark.py --only curation --photos PHOTOS   # PHOTOS/ordinary, PHOTOS/shallow
+    python scripts/benchmark.py --only realphotos --real-photos PHOTOS   # scores every method on real portraits
 
 Each benchmark lives in bench/bench_<name>.py as ``run(quick: bool) -> str`` (a Markdown
 section). Speed-ups are ratios against a baseline measured in the same run. Benchmarks in
@@ -26,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import (bench_compositing, bench_curation, bench_dataset, bench_evaluation,  # noqa: E402
-                   bench_gan, bench_segdepth, bench_webcam)
+                   bench_gan, bench_realphotos, bench_segdepth, bench_webcam)
 from datasets.cli import EXIT_CODES_EPILOG, run_main  # noqa: E402
 from datasets.io import write_text  # noqa: E402
 
@@ -39,8 +40,9 @@ BENCHES: dict[str, Callable[[bool], str]] = {
     "gan": bench_gan.run,
     "evaluation": bench_evaluation.run,
     "curation": bench_curation.run,
+    "realphotos": bench_realphotos.run,  # every method and published results on real portraits
 }
-TAKES_PHOTOS = {"curation"}  # run(quick, photos: Path | None)
+TAKES_PHOTOS = {"curation", "realphotos"}  # run(quick, photos: Path | None)
 
 
 @dataclass
@@ -108,8 +110,10 @@ def parse_args(argv: list[str] | None = None) -> BenchConfig:
     p.add_argument("--only", nargs="+", choices=sorted(BENCHES), default=list(BENCHES),
                    help="benchmarks to run (default: all)")
     p.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke test")
-    p.add_argument("--photos", default="", help="folder of real photos (ordinary/, shallow/) for "
-                                                 f"{', '.join(sorted(TAKES_PHOTOS))}")
+    p.add_argument("--photos", "--real-photos", default="",
+                   help="folder of real photos (ordinary/, shallow/; for realphotos also ordinary_masks/, "
+                        f"shallow_masks/ and optional paper_results/NAME/) for {', '.join(sorted(TAKES_PHOTOS))}; "
+                        "without it they say so and skip")
     a = p.parse_args(argv)
     if a.photos and not Path(a.photos).is_dir():
         p.error(f"--photos {a.photos}: no such folder")

@@ -11,21 +11,27 @@ the folders' layout). Depth comes from --depth (one depth file for one image, or
 NAME.npz / NAME.npy / NAME.png / NAME_depth.npz: .npz as --save-depth writes it, with its unit;
 .npy and 16-bit PNG in millimetres are metres, so the lens method uses a thin lens, where
 f_number and focal_length_mm matter) or else from --depth-model (default: the portrait depth
-PRIOR, an assumption, not an estimate, in relative units: the lens blur radius is then
-strength · width · |d − d_focus| and f_number has no effect: a warning says so). The focus is
+PRIOR, an assumption, not an estimate). With the lens method the prior is made metric from the
+faces MediaPipe finds (each person's distance from their face size, the focal length from EXIF
+FocalLengthIn35mmFilm or a 28 mm default), so f_number and focal_length_mm act as on a camera
+(default f/3.5 there, calibrated on real portraits; a person far behind the subject is blurred at
+their own distance); without a face it stays relative: the lens blur radius is then
+strength · width · |d − d_focus| and f_number has no effect: a warning says so. The focus is
 the median depth of the main person, or the depth at --focus X,Y (pixels of the upright image
 from its top-left corner, or percentages of its width and height such as 50%,40%).
 --params are checked against the method's parameters (type and range) before any image is read.
 A file that cannot be used gets one line naming it and the problem; the batch goes on and the
 exit status is 1 when any file failed ("3 done, 2 failed"). Outputs are written atomically;
 temporary files left by a killed run are removed on the next run into the same folder.
-The run's settings are saved as blur_<method>_config.json in --out (or beside the outputs).
+The run's settings are saved as blur_<method>_config.json in --out (or beside the outputs), with
+per image the depth path taken (metric_from_face with each person's distance, or relative).
 """
 from __future__ import annotations
 
 import argparse
 import logging
 import sys
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -33,12 +39,11 @@ from typing import Optional
 import numpy as np
 from tqdm import tqdm
 
-from compositing.pipeline import METHODS, build_params, choose_focus, ineffective_params, postprocess_mask, render
-from compositing.video import params_for_depth
+from compositing.pipeline import METHODS, REFINEMENTS, build_params, ineffective_params, render_photo
 from datasets.cli import (EXIT_CODES_EPILOG, EXIT_USAGE, add_download_flag, int_range, output_folder, parse_key_values,
                           run_main)
 from datasets.io import (DEFAULT_MAX_PIXELS, MAX_PIXELS_CEILING, ImageError, list_images, read_depth_with_unit,
-                         read_image, remove_stale_temporaries, write_depth, write_image, write_json)
+                         read_focal_35mm, read_image, remove_stale_temporaries, write_depth, write_image, write_json)
 from segdepth.depth import DEPTH_MODELS, build_depth_model
 from segdepth.segment import SEGMENTERS, build_segmenter
 
@@ -59,6 +64,7 @@ class BlurConfig:
     save_mask: bool = False
     save_depth: bool = False
     params: dict = field(default_factory=dict)
+    refine: str = "snap"
     max_pixels: int = DEFAULT_MAX_PIXELS
     quiet: bool = False
 
@@ -107,6 +113,9 @@ def parse_args(argv: Optional[list[str]] = None) -> BlurConfig:
     p.add_argument("--save-mask", action="store_true", help="also write NAME_mask.png (person mask)")
     p.add_argument("--save-depth", action="store_true",
                    help="also write NAME_depth.npz (the depth used, with its unit: --depth reads it back as such)")
+    p.add_argument("--refine", default="snap", choices=REFINEMENTS,
+                   help="mask edge refinement: snap (closed-form matting in a narrow band, default), "
+                        "nikam_awate (their wider colour band), none")
     p.add_argument("--params", nargs="*", default=[], metavar="KEY=VALUE",
                    help="method parameters: key=value … or one JSON object (checked against the method)")
     p.add_argument("--max-pixels", type=int_range(1, MAX_PIXELS_CEILING), default=DEFAULT_MAX_PIXELS,
@@ -125,7 +134,7 @@ def parse_args(argv: Optional[list[str]] = None) -> BlurConfig:
     return BlurConfig(
         inputs=a.inputs, method=a.method, depth=a.depth, focus=a.focus, out=a.out, segmenter=a.segmenter,
         depth_model=a.depth_model, save_mask=a.save_mask, save_depth=a.save_depth, params=params,
-        max_pixels=a.max_pixels, quiet=a.quiet,
+        refine=a.refine, max_pixels=a.max_pixels, quiet=a.quiet,
     )
 
 
@@ -199,8 +208,13 @@ class Blurrer:
         self.segmenter = build_segmenter(cfg.segmenter)
         self._depth_model = None
         self._warned: set[tuple[str, tuple[str, ...]]] = set()
+        self._faces = None
+        self.depth_paths: dict[str, dict] = {}  # input path → how its depth was made
 
     def depth_model(self):
+        """The --depth-model, or None for the prior (the pipeline makes it metric from faces)."""
+        if self.cfg.depth_model == "prior":
+            return None
         if self._depth_model is None:
             self._depth_model = build_depth_model(self.cfg.depth_model)
         return self._depth_model
@@ -213,15 +227,16 @@ class Blurrer:
         focus_xy = focus_point(cfg.focus, w, h) if cfg.focus else None
         depth_path = depth_file_for(path, cfg)
         depth, unit = read_depth_with_unit(depth_path, expected_shape=image.shape) if depth_path else (None, "m")
-        mask = postprocess_mask(self.segmenter(image), image)
-        relative = unit == "relative"  # .npy/.png files are metres (coc=relative in --params says otherwise)
-        if depth is None:
-            model = self.depth_model()
-            depth, relative = model(image, mask), bool(model.relative)
-        focus = choose_focus(mask, depth, focus_xy)
-        params = params_for_depth(cfg.method, cfg.params or None, relative)
-        self._warn_ineffective(params, relative)
-        result = render(cfg.method, image, mask, depth, focus, params)
+        # .npy/.png files are metres (coc=relative in --params says otherwise)
+        done = render_photo(cfg.method, image, self.segmenter(image), cfg.params, depth=depth,
+                            depth_relative=unit == "relative",
+                            depth_model=None if depth is not None else self.depth_model(), focus_xy=focus_xy,
+                            refine=cfg.refine, faces=self.faces(image) if depth is None else None,
+                            focal_35mm=read_focal_35mm(path))
+        result, mask, depth = done.output, done.mask, done.depth
+        self.depth_paths[str(path)] = {**done.depth_info, "params": done.params}
+        relative = done.depth_info["depth_source"] == "relative"
+        self._warn_ineffective(done.params, relative)
         # everything computed: only now write, so a failure leaves no half set of outputs
         written = [out_dir / f"{path.stem}_{cfg.method}.png"]
         write_image(written[0], result)
@@ -232,6 +247,18 @@ class Blurrer:
             written.append(out_dir / f"{path.stem}_depth.npz")
             write_depth(written[-1], depth, "relative" if relative else "m")
         return written
+
+    def faces(self, image: np.ndarray) -> list:
+        """Faces for the metric prior (lens with the depth prior only; the detector is built once)."""
+        if self.cfg.method != "lens" or self.cfg.depth_model != "prior":
+            return []
+        with warnings.catch_warnings():  # protobuf's deprecation note from inside MediaPipe, once per run
+            warnings.filterwarnings("ignore", message="SymbolDatabase.GetPrototype", category=UserWarning)
+            if self._faces is None:
+                from segdepth.face import FaceDetector
+
+                self._faces = FaceDetector()
+            return self._faces(image)
 
     def _warn_ineffective(self, params: Optional[dict], relative: bool) -> None:
         """Warn once per run for --params that the mode the depth put the method in ignores."""
@@ -291,7 +318,8 @@ def run(cfg: BlurConfig) -> tuple[int, int]:
     collided = _collisions(plan, cfg.method)
     for folder in sorted({d for _, d in plan}):
         remove_stale_temporaries(folder, _is_own_output)
-    for folder in [Path(cfg.out)] if cfg.out else sorted({d for _, d in plan}):
+    folders = [Path(cfg.out)] if cfg.out else sorted({d for _, d in plan})
+    for folder in folders:
         write_json(folder / f"blur_{cfg.method}_config.json", asdict(cfg))
     blurrer = Blurrer(cfg)
     done, failed = 0, len(missing)
@@ -304,6 +332,8 @@ def run(cfg: BlurConfig) -> tuple[int, int]:
         except (ImageError, ValueError, OSError, RuntimeError, MemoryError) as exc:
             failed += 1
             tqdm.write(_report(path, exc), file=sys.stderr)
+    for folder in folders:  # the config again, now with how each image's depth was made
+        write_json(folder / f"blur_{cfg.method}_config.json", {**asdict(cfg), "images": blurrer.depth_paths})
     return done, failed
 
 

@@ -8,10 +8,12 @@
 Every image of --input (searched recursively) is rendered with every method: compositor
 methods by name (--methods) and trained GAN checkpoints (--gan NAME=CHECKPOINT:PRESET, where
 CHECKPOINT is a .pt file or a run directory, for its latest checkpoint; ":overlay" pastes the
-input subject back at test time). The mask of INPUT/NAME.EXT is INPUT_masks/NAME.png (8-bit grey,
-255 = person, as scripts/prepare_masks.py writes it), or --masks DIR/NAME.png, or else
---segmenter's; depth from --depth DIR/NAME.npy|png or else --depth-model (default: the portrait
-depth prior). Two inputs with one name (a.jpg, a.png) are both refused, naming each other.
+input subject back at test time), and folders of published outputs (--results NAME=DIR, files
+named like the inputs: a paper's results beside ours). The mask of INPUT/NAME.EXT is
+INPUT_masks/NAME.png (8-bit grey, 255 = person, as scripts/prepare_masks.py writes it), or --masks
+DIR/NAME.png, or else --segmenter's; depth from --depth DIR/NAME.npy|png or else --depth-model
+(default: the portrait depth prior). Two inputs with one name (a.jpg, a.png) are both refused,
+naming each other.
 
 Writes into --out: results/<method>/NAME.png, metrics.csv (per-image rows and per-method
 mean/median), metrics.md, plots/ (GAN loss curves from the runs' log.jsonl), config.json and
@@ -70,6 +72,9 @@ def parse_args(argv: list[str] | None = None) -> CompareConfig:
                         "where they parse, else strings)")
     p.add_argument("--gan", action="append", default=[], metavar="NAME=CKPT:PRESET[:overlay]",
                    help="a trained GAN checkpoint to compare (repeatable)")
+    p.add_argument("--results", action="append", default=[], metavar="NAME=DIR",
+                   help="a folder of published outputs (e.g. a paper's results), files named like the inputs, "
+                        "shown and measured as one more method (repeatable)")
     p.add_argument("--reference", help="folder of real shallow-DoF photos for FID/KID and the blur distance")
     p.add_argument("--masks", help="folder of masks NAME.png (8-bit grey, 255 = person) instead of INPUT_masks/")
     p.add_argument("--depth", help="folder of depth maps NAME.npy or 16-bit NAME.png (millimetres)")
@@ -95,7 +100,7 @@ def parse_args(argv: list[str] | None = None) -> CompareConfig:
     else:
         methods = [m.strip() for m in a.methods.split(",") if m.strip()]
     return CompareConfig(
-        input=a.input, out=a.out, methods=methods, params=parse_params(p, a.params), gan=a.gan, reference=a.reference, masks=a.masks,
+        input=a.input, out=a.out, methods=methods, params=parse_params(p, a.params), gan=a.gan, results=a.results, reference=a.reference, masks=a.masks,
         depth=a.depth, truth=a.truth, runs=a.runs, segmenter=a.segmenter, depth_model=a.depth_model,
         fid_weights=a.fid_weights, device=a.device, thumb_size=a.thumb_size, quiet=a.quiet,
     )

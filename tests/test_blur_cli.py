@@ -252,3 +252,24 @@ def test_pixel_limit_and_odd_modes_through_the_cli(tmp_path, scene, capsys):
     err = capsys.readouterr().err
     for name in ("cmyk.jpg", "rgba.png", "gray16.png"):
         assert f"{src / name}: image is {W}×{H}" in err and "above the limit" in err
+
+
+def test_f_number_changes_the_result_and_the_config_records_the_depth_path(tmp_path):
+    """The README's `--params f_number=1.4` acts on a portrait: the prior is made metric from the
+    face, and the saved config says so per image (issue 15: it used to be byte-identical to f/16)."""
+    from skimage import data
+
+    photo = tmp_path / "astronaut.png"
+    io.write_image(photo, np.ascontiguousarray(data.astronaut()[:, :, :3]))
+    outputs = {}
+    for n in ("1.4", "16"):
+        out = tmp_path / f"f{n}"
+        assert blur.main([str(photo), "--out", str(out), "--quiet", "--save-mask", "--params", f"f_number={n}"]) == 0
+        outputs[n] = io.read_image(out / "astronaut_lens.png")
+        background = io.read_image(out / "astronaut_mask.png")[..., 0] == 0
+        config = json.loads((out / "blur_lens_config.json").read_text())
+        info = config["images"][str(photo)]
+        assert info["depth_source"] == "metric_from_face" and info["params"]["f_number"] == float(n)
+        assert info["focal_length_source"] == "default" and len(info["people"]) >= 1
+    energy = {n: _laplacian_energy(o)[background].mean() for n, o in outputs.items()}
+    assert energy["1.4"] < 0.5 * energy["16"]

@@ -309,7 +309,7 @@ def test_lens_with_relative_depth_from_the_prior(data, tmp_path):
     from evaluation.compare import compositor_renderer
     from segdepth.depth import build_depth_model
 
-    lens = compositor_renderer("lens")
+    lens = compositor_renderer("lens", {"strength": 0.02})  # the default, calibrated at 256 px, barely blurs 64 px
     assert lens.relative_fn is not None and lens.settings["for relative depth"] == "coc=relative"
     cfg = CompareConfig(input=str(data / "inputs" / "s0.png"), out=str(tmp_path / "o"), quiet=True)
     res = run_compare(cfg, [lens], segmenter=_no_model, depth_model=build_depth_model("prior"))
@@ -368,3 +368,32 @@ def test_metric_failure_is_counted_and_the_render_kept(data, tmp_path, monkeypat
     assert res.n_render_failures == 1 and "metrics for method identity failed: simulated" in res.errors[0]
     assert (tmp_path / "o" / "results" / "identity" / "s0.png").is_file()
     assert {r["method"]: sorted(r) for r in res.rows}["identity"] == ["image", "method", "seconds"]
+
+
+def test_published_result_folders_are_extra_columns(data, tmp_path):
+    """--results NAME=DIR: a paper's outputs, named like the inputs, measured beside ours."""
+    from evaluation.compare import published_renderer
+
+    published = tmp_path / "paper"
+    for i, name in enumerate(("s0", "s1")):  # none for the third input: counted as a failed "render"
+        scene = make_scene(seed=i, size=SIZE)
+        image, mask = scene.image, scene.mask
+        write_image(published / f"{name}.jpg" if name == "s1" else published / f"{name}.png",
+                    _blur(image, mask, None))
+    cfg = CompareConfig(input=str(data / "inputs"), out=str(tmp_path / "out"), depth=str(data / "depth"),
+                        reference=str(data / "reference"), fid_weights="off", quiet=True, results=[f"paper={published}"])
+    res = run_compare(cfg, [Renderer("identity", "fake", {}, _identity), published_renderer(f"paper={published}")],
+                      segmenter=_no_model, depth_model=_no_model)
+    assert res.n_render_failures == 1 and any("no published result" in e and "paper" in e for e in res.errors)
+    rows = {(r["method"], r["image"]): r for r in res.rows}
+    assert rows[("paper", "s0")]["bg_blur"] < 0.5 and rows[("identity", "s0")]["bg_blur"] == pytest.approx(1.0)
+    assert rows[("paper", "s1")]["rim2"] > 0 and rows[("identity", "s0")]["rim2"] == pytest.approx(1.0)
+    # the real-photo set metrics: the blurred column is nearer the shallow-DoF references
+    sm = res.set_metrics
+    assert sm["paper"]["sharpness_w1"] < sm["identity"]["sharpness_w1"]
+    assert sm["identity"]["sharpness_gap"] > sm["paper"]["sharpness_gap"]
+    assert (tmp_path / "out" / "results" / "paper" / "s1.png").is_file()
+    with pytest.raises(ValueError, match="NAME=DIR"):
+        published_renderer("paper")
+    with pytest.raises(FileNotFoundError, match="no such folder"):
+        published_renderer(f"paper={tmp_path / 'missing'}")

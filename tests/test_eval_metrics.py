@@ -264,3 +264,94 @@ def test_lpips_with_weights_in_the_hub_cache(tmp_path, monkeypatch):
     noisy = [np.clip(image + rng.normal(0, s, image.shape), 0, 255).astype(np.uint8) for s in (5, 40)]
     assert dist(image, image) == pytest.approx(0.0, abs=1e-6)
     assert 0 < dist(noisy[0], image) < dist(noisy[1], image)
+
+
+# ----------------------------------------------------------------------------- real-photo metrics
+
+
+def _noise_scene(size: int = 256, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Stationary noise texture (the same statistics everywhere) and a disk subject."""
+    rng = np.random.default_rng(seed)
+    image = np.clip(rng.normal(128, 20, (size, size, 3)), 0, 255).astype(np.uint8)
+    yy, xx = np.mgrid[:size, :size]
+    mask = (((yy - size / 2) ** 2 + (xx - size / 2) ** 2) < (size / 4) ** 2).astype(np.float32)
+    return image, mask
+
+
+def test_edge_bands_distances():
+    _, mask = _noise_scene()
+    rim, far, inner = M.edge_bands(mask)
+    subject = mask >= 0.5
+    d_out = cv2.distanceTransform((~subject).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    assert rim.any() and far.any() and inner.any()
+    assert (d_out[rim] > 2).all() and (d_out[rim] <= 6).all()
+    assert (d_out[far] >= 15).all() and not (far & rim).any()
+    assert (inner <= subject).all()
+    # the bands scale with the image: at 512 px the rim lies 4–12 px out
+    big = cv2.resize(mask, (512, 512), interpolation=cv2.INTER_NEAREST)
+    rim2, _, _ = M.edge_bands(big)
+    d2 = cv2.distanceTransform((big < 0.5).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    assert d2[rim2].min() > 4 and d2[rim2].max() <= 12
+
+
+def test_rim_sharpness_uniform_blur_is_one_and_sharp_rim_is_large():
+    image, mask = _noise_scene()
+    assert M.rim_sharpness(image, image, mask) == pytest.approx(1.0)
+    blurred = cv2.GaussianBlur(image, (0, 0), 1.0)
+    uniform = _composite(image, mask, blurred)  # ring blurred like the rest
+    assert M.rim_sharpness(image, uniform, mask) == pytest.approx(1.0, abs=0.15)
+    # the background blurred except a band 8 px wide around the subject: a sharp rim
+    grown = cv2.dilate(mask, np.ones((17, 17), np.uint8))
+    rimmed = _composite(image, grown, blurred)
+    assert M.rim_sharpness(image, rimmed, mask) > 5.0
+    assert math.isnan(M.rim_sharpness(image, image, np.zeros_like(mask)))  # no person: no rim
+
+
+def test_edge_detail_kept():
+    image, mask = _noise_scene()
+    assert M.edge_detail_kept(image, image, mask) == pytest.approx(1.0)
+    whole = cv2.GaussianBlur(image, (0, 0), 1.5)
+    assert M.edge_detail_kept(image, whole, mask) < 0.3
+    # pasting the subject over a blur: the inner band keeps its pixels, its Laplacian changes a bit
+    pasted = _composite(image, mask, whole)
+    assert 0.85 < M.edge_detail_kept(image, pasted, mask) < 1.15
+
+
+def test_background_grey_change_known_value():
+    image, mask = _noise_scene()
+    brighter = _composite(image, mask, np.clip(image.astype(int) + 10, 0, 255).astype(np.uint8))
+    expect = float(np.mean(M.luminance(brighter)[M.edge_bands(mask)[1]] - M.luminance(image)[M.edge_bands(mask)[1]]))
+    assert M.background_grey_change(image, brighter, mask) == pytest.approx(expect)
+    assert 9.0 < expect <= 10.0
+    assert M.background_grey_change(image, image, mask) == 0.0
+
+
+def test_background_sharpness_of_white_noise():
+    # iid noise of variance σ² through the 4-neighbour Laplacian: E (∇²Y)² = (16 + 4)·σ²
+    rng = np.random.default_rng(1)
+    sigma = 12.0
+    grey = np.clip(np.rint(rng.normal(128, sigma, (256, 256))), 0, 255).astype(np.uint8)
+    image = np.repeat(grey[..., None], 3, axis=2)
+    mask = np.zeros((256, 256), np.float32)
+    mask[100:150, 100:150] = 1
+    value = M.background_sharpness(image, mask)
+    assert value == pytest.approx(math.log(20 * sigma**2 + 20 / 12), abs=0.05)  # + rounding noise
+    smoother = M.background_sharpness(cv2.GaussianBlur(image, (0, 0), 1.0), mask)
+    assert smoother < value - 2
+
+
+def test_sharpness_gap_and_w1():
+    ref = np.array([0.0, 1.0, 2.0, 3.0, 4.0])
+    assert M.sharpness_gap(ref - 0.5, ref) == pytest.approx(-0.5)
+    assert M.sharpness_w1(ref - 0.5, ref) == pytest.approx(0.5)
+    # same median, wider spread: no gap, but W1 sees the difference
+    wide = np.array([-2.0, 0.0, 2.0, 4.0, 6.0])
+    assert M.sharpness_gap(wide, ref) == pytest.approx(0.0)
+    assert M.sharpness_w1(wide, ref) > 0.5
+    assert math.isnan(M.sharpness_gap(np.array([]), ref))
+
+
+def test_real_photo_metrics_in_the_registry():
+    image, mask = _noise_scene()
+    res = M.compute_image_metrics(image, image, mask)
+    assert res["rim2"] == pytest.approx(1.0) and res["edge_in"] == pytest.approx(1.0) and res["bg_grey"] == 0.0

@@ -148,11 +148,12 @@ def _photo(path: Path, seed: int = 3) -> Path:
 
 
 def test_blur_warns_about_a_parameter_the_mode_ignores_naming_the_mode(tmp_path, caplog):
-    """With the relative depth prior, f_number does not change the output: said once, by mode."""
+    """With the relative depth prior, f_number does not change the output: said once, by mode.
+    (Where a face is found the prior becomes metric and f_number acts: relative is asked for here.)"""
     blur = _script("blur")
     photos = [_photo(tmp_path / f"p{i}.png", i) for i in range(2)]
     cfg = blur.BlurConfig(inputs=[str(p) for p in photos], out=str(tmp_path / "out"), method="lens",
-                          params={"f_number": 16}, quiet=True, segmenter="mediapipe")
+                          params={"coc": "relative", "f_number": 16}, quiet=True, segmenter="mediapipe")
     with caplog.at_level("WARNING"):
         assert blur.run(cfg) == (2, 0)
     warnings = [r.getMessage() for r in caplog.records if "no effect" in r.getMessage()]
@@ -236,11 +237,14 @@ def test_saved_depth_keeps_its_unit_and_is_read_back_the_same_way(tmp_path):
     (before, it was read as metres and the thin lens blurred everything)."""
     blur = _script("blur")
     photo = _photo(tmp_path / "p.png")
-    first = blur.BlurConfig(inputs=[str(photo)], out=str(tmp_path / "a"), method="lens", save_depth=True, quiet=True)
+    relative = {"coc": "relative"}  # the relative prior even where a face would make it metric
+    first = blur.BlurConfig(inputs=[str(photo)], out=str(tmp_path / "a"), method="lens", save_depth=True, quiet=True,
+                            params=relative)
     assert blur.run(first) == (1, 0)
     saved = tmp_path / "a" / "p_depth.npz"
     assert io.read_depth_with_unit(saved)[1] == "relative"
-    again = blur.BlurConfig(inputs=[str(photo)], out=str(tmp_path / "b"), method="lens", depth=str(saved), quiet=True)
+    again = blur.BlurConfig(inputs=[str(photo)], out=str(tmp_path / "b"), method="lens", depth=str(saved), quiet=True,
+                            params=relative)
     assert blur.run(again) == (1, 0)
     assert np.array_equal(io.read_image(tmp_path / "a" / "p_lens.png"), io.read_image(tmp_path / "b" / "p_lens.png"))
     with pytest.raises(ValueError, match="relative depth is written as .npz"):

@@ -443,3 +443,17 @@ def test_reduced_decode_errors_are_read_images(tmp_path):
         assert str(reduced.value) == str(full.value)
     with pytest.raises(ValueError, match="long_side"):
         io.read_image_reduced(big, 0)
+def test_read_focal_35mm_from_exif(tmp_path):
+    from PIL import Image
+
+    from datasets.io import read_focal_35mm
+
+    im = Image.new("RGB", (8, 8))
+    exif = Image.Exif()
+    exif.get_ifd(0x8769)[0xA405] = 26  # FocalLengthIn35mmFilm
+    im.save(tmp_path / "phone.jpg", exif=exif)
+    im.save(tmp_path / "plain.jpg")
+    assert read_focal_35mm(tmp_path / "phone.jpg") == 26.0
+    assert read_focal_35mm(tmp_path / "plain.jpg") is None
+    (tmp_path / "broken.jpg").write_bytes(b"not an image")
+    assert read_focal_35mm(tmp_path / "broken.jpg") is None

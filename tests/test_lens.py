@@ -229,3 +229,30 @@ def test_bad_inputs_raise():
         lens_blur(image, np.zeros((8, 9), np.float32), np.ones((8, 8), np.float32), 1.0, LensParams())
     with pytest.raises(ValueError):
         lens_blur(image, np.zeros((8, 8), np.float32), np.ones((8, 8), np.float32), 1.0, LensParams(max_layers=0))
+
+
+def test_soft_edge_composite_blurs_the_background_seen_through_the_matte():
+    # a flat subject with a wide soft matte over high-contrast background texture: with the
+    # blur-fusion foreground the matte's tail is as blurred as the rest; with "subtract" (the
+    # earlier composite, I − (1 − α)·B̃) the tail keeps the input's texture, a sharp rim
+    h = w = 128
+    rng = np.random.default_rng(5)
+    yy, xx = np.mgrid[0:h, 0:w]
+    r = np.sqrt((yy - 64.0) ** 2 + (xx - 64.0) ** 2)
+    alpha = np.clip(0.5 - (r - 36.0) / 8.0, 0.0, 1.0).astype(np.float32)
+    bg = rng.integers(0, 256, (h, w, 3)).astype(np.float32)
+    image = np.rint(alpha[..., None] * np.array([200.0, 150.0, 90.0]) + (1 - alpha[..., None]) * bg).astype(np.uint8)
+    depth = np.where(alpha >= 0.5, 1.0, 2.0).astype(np.float32)
+    tail = (alpha > 0.02) & (alpha < 0.5)
+
+    def tail_energy(p: LensParams) -> float:
+        out = lens_blur(image, alpha, depth, 1.0, p)
+        np.testing.assert_array_equal(out[alpha >= 1.0], image[alpha >= 1.0])
+        lap = cv2.Laplacian(cv2.cvtColor(out, cv2.COLOR_RGB2GRAY).astype(np.float32), cv2.CV_32F)
+        return float((lap[tail] ** 2).mean())
+
+    p = dict(coc="relative", strength=0.03, max_radius_frac=1.0, highlight_gain=1.0)
+    fused, subtracted = tail_energy(LensParams(**p)), tail_energy(LensParams(**p, foreground="subtract"))
+    assert fused < 0.35 * subtracted
+    with pytest.raises(ValueError, match="foreground"):
+        lens_blur(image, alpha, depth, 1.0, LensParams(**p, foreground="magic"))

@@ -107,3 +107,24 @@ def test_decontaminate_recovers_foreground_colour_at_soft_edges():
     err_out = np.abs(out[edge].astype(np.float32) - fg).max()
     assert err_in > 100 and err_out < 12
     np.testing.assert_array_equal(out[alpha >= 0.95], img[alpha >= 0.95])
+
+
+def test_blur_fusion_foreground_drops_the_background_texture():
+    # I = αF + (1 − α)B with a flat subject colour F and a textured background B
+    h = w = 96
+    rng = np.random.default_rng(3)
+    xx = np.tile(np.arange(w, dtype=np.float32), (h, 1))
+    alpha = np.clip((48.0 - xx) / 12.0 + 0.5, 0.0, 1.0).astype(np.float32)  # soft edge over 12 px
+    fg_colour = np.array([0.8, 0.5, 0.2], np.float32)
+    bg = rng.uniform(0.0, 1.0, (h, w, 3)).astype(np.float32)
+    image = alpha[..., None] * fg_colour + (1.0 - alpha[..., None]) * bg
+    est = matte.estimate_foreground(image, alpha)
+    soft = (alpha > 0.05) & (alpha < 0.95)
+    np.testing.assert_array_equal(est[alpha >= 1.0], image[alpha >= 1.0])
+    # the composite's subject term α·F̂ keeps far less background texture than α·F = I − (1 − α)·B̄
+    err_fusion = np.abs(est[soft] - fg_colour).mean()
+    b_mean = bg.mean(axis=(0, 1))
+    subtract = (image - (1.0 - alpha[..., None]) * b_mean) / np.maximum(alpha[..., None], 1e-3)
+    err_subtract = np.abs(np.clip(subtract, 0, 1)[soft] - fg_colour).mean()
+    assert err_fusion < 0.5 * err_subtract
+    assert err_fusion < 0.12

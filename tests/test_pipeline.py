@@ -122,14 +122,37 @@ def test_postprocess_mask_fills_holes_and_refines_edges():
     rough = cv2.GaussianBlur(((yy - 48) ** 2 + (xx - 48) ** 2 <= 30**2).astype(np.float32), (0, 0), 2.5)
     rough = np.clip(rough, 0.0, 1.0)
     rough[44:52, 44:52] = 0.0  # a hole inside the person
-    out = postprocess_mask(rough, image)
+    out = postprocess_mask(rough, image, refine="nikam_awate")  # a wide band: the edge moves 4 px
     assert out[48, 48] == 1.0
     assert np.abs(out - truth).mean() < 0.25 * np.abs(rough - truth).mean()  # measured 0.0097 vs 0.085
-    only_fill = postprocess_mask(rough, image, refine_edges=False)
+    only_fill = postprocess_mask(rough, image, refine="none")
     assert only_fill[48, 48] == 1.0
     np.testing.assert_array_equal(only_fill[truth == 0], rough[truth == 0])
-    untouched = postprocess_mask(rough, image, fill_holes=False, refine_edges=False)
+    untouched = postprocess_mask(rough, image, fill_holes=False, refine="none")
     np.testing.assert_array_equal(untouched, rough)
+
+
+@pytest.mark.parametrize("k", [1, 4])  # 128 px: solved at full size; 512 px: solved smaller, upsampled
+def test_snap_refinement_removes_the_soft_tail_and_follows_the_photo_edge(k):
+    h = w = 128 * k
+    yy, xx = np.mgrid[0:h, 0:w]
+    r = np.sqrt((yy - 64.0 * k) ** 2 + (xx - 64.0 * k) ** 2) / k  # radius in units of the 128 px case
+    truth = (r <= 36).astype(np.float32)
+    rng = np.random.default_rng(0)
+    image = np.where(truth[..., None] > 0, (230, 180, 60), (30, 120, 200)).astype(np.float32)
+    image = np.clip(image + rng.normal(0, 4, image.shape), 0, 255).astype(np.uint8)
+    # a segmenter's mask: its 0.5 contour 0.5 % of the size outside the true edge (inside the
+    # snap's band), a soft tail 6 % of the size wide
+    rough = np.clip(0.5 - (r - 36.5) / 8.0, 0.0, 1.0).astype(np.float32)
+    out = postprocess_mask(rough, image)
+    assert out[64 * k, 64 * k] == 1.0 and out.dtype == np.float32
+    assert np.abs(out - truth).mean() < 0.2 * np.abs(rough - truth).mean()
+    assert (out[r > 39] == 0).all()  # no tail beyond the narrow band
+    assert (out[r < 34] == 1).all()
+    # pixels between 0 and 1 only at the edge itself
+    soft = (out > 0) & (out < 1)
+    assert soft.sum() < 0.05 * (rough > 0).sum() and (np.abs(r[soft] - 36.5) < 2.5).all()
+    assert np.abs((out >= 0.5).sum() / truth.sum() - 1.0) < 0.03  # the edge where the photo's is
 
 
 def test_methods_differ_from_each_other():

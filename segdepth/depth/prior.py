@@ -43,8 +43,8 @@ class DepthPrior:
     def __init__(
         self,
         focal_depth: float = 1.0,
-        gap: float = 0.25,
-        spread: float = 1.0,
+        gap: float = 1.0,
+        spread: float = 0.5,
         falloff: float = 0.15,
         row_weight: float = 0.5,
         threshold: float = 0.5,
@@ -76,7 +76,8 @@ class DepthPrior:
         if small.any():
             # distance from every background pixel to the nearest subject pixel (0 on the subject)
             dist = cv2.distanceTransform((~small).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-            away = 1.0 - np.exp(-(dist / float(np.hypot(sh, sw))) / self.falloff)
+            # in float64: float32 exp may differ by an ulp with the buffer's alignment (SIMD tails)
+            away = (1.0 - np.exp(-(dist.astype(np.float64) / float(np.hypot(sh, sw))) / self.falloff)).astype(np.float32)
             if scale != 1.0:
                 away = cv2.resize(away, (w, h), interpolation=cv2.INTER_LINEAR)
         else:

@@ -1,0 +1,329 @@
+"""Real-photo benchmark: every compositor method and published result folders on real portraits.
+
+The folder is laid out like the team's real-photo set::
+
+    ordinary/ID.png           portraits without shallow depth of field (the inputs)
+    ordinary_masks/ID.png     their person masks (8-bit grey, 255 = person): used for SCORING only
+    shallow/ID.png            real shallow-DoF photos (the look to reach), unpaired
+    shallow_masks/ID.png      their person masks
+    paper_results/NAME/ID.png published outputs for ordinary/ID.png (optional; one column each)
+
+Every method renders as ``scripts/blur.py`` does with default settings (MediaPipe mask, its
+post-processing, the portrait depth prior, automatic focus); the scores use the folder's masks, so
+the published outputs and ours are measured on the same regions. Metrics (evaluation/metrics.py):
+subject PSNR in the eroded person, rim2, edge_in, background sharpness gap and W₁ against
+``shallow/``, checkerboard share ratio and the background grey-level change. Writes into ``out``:
+``table.md``, ``metrics.csv``, ``results/NAME/ID.png``, ``gallery/index.html`` and ``crops.png``
+(heads and shoulders: input and the methods side by side). Without the folder it says so and
+skips. The photos stay where they are: only numbers go into bench/BENCHMARKS.md.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence
+
+import cv2
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+# issue 15's targets on the 40 real portraits: name → (test, text)
+TARGETS: dict[str, tuple[Callable[[float], bool], str]] = {
+    "subject_psnr": (lambda v: v >= 45.0, "≥ 45 dB"),
+    "rim2": (lambda v: v <= 1.3, "≤ 1.3"),
+    "edge_in": (lambda v: 0.85 <= v <= 1.1, "0.85–1.1"),
+    "gap": (lambda v: abs(v) <= 0.10, "|gap| ≤ 0.10"),
+    "w1": (lambda v: v <= 0.12, "≤ 0.12"),
+    "checkerboard": (lambda v: v <= 0.95, "≤ 0.95"),
+    "bg_grey": (lambda v: abs(v) <= 2.5, "|Δ| ≤ 2.5"),
+}
+PER_IMAGE = ("subject_psnr", "rim2", "edge_in", "checkerboard", "bg_grey")
+LABELS = {"subject_psnr": "subject PSNR (dB)", "rim2": "rim2", "edge_in": "edge_in", "gap": "bg sharpness gap",
+          "w1": "bg sharpness W₁", "checkerboard": "checkerboard ratio", "bg_grey": "bg grey change",
+          "seconds": "s/image"}
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A column: a compositor ``method`` with ``params`` (None = defaults), mask refinement
+    ``refine`` and depth-prior settings ``prior`` (None = defaults), under ``name``."""
+
+    name: str
+    method: str
+    params: Optional[dict[str, Any]] = None
+    refine: str = "snap"
+    prior: Optional[dict[str, float]] = None
+
+
+# the lens as it was before issue 15: composite I − (1 − α)·B̃, the Nikam & Awate edge band, the
+# relative prior only (gap 0.25, spread 1) at strength 0.02
+BEFORE = Variant("lens_before", "lens", {"foreground": "subtract", "coc": "relative", "strength": 0.02},
+                 "nikam_awate", {"gap": 0.25, "spread": 1.0})
+
+
+@dataclass
+class Scores:
+    """Per-image metric values of one column and its set metrics."""
+
+    per_image: dict[str, list[float]] = field(default_factory=dict)
+    sharpness: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+
+    def summary(self, reference: np.ndarray) -> dict[str, float]:
+        """Median over the images of each per-image metric (robust to the few photos whose
+        scoring mask is off; PSNR is ∞ for an untouched subject) plus the sharpness gap and W₁
+        against ``reference``."""
+        from evaluation import metrics as M
+
+        out: dict[str, float] = {}
+        for k, v in self.per_image.items():
+            finite = [x for x in v if not math.isnan(x)]
+            out[k] = float(statistics.median(finite)) if finite else math.nan
+        out["gap"] = M.sharpness_gap(np.array(self.sharpness), reference)
+        out["w1"] = M.sharpness_w1(np.array(self.sharpness), reference)
+        if self.seconds:
+            out["seconds"] = float(np.median(self.seconds))
+        return out
+
+
+def _read_mask(path: Path, shape: tuple[int, int]) -> np.ndarray:
+    from datasets.io import ImageError, read_image
+
+    grey = read_image(path)[..., 0].astype(np.float32) / 255.0
+    if grey.shape != shape:
+        raise ImageError(path, f"mask is {grey.shape[1]}×{grey.shape[0]}, image is {shape[1]}×{shape[0]}")
+    return grey
+
+
+def check_folder(folder: Path) -> Optional[str]:
+    """None when ``folder`` has the layout above, else the reason it cannot be used."""
+    missing = [sub for sub in ("ordinary", "ordinary_masks", "shallow", "shallow_masks") if not (folder / sub).is_dir()]
+    if not folder.is_dir():
+        return f"{folder}: no such folder"
+    if missing:
+        return f"{folder}: missing sub-folder(s) {', '.join(missing)}"
+    return None
+
+
+def reference_sharpness(folder: Path) -> np.ndarray:
+    """Per-photo background sharpness of ``shallow/`` (masks from ``shallow_masks/``)."""
+    from datasets.io import list_images, read_image
+    from evaluation import metrics as M
+
+    values = []
+    for path in list_images(folder / "shallow"):
+        image = read_image(path)
+        values.append(M.background_sharpness(image, _read_mask(folder / "shallow_masks" / f"{path.stem}.png",
+                                                               image.shape[:2])))
+    return np.array(values, np.float64)
+
+
+def default_renderer() -> Callable[[Variant, np.ndarray], np.ndarray]:
+    """Render like ``scripts/blur.py`` with default settings (one MediaPipe segmenter for all)."""
+    from compositing.pipeline import render_photo
+    from segdepth.depth.prior import DepthPrior
+    from segdepth.face import FaceDetector
+    from segdepth.segment import build_segmenter
+
+    segmenter = build_segmenter("mediapipe")
+    detector = FaceDetector()
+    cache: dict[int, tuple[np.ndarray, list]] = {}
+
+    def render(variant: Variant, image: np.ndarray) -> np.ndarray:
+        key = id(image)
+        if key not in cache:
+            cache.clear()
+            cache[key] = (segmenter(image), detector(image))
+        mask, faces = cache[key]
+        prior = DepthPrior(**variant.prior) if variant.prior else None
+        return render_photo(variant.method, image, mask, params=variant.params, refine=variant.refine,
+                            faces=faces, depth_model=prior).output
+
+    return render
+
+
+def score(image: np.ndarray, output: np.ndarray, mask: np.ndarray) -> dict[str, float]:
+    """The per-image real-photo metrics of one output (mask = the folder's scoring mask)."""
+    from evaluation import metrics as M
+
+    regions = M.make_regions(mask)
+    return {"subject_psnr": M.subject_psnr(image, output, regions),
+            "rim2": M.rim_sharpness(image, output, mask),
+            "edge_in": M.edge_detail_kept(image, output, mask),
+            "checkerboard": M.checkerboard(image, output, regions),
+            "bg_grey": M.background_grey_change(image, output, mask)}
+
+
+def head_crop(mask: np.ndarray) -> tuple[slice, slice]:
+    """Rows/cols of the head and shoulders: the top of the person's bounding box, a square
+    1.2× its width (clipped to the image)."""
+    ys, xs = np.nonzero(mask >= 0.5)
+    h, w = mask.shape
+    if ys.size == 0:
+        return slice(0, h), slice(0, w)
+    side = int(min(max(h, w), 1.2 * (xs.max() - xs.min() + 1)))
+    cx = (xs.max() + xs.min()) // 2
+    x0 = int(np.clip(cx - side // 2, 0, max(0, w - side)))
+    y0 = int(np.clip(ys.min() - side // 10, 0, max(0, h - side)))
+    return slice(y0, min(h, y0 + side)), slice(x0, min(w, x0 + side))
+
+
+def crop_sheet(rows: Sequence[Sequence[np.ndarray]], titles: Sequence[str], cell: int = 192) -> np.ndarray:
+    """Grid of equally sized crops (one row per photo, one column per title) with a title bar."""
+    bar = 18
+    sheet = np.full((bar + cell * len(rows), cell * len(titles), 3), 255, np.uint8)
+    for j, title in enumerate(titles):
+        cv2.putText(sheet, title[:22], (j * cell + 4, 13), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (0, 0, 0), 1, cv2.LINE_AA)
+    for i, crops in enumerate(rows):
+        for j, crop in enumerate(crops):
+            sheet[bar + i * cell: bar + (i + 1) * cell, j * cell:(j + 1) * cell] = \
+                cv2.resize(crop, (cell, cell), interpolation=cv2.INTER_NEAREST)
+    return sheet
+
+
+def run_folder(folder: Path, out: Path, variants: Sequence[Variant], limit: Optional[int] = None,
+               renderer: Optional[Callable[[Variant, np.ndarray], np.ndarray]] = None,
+               crop_columns: Optional[Sequence[str]] = None, n_crops: int = 8) -> tuple[dict[str, dict[str, float]], int]:
+    """Render and score every ``ordinary/`` photo with every variant; add the published result
+    folders of ``paper_results/``. Returns (column → summary, number of bad files)."""
+    import time
+
+    from datasets.io import ImageError, list_images, read_image, write_image
+    from evaluation import metrics as M
+    from evaluation import report
+    from evaluation.gallery import Cell, Column, MetricsTable, Row, build_gallery, write_thumbnail
+
+    render = renderer or default_renderer()
+    published = sorted(p for p in (folder / "paper_results").glob("*") if p.is_dir()) \
+        if (folder / "paper_results").is_dir() else []
+    names = [v.name for v in variants] + [f"paper:{p.name}" for p in published]
+    scores = {n: Scores({k: [] for k in PER_IMAGE}) for n in names}
+    reference = reference_sharpness(folder)
+    paths = list_images(folder / "ordinary")[:limit]
+    gallery_rows, crops, csv_rows = [], [], []
+    crop_columns = list(crop_columns or names[:2])
+    n_bad = 0
+    for path in paths:
+        try:
+            image = read_image(path)
+            mask = _read_mask(folder / "ordinary_masks" / f"{path.stem}.png", image.shape[:2])
+            outputs: dict[str, np.ndarray] = {}
+            for v in variants:
+                start = time.perf_counter()
+                outputs[v.name] = render(v, image)
+                scores[v.name].seconds.append(time.perf_counter() - start)
+            for p in published:
+                result = read_image(p / path.name)
+                if result.shape != image.shape:  # published at another size: compare at the input's
+                    result = cv2.resize(result, image.shape[1::-1], interpolation=cv2.INTER_AREA)
+                outputs[f"paper:{p.name}"] = result
+        except (ImageError, ValueError, OSError) as exc:
+            n_bad += 1
+            log.error("%s", exc if str(path) in str(exc) else f"{path}: {exc}")
+            continue
+        cells = []
+        for name in ["input", *names]:
+            picture = image if name == "input" else outputs[name]
+            folder_name = name.replace(":", "_")
+            full, thumb = out / "results" / folder_name / f"{path.stem}.png", out / "gallery" / "thumbs" / folder_name / f"{path.stem}.jpg"
+            write_image(full, picture)
+            write_thumbnail(thumb, picture, 256)
+            if name == "input":
+                cells.append(Cell(full, thumb))
+                continue
+            values = score(image, picture, mask)
+            for k, x in values.items():
+                scores[name].per_image[k].append(x)
+            scores[name].sharpness.append(M.background_sharpness(picture, mask))
+            csv_rows.append({"method": name, "image": path.stem, **values})
+            cells.append(Cell(full, thumb, f"rim2 {values['rim2']:.2f} · edge_in {values['edge_in']:.2f}"))
+        gallery_rows.append(Row(path.stem, cells))
+        if len(crops) < n_crops:
+            rows, cols = head_crop(mask)
+            crops.append([image[rows, cols]] + [outputs[c][rows, cols] for c in crop_columns])
+    summary = {n: scores[n].summary(reference) for n in names}
+    keys = [*PER_IMAGE, "gap", "w1", "seconds"]
+    report.write_metrics(out, csv_rows, list(PER_IMAGE), LABELS, {}, [])
+    table = MetricsTable([{"method": n, **summary[n]} for n in names], keys, LABELS)
+    build_gallery(out / "gallery", [Column("input")] + [Column(n) for n in names], gallery_rows, table,
+                  title="shallowdof on real portraits")
+    if crops:
+        write_image(out / "crops.png", crop_sheet(crops, ["input", *crop_columns]))
+    from datasets.io import write_text
+
+    write_text(out / "table.md", markdown_table(summary, len(paths) - n_bad, len(reference)))
+    return summary, n_bad
+
+
+def markdown_table(summary: dict[str, dict[str, float]], n_images: int, n_reference: int) -> str:
+    """The summary as a Markdown table with the targets in the header and a pass mark per cell."""
+    keys = [*PER_IMAGE[:3], "gap", "w1", *PER_IMAGE[3:]]
+    head = "| method | " + " | ".join(f"{LABELS[k]} ({TARGETS[k][1]})" for k in keys) + " | s/image |"
+    lines = [f"{n_images} portraits, {n_reference} reference shallow-DoF photos; per-image metrics are medians over "
+             "the portraits (subject PSNR ∞ where the eroded person is untouched); ✓ = target met.",
+             "", head, "|---" * (len(keys) + 2) + "|"]
+    for name, s in summary.items():
+        cells = []
+        for k in keys:
+            v = s.get(k, math.nan)
+            mark = " ✓" if not math.isnan(v) and TARGETS[k][0](v) else ""
+            cells.append(f"{v:.3g}{mark}" if math.isfinite(v) else str(v))
+        secs = s.get("seconds")
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {secs:.3f} |" if secs is not None else
+                     f"| {name} | " + " | ".join(cells) + " | – |")
+    return "\n".join(lines) + "\n"
+
+
+def default_variants() -> list[Variant]:
+    """Every registered compositor method with its default settings, and the lens before issue 15."""
+    from compositing.pipeline import METHODS
+
+    return [Variant(m, m) for m in METHODS] + [BEFORE]
+
+
+def run(quick: bool = False, folder: Optional[Path] = None, out: str = "bench_out/realphotos") -> str:
+    """Markdown section for scripts/benchmark.py (skipped without ``folder``); the gallery, crop
+    sheet and results go to ``out``."""
+    if folder is None:
+        return ("### Real portraits\n\nSkipped: no folder given (`scripts/benchmark.py --only realphotos --real-photos DIR`, "
+                "a folder laid out as bench/bench_realphotos.py describes).\n")
+    problem = check_folder(Path(folder))
+    if problem:
+        return f"### Real portraits\n\nSkipped: {problem}.\n"
+    summary, n_bad = run_folder(Path(folder), Path(out), default_variants(), limit=4 if quick else None,
+                                crop_columns=["lens_before", "lens"])
+    n = sum(1 for _ in (Path(folder) / "ordinary").glob("*.png"))
+    return (f"### Real portraits\n\nDefault settings of every method (MediaPipe mask, depth prior; the lens "
+            f"makes the prior metric from faces) and the published result folders, scored with the folder's person masks ({n_bad} bad file(s); gallery "
+            f"and crop sheet in `{out}`).\n\n" + markdown_table(summary, min(n, 4) if quick else n - n_bad,
+                                                                  len(reference_sharpness(Path(folder)))))
+
+
+if __name__ == "__main__":
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("folder")
+    ap.add_argument("--out", default="bench_out/realphotos")
+    ap.add_argument("--variant", action="append", default=[], metavar="NAME=METHOD[:JSON]",
+                    help="a column: method with JSON params (repeatable; default: every method)")
+    ap.add_argument("--limit", type=int)
+    ap.add_argument("--crops", default=None, help="comma-separated columns of the crop sheet")
+    a = ap.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    import json
+
+    variants = []
+    for spec in a.variant:
+        name, _, rest = spec.partition("=")
+        method, _, js = rest.partition(":")
+        params = json.loads(js) if js else {}
+        refine = params.pop("refine", "snap")
+        variants.append(Variant(name, method, params or None, refine))
+    summary, bad = run_folder(Path(a.folder), Path(a.out), variants or default_variants(), a.limit,
+                              crop_columns=a.crops.split(",") if a.crops else None)
+    print(markdown_table(summary, a.limit or 40, 40))

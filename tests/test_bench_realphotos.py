@@ -1,0 +1,48 @@
+"""The real-photo benchmark on a tiny folder laid out like the team's real portraits."""
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from bench import bench_realphotos as B
+from datasets.io import write_image
+from datasets.synthetic import make_scene
+
+
+def _folder(root: Path, n: int = 2) -> Path:
+    for i in range(n):
+        scene = make_scene(seed=i, size=(128, 128))
+        mask = (scene.mask >= 0.5).astype(np.uint8) * 255
+        write_image(root / "ordinary" / f"{i}.png", scene.image)
+        write_image(root / "ordinary_masks" / f"{i}.png", mask)
+        write_image(root / "shallow" / f"r{i}.png", scene.dof)
+        write_image(root / "shallow_masks" / f"r{i}.png", mask)
+        write_image(root / "paper_results" / "blurry" / f"{i}.png", cv2.GaussianBlur(scene.image, (0, 0), 2.0))
+    return root
+
+
+def test_real_photo_benchmark_scores_methods_and_published_results(tmp_path):
+    folder = _folder(tmp_path / "photos")
+    out = tmp_path / "out"
+
+    def renderer(variant: B.Variant, image: np.ndarray) -> np.ndarray:  # no segmenter needed
+        return image.copy() if variant.name == "identity" else cv2.GaussianBlur(image, (0, 0), 1.0)
+
+    summary, bad = B.run_folder(folder, out, [B.Variant("identity", "box"), B.Variant("blur", "box")],
+                                renderer=renderer, crop_columns=["identity", "paper:blurry"])
+    assert bad == 0 and set(summary) == {"identity", "blur", "paper:blurry"}
+    assert summary["identity"]["rim2"] == 1.0 and summary["identity"]["subject_psnr"] == float("inf")
+    assert summary["identity"]["bg_grey"] == 0.0 and summary["identity"]["edge_in"] == 1.0
+    # the references are the synthetic shallow-DoF renders: blurring moves the inputs towards them
+    assert summary["identity"]["gap"] > summary["blur"]["gap"]
+    assert summary["paper:blurry"]["subject_psnr"] < 40  # the whole frame blurred
+    table = (out / "table.md").read_text(encoding="utf-8")
+    assert "| paper:blurry |" in table and "rim2 (≤ 1.3)" in table
+    assert (out / "gallery" / "index.html").is_file() and (out / "results" / "paper_blurry" / "0.png").is_file()
+    sheet = cv2.imread(str(out / "crops.png"))
+    assert sheet.shape[1] == 3 * 192 and sheet.shape[0] == 18 + 2 * 192  # input + 2 columns, 2 photos
+
+
+def test_real_photo_benchmark_skips_without_a_folder(tmp_path):
+    assert "Skipped: no folder given" in B.run(quick=True)
+    assert "missing sub-folder(s) ordinary" in B.run(quick=True, folder=str(tmp_path), out=str(tmp_path / "o"))
