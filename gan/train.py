@@ -271,6 +271,7 @@ def _epilog() -> str:
         "examples:",
         "  python scripts/train_cyclegan.py --dataroot dataset --name dof --preset mask_loss_overlay",
         "  python scripts/train_cyclegan.py --dataroot dataset --name dof --amp bf16 --batch-size 4",
+        "  python scripts/train_cyclegan.py --dataroot dataset256 --name paper --preset mask_loss_overlay --paper-data",
         "  python scripts/train_cyclegan.py --config runs/dof/config.json --resume",
         "  torchrun --nproc_per_node 4 scripts/train_cyclegan.py --dataroot dataset --name dof",
         "  python scripts/train_cyclegan.py --dataroot demo --name tiny --netG resnet --n-blocks 2 "
