@@ -2,9 +2,10 @@
 
 Downloads: the fake server (tests/fake_flickr.py, 127.0.0.1) answers every image request after
 50 ms of added latency; the whole scrape (search pages + verified downloads + manifest) is timed
-for 1, 4 and 16 download workers. Curation: small generated photos (128×96 PNG colour fields
-with a coloured box) through every rule with the real default segmenter (MediaPipe); the first run
-computes features, the second reads them from the cache.
+for 1, 4 and 16 download workers. Curation: 256×256 JPEG (q95) photos of a real person
+(tests/people.py, each distinct) through every rule with the real person check (MediaPipe mask,
+face detection, and the pose for photos without a face); the first run computes features, the
+second reads them from the cache.
 """
 from __future__ import annotations
 
@@ -12,8 +13,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import cv2
-import numpy as np
 from PIL import Image
 
 LATENCY_S = 0.05
@@ -37,35 +36,34 @@ def _download_rate(n_photos: int, workers: int, root: Path) -> tuple[float, int]
 
 
 def _make_images(root: Path, n: int) -> None:
-    rng = np.random.default_rng(0)
+    from tests.people import person_photo
+
     for domain in ("ordinary", "shallow"):
         folder = root / "raw" / domain
         folder.mkdir(parents=True)
         for i in range(n // 2):
-            img = cv2.resize(rng.integers(0, 256, (4, 4, 3)).astype(np.uint8), (128, 96), interpolation=cv2.INTER_CUBIC)
-            x, y = rng.integers(0, 64), rng.integers(0, 48)
-            img[y: y + 48, x: x + 64] = (220, 170, 140)
-            Image.fromarray(img).save(folder / f"{i}.png")
+            seed = i if domain == "ordinary" else 100_000 + i
+            Image.fromarray(person_photo(seed, (256, 256))).save(folder / f"{i}.jpg", quality=95)
 
 
 def _curation_times(n: int, root: Path, person_check: bool) -> tuple[float, float, float]:
-    """(segmenter load s, first run s, cached rerun s); imports and model load happen before timing."""
+    """(person check load s, first run s, cached rerun s); imports and model load happen before timing."""
     import dominate  # noqa: F401  (import cost is not curation cost)
 
     from datasets.curate import CurateConfig, curate
-    from segdepth.segment import build_segmenter
+    from segdepth.person import person_check_factory
 
     _make_images(root / "scrape", n)
     cfg = CurateConfig(raw=str(root / "scrape"), out=str(root / "data"), min_side=64, test_size_a=n // 20,
                        test_size_b=n // 20, quiet=True, min_person_fraction=0.05 if person_check else 0.0)
     start = time.perf_counter()
-    segmenter = build_segmenter(cfg.segmenter) if person_check else None
+    check = person_check_factory(cfg.segmenter, cfg.min_face_score, cfg.min_on_mask)() if person_check else None
     load = time.perf_counter() - start
     start = time.perf_counter()
-    curate(cfg, segmenter_factory=lambda: segmenter)
+    curate(cfg, person_check_factory=lambda: check)
     first = time.perf_counter() - start
     start = time.perf_counter()
-    curate(cfg, segmenter_factory=lambda: segmenter)
+    curate(cfg, person_check_factory=lambda: check)
     return load, first, time.perf_counter() - start
 
 
@@ -90,9 +88,9 @@ def run(quick: bool = False) -> str:
         what = (f"every rule but the person check (quick mode: no MediaPipe; measured on {n_curate} images "
                 f"and scaled ×{scale:.0f} to 1,000)")
     else:
-        what = (f"every rule, MediaPipe person check; the segmenter's one-time import and load "
-                f"({load:.1f} s) are not included")
-    lines += ["", f"Curation of 128×96 generated photos, {what}:", "",
+        what = (f"every rule and the person check (MediaPipe mask + face, pose when no face); the models' "
+                f"one-time import and load ({load:.1f} s) are not included")
+    lines += ["", f"Curation of 256×256 JPEG photos of a person, {what}:", "",
               "| images | first run s | per 1,000 images s | rerun (cached features) s | per 1,000 s |",
               "|---|---|---|---|---|",
               f"| {n_curate} | {first:.2f} | {first * scale:.1f} | {cached:.2f} | {cached * scale:.1f} |", ""]

@@ -213,13 +213,17 @@ def pipeline_renderer(method: str, params: Optional[dict] = None) -> Callable[[n
     Uses :func:`compositing.pipeline.render` with the portrait depth prior
     (:class:`segdepth.depth.prior.DepthPrior`) and the default focus (median depth of the person).
     """
-    from compositing.pipeline import METHODS, choose_focus, render
+    from compositing.pipeline import METHODS, build_params, choose_focus, ineffective_params, render
     from segdepth.depth.prior import DepthPrior
 
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose from {sorted(METHODS)}")
     prior = DepthPrior()
+    given = params or {}
     params = params_for_depth(method, params, prior.relative)
+    mode, ignored = ineffective_params(method, given, build_params(method, params))
+    if ignored:
+        log.warning("params %s: no effect in %s mode %r (the depth prior is relative)", " ".join(ignored), method, mode)
 
     def _render(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
         depth = prior(rgb, mask)

@@ -10,19 +10,29 @@ Automatic rules, in this order (an image gets the first reason that applies):
 
 ``unreadable``   the image reader (datasets.io.read_image) refuses it.
 ``too_small``    shorter side below ``min_side`` pixels.
-``grayscale``    near-monochrome, on a 256-px thumbnail in CIE Lab (OpenCV, a/b in [-127, 127]):
-                 mean chroma sqrt(a²+b²) below ``grey_chroma`` (4.0: grey) **or** the hue spread
-                 (std of a/b across the mean tint direction) below ``tint_spread`` (1.5: one hue
-                 everywhere, i.e. sepia, cyanotype, duotone). Colour photos measure 3–10.
+``grayscale``    black-and-white or toned monochrome (see ``colour_stats``): mean chroma below
+                 ``grey_chroma`` (neutral grey), or a colour spread (the chroma that lightness does
+                 not explain) below ``colour_spread`` (no colour beyond JPEG noise) or below
+                 ``tone_ratio`` × the mean chroma (one hue at each lightness: sepia, cyanotype,
+                 split toning). Low-saturation colour photos (overcast, low light, grey clothes)
+                 keep a spread well above both; the evidence is in ``scripts/curate.py --help``.
 ``exif_model``   (optional, domain A only) the EXIF camera model is not ``exif_model``.
 ``dup_exact``    same sha256 as an earlier image, within or across domains.
-``dup_res_size`` same (width, height, file size) as an earlier image of the same domain (the paper's rule).
+``dup_res_size`` same (width, height, file size) as an earlier image of the same domain (the paper's rule),
+                 confirmed by a pHash distance of at most ``res_size_phash`` (12 of 64 bits; distinct
+                 portraits measure 18 and more, a re-encoded copy 0–4): equal byte counts by chance
+                 are common when many photos share a resolution.
 ``dup_near``     64-bit perceptual hash (imagehash.phash) within Hamming distance ``phash_threshold``
                  (default 6) of an image kept already, within or across domains; the larger
                  image of a pair is kept.
-``no_person``    the segmenter's mask (> 0.5) covers less than ``min_person_fraction`` of the image.
-                 The default MediaPipe selfie model is eager (it calls cats and coin piles "person"),
-                 so this rule removes clearly person-less scenes; the manual pass does the rest.
+``no_person``    no evidence of a real person: no face on the person mask and no body pose on it
+                 (the check is segdepth.person.PersonCheck, passed in by the caller), or the mask
+                 covers less than ``min_person_fraction`` of the image. The segmenter alone is no
+                 evidence: MediaPipe's selfie model calls cups, cats and microscopy "person".
+
+Every reject's ``detail`` (in rejects.csv and the review page) gives the evidence that decided:
+the statistics and thresholds, the image it duplicates and the distance, or what the person check
+saw (face score, box and share on the mask, pose, mask coverage).
 
 "Earlier" is the order domain A, domain B, then file name; so runs are deterministic. The EXIF
 f-number and focal length are recorded for every image (``features.csv``). Manual decisions
@@ -44,7 +54,7 @@ import shutil
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Optional, Protocol
 
 import cv2
 import imagehash
@@ -59,7 +69,8 @@ AUTO_REASONS = ("unreadable", "too_small", "grayscale", "exif_model", "dup_exact
                 "no_person")
 MANUAL = "manual"
 SPLITS = ("trainA", "testA", "trainB", "testB")
-FEATURES_VERSION = 1
+FEATURES_VERSION = 2
+PERSON_CHECK_VERSION = 1
 
 
 @dataclass
@@ -71,11 +82,15 @@ class CurateConfig:
     domain_a: str = "ordinary"
     domain_b: str = "shallow"
     min_side: int = 256
-    grey_chroma: float = 4.0
-    tint_spread: float = 1.5
+    grey_chroma: float = 1.0
+    colour_spread: float = 0.65
+    tone_ratio: float = 0.12
     phash_threshold: int = 6
+    res_size_phash: int = 12
     min_person_fraction: float = 0.05
     segmenter: str = "mediapipe"
+    min_face_score: float = 0.5
+    min_on_mask: float = 0.5
     exif_model: str = ""
     test_size_a: int = 100
     test_size_b: int = 100
@@ -86,6 +101,24 @@ class CurateConfig:
 
     def decisions_path(self) -> Path:
         return Path(self.decisions) if self.decisions else Path(self.out) / "decisions.csv"
+
+    def person_key(self) -> str:
+        """What cached person evidence depends on: recomputed when any of it changes."""
+        return f"v{PERSON_CHECK_VERSION}/{self.segmenter}/face {self.min_face_score}/mask {self.min_on_mask}"
+
+
+class Evidence(Protocol):
+    """What a person check returns (segdepth.person.PersonEvidence is one)."""
+
+    evidence: str  # "face", "pose" or "none"
+    mask_fraction: float
+
+    def describe(self) -> str: ...
+
+    def to_json(self) -> dict: ...
+
+
+PersonCheckFactory = Callable[[], Callable[[np.ndarray], Evidence]]
 
 
 @dataclass
@@ -137,22 +170,45 @@ def _exif(path: Path) -> dict:
     return found
 
 
-def colour_stats(image: np.ndarray) -> tuple[float, float]:
-    """(mean chroma, hue spread) of a uint8 RGB image in OpenCV's float Lab (a, b in about [-127, 127]).
+COLOUR_SIDE = 64
+LIGHTNESS_BINS = 50
 
-    Mean chroma = mean sqrt(a² + b²). Hue spread = standard deviation of the (a, b) component
-    perpendicular to the mean tint direction: about 0 when every pixel has the same hue at any
-    strength (sepia, cyanotype, duotone), several units for colour photographs.
+
+def colour_stats(image: np.ndarray) -> tuple[float, float]:
+    """(mean chroma, colour spread) of a uint8 RGB image, in OpenCV's float CIE Lab (L in [0, 100],
+    a and b in about [-127, 127]), on a thumbnail of at most 64 px (area-averaged, which also
+    averages away JPEG's chroma subsampling at edges).
+
+    Mean chroma = mean sqrt(a² + b²). Colour spread = RMS distance of each pixel's (a, b) from the
+    mean (a, b) of the pixels of the same lightness (50 bins of L): the colour that lightness does
+    not explain. It is about 0 for grey and small for toned monochrome (sepia, cyanotype, split
+    toning: the colour is a function of lightness; what remains is JPEG and 8-bit noise and tones
+    mixed at edges), and it shrinks only in proportion to the chroma when a colour photo is
+    desaturated, so spread / chroma separates the two (measurements: scripts/curate.py --help).
     """
     h, w = image.shape[:2]
-    scale = 256 / max(h, w)
+    scale = COLOUR_SIDE / max(h, w)
     if scale < 1:
         image = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
-    lab = cv2.cvtColor(image.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
-    a, b = lab[..., 1].astype(np.float64).ravel(), lab[..., 2].astype(np.float64).ravel()
-    norm = float(np.hypot(a.mean(), b.mean()))
-    ux, uy = (a.mean() / norm, b.mean() / norm) if norm > 1e-6 else (1.0, 0.0)
-    return float(np.hypot(a, b).mean()), float((b * ux - a * uy).std())
+    lab = cv2.cvtColor(image.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab).reshape(-1, 3).astype(np.float64)
+    bins = np.minimum((lab[:, 0] * (LIGHTNESS_BINS / 100.0)).astype(int), LIGHTNESS_BINS - 1)
+    count = np.maximum(np.bincount(bins, minlength=LIGHTNESS_BINS), 1)
+    mean_a = np.bincount(bins, lab[:, 1], LIGHTNESS_BINS) / count
+    mean_b = np.bincount(bins, lab[:, 2], LIGHTNESS_BINS) / count
+    spread = np.sqrt(((lab[:, 1] - mean_a[bins]) ** 2 + (lab[:, 2] - mean_b[bins]) ** 2).mean())
+    return float(np.hypot(lab[:, 1], lab[:, 2]).mean()), float(spread)
+
+
+def grayscale_reason(chroma: float, spread: float, config: CurateConfig) -> str:
+    """Why an image with these ``colour_stats`` is monochrome under ``config``, or "" when it is colour."""
+    if chroma < config.grey_chroma:
+        return f"mean chroma {chroma:.2f} < {config.grey_chroma} (neutral grey)"
+    if spread < config.tone_ratio * chroma:
+        return (f"colour spread {spread:.2f} < {config.tone_ratio} x mean chroma {chroma:.2f} "
+                "(one hue at each lightness: toned monochrome)")
+    if spread < config.colour_spread:
+        return f"colour spread {spread:.2f} < {config.colour_spread} (no colour beyond noise; mean chroma {chroma:.2f})"
+    return ""
 
 
 def image_features(path: Path) -> dict:
@@ -166,18 +222,9 @@ def image_features(path: Path) -> dict:
         return feats
     feats["height"], feats["width"] = int(image.shape[0]), int(image.shape[1])
     feats["phash"] = str(imagehash.phash(Image.fromarray(image)))
-    feats["chroma"], feats["tint_spread"] = colour_stats(image)
+    feats["chroma"], feats["colour_spread"] = colour_stats(image)
     feats["exif"] = _exif(path)
     return feats
-
-
-def person_fraction(image: np.ndarray, segmenter: Callable[[np.ndarray], np.ndarray]) -> float:
-    """Fraction of pixels the segmenter calls person (mask > 0.5), on the image scaled to ≤ 512 px."""
-    h, w = image.shape[:2]
-    scale = 512 / max(h, w)
-    if scale < 1:
-        image = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
-    return float((np.asarray(segmenter(image)) > 0.5).mean())
 
 
 class FeatureCache:
@@ -222,9 +269,12 @@ def _hamming_min(kept: np.ndarray, value: np.uint64) -> tuple[int, int]:
     return int(d[i]), i
 
 
-def apply_rules(items: list[Item], config: CurateConfig,
-                segmenter_factory: Callable[[], Callable[[np.ndarray], np.ndarray]]) -> None:
-    """Set ``auto_reason``/``detail`` of every item by the rules of the module docstring (in order)."""
+def apply_rules(items: list[Item], config: CurateConfig, person_check_factory: Optional[PersonCheckFactory]) -> None:
+    """Set ``auto_reason``/``detail`` of every item by the rules of the module docstring (in order).
+
+    ``person_check_factory`` builds the person check when first needed (it is needed when
+    ``min_person_fraction`` > 0 and some image lacks cached evidence).
+    """
     def reject(it: Item, reason: str, detail: str) -> None:
         it.auto_reason, it.detail = reason, detail
 
@@ -234,8 +284,8 @@ def apply_rules(items: list[Item], config: CurateConfig,
             reject(it, "unreadable", f["error"])
         elif min(f["width"], f["height"]) < config.min_side:
             reject(it, "too_small", f"{f['width']}x{f['height']} < {config.min_side}")
-        elif f["chroma"] < config.grey_chroma or f["tint_spread"] < config.tint_spread:
-            reject(it, "grayscale", f"mean chroma {f['chroma']:.2f}, tint spread {f['tint_spread']:.2f}")
+        elif grey := grayscale_reason(f["chroma"], f["colour_spread"], config):
+            reject(it, "grayscale", grey)
         elif config.exif_model and it.domain == config.domain_a and \
                 f["exif"].get("Model", "").lower() != config.exif_model.lower():
             reject(it, "exif_model", f"EXIF model {f['exif'].get('Model', 'missing')!r}")
@@ -246,12 +296,20 @@ def apply_rules(items: list[Item], config: CurateConfig,
         if other is not it:
             reject(it, "dup_exact", f"same sha256 as {other.key}")
     alive = [it for it in alive if it.auto_reason is None]
-    first_by_res: dict[tuple, Item] = {}
+    by_res: dict[tuple, list[Item]] = {}
     for it in alive:
         f = it.features
-        other = first_by_res.setdefault((it.domain, f["width"], f["height"], f["bytes"]), it)
-        if other is not it:
-            reject(it, "dup_res_size", f"same resolution and file size as {other.key}")
+        same = by_res.setdefault((it.domain, f["width"], f["height"], f["bytes"]), [])
+        if same:
+            value = np.uint64(int(f["phash"], 16))
+            dist, j = _hamming_min(np.array([int(o.features["phash"], 16) for o in same], np.uint64), value)
+            if dist <= config.res_size_phash:
+                reject(it, "dup_res_size", f"same {f['width']}x{f['height']} and {f['bytes']} bytes as {same[j].key}, "
+                                           f"confirmed by pHash distance {dist} <= {config.res_size_phash}")
+                continue
+            log.info("%s: same resolution and file size as %s but pHash distance %d > %d: not a duplicate",
+                     it.key, same[j].key, dist, config.res_size_phash)
+        same.append(it)
     alive = [it for it in alive if it.auto_reason is None]
     order = sorted(range(len(alive)), key=lambda i: -alive[i].features["width"] * alive[i].features["height"])
     kept_hashes = np.zeros(len(alive), np.uint64)
@@ -267,16 +325,30 @@ def apply_rules(items: list[Item], config: CurateConfig,
         kept_hashes[len(kept_items)] = value
         kept_items.append(it)
     if config.min_person_fraction > 0:
-        segmenter = None
-        for it in items:
-            if it.auto_reason is not None:
-                continue
-            if it.features.get("person_segmenter") != config.segmenter:
-                segmenter = segmenter or segmenter_factory()
-                it.features["person"] = person_fraction(read_image(it.path), segmenter)
-                it.features["person_segmenter"] = config.segmenter
-            if it.features["person"] < config.min_person_fraction:
-                reject(it, "no_person", f"person covers {it.features['person']:.3f} < {config.min_person_fraction}")
+        _person_rule([it for it in items if it.auto_reason is None], config, person_check_factory)
+
+
+def _person_rule(items: list[Item], config: CurateConfig, person_check_factory: Optional[PersonCheckFactory]) -> None:
+    """The no_person rule; evidence is cached in ``features["person"]`` under ``config.person_key()``."""
+    from tqdm import tqdm
+
+    check = None
+    for it in tqdm(items, desc="person check", unit="img", disable=config.quiet):
+        if it.features.get("person_key") != config.person_key():
+            if check is None:
+                if person_check_factory is None:
+                    raise ValueError("the person check needs a person_check_factory "
+                                     "(e.g. segdepth.person.PersonCheck), or min_person_fraction 0 to skip it")
+                check = person_check_factory()
+            evidence = check(read_image(it.path))
+            it.features["person"] = {**evidence.to_json(), "text": evidence.describe()}
+            it.features["person_key"] = config.person_key()
+        person = it.features["person"]
+        if person["evidence"] == "none":
+            it.auto_reason, it.detail = "no_person", f"no face or pose on the person mask: {person['text']}"
+        elif person["mask_fraction"] < config.min_person_fraction:
+            it.auto_reason, it.detail = "no_person", (f"person mask {person['mask_fraction']:.3f} of the image "
+                                                      f"< {config.min_person_fraction}: {person['text']}")
 
 
 # ----------------------------------------------------------------------------- decisions
@@ -385,16 +457,19 @@ def _table(items: list[Item], config: CurateConfig, scraped: dict[str, int], spl
 
 
 def _thumbnail(src: Path, dst: Path) -> bool:
+    """A JPEG of at most 160 px at ``dst`` (JPEG: a tenth of a PNG's encoding time, which dominated)."""
     if dst.exists() and dst.stat().st_mtime_ns >= src.stat().st_mtime_ns:
         return True
     try:
         image = read_image(src)
     except ImageError:
         return False
-    im = Image.fromarray(image)
-    im.thumbnail((160, 160))
+    h, w = image.shape[:2]
+    scale = min(1.0, 160 / max(h, w))
+    if scale < 1:
+        image = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
     dst.parent.mkdir(parents=True, exist_ok=True)
-    write_image(dst, np.asarray(im))
+    write_image(dst, image)
     return True
 
 
@@ -435,10 +510,11 @@ def write_review(out: Path, items: list[Item], meta: dict[str, dict], decisions:
             "reject or empty = automatic). Run curate again to apply it.")
         t.button("Download decisions.csv", onclick="exportDecisions()")
         with t.table():
-            t.tr(t.th("image"), t.th("domain / file"), t.th("title, licence"), t.th("reason"), t.th("decision"))
+            t.tr(t.th("image"), t.th("domain / file"), t.th("title, licence"), t.th("reason"), t.th("person check"),
+                 t.th("decision"))
             for n, it in enumerate(ordered):
                 m = meta.get(it.key, {})
-                thumb = out / "review" / "thumbs" / it.domain / (Path(it.name).stem + ".png")
+                thumb = out / "review" / "thumbs" / it.domain / (Path(it.name).stem + ".jpg")
                 ok = _thumbnail(it.path, thumb)
                 auto = it.auto_reason or "keep"
                 with t.tr(cls="reject" if it.reason else "keep", data_key=it.key, data_domain=it.domain,
@@ -451,6 +527,7 @@ def write_review(out: Path, items: list[Item], meta: dict[str, dict], decisions:
                         if m.get("page_url"):
                             t.a("photo page", href=m["page_url"])
                     t.td(f"{it.reason or 'keep'}: {it.detail}" if it.detail else (it.reason or "keep"))
+                    t.td(it.features.get("person", {}).get("text", "not checked (an earlier rule decided)"))
                     with t.td():
                         for value in ("keep", "reject"):
                             with t.label():
@@ -499,12 +576,13 @@ def collect(config: CurateConfig) -> list[Item]:
     return sorted(items.values(), key=lambda it: (it.domain != config.domain_a, it.name))
 
 
-def curate(config: CurateConfig,
-           segmenter_factory: Optional[Callable[[], Callable[[np.ndarray], np.ndarray]]] = None) -> CurateResult:
+def curate(config: CurateConfig, person_check_factory: Optional[PersonCheckFactory] = None) -> CurateResult:
     """Run the rules, apply decisions, move rejects, split, and write the reports (see module doc).
 
-    ``segmenter_factory`` builds the person segmenter when first needed (default:
-    ``segdepth.segment.build_segmenter(config.segmenter)``).
+    ``person_check_factory`` builds the person check (an image → evidence callable such as
+    ``segdepth.person.PersonCheck``) when first needed; scripts/curate.py passes MediaPipe's.
+    Without one, ``min_person_fraction`` must be 0 unless every image has cached evidence. The
+    check is not closed here (a factory may hand out a shared one).
     """
     from tqdm import tqdm
 
@@ -513,17 +591,12 @@ def curate(config: CurateConfig,
     raw, out = Path(config.raw), Path(config.out)
     if not (raw / "raw").is_dir():
         raise FileNotFoundError(f"{raw}: no raw/ folder (is this a scrape folder?)")
-    if segmenter_factory is None:
-        def segmenter_factory():
-            from segdepth.segment import build_segmenter
-
-            return build_segmenter(config.segmenter)
     items = collect(config)
     cache = FeatureCache(out / ".curate_cache.json")
     for it in tqdm(items, desc="features", unit="img", disable=config.quiet):
         cached = cache.get(it)
         it.features = cached if cached is not None else image_features(it.path)
-    apply_rules(items, config, segmenter_factory)
+    apply_rules(items, config, person_check_factory)
     decisions, problems = read_decisions(config.decisions_path())
     for it in items:
         decision = decisions.get(it.key, ("", ""))[0]
@@ -573,12 +646,15 @@ def curate(config: CurateConfig,
     write_text(out / "rejects.csv", buf.getvalue())
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["domain", "file", "sha256", "bytes", "width", "height", "phash", "chroma", "tint_spread",
-                "person", "make", "model", "f_number", "focal_length", "license", "status"])
+    w.writerow(["domain", "file", "sha256", "bytes", "width", "height", "phash", "chroma", "colour_spread",
+                "person_mask", "face_score", "face_on_mask", "pose_score", "pose_on_mask", "person_evidence",
+                "make", "model", "f_number", "focal_length", "license", "status"])
     for it in items:
-        f, ex = it.features, it.features.get("exif", {})
+        f, ex, p = it.features, it.features.get("exif", {}), it.features.get("person", {})
         w.writerow([it.domain, it.name, f.get("sha256"), f.get("bytes"), f.get("width"), f.get("height"),
-                    f.get("phash"), _fmt(f.get("chroma")), _fmt(f.get("tint_spread")), _fmt(f.get("person")),
+                    f.get("phash"), _fmt(f.get("chroma")), _fmt(f.get("colour_spread")),
+                    _fmt(p.get("mask_fraction")), _fmt(p.get("face_score")), _fmt(p.get("face_mask")),
+                    _fmt(p.get("pose_score")), _fmt(p.get("pose_mask")), p.get("evidence", ""),
                     ex.get("Make", ""), ex.get("Model", ""), ex.get("FNumber", ""), ex.get("FocalLength", ""),
                     meta.get(it.key, {}).get("license_name", ""), it.reason or "keep"])
     write_text(out / "features.csv", buf.getvalue())

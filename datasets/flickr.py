@@ -51,7 +51,7 @@ import numpy as np
 import requests
 from PIL import Image, UnidentifiedImageError
 
-from datasets.io import append_jsonl
+from datasets.io import append_jsonl, new_file_mode
 
 log = logging.getLogger(__name__)
 
@@ -612,6 +612,7 @@ class Downloader:
                     problem, retry_after = str(exc), None  # may be a cut transfer: try again
                 else:
                     final = folder / f"{photo_id}.{IMAGE_FORMATS[fmt]}"
+                    os.chmod(tmp, new_file_mode())  # mkstemp's 0600 would make the photos private
                     os.replace(tmp, final)
                     return Downloaded(final, sha, size, width, height, fmt)
             finally:

@@ -25,11 +25,13 @@ import json
 import logging
 import os
 import struct
+import re
 import tempfile
 import warnings
+import zipfile
 from io import BytesIO
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Optional, Union
+from typing import Any, Callable, Iterable, Iterator, Optional, Union
 
 import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
@@ -42,6 +44,10 @@ PathLike = Union[str, os.PathLike]
 #: above any camera in use (a 100 MP medium-format frame fits) and small enough that a
 #: decompression bomb cannot exhaust memory (120 MP × 3 bytes = 360 MB of RGB).
 DEFAULT_MAX_PIXELS = 120_000_000
+
+#: The highest ``max_pixels`` that can take effect: Pillow refuses to open images above twice its
+#: ``MAX_IMAGE_PIXELS`` whatever our own limit says (a hard decompression-bomb error).
+MAX_PIXELS_CEILING = 2 * (Image.MAX_IMAGE_PIXELS or 89_478_485)
 
 #: Extensions :func:`list_images` picks up inside folders (compared case-insensitively).
 IMAGE_EXTENSIONS = frozenset(
@@ -133,7 +139,7 @@ def _open_decoded(path: Path, max_pixels: int) -> Image.Image:
             raise ImageError(
                 path,
                 f"image is {width}×{height} = {width * height / 1e6:.1f} MP, above the limit of "
-                f"{max_pixels / 1e6:.1f} MP (decompression bomb?); raise max_pixels if it is genuine",
+                f"{max_pixels / 1e6:.1f} MP (decompression bomb?); raise the limit (--max-pixels) if it is genuine",
             )
         try:
             im.load()  # full decode: truncated or corrupt data fails here, not later
@@ -228,13 +234,39 @@ def _shape_str(shape: tuple[int, ...]) -> str:
     return f"{shape[1]}×{shape[0]}"
 
 
+#: Units a depth map can be in: metres, or relative (an arbitrary scale, e.g. the portrait prior).
+DEPTH_UNITS = ("m", "relative")
+
+
 def read_depth(path: PathLike, expected_shape: Optional[tuple[int, ...]] = None) -> np.ndarray:
-    """Read a depth map as float32 H×W, larger = farther.
+    """Read a depth map as float32 H×W, larger = farther (:func:`read_depth_with_unit` without the unit)."""
+    return read_depth_with_unit(path, expected_shape)[0]
+
+
+def _load_npz_depth(path: Path) -> tuple[np.ndarray, str]:
+    """An ``.npz`` of :func:`write_depth`: arrays ``depth`` and ``unit`` (one of DEPTH_UNITS)."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if "depth" not in z.files or "unit" not in z.files:
+                raise ImageError(path, f"depth .npz must hold arrays 'depth' and 'unit', found {sorted(z.files)}")
+            depth, unit = z["depth"], str(z["unit"])
+    except ImageError:
+        raise
+    except (*_ERRORS, zipfile.BadZipFile) as exc:
+        raise ImageError(path, f"not a readable .npz archive ({exc})") from None
+    if unit not in DEPTH_UNITS:
+        raise ImageError(path, f"unknown depth unit {unit!r}; expected one of {list(DEPTH_UNITS)}")
+    return depth, unit
+
+
+def read_depth_with_unit(path: PathLike, expected_shape: Optional[tuple[int, ...]] = None) -> tuple[np.ndarray, str]:
+    """Read a depth map as (float32 H×W, larger = farther; its unit, one of :data:`DEPTH_UNITS`).
 
     Formats:
 
-    * ``.npy``: a 2-D (or H×W×1) numeric array, returned as float32 in its own units
-      (metres or relative depth, as the file's producer chose);
+    * ``.npz`` (as :func:`write_depth` writes it): the map with its unit, metres or relative;
+    * ``.npy``: a 2-D (or H×W×1) numeric array, returned as float32 and taken as metres (a
+      relative map is saved as ``.npz`` so that it is read back as relative);
     * ``.png`` / ``.tif``: a single-channel **16-bit** image in millimetres; returned in metres
       (value / :data:`DEPTH_PNG_SCALE`). 0 stays 0. 8-bit images are refused: 256 levels are too
       coarse and such files are often inverse-depth visualisations (bright = near).
@@ -246,11 +278,15 @@ def read_depth(path: PathLike, expected_shape: Optional[tuple[int, ...]] = None)
     path = Path(path)
     _check_file(path)
     suffix = path.suffix.lower()
-    if suffix == ".npy":
-        try:
-            depth = np.load(path, allow_pickle=False)
-        except _ERRORS as exc:
-            raise ImageError(path, f"not a readable .npy array ({exc})") from None
+    unit = "m"
+    if suffix in (".npy", ".npz"):
+        if suffix == ".npz":
+            depth, unit = _load_npz_depth(path)
+        else:
+            try:
+                depth = np.load(path, allow_pickle=False)
+            except _ERRORS as exc:
+                raise ImageError(path, f"not a readable .npy array ({exc})") from None
         if depth.ndim == 3 and depth.shape[2] == 1:
             depth = depth[..., 0]
         if depth.ndim != 2:
@@ -276,14 +312,14 @@ def read_depth(path: PathLike, expected_shape: Optional[tuple[int, ...]] = None)
         finally:
             im.close()
     else:
-        raise ImageError(path, f"unknown depth format {path.suffix!r}: use .npy or a 16-bit .png")
+        raise ImageError(path, f"unknown depth format {path.suffix!r}: use .npz, .npy or a 16-bit .png")
     if not np.isfinite(depth).all():
         raise ImageError(path, "depth map contains NaN or infinite values")
     if expected_shape is not None and tuple(depth.shape) != tuple(expected_shape[:2]):
         raise ImageError(
             path, f"depth map {_shape_str(depth.shape)} does not match image {_shape_str(tuple(expected_shape))}"
         )
-    return np.ascontiguousarray(depth, dtype=np.float32)
+    return np.ascontiguousarray(depth, dtype=np.float32), unit
 
 
 # ---------------------------------------------------------------------------------------------
@@ -338,6 +374,21 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def new_file_mode() -> int:
+    """The permission bits a new file gets under the user's umask (0o666 & ~umask), as ``open``
+    would give; :func:`tempfile.mkstemp` always uses 0o600, so atomic writers chmod to this.
+    The umask is read from /proc (thread-safe) where there is one."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 @contextlib.contextmanager
 def atomic_path(path: PathLike) -> Iterator[Path]:
     """Yield a temporary path in ``path``'s folder; on success it is fsynced and renamed onto ``path``.
@@ -353,7 +404,7 @@ def atomic_path(path: PathLike) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
-        mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
+        mode = path.stat().st_mode & 0o777 if path.exists() else new_file_mode()
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.chmod(tmp, mode)
@@ -363,6 +414,29 @@ def atomic_path(path: PathLike) -> Iterator[Path]:
             tmp.unlink()
         raise
     _fsync_dir(path.parent)
+
+
+#: The name :func:`atomic_path` gives its temporary files: ``.TARGET.XXXXXXXX.tmp.EXT`` (mkstemp's 8 characters).
+_TEMP_NAME = re.compile(r"^\.(?P<target>.+)\.[A-Za-z0-9_]{8}\.tmp(\.[^./]*)?$")
+
+
+def remove_stale_temporaries(folder: PathLike, is_own: Callable[[str], bool]) -> int:
+    """Delete the temporary files a killed run of :func:`atomic_path` left in ``folder`` (not
+    recursive) whose target name ``is_own`` accepts; returns how many. Only call it where no
+    other process writes the same outputs at the same time."""
+    folder = Path(folder)
+    removed = 0
+    if not folder.is_dir():
+        return 0
+    for entry in folder.iterdir():
+        match = _TEMP_NAME.match(entry.name)
+        if match and entry.is_file() and is_own(match["target"]):
+            with contextlib.suppress(FileNotFoundError):
+                entry.unlink()
+                removed += 1
+    if removed:
+        log.info("%s: removed %d temporary file(s) left by an interrupted run", folder, removed)
+    return removed
 
 
 def _pil_format(path: Path) -> str:
@@ -409,26 +483,34 @@ def write_rgba(path: PathLike, rgb: np.ndarray, mask: np.ndarray) -> None:
     write_image(path, np.dstack([rgb, alpha]))
 
 
-def write_depth(path: PathLike, depth: np.ndarray) -> None:
-    """Atomically write a float depth map H×W: ``.npy`` float32 as is, or ``.png`` as 16-bit millimetres.
+def write_depth(path: PathLike, depth: np.ndarray, unit: str = "m") -> None:
+    """Atomically write a float depth map H×W in ``unit`` (one of :data:`DEPTH_UNITS`): ``.npz``
+    with its unit, ``.npy`` float32 as is (metres), or ``.png`` as 16-bit millimetres.
 
-    The PNG form assumes metres and stores ``round(depth × 1000)`` clipped to 0…65535 (65.5 m);
-    :func:`read_depth` reads both back.
+    The PNG form stores ``round(depth × 1000)`` clipped to 0…65535 (65.5 m). Relative depth is
+    only written as ``.npz``, so that :func:`read_depth_with_unit` gives it back as relative.
     """
     path = Path(path)
     depth = np.asarray(depth, dtype=np.float32)
     if depth.ndim != 2:
         raise ValueError(f"depth must be H×W, got shape {depth.shape}")
+    if unit not in DEPTH_UNITS:
+        raise ValueError(f"unknown depth unit {unit!r}; expected one of {list(DEPTH_UNITS)}")
     suffix = path.suffix.lower()
+    if unit != "m" and suffix != ".npz":
+        raise ValueError(f"{path}: {unit} depth is written as .npz, which keeps its unit")
     with atomic_path(path) as tmp:
-        if suffix == ".npy":
+        if suffix == ".npz":
+            with open(tmp, "wb") as f:
+                np.savez(f, depth=depth, unit=np.array(unit))
+        elif suffix == ".npy":
             with open(tmp, "wb") as f:
                 np.save(f, depth, allow_pickle=False)
         elif suffix == ".png":
             mm = np.clip(np.round(depth * DEPTH_PNG_SCALE), 0, 65535).astype(np.uint16)
             Image.fromarray(mm).save(tmp, format="PNG")
         else:
-            raise ValueError(f"{path}: depth maps are written as .npy or .png")
+            raise ValueError(f"{path}: depth maps are written as .npz, .npy or .png")
 
 
 def _json_default(obj: Any) -> Any:

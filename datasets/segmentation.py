@@ -167,7 +167,7 @@ class FileSample:
         try:
             with Image.open(self.image) as im:
                 w, h = im.size
-        except (OSError, SyntaxError) as exc:
+        except (OSError, SyntaxError, Image.DecompressionBombError) as exc:
             raise ImageError(self.image, f"not a readable image ({exc})") from None
         return h, w
 

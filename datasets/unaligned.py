@@ -14,8 +14,8 @@ augmentation off because its code could not do this).
 Randomness is a pure function of (seed, epoch, index), so results do not depend on the number
 of DataLoader workers and a resumed run sees the same crops. Problems that can be found up
 front (empty folder, missing alpha, image smaller than the crop, depth of the wrong size or
-missing, corrupt or truncated PNG) are found by a header scan at construction and raised
-together as one ``DatasetError`` before any training starts.
+missing, corrupt or truncated file of any format) are found by a scan that decodes every file
+at construction and raised together as one ``DatasetError`` before any training starts.
 """
 from __future__ import annotations
 
@@ -53,11 +53,11 @@ def normalize_depth(depth: np.ndarray) -> np.ndarray:
 
 
 def _header_problems(path: Path, need_alpha: bool, min_side: int) -> tuple[list[str], tuple[int, int] | None]:
-    """Fast checks on one image file without decoding it. Returns (problems, (H, W) upright)."""
+    """Checks on one image file, decoded fully (a truncated JPEG passes a header-only check and
+    would stop training mid-epoch). Returns (problems, (H, W) upright)."""
     try:
         with Image.open(path) as im:
-            im.verify()  # PNG: chunk CRCs and the IEND marker, catches corrupt and truncated files
-        with Image.open(path) as im:  # verify() leaves the image unusable: open again
+            im.load()  # every format: truncated or corrupt data fails here, before the first step
             width, height = im.size
             has_alpha = im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info
             if im.getexif().get(_EXIF_ORIENTATION, 1) in (5, 6, 7, 8):

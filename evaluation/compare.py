@@ -81,7 +81,7 @@ class Renderer:
 def compositor_renderer(method: str, params: Optional[Mapping[str, Any]] = None) -> Renderer:
     """A compositor method from ``compositing.pipeline.METHODS``, focused with ``choose_focus``;
     for relative depth its parameters go through ``compositing.video.params_for_depth``."""
-    from compositing.pipeline import METHODS, build_params, choose_focus, params_to_dict, render
+    from compositing.pipeline import METHODS, build_params, choose_focus, ineffective_params, params_to_dict, render
     from compositing.video import params_for_depth
 
     if method not in METHODS:
@@ -99,6 +99,9 @@ def compositor_renderer(method: str, params: Optional[Mapping[str, Any]] = None)
     if relative_params != metric_params:
         changed = {k: v for k, v in relative_params.items() if metric_params.get(k) != v}
         settings["for relative depth"] = ", ".join(f"{k}={v}" for k, v in changed.items())
+    mode, ignored = ineffective_params(method, metric_params, build_params(method, relative_params))
+    if ignored:  # said in the caption: with the relative depth prior these change nothing
+        settings[f"no effect with relative depth ({mode})"] = ", ".join(ignored)
     return Renderer(method, "compositor", {**settings, "focus": "auto"}, with_params(metric_params),
                     with_params(relative_params) if relative_params != metric_params else None)
 
@@ -191,10 +194,11 @@ class CompareResult:
     set_metrics: dict[str, dict[str, float]]
     notes: list[str]
     gallery: Path
+    n_bad_reference: int = 0  # unusable --reference photos, counted apart from the inputs
 
     @property
     def ok(self) -> bool:
-        return self.n_bad == 0 and self.n_render_failures == 0
+        return self.n_bad == 0 and self.n_render_failures == 0 and self.n_bad_reference == 0
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -419,9 +423,10 @@ def run_compare(
         gallery_rows.append(Row(name, cells))
 
     set_metrics: dict[str, dict[str, float]] = {}
+    n_bad_ref = 0
     if cfg.reference:
         ref_samples, ref_feats, ref_errors = _reference_stats(cfg, segment, extractor)
-        n_bad += len(ref_errors)
+        n_bad_ref = len(ref_errors)
         errors += ref_errors
         for r in renderers:
             entry = {"blur_w1": M.blur_distribution_distance(np.concatenate(samples[r.name] or [np.zeros(0)]),
@@ -437,8 +442,9 @@ def run_compare(
     metric_names = [k for k in (*M.METRICS, "truth_lpips", "seconds") if any(k in row for row in rows)]
     labels = {k: m.label for k, m in M.METRICS.items()} | EXTRA_LABELS | SET_METRIC_LABELS
 
-    if n_bad or n_fail:
-        notes.append(f"{n_bad} bad image(s) and {n_fail} failed render(s); see the list in the gallery")
+    if n_bad or n_fail or n_bad_ref:
+        notes.append(f"{n_bad} bad image(s), {n_bad_ref} bad reference image(s) and {n_fail} failed render(s); "
+                     "see the list in the gallery")
     summary = report.write_metrics(out, rows, metric_names, labels, set_metrics, notes)
     table_rows = []
     for entry in summary:
@@ -449,7 +455,7 @@ def run_compare(
                          {**{m: f"{labels[m]} (mean)" for m in metric_names}, **labels})
     page = build_gallery(gdir, columns, gallery_rows, table, plots=plots, errors=errors, notes=notes)
     log.info("compared %d image(s) × %d method(s): %s", len(gallery_rows), len(renderers), page)
-    return CompareResult(len(paths), n_bad, n_fail, errors, rows, summary, set_metrics, notes, page)
+    return CompareResult(len(paths), n_bad, n_fail, errors, rows, summary, set_metrics, notes, page, n_bad_ref)
 
 
 def _reference_stats(

@@ -214,7 +214,9 @@ def plot_loss_curves(log_path: Path, out_path: Path) -> None:
     for name in names:
         pts = [(r["progress"], r[name]) for r in records if name in r]
         ax = axes[1] if name.startswith("D") else axes[0]
-        ax.plot([p for p, _ in pts], [v for _, v in pts], label=name)
+        # markers while the points are few: one record is a dot, not an invisible zero-length line
+        ax.plot([p for p, _ in pts], [v for _, v in pts], label=name, marker="o" if len(pts) < 30 else None,
+                markersize=3)
     for ax, title in zip(axes, ("generator terms", "discriminator terms")):
         ax.set_title(title)
         ax.set_xlabel("epoch")

@@ -112,25 +112,29 @@ class Translator:
     size: int | None = None
     mode: str = "resize"
     tile_overlap: int | None = None  # pixels; default a quarter of the tile
+    trained_sizes: tuple[int, int] | None = None  # (load_size, crop_size) of training, when the checkpoint says
 
     def __post_init__(self) -> None:
         if self.direction not in DIRECTIONS:
             raise ValueError(f"direction must be one of {DIRECTIONS}, got {self.direction!r}")
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+        if self.size is not None and self.size < 1:
+            raise ValueError(f"size must be a positive number of pixels, got {self.size}")
         self.device = torch.device(self.device)
         self.generator = self.generator.to(self.device).eval()
         self.divisor = int(self.generator.divisor)
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, direction: str = "AtoB", overlay: bool | None = False,
-                        device: torch.device | str = "cpu", size: int | None = None, mode: str = "resize",
+                        device: torch.device | str = "cpu", size: int | None | str = None, mode: str = "resize",
                         config: ModelConfig | None = None, tile_overlap: int | None = None) -> "Translator":
         """Load G_A (AtoB) or G_B (BtoA) from a train_cyclegan checkpoint (a dict with "config",
         a ModelConfig dict, and "model", a CycleGANModel.state_dict()), or from a plain
         reference-layout generator state_dict when ``config`` describes its architecture.
-        ``overlay=None`` takes the checkpoint's ``mask_overlay_test``. Anything that does not
-        fit raises one ``CheckpointError`` naming the file and the mismatch."""
+        ``overlay=None`` takes the checkpoint's ``mask_overlay_test``. ``size="checkpoint"``: the
+        size the generator was trained at (:func:`training_size`). Anything that does not fit
+        raises one ``CheckpointError`` naming the file and the mismatch."""
         path = Path(path)
         try:
             obj = torch.load(path, map_location="cpu", weights_only=True)
@@ -169,15 +173,23 @@ class Translator:
             raise CheckpointError(f"{path}: weights do not fit the generator {_describe(cfg)}: {problem}")
         generator.load_state_dict(state, strict=True)
         use_overlay = cfg.mask_overlay_test if overlay is None else overlay
-        return cls(generator, cfg, direction, use_overlay, torch.device(device), size, mode, tile_overlap)
+        train = obj["config"].get("train") if isinstance(obj.get("config"), dict) else None
+        trained = (int(train["load_size"]), int(train["crop_size"])) \
+            if isinstance(train, dict) and "load_size" in train and "crop_size" in train else None
+        if size == "checkpoint":
+            size = training_size(trained, mode)
+        return cls(generator, cfg, direction, use_overlay, torch.device(device), size, mode, tile_overlap, trained)
 
     # ------------------------------------------------------------------ translation
     def _run(self, x: torch.Tensor, depth: torch.Tensor | None) -> torch.Tensor:
-        """Generator on 1×C×h×w (replicate-padded to a multiple of its divisor, cropped back)."""
+        """Generator on 1×C×h×w (replicate-padded to a multiple of its divisor, and to at least twice
+        it, so that the deepest feature map of a tiny image still has more than one pixel for
+        instance norm; cropped back)."""
         h, w = x.shape[-2:]
         if depth is not None:
             x = torch.cat([x, depth], 1)
-        pad_h, pad_w = -h % self.divisor, -w % self.divisor
+        pad_h = max(-h % self.divisor, 2 * self.divisor - h)
+        pad_w = max(-w % self.divisor, 2 * self.divisor - w)
         if pad_h or pad_w:
             x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
         return self.generator(x)[..., :h, :w]
@@ -238,6 +250,16 @@ class Translator:
             m = mask.astype(np.float32)[..., None]
             out = m * image.astype(np.float32) + (1.0 - m) * out
         return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def training_size(trained: tuple[int, int] | None, mode: str) -> int:
+    """The generator input size that matches training: the shorter side images were resized to
+    (load_size) for ``resize``, the crop it saw (crop_size) as the tile side for ``tiles``;
+    DEFAULT_TILE when the checkpoint does not record them."""
+    if trained is None:
+        return DEFAULT_TILE
+    load_size, crop_size = trained
+    return load_size if mode == "resize" else crop_size
 
 
 def _tile_weights(n: int, overlap: int, blend_start: bool, blend_end: bool) -> torch.Tensor:

@@ -18,6 +18,8 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from datasets.cli import downloads_allowed
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 VGG19_FILE = "vgg19-dcbb9e9d.pth"
@@ -73,10 +75,10 @@ class VGGRelu32(nn.Module):
     """VGG19 features up to relu3_2, frozen and in eval mode; input N×3×H×W in [-1, 1].
 
     ``weights="imagenet"`` loads torchvision's ``VGG19_Weights.IMAGENET1K_V1`` (file
-    vgg19-dcbb9e9d.pth in the torch hub checkpoints folder); when it cannot be had, one
-    ``VGGWeightsError`` says which file to put where. ``weights="none"`` gives random features
-    (torchvision's VGG init from a fixed seed, the same in every process), which must be asked
-    for explicitly (tests, offline demos).
+    vgg19-dcbb9e9d.pth in the torch hub checkpoints folder; downloaded only with
+    ``--allow-download``); when it cannot be had, one ``VGGWeightsError`` says which file to put
+    where. ``weights="none"`` gives random features (torchvision's VGG init from a fixed seed,
+    the same in every process), which must be asked for explicitly (tests, offline demos).
     """
 
     def __init__(self, weights: str = "imagenet") -> None:
@@ -123,6 +125,11 @@ def _imagenet_vgg19_features(n_layers: int) -> dict[str, torch.Tensor]:
 
     weights = VGG19_Weights.IMAGENET1K_V1
     target = Path(torch.hub.get_dir()) / "checkpoints" / VGG19_FILE
+    if not target.is_file() and not downloads_allowed():
+        raise VGGWeightsError(
+            f"{target}: VGG19 ImageNet weights for the mask loss are not in the torch hub cache, and nothing "
+            f"is downloaded unless asked for. Download {weights.url} and place it at that path, pass "
+            f"--allow-download, or ask explicitly for random VGG features with --vgg-weights none.")
     try:
         state = weights.get_state_dict(progress=False)
     except (OSError, RuntimeError, ValueError) as exc:

@@ -33,6 +33,7 @@ from typing import Any, Callable, Sequence
 import torch
 from torch import nn
 
+from datasets.cli import check_types
 from gan.losses import GAN_MODES, MASK_VGG_MODES, VGG_WEIGHTS, GANLoss, VGGRelu32, l1, mask_loss, mask_overlay
 from gan.networks import GENERATORS, NORMS, UPSAMPLES, define_D, define_G
 
@@ -52,9 +53,11 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-def _setting(default: Any, help: str, choices: Sequence[str] = ()) -> Any:
-    """A ModelConfig field with the help text (and allowed values) that the training CLI shows."""
-    return dataclasses.field(default=default, metadata={"help": help, "choices": tuple(choices)})
+def _setting(default: Any, help: str, choices: Sequence[str] = (), lo: float | None = None,
+             hi: float | None = None) -> Any:
+    """A ModelConfig field with the help text, allowed values and range [lo, hi] that the training
+    CLI shows and checks (``ModelConfig.__post_init__`` checks them for config files too)."""
+    return dataclasses.field(default=default, metadata={"help": help, "choices": tuple(choices), "lo": lo, "hi": hi})
 
 
 @dataclass
@@ -62,24 +65,25 @@ class ModelConfig:
     """Settings of one CycleGAN model (saved in checkpoints as a plain dict)."""
 
     preset: str = _setting("cyclegan", "model variant", tuple(PRESETS))
-    input_nc: int = _setting(3, "channels of domain A images")
-    output_nc: int = _setting(3, "channels of domain B images")
-    ngf: int = _setting(64, "generator filters in the first layer")
-    ndf: int = _setting(64, "discriminator filters in the first layer")
+    input_nc: int = _setting(3, "channels of domain A images", lo=1, hi=64)
+    output_nc: int = _setting(3, "channels of domain B images", lo=1, hi=64)
+    ngf: int = _setting(64, "generator filters in the first layer", lo=1, hi=1024)
+    ndf: int = _setting(64, "discriminator filters in the first layer", lo=1, hi=1024)
     netG: str = _setting("resnet_9blocks", "generator; 'resnet' takes its depth from n_blocks", tuple(GENERATORS))
-    n_blocks: int | None = _setting(None, "residual blocks of a ResNet generator (resnet_9blocks 9, resnet_6blocks 6, resnet 9)")
-    n_layers_D: int = _setting(3, "PatchGAN layers (3: 70×70 patches)")
+    n_blocks: int | None = _setting(None, "residual blocks of a ResNet generator (resnet_9blocks 9, resnet_6blocks 6, "
+                                    "resnet 9)", lo=0, hi=64)
+    n_layers_D: int = _setting(3, "PatchGAN layers (3: 70×70 patches)", lo=1, hi=8)
     norm: str = _setting("instance", "normalisation layers", NORMS)
-    init_gain: float = _setting(0.02, "std of the normal(0, σ) initial weights")
+    init_gain: float = _setting(0.02, "std of the normal(0, σ) initial weights", lo=1e-6, hi=10.0)
     upsample: str = _setting("transpose", "generator upsampling: transposed convolution (reference) or "
                              "resize-convolution (nearest ×2 + conv, against checkerboards)", UPSAMPLES)
     use_depth: bool = _setting(False, "depth as a 4th generator input channel (datasets with depth maps)")
     gan_mode: str = _setting("lsgan", "adversarial loss: least squares or BCE", GAN_MODES)
-    lambda_A: float = _setting(10.0, "cycle loss weight A -> B -> A (λ_cyc of the mask loss)")
-    lambda_B: float = _setting(10.0, "cycle loss weight B -> A -> B")
-    lambda_identity: float = _setting(0.5, "identity loss weight, a fraction of lambda_A/B (0: off)")
+    lambda_A: float = _setting(10.0, "cycle loss weight A -> B -> A (λ_cyc of the mask loss)", lo=0.0, hi=1e4)
+    lambda_B: float = _setting(10.0, "cycle loss weight B -> A -> B", lo=0.0, hi=1e4)
+    lambda_identity: float = _setting(0.5, "identity loss weight, a fraction of lambda_A/B (0: off)", lo=0.0, hi=1e4)
     mask_loss: bool = _setting(False, "mask loss, Nasrullah 2018 eq. 10-12")
-    lambda_mask: float = _setting(1.0, "factor on the mask loss (the paper halves it with the overlay)")
+    lambda_mask: float = _setting(1.0, "factor on the mask loss (the paper halves it with the overlay)", lo=0.0, hi=1e4)
     mask_vgg: str = _setting("paper_text", "weighting of the mask loss's VGG term: 'paper_text' "
                              "λ_cyc·λ_mask·L1(φ) as eq. 10 is written; 'paper_code' as the paper's code: "
                              "λ_mask·L1(2φ−1, 2φ−1) with the ImageNet normalisation outside autograd "
@@ -92,17 +96,21 @@ class ModelConfig:
     mask_overlay_test: bool = _setting(False, "paste the real subject onto the output at inference")
     vgg_weights: str = _setting("imagenet", "VGG19 of the mask loss: ImageNet weights, or fixed random ones "
                                 "(tests; must be asked for)", VGG_WEIGHTS)
-    pool_size: int = _setting(50, "generated images kept per discriminator (0: none)")
-    lr: float = _setting(2e-4, "Adam learning rate")
-    beta1: float = _setting(0.5, "Adam β1")
+    pool_size: int = _setting(50, "generated images kept per discriminator (0: none)", lo=0, hi=10_000)
+    lr: float = _setting(2e-4, "Adam learning rate", lo=1e-12, hi=1.0)
+    beta1: float = _setting(0.5, "Adam β1", lo=0.0, hi=0.999999)
     amp: str = _setting("none", "mixed precision", tuple(AMP_DTYPES))
     channels_last: bool = _setting(False, "channels-last memory format")
 
     def __post_init__(self) -> None:
+        check_types(self)
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             if f.metadata["choices"] and value not in f.metadata["choices"]:
                 raise ValueError(f"unknown {f.name} {value!r}; choose one of {list(f.metadata['choices'])}")
+            lo, hi = f.metadata["lo"], f.metadata["hi"]
+            if value is not None and ((lo is not None and value < lo) or (hi is not None and value > hi)):
+                raise ValueError(f"{f.name} must be between {lo:g} and {hi:g}, got {value!r}")
         if self.lambda_identity > 0 and self.input_nc != self.output_nc:
             raise ValueError("the identity loss needs input_nc == output_nc; set lambda_identity=0")
 
@@ -120,13 +128,17 @@ class ModelConfig:
         return dataclass_from_dict(cls, d)
 
 
-def dataclass_from_dict(cls: type, d: dict[str, Any]) -> Any:
-    """``cls(**d)`` for a config dataclass, with unknown keys (a saved config from another
-    version, a typo in a config file) an error that names them."""
+def dataclass_from_dict(cls: type, d: Any) -> Any:
+    """``cls(**d)`` for a config dataclass, checked: unknown keys (a saved config from another
+    version, a typo in a config file) and values of the wrong type are errors that name them."""
+    if not isinstance(d, dict):
+        raise ValueError(f"expected a JSON object of {cls.__name__} settings, got {type(d).__name__}")
     unknown = sorted(set(d) - {f.name for f in dataclasses.fields(cls)})
     if unknown:
         raise ValueError(f"unknown {cls.__name__} keys: {unknown}")
-    return cls(**d)
+    obj = cls(**d)
+    check_types(obj)
+    return obj
 
 
 def config_from_preset(name: str, **overrides: Any) -> ModelConfig:

@@ -46,10 +46,12 @@ import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
 from datasets import io
+from datasets.cli import EXIT_CODES_EPILOG, add_download_flag, check_types, float_range, int_range
 from datasets.unaligned import UnalignedDataset
 from gan import display as display_mod
 from gan.infer import list_checkpoints
-from gan.model import AMP_DTYPES, PRESETS, CycleGANModel, ModelConfig, config_from_preset, dataclass_from_dict
+from gan.model import (AMP_DTYPES, PRESETS, CycleGANModel, ModelConfig, config_from_preset,
+                       dataclass_from_dict)
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +91,12 @@ class CheckpointError(ValueError):
     """A checkpoint cannot be used for this run (unreadable, wrong format, other architecture)."""
 
 
+def _limited(default: int, lo: int, hi: int) -> Any:
+    """A TrainConfig field whose value must lie in [lo, hi] (checked by ``TrainConfig.check``,
+    for flags and config files alike; the flags' argparse types use the same bounds)."""
+    return field(default=default, metadata={"lo": lo, "hi": hi})
+
+
 @dataclass
 class TrainConfig:
     """Settings of one training run (saved as ``runs/NAME/config.json``)."""
@@ -98,30 +106,30 @@ class TrainConfig:
     runs_dir: str = "runs"
     preset: str = "cyclegan"
     model_overrides: dict[str, Any] = field(default_factory=dict)
-    load_size: int = 286
-    crop_size: int = 256  # square crop after the shorter side is resized to load_size
+    load_size: int = _limited(286, 1, 16384)
+    crop_size: int = _limited(256, 1, 16384)  # square crop after the shorter side is resized to load_size
     flip: bool = True
     serial_batches: bool = False  # B in order instead of at random
-    batch_size: int = 1
-    n_epochs: int = 50
-    n_epochs_decay: int = 25
-    num_workers: int = 4
-    seed: int = 0
+    batch_size: int = _limited(1, 1, 65536)
+    n_epochs: int = _limited(50, 0, 100_000)
+    n_epochs_decay: int = _limited(25, 0, 100_000)
+    num_workers: int = _limited(4, 0, 256)
+    seed: int = _limited(0, 0, 2**32 - 1)
     deterministic: bool = False
     device: str = "auto"  # auto | cpu | cuda
     amp: str = "none"  # none | bf16 | fp16
     channels_last: bool = False
     compile: bool = False
     compile_mode: str = "default"  # a key of COMPILE_MODES
-    log_every: int = 100
-    save_every: int = 0  # iterations between checkpoints; 0: only at epoch ends
-    save_every_epochs: int = 1
-    keep_last: int = 3
+    log_every: int = _limited(100, 1, 10**9)
+    save_every: int = _limited(0, 0, 10**9)  # iterations between checkpoints; 0: only at epoch ends
+    save_every_epochs: int = _limited(1, 0, 100_000)
+    keep_last: int = _limited(3, 1, 100_000)
     display: str = "html"  # none | html | visdom
-    display_port: int = 8097
-    display_every: int = 400
-    display_keep: int = 10
-    max_steps: int = 0  # stop after this many iterations in all (0: the full schedule)
+    display_port: int = _limited(8097, 1, 65535)
+    display_every: int = _limited(400, 0, 10**9)
+    display_keep: int = _limited(10, 1, 100_000)
+    max_steps: int = _limited(0, 0, 10**9)  # stop after this many iterations in all (0: the full schedule)
     resume: bool = False
     resume_from: str = ""  # a checkpoint file; default: the run's latest
     quiet: bool = False
@@ -136,8 +144,36 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
-        """The config saved in a run's config.json; unknown keys are an error naming them."""
+        """The config saved in a run's config.json; unknown keys and wrong types are errors naming them."""
         return dataclass_from_dict(cls, d)
+
+    def check(self) -> None:
+        """ValueError naming the first setting that is out of range, of the wrong type or
+        inconsistent; the model settings (preset + overrides) are checked by ModelConfig."""
+        check_types(self)
+        for f in dataclasses.fields(self):
+            lo, hi = f.metadata.get("lo"), f.metadata.get("hi")
+            value = getattr(self, f.name)
+            if lo is not None and not lo <= value <= hi:
+                raise ValueError(f"{f.name} must be between {lo} and {hi}, got {value}")
+        if self.n_epochs + self.n_epochs_decay < 1:
+            raise ValueError("n_epochs + n_epochs_decay must be at least 1 (the schedule would train nothing)")
+        if self.crop_size > self.load_size:
+            raise ValueError(f"crop_size {self.crop_size} is larger than load_size {self.load_size}")
+        name = Path(self.name)
+        if not self.name or name.is_absolute() or len(name.parts) != 1 or self.name in (".", ".."):
+            raise ValueError(f"name {self.name!r} must be one folder name inside runs_dir {self.runs_dir!r} "
+                             "(no '/', '..' or absolute path)")
+        for key, allowed in (("device", ("auto", "cpu", "cuda")), ("amp", tuple(AMP_DTYPES)),
+                             ("compile_mode", tuple(COMPILE_MODES)), ("display", ("none", "html", "visdom"))):
+            if getattr(self, key) not in allowed:
+                raise ValueError(f"{key} {getattr(self, key)!r} is not one of {list(allowed)}")
+        if self.device == "cuda" and not torch.cuda.is_available():
+            raise ValueError("device 'cuda' asked for, but torch sees no CUDA device (use --device cpu or auto)")
+        try:
+            self.model_config()
+        except TypeError as exc:  # an unknown key in model_overrides
+            raise ValueError(f"model_overrides: {exc}") from None
 
 
 @dataclass
@@ -182,6 +218,28 @@ def _model_default_text(f: dataclasses.Field) -> str:
     return "default: see netG" if f.default is None else f"default {f.default}"
 
 
+def _bounded(name: str) -> Any:
+    """The argparse type of TrainConfig field ``name``: an int within the field's limits."""
+    f = next(f for f in dataclasses.fields(TrainConfig) if f.name == name)
+    return int_range(f.metadata["lo"], f.metadata["hi"])
+
+
+def _max_steps(text: str) -> int:
+    """``--max-steps``: a positive count, or ``all`` for the whole schedule (stored as 0)."""
+    if text.strip().lower() == "all":
+        return 0
+    return int_range(1, 10**9)(text)
+
+
+def _model_type(f: dataclasses.Field, kind: Any) -> Any:
+    """The argparse type of a model setting: bool, a bounded number, or the plain type."""
+    if kind is bool:
+        return _parse_bool
+    if kind in (int, float) and f.metadata.get("lo") is not None:
+        return (int_range if kind is int else float_range)(f.metadata["lo"], f.metadata["hi"])
+    return kind
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``train_cyclegan`` command line. Only flags given on the command line change the
     configuration (which starts from ``--config`` or the defaults), so it is parsed once."""
@@ -193,7 +251,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "subject mask (made by scripts/prepare_masks.py).",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         argument_default=S,
-        epilog=_epilog(),
+        epilog=_epilog() + "\n\n" + EXIT_CODES_EPILOG
+        + "\n  3    stopped by a non-finite loss (the last good checkpoint is kept)",
     )
     g = p.add_argument_group("run")
     g.add_argument("--dataroot", help="dataset folder with trainA/ and trainB/")
@@ -203,27 +262,29 @@ def build_parser() -> argparse.ArgumentParser:
                    help="start from a saved runs/NAME/config.json (flags given here override it)")
     g.add_argument("--resume", nargs="?", const="", metavar="CKPT",
                    help="continue the run from its latest checkpoint (or from CKPT)")
-    g.add_argument("--max-steps", dest="max_steps", type=int,
-                   help="stop after this many iterations in all (default: the whole schedule)")
-    g.add_argument("--seed", type=int, help=f"random seed (default {d.seed})")
+    g.add_argument("--max-steps", dest="max_steps", type=_max_steps, metavar="N|all",
+                   help="stop after N >= 1 iterations in all, counted over the run (default and 'all': the "
+                        "whole schedule); saved in config.json, so give a larger N to continue a stopped run")
+    g.add_argument("--seed", type=_bounded("seed"), help=f"random seed (default {d.seed})")
     g.add_argument("--deterministic", type=_parse_bool, metavar="BOOL",
                    help="deterministic algorithms (bitwise repeatable on the CPU; slower on GPU)")
     g.add_argument("--device", choices=("auto", "cpu", "cuda"), help=f"(default {d.device})")
     g.add_argument("--quiet", type=_parse_bool, nargs="?", const=True, metavar="BOOL", help="no progress bar")
+    add_download_flag(g)
 
     g = p.add_argument_group("model")
     g.add_argument("--preset", choices=sorted(PRESETS), help=f"model variant (default {d.preset})")
     for f, kind in _model_override_fields():
         choices = f.metadata["choices"] or None
         g.add_argument("--" + f.name.replace("_", "-"), dest="model." + f.name,
-                       type=_parse_bool if kind is bool else kind, choices=choices,
+                       type=_model_type(f, kind), choices=choices,
                        metavar=None if choices else kind.__name__.upper(),
                        help=f"{f.metadata['help']} ({_model_default_text(f)})")
 
     g = p.add_argument_group("data and schedule")
-    g.add_argument("--load-size", dest="load_size", type=int,
+    g.add_argument("--load-size", dest="load_size", type=_bounded("load_size"),
                    help=f"resize images to this (shorter side) before cropping (default {d.load_size})")
-    g.add_argument("--crop-size", dest="crop_size", type=int,
+    g.add_argument("--crop-size", dest="crop_size", type=_bounded("crop_size"),
                    help=f"random square crop, the same for image, mask and depth (default {d.crop_size})")
     g.add_argument("--flip", type=_parse_bool, metavar="BOOL", help="random horizontal flips (default true)")
     g.add_argument("--paper-data", dest="paper_data", action="store_true",
@@ -231,11 +292,14 @@ def build_parser() -> argparse.ArgumentParser:
                         "--masks binary (images used as they are: prepare them at 256×256)")
     g.add_argument("--serial-batches", dest="serial_batches", type=_parse_bool, metavar="BOOL",
                    help="pair B images in order instead of at random (default false)")
-    g.add_argument("--batch-size", dest="batch_size", type=int, help=f"per process (default {d.batch_size})")
-    g.add_argument("--n-epochs", dest="n_epochs", type=int, help=f"epochs at the initial lr (default {d.n_epochs})")
-    g.add_argument("--n-epochs-decay", dest="n_epochs_decay", type=int,
+    g.add_argument("--batch-size", dest="batch_size", type=_bounded("batch_size"),
+                   help=f"per process (default {d.batch_size})")
+    g.add_argument("--n-epochs", dest="n_epochs", type=_bounded("n_epochs"),
+                   help=f"epochs at the initial lr (default {d.n_epochs})")
+    g.add_argument("--n-epochs-decay", dest="n_epochs_decay", type=_bounded("n_epochs_decay"),
                    help=f"epochs of linear decay to zero (default {d.n_epochs_decay})")
-    g.add_argument("--num-workers", dest="num_workers", type=int, help=f"data loader workers (default {d.num_workers})")
+    g.add_argument("--num-workers", dest="num_workers", type=_bounded("num_workers"),
+                   help=f"data loader workers (default {d.num_workers})")
 
     g = p.add_argument_group("speed")
     g.add_argument("--amp", choices=tuple(AMP_DTYPES), help="mixed precision (fp16 with a gradient scaler)")
@@ -247,16 +311,19 @@ def build_parser() -> argparse.ArgumentParser:
                         "each step as CUDA graphs, the fastest at small batches")
 
     g = p.add_argument_group("output")
-    g.add_argument("--log-every", dest="log_every", type=int, help=f"iterations per log line (default {d.log_every})")
-    g.add_argument("--save-every", dest="save_every", type=int,
+    g.add_argument("--log-every", dest="log_every", type=_bounded("log_every"),
+                   help=f"iterations per log line (default {d.log_every})")
+    g.add_argument("--save-every", dest="save_every", type=_bounded("save_every"),
                    help="iterations between checkpoints (default 0: at epoch ends only)")
-    g.add_argument("--save-every-epochs", dest="save_every_epochs", type=int,
+    g.add_argument("--save-every-epochs", dest="save_every_epochs", type=_bounded("save_every_epochs"),
                    help=f"epochs between epoch-end checkpoints (default {d.save_every_epochs})")
-    g.add_argument("--keep-last", dest="keep_last", type=int, help=f"checkpoints kept (default {d.keep_last})")
+    g.add_argument("--keep-last", dest="keep_last", type=_bounded("keep_last"),
+                   help=f"checkpoints kept (default {d.keep_last})")
     g.add_argument("--display", choices=("none", "html", "visdom"),
                    help="sample page web/index.html; visdom also plots live (default html)")
-    g.add_argument("--display-port", dest="display_port", type=int, help=f"visdom port (default {d.display_port})")
-    g.add_argument("--display-every", dest="display_every", type=int,
+    g.add_argument("--display-port", dest="display_port", type=_bounded("display_port"),
+                   help=f"visdom port (default {d.display_port})")
+    g.add_argument("--display-every", dest="display_every", type=_bounded("display_every"),
                    help=f"iterations between sample displays (default {d.display_every})")
     return p
 
@@ -282,12 +349,13 @@ def _epilog() -> str:
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> TrainConfig:
     """Command line → TrainConfig (``--config`` first, then the flags given)."""
-    ns = vars(build_parser().parse_args(argv))
-    base: dict[str, Any] = {}
+    parser = build_parser()
+    ns = vars(parser.parse_args(argv))
     config_file = ns.pop("config_file", None)
-    if config_file:
-        base = json.loads(Path(config_file).read_text(encoding="utf-8"))
-    cfg = TrainConfig.from_dict(base) if base else TrainConfig()
+    try:
+        cfg = load_config(Path(config_file)) if config_file else TrainConfig()
+    except ValueError as exc:
+        parser.error(str(exc))
     if ns.pop("paper_data", False):
         _apply_paper_data(ns)
     overrides = dict(cfg.model_overrides)
@@ -300,7 +368,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> TrainConfig:
             setattr(cfg, key, value)
     cfg.model_overrides = overrides
     if not cfg.dataroot:
-        raise SystemExit("error: --dataroot is required (or --config with a dataroot)")
+        parser.error("--dataroot is required (or --config with a dataroot)")
+    try:
+        cfg.check()
+    except ValueError as exc:
+        parser.error(f"{config_file}: {exc}" if config_file else str(exc))
     return cfg
 
 
@@ -314,6 +386,27 @@ def _apply_paper_data(ns: dict[str, Any]) -> None:
         raise SystemExit(f"error: --paper-data fixes {', '.join(f'{k}={v}' for k, v in wanted.items())}; "
                          f"it cannot be combined with {', '.join(clashes)}")
     ns.update(wanted)
+
+
+def load_config(path: Path) -> TrainConfig:
+    """A saved ``config.json`` as a TrainConfig, strictly: a missing, empty or broken file, an
+    unknown key, a value of the wrong type or out of range is one ValueError "PATH: key: problem"."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such config file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: cannot read the config file ({exc})") from None
+    if not text.strip():
+        raise ValueError(f"{path}: empty config file")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
+    try:
+        return TrainConfig.from_dict(data)  # ranges are checked once the flags are applied
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{path}: {exc}") from None
 
 
 # --------------------------------------------------------------------------- random states
@@ -360,6 +453,11 @@ def make_schedulers(model: CycleGANModel, cfg: TrainConfig) -> list[torch.optim.
 
 def checkpoint_path(run_dir: Path, iteration: int) -> Path:
     return run_dir / "checkpoints" / f"ckpt_{iteration:08d}.pt"
+
+
+def checkpoint_iteration(path: Path) -> int:
+    """The iteration a checkpoint was saved at, from its name (``checkpoint_path``'s inverse)."""
+    return int(Path(path).stem.removeprefix("ckpt_"))
 
 
 def save_checkpoint(path: Path, *, cfg: TrainConfig, model_cfg: ModelConfig, model: CycleGANModel,
@@ -412,6 +510,21 @@ def check_architecture(path: Path, saved: dict[str, Any], wanted: ModelConfig) -
                if k not in ARCHITECTURE_FIELDS and saved[k] != now[k]]
     if changed:
         log.warning("%s: continuing with changed model settings (%s)", path, ", ".join(changed))
+
+
+def check_resumable(path: Path, ckpt: dict[str, Any], cfg: TrainConfig) -> None:
+    """CheckpointError when resuming ``ckpt`` with ``cfg`` would not continue that run: another
+    preset (its checkpoints would mix with the new one's), or nothing left to train because the
+    run already reached ``max_steps`` (kept from the first run's config.json)."""
+    saved_preset = ckpt["config"]["model"].get("preset")
+    if saved_preset is not None and saved_preset != cfg.preset:
+        raise CheckpointError(
+            f"{path}: this run was trained with preset {saved_preset!r}, not {cfg.preset!r}; resume it "
+            f"without --preset, or train {cfg.preset!r} as a new run with another --name")
+    if cfg.max_steps and int(ckpt["iter"]) >= cfg.max_steps:
+        raise CheckpointError(
+            f"{path}: the run already reached max_steps={cfg.max_steps} (iteration {int(ckpt['iter'])}, "
+            f"saved in its config.json); to continue, pass a larger --max-steps N or --max-steps all")
 
 
 def _prune_checkpoints(run_dir: Path, keep: int) -> None:
@@ -562,8 +675,7 @@ def train(cfg: TrainConfig) -> TrainResult:
     Raises NonFiniteLossError (no checkpoint written for the bad step), CheckpointError, and the
     dataset's errors for bad input before the first step.
     """
-    if cfg.compile_mode not in COMPILE_MODES:
-        raise ValueError(f"unknown compile_mode {cfg.compile_mode!r}; choose one of {sorted(COMPILE_MODES)}")
+    cfg.check()
     device = _pick_device(cfg)
     d = _init_distributed(device)
     try:
@@ -594,6 +706,7 @@ def _train(cfg: TrainConfig, d: _Dist, device: torch.device) -> TrainResult:
         if ckpt_path is None:
             raise CheckpointError(f"{run_dir / 'checkpoints'}: --resume given but the run has no checkpoint")
         ckpt = load_checkpoint(ckpt_path)
+        check_resumable(ckpt_path, ckpt, cfg)
         check_architecture(ckpt_path, ckpt["config"]["model"], model_cfg)
     elif list_checkpoints(run_dir):
         raise FileExistsError(f"{run_dir}: the run already has checkpoints; pass --resume to continue it "
@@ -681,6 +794,7 @@ def _train(cfg: TrainConfig, d: _Dist, device: torch.device) -> TrainResult:
                 progress.set_postfix({k: f"{v:.3f}" for k, v in sorted(mean.items())}, refresh=False)
         window, window_n, window_data_time, window_start = {}, 0, 0.0, time.perf_counter()
 
+    shown_at = iteration
     while epoch < total_epochs and not stop:
         sampler.set_epoch(epoch)
         dataset.set_epoch(epoch)  # before the iterator exists: workers copy the dataset
@@ -713,6 +827,7 @@ def _train(cfg: TrainConfig, d: _Dist, device: torch.device) -> TrainResult:
                 log_window()
             if d.is_main and cfg.display_every and iteration % cfg.display_every == 0:
                 display.show_visuals(iteration, epoch, model.get_current_visuals())
+                shown_at = iteration
             if cfg.max_steps and iteration >= cfg.max_steps:
                 stop = True
                 break
@@ -729,6 +844,8 @@ def _train(cfg: TrainConfig, d: _Dist, device: torch.device) -> TrainResult:
             save(epoch, 0)
     if window_n:  # the steps since the last record: a run shorter than --log-every still leaves one
         log_window()
+    if d.is_main and cfg.display_every and shown_at != iteration:  # a short run still gets a sample page
+        display.show_visuals(iteration, epoch, model.get_current_visuals())
     if progress is not None:
         progress.close()
     save(epoch, epoch_iter)

@@ -2,9 +2,12 @@
 
     python scripts/benchmark.py                    # every benchmark, full size
     python scripts/benchmark.py --only compositing --quick
+    python scripts/benchmark.py --only curation --photos PHOTOS   # PHOTOS/ordinary, PHOTOS/shallow
 
 Each benchmark lives in bench/bench_<name>.py as ``run(quick: bool) -> str`` (a Markdown
-section). Speed-ups are ratios against a baseline measured in the same run.
+section). Speed-ups are ratios against a baseline measured in the same run. Benchmarks in
+``TAKES_PHOTOS`` also measure on a folder of real photos when ``--photos`` names one (it is not
+part of the project; without it they measure on bundled material only and say so).
 """
 from __future__ import annotations
 
@@ -22,8 +25,9 @@ from typing import Callable
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench import (bench_compositing, bench_dataset, bench_evaluation, bench_gan,  # noqa: E402
-                   bench_segdepth, bench_webcam)
+from bench import (bench_compositing, bench_curation, bench_dataset, bench_evaluation,  # noqa: E402
+                   bench_gan, bench_segdepth, bench_webcam)
+from datasets.cli import EXIT_CODES_EPILOG, run_main  # noqa: E402
 from datasets.io import write_text  # noqa: E402
 
 
@@ -34,7 +38,9 @@ BENCHES: dict[str, Callable[[bool], str]] = {
     "segdepth": bench_segdepth.run,
     "gan": bench_gan.run,
     "evaluation": bench_evaluation.run,
+    "curation": bench_curation.run,
 }
+TAKES_PHOTOS = {"curation"}  # run(quick, photos: Path | None)
 
 
 @dataclass
@@ -44,6 +50,7 @@ class BenchConfig:
     out: str = "bench/BENCHMARKS.md"
     only: list[str] = field(default_factory=lambda: list(BENCHES))
     quick: bool = False
+    photos: str = ""
 
 
 def machine_description() -> str:
@@ -76,7 +83,10 @@ def run(cfg: BenchConfig) -> tuple[str, list[str]]:
         logging.info("benchmark %s ...", name)
         start = time.perf_counter()
         try:
-            body = BENCHES[name](cfg.quick)
+            if name in TAKES_PHOTOS:
+                body = BENCHES[name](cfg.quick, Path(cfg.photos) if cfg.photos else None)
+            else:
+                body = BENCHES[name](cfg.quick)
         except Exception as exc:  # a broken benchmark is reported, the others still run
             logging.exception("benchmark %s failed", name)
             body = f"### {name}\n\nFAILED: {type(exc).__name__}: {exc}\n"
@@ -90,13 +100,20 @@ def run(cfg: BenchConfig) -> tuple[str, list[str]]:
 
 def parse_args(argv: list[str] | None = None) -> BenchConfig:
     """Build the config from the command line."""
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog=EXIT_CODES_EPILOG.replace("some inputs failed (each named on its own line, "
+                                                                 "the rest were processed)",
+                                                                 "some benchmarks failed (the others ran)"))
     p.add_argument("--out", default=BenchConfig.out, help="Markdown file to write (default: %(default)s)")
     p.add_argument("--only", nargs="+", choices=sorted(BENCHES), default=list(BENCHES),
                    help="benchmarks to run (default: all)")
     p.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke test")
+    p.add_argument("--photos", default="", help="folder of real photos (ordinary/, shallow/) for "
+                                                 f"{', '.join(sorted(TAKES_PHOTOS))}")
     a = p.parse_args(argv)
-    return BenchConfig(out=a.out, only=a.only, quick=a.quick)
+    if a.photos and not Path(a.photos).is_dir():
+        p.error(f"--photos {a.photos}: no such folder")
+    return BenchConfig(out=a.out, only=a.only, quick=a.quick, photos=a.photos)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,4 +126,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main, "benchmark"))

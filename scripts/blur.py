@@ -2,25 +2,28 @@
 
     python scripts/blur.py photo.jpg --method lens
     python scripts/blur.py photos/ --method gaussian --out results/gaussian --save-mask
-    python scripts/blur.py photo.jpg --method lens --depth photo_depth.npy --focus 410,220
-    python scripts/blur.py photo.jpg --method lens --params f_number=1.4 blades=6
+    python scripts/blur.py photo.jpg --method lens --depth photo_depth.npy --focus 50%,40%
+    python scripts/blur.py photo.jpg --method lens --params strength=0.03 blades=6
 
 Inputs are files or folders (searched recursively), any size up to --max-pixels, EXIF
 orientation respected. Each INPUT gives NAME_<method>.png next to it, or under --out (keeping
-the folders' layout). Depth comes from --depth (one .npy or 16-bit PNG in millimetres for one
-image, or a folder of NAME.npy / NAME.png; taken as metres, so the lens method uses a thin lens:
-add --params coc=relative for relative depth) or else from --depth-model (default: the portrait
-depth PRIOR, an assumption, not an estimate, in relative units: the lens blur radius is then
-strength · width · |d − d_focus|). The focus is the median depth of the main person,
-or the depth at --focus X,Y (pixels of the upright image, or percentages such as 50%,30%).
+the folders' layout). Depth comes from --depth (one depth file for one image, or a folder of
+NAME.npz / NAME.npy / NAME.png / NAME_depth.npz: .npz as --save-depth writes it, with its unit;
+.npy and 16-bit PNG in millimetres are metres, so the lens method uses a thin lens, where
+f_number and focal_length_mm matter) or else from --depth-model (default: the portrait depth
+PRIOR, an assumption, not an estimate, in relative units: the lens blur radius is then
+strength · width · |d − d_focus| and f_number has no effect: a warning says so). The focus is
+the median depth of the main person, or the depth at --focus X,Y (pixels of the upright image
+from its top-left corner, or percentages of its width and height such as 50%,40%).
+--params are checked against the method's parameters (type and range) before any image is read.
 A file that cannot be used gets one line naming it and the problem; the batch goes on and the
-exit status is 1 when any file failed ("3 done, 2 failed"). Outputs are written atomically.
+exit status is 1 when any file failed ("3 done, 2 failed"). Outputs are written atomically;
+temporary files left by a killed run are removed on the next run into the same folder.
 The run's settings are saved as blur_<method>_config.json in --out (or beside the outputs).
 """
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from dataclasses import asdict, dataclass, field
@@ -30,9 +33,12 @@ from typing import Optional
 import numpy as np
 from tqdm import tqdm
 
-from compositing.pipeline import METHODS, choose_focus, postprocess_mask, render
+from compositing.pipeline import METHODS, build_params, choose_focus, ineffective_params, postprocess_mask, render
 from compositing.video import params_for_depth
-from datasets.io import DEFAULT_MAX_PIXELS, ImageError, list_images, read_depth, read_image, write_depth, write_image, write_json
+from datasets.cli import (EXIT_CODES_EPILOG, EXIT_USAGE, add_download_flag, int_range, output_folder, parse_key_values,
+                          run_main)
+from datasets.io import (DEFAULT_MAX_PIXELS, MAX_PIXELS_CEILING, ImageError, list_images, read_depth_with_unit,
+                         read_image, remove_stale_temporaries, write_depth, write_image, write_json)
 from segdepth.depth import DEPTH_MODELS, build_depth_model
 from segdepth.segment import SEGMENTERS, build_segmenter
 
@@ -62,22 +68,7 @@ class BlurConfig:
 
 def parse_params(items: list[str]) -> dict:
     """``{"k": 1}`` JSON objects and ``key=value`` pairs (values parsed as JSON when they can be)."""
-    out: dict = {}
-    for item in items:
-        if item.lstrip().startswith("{"):
-            obj = json.loads(item)
-            if not isinstance(obj, dict):
-                raise ValueError(f"--params: expected a JSON object, got {item!r}")
-            out.update(obj)
-            continue
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ValueError(f"--params: expected key=value or a JSON object, got {item!r}")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
+    return parse_key_values(items, "--params")
 
 
 def parse_focus(text: str) -> tuple[tuple[float, bool], tuple[float, bool]]:
@@ -102,28 +93,34 @@ def focus_point(text: str, width: int, height: int) -> tuple[float, float]:
 
 
 def parse_args(argv: Optional[list[str]] = None) -> BlurConfig:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog=EXIT_CODES_EPILOG)
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders")
     p.add_argument("--method", default="lens", choices=sorted(METHODS), help="compositor method (default lens)")
     p.add_argument("--depth", metavar="FILE|DIR", help="depth map for one image, or a folder of NAME.npy/NAME.png")
-    p.add_argument("--focus", metavar="X,Y", help="focus on this point (pixels, or percentages like 50%%,30%%)")
-    p.add_argument("--out", metavar="DIR", help="output folder (default: next to each input)")
+    p.add_argument("--focus", metavar="X,Y", help="focus on this point: pixels from the top-left corner, or "
+                   "percentages of width and height like 50%%,40%%")
+    p.add_argument("--out", metavar="DIR", type=output_folder, help="output folder (default: next to each input)")
     p.add_argument("--segmenter", default="mediapipe", choices=sorted(SEGMENTERS))
     p.add_argument("--depth-model", default="prior", choices=sorted(DEPTH_MODELS),
                    help="depth when --depth is not given (default: the portrait depth prior)")
     p.add_argument("--save-mask", action="store_true", help="also write NAME_mask.png (person mask)")
-    p.add_argument("--save-depth", action="store_true", help="also write NAME_depth.npy (depth used)")
+    p.add_argument("--save-depth", action="store_true",
+                   help="also write NAME_depth.npz (the depth used, with its unit: --depth reads it back as such)")
     p.add_argument("--params", nargs="*", default=[], metavar="KEY=VALUE",
-                   help="method parameters: key=value … or one JSON object")
-    p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
-                   help=f"refuse images above this many pixels (default {DEFAULT_MAX_PIXELS:,})")
+                   help="method parameters: key=value … or one JSON object (checked against the method)")
+    p.add_argument("--max-pixels", type=int_range(1, MAX_PIXELS_CEILING), default=DEFAULT_MAX_PIXELS,
+                   help=f"refuse images above this many pixels (default {DEFAULT_MAX_PIXELS:,}; at most "
+                        f"{MAX_PIXELS_CEILING:,}, Pillow's own hard limit)")
     p.add_argument("--quiet", action="store_true", help="no progress bar; only errors and the final count")
+    add_download_flag(p)
     a = p.parse_args(argv)
     try:
         params = parse_params(a.params)
+        build_params(a.method, params)  # type and range of every parameter, before any image is read
         if a.focus is not None:
             parse_focus(a.focus)
-    except (ValueError, json.JSONDecodeError) as exc:
+    except ValueError as exc:
         p.error(str(exc))
     return BlurConfig(
         inputs=a.inputs, method=a.method, depth=a.depth, focus=a.focus, out=a.out, segmenter=a.segmenter,
@@ -168,17 +165,27 @@ def output_dir(path: Path, cfg: BlurConfig) -> Path:
     return out
 
 
+DEPTH_NAMES = ("{}.npz", "{}.npy", "{}.png", "{}_depth.npz")  # in a --depth folder; the last as --save-depth writes
+
+
 def depth_file_for(path: Path, cfg: BlurConfig) -> Optional[Path]:
-    """The --depth file for ``path``: the file itself, or NAME.npy / NAME.png in the --depth folder."""
+    """The --depth file for ``path``: the file itself, or the first of DEPTH_NAMES in the --depth folder."""
     if cfg.depth is None:
         return None
     depth = Path(cfg.depth)
     if not depth.is_dir():
         return depth
-    for ext in (".npy", ".png"):
-        if (depth / (path.stem + ext)).is_file():
-            return depth / (path.stem + ext)
-    raise ImageError(path, f"no depth map {path.stem}.npy or {path.stem}.png in {depth}")
+    for name in DEPTH_NAMES:
+        if (depth / name.format(path.stem)).is_file():
+            return depth / name.format(path.stem)
+    raise ImageError(path, f"no depth map {' / '.join(n.format(path.stem) for n in DEPTH_NAMES)} in {depth}")
+
+
+def _is_own_output(name: str) -> bool:
+    """Whether ``name`` is one this program writes (its temporaries are cleaned on the next run)."""
+    stem, _, ext = name.rpartition(".")
+    return (ext == "png" and stem.endswith(_output_suffixes())) or name.endswith("_depth.npz") or \
+        (name.startswith("blur_") and name.endswith("_config.json"))
 
 
 # --- the work ------------------------------------------------------------------------------------
@@ -191,6 +198,7 @@ class Blurrer:
         self.cfg = cfg
         self.segmenter = build_segmenter(cfg.segmenter)
         self._depth_model = None
+        self._warned: set[tuple[str, tuple[str, ...]]] = set()
 
     def depth_model(self):
         if self._depth_model is None:
@@ -204,14 +212,15 @@ class Blurrer:
         h, w = image.shape[:2]
         focus_xy = focus_point(cfg.focus, w, h) if cfg.focus else None
         depth_path = depth_file_for(path, cfg)
-        depth = read_depth(depth_path, expected_shape=image.shape) if depth_path else None
+        depth, unit = read_depth_with_unit(depth_path, expected_shape=image.shape) if depth_path else (None, "m")
         mask = postprocess_mask(self.segmenter(image), image)
-        relative = False  # depth files are taken as metres (coc=relative in --params says otherwise)
+        relative = unit == "relative"  # .npy/.png files are metres (coc=relative in --params says otherwise)
         if depth is None:
             model = self.depth_model()
             depth, relative = model(image, mask), bool(model.relative)
         focus = choose_focus(mask, depth, focus_xy)
         params = params_for_depth(cfg.method, cfg.params or None, relative)
+        self._warn_ineffective(params, relative)
         result = render(cfg.method, image, mask, depth, focus, params)
         # everything computed: only now write, so a failure leaves no half set of outputs
         written = [out_dir / f"{path.stem}_{cfg.method}.png"]
@@ -220,14 +229,54 @@ class Blurrer:
             written.append(out_dir / f"{path.stem}_mask.png")
             write_image(written[-1], np.round(np.clip(mask, 0, 1) * 255).astype(np.uint8))
         if cfg.save_depth:
-            written.append(out_dir / f"{path.stem}_depth.npy")
-            write_depth(written[-1], depth)
+            written.append(out_dir / f"{path.stem}_depth.npz")
+            write_depth(written[-1], depth, "relative" if relative else "m")
         return written
+
+    def _warn_ineffective(self, params: Optional[dict], relative: bool) -> None:
+        """Warn once per run for --params that the mode the depth put the method in ignores."""
+        mode, ignored = ineffective_params(self.cfg.method, self.cfg.params, build_params(self.cfg.method, params))
+        if ignored and (mode, tuple(ignored)) not in self._warned:
+            self._warned.add((mode, tuple(ignored)))
+            why = "the depth is relative (the portrait prior, or a relative depth file)" if relative else \
+                "the depth is in metres"
+            log.warning("--params %s: no effect in %s mode %s=%r, because %s; the output does not change with %s",
+                        " ".join(ignored), self.cfg.method, METHODS[self.cfg.method].mode_field, mode, why,
+                        "them" if len(ignored) > 1 else "it")
+
+
+def _report(path: Path, exc: BaseException) -> str:
+    """The one line for a file that failed."""
+    if isinstance(exc, ImageError):
+        return str(exc)
+    if isinstance(exc, MemoryError):
+        return f"{path}: not enough memory for this image"
+    return f"{path}: {exc}"
+
+
+def _collisions(plan: list[tuple[Path, Path]], method: str) -> dict[Path, str]:
+    """Inputs whose output name another input also gets (``a.jpg`` + ``a.png``): each with its
+    problem naming the others. Found before any work, so neither is silently skipped."""
+    by_target: dict[Path, list[Path]] = {}
+    for path, out_dir in plan:
+        by_target.setdefault(out_dir / f"{path.stem}_{method}.png", []).append(path)
+    problems = {}
+    for target, paths in by_target.items():
+        for path in paths if len(paths) > 1 else ():
+            others = ", ".join(str(o) for o in paths if o != path)
+            problems[path] = f"has the same output {target} as {others}; rename one of them"
+    return problems
 
 
 def run(cfg: BlurConfig) -> tuple[int, int]:
-    """Blur every input; print one line per failed file; return (done, failed)."""
-    files = list_images(cfg.inputs)
+    """Blur every input; print one line per failed file (a missing one too); return (done, failed)."""
+    missing = [i for i in cfg.inputs if not Path(i).exists()]
+    for item in missing:
+        tqdm.write(f"{item}: no such file or folder", file=sys.stderr)
+    present = [i for i in cfg.inputs if i not in missing]
+    if not present:
+        return 0, len(missing)
+    files = list_images(present)
     if cfg.out is not None:  # --out inside an input folder: earlier results there are not inputs
         out, named = Path(cfg.out).resolve(), {Path(i) for i in cfg.inputs}
         files = [f for f in files if f in named or not f.resolve().is_relative_to(out)]
@@ -235,32 +284,26 @@ def run(cfg: BlurConfig) -> tuple[int, int]:
     if dropped:
         log.info("skipping %d earlier outputs of this program (e.g. %s)", len(dropped), dropped[0])
     if not files:
-        raise ValueError(f"no images found in {' '.join(cfg.inputs)}")
+        raise ValueError(f"no images found in {' '.join(present)}")
     if cfg.depth is not None and not Path(cfg.depth).is_dir() and len(files) != 1:
         raise ValueError(f"--depth {cfg.depth} is one file but there are {len(files)} images; give a folder of NAME.npy")
     plan = [(f, output_dir(f, cfg)) for f in files]
+    collided = _collisions(plan, cfg.method)
+    for folder in sorted({d for _, d in plan}):
+        remove_stale_temporaries(folder, _is_own_output)
     for folder in [Path(cfg.out)] if cfg.out else sorted({d for _, d in plan}):
         write_json(folder / f"blur_{cfg.method}_config.json", asdict(cfg))
     blurrer = Blurrer(cfg)
-    done = failed = 0
-    claimed: dict[Path, Path] = {}
+    done, failed = 0, len(missing)
     for path, out_dir in tqdm(plan, unit="image", disable=cfg.quiet, file=sys.stderr):
-        target = out_dir / f"{path.stem}_{cfg.method}.png"
         try:
-            if target in claimed:
-                raise ImageError(path, f"output {target} was already written for {claimed[target]} in this run")
-            claimed[target] = path
+            if path in collided:
+                raise ImageError(path, collided[path])
             blurrer(path, out_dir)
             done += 1
         except (ImageError, ValueError, OSError, RuntimeError, MemoryError) as exc:
             failed += 1
-            if isinstance(exc, ImageError):
-                message = str(exc)
-            elif isinstance(exc, MemoryError):
-                message = f"{path}: not enough memory for this image"
-            else:
-                message = f"{path}: {exc}"
-            tqdm.write(message, file=sys.stderr)
+            tqdm.write(_report(path, exc), file=sys.stderr)
     return done, failed
 
 
@@ -271,10 +314,10 @@ def main(argv: Optional[list[str]] = None) -> int:
         done, failed = run(cfg)
     except (ImageError, ValueError, RuntimeError) as exc:  # bad arguments, models that cannot load
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_USAGE
     print(f"{done} done, {failed} failed", file=sys.stderr)
     return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main, "blur"))

@@ -1,7 +1,7 @@
 """Compare shallow depth-of-field methods side by side: render, measure, write a gallery.
 
     python scripts/compare.py --input test_portraits/ --methods gaussian,lens --out compare_out
-    python scripts/compare.py --input testA/ --methods lens --params lens:f_number=1.4 \\
+    python scripts/compare.py --input testA/ --methods lens --params lens:strength=0.03 \\
         --gan masked=runs/mask_loss:mask_loss:overlay \\
         --reference real_bokeh/ --out compare_out
 
@@ -19,17 +19,19 @@ With --reference (real shallow-DoF photos) also FID/KID (needs the torchvision I
 weights in the torch hub cache) and a weight-free blur-distribution distance. With --truth
 (ground-truth renders, e.g. synthetic scenes) also full-reference PSNR/SSIM.
 
-Bad images get one line each, the rest goes on, and the exit status is 1 when any image or
-render failed (2 for a bad command line).
+Bad images (inputs and --reference photos, counted apart) get one line each, the rest goes on,
+and the exit status is 1 when any image or render failed (2 for a bad command line).
 """
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from typing import Any
 
+from compositing.pipeline import build_params
+from datasets.cli import (EXIT_CODES_EPILOG, add_download_flag, int_range, output_folder, parse_key_values,
+                          run_main, torch_device)
 from datasets.io import ImageError
 from evaluation.compare import CompareConfig, build_renderers, run_compare
 
@@ -44,20 +46,21 @@ def parse_params(parser: argparse.ArgumentParser, items: list[str]) -> dict[str,
         key, sep2, value = assignment.partition("=")
         if not (sep and sep2 and method and key):
             parser.error(f"--params {item!r}: expected METHOD:KEY=VALUE")
+        params.setdefault(method, {}).update(parse_key_values([assignment], f"--params {item!r}"))
+    for method, values in params.items():
         try:
-            parsed = json.loads(value)
-        except json.JSONDecodeError:
-            parsed = value
-        params.setdefault(method, {})[key] = parsed
+            build_params(method, values)  # type and range, before any image is read
+        except ValueError as exc:
+            parser.error(f"--params: {exc}")
     return params
 
 
 def parse_args(argv: list[str] | None = None) -> CompareConfig:
     """Command line → CompareConfig."""
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog=EXIT_CODES_EPILOG)
     p.add_argument("--input", required=True, help="folder (or file) of test images")
-    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--out", required=True, type=output_folder, help="output folder")
     p.add_argument("--methods", default=None,
                    help="comma-separated compositor methods (default: all of compositing.pipeline.METHODS; "
                         "'' for none)")
@@ -77,9 +80,12 @@ def parse_args(argv: list[str] | None = None) -> CompareConfig:
     p.add_argument("--fid-weights", choices=["imagenet", "none", "off"], default="imagenet",
                    help="Inception weights for FID/KID: torchvision IMAGENET1K_V1 from the torch hub cache, "
                         "'none' = random init (testing only), 'off' = skip FID/KID")
-    p.add_argument("--device", default="cpu", help="torch device for GAN inference and Inception features")
-    p.add_argument("--thumb-size", type=int, default=256, help="longer side of gallery thumbnails in pixels")
+    p.add_argument("--device", type=torch_device, default="cpu",
+                   help="torch device for GAN inference and Inception features")
+    p.add_argument("--thumb-size", type=int_range(16, 4096), default=256,
+                   help="longer side of gallery thumbnails in pixels (16 … 4096)")
     p.add_argument("--quiet", action="store_true", help="no progress bars, errors only")
+    add_download_flag(p)
     a = p.parse_args(argv)
     if a.methods is None:
         from compositing.pipeline import METHODS
@@ -109,9 +115,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     ok_images = result.n_images - result.n_bad
     print(f"{ok_images} image(s) × {len(renderers)} method(s) compared, {result.n_bad} bad image(s), "
-          f"{result.n_render_failures} failed render(s); gallery: {result.gallery}")
+          f"{result.n_bad_reference} bad reference image(s), {result.n_render_failures} failed render(s); "
+          f"gallery: {result.gallery}")
     return 0 if result.ok else 1
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main, "compare"))

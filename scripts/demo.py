@@ -30,6 +30,7 @@ import torch
 
 from compositing.pipeline import METHODS
 from datasets import io, synthetic
+from datasets.cli import EXIT_CODES_EPILOG, int_range, non_negative_int, output_folder, run_main
 from gan.model import PRESETS
 
 log = logging.getLogger("demo")
@@ -106,29 +107,38 @@ def train_presets(cfg: DemoConfig) -> dict[str, Path]:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    from gan.train import TrainConfig, list_checkpoints
+    from gan.train import TrainConfig, checkpoint_iteration, list_checkpoints
 
     out = Path(cfg.out)
     data_root = out / "gan_data"
     if not (data_root / "testB").is_dir():
         synthetic.write_unaligned_dataset(data_root, cfg.gan_train_scenes, 8,
                                           (cfg.gan_scene_size, cfg.gan_scene_size), seed=cfg.seed)
+    checkpoints: dict[str, Path] = {}
     configs = {}
     for preset in cfg.presets:
-        # a run left by an earlier demo is continued (or, when it reached gan_steps, reused as it is)
-        resume = bool(list_checkpoints(out / "runs" / preset))
+        # a run left by an earlier demo is continued, or, when it reached gan_steps, reused as it is
+        earlier = list_checkpoints(out / "runs" / preset)
+        if earlier and checkpoint_iteration(earlier[-1]) >= cfg.gan_steps:
+            log.info("preset %s: reusing %s", preset, earlier[-1])
+            checkpoints[preset] = earlier[-1]
+            continue
         configs[preset] = TrainConfig(
             dataroot=str(data_root), name=preset, runs_dir=str(out / "runs"), preset=preset,
             model_overrides=dict(DEMO_GAN_MODEL), load_size=cfg.gan_scene_size, crop_size=cfg.gan_size,
             n_epochs=10_000, n_epochs_decay=0, num_workers=0, seed=cfg.seed, max_steps=cfg.gan_steps,
-            log_every=min(25, cfg.gan_steps), display="html", display_every=100, quiet=cfg.quiet, resume=resume)
-    log.info("training presets %s for %d steps each, %d at a time", ", ".join(cfg.presets), cfg.gan_steps,
-             cfg.gan_jobs)
-    if cfg.gan_jobs == 1:
-        return {p: _train_one(c, cfg.threads) for p, c in configs.items()}
-    with ProcessPoolExecutor(cfg.gan_jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {p: pool.submit(_train_one, c, cfg.threads) for p, c in configs.items()}
-        return {p: f.result() for p, f in futures.items()}
+            log_every=min(25, cfg.gan_steps), display="html", display_every=100, quiet=cfg.quiet,
+            resume=bool(earlier))
+    if configs:
+        log.info("training presets %s for %d steps each, %d at a time", ", ".join(configs), cfg.gan_steps,
+                 cfg.gan_jobs)
+    if cfg.gan_jobs == 1 or len(configs) < 2:
+        checkpoints.update({p: _train_one(c, cfg.threads) for p, c in configs.items()})
+    else:
+        with ProcessPoolExecutor(cfg.gan_jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = {p: pool.submit(_train_one, c, cfg.threads) for p, c in configs.items()}
+            checkpoints.update({p: f.result() for p, f in futures.items()})
+    return {p: checkpoints[p] for p in cfg.presets}
 
 
 def gan_note(cfg: DemoConfig) -> str:
@@ -209,30 +219,32 @@ def write_index(cfg: DemoConfig, checkpoints: dict[str, Path], n_images: int) ->
 def parse_args(argv: Optional[list[str]] = None) -> DemoConfig:
     """The demo's config from the command line."""
     d = DemoConfig()
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", default=d.out, help="output folder (default: %(default)s)")
-    p.add_argument("--scenes", type=int, default=d.scenes, help="synthetic scenes to render (default: %(default)s)")
-    p.add_argument("--scene-size", type=int, default=d.scene_size, help="their side in pixels (default: %(default)s)")
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog=EXIT_CODES_EPILOG)
+    p.add_argument("--out", default=d.out, type=output_folder, help="output folder (default: %(default)s)")
+    p.add_argument("--scenes", type=int_range(0, 1000), default=d.scenes,
+                   help="synthetic scenes to render, 0 … 1000 (default: %(default)s)")
+    p.add_argument("--scene-size", type=int_range(32, 2048), default=d.scene_size,
+                   help="their side in pixels, 32 … 2048 (default: %(default)s)")
     p.add_argument("--no-gan", dest="gan", action="store_false", help="skip GAN training (classical methods only)")
     p.add_argument("--presets", nargs="+", choices=sorted(PRESETS), default=d.presets,
                    help="GAN presets to train (default: all four)")
-    p.add_argument("--gan-steps", type=int, default=d.gan_steps, help="training steps per preset (default: %(default)s)")
-    p.add_argument("--gan-size", type=int, default=d.gan_size,
-                   help=f"GAN training crop, a multiple of {UNET_DIVISOR} (default: %(default)s)")
-    p.add_argument("--gan-scene-size", type=int, default=d.gan_scene_size,
+    p.add_argument("--gan-steps", type=int_range(1, 10**6), default=d.gan_steps,
+                   help="training steps per preset (default: %(default)s)")
+    p.add_argument("--gan-size", type=int_range(UNET_DIVISOR, 1024), default=d.gan_size,
+                   help=f"GAN training crop, a multiple of {UNET_DIVISOR} up to 1024 (default: %(default)s)")
+    p.add_argument("--gan-scene-size", type=int_range(UNET_DIVISOR, 2048), default=d.gan_scene_size,
                    help="side of the GAN's training scenes, at least --gan-size (default: %(default)s)")
-    p.add_argument("--gan-jobs", type=int, default=d.gan_jobs,
+    p.add_argument("--gan-jobs", type=int_range(1, 64), default=d.gan_jobs,
                    help="presets trained at a time, one process each (default: %(default)s)")
-    p.add_argument("--gan-train-scenes", type=int, default=d.gan_train_scenes,
+    p.add_argument("--gan-train-scenes", type=int_range(1, 10_000), default=d.gan_train_scenes,
                    help="synthetic training scenes per domain (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--threads", type=int, default=d.threads,
+    p.add_argument("--seed", type=non_negative_int, default=d.seed)
+    p.add_argument("--threads", type=int_range(1, 256), default=d.threads,
                    help="torch CPU threads; the demo's networks are tiny, one is fastest (default: %(default)s)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     a = p.parse_args(argv)
-    if a.gan_steps < 1 or a.scenes < 0 or a.gan_jobs < 1:
-        p.error("--gan-steps and --gan-jobs must be at least 1 and --scenes at least 0")
-    if a.gan_size % UNET_DIVISOR or a.gan_size < UNET_DIVISOR or a.gan_scene_size < a.gan_size:
+    if a.gan_size % UNET_DIVISOR or a.gan_scene_size < a.gan_size:
         p.error(f"--gan-size {a.gan_size} must be a multiple of {UNET_DIVISOR} and at most --gan-scene-size "
                 f"{a.gan_scene_size}")
     return DemoConfig(out=a.out, scenes=a.scenes, scene_size=a.scene_size, gan=a.gan, presets=a.presets,
@@ -259,4 +271,4 @@ def main(argv: Optional[list[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main, "demo"))

@@ -14,23 +14,32 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
+from datasets.cli import EXIT_CODES_EPILOG, add_download_flag, int_range, run_main, writable_folder_problem
 from datasets.curate import MaskConfig, prepare_masks
 from segdepth.segment import SEGMENTERS
 
 
 def parse_args(argv: list[str] | None = None) -> MaskConfig:
     d = MaskConfig(root="")
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog=EXIT_CODES_EPILOG)
     p.add_argument("root", help="dataset folder (e.g. with trainA/ trainB/ testA/ testB/)")
     p.add_argument("--segmenter", default=d.segmenter, choices=sorted(SEGMENTERS),
                    help=f"person segmenter (default {d.segmenter})")
-    p.add_argument("--batch-size", type=int, default=d.batch_size, help=f"images read/written together ({d.batch_size})")
-    p.add_argument("--workers", type=int, default=d.workers, help=f"reader/writer threads ({d.workers})")
+    p.add_argument("--batch-size", type=int_range(1, 4096), default=d.batch_size,
+                   help=f"images read/written together, 1 … 4096 ({d.batch_size})")
+    p.add_argument("--workers", type=int_range(1, 256), default=d.workers,
+                   help=f"reader/writer threads, 1 … 256 ({d.workers})")
     p.add_argument("--force", action="store_true", help="redo every mask, even up-to-date ones")
     p.add_argument("--dry-run", action="store_true", help="count what would be done; write nothing")
     p.add_argument("--quiet", action="store_true", help="no progress bar, errors only")
+    add_download_flag(p)
     a = p.parse_args(argv)
+    problem = None if a.dry_run else writable_folder_problem(Path(a.root))
+    if problem and Path(a.root).exists():  # a missing root is reported by prepare_masks itself (exit 2)
+        p.error(problem)
     return MaskConfig(root=a.root, segmenter=a.segmenter, batch_size=a.batch_size, workers=a.workers,
                       force=a.force, dry_run=a.dry_run, quiet=a.quiet)
 
@@ -53,4 +62,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main, "prepare_masks"))

@@ -40,42 +40,54 @@ from datasets.flickr import (
     load_domains,
     scrape,
 )
+from datasets.cli import EXIT_CODES_EPILOG, float_range, int_range, non_negative_int, output_folder, run_main
 from datasets.io import write_json
 
 log = logging.getLogger("scrape_flickr")
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[ScrapeConfig, argparse.Namespace]:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", required=True, help="output folder (raw/, manifest.jsonl, scrape_config.json)")
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog=EXIT_CODES_EPILOG)
+    p.add_argument("--out", required=True, type=output_folder,
+                   help="output folder (raw/, manifest.jsonl, scrape_config.json)")
     p.add_argument("--domains", type=Path, default=None,
                    help='JSON file {"domains": [{"name": "shallow", "text": "portrait bokeh"}, {"name": '
                         '"ordinary", "text": "portrait", "camera": "apple/iphone_7", "exif_model": "iPhone 7"}]} '
                         "(default: the paper's two domains)")
-    p.add_argument("--per-domain", type=int, default=4000, help="photos to download per domain (default 4000)")
+    p.add_argument("--per-domain", type=int_range(1, 10**7), default=4000,
+                   help="photos to download per domain, at least 1 (default 4000)")
     p.add_argument("--api-url", default=DEFAULT_API_URL, help="REST endpoint (point it at a local server for tests)")
     p.add_argument("--api-key-file", type=Path, default=None,
                    help="file whose first line is the API key (default: $FLICKR_API_KEY)")
-    p.add_argument("--workers", type=int, default=4, help="parallel downloads (default 4)")
-    p.add_argument("--calls-per-hour", type=int, default=3600, help="API call limit, sliding window (default 3600)")
+    p.add_argument("--workers", type=int_range(1, 64), default=4, help="parallel downloads, 1 … 64 (default 4)")
+    p.add_argument("--calls-per-hour", type=int_range(1, 1_000_000), default=3600,
+                   help="API call limit, sliding window, at least 1 (default 3600, Flickr's own limit; more "
+                        "only for a local test server)")
     p.add_argument("--licenses", default=",".join(map(str, RESEARCH_LICENSES)),
                    help="comma-separated Flickr licence ids (default: research reuse with attribution: "
                         + ", ".join(f"{i}={LICENSES[i]}" for i in RESEARCH_LICENSES) + ")")
     p.add_argument("--allow-any-license", action="store_true",
                    help="allow licence ids outside the research-reuse set (e.g. 0 = all rights reserved, ND)")
     p.add_argument("--exclude-tags", default=",".join(EXCLUDED_TAGS), help="skip photos with any of these tags")
-    p.add_argument("--min-side", type=int, default=0, help="skip photos whose reported shorter side is smaller")
+    p.add_argument("--min-side", type=int_range(0, 100_000), default=0,
+                   help="skip photos whose reported shorter side is smaller (0: keep all)")
     p.add_argument("--exif-check", action="store_true",
                    help="check the EXIF camera model of domains that set exif_model (1 API call per photo)")
-    p.add_argument("--min-upload", type=int, default=FLICKR_EPOCH, help="earliest upload date (Unix seconds)")
-    p.add_argument("--max-upload", type=int, default=0, help="latest upload date (Unix seconds; 0 = now)")
-    p.add_argument("--per-page", type=int, default=500, help="results per search page (at most 500)")
-    p.add_argument("--result-cap", type=int, default=4000,
+    p.add_argument("--min-upload", type=int_range(0, 2**32), default=FLICKR_EPOCH,
+                   help="earliest upload date (Unix seconds)")
+    p.add_argument("--max-upload", type=int_range(0, 2**32), default=0,
+                   help="latest upload date (Unix seconds; 0 = now)")
+    p.add_argument("--per-page", type=int_range(1, 500), default=500, help="results per search page, 1 … 500")
+    p.add_argument("--result-cap", type=int_range(1, 100_000), default=4000,
                    help="results Flickr serves per query; larger slices are split (default 4000)")
-    p.add_argument("--max-retries", type=int, default=5, help="retries per call/download on transient failures")
-    p.add_argument("--backoff-base", type=float, default=1.0, help="first backoff delay in seconds (doubles)")
-    p.add_argument("--timeout", type=float, default=30.0, help="read timeout in seconds")
-    p.add_argument("--seed", type=int, default=0, help="seed of the backoff jitter")
+    p.add_argument("--max-retries", type=int_range(0, 100), default=5,
+                   help="retries per call/download on transient failures, 0 … 100")
+    p.add_argument("--backoff-base", type=float_range(0.0, 3600.0), default=1.0,
+                   help="first backoff delay in seconds (doubles), 0 … 3600")
+    p.add_argument("--timeout", type=float_range(0.1, 3600.0), default=30.0,
+                   help="read timeout in seconds, 0.1 … 3600")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="seed of the backoff jitter")
     p.add_argument("--dry-run", action="store_true", help="search and count candidates; download nothing")
     p.add_argument("--quiet", action="store_true", help="no progress bars, warnings only")
     args = p.parse_args(argv)
@@ -96,8 +108,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[ScrapeConfig, argparse.Na
             domains = load_domains(args.domains)
         except ValueError as exc:
             p.error(str(exc))
-    if not 1 <= args.per_page <= 500:
-        p.error("--per-page must be between 1 and 500")
+    if args.max_upload and args.max_upload < args.min_upload:
+        p.error(f"--max-upload {args.max_upload} is before --min-upload {args.min_upload}")
     cfg = ScrapeConfig(
         out=args.out, per_domain=args.per_domain, api_url=args.api_url, workers=args.workers,
         calls_per_hour=args.calls_per_hour, licenses=licenses,
@@ -155,4 +167,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main, "scrape_flickr"))

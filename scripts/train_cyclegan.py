@@ -3,13 +3,17 @@
 
 Thin wrapper over ``gan.train``; ``python scripts/train_cyclegan.py --help`` lists every option,
 the presets and examples. Multi-GPU: ``torchrun --nproc_per_node N scripts/train_cyclegan.py ...``.
-Exit status: 0 done, 1 bad input / unusable checkpoint, 3 non-finite loss.
+Exit status: 0 done; 1 bad training data, or weights / a display that cannot be had; 2 bad command
+line, config file or run folder (unusable checkpoint, another preset, nothing left to train);
+3 stopped by a non-finite loss; 130 interrupted.
 """
 from __future__ import annotations
 
 import logging
 import sys
 
+from datasets.cli import EXIT_SOME_FAILED, EXIT_USAGE, run_main
+from datasets.unaligned import DatasetError
 from gan.display import DisplayError
 from gan.losses import VGGWeightsError
 from gan.train import CheckpointError, NonFiniteLossError, parse_args, train
@@ -23,13 +27,16 @@ def main(argv: list[str] | None = None) -> int:
     except NonFiniteLossError as e:
         logging.error("%s", e)
         return 3
-    except (CheckpointError, DisplayError, VGGWeightsError, FileExistsError, FileNotFoundError, ValueError) as e:
+    except (DatasetError, DisplayError, VGGWeightsError, FileNotFoundError) as e:
         logging.error("%s", e)
-        return 1
+        return EXIT_SOME_FAILED
+    except (CheckpointError, FileExistsError, ValueError) as e:
+        logging.error("%s", e)
+        return EXIT_USAGE
     logging.info("done: %s at iteration %d; last checkpoint %s", result.run_dir, result.iteration,
                  result.last_checkpoint)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main, "train_cyclegan"))

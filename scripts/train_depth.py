@@ -5,7 +5,8 @@ Eigen et al. measures next to the seed's NYU numbers (AbsRel 0.072, RMSE 0.474, 
 """
 import sys
 
+from datasets.cli import run_main
 from segdepth.train import main
 
 if __name__ == "__main__":
-    sys.exit(main("depth"))
+    sys.exit(run_main(lambda: main("depth"), "train_depth"))

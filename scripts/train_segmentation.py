@@ -5,7 +5,8 @@ U-Net, EfficientNet-B3, DenseNet-121 + Sobel U-Net, VGG16 DeconvNet.
 """
 import sys
 
+from datasets.cli import run_main
 from segdepth.train import main
 
 if __name__ == "__main__":
-    sys.exit(main("segmentation"))
+    sys.exit(run_main(lambda: main("segmentation"), "train_segmentation"))

@@ -15,14 +15,16 @@ as OUTPUT_STEM_config.json beside the video.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from compositing.pipeline import build_params
 from compositing.video import FrameBlur, FrameBlurConfig, MaskSmoother, pipeline_renderer, process_video
+from datasets.cli import (EXIT_CODES_EPILOG, EXIT_SOME_FAILED, add_download_flag, float_range, int_range, output_file,
+                          parse_key_values, positive_int, run_main)
 from datasets.io import write_json
 from segdepth.segment import SEGMENTERS, build_segmenter
 
@@ -54,50 +56,45 @@ class WebcamConfig:
     quiet: bool = False
 
 
-def _params(items: list[str]) -> dict:
-    """``{"k": 1}`` JSON objects and ``key=value`` pairs (values parsed as JSON when they can be)."""
-    out: dict = {}
-    for item in items:
-        if item.lstrip().startswith("{"):
-            out.update(json.loads(item))
-            continue
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise argparse.ArgumentTypeError(f"--params: expected key=value or a JSON object, got {item!r}")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
-
-
 def parse_args(argv: Optional[list[str]] = None) -> WebcamConfig:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog=EXIT_CODES_EPILOG)
     p.add_argument("--input", required=True, help="camera index (0, 1, …) or a video file")
-    p.add_argument("--output", help="output video (.mp4, codec mp4v)")
+    p.add_argument("--output", type=output_file, help="output video (.mp4, codec mp4v)")
     p.add_argument("--show", action="store_true", help="show the result in a window (q or Esc quits)")
     p.add_argument("--method", default="fast", choices=_method_names(),
                    help="'fast' = real-time downscaled blur; others = compositor methods at full resolution")
     p.add_argument("--segmenter", default="mediapipe", choices=sorted(SEGMENTERS))
     p.add_argument("--mediapipe-model", type=int, default=1, choices=(0, 1),
                    help="MediaPipe model: 1 = landscape 256×144 (faster), 0 = general 256×256")
-    p.add_argument("--seg-width", type=int, default=FrameBlurConfig.seg_width, help="width of the copy the segmenter sees")
-    p.add_argument("--blur-scale", type=float, default=FrameBlurConfig.blur_scale,
-                   help="fast path: blur at this fraction of the size")
-    p.add_argument("--blur-sigma", type=float, default=FrameBlurConfig.blur_sigma,
-                   help="fast path: Gaussian sigma in full-size pixels")
+    p.add_argument("--seg-width", type=int_range(16, 4096), default=FrameBlurConfig.seg_width,
+                   help="width of the copy the segmenter sees (16 … 4096)")
+    p.add_argument("--blur-scale", type=float_range(0.01, 1.0), default=FrameBlurConfig.blur_scale,
+                   help="fast path: blur at this fraction of the size (0.01 … 1)")
+    p.add_argument("--blur-sigma", type=float_range(0.1, 500.0), default=FrameBlurConfig.blur_sigma,
+                   help="fast path: Gaussian sigma in full-size pixels (0.1 … 500)")
     p.add_argument("--no-smoothing", action="store_true", help="use each frame's raw mask (edges flicker)")
-    p.add_argument("--ema-alpha", type=float, default=0.5, help="weight of the newest mask in the moving average")
-    p.add_argument("--hysteresis", type=float, nargs=2, default=(0.3, 0.7), metavar=("LOW", "HIGH"))
-    p.add_argument("--max-frames", type=int, help="stop after this many frames")
+    p.add_argument("--ema-alpha", type=float_range(0.001, 1.0), default=0.5,
+                   help="weight of the newest mask in the moving average (0.001 … 1)")
+    p.add_argument("--hysteresis", type=float_range(0.0, 1.0), nargs=2, default=(0.3, 0.7), metavar=("LOW", "HIGH"),
+                   help="mask thresholds, 0 < LOW <= HIGH < 1")
+    p.add_argument("--max-frames", type=positive_int, help="stop after this many frames (at least 1)")
     p.add_argument("--params", nargs="*", default=[], help="compositor parameters: key=value … or a JSON object")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_download_flag(p)
     a = p.parse_args(argv)
     if a.output is None and not a.show:
         p.error("give --output VIDEO, --show, or both")
+    low, high = a.hysteresis
+    if not 0 < low <= high < 1:
+        p.error(f"--hysteresis: need 0 < LOW <= HIGH < 1, got {low:g} {high:g}")
     try:
-        params = _params(a.params)
-    except (argparse.ArgumentTypeError, json.JSONDecodeError) as exc:
+        params = parse_key_values(a.params, "--params")
+        if a.method != "fast":
+            build_params(a.method, params)  # type and range, before the camera or video is opened
+        elif params:
+            raise ValueError("--params: the fast path has no compositor parameters (use --blur-scale, --blur-sigma)")
+    except ValueError as exc:
         p.error(str(exc))
     return WebcamConfig(
         input=a.input, output=a.output, show=a.show, method=a.method, segmenter=a.segmenter,
@@ -127,9 +124,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     try:
         blur = build_frame_blur(cfg)
         n = process_video(cfg.input, blur, output, cfg.show, cfg.max_frames, progress=not cfg.quiet)
-    except (ValueError, RuntimeError) as exc:
+    except (ValueError, RuntimeError) as exc:  # a source that cannot be read, no display, a model that cannot load
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_SOME_FAILED
     if output is not None:
         write_json(output.with_name(output.stem + "_config.json"), asdict(cfg))
     if blur.frames:
@@ -139,4 +136,4 @@ def main(argv: Optional[list[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main, "webcam"))

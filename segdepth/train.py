@@ -27,7 +27,10 @@ from torch import nn
 from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
 
-from datasets.io import append_jsonl, atomic_path, write_json
+from datasets.cli import (EXIT_CODES_EPILOG, EXIT_SOME_FAILED, EXIT_USAGE, add_download_flag, float_range, int_range,
+                          non_negative_int, positive_int, torch_device)
+from datasets.io import ImageError, append_jsonl, atomic_path, write_json
+from datasets.unaligned import DatasetError
 
 from .losses import DepthLoss, SegmentationLoss, depth_to_target, target_to_depth
 from .metrics import DepthMeter, SegmentationMeter
@@ -108,6 +111,31 @@ def load_config(cls: type, run_dir: str | Path) -> TrainConfig:
 
 # --- tasks ------------------------------------------------------------------------------------
 
+_MAX_LISTED = 20  # problems spelled out in one DatasetError; the rest are counted
+
+
+def checked_samples(samples: list, quiet: bool = False) -> list:
+    """``samples`` after decoding every file-backed one (image and label or depth) once: bad
+    files (missing, truncated, over the pixel limit, mismatched label) raise one DatasetError
+    listing each as "PATH: problem", before anything is trained or written. Procedural samples
+    (synthetic scenes, rows of a .mat file) are not files and are not scanned."""
+    problems = []
+    for sample in tqdm(samples, desc="checking files", unit="sample", disable=quiet, leave=False):
+        if not hasattr(sample, "image"):
+            continue
+        try:
+            sample.load()
+        except ImageError as exc:
+            problems.append(str(exc))
+        except (OSError, ValueError, MemoryError) as exc:
+            problems.append(f"{sample.image}: {exc}")
+    if problems:
+        listed, more = problems[:_MAX_LISTED], len(problems) - _MAX_LISTED
+        raise DatasetError(f"{len(problems)} bad file(s) in the training data:\n" + "\n".join(listed)
+                           + (f"\n... and {more} more" if more > 0 else ""))
+    return samples
+
+
 def _split(dataset: Any, val_fraction: float, seed: int) -> tuple[list[int], list[int]]:
     n = len(dataset)
     n_val = max(1, int(round(n * val_fraction))) if n > 1 else 0
@@ -140,11 +168,11 @@ class SegmentationTask:
 
         cfg = self.cfg
         buckets = [tuple(b) for b in cfg.buckets]
-        samples = SOURCES[cfg.dataset](**cfg.data)
+        samples = checked_samples(SOURCES[cfg.dataset](**cfg.data), cfg.quiet)
         aug = Augment(cfg.flip, cfg.rotate_deg, cfg.jitter)
         if cfg.val_data is not None:
             train = SegmentationDataset(samples, buckets, aug, cfg.seed)
-            val = SegmentationDataset(SOURCES[cfg.dataset](**cfg.val_data), buckets, None)
+            val = SegmentationDataset(checked_samples(SOURCES[cfg.dataset](**cfg.val_data), cfg.quiet), buckets, None)
             train_buckets, val_buckets = train.bucket_of, val.bucket_of
         else:
             tr, va = _split(samples, cfg.val_fraction, cfg.seed)
@@ -201,10 +229,10 @@ class DepthTask:
         from datasets.depth import SOURCES, DepthDataset
 
         cfg = self.cfg
-        samples = SOURCES[cfg.dataset](**cfg.data)
+        samples = checked_samples(SOURCES[cfg.dataset](**cfg.data), cfg.quiet)
         if cfg.val_data is not None:
             train = DepthDataset(samples, cfg.size, cfg.augment, cfg.seed)
-            val = DepthDataset(SOURCES[cfg.dataset](**cfg.val_data), cfg.size)
+            val = DepthDataset(checked_samples(SOURCES[cfg.dataset](**cfg.val_data), cfg.quiet), cfg.size)
         else:
             tr, va = _split(samples, cfg.val_fraction, cfg.seed)
             train = _SubsetWithEpoch(DepthDataset(samples, cfg.size, cfg.augment, cfg.seed), tr)
@@ -343,10 +371,10 @@ def fit(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
         sched.load_state_dict(ckpt["scheduler"])
         state = {k: ckpt[k] for k in state}
         log.info("resuming %s after epoch %d", run, state["epoch"])
-    else:
+    train_loader, val_loader = task.loaders()  # the files are checked before anything is written
+    if not resume:
         run.mkdir(parents=True, exist_ok=True)
         write_json(run / "config.json", asdict(cfg))
-    train_loader, val_loader = task.loaders()
     val: dict[str, float] = {}
     for epoch in range(state["epoch"] + 1, cfg.epochs + 1):
         if state["bad_epochs"] >= cfg.patience:
@@ -435,8 +463,17 @@ def _key_values(items: Optional[list[str]], flag: str) -> Optional[dict]:
 
 
 def _hw(text: str) -> list[int]:
-    h, _, w = text.lower().partition("x")
-    return [int(h), int(w)]
+    """``HxW`` (e.g. 480x640) → [H, W], each 8 … 8192 (an argparse type)."""
+    import argparse
+
+    h, sep, w = text.lower().partition("x")
+    try:
+        size = [int(h), int(w)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected HxW such as 480x640, got {text!r}") from None
+    if not sep or not all(8 <= v <= 8192 for v in size):
+        raise argparse.ArgumentTypeError(f"expected HxW with each side 8 … 8192, got {text!r}")
+    return size
 
 
 def build_parser(task: str) -> "argparse.ArgumentParser":
@@ -473,7 +510,7 @@ def build_parser(task: str) -> "argparse.ArgumentParser":
     p = argparse.ArgumentParser(
         description=("Train a person-segmentation network (two-class logits; CE / soft-IoU / L1)."
                      if seg else "Train the MobileNetV2 dense-depth network (Alhashim & Wonka loss)."),
-        epilog=examples, formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog=examples + "\n" + EXIT_CODES_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--run-dir", default=d.run_dir, help="run directory: config.json, log.jsonl, checkpoints/")
     p.add_argument("--resume", action="store_true", help="continue the run in --run-dir with its saved config "
                    "(only --epochs, --quiet and --device may be given anew)")
@@ -488,36 +525,42 @@ def build_parser(task: str) -> "argparse.ArgumentParser":
     p.add_argument("--data", nargs="*", metavar="KEY=VALUE", default=[],
                    help="options of the dataset source (see datasets/%s.py)" % ("segmentation" if seg else "depth"))
     p.add_argument("--val-data", nargs="*", metavar="KEY=VALUE", help="validation source options (default: hold out --val-fraction)")
-    p.add_argument("--val-fraction", type=float, default=d.val_fraction)
-    p.add_argument("--epochs", type=int, default=None, help=f"default {d.epochs}")
-    p.add_argument("--batch-size", type=int, default=d.batch_size)
-    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--val-fraction", type=float_range(0.0, 0.9), default=d.val_fraction,
+                   help=f"share held out for validation, 0 … 0.9 (default {d.val_fraction})")
+    p.add_argument("--epochs", type=int_range(1, 100_000), default=None, help=f"default {d.epochs}")
+    p.add_argument("--batch-size", type=int_range(1, 65536), default=d.batch_size)
+    p.add_argument("--lr", type=float_range(1e-12, 10.0), default=d.lr)
     p.add_argument("--optimizer", choices=["adam", "sgd"], default=d.optimizer)
-    p.add_argument("--momentum", type=float, default=d.momentum)
-    p.add_argument("--weight-decay", type=float, default=d.weight_decay)
-    p.add_argument("--patience", type=int, default=d.patience, help="early stopping after this many epochs without improvement")
-    p.add_argument("--plateau-patience", type=int, default=d.plateau_patience)
-    p.add_argument("--plateau-factor", type=float, default=d.plateau_factor)
-    p.add_argument("--max-steps", type=int, default=d.max_steps, help="batches per epoch (0 = all)")
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 … (default cpu)")
-    p.add_argument("--num-workers", type=int, default=d.num_workers)
+    p.add_argument("--momentum", type=float_range(0.0, 0.999999), default=d.momentum)
+    p.add_argument("--weight-decay", type=float_range(0.0, 1.0), default=d.weight_decay)
+    p.add_argument("--patience", type=positive_int, default=d.patience,
+                   help="early stopping after this many epochs without improvement")
+    p.add_argument("--plateau-patience", type=non_negative_int, default=d.plateau_patience)
+    p.add_argument("--plateau-factor", type=float_range(1e-6, 0.999999), default=d.plateau_factor)
+    p.add_argument("--max-steps", type=non_negative_int, default=d.max_steps, help="batches per epoch (0 = all)")
+    p.add_argument("--seed", type=non_negative_int, default=d.seed)
+    p.add_argument("--device", type=torch_device, default=None, help="cpu, cuda, cuda:1 … (default cpu)")
+    p.add_argument("--num-workers", type=int_range(0, 256), default=d.num_workers)
     p.add_argument("--quiet", action="store_true")
+    add_download_flag(p)
     if seg:
         p.add_argument("--buckets", default="288x512,384x384,512x288", help="comma-separated HxW aspect-ratio buckets")
         p.add_argument("--no-flip", action="store_true")
-        p.add_argument("--rotate-deg", type=float, default=d.rotate_deg)
-        p.add_argument("--jitter", type=float, default=d.jitter, help="colour jitter amplitude (0 = off)")
-        p.add_argument("--loss-ce", type=float, default=d.loss_ce)
-        p.add_argument("--loss-iou", type=float, default=d.loss_iou, help="weight of 1 − soft IoU (Rahman & Wang)")
-        p.add_argument("--loss-l1", type=float, default=d.loss_l1)
+        p.add_argument("--rotate-deg", type=float_range(0.0, 180.0), default=d.rotate_deg)
+        p.add_argument("--jitter", type=float_range(0.0, 1.0), default=d.jitter,
+                       help="colour jitter amplitude (0 = off)")
+        p.add_argument("--loss-ce", type=float_range(0.0, 1e4), default=d.loss_ce)
+        p.add_argument("--loss-iou", type=float_range(0.0, 1e4), default=d.loss_iou,
+                       help="weight of 1 − soft IoU (Rahman & Wang)")
+        p.add_argument("--loss-l1", type=float_range(0.0, 1e4), default=d.loss_l1)
     else:
         p.add_argument("--size", type=_hw, default=d.size, help="network input HxW (default 480x640)")
-        p.add_argument("--max-depth", type=float, default=d.max_depth)
-        p.add_argument("--min-depth", type=float, default=d.min_depth)
-        p.add_argument("--loss-l1", type=float, default=d.loss_l1)
-        p.add_argument("--loss-grad", type=float, default=d.loss_grad)
-        p.add_argument("--loss-ssim", type=float, default=d.loss_ssim)
+        p.add_argument("--max-depth", type=float_range(1e-3, 1e4), default=d.max_depth, help="metres")
+        p.add_argument("--min-depth", type=float_range(1e-4, 1e4), default=d.min_depth,
+                       help="metres, below --max-depth")
+        p.add_argument("--loss-l1", type=float_range(0.0, 1e4), default=d.loss_l1)
+        p.add_argument("--loss-grad", type=float_range(0.0, 1e4), default=d.loss_grad)
+        p.add_argument("--loss-ssim", type=float_range(0.0, 1e4), default=d.loss_ssim)
         p.add_argument("--no-augment", action="store_true")
         p.add_argument("--eigen-crop", action="store_true", help="evaluate on Eigen's crop of 480×640 frames")
     return p
@@ -597,12 +640,22 @@ def evaluate_checkpoint(task: str, cfg: TrainConfig, ckpt_path: str) -> str:
 
 def main(task: str, argv: Optional[list[str]] = None) -> int:
     """Entry point of both training scripts; returns the exit status."""
-    args = build_parser(task).parse_args(argv)
+    parser = build_parser(task)
+    args = parser.parse_args(argv)
+    if task == "depth" and args.min_depth >= args.max_depth:
+        parser.error(f"--min-depth {args.min_depth:g} must be below --max-depth {args.max_depth:g}")
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s")
-    cfg = config_from_args(task, args)
-    if args.evaluate:
-        print(evaluate_checkpoint(task, cfg, args.evaluate))
-        return 0
-    summary = fit(cfg, resume=args.resume)
+    try:
+        cfg = config_from_args(task, args)
+        if args.evaluate:
+            print(evaluate_checkpoint(task, cfg, args.evaluate))
+            return 0
+        summary = fit(cfg, resume=args.resume)
+    except DatasetError as exc:  # bad training files, each named on its own line
+        log.error("%s", exc)
+        return EXIT_SOME_FAILED
+    except (ValueError, FileNotFoundError, RuntimeError) as exc:  # bad options, weights that cannot be had
+        log.error("error: %s", exc)
+        return EXIT_USAGE
     log.info("done: %s", json.dumps(summary))
     return 0

@@ -4,8 +4,8 @@ Every segdepth factory takes ``weights``:
 
 - ``"default"``: the library's pretrained weights (torchvision ``weights=`` enums, ``torch.hub``)
   or, for architectures trained here, our checkpoint at :func:`default_checkpoint_path`.
-  Nothing is downloaded silently into a random network: when the file cannot be had (for
-  example offline) :class:`WeightsError` names the file and the folder to put it in.
+  Nothing reaches the network unless the user asks by name (``--allow-download``); a missing
+  file is one :class:`WeightsError` naming the file and the folder to put it in.
 - ``"none"``: explicit random initialisation.
 - a path: a checkpoint of ours (see :mod:`segdepth.train`), read with
   ``torch.load(weights_only=True)``; a checkpoint of another architecture is refused by name.
@@ -20,6 +20,8 @@ from urllib.parse import urlparse
 
 import torch
 from torch import nn
+
+from datasets.cli import downloads_allowed
 
 CHECKPOINT_FORMAT = "shallowdof-segdepth/1"
 
@@ -54,11 +56,17 @@ _LOAD_ERRORS = (OSError, RuntimeError, EOFError, pickle.UnpicklingError, ValueEr
 def torchvision_pretrained(builder: Callable[..., nn.Module], weights_enum: Any, **kwargs: Any) -> nn.Module:
     """Call a torchvision builder with its pretrained ``weights_enum``; offline → one clear error.
 
-    torchvision reads ``<hub dir>/checkpoints/<file>`` when present and downloads it otherwise.
+    torchvision reads ``<hub dir>/checkpoints/<file>`` when present; a missing file is downloaded
+    only when the user asked for it (``--allow-download``), else one WeightsError names it.
     """
     url = weights_enum.url
     filename = Path(urlparse(url).path).name
     target = hub_checkpoint_dir() / filename
+    if not target.is_file() and not downloads_allowed():
+        raise WeightsError(
+            f"{target}: pretrained weights {weights_enum} are not in the torch hub cache and nothing is "
+            f"downloaded unless asked for: download {url} and put it there, pass --allow-download, or use "
+            f"random initialisation (--weights none)")
     try:
         return builder(weights=weights_enum, progress=False, **kwargs)
     except _LOAD_ERRORS as exc:
@@ -66,7 +74,7 @@ def torchvision_pretrained(builder: Callable[..., nn.Module], weights_enum: Any,
             raise WeightsError(f"{target}: cannot load pretrained weights {weights_enum} ({exc})") from exc
         raise WeightsError(
             f"{target}: pretrained weights {weights_enum} are not available ({type(exc).__name__}: {exc}); "
-            f"download {url} and put it there (or pass weights='none' for random initialisation)"
+            f"download {url} and put it there (or use random initialisation, --weights none)"
         ) from exc
 
 
@@ -134,7 +142,7 @@ def build_with_weights(
         raise WeightsError(
             f"{path}: no trained {arch!r} weights (this architecture has no published weights); "
             f"train one with scripts/train_segmentation.py or scripts/train_depth.py and put its "
-            f"best.pt there, pass weights=PATH, or weights='none' for random initialisation"
+            f"checkpoints/best.pt there (the training scripts also take --weights PATH or --weights none)"
         )
     ckpt = read_checkpoint(path)
     kwargs = {**arch_kwargs, **checkpoint_arch_kwargs(ckpt, arch, path)}

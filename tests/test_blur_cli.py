@@ -138,14 +138,17 @@ def test_save_mask_and_depth(tmp_path, scene):
     expect = postprocess_mask(build_segmenter("mediapipe")(scene.image), scene.image)
     assert np.abs(mask / 255.0 - expect).max() <= 0.5 / 255 + 1e-6
     assert (mask > 127).any()
-    depth = io.read_depth(out / "p_depth.npy", expected_shape=(H, W))
+    depth, unit = io.read_depth_with_unit(out / "p_depth.npz", expected_shape=(H, W))
+    assert unit == "relative"  # the prior's depth is saved with its unit
     assert np.all(depth[mask > 127] == depth.min())  # the prior puts the subject at the focal plane
     # a given depth map is what gets saved
     given = tmp_path / "given.npy"
     np.save(given, scene.depth)
     cfg = _cfg(tmp_path / "2", [img], method="progressive13", depth=str(given), save_depth=True)
     assert blur.run(cfg) == (1, 0)
-    np.testing.assert_array_equal(io.read_depth(tmp_path / "2" / "out" / "p_depth.npy"), scene.depth)
+    depth, unit = io.read_depth_with_unit(tmp_path / "2" / "out" / "p_depth.npz")
+    np.testing.assert_array_equal(depth, scene.depth)
+    assert unit == "m"
 
 
 def test_depth_folder_names_and_collisions(tmp_path, scene):
@@ -153,14 +156,14 @@ def test_depth_folder_names_and_collisions(tmp_path, scene):
     src.mkdir()
     Image.fromarray(scene.image).save(src / "a.png")
     Image.fromarray(scene.image).save(src / "b.png")
-    Image.fromarray(scene.image).save(src / "b.jpg")  # same stem: same output name
+    Image.fromarray(scene.image).save(src / "b.jpg")  # same stem: same output name, both refused
     depths = tmp_path / "depths"
     depths.mkdir()
     np.save(depths / "a.npy", scene.depth)
     np.save(depths / "b.npy", scene.depth)
     cfg = _cfg(tmp_path, [src], method="box", depth=str(depths))
-    assert blur.run(cfg) == (2, 1)
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a_box.png", "b_box.png", "blur_box_config.json"]
+    assert blur.run(cfg) == (1, 2)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a_box.png", "blur_box_config.json"]
     # a depth folder without the image's map
     (depths / "a.npy").unlink()
     assert blur.run(_cfg(tmp_path / "x", [src / "a.png"], method="box", depth=str(depths))) == (0, 1)

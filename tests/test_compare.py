@@ -253,7 +253,7 @@ def test_script_with_compositor_methods(data, tmp_path):
     r = _script("--input", str(data / "inputs"), "--out", str(tmp_path / "o"), "--methods", "gaussian,lens",
                 "--params", "gaussian:k=9", "--depth", str(data / "depth"), "--truth", str(data / "truth"), "--quiet")
     assert r.returncode == 1, r.stderr  # broken.png
-    assert "broken.png" in r.stderr and "1 bad image(s), 0 failed render(s)" in r.stdout
+    assert "broken.png" in r.stderr and "1 bad image(s), 0 bad reference image(s), 0 failed render(s)" in r.stdout
     means = {row["method"]: row for row in _csv(tmp_path / "o" / "metrics.csv") if row["scope"] == "mean"}
     assert set(means) == {"gaussian", "lens"}
     for m in means.values():

@@ -43,4 +43,4 @@ def test_demo_runs_end_to_end(tmp_path):
     again = _run_demo(out)
     assert again.returncode == 0 and "ERROR" not in again.stderr, again.stderr[-3000:]
     assert sorted((out / "runs" / "mask_overlay" / "checkpoints").glob("*.pt")) == checkpoints
-    assert "resuming" in again.stderr
+    assert "preset mask_overlay: reusing" in again.stderr  # the finished run, not retrained

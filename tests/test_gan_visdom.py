@@ -121,7 +121,7 @@ def test_training_shows_losses_and_images_in_visdom(tmp_path, visdom_server):
         np.testing.assert_allclose(trace["y"], [r[name] for r in records], rtol=1e-6)
 
     images = json.loads(client.get_window_data("vis_images", env="vis"))
-    assert images["title"] == "vis iteration 2"
+    assert images["title"] == "vis iteration 3"  # shown at step 2, then once more when the run ends
     assert images["content"]["src"].startswith("data:image/png;base64,")
     assert (tmp_path / "runs" / "vis" / "web" / "index.html").is_file()  # the HTML page is kept too
 

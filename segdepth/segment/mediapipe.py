@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from datasets.cli import quiet_native_logs
+
 
 class MediaPipeSegmenter:
     """Soft person mask from MediaPipe Selfie Segmentation (legacy ``solutions`` API).
 
     ``model_selection=0`` is the general 256×256 model, ``1`` the faster landscape model.
-    Input uint8 RGB H×W×3; output float32 H×W in [0, 1] at the input size.
+    Input uint8 RGB H×W×3; output float32 H×W in [0, 1] at the input size. MediaPipe's own
+    start-up log lines are hidden when logging is quieter than INFO (``--quiet``).
     """
 
     def __init__(self, model_selection: int = 0) -> None:
@@ -21,7 +24,9 @@ class MediaPipeSegmenter:
                 "mediapipe 0.10.14 is required for the offline selfie segmentation model "
                 "(newer releases dropped it): pip install mediapipe==0.10.14"
             ) from exc
-        self._model = selfie_segmentation.SelfieSegmentation(model_selection=model_selection)
+        with quiet_native_logs():  # the graph starts (and TFLite logs its set-up) on the first frame: run one
+            self._model = selfie_segmentation.SelfieSegmentation(model_selection=model_selection)
+            self._model.process(np.zeros((16, 16, 3), np.uint8))
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
