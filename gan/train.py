@@ -380,10 +380,12 @@ def _apply_paper_data(ns: dict[str, Any]) -> None:
     """Put PAPER_DATA (and its binary masks) into the parsed flags ``ns``; a flag given with
     another value is an error naming it."""
     wanted = {**PAPER_DATA, **{"model." + k: v for k, v in PAPER_DATA_MODEL.items()}}
-    clashes = [f"--{k.removeprefix('model.').replace('_', '-')} {ns[k]}" for k, v in wanted.items()
-               if k in ns and ns[k] != v]
+    def flag(key: str, value: Any) -> str:
+        return f"--{key.removeprefix('model.').replace('_', '-')} {value}"
+
+    clashes = [flag(k, ns[k]) for k, v in wanted.items() if k in ns and ns[k] != v]
     if clashes:
-        raise SystemExit(f"error: --paper-data fixes {', '.join(f'{k}={v}' for k, v in wanted.items())}; "
+        raise SystemExit(f"error: --paper-data fixes {' '.join(flag(k, v) for k, v in wanted.items())}; "
                          f"it cannot be combined with {', '.join(clashes)}")
     ns.update(wanted)
 
