@@ -1,7 +1,7 @@
 """What every command-line program of shallowdof shares: argument checks, exit codes, Ctrl-C.
 
 The lowest package, so that every program (scripts/, and the ``main`` functions of gan/ and
-segdepth/) can import it without breaking the import order of DESIGN.md.
+segdepth/) can import it without breaking the import order of docs/ARCHITECTURE.md.
 
 * argparse ``type=`` functions that refuse values out of range with argparse's own one-line
   error and exit status 2: :func:`int_range` / :func:`float_range` and the common cases

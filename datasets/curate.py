@@ -411,17 +411,15 @@ def split_names(names: list[str], domain: str, test_size: int, seed: int) -> tup
 
 def _materialise_splits(out: Path, wanted: dict[str, dict[str, Path]]) -> None:
     """Make OUT/SPLIT hold exactly the images ``wanted`` (name → source); only files this stage
-    placed before (``OUT/split.json``) are ever removed, with their ``NAME.png`` mask if any."""
+    placed before (``OUT/split.json``) are ever removed. Mask folders (``OUT/SPLIT_masks``, written
+    by segdepth.masks) are not touched: a mask whose photo left stays unused, and is correct
+    again if the same photo comes back."""
     state_path = out / "split.json"
     placed = json.loads(state_path.read_text()) if state_path.exists() else {}
     for split, names in placed.items():
         for name in names:
             if name not in wanted.get(split, {}):
-                target = out / split / name
-                target.unlink(missing_ok=True)
-                mask = target.with_suffix(".png")
-                if mask != target:
-                    mask.unlink(missing_ok=True)
+                (out / split / name).unlink(missing_ok=True)
     for split, sources in wanted.items():
         for name, src in sources.items():
             dst = out / split / name
@@ -671,143 +669,3 @@ def curate(config: CurateConfig, person_check_factory: Optional[PersonCheckFacto
 
 def _fmt(value: Optional[float]) -> str:
     return "" if value is None else f"{value:.4f}"
-
-
-# ----------------------------------------------------------------------------- subject masks
-
-
-@dataclass
-class MaskConfig:
-    """Settings of scripts/prepare_masks.py (saved as ``ROOT/masks_config.json``)."""
-
-    root: str
-    segmenter: str = "mediapipe"
-    batch_size: int = 16
-    workers: int = 2
-    force: bool = False
-    dry_run: bool = False
-    quiet: bool = False
-
-
-@dataclass
-class MaskResult:
-    written: int = 0
-    skipped: int = 0
-    bad: list[str] = field(default_factory=list)
-
-    def summary(self) -> str:
-        return f"{self.written} masks written, {self.skipped} up to date, {len(self.bad)} bad files"
-
-
-MASK_RECORDS = "masks.jsonl"
-
-
-def mask_jobs(root: Path) -> tuple[list[tuple[Path, Path]], list[str]]:
-    """(source, output) pairs for every image under ``root``, and problems (one line each).
-
-    The output is ``NAME.png`` beside the source. A folder's ``NAME.png`` next to another image
-    ``NAME.EXT`` is that image's output, not a source; a lone ``NAME.png`` is rewritten in place.
-    When ``root`` holds trainA/trainB/testA/testB, only those are visited (not quarantine/ or
-    review/ of a curated dataset).
-    """
-    folders = [root / s for s in SPLITS if (root / s).is_dir()] or [root]
-    by_stem: dict[Path, list[Path]] = {}
-    for path in list_images(folders):
-        by_stem.setdefault(path.with_suffix(""), []).append(path)
-    jobs, problems = [], []
-    for stem, paths in sorted(by_stem.items()):
-        sources = [p for p in paths if p.suffix.lower() != ".png"] or paths
-        if len(sources) > 1:
-            problems.append(f"{stem}: several images share this name ({', '.join(p.name for p in sources)}); "
-                            "their masks would overwrite each other")
-            continue
-        jobs.append((sources[0], stem.with_suffix(".png") if sources[0].suffix.lower() != ".png" else sources[0]))
-    return jobs, problems
-
-
-def _read_mask_records(root: Path) -> dict[str, dict]:
-    from datasets.flickr import read_manifest
-
-    return {r["output"]: r for r in read_manifest(root / MASK_RECORDS, repair=True)}
-
-
-def _up_to_date(src: Path, dst: Path, record: Optional[dict], segmenter: str) -> bool:
-    if record is None or record.get("segmenter") != segmenter or not dst.exists():
-        return False
-    if dst.stat().st_mtime_ns != record.get("out_mtime_ns"):
-        return False
-    if src != dst:
-        st = src.stat()
-        return [st.st_size, st.st_mtime_ns] == [record.get("src_size"), record.get("src_mtime_ns")]
-    return True
-
-
-def prepare_masks(config: MaskConfig,
-                  segmenter: Optional[Callable[[np.ndarray], np.ndarray]] = None) -> MaskResult:
-    """Write ``NAME.png`` (RGBA, alpha = person mask, float H×W in [0, 1] scaled to 0..255) for every
-    image under ``config.root``, the paper's training format. Resumable: outputs recorded in
-    ``ROOT/masks.jsonl`` whose source, output and segmenter are unchanged are skipped. Unreadable
-    files are logged (one line each) and listed in ``result.bad``; the others go on.
-    """
-    from concurrent.futures import ThreadPoolExecutor
-
-    from tqdm import tqdm
-
-    from datasets.io import append_jsonl, read_image_with_alpha, write_rgba
-
-    root = Path(config.root)
-    if not root.is_dir():
-        raise FileNotFoundError(f"{root}: no such folder")
-    result = MaskResult()
-    jobs, problems = mask_jobs(root)
-    for problem in problems:
-        log.error("%s", problem)
-        result.bad.append(problem)
-    records = {} if config.force else _read_mask_records(root)
-    todo = []
-    for src, dst in jobs:
-        if _up_to_date(src, dst, records.get(dst.relative_to(root).as_posix()), config.segmenter):
-            result.skipped += 1
-        else:
-            todo.append((src, dst))
-    if config.dry_run:
-        result.written = len(todo)
-        return result
-    if todo and segmenter is None:
-        from segdepth.segment import build_segmenter
-
-        segmenter = build_segmenter(config.segmenter)
-    write_json(root / "masks_config.json", dataclasses.asdict(config))
-
-    def load(job: tuple[Path, Path]):
-        try:
-            return read_image_with_alpha(job[0])[0]
-        except ImageError as exc:
-            return exc
-
-    def save(job: tuple[Path, Path], rgb: np.ndarray, mask: np.ndarray) -> dict:
-        src, dst = job
-        write_rgba(dst, rgb, mask)
-        st = src.stat() if src != dst else None
-        return {"image": src.relative_to(root).as_posix(), "output": dst.relative_to(root).as_posix(),
-                "segmenter": config.segmenter, "src_size": st.st_size if st else None,
-                "src_mtime_ns": st.st_mtime_ns if st else None, "out_mtime_ns": dst.stat().st_mtime_ns}
-
-    with ThreadPoolExecutor(max_workers=max(1, config.workers)) as pool, \
-            tqdm(total=len(todo), desc="masks", unit="img", disable=config.quiet) as bar:
-        for start in range(0, len(todo), max(1, config.batch_size)):
-            batch = todo[start: start + max(1, config.batch_size)]
-            images = list(pool.map(load, batch))
-            writes = []
-            for job, image in zip(batch, images):
-                if isinstance(image, ImageError):
-                    log.error("%s", image)
-                    result.bad.append(str(image))
-                    continue
-                mask = np.asarray(segmenter(image), dtype=np.float32)
-                writes.append(pool.submit(save, job, image, mask))
-            for future in writes:
-                append_jsonl(root / MASK_RECORDS, future.result())
-                result.written += 1
-            bar.update(len(batch))
-    return result

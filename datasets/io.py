@@ -1,10 +1,17 @@
 """The one image reader/writer of shallowdof.
 
-Conventions at this boundary (DESIGN.md):
+Conventions at this boundary (docs/ARCHITECTURE.md):
 
 * images are numpy ``uint8`` RGB ``H×W×3`` (``H×W×4`` RGBA only where a function says so);
 * masks are ``float32`` ``H×W`` in [0, 1];
 * depth maps are ``float32`` ``H×W``, larger = farther.
+
+Photos and their person masks (docs/ARCHITECTURE.md, "Image and mask layout"): the mask of
+``DIR/sub/NAME.EXT`` is ``DIR_masks/sub/NAME.png``, 8-bit greyscale, 255 = person, where ``DIR``
+is the photo folder a program is given (or each split folder of a dataset). :func:`mask_path`
+is the one mapping, :func:`list_photos` lists a folder's photos once each (skipping mask
+folders, reporting two photos that would share one mask) and :func:`read_mask_for` reads a
+photo's mask. Photos are never rewritten to carry their mask.
 
 Reading is strict: every problem with a file (missing, empty, truncated, corrupt, not an image,
 above the pixel limit, unsupported mode, a depth map of the wrong size) raises
@@ -358,6 +365,112 @@ def list_images(inputs: Union[PathLike, Iterable[PathLike]]) -> list[Path]:
 
 
 # ---------------------------------------------------------------------------------------------
+# photos and their person masks
+
+#: The photo folder ``DIR`` keeps its person masks in the sibling folder ``DIR`` + this suffix.
+MASK_FOLDER_SUFFIX = "_masks"
+
+
+def mask_root(root: PathLike) -> Path:
+    """The mask folder of the photo folder ``root``: ``DIR`` → ``DIR_masks`` beside it."""
+    root = Path(root)
+    if root.name in ("", ".", ".."):  # "." or "data/..": name the folder itself
+        root = Path(os.path.abspath(root))
+    return root.with_name(root.name + MASK_FOLDER_SUFFIX)
+
+
+def mask_path(image: PathLike, root: PathLike) -> Path:
+    """The person mask of the photo ``root/sub/NAME.EXT``: ``root_masks/sub/NAME.png``.
+
+    ``image`` must lie under ``root`` (``ValueError`` otherwise). The file is 8-bit greyscale,
+    255 = person (:func:`write_mask`, :func:`read_mask`).
+    """
+    image, root = Path(image), Path(root)
+    return mask_root(root) / image.relative_to(root).with_suffix(".png")
+
+
+def photo_root(path: PathLike) -> Path:
+    """The folder that :func:`mask_path` takes as root for ``path``: itself if a folder, else its parent."""
+    path = Path(path)
+    return path if path.is_dir() else path.parent
+
+
+def is_mask_folder(folder: PathLike) -> bool:
+    """True for ``X_masks`` beside a folder ``X``: the masks of ``X``, not photos."""
+    folder = Path(folder)
+    stem = folder.name[: -len(MASK_FOLDER_SUFFIX)]
+    return folder.name.endswith(MASK_FOLDER_SUFFIX) and bool(stem) and (folder.parent / stem).is_dir()
+
+
+def list_photos(path: PathLike) -> tuple[list[Path], list[str]]:
+    """The photos of ``path`` (a folder, searched recursively, or one image file), each once, and
+    a ``"PATH: problem"`` line for every photo left out.
+
+    Mask folders inside it (``X_masks`` beside ``X``) are skipped. Photos whose masks would be
+    the same file (``a.jpg`` and ``a.png`` in one folder) are all left out, one line each naming
+    the others. A missing ``path`` raises :class:`ImageError`.
+    """
+    root = photo_root(path)
+    photos: dict[Path, list[Path]] = {}
+    for image in list_images(path):
+        folders = image.relative_to(root).parents
+        if any(is_mask_folder(root / f) for f in folders if f != Path(".")):
+            continue
+        photos.setdefault(image.with_suffix(""), []).append(image)
+    found, problems = [], []
+    for stem, images in sorted(photos.items()):
+        if len(images) == 1:
+            found.append(images[0])
+            continue
+        for image in images:
+            others = " and ".join(str(p) for p in images if p != image)
+            problems.append(f"{image}: same name as {others}: they would share the mask "
+                            f"{mask_path(image, root)}; rename one of them")
+    return found, problems
+
+
+def read_mask(path: PathLike, shape: Optional[tuple[int, ...]] = None) -> np.ndarray:
+    """Read a mask file as float32 H×W in [0, 1] (1 = person).
+
+    8-bit greyscale (the layout's format) is divided by 255, 16-bit by 65535, float images are
+    clipped; colour or palette files are converted to grey first (alpha is ignored).
+    ``shape`` (H, W) or an image shape (H, W, C): a mask of another size raises
+    ``ImageError("PATH: mask is 64×48, its image is 640×480")`` (sizes as W×H).
+    """
+    path = Path(path)
+    im = _open_decoded(path, DEFAULT_MAX_PIXELS)
+    try:
+        if im.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+            mask = np.asarray(im).astype(np.float32) / 65535.0
+        elif im.mode == "F":
+            mask = np.asarray(im, dtype=np.float32)
+        else:
+            mask = np.asarray(im.convert("L"), dtype=np.float32) / 255.0
+    except ValueError as exc:
+        raise ImageError(path, f"unsupported mask mode {im.mode} ({exc})") from None
+    finally:
+        im.close()
+    if shape is not None and mask.shape != tuple(shape[:2]):
+        raise ImageError(path, f"mask is {_shape_str(mask.shape)}, its image is {_shape_str(tuple(shape))}")
+    return np.ascontiguousarray(np.clip(mask, 0.0, 1.0), dtype=np.float32)
+
+
+def read_mask_for(image: PathLike, root: PathLike, shape: tuple[int, ...],
+                  prepare_root: Optional[PathLike] = None) -> np.ndarray:
+    """The person mask of the photo ``image`` under ``root`` (:func:`mask_path`), float32 H×W in [0, 1].
+
+    A missing mask raises ``ImageError("IMAGE: mask missing: expected MASK (run
+    scripts/prepare_masks.py ROOT)")`` with ROOT = ``prepare_root`` (default ``root``); a mask
+    of another size than ``shape`` or an unreadable one raises ``ImageError("MASK: problem")``.
+    """
+    path = mask_path(image, root)
+    if not path.is_file():
+        raise ImageError(image, f"mask missing: expected {path} (run scripts/prepare_masks.py "
+                                f"{prepare_root if prepare_root is not None else root})")
+    return read_mask(path, shape)
+
+
+# ---------------------------------------------------------------------------------------------
 # atomic writing
 
 
@@ -473,14 +586,12 @@ def write_image(path: PathLike, image: np.ndarray) -> None:
         pil.save(tmp, format=fmt, **options)
 
 
-def write_rgba(path: PathLike, rgb: np.ndarray, mask: np.ndarray) -> None:
-    """Atomically write uint8 RGB H×W×3 with a float mask H×W in [0, 1] as alpha (PNG/WebP/TIFF)."""
-    _check_u8_image(rgb, (3,))
-    mask = np.asarray(mask)
-    if mask.shape != rgb.shape[:2]:
-        raise ValueError(f"mask shape {mask.shape} does not match image {rgb.shape[:2]}")
-    alpha = np.round(np.clip(mask.astype(np.float32), 0.0, 1.0) * 255).astype(np.uint8)
-    write_image(path, np.dstack([rgb, alpha]))
+def write_mask(path: PathLike, mask: np.ndarray) -> None:
+    """Atomically write a float mask H×W in [0, 1] as an 8-bit greyscale PNG (255 = person)."""
+    mask = np.asarray(mask, dtype=np.float32)
+    if mask.ndim != 2:
+        raise ValueError(f"{path}: a mask must be H×W, got shape {mask.shape}")
+    write_image(path, np.round(np.clip(mask, 0.0, 1.0) * 255).astype(np.uint8))
 
 
 def write_depth(path: PathLike, depth: np.ndarray, unit: str = "m") -> None:

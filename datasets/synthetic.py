@@ -299,8 +299,9 @@ def write_unaligned_dataset(root: str | Path, n_train: int, n_test: int, size: t
     """Write a CycleGAN-layout dataset of synthetic scenes, unpaired by construction.
 
     ``root/{trainA,testA}``: all-in-focus scenes; ``root/{trainB,testB}``: reference shallow-DoF
-    renders of *other* scenes. Each file is an RGBA PNG whose alpha is the subject mask (the
-    format of Nasrullah 2018 and of prepare_masks); ``root/depth{A,B}/NAME.npy`` hold depth.
+    renders of *other* scenes, each an RGB PNG; its subject mask is ``root/{split}_masks/NAME.png``
+    (the layout of ``datasets.io.mask_path``, as scripts/prepare_masks.py writes it);
+    ``root/depth{A,B}/NAME.npy`` hold depth.
     """
     from . import io
 
@@ -312,5 +313,7 @@ def write_unaligned_dataset(root: str | Path, n_train: int, n_test: int, size: t
                 scene = make_scene(scene_seed, size, lens, render_dof=(domain == "B"))
                 name = f"{split}{domain}_{i:04d}"
                 rgb = scene.image if domain == "A" else scene.dof
-                io.write_rgba(root / f"{split}{domain}" / f"{name}.png", rgb, scene.mask)
+                folder = root / f"{split}{domain}"
+                io.write_image(folder / f"{name}.png", rgb)
+                io.write_mask(io.mask_path(folder / f"{name}.png", folder), scene.mask)
                 io.write_depth(root / f"depth{domain}" / f"{name}.npy", scene.depth)

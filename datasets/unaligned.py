@@ -1,8 +1,11 @@
 """Unpaired two-domain dataset for CycleGAN: images with their subject masks (and depth).
 
-Layout (as written by curate/prepare_masks and ``datasets.synthetic.write_unaligned_dataset``):
-``root/{phase}A/*.png``, ``root/{phase}B/*.png`` as RGBA, alpha = subject mask, and optionally
-``root/depthA/NAME.npy``, ``root/depthB/NAME.npy`` (float32, larger = farther).
+Layout (as written by curate, scripts/prepare_masks.py and
+``datasets.synthetic.write_unaligned_dataset``): photos in any format under ``root/{phase}A/`` and
+``root/{phase}B/``; the subject mask of ``root/{phase}A/NAME.EXT`` is
+``root/{phase}A_masks/NAME.png`` (8-bit grey, 255 = subject; ``datasets.io.mask_path``); optionally
+``root/depthA/NAME.npy``, ``root/depthB/NAME.npy`` (float32, larger = farther). Each photo is
+listed once (``datasets.io.list_photos``); the mask folders are not photos.
 
 Each item: ``"A"``, ``"B"`` 3×H×W float32 in [-1, 1]; ``"A_mask"``, ``"B_mask"`` 1×H×W in
 [0, 1]; with ``use_depth`` ``"A_depth"``, ``"B_depth"`` 1×H×W in [-1, 1] (``normalize_depth``);
@@ -13,9 +16,10 @@ augmentation off because its code could not do this).
 
 Randomness is a pure function of (seed, epoch, index), so results do not depend on the number
 of DataLoader workers and a resumed run sees the same crops. Problems that can be found up
-front (empty folder, missing alpha, image smaller than the crop, depth of the wrong size or
-missing, corrupt or truncated file of any format) are found by a scan that decodes every file
-at construction and raised together as one ``DatasetError`` before any training starts.
+front (empty folder, two photos sharing a name, a missing mask or one of the wrong size, image
+smaller than the crop, depth of the wrong size or missing, corrupt or truncated file of any format)
+are found by a scan that decodes every file at construction and raised together as one
+``DatasetError`` before any training starts.
 """
 from __future__ import annotations
 
@@ -30,7 +34,7 @@ from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
-from datasets.io import ImageError, list_images, read_depth, read_image_with_alpha
+from datasets.io import list_photos, mask_path, read_depth, read_image, read_mask_for
 
 log = logging.getLogger(__name__)
 
@@ -52,14 +56,13 @@ def normalize_depth(depth: np.ndarray) -> np.ndarray:
     return (depth - lo) * (2.0 / (hi - lo)) - 1.0
 
 
-def _header_problems(path: Path, need_alpha: bool, min_side: int) -> tuple[list[str], tuple[int, int] | None]:
+def _header_problems(path: Path, min_side: int) -> tuple[list[str], tuple[int, int] | None]:
     """Checks on one image file, decoded fully (a truncated JPEG passes a header-only check and
     would stop training mid-epoch). Returns (problems, (H, W) upright)."""
     try:
         with Image.open(path) as im:
             im.load()  # every format: truncated or corrupt data fails here, before the first step
             width, height = im.size
-            has_alpha = im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info
             if im.getexif().get(_EXIF_ORIENTATION, 1) in (5, 6, 7, 8):
                 width, height = height, width
     except UnidentifiedImageError:
@@ -69,9 +72,6 @@ def _header_problems(path: Path, need_alpha: bool, min_side: int) -> tuple[list[
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         return [f"corrupt or truncated image ({exc or type(exc).__name__})"], None
     problems = []
-    if need_alpha and not has_alpha:
-        problems.append("no alpha channel: the subject mask is missing (run scripts/prepare_masks.py, "
-                        "or train the plain cyclegan preset, which needs no masks)")
     if min(width, height) < min_side:
         problems.append(f"image {width}×{height} is smaller than the {min_side}-pixel crop")
     return problems, (height, width)
@@ -94,9 +94,9 @@ def _depth_problem(path: Path, shape: tuple[int, int]) -> str | None:
 class UnalignedDataset(Dataset):
     """Unpaired A/B images with masks (and depth), one shared random crop and flip per image.
 
-    ``require_masks``: missing alpha is an error (mask loss / overlay presets); when False an
-    image without alpha gets an all-zero mask (no subject known), which the plain preset never
-    reads. ``serial_batches``: B is taken in order (index mod len B) instead of at random.
+    ``require_masks``: every photo needs its mask file (mask loss / overlay presets); when
+    False masks are not read and every item gets an all-zero mask, which the plain preset never
+    uses. ``serial_batches``: B is taken in order (index mod len B) instead of at random.
     ``len`` is the larger domain's size, as in the reference code.
     """
 
@@ -111,18 +111,22 @@ class UnalignedDataset(Dataset):
         self.use_depth, self.require_masks = use_depth, require_masks
         self.epoch = 0
         self.paths: dict[str, list[Path]] = {}
+        self.folders = {domain: self.root / f"{phase}{domain}" for domain in ("A", "B")}
         problems: list[str] = []
         for domain in ("A", "B"):
-            folder = self.root / f"{phase}{domain}"
+            folder = self.folders[domain]
             if not folder.is_dir():
                 raise DatasetError(f"{folder}: no such folder (expected {phase}A/ and {phase}B/ under {self.root})")
-            self.paths[domain] = list_images(folder)
-            if not self.paths[domain]:
+            self.paths[domain], clashes = list_photos(folder)
+            problems += clashes
+            if not self.paths[domain] and not clashes:
                 raise DatasetError(f"{folder}: no images in this domain folder")
             for path in tqdm(self.paths[domain], desc=f"checking {folder.name}", unit="img",
                              disable=not progress or None, leave=False):
-                found, shape = _header_problems(path, require_masks, crop_size)
+                found, shape = _header_problems(path, crop_size)
                 problems += [f"{path}: {p}" for p in found]
+                if require_masks and shape is not None:
+                    problems += self._mask_problems(path, folder, shape)
                 if use_depth and shape is not None:
                     depth_path = self._depth_path(domain, path)
                     problem = _depth_problem(depth_path, shape)
@@ -134,6 +138,16 @@ class UnalignedDataset(Dataset):
             raise DatasetError(f"{len(problems)} problem(s) in dataset {self.root}:\n" + "\n".join(listed)
                                + (f"\n... and {more} more" if more else ""))
         log.info("unaligned dataset %s: %d A, %d B images", self.root, len(self.paths["A"]), len(self.paths["B"]))
+
+    def _mask_problems(self, path: Path, folder: Path, shape: tuple[int, int]) -> list[str]:
+        """Header checks of the mask file of the photo ``path`` of ``folder`` (missing, unreadable, wrong size)."""
+        mask = mask_path(path, folder)
+        if not mask.is_file():
+            return [f"{path}: mask missing: expected {mask} (run scripts/prepare_masks.py {self.root})"]
+        found, mask_shape = _header_problems(mask, 0)
+        if mask_shape is not None and mask_shape != shape:
+            found.append(f"mask is {mask_shape[1]}×{mask_shape[0]}, its image is {shape[1]}×{shape[0]}")
+        return [f"{mask}: {p}" for p in found]
 
     def _depth_path(self, domain: str, image_path: Path) -> Path:
         return self.root / f"depth{domain}" / f"{image_path.stem}.npy"
@@ -162,12 +176,12 @@ class UnalignedDataset(Dataset):
 
     def _load(self, domain: str, path: Path, rng: np.random.Generator
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        rgb, alpha = read_image_with_alpha(path)
-        if alpha is None:
-            if self.require_masks:
-                raise ImageError(path, "no alpha channel: the subject mask is missing")
-            alpha = np.zeros(rgb.shape[:2], np.float32)
-        planes = [rgb, alpha]
+        rgb = read_image(path)
+        if self.require_masks:
+            mask = read_mask_for(path, self.folders[domain], rgb.shape, prepare_root=self.root)
+        else:
+            mask = np.zeros(rgb.shape[:2], np.float32)
+        planes = [rgb, mask]
         if self.use_depth:
             planes.append(normalize_depth(read_depth(self._depth_path(domain, path), expected_shape=rgb.shape)))
         planes = transform_planes(planes, self.load_size, self.crop_size, self.flip, rng)

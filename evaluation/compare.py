@@ -29,7 +29,8 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from datasets.io import ImageError, list_images, read_depth, read_image, read_image_with_alpha, write_image, write_json
+from datasets.io import (ImageError, list_photos, mask_path, photo_root, read_depth, read_image, read_mask,
+                         write_image, write_json)
 from evaluation import metrics as M
 from evaluation import report
 from evaluation.gallery import Cell, Column, MetricsTable, Row, build_gallery, write_thumbnail
@@ -218,22 +219,11 @@ def _index(folder: Optional[str], suffixes: Sequence[str]) -> dict[str, Path]:
     return found
 
 
-def unique_names(paths: Sequence[Path], root: Path) -> list[str]:
-    """Display/output names: the path relative to ``root`` without suffix; where two inputs
-    would collide (``a.png``, ``a.jpg``), their suffix is kept as ``a_png``, ``a_jpg``."""
-    base = [(p.relative_to(root) if p.is_relative_to(root) else Path(p.name)).with_suffix("").as_posix() for p in paths]
-    counts: dict[str, int] = {}
-    for b in base:
-        counts[b] = counts.get(b, 0) + 1
-    return [b + "_" + p.suffix.lstrip(".").lower() if counts[b] > 1 else b for b, p in zip(base, paths, strict=True)]
-
-
-def _read_mask(path: Path, shape: tuple[int, int]) -> np.ndarray:
-    rgb, alpha = read_image_with_alpha(path)
-    mask = alpha if alpha is not None else rgb[..., 0].astype(np.float32) / 255.0
-    if mask.shape != shape:
-        raise ImageError(path, f"mask is {mask.shape[1]}×{mask.shape[0]}, image is {shape[1]}×{shape[0]}")
-    return mask.astype(np.float32)
+def photo_mask(path: Path, root: Path, masks: Optional[str]) -> Optional[Path]:
+    """The mask file of the photo ``path`` under ``root``: ``MASKS/NAME.png`` with ``--masks``, else
+    the layout's ``ROOT_masks/NAME.png`` (``datasets.io.mask_path``); ``None`` when there is none."""
+    found = Path(masks) / path.relative_to(root).with_suffix(".png") if masks is not None else mask_path(path, root)
+    return found if found.is_file() else None
 
 
 def depth_preview(depth: np.ndarray) -> np.ndarray:
@@ -294,7 +284,7 @@ def run_compare(
 
     ``renderers`` default to ``build_renderers(cfg)``; ``segmenter`` / ``depth_model`` default
     to the registries' ``cfg.segmenter`` / ``cfg.depth_model``, built only if an input lacks
-    a mask (RGBA alpha or ``--masks``) or a depth map (``--depth``).
+    a mask file (``INPUT_masks/NAME.png``, or ``--masks``) or a depth map (``--depth``).
     """
     from segdepth.depth import build_depth_model
     from segdepth.segment import build_segmenter
@@ -306,10 +296,11 @@ def run_compare(
     segment = segmenter or _Lazy(lambda: build_segmenter(cfg.segmenter))
     estimate_depth = depth_model or _Lazy(lambda: build_depth_model(cfg.depth_model))
 
-    input_root = Path(cfg.input)
-    paths = list_images(input_root)
-    names = unique_names(paths, input_root if input_root.is_dir() else input_root.parent)
-    masks = _index(cfg.masks, (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"))
+    input_root = photo_root(cfg.input)
+    paths, clashes = list_photos(cfg.input)
+    names = [p.relative_to(input_root).with_suffix("").as_posix() for p in paths]
+    if cfg.masks is not None and not Path(cfg.masks).is_dir():
+        raise FileNotFoundError(f"{cfg.masks}: no such folder")
     depths = _index(cfg.depth, (".npy", ".png"))
     truths = _index(cfg.truth, (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"))
 
@@ -341,16 +332,18 @@ def run_compare(
     gallery_rows: list[Row] = []
     feats: dict[str, list[np.ndarray]] = {r.name: [] for r in renderers}
     samples: dict[str, list[np.ndarray]] = {r.name: [] for r in renderers}
-    n_bad = n_fail = 0
+    n_bad, n_fail = len(clashes), 0
+    for clash in clashes:
+        errors.append(clash)
+        log.error("%s", clash)
 
     for path, name in tqdm(list(zip(paths, names, strict=True)), desc="compare", unit="image", disable=cfg.quiet):
         try:
-            image, alpha = read_image_with_alpha(path)
+            image = read_image(path)
             shape = image.shape[:2]
-            if alpha is not None:
-                mask = alpha
-            elif name in masks:
-                mask = _read_mask(masks[name], shape)
+            mask_file = photo_mask(path, input_root, cfg.masks)
+            if mask_file is not None:
+                mask = read_mask(mask_file, shape)
             else:
                 mask = np.asarray(segment(image), dtype=np.float32)
             if name in depths:  # depth files are metres
@@ -455,22 +448,29 @@ def run_compare(
                          {**{m: f"{labels[m]} (mean)" for m in metric_names}, **labels})
     page = build_gallery(gdir, columns, gallery_rows, table, plots=plots, errors=errors, notes=notes)
     log.info("compared %d image(s) × %d method(s): %s", len(gallery_rows), len(renderers), page)
-    return CompareResult(len(paths), n_bad, n_fail, errors, rows, summary, set_metrics, notes, page, n_bad_ref)
+    return CompareResult(len(paths) + len(clashes), n_bad, n_fail, errors, rows, summary, set_metrics, notes, page,
+                         n_bad_ref)
 
 
 def _reference_stats(
     cfg: CompareConfig, segment: Callable[[np.ndarray], np.ndarray], extractor: Optional[M.InceptionFeatures]
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Blur samples and Inception features of the real shallow-DoF photos (mask: alpha or segmenter)."""
-    samples, feats, errors = [], [], []
-    for path in tqdm(list_images(cfg.reference), desc="reference", unit="image", disable=cfg.quiet):
+    """Blur samples and Inception features of the real shallow-DoF photos (mask: the layout's mask
+    file ``REFERENCE_masks/NAME.png``, else the segmenter)."""
+    root = photo_root(cfg.reference)
+    paths, errors = list_photos(cfg.reference)
+    for clash in errors:
+        log.error("%s", clash)
+    samples, feats = [], []
+    for path in tqdm(paths, desc="reference", unit="image", disable=cfg.quiet):
         try:
-            image, alpha = read_image_with_alpha(path)
+            image = read_image(path)
+            mask_file = photo_mask(path, root, None)
+            mask = read_mask(mask_file, image.shape) if mask_file else np.asarray(segment(image), dtype=np.float32)
         except ImageError as exc:
             errors.append(str(exc))
             log.error("%s", exc)
             continue
-        mask = alpha if alpha is not None else np.asarray(segment(image), dtype=np.float32)
         samples.append(M.blur_samples(image, mask))
         if extractor is not None:
             feats.append(extractor([image])[0])

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from datasets.io import ImageError, list_images, read_depth, read_image_with_alpha, write_image
+from datasets.io import ImageError, list_photos, photo_root, read_depth, read_image, read_mask_for, write_image
 from datasets.unaligned import normalize_depth
 from gan.model import ModelConfig
 from gan.networks import define_G
@@ -300,30 +300,29 @@ def translate_folder(translator: Translator, in_dir: str | Path, out_dir: str | 
     """Translate every image under ``in_dir`` (a folder, or one file) into ``out_dir``/same
     relative path with .png.
 
-    Masks come from the images' alpha (RGBA, as prepare_masks writes them), needed only with
-    overlay; depth from ``depth_dir``/NAME.npy when the generator takes depth. A bad file is
+    Masks, needed only with overlay, come from the mask folder beside ``in_dir``
+    (``datasets.io.mask_path``: ``IN_masks/NAME.png``, as scripts/prepare_masks.py writes them);
+    depth from ``depth_dir``/NAME.npy when the generator takes depth. Two photos that would get
+    one output name (``a.jpg``, ``a.png``) are both refused, naming each other. A bad file is
     logged as "PATH: problem" and counted; the rest go on. Returns (translated, failed).
     """
     in_dir, out_dir = Path(in_dir), Path(out_dir)
-    paths = list_images(in_dir)
-    base = in_dir if in_dir.is_dir() else in_dir.parent  # one file named: its name
-    ok = failed = 0
-    written: dict[Path, Path] = {}
+    paths, clashes = list_photos(in_dir)
+    for clash in clashes:
+        log.error("%s", clash)
+    base = photo_root(in_dir)  # one file named: its name
+    ok, failed = 0, len(clashes)
     for path in tqdm(paths, desc=f"translating {translator.direction}", unit="img", disable=quiet or None):
         target = out_dir / path.relative_to(base).with_suffix(".png")
         try:
-            if target in written:
-                raise ImageError(path, f"output {target} is already the translation of {written[target]}")
-            image, alpha = read_image_with_alpha(path)
-            if translator.overlay and alpha is None:
-                raise ImageError(path, "no alpha channel: overlay needs the subject mask (RGBA input)")
+            image = read_image(path)
+            mask = read_mask_for(path, base, image.shape) if translator.overlay else None
             depth = None
             if translator.cfg.use_depth:
                 if depth_dir is None:
                     raise ImageError(path, "the generator takes depth: pass a depth folder with NAME.npy files")
                 depth = read_depth(Path(depth_dir) / f"{path.stem}.npy", expected_shape=image.shape)
-            write_image(target, translator(image, alpha if translator.overlay else None, depth))
-            written[target] = path
+            write_image(target, translator(image, mask, depth))
             ok += 1
         except (ImageError, ValueError, OSError) as exc:
             log.error("%s", exc if isinstance(exc, ImageError) else f"{path}: {exc}")

@@ -247,8 +247,8 @@ def build_parser() -> argparse.ArgumentParser:
     S = argparse.SUPPRESS
     p = argparse.ArgumentParser(
         description="Train a CycleGAN (and the mask-loss / mask-overlay variants of Nasrullah 2018) "
-                    "on an unpaired dataset: DATAROOT/{trainA,trainB} of RGBA PNGs whose alpha is the "
-                    "subject mask (made by scripts/prepare_masks.py).",
+                    "on an unpaired dataset: photos in DATAROOT/{trainA,trainB}, their subject masks in "
+                    "DATAROOT/{trainA,trainB}_masks/NAME.png (made by scripts/prepare_masks.py DATAROOT).",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         argument_default=S,
         epilog=_epilog() + "\n\n" + EXIT_CODES_EPILOG

@@ -8,9 +8,10 @@
 Every image of --input (searched recursively) is rendered with every method: compositor
 methods by name (--methods) and trained GAN checkpoints (--gan NAME=CHECKPOINT:PRESET, where
 CHECKPOINT is a .pt file or a run directory, for its latest checkpoint; ":overlay" pastes the
-input subject back at test time). Masks come from the image's alpha
-channel (RGBA), from --masks DIR/NAME.png, or else from --segmenter; depth from
---depth DIR/NAME.npy|png or else --depth-model (default: the portrait depth prior).
+input subject back at test time). The mask of INPUT/NAME.EXT is INPUT_masks/NAME.png (8-bit grey,
+255 = person, as scripts/prepare_masks.py writes it), or --masks DIR/NAME.png, or else
+--segmenter's; depth from --depth DIR/NAME.npy|png or else --depth-model (default: the portrait
+depth prior). Two inputs with one name (a.jpg, a.png) are both refused, naming each other.
 
 Writes into --out: results/<method>/NAME.png, metrics.csv (per-image rows and per-method
 mean/median), metrics.md, plots/ (GAN loss curves from the runs' log.jsonl), config.json and
@@ -70,7 +71,7 @@ def parse_args(argv: list[str] | None = None) -> CompareConfig:
     p.add_argument("--gan", action="append", default=[], metavar="NAME=CKPT:PRESET[:overlay]",
                    help="a trained GAN checkpoint to compare (repeatable)")
     p.add_argument("--reference", help="folder of real shallow-DoF photos for FID/KID and the blur distance")
-    p.add_argument("--masks", help="folder of masks NAME.png (gray or alpha) for inputs without alpha")
+    p.add_argument("--masks", help="folder of masks NAME.png (8-bit grey, 255 = person) instead of INPUT_masks/")
     p.add_argument("--depth", help="folder of depth maps NAME.npy or 16-bit NAME.png (millimetres)")
     p.add_argument("--truth", help="folder of ground-truth shallow-DoF renders NAME.png (full-reference metrics)")
     p.add_argument("--runs", nargs="*", default=[], help="GAN run folders (log.jsonl, config.json) to plot; "

@@ -72,8 +72,9 @@ class DemoConfig:
 
 
 def write_inputs(cfg: DemoConfig) -> None:
-    """OUT/data/images/*.png with masks/, depth/ and truth/ beside them where ground truth exists
-    (apart from the folders the comparison writes: its depth/ holds previews, not depth maps)."""
+    """OUT/data/images/*.png with images_masks/ (the mask layout of datasets.io), depth/ and truth/
+    beside them where ground truth exists (apart from the folders the comparison writes: its
+    depth/ holds previews, not depth maps)."""
     from skimage import data
 
     given = cfg.data_dir
@@ -82,7 +83,7 @@ def write_inputs(cfg: DemoConfig) -> None:
         scene = synthetic.make_scene(cfg.seed + i, (cfg.scene_size, cfg.scene_size))
         name = f"scene_{i}"
         io.write_image(given / "images" / f"{name}.png", scene.image)
-        io.write_image(given / "masks" / f"{name}.png", synthetic.to_uint8(scene.mask))
+        io.write_mask(io.mask_path(given / "images" / f"{name}.png", given / "images"), scene.mask)
         io.write_depth(given / "depth" / f"{name}.npy", scene.depth)
         io.write_image(given / "truth" / f"{name}.png", scene.dof)
 
@@ -111,7 +112,7 @@ def train_presets(cfg: DemoConfig) -> dict[str, Path]:
 
     out = Path(cfg.out)
     data_root = out / "gan_data"
-    if not (data_root / "testB").is_dir():
+    if not (data_root / "testB_masks").is_dir():
         synthetic.write_unaligned_dataset(data_root, cfg.gan_train_scenes, 8,
                                           (cfg.gan_scene_size, cfg.gan_scene_size), seed=cfg.seed)
     checkpoints: dict[str, Path] = {}
@@ -162,7 +163,7 @@ def compare(cfg: DemoConfig, checkpoints: dict[str, Path]):
             for p, ckpt in checkpoints.items()]
     given = cfg.data_dir
     ccfg = CompareConfig(input=str(given / "images"), out=str(out), methods=list(METHODS), gan=gans,
-                         masks=str(given / "masks"), depth=str(given / "depth"), truth=str(given / "truth"),
+                         depth=str(given / "depth"), truth=str(given / "truth"),
                          reference=str(out / "gan_data" / "testB") if checkpoints else None,
                          runs=[str(out / "runs" / p) for p in checkpoints], fid_weights="off",
                          quiet=cfg.quiet, notes=[gan_note(cfg)] if checkpoints else [])

@@ -1,12 +1,16 @@
-"""Add the person mask to every image of a dataset, as the alpha channel of NAME.png (Nasrullah 2018's format).
+"""Write the person mask of every photo of a dataset into a mask folder beside it; photos stay untouched.
 
     python scripts/prepare_masks.py data/portraits                  # default segmenter: mediapipe (offline)
     python scripts/prepare_masks.py data/portraits --segmenter mediapipe --batch-size 32
 
-For each image ROOT/**/NAME.EXT it writes ROOT/**/NAME.png, RGBA, alpha = the segmenter's person
-mask (a lone NAME.png is rewritten in place with the new alpha). Resumable: ROOT/masks.jsonl records
-each output with its source's size and time and the segmenter; unchanged ones are skipped
-(--force redoes all). Bad files get one line each and the run goes on.
+The mask of DIR/sub/NAME.EXT is DIR_masks/sub/NAME.png, 8-bit greyscale, 255 = person, where DIR
+is each split folder of ROOT (trainA, trainB, testA, testB) or, without them, ROOT itself:
+data/portraits/trainA/x.jpg gets data/portraits/trainA_masks/x.png. Only mask files are written
+(and each mask folder's record masks.jsonl and masks_config.json). A mask file this program did
+not write (your own, or one you edited) is left as it is, even with --force. Resumable: recorded
+masks whose photo and segmenter are unchanged are skipped, so a second run changes nothing
+(--force redoes the recorded ones). Two photos that would share a mask (a.jpg and a.png in one
+folder) are reported naming both; bad files get one line each and the run goes on.
 Exit status: 0 done; 1 some files were bad (counted at the end); 2 bad arguments.
 """
 from __future__ import annotations
@@ -17,7 +21,7 @@ import sys
 from pathlib import Path
 
 from datasets.cli import EXIT_CODES_EPILOG, add_download_flag, int_range, run_main, writable_folder_problem
-from datasets.curate import MaskConfig, prepare_masks
+from segdepth.masks import MaskConfig, prepare_masks
 from segdepth.segment import SEGMENTERS
 
 
@@ -32,7 +36,8 @@ def parse_args(argv: list[str] | None = None) -> MaskConfig:
                    help=f"images read/written together, 1 … 4096 ({d.batch_size})")
     p.add_argument("--workers", type=int_range(1, 256), default=d.workers,
                    help=f"reader/writer threads, 1 … 256 ({d.workers})")
-    p.add_argument("--force", action="store_true", help="redo every mask, even up-to-date ones")
+    p.add_argument("--force", action="store_true",
+                   help="redo every mask this program wrote, even up-to-date ones (never your own mask files)")
     p.add_argument("--dry-run", action="store_true", help="count what would be done; write nothing")
     p.add_argument("--quiet", action="store_true", help="no progress bar, errors only")
     add_download_flag(p)
@@ -50,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         result = prepare_masks(config)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, ValueError) as exc:  # no such folder, a mask folder given
         logging.getLogger("prepare_masks").error("%s", exc)
         return 2
     if not config.quiet:

@@ -8,8 +8,9 @@ Examples:
       --input dataset/testA --out results/dof_final
   python scripts/test_cyclegan.py --checkpoint ckpt.pt --input photos --out out --full-res --overlay
 
-Outputs are PNGs named after the inputs (same relative paths). Inputs are RGB or RGBA; the
-alpha channel is the subject mask that --overlay pastes back (Nasrullah 2018 eq. 13). With
+Outputs are PNGs named after the inputs (same relative paths). --overlay pastes the subject back
+(Nasrullah 2018 eq. 13) with the mask of INPUT/NAME.EXT from INPUT_masks/NAME.png (what
+scripts/prepare_masks.py writes; e.g. dataset/testA_masks/ for dataset/testA). With
 --size N the generator sees the image at shorter side N and the change it makes is added to
 the full-resolution input (--mode resize), or it runs on N×N tiles blended together
 (--mode tiles); by default N is the size the checkpoint was trained at (its --load-size for

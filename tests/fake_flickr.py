@@ -1,6 +1,6 @@
 """A local fake Flickr (REST API + image host) on 127.0.0.1 for the scraper's tests and benchmark.
 
-Search answers copy the shapes of real ones (``../shared/fixtures/flickr/search_page.json``:
+Search answers copy the shapes of real ones (``tests/fixtures/flickr/search_page.json``:
 numbers as strings or ints, optional sizes, Unicode titles): every fake photo starts from one of
 the fixture records and gets its own id, upload date, licence, tags and local image URLs.
 The server emulates Flickr's result cap (pages past ``cap`` repeat the last allowed page),
@@ -19,6 +19,7 @@ from __future__ import annotations
 import io
 import json
 import random
+import sys
 import threading
 import time
 import urllib.parse
@@ -30,11 +31,11 @@ from typing import Optional
 import numpy as np
 from PIL import Image
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "flickr"
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "flickr"
 
 
 def fixture_records() -> list[dict]:
-    """The three real search records of the shared fixture."""
+    """The three real search records of the fixture (``tests/fixtures/flickr/README.md``)."""
     return json.loads((FIXTURES / "search_page.json").read_text(encoding="utf-8"))["photos"]["photo"]
 
 
@@ -57,6 +58,7 @@ class FakePhoto:
     mode: str = "ok"  # ok | truncated | html | unavailable
     image_size: tuple[int, int] = (48, 40)  # actual pixels served
     template: dict = field(default_factory=dict)
+    content: Optional[bytes] = None  # the exact file to serve (e.g. a JPEG of a person); None: a test pattern
 
 
 def make_photos(n: int, *, seed: int = 0, start: int = 1_500_000_000, step: int = 3600, **kw) -> list[FakePhoto]:
@@ -88,6 +90,15 @@ def placeholder_bytes() -> bytes:
     return buf.getvalue()
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        """A client that went away (a scraper killed mid-download) is expected; anything else is printed."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class FakeFlickr:
     """The fake server; ``api_url`` and ``base`` are set once started (``with`` or :meth:`start`)."""
 
@@ -108,8 +119,7 @@ class FakeFlickr:
     # -- lifecycle
     def start(self) -> "FakeFlickr":
         handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
         return self
@@ -142,7 +152,7 @@ class FakeFlickr:
     def image(self, photo: FakePhoto) -> bytes:
         with self._lock:
             if photo.id not in self._images:
-                self._images[photo.id] = image_bytes(photo.id, photo.image_size)
+                self._images[photo.id] = photo.content or image_bytes(photo.id, photo.image_size)
             return self._images[photo.id]
 
     # -- API

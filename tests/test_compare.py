@@ -10,27 +10,34 @@ import cv2
 import numpy as np
 import pytest
 
-from datasets.io import write_depth, write_image, write_rgba
+from datasets.io import mask_path, read_image, read_mask, write_depth, write_image, write_mask
 from datasets.synthetic import make_scene
-from evaluation.compare import CompareConfig, GanSpec, Renderer, run_compare, run_dir_of_checkpoint, unique_names
+from evaluation.compare import CompareConfig, GanSpec, Renderer, run_compare, run_dir_of_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZE = (64, 64)
 HOSTILE = "<b onmouseover=\"window.__xss=1\">&'é"
 
 
+def write_photo(folder: Path, name: str, rgb: np.ndarray, mask: np.ndarray) -> None:
+    """``folder/name`` and its mask in the layout's mask folder ``folder_masks/``."""
+    write_image(folder / name, rgb)
+    write_mask(mask_path(folder / name, folder), mask)
+
+
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    """inputs/ (RGBA: alpha = exact mask), depth/, truth/ (reference renders), reference/, one corrupt file."""
+    """inputs/ (exact masks in inputs_masks/), depth/, truth/ (reference renders), reference/ (+ its
+    masks), one corrupt file."""
     root = tmp_path_factory.mktemp("scenes")
     for i, name in enumerate(["s0", "s1", HOSTILE]):
         scene = make_scene(seed=i, size=SIZE)
-        write_rgba(root / "inputs" / f"{name}.png", scene.image, scene.mask)
+        write_photo(root / "inputs", f"{name}.png", scene.image, scene.mask)
         write_depth(root / "depth" / f"{name}.npy", scene.depth)
         write_image(root / "truth" / f"{name}.png", scene.dof)
     for i in range(3):
         scene = make_scene(seed=100 + i, size=SIZE)
-        write_rgba(root / "reference" / f"r{i}.png", scene.dof, scene.mask)
+        write_photo(root / "reference", f"r{i}.png", scene.dof, scene.mask)
     (root / "inputs" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
     return root
 
@@ -59,6 +66,10 @@ def _fails_on_s1(image, mask, depth):
 def _fake_renderers():
     return [Renderer("blur", "fake", {"sigma": 1.0}, _blur), Renderer("checker", "fake", {"amp": 8}, _checker),
             Renderer("identity", "fake", {}, _identity)]
+
+
+def _ones(image, mask):
+    return np.ones(image.shape[:2], np.float32)
 
 
 def _no_model(*args):
@@ -164,11 +175,9 @@ def test_render_failures_are_counted(data, tmp_path):
 
 
 def test_missing_masks_and_depth_use_the_models(data, tmp_path):
-    """Inputs without alpha or depth get their mask from the segmenter and depth from the depth model."""
-    from datasets.io import read_image_with_alpha
-
+    """Inputs without a mask file or depth get their mask from the segmenter and depth from the depth model."""
     plain = tmp_path / "plain"
-    rgb, alpha = read_image_with_alpha(data / "inputs" / "s0.png")
+    rgb, alpha = read_image(data / "inputs" / "s0.png"), read_mask(data / "inputs_masks" / "s0.png")
     write_image(plain / "s0.jpg", rgb)
     calls = []
 
@@ -230,8 +239,35 @@ def test_gan_spec_and_names(tmp_path):
             GanSpec.parse(bad)
     with pytest.raises(ValueError):
         Renderer("../up", "fake", {}, _blur)
-    paths = [tmp_path / "a.png", tmp_path / "a.jpg", tmp_path / "sub" / "b.png"]
-    assert unique_names(paths, tmp_path) == ["a_png", "a_jpg", "sub/b"]
+
+
+def test_jpeg_inputs_use_their_mask_files_each_photo_once_and_clashes_are_refused(data, tmp_path):
+    """JPEG photos with masks beside them are rendered once each with their own mask; ``a.jpg`` +
+    ``a.png`` are both refused naming each other; the mask folders inside --input are not photos."""
+    inputs = tmp_path / "in"
+    scenes = [make_scene(seed=i, size=SIZE) for i in range(3)]
+    for i, scene in enumerate(scenes):
+        write_photo(inputs, f"p{i}.jpg", scene.image, scene.mask)
+    write_image(inputs / "sub" / "q.jpg", scenes[0].image)
+    write_mask(mask_path(inputs / "sub" / "q.jpg", inputs), scenes[0].mask)  # in_masks/sub/q.png
+    write_mask(inputs / "sub_masks" / "q.png", scenes[1].mask)  # the masks of in/sub/ by its own name: not a photo
+    write_image(inputs / "dup.jpg", scenes[1].image)
+    write_image(inputs / "dup.png", scenes[2].image)
+    seen = []
+
+    def record(image, mask, depth):
+        seen.append(float(mask.mean()))
+        return image.copy()
+
+    res = run_compare(CompareConfig(input=str(inputs), out=str(tmp_path / "out"), quiet=True),
+                      [Renderer("same", "fake", {}, record)], segmenter=_no_model, depth_model=_ones)
+    assert sorted({r["image"] for r in res.rows}) == ["p0", "p1", "p2", "sub/q"]
+    assert len(res.rows) == 4 and res.n_images == 6 and res.n_bad == 2
+    assert any(f"{inputs / 'dup.jpg'}: same name as {inputs / 'dup.png'}" in e for e in res.errors)
+    assert any(f"{inputs / 'dup.png'}: same name as {inputs / 'dup.jpg'}" in e for e in res.errors)
+    expected = sorted(float(read_mask(mask_path(p, inputs)).mean()) for p in
+                      [inputs / "p0.jpg", inputs / "p1.jpg", inputs / "p2.jpg", inputs / "sub" / "q.jpg"])
+    assert sorted(seen) == pytest.approx(expected)  # each photo's own mask file, no segmenter
 
 
 def _script(*args):

@@ -180,13 +180,14 @@ def test_compare_output_in_chromium(tmp_path, server, browser):
     import cv2
     import numpy as np
 
-    from datasets.io import write_depth, write_rgba
+    from datasets.io import mask_path, write_depth, write_image, write_mask
     from datasets.synthetic import make_scene
     from evaluation.compare import CompareConfig, Renderer, run_compare
 
     for i, name in enumerate(["s0", EVIL_NAME]):
         scene = make_scene(seed=i, size=(48, 64))
-        write_rgba(tmp_path / "in" / f"{name}.png", scene.image, scene.mask)
+        write_image(tmp_path / "in" / f"{name}.png", scene.image)
+        write_mask(mask_path(tmp_path / "in" / f"{name}.png", tmp_path / "in"), scene.mask)
         write_depth(tmp_path / "depth" / f"{name}.npy", scene.depth)
     run = tmp_path / "runs" / "r"
     run.mkdir(parents=True)

@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from datasets.io import read_image, write_image, write_rgba
+from datasets.io import mask_path, read_image, write_image, write_mask
 from gan.infer import CheckpointError, Translator, translate_folder
 from gan.model import CycleGANModel, config_from_preset
 
@@ -164,18 +164,28 @@ def test_wrong_architecture_is_one_clear_error(trained, tmp_path):
         Translator.from_checkpoint(tmp_path / "missing.pt")
 
 
-def test_translate_folder_names_outputs_after_inputs_and_counts_bad_files(trained, tmp_path):
+def write_with_mask(root: Path, rel: str, rgb: np.ndarray, mask: np.ndarray) -> None:
+    """The photo ``root/rel`` and its mask in the layout's mask folder ``root_masks/``."""
+    write_image(root / rel, rgb)
+    write_mask(mask_path(root / rel, root), mask)
+
+
+def test_translate_folder_names_outputs_after_inputs_and_counts_bad_files(trained, tmp_path, caplog):
     _, _, path = trained
     src, out = tmp_path / "in", tmp_path / "out"
     mask = np.zeros((48, 64), np.float32)
     mask[10:30, 10:30] = 1
-    write_rgba(src / "one.png", photo(48, 64, 1), mask)
-    write_rgba(src / "sub" / "two.png", photo(48, 64, 2), mask)
-    write_image(src / "no_alpha.jpg", photo(48, 64, 3))      # overlay needs a mask: fails
+    write_with_mask(src, "one.jpg", photo(48, 64, 1), mask)   # a JPEG photo, its mask in in_masks/one.png
+    write_with_mask(src, "sub/two.png", photo(48, 64, 2), mask)
+    write_image(src / "no_mask.jpg", photo(48, 64, 3))      # overlay needs a mask: fails
     (src / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    write_image(src / "dup.jpg", photo(48, 64, 4))  # two photos, one name: both refused
+    write_image(src / "dup.png", photo(48, 64, 5))
     ok, failed = translate_folder(Translator.from_checkpoint(path, size=32, overlay=True), src, out, quiet=True)
-    assert (ok, failed) == (2, 2)
+    assert (ok, failed) == (2, 4)
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png")) == ["one.png", "sub/two.png"]
+    assert f"no_mask.jpg: mask missing: expected {tmp_path / 'in_masks' / 'no_mask.png'}" in caplog.text
+    assert f"{src / 'dup.png'}: same name as {src / 'dup.jpg'}" in caplog.text
     assert read_image(out / "one.png").shape == (48, 64, 3)
     single = tmp_path / "single"
     assert translate_folder(Translator.from_checkpoint(path, size=32), src / "sub" / "two.png", single,
@@ -186,7 +196,7 @@ def test_translate_folder_names_outputs_after_inputs_and_counts_bad_files(traine
 def test_script_end_to_end_and_exit_status(trained, tmp_path):
     _, _, path = trained
     src = tmp_path / "in"
-    write_rgba(src / "a.png", photo(40, 40), np.ones((40, 40), np.float32))
+    write_with_mask(src, "a.png", photo(40, 40), np.ones((40, 40), np.float32))
     run = lambda *args: subprocess.run([sys.executable, "scripts/test_cyclegan.py", *map(str, args)],  # noqa: E731
                                        cwd=REPO, capture_output=True, text=True)
     good = run("--checkpoint", path, "--input", src, "--out", tmp_path / "out", "--size", "16", "--quiet")
@@ -209,7 +219,7 @@ def test_script_takes_a_run_directory_and_uses_its_latest_checkpoint(trained, tm
     latest = run_dir / "checkpoints" / "ckpt_00000010.pt"
     latest.write_bytes(path.read_bytes())
     src = tmp_path / "in"
-    write_rgba(src / "a.png", photo(24, 24), np.ones((24, 24), np.float32))
+    write_with_mask(src, "a.png", photo(24, 24), np.ones((24, 24), np.float32))
     for given in (run_dir, run_dir / "checkpoints"):
         out = tmp_path / "out" / given.name
         done = subprocess.run([sys.executable, "scripts/test_cyclegan.py", "--checkpoint", str(given), "--input",

@@ -17,6 +17,7 @@ import pytest
 import torch
 from PIL import Image
 
+from datasets.io import mask_path, write_mask
 from datasets.synthetic import write_unaligned_dataset
 from datasets.unaligned import DatasetError
 from gan import model as model_mod
@@ -159,10 +160,12 @@ def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path, data, mo
     assert all(torch.isfinite(t).all() for net in ("netG_A", "netG_B") for t in state[net].values())
 
 
-def _write_png(path: Path, size: int, alpha: bool) -> None:
+def _write_png(path: Path, size: int, mask: bool) -> None:
+    """A photo ``path`` and, with ``mask``, its all-subject mask in the layout's mask folder."""
     rgb = np.random.default_rng(0).integers(0, 255, (size, size, 3), np.uint8)
-    arr = np.dstack([rgb, np.full((size, size), 255, np.uint8)]) if alpha else rgb
-    Image.fromarray(arr).save(path)
+    Image.fromarray(rgb).save(path)
+    if mask:
+        write_mask(mask_path(path, path.parent), np.ones((size, size), np.float32))
 
 
 @pytest.mark.parametrize("problem", ["empty_domain", "no_masks", "too_small", "corrupt"])
@@ -171,17 +174,17 @@ def test_bad_input_is_refused_before_training(tmp_path, problem):
     for d in ("trainA", "trainB"):
         (root / d).mkdir(parents=True)
         for i in range(2):
-            _write_png(root / d / f"{i}.png", 40, alpha=True)
+            _write_png(root / d / f"{i}.png", 40, mask=True)
     preset = "cyclegan"
     if problem == "empty_domain":
         for p in (root / "trainB").iterdir():
             p.unlink()
         expect = "trainB"
     elif problem == "no_masks":
-        _write_png(root / "trainA" / "1.png", 40, alpha=False)
-        preset, expect = "mask_loss", "1.png: no alpha channel"
+        (root / "trainA_masks" / "1.png").unlink()
+        preset, expect = "mask_loss", r"1.png: mask missing: expected .*trainA_masks/1.png"
     elif problem == "too_small":
-        _write_png(root / "trainB" / "0.png", 24, alpha=True)
+        _write_png(root / "trainB" / "0.png", 24, mask=False)
         expect = "0.png: image 24×24 is smaller than the 32-pixel crop"
     else:
         (root / "trainA" / "0.png").write_bytes((root / "trainA" / "1.png").read_bytes()[:300])
@@ -196,7 +199,7 @@ def test_script_reports_bad_input_in_one_line_and_exits_1(tmp_path):
     root = tmp_path / "data"
     (root / "trainA").mkdir(parents=True)
     (root / "trainB").mkdir()
-    _write_png(root / "trainA" / "0.png", 40, alpha=True)
+    _write_png(root / "trainA" / "0.png", 40, mask=True)
     out = subprocess.run([sys.executable, "scripts/train_cyclegan.py", "--dataroot", str(root), "--runs-dir",
                           str(tmp_path / "runs"), *TINY], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert out.returncode == 1

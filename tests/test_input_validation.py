@@ -323,8 +323,9 @@ def test_compare_counts_bad_reference_photos_apart_from_inputs(tmp_path, capsys)
     inputs.mkdir()
     reference.mkdir()
     scene = make_scene(2, size=(H, W), render_dof=False)
-    io.write_rgba(inputs / "a.png", scene.image, scene.mask)
-    io.write_rgba(reference / "good.png", scene.image, scene.mask)
+    for folder, name in ((inputs, "a"), (reference, "good")):
+        io.write_image(folder / f"{name}.png", scene.image)
+        io.write_mask(io.mask_path(folder / f"{name}.png", folder), scene.mask)
     for i in range(3):
         (reference / f"bad{i}.jpg").write_bytes(b"")
     status = compare.main(["--input", str(inputs), "--out", str(tmp_path / "o"), "--methods", "box",

@@ -274,10 +274,9 @@ def test_write_read_round_trip(tmp_path):
     io.write_image(tmp_path / "out" / "x.png", rgb)
     np.testing.assert_array_equal(io.read_image(tmp_path / "out" / "x.png"), rgb)
     mask = np.linspace(0, 1, rgb.shape[0] * rgb.shape[1], dtype=np.float32).reshape(rgb.shape[:2])
-    io.write_rgba(tmp_path / "m.png", rgb, mask)
-    rgb2, a = io.read_image_with_alpha(tmp_path / "m.png")
-    np.testing.assert_array_equal(rgb2, rgb)
-    np.testing.assert_allclose(a, mask, atol=0.5 / 255 + 1e-6)
+    io.write_mask(tmp_path / "m.png", mask)
+    assert Image.open(tmp_path / "m.png").mode == "L"
+    np.testing.assert_allclose(io.read_mask(tmp_path / "m.png", rgb.shape), mask, atol=0.5 / 255 + 1e-6)
     gray = rgb[..., 0]
     io.write_image(tmp_path / "g.png", gray)
     assert Image.open(tmp_path / "g.png").mode == "L"
@@ -335,3 +334,52 @@ def test_failing_encoder_mid_write(tmp_path, monkeypatch):
         io.write_image(target, _photo(seed=3))
     assert target.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["r.png"]
+
+
+# --------------------------------------------------------------------------- photos and masks
+
+
+def test_mask_path_is_the_sibling_folder_layout(tmp_path):
+    root = tmp_path / "ds" / "trainA"
+    assert io.mask_path(root / "x.jpg", root) == tmp_path / "ds" / "trainA_masks" / "x.png"
+    assert io.mask_path(root / "sub" / "y.JPEG", root) == tmp_path / "ds" / "trainA_masks" / "sub" / "y.png"
+    assert io.mask_root(Path("photos/")) == Path("photos_masks")
+    assert io.mask_root(Path(".")).name == Path.cwd().name + "_masks"
+    with pytest.raises(ValueError):
+        io.mask_path(tmp_path / "elsewhere.jpg", root)
+
+
+def test_list_photos_skips_mask_folders_and_reports_name_clashes(tmp_path):
+    rgb = _photo()
+    for rel in ("a.jpg", "a.png", "b.jpg", "sub/c.png", "sub_masks/c.png", "other_masks/d.png"):
+        io.write_image(tmp_path / rel, rgb)
+    photos, problems = io.list_photos(tmp_path)
+    # sub_masks/ is the mask folder of sub/; other_masks/ has no other/ beside it, so it holds photos
+    assert [p.relative_to(tmp_path).as_posix() for p in photos] == ["b.jpg", "other_masks/d.png", "sub/c.png"]
+    assert problems == [
+        f"{tmp_path / 'a.jpg'}: same name as {tmp_path / 'a.png'}: they would share the mask "
+        f"{tmp_path.parent / (tmp_path.name + '_masks') / 'a.png'}; rename one of them",
+        f"{tmp_path / 'a.png'}: same name as {tmp_path / 'a.jpg'}: they would share the mask "
+        f"{tmp_path.parent / (tmp_path.name + '_masks') / 'a.png'}; rename one of them",
+    ]
+    assert io.list_photos(tmp_path / "b.jpg") == ([tmp_path / "b.jpg"], [])
+    with pytest.raises(io.ImageError, match="no such file or folder"):
+        io.list_photos(tmp_path / "missing")
+
+
+def test_read_mask_for_missing_wrong_size_and_16_bit(tmp_path):
+    root = tmp_path / "testA"
+    io.write_image(root / "p.jpg", _photo())
+    shape = _photo().shape
+    with pytest.raises(io.ImageError) as err:
+        io.read_mask_for(root / "p.jpg", root, shape, prepare_root=tmp_path)
+    assert str(err.value) == (f"{root / 'p.jpg'}: mask missing: expected {tmp_path / 'testA_masks' / 'p.png'} "
+                              f"(run scripts/prepare_masks.py {tmp_path})")
+    io.write_mask(io.mask_path(root / "p.jpg", root), np.zeros((5, 7), np.float32))
+    with pytest.raises(io.ImageError, match=r"testA_masks/p.png: mask is 7×5, its image is \d+×\d+"):
+        io.read_mask_for(root / "p.jpg", root, shape)
+    deep = np.full(shape[:2], 65535, np.uint16)
+    deep[0, 0] = 0
+    Image.fromarray(deep).save(io.mask_path(root / "p.jpg", root))
+    mask = io.read_mask_for(root / "p.jpg", root, shape)
+    assert mask.dtype == np.float32 and mask[0, 0] == 0.0 and mask[1, 1] == 1.0

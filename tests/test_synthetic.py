@@ -1,6 +1,7 @@
 """Ground-truth scenes: determinism, exactness of mask/depth and of the layered reference render."""
 import numpy as np
 import pytest
+from PIL import Image
 from scipy import ndimage
 
 from datasets import synthetic
@@ -77,15 +78,17 @@ def test_srgb_round_trip():
 
 
 def test_write_unaligned_dataset(tmp_path):
-    from datasets.io import read_image_with_alpha
+    from datasets.io import list_photos, mask_path, read_image, read_mask
 
     synthetic.write_unaligned_dataset(tmp_path, n_train=3, n_test=2, size=(40, 48), seed=1)
     for folder, n in (("trainA", 3), ("trainB", 3), ("testA", 2), ("testB", 2)):
-        files = sorted((tmp_path / folder).glob("*.png"))
-        assert len(files) == n
-        rgb, alpha = read_image_with_alpha(files[0])
-        assert rgb.shape == (40, 48, 3) and alpha is not None and 0.05 < alpha.mean() < 0.8
+        files, clashes = list_photos(tmp_path / folder)
+        assert len(files) == n and not clashes
+        rgb, mask = read_image(files[0]), read_mask(mask_path(files[0], tmp_path / folder))
+        assert rgb.shape == (40, 48, 3) and mask.shape == (40, 48) and 0.05 < mask.mean() < 0.8
+        with Image.open(files[0]) as im:
+            assert im.mode == "RGB"  # the photo carries no alpha: the mask is its own file
     assert len(list((tmp_path / "depthA").glob("*.npy"))) == 5
-    a, _ = read_image_with_alpha(tmp_path / "trainA" / "trainA_0000.png")
-    b, _ = read_image_with_alpha(tmp_path / "trainB" / "trainB_0000.png")
+    a = read_image(tmp_path / "trainA" / "trainA_0000.png")
+    b = read_image(tmp_path / "trainB" / "trainB_0000.png")
     assert not np.array_equal(a, b)

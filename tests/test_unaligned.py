@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from datasets.io import write_depth, write_image, write_rgba
+from datasets.io import mask_path, write_depth, write_image, write_mask
 from datasets.unaligned import DatasetError, UnalignedDataset, normalize_depth, transform_planes
 
 
@@ -13,15 +13,19 @@ def gradient_image(h, w):
     return np.stack([xx * 255 // (w - 1), yy * 255 // (h - 1), (xx + yy) % 256], -1).astype(np.uint8)
 
 
-def make_root(tmp_path, n_a=3, n_b=2, size=(40, 60), alpha=True, depth=False):
+def make_root(tmp_path, n_a=3, n_b=2, size=(40, 60), masks=True, depth=False, ext="png"):
+    """trainA/trainB photos (``ext``) with their masks in trainA_masks/, trainB_masks/ (``masks``)."""
     rng = np.random.default_rng(0)
     for domain, n in (("A", n_a), ("B", n_b)):
-        (tmp_path / f"train{domain}").mkdir(parents=True, exist_ok=True)
+        folder = tmp_path / f"train{domain}"
+        folder.mkdir(parents=True, exist_ok=True)
         for i in range(n):
             rgb = rng.integers(0, 256, (*size, 3), dtype=np.uint8)
             mask = (rgb[..., 0] > 127).astype(np.float32)
-            path = tmp_path / f"train{domain}" / f"{domain}{i}.png"
-            write_rgba(path, rgb, mask) if alpha else write_image(path, rgb)
+            path = folder / f"{domain}{i}.{ext}"
+            write_image(path, rgb)
+            if masks:
+                write_mask(mask_path(path, folder), mask)
             if depth:
                 write_depth(tmp_path / f"depth{domain}" / f"{domain}{i}.npy",
                             rgb[..., 1].astype(np.float32) + 1.0)
@@ -96,12 +100,37 @@ def test_images_smaller_than_the_crop(tmp_path):
         UnalignedDataset(root, load_size=40, crop_size=32, progress=False)
 
 
-def test_missing_alpha_is_an_error_unless_masks_are_optional(tmp_path):
-    root = make_root(tmp_path, alpha=False)
-    with pytest.raises(DatasetError, match=r"(?s)5 problem.*B1.png: no alpha channel"):
+def test_missing_mask_is_an_error_unless_masks_are_optional(tmp_path):
+    root = make_root(tmp_path, masks=False)
+    with pytest.raises(DatasetError) as err:
         UnalignedDataset(root, load_size=40, crop_size=32, progress=False)
+    expected = f"B1.png: mask missing: expected {root / 'trainB_masks' / 'B1.png'} (run scripts/prepare_masks.py {root})"
+    assert "5 problem(s)" in str(err.value) and expected in str(err.value)
     ds = UnalignedDataset(root, load_size=40, crop_size=32, require_masks=False, progress=False)
     assert ds[0]["A_mask"].abs().sum() == 0
+
+
+def test_jpeg_photos_read_their_masks_from_the_mask_folder_each_once(tmp_path):
+    """JPEG photos with PNG masks beside them: each photo is one item, the masks are not photos."""
+    root = make_root(tmp_path, n_a=4, n_b=7, ext="jpg")
+    ds = UnalignedDataset(root, load_size=60, crop_size=32, progress=False)
+    assert (len(ds.paths["A"]), len(ds.paths["B"])) == (4, 7)
+    assert all(p.suffix == ".jpg" for p in ds.paths["A"] + ds.paths["B"])
+    item = ds[0]
+    assert 0 < float(item["A_mask"].mean()) < 1  # the mask file's content, not zeros
+
+
+def test_name_clash_and_wrong_size_mask_are_found_up_front(tmp_path):
+    root = make_root(tmp_path)
+    write_image(root / "trainA" / "A0.jpg", np.zeros((40, 60, 3), np.uint8))  # beside A0.png
+    write_mask(root / "trainB_masks" / "B1.png", np.zeros((10, 12), np.float32))
+    with pytest.raises(DatasetError) as err:
+        UnalignedDataset(root, load_size=40, crop_size=32, progress=False)
+    msg = str(err.value)
+    assert "3 problem(s)" in msg
+    assert f"{root / 'trainA' / 'A0.jpg'}: same name as {root / 'trainA' / 'A0.png'}" in msg
+    assert f"{root / 'trainA' / 'A0.png'}: same name as {root / 'trainA' / 'A0.jpg'}" in msg
+    assert "B1.png: mask is 12×10, its image is 60×40" in msg
 
 
 def test_corrupt_and_truncated_files_found_before_training(tmp_path):
