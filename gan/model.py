@@ -21,7 +21,7 @@ Training step (Zhu et al. 2017 with the reference code's weighting):
   subject. The GAN and cycle losses then see only the background, the paper's point.
   ``mask_overlay_test`` applies the overlay at inference.
 - Masks: with ``masks="binary"`` (default, as the paper's DeepLab masks) every batch mask is
-  thresholded, M = [mask ≥ 0.5] (alpha ≥ 128), before any use; ``masks="soft"`` uses it as given.
+  thresholded, M = [mask ≥ 0.5] (8-bit mask ≥ 128), before any use; ``masks="soft"`` uses it as given.
 - D loss = ½(GAN(D(real), 1) + GAN(D(pool(fake)), 0)) per discriminator.
 """
 from __future__ import annotations
@@ -39,7 +39,7 @@ from gan.networks import GENERATORS, NORMS, UPSAMPLES, define_D, define_G
 
 AMP_DTYPES = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 MASK_MODES = ("binary", "soft")
-MASK_THRESHOLD = 0.5  # binary masks: subject where mask >= 0.5, i.e. 8-bit alpha >= 128
+MASK_THRESHOLD = 0.5  # binary masks: subject where mask >= 0.5, i.e. 8-bit mask value >= 128
 
 
 # The four models of Nasrullah 2018 (section 4): plain CycleGAN, + mask loss, + mask overlay,
@@ -89,7 +89,7 @@ class ModelConfig:
                              "λ_mask·L1(2φ−1, 2φ−1) with the ImageNet normalisation outside autograd "
                              "(about 1/22 of the gradient)", MASK_VGG_MODES)
     masks: str = _setting("binary", f"subject masks in training: 'binary' thresholds them at "
-                          f"{MASK_THRESHOLD} (alpha >= 128) as the paper's were; 'soft' uses them as given",
+                          f"{MASK_THRESHOLD} (8-bit mask >= 128) as the paper's were; 'soft' uses them as given",
                           MASK_MODES)
     mask_overlay_train: bool = _setting(False, "paste the real subject onto the fakes and reconstructions in "
                                       "training (eq. 13; identity outputs never, as the paper's code)")

@@ -119,7 +119,7 @@ def test_one_step_of_mask_loss_overlay_is_the_papers_code(masks, mask_vgg):
 
 
 def test_masks_are_binary_by_default_and_soft_on_request():
-    """The threshold is M = [m ≥ 0.5] (8-bit alpha ≥ 128); with soft masks the subject of a
+    """The threshold is M = [m ≥ 0.5] (8-bit mask value ≥ 128); with soft masks the subject of a
     reconstruction is M·x + (1 − M)·G(fake), never the M²·x of overlaying the overlaid fake."""
     assert config_from_preset("mask_loss_overlay").masks == "binary"
     b = soft_batch()
