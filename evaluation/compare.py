@@ -215,6 +215,7 @@ class CompareConfig:
     device: str = "cpu"
     thumb_size: int = 256
     quiet: bool = False
+    notes: list[str] = field(default_factory=list)  # shown on the gallery page and in metrics.md
 
 
 @dataclass
@@ -345,7 +346,7 @@ def run_compare(
         aux.append(Column("ground truth"))
     columns = aux + [Column(r.name, {"kind": r.kind, **r.settings}) for r in renderers]
 
-    notes: list[str] = []
+    notes: list[str] = list(cfg.notes)
     extractor: Optional[M.InceptionFeatures] = None
     if cfg.reference and cfg.fid_weights != "off":
         try:

@@ -147,6 +147,17 @@ def background_blur(image: np.ndarray, output: np.ndarray, regions: Regions) -> 
     return math.nan if e_in == 0 else e_out / e_in
 
 
+def background_colour_shift(image: np.ndarray, output: np.ndarray, regions: Regions) -> float:
+    """Colour cast of the background in grey levels (0–255): max over channels c of
+    |mean_{p∈B} out_c − mean_{p∈B} in_c|. A blur keeps it near 0; a tint or brightness change does not."""
+    _check_pair(image, output)
+    bg = regions.background
+    if not bg.any():
+        return math.nan
+    diff = output[bg].astype(np.float64).mean(axis=0) - image[bg].astype(np.float64).mean(axis=0)
+    return float(np.abs(diff).max())
+
+
 def halo(image: np.ndarray, output: np.ndarray, regions: Regions) -> float:
     """Excess change in the ring just outside the subject over the rest of the background.
 
@@ -329,6 +340,7 @@ METRICS: dict[str, Metric] = {
     "subject_psnr": Metric(subject_psnr, "subject PSNR (dB)", True),
     "subject_ssim": Metric(subject_ssim, "subject SSIM", True),
     "bg_blur": Metric(background_blur, "background HF energy ratio", False),
+    "bg_shift": Metric(background_colour_shift, "background colour shift (grey levels)", False),
     "halo": Metric(halo, "halo (ring − background change)", False),
     "checkerboard": Metric(checkerboard, "checkerboard share ratio", False),
     "rim2": Metric(_with_mask(rim_sharpness), "rim2 (ring 2–6 px out vs far background, ÷ input)", False,

@@ -6,7 +6,8 @@ Tensors are N×C×H×W images in [-1, 1]; masks are N×1×H×W in [0, 1] (1 = su
   (BCE with logits) on PatchGAN outputs.
 - ``l1``: cycle-consistency (Zhu et al. 2017, eq. 2) and identity losses.
 - ``mask_loss``: Nasrullah 2018 eq. 10-12, L1(M⊙x, M⊙G(x)) + L1(φ(M⊙x), φ(M⊙G(x))) with φ the
-  VGG19 features up to relu3_2 on ImageNet-normalised inputs.
+  VGG19 features up to relu3_2 on ImageNet-normalised inputs, weighted as the paper's text
+  (``paper_text``) or as its code (``paper_code``) does it.
 - ``mask_overlay``: Nasrullah 2018 eq. 13, M·x + (1 − M)·G(x).
 """
 from __future__ import annotations
@@ -23,6 +24,8 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 VGG19_FILE = "vgg19-dcbb9e9d.pth"
 GAN_MODES = ("lsgan", "vanilla")
+# how the mask loss weights its VGG term (see ``mask_loss``)
+MASK_VGG_MODES = ("paper_text", "paper_code")
 VGG_WEIGHTS = ("imagenet", "none")  # none: fixed random features, for tests (must be asked for)
 # VGG19 "features" up to relu3_2: conv1_1 relu conv1_2 relu pool conv2_1 relu conv2_2 relu pool
 # conv3_1 relu conv3_2 relu -> indices 0..13, the same indices as torchvision's vgg19().features.
@@ -105,9 +108,15 @@ class VGGRelu32(nn.Module):
         self.requires_grad_(False)
         self.eval()
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, normalise_values_only: bool = False) -> torch.Tensor:
+        """Features of ``x`` in [-1, 1]. ``normalise_values_only``: the ImageNet normalisation
+        changes the values but not the gradient (the paper's code writes it into ``.data``, so
+        autograd's gradient lacks the ÷std factor)."""
         x01 = (x + 1.0) * 0.5
-        return self.features((x01 - self.mean.to(x.dtype)) / self.std.to(x.dtype))
+        normalised = (x01 - self.mean.to(x.dtype)) / self.std.to(x.dtype)
+        if normalise_values_only:
+            normalised = x01 + (normalised - x01).detach()
+        return self.features(normalised)
 
 
 def _imagenet_vgg19_features(n_layers: int) -> dict[str, torch.Tensor]:
@@ -136,22 +145,37 @@ def _imagenet_vgg19_features(n_layers: int) -> dict[str, torch.Tensor]:
     return out
 
 
-def mask_loss(real: torch.Tensor, generated: torch.Tensor, mask: torch.Tensor, vgg: nn.Module) -> torch.Tensor:
-    """Nasrullah 2018 eq. 10-12 (unweighted): L1(M⊙x, M⊙G(x)) + L1(φ(M⊙x), φ(M⊙G(x))).
+def mask_loss(real: torch.Tensor, generated: torch.Tensor, mask: torch.Tensor, vgg: nn.Module,
+              lambda_cyc: float = 1.0, lambda_mask: float = 1.0, vgg_mode: str = "paper_text") -> torch.Tensor:
+    """Nasrullah 2018 eq. 10-12 on one direction: λ_cyc·λ_mask·L1(M⊙x, M⊙G(x)) + the VGG term.
 
-    The pixel term is taken in the [-1, 1] space of the cycle loss. φ = VGG19 relu3_2 sees the
-    cut-outs in [0, 1] space (background black), ImageNet-normalised inside ``vgg``. No gradient
-    reaches ``vgg``'s parameters (they are frozen); it flows to ``generated`` only.
+    The pixel term is taken in the [-1, 1] space of the cycle loss. The VGG term φ = VGG19
+    relu3_2 (frozen; no gradient reaches ``vgg``'s parameters, only ``generated``), per ``vgg_mode``:
+
+    - ``"paper_text"``: λ_cyc·λ_mask·L1(φ(c(x)), φ(c(G(x)))) as eq. 10 is written (scaled by
+      λ_cyc), φ on the cut-outs c(x) = M⊙x in [0, 1] space (background black), ImageNet-normalised;
+    - ``"paper_code"``: as the paper's own code computes it, λ_mask·L1(2φ(M⊙x) − 1, 2φ(M⊙G(x)) − 1):
+      no λ_cyc, φ on the same masked pair as the pixel term (M⊙x in [-1, 1], background mid-grey)
+      mapped to [0, 1], with the ImageNet normalisation applied to the values only (gradient
+      without ÷std); its gradient is about 1/22 of ``paper_text``'s with λ_cyc = 10.
+
     real, generated: N×3×H×W in [-1, 1]; mask: N×1×H×W in [0, 1]. Zero mask -> 0.
     """
+    if vgg_mode not in MASK_VGG_MODES:
+        raise ValueError(f"unknown mask_vgg {vgg_mode!r}; choose one of {list(MASK_VGG_MODES)}")
     real = real.float()
     generated = generated.float()
     mask = mask.float()
     pixel = F.l1_loss(mask * real, mask * generated)
-    # Cut-outs in [0, 1] space mapped back to [-1, 1] for vgg's input convention.
-    cut_real = mask * (real + 1.0) - 1.0
-    cut_gen = mask * (generated + 1.0) - 1.0
+    if vgg_mode == "paper_text":
+        # cut-outs in [0, 1] space mapped back to [-1, 1] for vgg's input convention
+        cut_real, cut_gen = mask * (real + 1.0) - 1.0, mask * (generated + 1.0) - 1.0
+        with torch.no_grad():
+            feat_real = vgg(cut_real)
+        perceptual = F.l1_loss(vgg(cut_gen).float(), feat_real.float())
+        return lambda_cyc * lambda_mask * (pixel + perceptual)
     with torch.no_grad():
-        feat_real = vgg(cut_real)
-    perceptual = F.l1_loss(vgg(cut_gen).float(), feat_real.float())
-    return pixel + perceptual
+        feat_real = vgg(mask * real, normalise_values_only=True)
+    feat_gen = vgg(mask * generated, normalise_values_only=True)
+    perceptual = F.l1_loss(2.0 * feat_gen.float() - 1.0, 2.0 * feat_real.float() - 1.0)
+    return lambda_cyc * lambda_mask * pixel + lambda_mask * perceptual

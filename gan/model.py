@@ -7,16 +7,21 @@ Training step (Zhu et al. 2017 with the reference code's weighting):
 - G_A: A -> B, G_B: B -> A; D_A tells real B from fake B, D_B real A from fake A.
 - G loss = GAN(D_A(fake_B)) + GAN(D_B(fake_A)) + λ_A·|rec_A − A| + λ_B·|rec_B − B|
   + λ_idt·(λ_B·|G_A(B) − B| + λ_A·|G_B(A) − A|) + mask terms.
-- Mask loss (Nasrullah 2018 eq. 10-12), with ``mask_loss``: λ_A·λ_mask·L_mask(A, G_A(A), M_A)
-  + λ_B·λ_mask·L_mask(B, G_B(B), M_B). It is computed on the raw generator output G(x), as the
-  equation is written, so it still teaches the generator to keep the subject when the overlay
-  is on in training and off at test (the ``mask_loss_overlay`` preset).
-- Mask overlay (eq. 13), with ``mask_overlay_train``: every generator output in training is
-  replaced by M·x + (1 − M)·G(x), x being that generator's input and M the input's subject mask
-  (fake_B, rec_A, fake_A, rec_B and both identity outputs), before the discriminators, the pools
-  and the cycle/identity losses. For rec_A the input fake_B already carries real_A's subject,
-  so the overlay pastes real_A's subject (likewise rec_B). The GAN and cycle losses then see
-  only the background, the paper's point. ``mask_overlay_test`` applies it at inference.
+- Mask loss (Nasrullah 2018 eq. 10-12), with ``mask_loss``: for each direction
+  λ_cyc·λ_mask·L1(M·x, M·G(x)) plus a VGG19 relu3_2 term on the same pair, weighted per
+  ``mask_vgg`` (``gan.losses.mask_loss``: ``paper_text`` as eq. 10 is written, ``paper_code``
+  as the paper's own code computes it). It is computed on the raw generator output G(x), so it
+  still teaches the generator to keep the subject when the overlay is on in training and off at
+  test (the ``mask_loss_overlay`` preset).
+- Mask overlay (eq. 13), with ``mask_overlay_train``, as the paper's code does it: the fakes
+  become fake_B = M_A·real_A + (1 − M_A)·G_A(real_A) (likewise fake_A) before the discriminators,
+  the pools and the reconstruction; the reconstructions are overlaid with the REAL image's
+  subject, rec_A = M_A·real_A + (1 − M_A)·G_B(fake_B) (likewise rec_B). The identity outputs
+  G_A(real_B), G_B(real_A) are never overlaid, so the identity loss still constrains the
+  subject. The GAN and cycle losses then see only the background, the paper's point.
+  ``mask_overlay_test`` applies the overlay at inference.
+- Masks: with ``masks="binary"`` (default, as the paper's DeepLab masks) every batch mask is
+  thresholded, M = [mask ≥ 0.5] (8-bit mask ≥ 128), before any use; ``masks="soft"`` uses it as given.
 - D loss = ½(GAN(D(real), 1) + GAN(D(pool(fake)), 0)) per discriminator.
 """
 from __future__ import annotations
@@ -29,10 +34,12 @@ import torch
 from torch import nn
 
 from datasets.cli import check_types
-from gan.losses import GAN_MODES, VGG_WEIGHTS, GANLoss, VGGRelu32, l1, mask_loss, mask_overlay
+from gan.losses import GAN_MODES, MASK_VGG_MODES, VGG_WEIGHTS, GANLoss, VGGRelu32, l1, mask_loss, mask_overlay
 from gan.networks import GENERATORS, NORMS, UPSAMPLES, define_D, define_G
 
 AMP_DTYPES = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+MASK_MODES = ("binary", "soft")
+MASK_THRESHOLD = 0.5  # binary masks: subject where mask >= 0.5, i.e. 8-bit mask value >= 128
 
 
 # The four models of Nasrullah 2018 (section 4): plain CycleGAN, + mask loss, + mask overlay,
@@ -77,7 +84,15 @@ class ModelConfig:
     lambda_identity: float = _setting(0.5, "identity loss weight, a fraction of lambda_A/B (0: off)", lo=0.0, hi=1e4)
     mask_loss: bool = _setting(False, "mask loss, Nasrullah 2018 eq. 10-12")
     lambda_mask: float = _setting(1.0, "factor on the mask loss (the paper halves it with the overlay)", lo=0.0, hi=1e4)
-    mask_overlay_train: bool = _setting(False, "paste the real subject onto generator outputs in training (eq. 13)")
+    mask_vgg: str = _setting("paper_text", "weighting of the mask loss's VGG term: 'paper_text' "
+                             "λ_cyc·λ_mask·L1(φ) as eq. 10 is written; 'paper_code' as the paper's code: "
+                             "λ_mask·L1(2φ−1, 2φ−1) with the ImageNet normalisation outside autograd "
+                             "(about 1/22 of the gradient)", MASK_VGG_MODES)
+    masks: str = _setting("binary", f"subject masks in training: 'binary' thresholds them at "
+                          f"{MASK_THRESHOLD} (8-bit mask >= 128) as the paper's were; 'soft' uses them as given",
+                          MASK_MODES)
+    mask_overlay_train: bool = _setting(False, "paste the real subject onto the fakes and reconstructions in "
+                                      "training (eq. 13; identity outputs never, as the paper's code)")
     mask_overlay_test: bool = _setting(False, "paste the real subject onto the output at inference")
     vgg_weights: str = _setting("imagenet", "VGG19 of the mask loss: ImageNet weights, or fixed random ones "
                                 "(tests; must be asked for)", VGG_WEIGHTS)
@@ -190,19 +205,24 @@ class _GeneratorPair(nn.Module):
     def forward(self, real_A: torch.Tensor, real_B: torch.Tensor, cond_A: torch.Tensor | None,
                 cond_B: torch.Tensor | None, mask_A: torch.Tensor, mask_B: torch.Tensor,
                 overlay: bool, identity: bool) -> dict[str, torch.Tensor]:
-        def run(G: nn.Module, x: torch.Tensor, cond: torch.Tensor | None, mask: torch.Tensor):
-            raw = G(x if cond is None else torch.cat([x, cond.to(x.dtype)], 1))
-            return raw, (mask_overlay(x, raw, mask) if overlay else raw)
+        def gen(G: nn.Module, x: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
+            return G(x if cond is None else torch.cat([x, cond.to(x.dtype)], 1))
+
+        def paste(real: torch.Tensor, raw: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+            return mask_overlay(real, raw, mask) if overlay else raw
 
         out: dict[str, torch.Tensor] = {}
-        out["raw_fake_B"], out["fake_B"] = run(self.G_A, real_A, cond_A, mask_A)
-        out["raw_fake_A"], out["fake_A"] = run(self.G_B, real_B, cond_B, mask_B)
-        # the translated image shows the same scene: it keeps the input's depth and mask
-        out["rec_A"] = run(self.G_B, out["fake_B"], cond_A, mask_A)[1]
-        out["rec_B"] = run(self.G_A, out["fake_A"], cond_B, mask_B)[1]
-        if identity:
-            out["idt_A"] = run(self.G_A, real_B, cond_B, mask_B)[1]
-            out["idt_B"] = run(self.G_B, real_A, cond_A, mask_A)[1]
+        out["raw_fake_B"] = gen(self.G_A, real_A, cond_A)
+        out["raw_fake_A"] = gen(self.G_B, real_B, cond_B)
+        out["fake_B"] = paste(real_A, out["raw_fake_B"], mask_A)
+        out["fake_A"] = paste(real_B, out["raw_fake_A"], mask_B)
+        # the translated image shows the same scene: it keeps the input's depth and mask; the
+        # reconstruction gets the real image's subject (the paper's code), not its input's
+        out["rec_A"] = paste(real_A, gen(self.G_B, out["fake_B"], cond_A), mask_A)
+        out["rec_B"] = paste(real_B, gen(self.G_A, out["fake_A"], cond_B), mask_B)
+        if identity:  # never overlaid: the identity loss also acts on the subject
+            out["idt_A"] = gen(self.G_A, real_B, cond_B)
+            out["idt_B"] = gen(self.G_B, real_A, cond_A)
         return out
 
 
@@ -276,13 +296,18 @@ class CycleGANModel:
             return x.to(self.device, non_blocking=True, memory_format=fmt)
 
         self.real_A, self.real_B = put(batch["A"]), put(batch["B"])
-        self.mask_A, self.mask_B = put(batch["A_mask"]), put(batch["B_mask"])
+        self.mask_A, self.mask_B = put(self._masks(batch["A_mask"])), put(self._masks(batch["B_mask"]))
         self.depth_A = self.depth_B = None
         if self.cfg.use_depth:
             if "A_depth" not in batch or "B_depth" not in batch:
                 raise ValueError("this model takes depth (use_depth=True) but the batch has no A_depth/B_depth")
             self.depth_A, self.depth_B = put(batch["A_depth"]), put(batch["B_depth"])
         self.image_paths = {"A": batch.get("A_paths"), "B": batch.get("B_paths")}
+
+    def _masks(self, mask: torch.Tensor) -> torch.Tensor:
+        """The batch's masks as the model uses them: thresholded at MASK_THRESHOLD when
+        ``masks == "binary"``, as given when ``"soft"``."""
+        return (mask >= MASK_THRESHOLD).to(mask.dtype) if self.cfg.masks == "binary" else mask
 
     def _autocast(self):
         dtype = AMP_DTYPES[self.cfg.amp]
@@ -319,10 +344,10 @@ class CycleGANModel:
         else:
             losses["idt_A"] = losses["idt_B"] = torch.zeros((), device=self.device)
         if cfg.mask_loss:
-            losses["mask_A"] = mask_loss(self.real_A, o["raw_fake_B"], self.mask_A, self.vgg) \
-                * cfg.lambda_A * cfg.lambda_mask
-            losses["mask_B"] = mask_loss(self.real_B, o["raw_fake_A"], self.mask_B, self.vgg) \
-                * cfg.lambda_B * cfg.lambda_mask
+            losses["mask_A"] = mask_loss(self.real_A, o["raw_fake_B"], self.mask_A, self.vgg,
+                                         cfg.lambda_A, cfg.lambda_mask, cfg.mask_vgg)
+            losses["mask_B"] = mask_loss(self.real_B, o["raw_fake_A"], self.mask_B, self.vgg,
+                                         cfg.lambda_B, cfg.lambda_mask, cfg.mask_vgg)
         self._losses.update({k: v.detach() for k, v in losses.items()})
         return sum(losses.values())
 

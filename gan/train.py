@@ -61,6 +61,10 @@ ARCHITECTURE_FIELDS = ("input_nc", "output_nc", "ngf", "ndf", "netG", "n_blocks"
                        "upsample", "use_depth")
 # ModelConfig fields the TrainConfig sets itself (not model overrides).
 _TRAIN_OWNED_MODEL_FIELDS = ("preset", "amp", "channels_last")
+# Nasrullah 2018's data exactly (--paper-data): 256×256 images used as they are (no resize, crop
+# or flip augmentation at training time; prepare the images at 256×256) and binary masks.
+PAPER_DATA: dict[str, Any] = {"load_size": 256, "crop_size": 256, "flip": False}
+PAPER_DATA_MODEL: dict[str, Any] = {"masks": "binary"}
 
 
 # torch.compile modes -> whether the mode replays the compiled graphs as CUDA graphs
@@ -283,6 +287,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--crop-size", dest="crop_size", type=_bounded("crop_size"),
                    help=f"random square crop, the same for image, mask and depth (default {d.crop_size})")
     g.add_argument("--flip", type=_parse_bool, metavar="BOOL", help="random horizontal flips (default true)")
+    g.add_argument("--paper-data", dest="paper_data", action="store_true",
+                   help="the paper's data setting exactly: --load-size 256 --crop-size 256 --flip false "
+                        "--masks binary (images used as they are: prepare them at 256×256)")
     g.add_argument("--serial-batches", dest="serial_batches", type=_parse_bool, metavar="BOOL",
                    help="pair B images in order instead of at random (default false)")
     g.add_argument("--batch-size", dest="batch_size", type=_bounded("batch_size"),
@@ -331,6 +338,7 @@ def _epilog() -> str:
         "examples:",
         "  python scripts/train_cyclegan.py --dataroot dataset --name dof --preset mask_loss_overlay",
         "  python scripts/train_cyclegan.py --dataroot dataset --name dof --amp bf16 --batch-size 4",
+        "  python scripts/train_cyclegan.py --dataroot dataset256 --name paper --preset mask_loss_overlay --paper-data",
         "  python scripts/train_cyclegan.py --config runs/dof/config.json --resume",
         "  torchrun --nproc_per_node 4 scripts/train_cyclegan.py --dataroot dataset --name dof",
         "  python scripts/train_cyclegan.py --dataroot demo --name tiny --netG resnet --n-blocks 2 "
@@ -348,6 +356,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> TrainConfig:
         cfg = load_config(Path(config_file)) if config_file else TrainConfig()
     except ValueError as exc:
         parser.error(str(exc))
+    if ns.pop("paper_data", False):
+        _apply_paper_data(ns)
     overrides = dict(cfg.model_overrides)
     for key, value in ns.items():
         if key.startswith("model."):
@@ -364,6 +374,20 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> TrainConfig:
     except ValueError as exc:
         parser.error(f"{config_file}: {exc}" if config_file else str(exc))
     return cfg
+
+
+def _apply_paper_data(ns: dict[str, Any]) -> None:
+    """Put PAPER_DATA (and its binary masks) into the parsed flags ``ns``; a flag given with
+    another value is an error naming it."""
+    wanted = {**PAPER_DATA, **{"model." + k: v for k, v in PAPER_DATA_MODEL.items()}}
+    def flag(key: str, value: Any) -> str:
+        return f"--{key.removeprefix('model.').replace('_', '-')} {value}"
+
+    clashes = [flag(k, ns[k]) for k, v in wanted.items() if k in ns and ns[k] != v]
+    if clashes:
+        raise SystemExit(f"error: --paper-data fixes {' '.join(flag(k, v) for k, v in wanted.items())}; "
+                         f"it cannot be combined with {', '.join(clashes)}")
+    ns.update(wanted)
 
 
 def load_config(path: Path) -> TrainConfig:

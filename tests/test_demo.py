@@ -11,8 +11,8 @@ from datasets.io import read_image
 def _run_demo(out: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "scripts/demo.py", "--out", str(out), "--scenes", "1", "--scene-size", "96",
-         "--presets", "mask_overlay", "--gan-steps", "2", "--gan-size", "32", "--gan-train-scenes", "2",
-         "--quiet"],
+         "--presets", "mask_overlay", "cyclegan", "--gan-steps", "2", "--gan-size", "128", "--gan-scene-size",
+         "128", "--gan-train-scenes", "2", "--quiet"],
         capture_output=True, text=True, timeout=600, cwd=Path(__file__).resolve().parents[1])
 
 
@@ -30,6 +30,10 @@ def test_demo_runs_end_to_end(tmp_path):
         assert method in gallery
         for name in ("astronaut", "scene_0"):
             assert read_image(out / "results" / method / f"{name}.png").ndim == 3
+    # the gallery says plainly what the GAN columns were trained on and for how long
+    assert "trained live by this demo, 2 steps per preset" in gallery and "synthetic" in gallery
+    assert "trained live by this demo" in index
+    assert list((out / "runs" / "cyclegan" / "checkpoints").glob("*.pt"))  # the second, parallel preset
     assert read_image(out / "overview.png").shape == (2 * 192, 5 * 192, 3)
     assert list((out / "runs" / "mask_overlay" / "checkpoints").glob("*.pt"))
     assert "lens" in (out / "metrics.md").read_text()

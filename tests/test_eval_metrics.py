@@ -44,6 +44,7 @@ def test_identity_output():
     assert res["subject_ssim"] == pytest.approx(1.0)
     assert res["bg_blur"] == pytest.approx(1.0)
     assert res["halo"] == 0.0
+    assert res["bg_shift"] == 0.0
     assert res["checkerboard"] == pytest.approx(1.0)
     assert res["truth_psnr"] == math.inf
     assert res["truth_ssim"] == pytest.approx(1.0)
@@ -110,6 +111,20 @@ def test_colour_halo_detected():
     sharp_ring = blurred.copy()
     sharp_ring[regions.ring] = image[regions.ring]
     assert M.halo(image, sharp_ring, regions) < 0
+
+
+def test_background_colour_shift_sees_a_cast_not_a_blur():
+    image, mask = _scene(seed=3)
+    regions = M.make_regions(mask)
+    blurred = _composite(image, mask, cv2.GaussianBlur(image, (9, 9), 3, borderType=cv2.BORDER_REFLECT))
+    assert M.background_colour_shift(image, blurred, regions) < 1.0
+    tinted = image.astype(int)
+    tinted[..., 2] = np.clip(tinted[..., 2] - 10, 0, 255)  # blue down by 10 where it can go
+    tinted = _composite(image, mask, tinted.astype(np.uint8))
+    bg = regions.background
+    expected = image[bg][:, 2].astype(float).mean() - tinted[bg][:, 2].astype(float).mean()
+    assert M.background_colour_shift(image, tinted, regions) == pytest.approx(expected, rel=1e-9)
+    assert 8 < expected <= 10
 
 
 def test_empty_regions_are_nan():
