@@ -297,8 +297,8 @@ def run(quick: bool = False, folder: Optional[Path] = None, out: str = "bench_ou
     summary, n_bad = run_folder(Path(folder), Path(out), default_variants(), limit=4 if quick else None,
                                 crop_columns=["lens_before", "lens"])
     n = sum(1 for _ in (Path(folder) / "ordinary").glob("*.png"))
-    return (f"### Real portraits\n\nDefault settings of every method (MediaPipe mask, depth prior; the lens "
-            f"makes the prior metric from faces) and the published result folders, scored with the folder's person masks ({n_bad} bad file(s); gallery "
+    return (f"### Real portraits\n\nDefault settings of every method (MediaPipe mask, snap refinement, relative "
+            f"depth prior) and the published result folders, scored with the folder's person masks ({n_bad} bad file(s); gallery "
             f"and crop sheet in `{out}`).\n\n" + markdown_table(summary, min(n, 4) if quick else n - n_bad,
                                                                   len(reference_sharpness(Path(folder)))))
 

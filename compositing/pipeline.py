@@ -301,19 +301,31 @@ class PhotoRender:
     depth_info: dict[str, Any]
 
 
-# f-number of the metric prior's default camera (the photo's own field of view): calibrated so
-# that the 40 real portraits' backgrounds match real shallow-DoF photos (bench/BENCHMARKS.md)
+# f-number of the metric prior's camera (the photo's own field of view) when the user asks for the
+# thin lens without naming one (bench/BENCHMARKS.md: the f-number sweep on real portraits)
 FACE_PRIOR_F_NUMBER = 3.5
+# lens parameters that ask for the physical (thin-lens) path: any of them, or coc=thin_lens, given
+# with the depth prior makes the prior metric from faces
+PHYSICAL_LENS_PARAMS = ("f_number", "focal_length_mm", "sensor_width_mm")
+
+
+def asks_for_physical_lens(params: Optional[dict[str, Any]]) -> bool:
+    """Whether ``params`` name a physical lens (``PHYSICAL_LENS_PARAMS`` or ``coc="thin_lens"``)."""
+    params = params or {}
+    return params.get("coc") == "thin_lens" or any(k in params for k in PHYSICAL_LENS_PARAMS)
 
 
 def _metric_prior(method: str, image: np.ndarray, mask: np.ndarray, params: dict[str, Any], faces: Sequence[Any],
                   focal_35mm: Optional[float]) -> Optional[tuple[Any, dict[str, Any]]]:
     """The metric depth from faces (segdepth.depth.metric) and the thin-lens params that go with
-    it, or None when no face lies on the mask or the user chose the relative circle of confusion."""
+    it, or None when the user asked for no physical lens parameter (``PHYSICAL_LENS_PARAMS`` or
+    ``coc="thin_lens"``), chose the relative circle of confusion, or no face lies on the mask.
+    The default stays relative: a phone's own field of view at a moderate f-number gives a blur
+    far milder than real shallow-DoF photos, and children's smaller faces read as farther away."""
     from datasets.synthetic import Lens, coc_radius_px
     from segdepth.depth.metric import DEFAULT_FOCAL_35MM, metric_depth, sensor_width_mm
 
-    if method != "lens" or params.get("coc", "thin_lens") != "thin_lens":
+    if method != "lens" or not asks_for_physical_lens(params) or params.get("coc", "thin_lens") != "thin_lens":
         return None
     h, w = mask.shape
     # the photo's own field of view unless the user asks for another focal length
@@ -339,7 +351,8 @@ def render_photo(method: str, image: np.ndarray, raw_mask: np.ndarray, params: O
     """The per-image pipeline: segmenter mask → post-processing → depth → focus → render.
 
     Depth: ``depth`` given (metres, or relative units with ``depth_relative``), else ``depth_model``, else the portrait prior; with the prior,
-    the lens method and detected ``faces`` (segdepth.face.Face) the prior is made metric from the
+    the lens method, a physical lens parameter in ``params`` (``PHYSICAL_LENS_PARAMS`` or
+    ``coc="thin_lens"``) and detected ``faces`` (segdepth.face.Face) the prior is made metric from the
     faces' sizes (segdepth.depth.metric: per-person distances, focal length ``focal_35mm`` from
     EXIF or a default field of view) and rendered through the thin lens, so f-number and focal
     length act as on a camera; otherwise the relative prior with ``coc="relative"``.

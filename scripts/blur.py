@@ -11,12 +11,13 @@ the folders' layout). Depth comes from --depth (one depth file for one image, or
 NAME.npz / NAME.npy / NAME.png / NAME_depth.npz: .npz as --save-depth writes it, with its unit;
 .npy and 16-bit PNG in millimetres are metres, so the lens method uses a thin lens, where
 f_number and focal_length_mm matter) or else from --depth-model (default: the portrait depth
-PRIOR, an assumption, not an estimate). With the lens method the prior is made metric from the
-faces MediaPipe finds (each person's distance from their face size, the focal length from EXIF
+PRIOR, an assumption, not an estimate), in relative units: the lens blur radius is then
+strength · width · |d − d_focus|. Ask for a physical lens (f_number, focal_length_mm or
+coc=thin_lens in --params) and the lens method makes the prior metric from the faces MediaPipe
+finds (each person's distance from their face size, the focal length from EXIF
 FocalLengthIn35mmFilm or a 28 mm default), so f_number and focal_length_mm act as on a camera
-(default f/3.5 there, calibrated on real portraits; a person far behind the subject is blurred at
-their own distance); without a face it stays relative: the lens blur radius is then
-strength · width · |d − d_focus| and f_number has no effect: a warning says so. The focus is
+(f/3.5 when only the focal length is given; a person far behind the subject is blurred at their
+own distance); without a face it stays relative and f_number has no effect: a warning says so. The focus is
 the median depth of the main person, or the depth at --focus X,Y (pixels of the upright image
 from its top-left corner, or percentages of its width and height such as 50%,40%).
 --params are checked against the method's parameters (type and range) before any image is read.
@@ -39,7 +40,8 @@ from typing import Optional
 import numpy as np
 from tqdm import tqdm
 
-from compositing.pipeline import METHODS, REFINEMENTS, build_params, ineffective_params, render_photo
+from compositing.pipeline import (METHODS, REFINEMENTS, asks_for_physical_lens, build_params, ineffective_params,
+                                  render_photo)
 from datasets.cli import (EXIT_CODES_EPILOG, EXIT_USAGE, add_download_flag, int_range, output_folder, parse_key_values,
                           run_main)
 from datasets.io import (DEFAULT_MAX_PIXELS, MAX_PIXELS_CEILING, ImageError, list_images, read_depth_with_unit,
@@ -249,8 +251,9 @@ class Blurrer:
         return written
 
     def faces(self, image: np.ndarray) -> list:
-        """Faces for the metric prior (lens with the depth prior only; the detector is built once)."""
-        if self.cfg.method != "lens" or self.cfg.depth_model != "prior":
+        """Faces for the metric prior (lens with the depth prior and a physical lens parameter only;
+        the detector is built once)."""
+        if self.cfg.method != "lens" or self.cfg.depth_model != "prior" or not asks_for_physical_lens(self.cfg.params):
             return []
         with warnings.catch_warnings():  # protobuf's deprecation note from inside MediaPipe, once per run
             warnings.filterwarnings("ignore", message="SymbolDatabase.GetPrototype", category=UserWarning)
