@@ -30,6 +30,7 @@ import os
 import sys
 import types
 import typing
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
@@ -234,6 +235,15 @@ def run_main(main: Callable[[], int], name: str) -> int:
     except KeyboardInterrupt:
         print(f"{name}: interrupted; finished outputs are kept, nothing is half-written", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+@contextlib.contextmanager
+def without_protobuf_note() -> Iterator[None]:
+    """Hide protobuf's ``SymbolDatabase.GetPrototype() is deprecated`` UserWarning inside the block:
+    MediaPipe 0.10.14's graphs raise it on every run, and it says nothing to a user."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="SymbolDatabase.GetPrototype", category=UserWarning)
+        yield
 
 
 @contextlib.contextmanager

@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -255,13 +254,11 @@ class Blurrer:
         the detector is built once)."""
         if self.cfg.method != "lens" or self.cfg.depth_model != "prior" or not asks_for_physical_lens(self.cfg.params):
             return []
-        with warnings.catch_warnings():  # protobuf's deprecation note from inside MediaPipe, once per run
-            warnings.filterwarnings("ignore", message="SymbolDatabase.GetPrototype", category=UserWarning)
-            if self._faces is None:
-                from segdepth.face import FaceDetector
+        if self._faces is None:
+            from segdepth.face import FaceDetector
 
-                self._faces = FaceDetector()
-            return self._faces(image)
+            self._faces = FaceDetector()
+        return self._faces(image)
 
     def _warn_ineffective(self, params: Optional[dict], relative: bool) -> None:
         """Warn once per run for --params that the mode the depth put the method in ignores."""

@@ -28,7 +28,7 @@ from typing import Iterable
 import cv2
 import numpy as np
 
-from datasets.cli import quiet_native_logs
+from datasets.cli import quiet_native_logs, without_protobuf_note
 
 KEYPOINTS = ("right_eye", "left_eye", "nose_tip", "mouth_center", "right_ear", "left_ear")
 MODELS = {"short": 0, "full": 1}
@@ -143,7 +143,7 @@ class FaceDetector:
                               "(newer releases dropped the solutions API): pip install mediapipe==0.10.14") from exc
         self.models, self.min_score, self.refine = models, min_score, refine
         names = set(models) | ({"short"} if refine else set())
-        with quiet_native_logs():  # the graphs start (and TFLite logs its set-up) on their first image
+        with quiet_native_logs(), without_protobuf_note():  # the graphs start (and TFLite logs) on a first image
             self._graphs = {m: face_detection.FaceDetection(min_detection_confidence=min_score,
                                                             model_selection=MODELS[m]) for m in names}
             for graph in self._graphs.values():
@@ -153,7 +153,9 @@ class FaceDetector:
         """Raw detections of one model on ``image``, mapped by p → p · scale + (x0, y0)."""
         h, w = image.shape[:2]
         found = []
-        for det in self._graphs[model].process(np.ascontiguousarray(image)).detections or []:
+        with without_protobuf_note():
+            detections = self._graphs[model].process(np.ascontiguousarray(image)).detections or []
+        for det in detections:
             loc = det.location_data
             bb = loc.relative_bounding_box
             box = (bb.xmin * w * scale + x0, bb.ymin * h * scale + y0,

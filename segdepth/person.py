@@ -30,7 +30,7 @@ from typing import Callable, Optional
 import cv2
 import numpy as np
 
-from datasets.cli import quiet_native_logs
+from datasets.cli import quiet_native_logs, without_protobuf_note
 from segdepth.face import FaceDetector
 from segdepth.segment import build_segmenter
 
@@ -109,14 +109,15 @@ class PersonCheck:
         self.segmenter = segmenter
         self.min_face_score, self.min_on_mask = min_face_score, min_on_mask
         self._faces = FaceDetector(("short", "full"), min_score=min_face_score, refine=False)
-        with quiet_native_logs():  # MediaPipe's start-up lines, hidden under --quiet (static mode: no state kept)
+        with quiet_native_logs(), without_protobuf_note():  # start-up lines hidden under --quiet (static mode)
             self._pose = pose.Pose(static_image_mode=True, model_complexity=1,
                                    min_detection_confidence=min_pose_score)
             self._pose.process(np.zeros((16, 16, 3), np.uint8))
 
     def _pose_evidence(self, image: np.ndarray, mask: np.ndarray) -> tuple[Optional[float], Optional[float]]:
         """(mean landmark visibility, share of visible in-image landmarks on the mask), or (None, None)."""
-        result = self._pose.process(image)
+        with without_protobuf_note():
+            result = self._pose.process(image)
         if result.pose_landmarks is None:
             return None, None
         h, w = mask.shape
