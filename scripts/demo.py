@@ -2,16 +2,18 @@
 
     python scripts/demo.py --out demo_out          # what `make demo` runs (a few minutes)
     python scripts/demo.py --no-gan                # classical methods only (seconds)
+    python scripts/demo.py --make-checkpoint scripts/demo_gan.pt --checkpoint-steps N   # the shipped GAN
 
 Inputs: scikit-image's astronaut portrait (mask from MediaPipe, depth from the documented prior)
 and procedural scenes from datasets/synthetic.py (exact mask, exact depth and a reference
 shallow-DoF render as ground truth). Then:
 
-1. each GAN preset (cyclegan, mask_loss, mask_overlay, mask_loss_overlay) is trained live on
-   unpaired synthetic scenes (domain A all in focus, domain B rendered with a shallow depth of
-   field) at the test scenes' scale (256-pixel scenes, random 128-pixel crops), with a narrow
-   U-Net whose upsampling is resize-convolution; two presets train at a time, one per core.
-   The gallery says what each was trained on and for how long;
+1. each GAN preset (cyclegan, mask_loss, mask_overlay, mask_loss_overlay) starts from the shipped
+   checkpoint scripts/demo_gan.pt (a mask_loss_overlay run on unpaired synthetic scenes, domain A
+   all in focus, domain B rendered with a shallow depth of field, at the test scenes' scale:
+   256-pixel scenes, random 128-pixel crops; a narrow U-Net whose upsampling is
+   resize-convolution) and trains a short continuation live with its own losses, two presets
+   at a time, one per core. The gallery says what each was trained on and for how long;
 2. every compositor method and every trained preset renders every input, metrics are computed,
    and the gallery is written to OUT/gallery/index.html; OUT/index.html links everything.
 """
@@ -21,9 +23,11 @@ import argparse
 import dataclasses
 import logging
 import sys
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Any, Iterator, Optional
 
 import numpy as np
 import torch
@@ -35,15 +39,23 @@ from gan.model import PRESETS
 
 log = logging.getLogger("demo")
 
-# Narrow enough to train a few hundred steps per preset within `make demo`'s budget on two CPU
-# cores: a U-Net (its skip connections carry the subject's detail, which a ResNet generator of
-# this width took far longer to learn), resize-convolution upsampling (no checkerboards), a
-# 3-layer PatchGAN, random VGG features (no weights to download) and a learning rate of 1e-3 for
-# a short run (the presets' 2e-4 left visible colour casts after 400 steps).
-DEMO_GAN_MODEL = {"netG": "unet_128", "ngf": 16, "ndf": 16, "n_layers_D": 3, "upsample": "resize",
-                  "vgg_weights": "none", "lr": 1e-3}
-DEMO_GAN_DESCRIPTION = ("U-Net-128 generator (ngf 16, resize-convolution), 3-layer PatchGAN (ndf 16), "
-                        "Adam lr 1e-3, random VGG features")
+# The demo's GAN: a narrow U-Net generator (its skip connections carry the subject's detail, which
+# a ResNet generator of this width took far longer to learn) with resize-convolution upsampling
+# (no checkerboards), a 3-layer PatchGAN and random VGG features (no weights to download). Small
+# enough that all four networks fit the shipped checkpoint in fp16 (about 2.6 MB).
+DEMO_GAN_MODEL = {"netG": "unet_128", "ngf": 8, "ndf": 16, "n_layers_D": 3, "upsample": "resize",
+                  "vgg_weights": "none"}
+DEMO_GAN_DESCRIPTION = ("U-Net-128 generator (ngf 8, resize-convolution), 3-layer PatchGAN (ndf 16), "
+                        "random VGG features")
+# The shipped checkpoint: one mask_loss_overlay run that every preset continues live. Adam at
+# 1e-3 for the offline run (the presets' 2e-4 left colour casts after a few hundred steps), at
+# 2e-4 for the live continuation (it starts with fresh Adam moments on trained weights).
+DEMO_CHECKPOINT = Path(__file__).resolve().parent / "demo_gan.pt"
+DEMO_CHECKPOINT_FORMAT = "shallowdof-demo-gan-1"
+CHECKPOINT_PRESET = "mask_loss_overlay"
+CHECKPOINT_LR = 1e-3
+LIVE_LR = 2e-4
+NETWORKS = ("netG_A", "netG_B", "netD_A", "netD_B")
 UNET_DIVISOR = 128  # unet_128 halves its input 7 times
 
 
@@ -56,11 +68,16 @@ class DemoConfig:
     scene_size: int = 256
     gan: bool = True
     presets: list[str] = field(default_factory=lambda: list(PRESETS))
+    gan_checkpoint: str = str(DEMO_CHECKPOINT)  # where every preset starts; "none": from scratch
     gan_size: int = 128  # training crop
     gan_scene_size: int = 256  # side of the GAN's training scenes (the test scenes' scale)
-    gan_train_scenes: int = 32
-    gan_steps: int = 400
+    gan_train_scenes: int = 8  # the first of the shipped checkpoint's scenes (same seeds)
+    gan_test_scenes: int = 2
+    gan_steps: int = 150  # live steps per preset
     gan_jobs: int = 2  # presets trained at a time, each in its own process on one thread
+    make_checkpoint: str = ""  # write the shipped checkpoint here instead of running the demo
+    checkpoint_steps: int = 1500
+    checkpoint_scenes: int = 64
     seed: int = 0
     threads: int = 1
     quiet: bool = False
@@ -69,6 +86,10 @@ class DemoConfig:
     def data_dir(self) -> Path:
         """OUT/data: the given images, masks, depth and truth, apart from what the comparison writes."""
         return Path(self.out) / "data"
+
+    @property
+    def from_checkpoint(self) -> bool:
+        return self.gan_checkpoint != "none"
 
 
 def write_inputs(cfg: DemoConfig) -> None:
@@ -100,36 +121,104 @@ def _train_one(tcfg, threads: int) -> Path:
     return result.last_checkpoint
 
 
+def load_demo_checkpoint(path: Path) -> dict[str, Any]:
+    """The shipped demo checkpoint (``weights_only=True``): its four networks in fp16, the model
+    settings and what it was trained on; ValueError naming the file and the problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such demo checkpoint (make it with scripts/demo.py --make-checkpoint "
+                         f"{path}, or pass --gan-checkpoint none)")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise ValueError(f"{path}: not a readable checkpoint ({type(e).__name__}: {str(e)[:200]})") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != DEMO_CHECKPOINT_FORMAT:
+        raise ValueError(f"{path}: not a demo GAN checkpoint (format {DEMO_CHECKPOINT_FORMAT!r} expected)")
+    return ckpt
+
+
+def write_demo_checkpoint(path: Path, model, model_cfg, trained_on: dict[str, Any]) -> None:
+    """Save ``model``'s four networks in fp16 with the model settings and ``trained_on``
+    (only what a continuation needs: no optimiser moments, image pools or RNG states)."""
+    state = {"format": DEMO_CHECKPOINT_FORMAT, "model": dataclasses.asdict(model_cfg), "trained_on": trained_on,
+             "nets": {name: {k: v.detach().to(torch.float16) for k, v in getattr(model, name).state_dict().items()}
+                      for name in NETWORKS}}
+    with io.atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def start_from(shipped: dict[str, Any], tcfg, path: Path) -> None:
+    """Write a training checkpoint of preset ``tcfg.preset`` at ``path`` whose networks are the
+    shipped ones (fp16 -> fp32), with fresh optimisers and image pools, at the shipped step count,
+    so that ``train(tcfg)`` with ``resume_from=path`` continues it."""
+    import random
+
+    from gan.model import CycleGANModel
+    from gan.train import make_schedulers, save_checkpoint
+
+    random.seed(tcfg.seed)
+    np.random.seed(tcfg.seed)
+    torch.manual_seed(tcfg.seed)
+    model_cfg = tcfg.model_config()
+    model = CycleGANModel(model_cfg, "cpu", seed=tcfg.seed)
+    for name in NETWORKS:
+        getattr(model, name).load_state_dict({k: v.float() for k, v in shipped["nets"][name].items()})
+    save_checkpoint(path, cfg=tcfg, model_cfg=model_cfg, model=model, schedulers=make_schedulers(model, tcfg),
+                    epoch=0, epoch_iter=0, iteration=int(shipped["trained_on"]["steps"]), world_size=1)
+
+
+def train_config(cfg: DemoConfig, preset: str, data_root: Path, runs_dir: Path, lr: float, max_steps: int):
+    """The TrainConfig of one demo run: the demo's networks, batch 1, constant learning rate."""
+    from gan.train import TrainConfig
+
+    return TrainConfig(
+        dataroot=str(data_root), name=preset, runs_dir=str(runs_dir), preset=preset,
+        model_overrides={**DEMO_GAN_MODEL, "lr": lr}, load_size=cfg.gan_scene_size, crop_size=cfg.gan_size,
+        n_epochs=100_000, n_epochs_decay=0, num_workers=0, seed=cfg.seed, deterministic=True, max_steps=max_steps,
+        log_every=min(25, max_steps), display="html", display_every=100, save_every_epochs=0, keep_last=2,
+        quiet=cfg.quiet)
+
+
+def write_gan_data(cfg: DemoConfig, root: Path, n_train: int, n_test: int) -> Path:
+    """Unpaired synthetic scenes for the GAN under ``root`` (written once; the seeds do not depend
+    on the count, so fewer scenes are the first of more)."""
+    if not (root / "testB_masks").is_dir():
+        synthetic.write_unaligned_dataset(root, n_train, n_test, (cfg.gan_scene_size, cfg.gan_scene_size),
+                                          seed=cfg.seed)
+    return root
+
+
 def train_presets(cfg: DemoConfig) -> dict[str, Path]:
     """Train each preset on synthetic unpaired scenes, ``gan_jobs`` at a time; return its last checkpoint.
 
-    Running the demo again continues each preset's run from its latest checkpoint, so a finished
-    run is reused rather than retrained (the demo's settings must match the earlier ones)."""
+    By default each preset starts from the shipped checkpoint (``--gan-checkpoint``) and trains
+    ``gan_steps`` more steps with its own losses. Running the demo again continues each preset's
+    run from its latest checkpoint, so a finished run is reused rather than retrained."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    from gan.train import TrainConfig, checkpoint_iteration, list_checkpoints
+    from gan.train import checkpoint_iteration, checkpoint_path, list_checkpoints
 
     out = Path(cfg.out)
-    data_root = out / "gan_data"
-    if not (data_root / "testB_masks").is_dir():
-        synthetic.write_unaligned_dataset(data_root, cfg.gan_train_scenes, 8,
-                                          (cfg.gan_scene_size, cfg.gan_scene_size), seed=cfg.seed)
+    with timed("GAN training scenes"):
+        data_root = write_gan_data(cfg, out / "gan_data", cfg.gan_train_scenes, cfg.gan_test_scenes)
+    shipped = load_demo_checkpoint(Path(cfg.gan_checkpoint)) if cfg.from_checkpoint else None
+    start = int(shipped["trained_on"]["steps"]) if shipped else 0
     checkpoints: dict[str, Path] = {}
     configs = {}
     for preset in cfg.presets:
-        # a run left by an earlier demo is continued, or, when it reached gan_steps, reused as it is
+        # a run left by an earlier demo is continued, or, when it reached its steps, reused as it is
         earlier = list_checkpoints(out / "runs" / preset)
-        if earlier and checkpoint_iteration(earlier[-1]) >= cfg.gan_steps:
+        if earlier and checkpoint_iteration(earlier[-1]) >= start + cfg.gan_steps:
             log.info("preset %s: reusing %s", preset, earlier[-1])
             checkpoints[preset] = earlier[-1]
             continue
-        configs[preset] = TrainConfig(
-            dataroot=str(data_root), name=preset, runs_dir=str(out / "runs"), preset=preset,
-            model_overrides=dict(DEMO_GAN_MODEL), load_size=cfg.gan_scene_size, crop_size=cfg.gan_size,
-            n_epochs=10_000, n_epochs_decay=0, num_workers=0, seed=cfg.seed, max_steps=cfg.gan_steps,
-            log_every=min(25, cfg.gan_steps), display="html", display_every=100, quiet=cfg.quiet,
-            resume=bool(earlier))
+        tcfg = train_config(cfg, preset, data_root, out / "runs", LIVE_LR if shipped else CHECKPOINT_LR,
+                            start + cfg.gan_steps)
+        if shipped and not earlier:
+            earlier = [checkpoint_path(tcfg.run_dir, start)]
+            start_from(shipped, tcfg, earlier[0])
+        configs[preset] = dataclasses.replace(tcfg, resume=bool(earlier))
     if configs:
         log.info("training presets %s for %d steps each, %d at a time", ", ".join(configs), cfg.gan_steps,
                  cfg.gan_jobs)
@@ -144,14 +233,68 @@ def train_presets(cfg: DemoConfig) -> dict[str, Path]:
     return {p: checkpoints[p] for p in cfg.presets}
 
 
+def make_checkpoint(cfg: DemoConfig) -> Path:
+    """Train the shipped checkpoint: preset CHECKPOINT_PRESET from scratch for ``checkpoint_steps``
+    steps on ``checkpoint_scenes`` + ``checkpoint_scenes`` synthetic scenes (fixed seed, one thread,
+    deterministic: the same command writes the same weights), then keep its networks in fp16."""
+    from gan.model import CycleGANModel, ModelConfig
+    from gan.train import checkpoint_iteration, checkpoint_path, list_checkpoints, load_checkpoint
+
+    work = Path(cfg.out)
+    data_root = write_gan_data(cfg, work / "checkpoint_data", cfg.checkpoint_scenes, 1)
+    tcfg = train_config(cfg, CHECKPOINT_PRESET, data_root, work / "checkpoint_runs", CHECKPOINT_LR,
+                        cfg.checkpoint_steps)
+    # a checkpoint every 250 steps, all kept: a later command with fewer --checkpoint-steps (a
+    # multiple of 250) takes its networks from the same run (the learning rate is constant)
+    tcfg = dataclasses.replace(tcfg, save_every=250, keep_last=1000)
+    exact = checkpoint_path(tcfg.run_dir, cfg.checkpoint_steps)
+    if not exact.is_file():
+        earlier = list_checkpoints(tcfg.run_dir)
+        if earlier and checkpoint_iteration(earlier[-1]) > cfg.checkpoint_steps:
+            raise ValueError(f"{tcfg.run_dir}: the run is past step {cfg.checkpoint_steps} and has no checkpoint "
+                             "there; remove the folder or choose a multiple of 250")
+        exact = _train_one(dataclasses.replace(tcfg, resume=bool(earlier)), cfg.threads)
+    ckpt = load_checkpoint(exact)
+    model_cfg = ModelConfig.from_dict(ckpt["config"]["model"])
+    model = CycleGANModel(model_cfg, "cpu")
+    model.load_state_dict(ckpt["model"])
+    trained_on = {"preset": CHECKPOINT_PRESET, "steps": int(ckpt["iter"]), "batch_size": 1, "lr": CHECKPOINT_LR,
+                  "scenes": cfg.checkpoint_scenes, "scene_size": cfg.gan_scene_size, "crop": cfg.gan_size,
+                  "seed": cfg.seed, "command": checkpoint_command(cfg)}
+    path = Path(cfg.make_checkpoint)
+    write_demo_checkpoint(path, model, model_cfg, trained_on)
+    log.info("wrote %s (%.2f MB)", path, path.stat().st_size / 1e6)
+    return path
+
+
+def checkpoint_command(cfg: DemoConfig) -> str:
+    """The command line that makes the checkpoint ``cfg`` describes."""
+    return (f"python scripts/demo.py --make-checkpoint {cfg.make_checkpoint or DEMO_CHECKPOINT.name} "
+            f"--checkpoint-steps {cfg.checkpoint_steps} --checkpoint-scenes {cfg.checkpoint_scenes} "
+            f"--gan-size {cfg.gan_size} --gan-scene-size {cfg.gan_scene_size} --seed {cfg.seed}")
+
+
 def gan_note(cfg: DemoConfig) -> str:
     """What the demo's GAN columns were trained on and for how long, in one sentence."""
-    epochs = cfg.gan_steps / cfg.gan_train_scenes
-    return (f"GAN columns: trained live by this demo, {cfg.gan_steps} steps per preset at batch 1 "
-            f"(about {epochs:.0f} epochs) on {cfg.gan_train_scenes} + {cfg.gan_train_scenes} unpaired synthetic "
-            f"scenes ({cfg.gan_scene_size} px, random {cfg.gan_size}-px crops; A all in focus, B rendered with "
-            f"a shallow depth of field); {DEMO_GAN_DESCRIPTION}. A toy-scale run that shows the method, "
-            "not the paper's model; the test scenes were not trained on.")
+    def scenes(size: int, crop: int) -> str:
+        return (f"unpaired synthetic scenes ({size} px, random {crop}-px crops; A all in focus, B rendered with a "
+                "shallow depth of field)")
+
+    live = f"trained live by this demo, {cfg.gan_steps} steps per preset at batch 1"
+    n = f"{cfg.gan_train_scenes} + {cfg.gan_train_scenes}"
+    if not cfg.from_checkpoint:
+        what = f"GAN columns: {live} from scratch on {n} {scenes(cfg.gan_scene_size, cfg.gan_size)}"
+    else:
+        t = load_demo_checkpoint(Path(cfg.gan_checkpoint))["trained_on"]
+        same = (t["seed"], t["scene_size"]) == (cfg.seed, cfg.gan_scene_size) and cfg.gan_train_scenes <= t["scenes"]
+        what = (f"GAN columns: every preset starts from the shipped checkpoint {Path(cfg.gan_checkpoint).name} "
+                f"({t['preset']} trained {t['steps']} steps at batch 1 on {t['scenes']} + {t['scenes']} "
+                f"{scenes(t['scene_size'], t['crop'])}, made by `{t['command']}`), then is {live} with its own "
+                f"losses on " + (f"the first {n} of those scenes" if same else
+                                 f"{n} {scenes(cfg.gan_scene_size, cfg.gan_size)}")
+                + f"; so the presets' columns differ by those {cfg.gan_steps} steps only")
+    return (f"{what}; {DEMO_GAN_DESCRIPTION}. A toy-scale run that shows the method, not the paper's model; "
+            "the test scenes were not trained on.")
 
 
 def compare(cfg: DemoConfig, checkpoints: dict[str, Path]):
@@ -219,6 +362,14 @@ def write_index(cfg: DemoConfig, checkpoints: dict[str, Path], n_images: int) ->
     return path
 
 
+@contextmanager
+def timed(stage: str) -> Iterator[None]:
+    """Log how long ``stage`` took (where the demo's minutes go)."""
+    start = time.perf_counter()
+    yield
+    log.info("%s: %.0f s", stage, time.perf_counter() - start)
+
+
 def parse_args(argv: Optional[list[str]] = None) -> DemoConfig:
     """The demo's config from the command line."""
     d = DemoConfig()
@@ -232,8 +383,11 @@ def parse_args(argv: Optional[list[str]] = None) -> DemoConfig:
     p.add_argument("--no-gan", dest="gan", action="store_false", help="skip GAN training (classical methods only)")
     p.add_argument("--presets", nargs="+", choices=sorted(PRESETS), default=d.presets,
                    help="GAN presets to train (default: all four)")
+    p.add_argument("--gan-checkpoint", default=d.gan_checkpoint, metavar="PATH|none",
+                   help="shipped checkpoint every preset starts from, or 'none' to train from scratch "
+                        "(default: scripts/demo_gan.pt)")
     p.add_argument("--gan-steps", type=int_range(1, 10**6), default=d.gan_steps,
-                   help="training steps per preset (default: %(default)s)")
+                   help="training steps per preset, live (default: %(default)s)")
     p.add_argument("--gan-size", type=int_range(UNET_DIVISOR, 1024), default=d.gan_size,
                    help=f"GAN training crop, a multiple of {UNET_DIVISOR} up to 1024 (default: %(default)s)")
     p.add_argument("--gan-scene-size", type=int_range(UNET_DIVISOR, 2048), default=d.gan_scene_size,
@@ -241,7 +395,17 @@ def parse_args(argv: Optional[list[str]] = None) -> DemoConfig:
     p.add_argument("--gan-jobs", type=int_range(1, 64), default=d.gan_jobs,
                    help="presets trained at a time, one process each (default: %(default)s)")
     p.add_argument("--gan-train-scenes", type=int_range(1, 10_000), default=d.gan_train_scenes,
-                   help="synthetic training scenes per domain (default: %(default)s)")
+                   help="synthetic training scenes per domain for the live steps (default: %(default)s)")
+    p.add_argument("--gan-test-scenes", type=int_range(1, 10_000), default=d.gan_test_scenes,
+                   help="synthetic shallow-DoF scenes the gallery compares background blur against "
+                        "(default: %(default)s)")
+    p.add_argument("--make-checkpoint", default="", metavar="PATH",
+                   help=f"instead of the demo, train the shipped checkpoint ({CHECKPOINT_PRESET}, from scratch, "
+                        "one thread, deterministic) in --out and write its networks in fp16 to PATH")
+    p.add_argument("--checkpoint-steps", type=int_range(1, 10**6), default=d.checkpoint_steps,
+                   help="--make-checkpoint: training steps (default: %(default)s)")
+    p.add_argument("--checkpoint-scenes", type=int_range(1, 10_000), default=d.checkpoint_scenes,
+                   help="--make-checkpoint: synthetic training scenes per domain (default: %(default)s)")
     p.add_argument("--seed", type=non_negative_int, default=d.seed)
     p.add_argument("--threads", type=int_range(1, 256), default=d.threads,
                    help="torch CPU threads; the demo's networks are tiny, one is fastest (default: %(default)s)")
@@ -252,8 +416,9 @@ def parse_args(argv: Optional[list[str]] = None) -> DemoConfig:
                 f"{a.gan_scene_size}")
     return DemoConfig(out=a.out, scenes=a.scenes, scene_size=a.scene_size, gan=a.gan, presets=a.presets,
                       gan_size=a.gan_size, gan_scene_size=a.gan_scene_size, gan_jobs=a.gan_jobs,
-                      gan_train_scenes=a.gan_train_scenes, gan_steps=a.gan_steps,
-                      seed=a.seed, threads=a.threads, quiet=a.quiet)
+                      gan_train_scenes=a.gan_train_scenes, gan_test_scenes=a.gan_test_scenes,
+                      gan_steps=a.gan_steps, gan_checkpoint=a.gan_checkpoint, make_checkpoint=a.make_checkpoint,
+                      checkpoint_steps=a.checkpoint_steps, checkpoint_scenes=a.checkpoint_scenes, seed=a.seed, threads=a.threads, quiet=a.quiet)
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -262,9 +427,15 @@ def main(argv: Optional[list[str]] = None) -> int:
     io.write_json(Path(cfg.out) / "demo_config.json", dataclasses.asdict(cfg))
     np.random.seed(cfg.seed)
     torch.set_num_threads(cfg.threads)
-    write_inputs(cfg)
-    checkpoints = train_presets(cfg) if cfg.gan else {}
-    result = compare(cfg, checkpoints)
+    if cfg.make_checkpoint:
+        make_checkpoint(cfg)
+        return 0
+    with timed("inputs"):
+        write_inputs(cfg)
+    with timed("GAN training"):
+        checkpoints = train_presets(cfg) if cfg.gan else {}
+    with timed("comparison and gallery"):
+        result = compare(cfg, checkpoints)
     write_overview(cfg)
     index = write_index(cfg, checkpoints, result.n_images)
     for line in result.errors:
