@@ -1,5 +1,5 @@
 """Curation with known duplicates, near-duplicates, grey and person-less images; the person check on
-scikit-image's photos. Photos that must pass the person check are real (tests/people.py: the astronaut)."""
+scikit-image's photos. Photos that must pass the person check are real (datasets/testing/people.py: the astronaut)."""
 from __future__ import annotations
 
 import csv
@@ -17,8 +17,7 @@ from skimage import data
 
 from datasets.curate import CurateConfig, colour_stats, curate, grayscale_reason, split_names
 from segdepth.person import WORK_SIDE, person_check_factory
-from tests.people import person_photo
-from tests.test_person import NO_PERSON, background_only, skimage_rgb
+from datasets.testing.people import NO_PERSON, background_only, person_photo, skimage_rgb
 
 PERSON_CHECK = person_check_factory()
 SIZE = (256, 256)  # at 128 px the selfie mask often misses the small astronaut; at 256 it finds 79 of seeds 0-39, 100-139

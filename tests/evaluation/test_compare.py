@@ -14,7 +14,7 @@ from datasets.io import mask_path, read_image, read_mask, write_depth, write_ima
 from datasets.synthetic import make_scene
 from evaluation.compare import CompareConfig, GanSpec, Renderer, run_compare, run_dir_of_checkpoint
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SIZE = (64, 64)
 HOSTILE = "<b onmouseover=\"window.__xss=1\">&'é"
 

@@ -13,7 +13,7 @@ import pytest
 from compositing.video import FrameBlur, MaskSmoother, composite, process_video
 from datasets.synthetic import make_scene
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location("scripts_webcam", ROOT / "scripts" / "webcam.py")
 webcam = importlib.util.module_from_spec(_spec)  # scripts/webcam.py, without putting scripts/ on sys.path
 sys.modules[_spec.name] = webcam  # dataclasses look their module up there

@@ -3,27 +3,8 @@ import numpy as np
 import pytest
 from skimage import data
 
-from datasets.synthetic import composite_layers, linear_to_srgb, make_layers, to_uint8
+from datasets.testing.people import NO_PERSON, background_only, person_photos, skimage_rgb
 from segdepth.person import PersonCheck, PersonEvidence, person_check_factory
-from tests.people import person_photos
-
-# scikit-image's bundled photos without a person (apart from textures, text and micrographs)
-NO_PERSON = ["coffee", "chelsea", "immunohistochemistry", "retina", "rocket", "horse", "coins", "colorwheel",
-             "hubble_deep_field", "logo", "motorcycle"]
-
-
-def skimage_rgb(name: str) -> np.ndarray:
-    """A bundled scikit-image photo as uint8 RGB (``motorcycle`` is the left view of the stereo pair)."""
-    image = data.stereo_motorcycle()[0] if name == "motorcycle" else getattr(data, name)()
-    if image.ndim == 2:
-        image = np.stack([image] * 3, -1)
-    return np.ascontiguousarray(image[..., :3].astype(np.uint8))
-
-
-def background_only(seed: int, size=(256, 256)) -> np.ndarray:
-    """A procedural scene (datasets.synthetic) without its subject layer."""
-    layers, _ = make_layers(seed, size)
-    return to_uint8(linear_to_srgb(composite_layers(layers[:-1])))
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ def _run_demo(out: Path) -> subprocess.CompletedProcess:
         [sys.executable, "scripts/demo.py", "--out", str(out), "--scenes", "1", "--scene-size", "96",
          "--presets", "mask_overlay", "cyclegan", "--gan-steps", "2", "--gan-size", "128", "--gan-scene-size",
          "128", "--gan-train-scenes", "2", "--quiet"],
-        capture_output=True, text=True, timeout=600, cwd=Path(__file__).resolve().parents[1])
+        capture_output=True, text=True, timeout=600, cwd=Path(__file__).resolve().parents[2])
 
 
 @pytest.mark.slow

@@ -17,7 +17,7 @@ import torch
 from datasets.synthetic import write_unaligned_dataset
 from gan import train as T
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TINY = ["--netG", "resnet", "--n-blocks", "1", "--ngf", "4", "--ndf", "4", "--n-layers-D", "2",
         "--vgg-weights", "none", "--load-size", "36", "--crop-size", "32", "--num-workers", "0",
         "--deterministic", "true", "--quiet", "--display", "none"]

@@ -81,7 +81,7 @@ def test_depth_run_and_evaluate_command(tmp_path, capsys):
 
 
 def test_scripts_run_from_the_repo_root(tmp_path):
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     for script in ("train_segmentation.py", "train_depth.py"):
         out = subprocess.run([sys.executable, f"scripts/{script}", "--help"], cwd=root, capture_output=True, text=True)
         assert out.returncode == 0 and "--resume" in out.stdout and "--weights" in out.stdout

@@ -5,7 +5,7 @@ import pytest
 from skimage import data
 
 from segdepth.face import KEYPOINTS, FaceDetector, detect_faces
-from tests.people import person_photos
+from datasets.testing.people import person_photos
 
 # Pupil centres of skimage's astronaut (512×512), annotated by hand on an 8× enlargement.
 ASTRONAUT_RIGHT_EYE = (204.0, 101.0)  # the subject's right eye: on the image's left

@@ -14,7 +14,7 @@ from datasets.io import mask_path, read_image, write_image, write_mask
 from gan.infer import CheckpointError, Translator, translate_folder
 from gan.model import CycleGANModel, config_from_preset
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TINY = dict(netG="resnet", n_blocks=1, ngf=4, ndf=4, n_layers_D=2, vgg_weights="none")
 
 

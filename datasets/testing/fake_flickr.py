@@ -1,6 +1,6 @@
 """A local fake Flickr (REST API + image host) on 127.0.0.1 for the scraper's tests and benchmark.
 
-Search answers copy the shapes of real ones (``tests/fixtures/flickr/search_page.json``:
+Search answers copy the shapes of real ones (``datasets/testing/flickr/search_page.json``:
 numbers as strings or ints, optional sizes, Unicode titles): every fake photo starts from one of
 the fixture records and gets its own id, upload date, licence, tags and local image URLs.
 The server emulates Flickr's result cap (pages past ``cap`` repeat the last allowed page),
@@ -31,11 +31,11 @@ from typing import Optional
 import numpy as np
 from PIL import Image
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "flickr"
+FIXTURES = Path(__file__).resolve().parent / "flickr"
 
 
 def fixture_records() -> list[dict]:
-    """The three real search records of the fixture (``tests/fixtures/flickr/README.md``)."""
+    """The three real search records of the fixture (``datasets/testing/flickr/README.md``)."""
     return json.loads((FIXTURES / "search_page.json").read_text(encoding="utf-8"))["photos"]["photo"]
 
 

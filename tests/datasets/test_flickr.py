@@ -1,4 +1,4 @@
-"""Flickr client and scraper against a local fake Flickr (tests/fake_flickr.py) on 127.0.0.1."""
+"""Flickr client and scraper against a local fake Flickr (datasets/testing/fake_flickr.py) on 127.0.0.1."""
 from __future__ import annotations
 
 import hashlib
@@ -29,7 +29,7 @@ from datasets.flickr import (
     scrape,
     verify_image,
 )
-from tests.fake_flickr import FakeFlickr, FakePhoto, fixture_records, make_photos, seeded_titles
+from datasets.testing.fake_flickr import FakeFlickr, FakePhoto, fixture_records, make_photos, seeded_titles
 
 KEY = "k3y-S3CRET-0123456789abcdef"
 WINDOW = SearchSlice(1_400_000_000, 1_700_000_000)

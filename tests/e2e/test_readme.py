@@ -2,10 +2,10 @@
 
 The commands are read from README.md itself and run one by one in an empty folder, each with
 only size/step overrides appended (and the local fake Flickr's address): the scrape from
-tests/fake_flickr.py serving JPEG photos of a real person (tests/people.py), killed once part-way
+datasets/testing/fake_flickr.py serving JPEG photos of a real person (datasets/testing/people.py), killed once part-way
 and resumed; curation; prepare_masks; training of every preset with tiny networks; a resumed
 run; test_cyclegan; compare with ``--gan`` for every run and ``--reference``. Then the gallery
-is opened in headless Chromium (as tests/test_gallery_browser.py does) and every method column
+is opened in headless Chromium (as tests/evaluation/test_gallery_browser.py does) and every method column
 and every test photo's row must be there, each photo once. The block itself is pinned: if a
 command disappears from the README or its options change, the first test fails.
 """
@@ -26,11 +26,10 @@ from PIL import Image
 
 from datasets.flickr import read_manifest
 from datasets.io import list_photos, mask_path, read_image, read_mask
-from tests.fake_flickr import FakeFlickr, make_photos
-from tests.people import person_photos
-from test_gallery_browser import browser  # noqa: F401  (the headless Chromium fixture)
+from datasets.testing.fake_flickr import FakeFlickr, make_photos
+from datasets.testing.people import person_photos
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SECTION = "## Train the CycleGAN on your own photos"
 PRESETS = ("cyclegan", "mask_loss", "mask_overlay", "mask_loss_overlay")
 KEY = "e2e-K3Y-0123456789abcdef"

@@ -15,7 +15,7 @@ from PIL import Image
 from datasets import io
 from datasets.synthetic import make_scene
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location("scripts_blur", ROOT / "scripts" / "blur.py")
 blur = importlib.util.module_from_spec(_spec)  # scripts/blur.py, without putting scripts/ on sys.path
 sys.modules[_spec.name] = blur  # dataclasses look their module up there

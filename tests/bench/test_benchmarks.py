@@ -50,7 +50,7 @@ def test_curation_bench_labels_from_how_photos_were_made_and_counts_rejects(tmp_
     from PIL import Image
 
     from bench import bench_curation
-    from tests.people import person_photo
+    from datasets.testing.people import person_photo
 
     for domain, seeds in (("ordinary", (0, 1, 2)), ("shallow", (3, 4, 5))):
         (tmp_path / domain).mkdir()

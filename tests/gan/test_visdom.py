@@ -36,7 +36,7 @@ import requests
 import visdom.server.build as build
 
 class Reply:
-    content = b"/* offline stand-in written by tests/test_gan_visdom.py */\\n"
+    content = b"/* offline stand-in written by tests/gan/test_visdom.py */\\n"
     def read(self):
         return self.content
 

@@ -1,4 +1,5 @@
-"""Distinct photos of a real person for tests that need one (curation's person check, the end-to-end run).
+"""Distinct photos of a real person for tests and benchmarks that need one (curation's person check, the
+end-to-end run), and photos without one (scikit-image's, procedural scenes without their subject).
 
 Procedural scenes have no real face, so a face detector rightly finds none in them. These photos
 paste scikit-image's bundled ``astronaut()`` portrait (a real photograph of a person) at a random
@@ -11,7 +12,7 @@ import cv2
 import numpy as np
 from skimage import data
 
-from datasets.synthetic import make_scene
+from datasets.synthetic import composite_layers, linear_to_srgb, make_layers, make_scene, to_uint8
 
 
 def person_photo(seed: int, size: tuple[int, int] = (256, 256)) -> np.ndarray:
@@ -36,3 +37,22 @@ def person_photo(seed: int, size: tuple[int, int] = (256, 256)) -> np.ndarray:
 def person_photos(n: int, size: tuple[int, int] = (256, 256), seed: int = 0) -> list[np.ndarray]:
     """``n`` distinct person photos (seeds ``seed`` … ``seed + n − 1``)."""
     return [person_photo(seed + i, size) for i in range(n)]
+
+
+# scikit-image's bundled photos without a person (apart from textures, text and micrographs)
+NO_PERSON = ("coffee", "chelsea", "immunohistochemistry", "retina", "rocket", "horse", "coins", "colorwheel",
+             "hubble_deep_field", "logo", "motorcycle")
+
+
+def skimage_rgb(name: str) -> np.ndarray:
+    """A bundled scikit-image photo as uint8 RGB (``motorcycle`` is the left view of the stereo pair)."""
+    image = data.stereo_motorcycle()[0] if name == "motorcycle" else getattr(data, name)()
+    if image.ndim == 2:
+        image = np.stack([image] * 3, -1)
+    return np.ascontiguousarray(image[..., :3].astype(np.uint8))
+
+
+def background_only(seed: int, size=(256, 256)) -> np.ndarray:
+    """A procedural scene (datasets.synthetic) without its subject layer."""
+    layers, _ = make_layers(seed, size)
+    return to_uint8(linear_to_srgb(composite_layers(layers[:-1])))

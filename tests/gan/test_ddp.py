@@ -16,7 +16,7 @@ from datasets.synthetic import write_unaligned_dataset
 from gan.model import CycleGANModel
 from gan.train import parse_args
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TINY = ["--netG", "resnet", "--n-blocks", "1", "--ngf", "4", "--ndf", "4", "--n-layers-D", "2",
         "--vgg-weights", "none", "--load-size", "36", "--crop-size", "32", "--num-workers", "0", "--quiet",
         "--display", "none", "--n-epochs", "1", "--n-epochs-decay", "0", "--log-every", "1", "--preset", "mask_loss"]

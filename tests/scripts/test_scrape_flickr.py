@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 
 from datasets.flickr import read_manifest
-from tests.fake_flickr import FakeFlickr, make_photos
+from datasets.testing.fake_flickr import FakeFlickr, make_photos
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 KEY = "resume-K3Y-fedcba9876543210"
 
 

@@ -22,7 +22,7 @@ from PIL import Image
 from datasets import cli, io
 from datasets.synthetic import make_scene
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 H, W = 64, 80
 
 
