@@ -245,14 +245,14 @@ def test_skimage_photos_people_kept_everything_else_rejected(tmp_path):
     ones go as grayscale first (the cameraman too: he is black and white). Person photos are kept,
     procedural scenes without their subject rejected."""
     raw = tmp_path / "scrape" / "raw"
-    for name in NO_PERSON + GREY_SKIMAGE + ["astronaut"]:
+    for name in [*NO_PERSON, *GREY_SKIMAGE, "astronaut"]:
         save(raw / "shallow" / f"{name}.jpg", skimage_rgb(name), "JPEG", quality=95)
     for seed in range(3):
         save(raw / "ordinary" / f"person{seed}.jpg", person_photo(seed, (256, 256)), "JPEG", quality=95)
         save(raw / "ordinary" / f"scene{seed}.jpg", background_only(seed), "JPEG", quality=95)
     colour_rule_off = config(tmp_path, min_side=64, dry_run=True, grey_chroma=0, colour_spread=0, tone_ratio=0)
     got = {Path(it.name).stem: it.reason for it in curate(colour_rule_off, PERSON_CHECK).items}
-    expected = {**{n: "no_person" for n in NO_PERSON + GREY_SKIMAGE}, "camera": None, "astronaut": None,
+    expected = {**{n: "no_person" for n in [*NO_PERSON, *GREY_SKIMAGE]}, "camera": None, "astronaut": None,
                 **{f"person{s}": None for s in range(3)}, **{f"scene{s}": "no_person" for s in range(3)}}
     assert got == expected
     result = curate(config(tmp_path, min_side=64, dry_run=True), person_check_factory=PERSON_CHECK)
