@@ -165,3 +165,21 @@ def test_normalize_depth():
 def test_crop_larger_than_load_is_refused(tmp_path):
     with pytest.raises(ValueError, match="crop_size 64 is larger than load_size 32"):
         UnalignedDataset(make_root(tmp_path), load_size=32, crop_size=64, progress=False)
+
+
+def test_exif_rotated_photos_are_checked_upright(tmp_path):
+    """A JPEG stored 60×40 with EXIF orientation 6 is 40×60 as read (datasets.io.upright_size): its
+    mask must be 40×60; one of the stored size is refused, naming both sizes."""
+    from PIL import Image
+
+    root = make_root(tmp_path, n_a=1, n_b=1)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    rotated = root / "trainA" / "A0.jpg"
+    (root / "trainA" / "A0.png").unlink()
+    Image.fromarray(np.zeros((40, 60, 3), np.uint8)).save(rotated, exif=exif, quality=95)
+    write_mask(mask_path(rotated, root / "trainA"), np.ones((60, 40), np.float32))  # upright
+    assert UnalignedDataset(root, load_size=40, crop_size=32, progress=False)[0]["A"].shape == (3, 32, 32)
+    write_mask(mask_path(rotated, root / "trainA"), np.ones((40, 60), np.float32))  # as stored
+    with pytest.raises(DatasetError, match="A0.png: mask is 60×40, its image is 40×60"):
+        UnalignedDataset(root, load_size=40, crop_size=32, progress=False)
