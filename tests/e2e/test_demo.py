@@ -81,7 +81,8 @@ def test_the_command_that_makes_the_shipped_checkpoint_is_documented():
 
 @pytest.mark.slow
 def test_make_checkpoint_is_reproducible(tmp_path):
-    """The same command writes the same weights (fixed seed, one thread, deterministic)."""
+    """The same command writes the same weights (fixed seed, one thread, deterministic): two tiny
+    runs, each a fresh process (about a minute: scene rendering and imports, 3 steps each)."""
     nets = []
     for run in ("a", "b"):
         target = tmp_path / run / "demo_gan.pt"
