@@ -5,6 +5,13 @@ H×W×3, mask float32 H×W in [0, 1] (1 = subject), depth float32 H×W (larger =
 ``focus_depth`` in the units of depth and ``params`` the method's dataclass. ``METHODS`` maps the
 names users type after ``--method`` to a :class:`MethodSpec`; :func:`render` builds the params
 from a plain dict (as saved next to results with :func:`params_to_dict`).
+
+The one per-image pipeline, used by scripts/blur.py (compositing/blur.py), evaluation/compare.py
+and compositing/video.py: :func:`prepare` (mask post-processing, depth, focus; once per photo)
+gives a :class:`Prepared`, :func:`render_prepared` renders it with one method (relative CoC for
+relative depth, the prior made metric from faces for a physical lens) into a
+:class:`PhotoRender`; :class:`PhotoPipeline` holds the models of a batch; :func:`render_photo`
+is both halves in one call.
 """
 from __future__ import annotations
 
@@ -429,6 +436,8 @@ def render_prepared(method: str, prepared: Prepared, params: Optional[dict[str, 
         mask, depth, focus = p.mask, p.depth, p.focus
         used = params_for_depth(method, params, p.relative) or {}
         info = {"depth_source": "relative" if p.relative else p.depth_source}
+    # the one composition point of every photo render (blur, compare, video): a step on the
+    # final output (e.g. grain) goes here, once for all three
     output = render(method, p.image, mask, depth, focus, used)
     return PhotoRender(output, mask, depth, focus, used, info)
 

@@ -426,3 +426,26 @@ def test_compositor_methods_render_what_blur_renders(data, tmp_path):
     assert again.out == str(tmp_path / "o2") and again.params == {"lens": {"strength": 0.02}}
     assert again.methods == ["lens"] and again.depth == cfg.depth
 
+
+
+def test_a_physical_lens_makes_the_prior_metric_from_faces_as_blur_does(tmp_path):
+    """With the depth prior and f_number given, the lens column is made metric from the faces
+    MediaPipe finds, exactly as scripts/blur.py renders it (compare used to skip both the matte
+    and the faces)."""
+    from skimage import data
+
+    from compositing.pipeline import render_photo
+    from evaluation.compare import compositor_renderer
+    from segdepth.face import FaceDetector
+    from segdepth.segment import build_segmenter
+
+    image = np.ascontiguousarray(data.astronaut()[::2, ::2, :3])
+    write_image(tmp_path / "in" / "astronaut.png", image)
+    segmenter = build_segmenter("mediapipe")
+    lens = compositor_renderer("lens", {"f_number": 2.0})
+    assert lens.uses_faces and "metric" in lens.settings["with the depth prior"]
+    cfg = CompareConfig(input=str(tmp_path / "in"), out=str(tmp_path / "o"), quiet=True)
+    assert run_compare(cfg, [lens], segmenter=segmenter).ok
+    expect = render_photo("lens", image, segmenter(image), {"f_number": 2.0}, faces=FaceDetector()(image))
+    assert expect.depth_info["depth_source"] == "metric_from_face"
+    np.testing.assert_array_equal(read_image(tmp_path / "o" / "results" / "lens" / "astronaut.png"), expect.output)
