@@ -149,11 +149,13 @@ def parse_args(argv: Optional[list[str]] = None) -> BlurConfig:
 
 
 def check_config(cfg: BlurConfig) -> None:
-    """ValueError for a config that cannot run: no inputs, unknown method, bad --params or --focus."""
+    """ValueError for a config that cannot run: no inputs, an unknown method, segmenter, depth
+    model or refinement, bad --params or --focus."""
     if not cfg.inputs:
         raise ValueError("give at least one INPUT (image file or folder), or a --config that names them")
-    if cfg.refine not in REFINEMENTS:
-        raise ValueError(f"unknown mask refinement {cfg.refine!r}; choose from {REFINEMENTS}")
+    for key, allowed in (("refine", REFINEMENTS), ("segmenter", SEGMENTERS), ("depth_model", DEPTH_MODELS)):
+        if getattr(cfg, key) not in allowed:  # argparse checks its flags' choices, this a --config's values too
+            raise ValueError(f"{key}: {getattr(cfg, key)!r} is not one of {', '.join(sorted(allowed))}")
     build_params(cfg.method, cfg.params)
     if cfg.focus is not None:
         parse_focus(cfg.focus)

@@ -116,8 +116,9 @@ def check_config(cfg: WebcamConfig) -> None:
     low, high = cfg.hysteresis
     if not 0 < low <= high < 1:
         raise ValueError(f"--hysteresis: need 0 < LOW <= HIGH < 1, got {low:g} {high:g}")
-    if cfg.method not in method_names():
-        raise ValueError(f"unknown method {cfg.method!r}; choose from {method_names()}")
+    for key, allowed in (("method", method_names()), ("segmenter", sorted(SEGMENTERS)), ("mediapipe_model", [0, 1])):
+        if getattr(cfg, key) not in allowed:  # argparse checks its flags' choices, this a --config's values too
+            raise ValueError(f"{key}: {getattr(cfg, key)!r} is not one of {', '.join(map(str, allowed))}")
     if cfg.method != "fast":
         build_params(cfg.method, cfg.params)  # type and range, before the camera or video is opened
     elif cfg.params:

@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from compositing.pipeline import (METHODS, REFINEMENTS, Lazy, PhotoPipeline, Prepared, build_params,
+from compositing.pipeline import (METHODS, Lazy, PhotoPipeline, Prepared, build_params,
                                   face_detector_factory, ineffective_params, params_for_depth, params_to_dict,
                                   render_prepared, wants_faces)
 from datasets.config import save_config

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from typing import Any, Optional
 
 from compositing.pipeline import METHODS, REFINEMENTS, build_params
@@ -44,6 +43,8 @@ from datasets.io import ImageError
 from .compare import CompareConfig, build_renderers, run_compare
 
 log = logging.getLogger("compare")
+
+FID_WEIGHTS = ("imagenet", "none", "off")
 
 
 def method_list(text: str) -> list[str]:
@@ -96,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--depth-model", default=d.depth_model, help="depth model for inputs without --depth")
     p.add_argument("--refine", default=d.refine, choices=REFINEMENTS,
                    help="the compositor methods' mask edge refinement, as scripts/blur.py's (default snap)")
-    p.add_argument("--fid-weights", choices=["imagenet", "none", "off"], default=d.fid_weights,
+    p.add_argument("--fid-weights", choices=FID_WEIGHTS, default=d.fid_weights,
                    help="Inception weights for FID/KID: torchvision IMAGENET1K_V1 from the torch hub cache, "
                         "'none' = random init (testing only), 'off' = skip FID/KID")
     p.add_argument("--device", type=torch_device, default=d.device,
@@ -116,6 +117,9 @@ def parse_args(argv: Optional[list[str]] = None) -> CompareConfig:
     missing = [flag for flag, value in (("--input", cfg.input), ("--out", cfg.out)) if not value]
     if missing:
         p.error(f"the following arguments are required: {', '.join(missing)}")
+    for key, allowed in (("refine", REFINEMENTS), ("fid_weights", FID_WEIGHTS)):  # a --config's values too
+        if getattr(cfg, key) not in allowed:
+            p.error(f"{key}: {getattr(cfg, key)!r} is not one of {', '.join(allowed)}")
     for method, values in cfg.params.items():
         try:
             build_params(method, values)  # type and range, before any image is read
