@@ -414,6 +414,11 @@ def parse_args(argv: Optional[list[str]] = None) -> DemoConfig:
     if a.gan_size % UNET_DIVISOR or a.gan_scene_size < a.gan_size:
         p.error(f"--gan-size {a.gan_size} must be a multiple of {UNET_DIVISOR} and at most --gan-scene-size "
                 f"{a.gan_scene_size}")
+    if a.gan and not a.make_checkpoint and a.gan_checkpoint != "none":
+        try:  # before any work: a missing or foreign checkpoint is one line, not a failure minutes later
+            load_demo_checkpoint(Path(a.gan_checkpoint))
+        except ValueError as e:
+            p.error(f"--gan-checkpoint {e}")
     return DemoConfig(out=a.out, scenes=a.scenes, scene_size=a.scene_size, gan=a.gan, presets=a.presets,
                       gan_size=a.gan_size, gan_scene_size=a.gan_scene_size, gan_jobs=a.gan_jobs,
                       gan_train_scenes=a.gan_train_scenes, gan_test_scenes=a.gan_test_scenes,

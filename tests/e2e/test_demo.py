@@ -106,3 +106,7 @@ def test_a_missing_or_foreign_checkpoint_is_one_clear_line(tmp_path):
     torch.save({"model": {}}, other)
     with pytest.raises(ValueError, match=f"{re.escape(str(other))}: not a demo GAN checkpoint"):
         demo.load_demo_checkpoint(other)
+    proc = subprocess.run([sys.executable, "scripts/demo.py", "--out", str(tmp_path / "out"), "--gan-checkpoint",
+                           str(other)], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert proc.returncode == 2 and "not a demo GAN checkpoint" in proc.stderr.strip().splitlines()[-1]
+    assert not (tmp_path / "out" / "data").exists()  # refused before any work
