@@ -505,7 +505,8 @@ def _table(items: list[Item], config: CurateConfig, scraped: dict[str, int], spl
 
 
 def _thumb_path(out: Path, it: Item) -> Path:
-    return out / "review" / "thumbs" / it.domain / (Path(it.name).stem + ".jpg")
+    """``review/thumbs/DOMAIN/NAME.jpg`` with the photo's whole file name (``a.jpg`` and ``a.png`` get two)."""
+    return out / "review" / "thumbs" / it.domain / (it.name + ".jpg")
 
 
 def _thumb_fresh(it: Item, dst: Path) -> bool:

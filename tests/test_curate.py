@@ -356,8 +356,8 @@ def test_a_run_decodes_each_photo_once_and_a_cached_rerun_none(tmp_path, monkeyp
     assert (big_item.reason, big_item.features["width"], big_item.features["height"]) == (None, 1024, 1024)
     x0, y0, x1, y1 = big_item.features["person"]["face_box"]
     assert 120 < x1 - x0 < 180  # in the full photo's pixels (the refined detector: 150 px at 1024; 37 in the copy)
-    thumbs = {p.stem for p in (Path(cfg.out) / "review" / "thumbs").rglob("*.jpg")}
-    assert thumbs == {Path(k).stem for k in readable}
+    thumbs = {p.name for p in (Path(cfg.out) / "review" / "thumbs").rglob("*.jpg")}
+    assert thumbs == {Path(k).name + ".jpg" for k in readable}
     decoded.clear()
     assert {it.key: it.reason for it in curate(cfg, person_check_factory=PERSON_CHECK).items} == \
         {it.key: it.reason for it in result.items}
@@ -455,10 +455,23 @@ def test_a_failed_thumbnail_batch_leaves_no_partial_thumbnail_and_a_rerun_comple
         curate(config(tmp_path), lambda: check)
     monkeypatch.setattr(Image.Image, "save", real_save)
     thumbs = tmp_path / "data" / "review" / "thumbs" / "ordinary"
-    assert sorted(p.name for p in thumbs.iterdir()) == [f"a{i}.jpg" for i in range(4)]
+    assert sorted(p.name for p in thumbs.iterdir()) == [f"a{i}.png.jpg" for i in range(4)]
     from datasets.io import read_image
     assert all(read_image(p).shape == (160, 160, 3) for p in thumbs.iterdir())  # complete files
     assert all_files(tmp_path) == before
     curate(config(tmp_path), lambda: check)
     check.close()
-    assert sorted(p.name for p in thumbs.iterdir()) == [f"a{i}.jpg" for i in range(10)]
+    assert sorted(p.name for p in thumbs.iterdir()) == [f"a{i}.png.jpg" for i in range(10)]
+
+
+def test_two_photos_of_one_name_get_two_thumbnails(tmp_path):
+    """a.jpg and a.png in one domain: each its own thumbnail (one batch cannot write a path twice)."""
+    raw = tmp_path / "scrape" / "raw" / "ordinary"
+    save(raw / "a.png", picture(0))
+    save(raw / "a.jpg", picture(1), "JPEG", quality=95)
+    curate(config(tmp_path, min_person_fraction=0))
+    thumbs = tmp_path / "data" / "review" / "thumbs" / "ordinary"
+    assert sorted(p.name for p in thumbs.iterdir()) == ["a.jpg.jpg", "a.png.jpg"]
+    assert (thumbs / "a.jpg.jpg").read_bytes() != (thumbs / "a.png.jpg").read_bytes()
+    html = (tmp_path / "data" / "review.html").read_text(encoding="utf-8")
+    assert 'src="review/thumbs/ordinary/a.jpg.jpg"' in html and 'src="review/thumbs/ordinary/a.png.jpg"' in html
