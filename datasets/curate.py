@@ -52,6 +52,7 @@ image moves at most one other between train and test.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import functools
@@ -61,11 +62,12 @@ import json
 import logging
 import os
 import shutil
+import warnings
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional, Protocol
+from typing import Callable, Iterator, Optional, Protocol
 
 import cv2
 import imagehash
@@ -73,6 +75,7 @@ import numpy as np
 from PIL import Image
 
 from datasets import markdown
+from datasets.cli import without_protobuf_note
 from datasets.io import ImageError, list_images, read_image_reduced, shrink_to, write_images, write_json, write_text
 
 log = logging.getLogger(__name__)
@@ -666,6 +669,18 @@ def _prepare_chunk(chunk: list[Item], config: CurateConfig, cache: FeatureCache)
     return [image if person else None for (person, _), image in zip(needs, images)]
 
 
+@contextlib.contextmanager
+def _warning_filters_for_both_threads() -> Iterator[None]:
+    """The warning filters that each thread of the feature pass sets around its own calls, set once
+    for both: ``warnings.catch_warnings`` is process-wide, not per thread, so when the worker's
+    block around Image.open (datasets.io) ends it restores the filters of its start, dropping the
+    calling thread's filter of MediaPipe's protobuf note (datasets.cli.without_protobuf_note), and
+    the reverse. Set here, before the worker starts and until it ends, both stay in force."""
+    with without_protobuf_note(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # datasets.io's max_pixels replaces it
+        yield
+
+
 def _feature_pass(items: list[Item], config: CurateConfig, cache: FeatureCache, check: PersonCheckFactory) -> None:
     """Features, thumbnails and person evidence of every photo, from one decode per photo, in two
     stages at once: a worker thread decodes, hashes and writes the thumbnails of the next chunk
@@ -675,7 +690,7 @@ def _feature_pass(items: list[Item], config: CurateConfig, cache: FeatureCache, 
     from tqdm import tqdm
 
     chunks = [items[start:start + CHUNK] for start in range(0, len(items), CHUNK)]
-    with ThreadPoolExecutor(max_workers=1) as pool, \
+    with _warning_filters_for_both_threads(), ThreadPoolExecutor(max_workers=1) as pool, \
             tqdm(total=len(items), desc="features", unit="img", disable=config.quiet) as bar:
         ahead = pool.submit(_prepare_chunk, chunks[0], config, cache) if chunks else None
         for n, chunk in enumerate(chunks):

@@ -404,9 +404,11 @@ def test_the_person_check_sees_a_256px_copy_and_decides_as_on_the_full_photo(tmp
 
 def test_the_feature_pass_gives_a_serial_runs_results_whatever_the_chunks(tmp_path, monkeypatch):
     """A worker thread decodes and writes thumbnails a chunk ahead; the person check runs in the
-    calling thread alone, and every output is the same with one chunk (a serial run) or chunks of 3."""
+    calling thread alone, every output is the same with one chunk (a serial run) or chunks of 3,
+    and no warning filter of one thread is lost to the other."""
     import shutil
     import threading
+    import warnings
 
     import datasets.curate as dc
 
@@ -417,7 +419,11 @@ def test_the_feature_pass_gives_a_serial_runs_results_whatever_the_chunks(tmp_pa
         shutil.rmtree(tmp_path / "scrape", ignore_errors=True)
         shutil.rmtree(tmp_path / "data", ignore_errors=True)
         make_scrape(tmp_path / "scrape")  # the same paths each time: error details name them
-        curate(config(tmp_path), _recording(lambda: check, seen))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            curate(config(tmp_path), _recording(lambda: check, seen))
+        # both threads set warning filters (process-wide): MediaPipe's protobuf note must stay hidden
+        assert not [w for w in caught if "GetPrototype" in str(w.message)]
         out = tmp_path / "data"
         outputs[chunk] = {name: (out / name).read_bytes() for name in
                           ("rejects.csv", "features.csv", "decisions.csv", "summary.csv", "split.json")}
@@ -474,3 +480,29 @@ def test_two_photos_of_one_name_get_two_thumbnails(tmp_path):
     assert (thumbs / "a.jpg.jpg").read_bytes() != (thumbs / "a.png.jpg").read_bytes()
     html = (tmp_path / "data" / "review.html").read_text(encoding="utf-8")
     assert 'src="review/thumbs/ordinary/a.jpg.jpg"' in html and 'src="review/thumbs/ordinary/a.png.jpg"' in html
+
+
+def test_the_protobuf_note_stays_hidden_when_the_two_threads_filter_blocks_interleave():
+    """The order that showed MediaPipe's note once in a run: the worker's block around Image.open
+    starts, the calling thread's block around MediaPipe starts, the worker's ends (restoring the
+    filters of its start, without the note's). Inside the feature pass's own block the note stays hidden."""
+    import contextlib
+    import warnings
+
+    from datasets.cli import without_protobuf_note
+    from datasets.curate import _warning_filters_for_both_threads
+
+    def shown(outer) -> int:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with outer():
+                worker = warnings.catch_warnings()
+                worker.__enter__()
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                with without_protobuf_note():
+                    worker.__exit__(None, None, None)
+                    warnings.warn("SymbolDatabase.GetPrototype() is deprecated.", UserWarning)
+        return len(caught)
+
+    assert shown(contextlib.nullcontext) == 1  # the race, as it was
+    assert shown(_warning_filters_for_both_threads) == 0
