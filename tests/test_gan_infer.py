@@ -11,7 +11,8 @@ import torch
 from torch import nn
 
 from datasets.io import mask_path, read_image, write_image, write_mask
-from gan.infer import CheckpointError, Translator, translate_folder
+from gan.checkpoint import CheckpointError, save_checkpoint
+from gan.infer import Translator, translate_folder
 from gan.model import CycleGANModel, config_from_preset
 
 REPO = Path(__file__).resolve().parents[1]
@@ -20,12 +21,12 @@ TINY = dict(netG="resnet", n_blocks=1, ngf=4, ndf=4, n_layers_D=2, vgg_weights="
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """A tiny model and its checkpoint in train_cyclegan's format ({"config", "model"})."""
+    """A tiny model and its checkpoint in train_cyclegan's format (gan.checkpoint: a format tag, "config", "model")."""
     torch.manual_seed(0)
     cfg = config_from_preset("mask_overlay", **TINY)
     model = CycleGANModel(cfg)
     path = tmp_path_factory.mktemp("ckpt") / "latest.pt"
-    torch.save({"config": cfg.to_dict(), "model": model.state_dict(), "epoch": 3}, path)
+    save_checkpoint(path, {"config": cfg.to_dict(), "model": model.state_dict(), "epoch": 3})
     return model, cfg, path
 
 
@@ -158,7 +159,7 @@ def test_wrong_architecture_is_one_clear_error(trained, tmp_path):
         Translator.from_checkpoint(disc, config=cfg)
     junk = tmp_path / "junk.pt"
     junk.write_text("not a checkpoint")
-    with pytest.raises(CheckpointError, match="junk.pt: not a readable PyTorch checkpoint"):
+    with pytest.raises(CheckpointError, match="junk.pt: not a readable checkpoint"):
         Translator.from_checkpoint(junk)
     with pytest.raises(CheckpointError, match="no such checkpoint"):
         Translator.from_checkpoint(tmp_path / "missing.pt")
@@ -208,7 +209,7 @@ def test_script_end_to_end_and_exit_status(trained, tmp_path):
               "--mode", "resize", "--quiet")
     assert bad.returncode == 1 and "bad.png" in bad.stderr and "1 of 2 images failed" in bad.stderr
     wrong = run("--checkpoint", src / "a.png", "--input", src, "--out", tmp_path / "out3")
-    assert wrong.returncode == 2 and "a.png: not a readable PyTorch checkpoint" in wrong.stderr
+    assert wrong.returncode == 2 and "a.png: not a readable checkpoint" in wrong.stderr
 
 
 def test_script_takes_a_run_directory_and_uses_its_latest_checkpoint(trained, tmp_path):
