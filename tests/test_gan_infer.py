@@ -231,3 +231,33 @@ def test_script_takes_a_run_directory_and_uses_its_latest_checkpoint(trained, tm
     empty = subprocess.run([sys.executable, "scripts/test_cyclegan.py", "--checkpoint", str(src), "--input",
                             str(src), "--out", str(tmp_path / "none")], cwd=REPO, capture_output=True, text=True)
     assert empty.returncode == 2 and f"{src}: a directory without checkpoints" in empty.stderr
+
+
+def test_a_saved_test_config_repeats_the_run_with_config(trained, tmp_path, capsys):
+    """test_config.json records what the checkpoint decided (the file, the overlay, the size);
+    --config repeats the run exactly, and flags given beside it override the file."""
+    from gan.translate import main, parse_args
+
+    _, _, path = trained
+    src = tmp_path / "in"
+    write_with_mask(src, "a.png", photo(40, 48), np.full((40, 48), 0.5, np.float32))
+    first, second = tmp_path / "first", tmp_path / "second"
+    assert main(["--checkpoint", str(path), "--input", str(src), "--out", str(first), "--size", "16",
+                 "--mode", "tiles", "--quiet"]) == 0
+    saved = first / "test_config.json"
+    settings = json.loads(saved.read_text())
+    assert (settings["checkpoint"], settings["overlay"], settings["size"]) == (str(path), True, 16)
+    assert main(["--config", str(saved), "--out", str(second)]) == 0
+    assert np.array_equal(read_image(second / "a.png"), read_image(first / "a.png"))
+    assert json.loads((second / "test_config.json").read_text()) == {**settings, "out": str(second)}
+    assert parse_args(["--config", str(saved), "--no-overlay"]).overlay is False
+    whole = parse_args(["--config", str(saved), "--full-res"])  # replaces the file's size
+    assert whole.full_res and whole.size is None
+    assert parse_args(["--config", str(first / "test_config.json"), "--size", "24"]).size == 24
+    saved.write_text(json.dumps({**settings, "tile": 3}))
+    with pytest.raises(SystemExit) as info:
+        parse_args(["--config", str(saved)])
+    assert info.value.code == 2 and "unknown TestConfig keys: ['tile']" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        parse_args(["--input", str(src)])
+    assert "--checkpoint, --out are required" in capsys.readouterr().err
