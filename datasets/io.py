@@ -24,7 +24,8 @@ that only need a smaller copy (curation).
 Writing is atomic: every writer goes through :func:`atomic_path`, which writes a temporary file
 in the target's folder, fsyncs it and renames it onto the target with :func:`os.replace`. On any
 error the temporary file is removed and an existing target is left untouched, so no partial
-output is ever visible under the final name.
+output is ever visible under the final name. :func:`atomic_paths` (and :func:`write_images`) does
+the same for a batch of files with one folder fsync for all, e.g. curation's thumbnails.
 """
 from __future__ import annotations
 
