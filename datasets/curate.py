@@ -50,7 +50,6 @@ image moves at most one other between train and test.
 from __future__ import annotations
 
 import csv
-import dataclasses
 import functools
 import hashlib
 import io
@@ -69,6 +68,7 @@ import numpy as np
 from PIL import Image
 
 from datasets import markdown
+from datasets.config import save_config
 from datasets.io import ImageError, list_images, read_image_reduced, write_image, write_json, write_text
 
 log = logging.getLogger(__name__)
@@ -81,9 +81,13 @@ FEATURES_VERSION = 3  # 3: features from the reduced decode (read_image_reduced)
 PERSON_CHECK_VERSION = 1
 
 
+#: The run's settings, written beside its results (a ``--config`` file for scripts/curate.py).
+CONFIG_FILE = "curate_config.json"
+
+
 @dataclass
 class CurateConfig:
-    """Settings of one curation run (saved as ``OUT/curate_config.json``)."""
+    """Settings of one curation run (saved as ``OUT/curate_config.json``, reloadable with ``--config``)."""
 
     raw: str
     out: str
@@ -713,7 +717,7 @@ def curate(config: CurateConfig, person_check_factory: Optional[PersonCheckFacto
     if config.dry_run:
         return result
     out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "curate_config.json", dataclasses.asdict(config))
+    save_config(config, out / CONFIG_FILE)
     for it in items:
         home = raw / "raw" / it.domain / it.name
         target = home if it.reason is None else out / "quarantine" / it.reason / it.domain / it.name
