@@ -13,12 +13,12 @@ import argparse
 import dataclasses
 import json
 import logging
-from typing import Any, Optional, Sequence
+from typing import Optional, Sequence
 
 from datasets import depth as depth_data
 from datasets import segmentation as seg_data
-from datasets.cli import (EXIT_CODES_EPILOG, EXIT_SOME_FAILED, EXIT_USAGE, add_download_flag, float_range, int_range,
-                          non_negative_int, parse_key_values, positive_int, torch_device)
+from datasets.cli import (EXIT_CODES_EPILOG, EXIT_SOME_FAILED, EXIT_USAGE, KeyValues, add_download_flag, float_range,
+                          int_range, non_negative_int, positive_int, torch_device)
 from datasets.config import add_config_option, parse_config_args
 from datasets.unaligned import DatasetError
 
@@ -33,17 +33,6 @@ log = logging.getLogger(__name__)
 CONFIGS: dict[str, type[TrainConfig]] = {"segmentation": SegTrainConfig, "depth": DepthTrainConfig}
 #: What ``--resume`` takes from the command line (besides ``--quiet``); the rest is the run's.
 RESUME_OPTIONS = ("epochs", "device")
-
-
-class _KeyValues(argparse.Action):
-    """``KEY=VALUE …`` (values JSON where they parse: ``n=32``, ``shape=[64,64]``) → a dict."""
-
-    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
-                 option_string: Optional[str] = None) -> None:
-        try:
-            setattr(namespace, self.dest, parse_key_values(values, option_string or self.dest))
-        except ValueError as exc:
-            parser.error(str(exc))
 
 
 def _hw(text: str) -> list[int]:
@@ -101,12 +90,12 @@ def build_parser(task: str) -> argparse.ArgumentParser:
                    help="default: the library's pretrained weights where the architecture has them (DeepLabV3: "
                         "COCO/VOC; EfficientNet, DenseNet, VGG16, MobileNetV2 encoders: ImageNet; U-Net: none exist); "
                         "none: random initialisation; or a checkpoint of ours to start from")
-    p.add_argument("--arch", dest="arch_kwargs", nargs="*", action=_KeyValues, default=d.arch_kwargs,
+    p.add_argument("--arch", dest="arch_kwargs", nargs="*", action=KeyValues, default=d.arch_kwargs,
                    metavar="KEY=VALUE", help="network constructor options, e.g. base=32")
     p.add_argument("--dataset", default=d.dataset, choices=sources)
-    p.add_argument("--data", nargs="*", action=_KeyValues, metavar="KEY=VALUE", default=d.data,
+    p.add_argument("--data", nargs="*", action=KeyValues, metavar="KEY=VALUE", default=d.data,
                    help="options of the dataset source (see datasets/%s.py)" % ("segmentation" if seg else "depth"))
-    p.add_argument("--val-data", nargs="*", action=_KeyValues, metavar="KEY=VALUE", default=d.val_data,
+    p.add_argument("--val-data", nargs="*", action=KeyValues, metavar="KEY=VALUE", default=d.val_data,
                    help="validation source options (default: hold out --val-fraction)")
     p.add_argument("--val-fraction", type=float_range(0.0, 0.9), default=d.val_fraction,
                    help=f"share held out for validation, 0 … 0.9 (default {d.val_fraction})")
