@@ -54,7 +54,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import dataclasses
 import functools
 import hashlib
 import io
@@ -76,6 +75,7 @@ from PIL import Image
 
 from datasets import markdown
 from datasets.cli import without_protobuf_note
+from datasets.config import save_config
 from datasets.io import ImageError, list_images, read_image_reduced, shrink_to, write_images, write_json, write_text
 
 log = logging.getLogger(__name__)
@@ -88,9 +88,13 @@ FEATURES_VERSION = 4  # 3: features from the reduced decode (read_image_reduced)
 PERSON_CHECK_VERSION = 2  # 2: the check works at 256 px (segdepth.person.WORK_SIDE)
 
 
+#: The run's settings, written beside its results (a ``--config`` file for scripts/curate.py).
+CONFIG_FILE = "curate_config.json"
+
+
 @dataclass
 class CurateConfig:
-    """Settings of one curation run (saved as ``OUT/curate_config.json``)."""
+    """Settings of one curation run (saved as ``OUT/curate_config.json``, reloadable with ``--config``)."""
 
     raw: str
     out: str
@@ -747,7 +751,7 @@ def curate(config: CurateConfig, person_check_factory: Optional[PersonCheckFacto
     if config.dry_run:
         return result
     out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "curate_config.json", dataclasses.asdict(config))
+    save_config(config, out / CONFIG_FILE)
     for it in items:
         home = raw / "raw" / it.domain / it.name
         target = home if it.reason is None else out / "quarantine" / it.reason / it.domain / it.name
