@@ -309,6 +309,13 @@ FACE_PRIOR_F_NUMBER = 3.5
 PHYSICAL_LENS_PARAMS = ("f_number", "focal_length_mm", "sensor_width_mm")
 
 
+# settings the photo path (render_photo) uses unless the user gives them: a photo was taken through
+# a sensor, so the lens puts the photo's own grain back over the blurred background
+# (compositing.grain); the bare `render`, compared against noise-free synthetic truth, keeps the
+# params' defaults (grain off)
+PHOTO_DEFAULTS: dict[str, dict[str, Any]] = {"lens": {"grain": True}}
+
+
 def asks_for_physical_lens(params: Optional[dict[str, Any]]) -> bool:
     """Whether ``params`` name a physical lens (``PHYSICAL_LENS_PARAMS`` or ``coc="thin_lens"``)."""
     params = params or {}
@@ -356,13 +363,13 @@ def render_photo(method: str, image: np.ndarray, raw_mask: np.ndarray, params: O
     faces' sizes (segdepth.depth.metric: per-person distances, focal length ``focal_35mm`` from
     EXIF or a default field of view) and rendered through the thin lens, so f-number and focal
     length act as on a camera; otherwise the relative prior with ``coc="relative"``.
-    uint8 RGB in and out."""
+    ``PHOTO_DEFAULTS`` fill settings not in ``params`` (the lens's grain). uint8 RGB in and out."""
     from segdepth.depth.prior import DepthPrior
 
     from .video import params_for_depth
 
     mask = postprocess_mask(raw_mask, image, refine=refine)
-    params = dict(params or {})
+    params = {**PHOTO_DEFAULTS.get(method, {}), **(params or {})}
     if depth is not None:
         relative, info = depth_relative, {"depth_source": "relative" if depth_relative else "given"}
     else:
