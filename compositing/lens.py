@@ -459,6 +459,6 @@ def lens_blur(image: np.ndarray, mask: np.ndarray, depth: np.ndarray, focus_dept
     if params.grain:  # the photo's own noise where the blur removed it (compositing.grain)
         kept = keep_low if region is not None else np.zeros_like(rho_bg)
         kept = kept * kept + (1.0 - kept) ** 2 * grain.noise_kept(np.abs(rho_bg / np.float32(sx)), params.blades, params.rotation_deg)
-        alpha = np.clip(mask, 0.0, 1.0) if subject_in_focus else np.zeros(full, np.float32)
-        result = grain.add_grain(result, image, grain.restore_weight(alpha, _resize(kept, full)), params.seed)
+        alpha = mask if subject_in_focus else np.zeros(full, np.float32)
+        result = grain.add_grain(result, image, grain.photo_weight(alpha, kept), params.seed)
     return result
