@@ -40,6 +40,8 @@ setup(
     license="MIT",
     python_requires=">=3.10",
     packages=find_packages(include=["datasets*", "segdepth*", "compositing*", "gan*", "evaluation*"]),
+    # the local fake Flickr answers from real answer shapes (datasets/testing/flickr/README.md)
+    package_data={"datasets.testing": ["flickr/*.json", "flickr/README.md"]},
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS,
 )

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install Debian's chromium for the gallery browser test (tests/test_gallery_browser.py).
+# Install Debian's chromium for the gallery browser test (tests/evaluation/test_gallery_browser.py).
 # Idempotent and quiet: does nothing when /usr/bin/chromium already exists.
 # Needs root (or sudo) and access to the Debian package mirror.
 set -euo pipefail

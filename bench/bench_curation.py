@@ -19,7 +19,7 @@ outcome of each photo comes from how it was made, never from the rules:
   (the issue's overcast and low-light colour photos: keep), grey, sepia, cyanotype and
   split-toned (``grayscale``).
 * ``skimage``: scikit-image's bundled photos (no folder needed), scaled up to 256 px where
-  smaller. The astronaut and tests/people.py photos are people (keep); the others and
+  smaller. The astronaut and datasets/testing/people.py photos are people (keep); the others and
   procedural scenes without their subject are not (``no_person``, or ``grayscale`` for the ones
   stored as grey images; the retina is a colour photo, so ``grayscale`` for it is a wrong reason).
 
@@ -109,9 +109,8 @@ def real_scenarios(folder: Path) -> dict[str, list[Photo]]:
 
 
 def skimage_scenario() -> list[Photo]:
-    """scikit-image's photos, tests/people.py photos and person-less procedural scenes."""
-    from tests.people import person_photo
-    from tests.test_person import NO_PERSON, background_only, skimage_rgb
+    """scikit-image's photos, datasets/testing/people.py photos and person-less procedural scenes."""
+    from datasets.testing.people import NO_PERSON, background_only, person_photo, skimage_rgb
 
     def photo(name: str) -> bytes:  # at least 256 px on the short side, above --min-side
         image = skimage_rgb(name)

@@ -1,11 +1,11 @@
 """Dataset builder speed: scraper downloads from a local fake Flickr, and curation per 1,000 images.
 
-Downloads: the fake server (tests/fake_flickr.py, 127.0.0.1) answers every image request after
+Downloads: the fake server (datasets/testing/fake_flickr.py, 127.0.0.1) answers every image request after
 50 ms of added latency; the whole scrape (search pages + verified downloads + manifest) is timed
 for 1, 4 and 16 download workers. Curation: JPEG (q95) photos of a real person at 256, 640 and
 1024 px (Flickr's usual long side) through every rule with the real person check (MediaPipe mask,
 face detection, and the pose for photos without a face); the first run computes features, the
-second reads them from the cache. The photos are tests/people.py's (each distinct) made at 256 px,
+second reads them from the cache. The photos are datasets/testing/people.py's (each distinct) made at 256 px,
 scaled up to each size with a little sensor-like noise (σ 2 grey levels), so that a 1024-px file
 decodes like a photo rather than a smooth upscale (making them at 1024 px costs 3.6 s each).
 """
@@ -27,7 +27,7 @@ CURATION_SIDES = (256, 640, 1024)
 
 def _download_rate(n_photos: int, workers: int, root: Path) -> tuple[float, int]:
     from datasets.flickr import ScrapeConfig, read_manifest, scrape
-    from tests.fake_flickr import FakeFlickr, make_photos
+    from datasets.testing.fake_flickr import FakeFlickr, make_photos
 
     photos = make_photos(n_photos, seed=workers, image_size=(320, 240))
     with FakeFlickr(photos, api_key="bench", image_latency_s=LATENCY_S) as fake:
@@ -44,7 +44,7 @@ def _download_rate(n_photos: int, workers: int, root: Path) -> tuple[float, int]
 
 def make_images(root: Path, n: int, sides: tuple[int, ...] = CURATION_SIDES) -> None:
     """``root/SIDE/raw/{ordinary,shallow}/*.jpg``: the same ``n`` distinct person photos at each side."""
-    from tests.people import person_photo
+    from datasets.testing.people import person_photo
 
     for i in range(n):
         domain, seed = ("ordinary", i) if i % 2 == 0 else ("shallow", 100_000 + i)
@@ -123,5 +123,4 @@ def curation_lines(n: int, root: Path, quick: bool) -> list[str]:
 if __name__ == "__main__":
     import sys
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.fake_flickr
     print(run(quick="--full" not in sys.argv))

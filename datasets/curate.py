@@ -68,6 +68,7 @@ import imagehash
 import numpy as np
 from PIL import Image
 
+from datasets import markdown
 from datasets.io import ImageError, list_images, read_image_reduced, write_image, write_json, write_text
 
 log = logging.getLogger(__name__)
@@ -480,10 +481,9 @@ def _materialise_splits(out: Path, wanted: dict[str, dict[str, Path]]) -> None:
 
 
 def table_markdown(rows: list[dict]) -> str:
+    """Table 1 rows (one dict per domain, the same keys) as a Markdown table (datasets.markdown)."""
     keys = list(rows[0])
-    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
-    lines += ["| " + " | ".join(str(r[k]) for k in keys) + " |" for r in rows]
-    return "\n".join(lines) + "\n"
+    return markdown.table(keys, [[r[k] for k in keys] for r in rows]) + "\n"
 
 
 def _table(items: list[Item], config: CurateConfig, scraped: dict[str, int], splits: dict[str, list[str]]) -> list[dict]:

@@ -51,6 +51,7 @@ import numpy as np
 import requests
 from PIL import Image, UnidentifiedImageError
 
+from datasets import markdown
 from datasets.io import append_jsonl, new_file_mode
 
 log = logging.getLogger(__name__)
@@ -719,10 +720,8 @@ class ScrapeSummary:
         keys = ["total", "downloaded", "candidates", "already", "excluded_tag", "no_size", "too_small",
                 "exif_model", "rejected", "failed"]
         keys = ["total"] + [k for k in keys[1:] if any(c[k] for c in self.counts.values())]
-        rows = ["| domain | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
-        for name, c in self.counts.items():
-            rows.append(f"| {name} | " + " | ".join(str(c[k]) for k in keys) + " |")
-        return "\n".join(rows) + f"\n\nAPI calls: {self.api_calls}"
+        rows = [[name, *(c[k] for k in keys)] for name, c in self.counts.items()]
+        return markdown.table(["domain", *keys], rows) + f"\n\nAPI calls: {self.api_calls}"
 
 
 def _lock_out_dir(out: Path) -> Any:

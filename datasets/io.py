@@ -259,8 +259,9 @@ _DRAFT_FORMATS = ("JPEG", "MPO")
 _QUARTER_TURNS = (5, 6, 7, 8)
 
 
-def _upright_size(im: Image.Image, path: Path) -> tuple[int, int]:
-    """(width, height) of ``im`` once its EXIF orientation is applied."""
+def upright_size(im: Image.Image, path: PathLike) -> tuple[int, int]:
+    """(width, height) of the opened image ``im`` (read from ``path``) once its EXIF orientation is
+    applied, from the header alone; a malformed EXIF block raises :class:`ImageError`."""
     try:
         orientation = im.getexif().get(0x0112, 1)
     except _ERRORS as exc:  # malformed EXIF block
@@ -287,7 +288,7 @@ def read_image_reduced(path: PathLike, long_side: int, *,
     path = Path(path)
     im = _open_checked(path, max_pixels)
     try:
-        full = _upright_size(im, path)
+        full = upright_size(im, path)
         width, height = im.size
         if im.format in _DRAFT_FORMATS and max(width, height) > long_side:
             scale = long_side / max(width, height)

@@ -34,11 +34,10 @@ from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
-from datasets.io import list_photos, mask_path, read_depth, read_image, read_mask_for
+from datasets.io import ImageError, list_photos, mask_path, read_depth, read_image, read_mask_for, upright_size
 
 log = logging.getLogger(__name__)
 
-_EXIF_ORIENTATION = 0x0112
 _MAX_LISTED = 20  # problems spelled out in one DatasetError; the rest are counted
 
 
@@ -62,9 +61,9 @@ def _header_problems(path: Path, min_side: int) -> tuple[list[str], tuple[int, i
     try:
         with Image.open(path) as im:
             im.load()  # every format: truncated or corrupt data fails here, before the first step
-            width, height = im.size
-            if im.getexif().get(_EXIF_ORIENTATION, 1) in (5, 6, 7, 8):
-                width, height = height, width
+            width, height = upright_size(im, path)
+    except ImageError as exc:  # a malformed EXIF block
+        return [exc.problem], None
     except UnidentifiedImageError:
         return ["not a readable image file"], None
     except Image.DecompressionBombError as exc:

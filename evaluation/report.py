@@ -24,6 +24,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
+from datasets import markdown
 from datasets.io import atomic_path, write_text
 
 log = logging.getLogger(__name__)
@@ -106,10 +107,6 @@ def format_value(v: Optional[float]) -> str:
     return f"{v:.4g}"
 
 
-def _md_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
-
-
 def metrics_markdown(
     summary: Sequence[Mapping[str, Any]],
     metric_names: Sequence[str],
@@ -122,14 +119,11 @@ def metrics_markdown(
     set_metrics = set_metrics or {}
     set_names = sorted({k for v in set_metrics.values() for k in v})
     head = ["method", "n", *(labels.get(m, m) for m in metric_names), *(labels.get(s, s) for s in set_names)]
-    lines = ["| " + " | ".join(_md_escape(h) for h in head) + " |", "|" + "---|" * len(head)]
-    for e in summary:
-        cells = [_md_escape(e["method"]), str(e["n"])]
-        cells += [f"{format_value(e[f'{m}_mean'])} / {format_value(e[f'{m}_median'])}" for m in metric_names]
-        cells += [format_value(set_metrics.get(e["method"], {}).get(s)) for s in set_names]
-        lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "Per-image metrics are mean / median over images."]
-    lines += [f"- {_md_escape(n)}" for n in notes]
+    rows = [[e["method"], e["n"],
+             *(f"{format_value(e[f'{m}_mean'])} / {format_value(e[f'{m}_median'])}" for m in metric_names),
+             *(format_value(set_metrics.get(e["method"], {}).get(s)) for s in set_names)] for e in summary]
+    lines = [markdown.table(head, rows), "", "Per-image metrics are mean / median over images."]
+    lines += [f"- {markdown.escape(n)}" for n in notes]
     return "\n".join(lines) + "\n"
 
 

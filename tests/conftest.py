@@ -10,6 +10,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
+from tests.support.browser import browser  # noqa: E402,F401  (the headless Chromium fixture, for every folder)
+
 
 @pytest.fixture(autouse=True)
 def torch_global_state():

@@ -14,6 +14,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from datasets import markdown
 from datasets.depth import EIGEN_CROP, DepthDataset
 from datasets.depth import SOURCES as DEPTH_SOURCES
 from datasets.segmentation import SOURCES as SEG_SOURCES
@@ -83,11 +84,9 @@ def evaluate_depth(net: nn.Module, loader: DataLoader, device: torch.device, max
 
 def markdown_table(rows: list[tuple[str, dict[str, float]]], keys: list[str]) -> str:
     """Rows of (name, metrics) as a Markdown table over ``keys`` (missing values shown as —)."""
-    lines = ["| | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
-    for name, values in rows:
-        cells = [f"{values[k]:.3f}" if k in values and values[k] is not None else "—" for k in keys]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    cells = [[name, *(f"{values[k]:.3f}" if k in values and values[k] is not None else "—" for k in keys)]
+             for name, values in rows]
+    return markdown.table(["", *keys], cells)
 
 
 def evaluate_checkpoint(task: str, cfg: TrainConfig, ckpt_path: str) -> str:

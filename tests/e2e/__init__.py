@@ -1,0 +1,1 @@
+"""End-to-end runs: the README's training block and `make demo`."""

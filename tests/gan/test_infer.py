@@ -1,0 +1,232 @@
+"""gan.infer and scripts/test_cyclegan.py: full-resolution output, exact overlay, seamless tiles,
+checkpoint formats and clear errors, folder translation with bad files counted."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from datasets.io import mask_path, read_image, write_image, write_mask
+from gan.infer import CheckpointError, Translator, translate_folder
+from gan.model import CycleGANModel, config_from_preset
+
+REPO = Path(__file__).resolve().parents[2]
+TINY = dict(netG="resnet", n_blocks=1, ngf=4, ndf=4, n_layers_D=2, vgg_weights="none")
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A tiny model and its checkpoint in train_cyclegan's format ({"config", "model"})."""
+    torch.manual_seed(0)
+    cfg = config_from_preset("mask_overlay", **TINY)
+    model = CycleGANModel(cfg)
+    path = tmp_path_factory.mktemp("ckpt") / "latest.pt"
+    torch.save({"config": cfg.to_dict(), "model": model.state_dict(), "epoch": 3}, path)
+    return model, cfg, path
+
+
+def photo(h=70, w=90, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+
+def test_full_resolution_output_and_direction(trained):
+    model, cfg, path = trained
+    image = photo()
+    for mode, size in (("resize", 32), ("resize", None), ("tiles", 32)):
+        out = Translator.from_checkpoint(path, size=size, mode=mode)(image)
+        assert out.shape == image.shape and out.dtype == np.uint8
+    # the full-frame translation is exactly the network's output, and BtoA runs G_B
+    for direction, net in (("AtoB", model.netG_A), ("BtoA", model.netG_B)):
+        t = Translator.from_checkpoint(path, direction=direction, size=None)
+        x = torch.from_numpy(image[:68, :88]).permute(2, 0, 1)[None].float() / 127.5 - 1
+        with torch.no_grad():
+            expected = ((net(x)[0].clamp(-1, 1) + 1) * 127.5).permute(1, 2, 0).numpy()
+        assert np.abs(t(image[:68, :88]).astype(float) - expected).max() <= 0.5 + 1e-3
+
+
+class Identity(nn.Module):
+    divisor = 4
+
+    def forward(self, x):
+        return x[:, :3]
+
+
+def test_resize_mode_keeps_full_resolution_detail_where_nothing_changes(trained):
+    """Translating at low resolution and adding the upsampled change: a generator that changes
+    nothing returns the full-resolution input exactly (upsampling its output would blur it)."""
+    _, cfg, _ = trained
+    image = photo(80, 120)
+    out = Translator(Identity(), cfg, size=24, mode="resize")(image)
+    assert np.array_equal(out, image)
+
+
+def test_overlay_keeps_subject_pixels_exactly(trained):
+    _, cfg, path = trained
+    image = photo()
+    mask = np.zeros(image.shape[:2], np.float32)
+    mask[10:50, 20:60] = 1.0
+    mask[50:55, 20:60] = 0.5
+    on = Translator.from_checkpoint(path, size=32, overlay=None)  # the preset's mask_overlay_test
+    assert on.overlay
+    out = on(image, mask)
+    assert np.array_equal(out[10:50, 20:60], image[10:50, 20:60])
+    off = Translator.from_checkpoint(path, size=32, overlay=False)(image, mask)
+    assert not np.array_equal(off[10:50, 20:60], image[10:50, 20:60])
+    assert np.array_equal(out[mask == 0], off[mask == 0])
+    soft = np.rint(0.5 * image[50:55, 20:60].astype(float) + 0.5 * off[50:55, 20:60].astype(float))
+    assert np.abs(out[50:55, 20:60] - soft).max() <= 1
+    with pytest.raises(ValueError, match="mask"):
+        on(image)
+
+
+class FramedIdentity(nn.Module):
+    """Identity plus a bright 3-pixel frame on whatever it is given: the padding artefacts a
+    convolutional generator leaves at the edges of a tile, exaggerated."""
+    divisor = 4
+
+    def forward(self, x):
+        y = x[:, :3].clone()
+        y[..., :3, :] += 0.5
+        y[..., -3:, :] += 0.5
+        y[..., :, :3] += 0.5
+        y[..., :, -3:] += 0.5
+        return y
+
+
+def test_tiles_leave_no_seams_on_a_constant_image(trained):
+    _, cfg, _ = trained
+    image = np.full((100, 150, 3), 100, np.uint8)
+    # default overlap 48/4 = 12: each tile's outer 12/4 = 3 pixels facing a neighbour are dropped
+    blended = Translator(FramedIdentity(), cfg, size=48, mode="tiles")(image)
+    hard = Translator(FramedIdentity(), cfg, size=48, mode="tiles", tile_overlap=0)(image)
+    inner = (slice(3, -3), slice(3, -3))  # the image's own border keeps its frame: one tile covers it
+    assert np.all(blended[inner] == 100)
+    assert (hard[inner] != 100).mean() > 0.1  # hard stitching shows every tile's frame as a seam
+
+
+def test_tiles_blending_reduces_seams_of_a_real_generator():
+    torch.manual_seed(0)
+    cfg = config_from_preset("cyclegan", upsample="resize", **TINY)
+    net = CycleGANModel(cfg).netG_A
+    image = np.full((120, 160, 3), (90, 160, 200), np.uint8)
+    inner = (slice(24, -24), slice(24, -24))
+
+    def largest_jump(out):
+        out = out.astype(float)[inner]
+        return max(np.abs(np.diff(out, axis=0)).max(), np.abs(np.diff(out, axis=1)).max())
+
+    assert largest_jump(Translator(net, cfg, size=None)(image)) == 0  # constant in, constant out
+    hard = largest_jump(Translator(net, cfg, size=64, mode="tiles", tile_overlap=0)(image))
+    blended = largest_jump(Translator(net, cfg, size=64, mode="tiles", tile_overlap=32)(image))
+    assert blended < 0.25 * hard
+
+
+def test_plain_reference_state_dict_with_config(trained, tmp_path):
+    model, cfg, _ = trained
+    plain = tmp_path / "latest_net_G_A.pth"
+    state = model.networks_state_dict()["G_A"]
+    # an old reference checkpoint also carries InstanceNorm running stats: dropped on load
+    state = {**state, "model.2.running_mean": torch.zeros(4), "model.2.running_var": torch.ones(4)}
+    torch.save(state, plain)
+    t = Translator.from_checkpoint(plain, config=cfg, size=None)
+    image = photo(64, 64)
+    assert np.array_equal(t(image), Translator.from_checkpoint(trained[2], size=None, overlay=False)(image))
+    with pytest.raises(CheckpointError, match="no 'config'"):
+        Translator.from_checkpoint(plain)
+
+
+def test_wrong_architecture_is_one_clear_error(trained, tmp_path):
+    model, cfg, path = trained
+    plain = tmp_path / "g.pth"
+    torch.save(model.networks_state_dict()["G_A"], plain)
+    wider = config_from_preset("cyclegan", **{**TINY, "ngf": 8})
+    with pytest.raises(CheckpointError) as err:
+        Translator.from_checkpoint(plain, config=wider)
+    msg = str(err.value)
+    assert str(plain) in msg and "shape mismatches" in msg and "model.1.weight: file (4, 3, 7, 7) vs model (8, 3, 7, 7)" in msg
+    deeper = config_from_preset("cyclegan", **{**TINY, "n_blocks": 3})
+    with pytest.raises(CheckpointError, match="missing keys"):
+        Translator.from_checkpoint(plain, config=deeper)
+    disc = tmp_path / "d.pth"
+    torch.save(model.networks_state_dict()["D_A"], disc)
+    with pytest.raises(CheckpointError, match=r"d.pth: weights do not fit the generator resnet, n_blocks 1"):
+        Translator.from_checkpoint(disc, config=cfg)
+    junk = tmp_path / "junk.pt"
+    junk.write_text("not a checkpoint")
+    with pytest.raises(CheckpointError, match="junk.pt: not a readable PyTorch checkpoint"):
+        Translator.from_checkpoint(junk)
+    with pytest.raises(CheckpointError, match="no such checkpoint"):
+        Translator.from_checkpoint(tmp_path / "missing.pt")
+
+
+def write_with_mask(root: Path, rel: str, rgb: np.ndarray, mask: np.ndarray) -> None:
+    """The photo ``root/rel`` and its mask in the layout's mask folder ``root_masks/``."""
+    write_image(root / rel, rgb)
+    write_mask(mask_path(root / rel, root), mask)
+
+
+def test_translate_folder_names_outputs_after_inputs_and_counts_bad_files(trained, tmp_path, caplog):
+    _, _, path = trained
+    src, out = tmp_path / "in", tmp_path / "out"
+    mask = np.zeros((48, 64), np.float32)
+    mask[10:30, 10:30] = 1
+    write_with_mask(src, "one.jpg", photo(48, 64, 1), mask)   # a JPEG photo, its mask in in_masks/one.png
+    write_with_mask(src, "sub/two.png", photo(48, 64, 2), mask)
+    write_image(src / "no_mask.jpg", photo(48, 64, 3))      # overlay needs a mask: fails
+    (src / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    write_image(src / "dup.jpg", photo(48, 64, 4))  # two photos, one name: both refused
+    write_image(src / "dup.png", photo(48, 64, 5))
+    ok, failed = translate_folder(Translator.from_checkpoint(path, size=32, overlay=True), src, out, quiet=True)
+    assert (ok, failed) == (2, 4)
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png")) == ["one.png", "sub/two.png"]
+    assert f"no_mask.jpg: mask missing: expected {tmp_path / 'in_masks' / 'no_mask.png'}" in caplog.text
+    assert f"{src / 'dup.png'}: same name as {src / 'dup.jpg'}" in caplog.text
+    assert read_image(out / "one.png").shape == (48, 64, 3)
+    single = tmp_path / "single"
+    assert translate_folder(Translator.from_checkpoint(path, size=32), src / "sub" / "two.png", single,
+                            quiet=True) == (1, 0)
+    assert [p.name for p in single.iterdir()] == ["two.png"]
+
+
+def test_script_end_to_end_and_exit_status(trained, tmp_path):
+    _, _, path = trained
+    src = tmp_path / "in"
+    write_with_mask(src, "a.png", photo(40, 40), np.ones((40, 40), np.float32))
+    run = lambda *args: subprocess.run([sys.executable, "scripts/test_cyclegan.py", *map(str, args)],  # noqa: E731
+                                       cwd=REPO, capture_output=True, text=True)
+    good = run("--checkpoint", path, "--input", src, "--out", tmp_path / "out", "--size", "16", "--quiet")
+    assert good.returncode == 0, good.stderr
+    assert np.array_equal(read_image(tmp_path / "out" / "a.png"), photo(40, 40))  # full mask, overlay on
+    assert (tmp_path / "out" / "test_config.json").is_file()
+    (src / "bad.png").write_bytes(b"")
+    bad = run("--checkpoint", path, "--input", src, "--out", tmp_path / "out2", "--no-overlay", "--full-res",
+              "--mode", "resize", "--quiet")
+    assert bad.returncode == 1 and "bad.png" in bad.stderr and "1 of 2 images failed" in bad.stderr
+    wrong = run("--checkpoint", src / "a.png", "--input", src, "--out", tmp_path / "out3")
+    assert wrong.returncode == 2 and "a.png: not a readable PyTorch checkpoint" in wrong.stderr
+
+
+def test_script_takes_a_run_directory_and_uses_its_latest_checkpoint(trained, tmp_path):
+    _, _, path = trained
+    run_dir = tmp_path / "runs" / "dof"
+    (run_dir / "checkpoints").mkdir(parents=True)
+    (run_dir / "checkpoints" / "ckpt_00000002.pt").write_bytes(b"an older, unreadable checkpoint")
+    latest = run_dir / "checkpoints" / "ckpt_00000010.pt"
+    latest.write_bytes(path.read_bytes())
+    src = tmp_path / "in"
+    write_with_mask(src, "a.png", photo(24, 24), np.ones((24, 24), np.float32))
+    for given in (run_dir, run_dir / "checkpoints"):
+        out = tmp_path / "out" / given.name
+        done = subprocess.run([sys.executable, "scripts/test_cyclegan.py", "--checkpoint", str(given), "--input",
+                               str(src), "--out", str(out), "--size", "16", "--quiet"],
+                              cwd=REPO, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        assert json.loads((out / "test_config.json").read_text())["checkpoint"] == str(latest)
+    empty = subprocess.run([sys.executable, "scripts/test_cyclegan.py", "--checkpoint", str(src), "--input",
+                            str(src), "--out", str(tmp_path / "none")], cwd=REPO, capture_output=True, text=True)
+    assert empty.returncode == 2 and f"{src}: a directory without checkpoints" in empty.stderr

@@ -1,0 +1,108 @@
+"""Imports go one way: datasets → segdepth → compositing → gan → evaluation → scripts.
+
+Every module of the repository is parsed with ``ast`` and every import in it is checked, at module
+level and inside functions (a function-local import hides a dependency from a reader but is one all
+the same). A package may import itself and any package to its left. bench/ may import every package;
+tests/ may import everything, bench/ included (it tests the benchmarks). Nothing else imports bench/
+or tests/, with one stated exception: scripts/benchmark.py, the program behind ``make bench``, runs
+the benchmarks. docs/ARCHITECTURE.md states the same order.
+"""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: The packages in import order: each may import only itself and the ones before it.
+ORDER = ("datasets", "segdepth", "compositing", "gan", "evaluation", "scripts")
+#: Folders beside the packages that may import them but that no package may import.
+SIDE = ("bench", "tests")
+#: The one module outside SIDE allowed to import a SIDE folder, and which: the ``make bench`` program.
+BENCH_PROGRAM = ("scripts/benchmark.py", "bench")
+
+
+def imported_modules(tree: ast.Module, module: tuple[str, ...], is_package: bool) -> list[tuple[int, str]]:
+    """(line, absolute dotted name) of every import anywhere in ``tree``, relative ones resolved
+    against ``module`` (its dotted parts; ``is_package`` for an ``__init__.py``)."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level == 0:
+                found.append((node.lineno, node.module or ""))
+                continue
+            here = list(module if is_package else module[:-1])
+            base = here[:len(here) - (node.level - 1)]
+            found.append((node.lineno, ".".join(base + ([node.module] if node.module else []))))
+    return found
+
+
+def allowed(importer: str, imported: str, path: str) -> bool:
+    """Whether top-level folder ``importer`` (of file ``path``) may import top-level folder ``imported``."""
+    if importer == imported or importer == "tests":
+        return True
+    if importer == "bench":
+        return imported in ORDER
+    if imported in SIDE:
+        return (path, imported) == BENCH_PROGRAM
+    return ORDER.index(imported) < ORDER.index(importer)
+
+
+def violations(path: str, source: str) -> list[str]:
+    """``path:line: problem`` for every import of ``source`` (repository file ``path``) against the order."""
+    parts = Path(path).with_suffix("").parts
+    importer, is_package = parts[0], Path(path).name == "__init__.py"
+    module = parts[:-1] if is_package else parts
+    found = []
+    for line, name in imported_modules(ast.parse(source, path), module, is_package):
+        imported = name.split(".")[0]
+        if imported in ORDER + SIDE and not allowed(importer, imported, path):
+            rule = ("only tests/ imports bench/ or tests/" if imported in SIDE
+                    else f"imports go {' → '.join(ORDER)}")
+            found.append(f"{path}:{line}: {importer} imports {name}; {rule}")
+    return found
+
+
+def project_modules() -> list[str]:
+    """Repository paths of every Python file in the packages, bench/ and tests/."""
+    return sorted(str(p.relative_to(ROOT)) for top in ORDER + SIDE for p in (ROOT / top).rglob("*.py"))
+
+
+def test_every_import_goes_the_one_way():
+    paths = project_modules()
+    assert "datasets/io.py" in paths and "tests/test_imports.py" in paths and len(paths) > 100
+    problems = [p for path in paths for p in violations(path, (ROOT / path).read_text(encoding="utf-8"))]
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("path, source", [
+    ("datasets/curate.py", "from segdepth.segment import SEGMENTERS"),
+    ("datasets/curate.py", "def f():\n    import segdepth.person as p\n    return p"),  # hidden in a function
+    ("compositing/lens.py", "class L:\n    def m(self):\n        from gan import model"),
+    ("segdepth/segment/unet.py", "from ...compositing import kernels"),  # relative, resolved to compositing
+    ("evaluation/report.py", "import scripts.compare"),
+    ("gan/train.py", "from tests.support import browser"),
+    ("evaluation/compare.py", "from bench import bench_gan"),
+    ("bench/bench_gan.py", "from tests.people import person_photo"),
+    ("scripts/blur.py", "import bench.bench_compositing"),
+])
+def test_each_kind_of_import_against_the_order_is_caught(path, source):
+    assert violations(path, source)
+
+
+@pytest.mark.parametrize("path, source", [
+    ("segdepth/masks.py", "from datasets.io import read_image"),
+    ("scripts/blur.py", "def main():\n    from compositing.pipeline import render\n    from gan import infer"),
+    ("segdepth/segment/unet.py", "from .torch_segmenter import SegArch\nfrom ..tensors import to_tensor"),
+    ("gan/__init__.py", "from . import model"),
+    ("bench/bench_gan.py", "from gan.model import CycleGANModel\nfrom bench import bench_compositing"),
+    ("tests/gan/test_train.py", "from scripts import train_cyclegan\nfrom bench import bench_gan\nfrom tests.support import browser"),
+    ("scripts/benchmark.py", "from bench import bench_gan"),
+    ("datasets/io.py", "import numpy\nfrom PIL import Image\nimport segmentation_models_pytorch"),  # not ours
+])
+def test_imports_that_keep_the_order_pass(path, source):
+    assert not violations(path, source)
