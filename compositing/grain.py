@@ -9,14 +9,15 @@ setting for the same reason. This module
 1. estimates the photo's noise (:func:`estimate_grain`) per channel of YCrCb (JPEG's colour
    space: chroma noise is subsampled and smoother than luma noise) as white noise of unit
    variance filtered by a normalised Gaussian of width ``width`` and scaled by ``sigma``. Both
-   are fitted, on the flattest quarter of the photo, to the robust variances (1.4826·MAD)² of
-   the responses to five small filters: the 4-neighbour Laplacian and the orthonormal 2×2 Haar
+   are fitted, on the flattest quarter of the photo, to the robust variances (trimmed mean
+   squares, :func:`_robust_var`) of the responses to five small filters: the 4-neighbour Laplacian and the orthonormal 2×2 Haar
    details (horizontal + vertical, diagonal) at scales 1 and 2. The response variance of filter h
    to the model is σ²‖h ∗ g‖² (exact for a linear filter), so the fit is a least squares in the
    logarithm over a grid of widths.
-2. adds a new realisation of that noise (:func:`synthesize`, seeded per image: the same photo and
-   seed give the same output) with a per-pixel amplitude that restores the variance the blur
-   removed (:func:`restore_weight`): the composite α·F + (1 − α)·blur(B) keeps α²σ² of the
+2. adds a new realisation of that noise (:func:`synthesize`: uniform random bytes filtered by the
+   Gaussian, chroma at half size as JPEG stores it; seeded per image, so the same photo and seed
+   give the same output) with a per-pixel amplitude that restores the variance the blur removed
+   (:func:`restore_weight`, :func:`photo_weight`): the composite α·F + (1 − α)·blur(B) keeps α²σ² of the
    subject's noise and (1 − α)²·kept·σ² of the background's, where kept is the share of white-
    noise variance the blur lets through (for an aperture kernel h_r, ‖h_r‖², :func:`noise_kept`);
    the grain adds the rest, σ²·(1 − α² − (1 − α)²·kept).
