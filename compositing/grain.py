@@ -257,12 +257,25 @@ def photo_weight(alpha: np.ndarray, kept: np.ndarray) -> np.ndarray:
     return weight
 
 
+def headroom(image: np.ndarray, sigma: float) -> np.ndarray:
+    """Share of the grain a pixel of ``image`` could have held, min(1, d / 2σ) with d its distance
+    in code values to the sensor's clip points (0 and 255, over the channels): a clipped sky or
+    wall had its noise clipped away, so it gets none. float32 H×W."""
+    r, g, b = cv2.split(np.ascontiguousarray(image))
+    lo, hi = cv2.min(cv2.min(r, g), b), cv2.max(cv2.max(r, g), b)
+    d = cv2.min(lo, 255 - hi)
+    lut = np.clip(np.arange(256, dtype=np.float32) / np.float32(max(2.0 * sigma, 1e-6)), 0.0, 1.0)
+    return cv2.LUT(d, lut.reshape(1, 256))
+
+
 def add_grain(result: np.ndarray, image: np.ndarray, weight: np.ndarray, seed: int) -> np.ndarray:
     """``result`` (uint8 RGB, changed in place and returned) plus the noise of ``image``
-    (:func:`estimate_grain`) times ``weight`` (H×W amplitude in [0, 1])."""
+    (:func:`estimate_grain`) times ``weight`` (H×W amplitude in [0, 1], changed in place) and
+    the :func:`headroom` of ``image``."""
     model = estimate_grain(image)
     if max(model.sigma) <= 0 or cv2.minMaxLoc(weight)[1] <= 0:
         return result
+    cv2.multiply(weight, headroom(image, model.sigma[0]), dst=weight)
     noise = synthesize(model, result.shape[:2], image_seed(image, seed), weight)
     cv2.add(result, noise, dst=result, dtype=cv2.CV_8U)  # rounded and saturated to 0…255
     return result

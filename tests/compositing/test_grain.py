@@ -42,6 +42,16 @@ def test_noise_free_photo_gets_no_grain():
     assert np.abs(out.astype(int) - blurred).max() <= 1
 
 
+def test_clipped_pixels_get_no_grain():
+    image = _photo(np.random.default_rng(2), 128, 5.0, 0.0)
+    image[:, :40] = 255  # a blown-out sky: the sensor clipped its noise away
+    out = grain.add_grain(image.copy(), image, np.ones((128, 128), np.float32), seed=0)
+    np.testing.assert_array_equal(out[:, :40], 255)
+    assert out[:, 50:80].std() > 4.0
+    np.testing.assert_allclose(grain.headroom(np.array([[[0, 9, 9], [5, 5, 5], [128, 60, 200]]], np.uint8), 5.0),
+                               [[0.0, 0.5, 1.0]])
+
+
 def test_synthesized_noise_has_the_model_statistics():
     model = grain.GrainModel((5.0, 2.0, 2.0), (0.8, 1.0, 1.0))
     rgb = grain.synthesize(model, (256, 256), [3])
