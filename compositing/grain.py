@@ -257,25 +257,35 @@ def photo_weight(alpha: np.ndarray, kept: np.ndarray) -> np.ndarray:
     return weight
 
 
-def headroom(image: np.ndarray, sigma: float) -> np.ndarray:
-    """Share of the grain a pixel of ``image`` could have held, min(1, d / 2σ) with d its distance
-    in code values to the sensor's clip points (0 and 255, over the channels): a clipped sky or
-    wall had its noise clipped away, so it gets none. float32 H×W."""
+def _clip_distance(image: np.ndarray) -> np.ndarray:
+    """Distance in code values of each pixel to the sensor's clip points, 0 and 255, over the
+    channels: min(min_c I, 255 − max_c I). uint8 H×W."""
     r, g, b = cv2.split(np.ascontiguousarray(image))
-    lo, hi = cv2.min(cv2.min(r, g), b), cv2.max(cv2.max(r, g), b)
-    d = cv2.min(lo, 255 - hi)
-    lut = np.clip(np.arange(256, dtype=np.float32) / np.float32(max(2.0 * sigma, 1e-6)), 0.0, 1.0)
-    return cv2.LUT(d, lut.reshape(1, 256))
+    return cv2.min(cv2.min(cv2.min(r, g), b), 255 - cv2.max(cv2.max(r, g), b))
+
+
+def apply_headroom(weight: np.ndarray, image: np.ndarray, sigma: float) -> np.ndarray:
+    """``weight`` (float32 H×W, changed in place and returned) times the share of the grain each
+    pixel of ``image`` could have held, min(1, d / 2σ) with d its :func:`_clip_distance`: a
+    clipped sky or wall had its noise clipped away at the sensor, so it gets none. Only the
+    pixels with d < 2σ (few) are touched."""
+    d = _clip_distance(image)
+    limit = max(2.0 * sigma, 1e-6)
+    idx = np.flatnonzero(cv2.inRange(d, 0, int(np.ceil(limit)) - 1).reshape(-1))
+    if idx.size:
+        flat = weight.reshape(-1)
+        flat[idx] *= np.minimum(np.float32(1.0), d.reshape(-1)[idx] / np.float32(limit))
+    return weight
 
 
 def add_grain(result: np.ndarray, image: np.ndarray, weight: np.ndarray, seed: int) -> np.ndarray:
     """``result`` (uint8 RGB, changed in place and returned) plus the noise of ``image``
     (:func:`estimate_grain`) times ``weight`` (H×W amplitude in [0, 1], changed in place) and
-    the :func:`headroom` of ``image``."""
+    the headroom of ``image`` (:func:`apply_headroom`)."""
     model = estimate_grain(image)
     if max(model.sigma) <= 0 or cv2.minMaxLoc(weight)[1] <= 0:
         return result
-    cv2.multiply(weight, headroom(image, model.sigma[0]), dst=weight)
+    apply_headroom(weight, image, model.sigma[0])
     noise = synthesize(model, result.shape[:2], image_seed(image, seed), weight)
     cv2.add(result, noise, dst=result, dtype=cv2.CV_8U)  # rounded and saturated to 0…255
     return result

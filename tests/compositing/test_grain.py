@@ -48,8 +48,9 @@ def test_clipped_pixels_get_no_grain():
     out = grain.add_grain(image.copy(), image, np.ones((128, 128), np.float32), seed=0)
     np.testing.assert_array_equal(out[:, :40], 255)
     assert out[:, 50:80].std() > 4.0
-    np.testing.assert_allclose(grain.headroom(np.array([[[0, 9, 9], [5, 5, 5], [128, 60, 200]]], np.uint8), 5.0),
-                               [[0.0, 0.5, 1.0]])
+    pixels = np.array([[[0, 9, 9], [5, 5, 5], [128, 60, 200], [250, 128, 128]]], np.uint8)
+    weight = grain.apply_headroom(np.full((1, 4), 0.8, np.float32), pixels, 5.0)
+    np.testing.assert_allclose(weight, [[0.0, 0.4, 0.8, 0.4]])
 
 
 def test_synthesized_noise_has_the_model_statistics():
