@@ -196,6 +196,13 @@ def _upsampling_gain(field: np.ndarray) -> float:
     return 1.0 / (0.625 + 0.375 * rho)
 
 
+def _luma(rng: np.random.Generator, model: GrainModel, shape: tuple[int, int],
+          weight: np.ndarray | None) -> np.ndarray:
+    """The luma part of a realisation (drawn first from ``rng``), times ``weight``. float32 H×W."""
+    y = _field(rng, shape, model.width[0], model.sigma[0]) if model.sigma[0] > 0 else np.zeros(shape, np.float32)
+    return y if weight is None else cv2.multiply(y, weight, dst=y)
+
+
 def synthesize(model: GrainModel, shape: tuple[int, int], seed: list[int],
                weight: np.ndarray | None = None) -> np.ndarray:
     """A realisation of ``model`` times the amplitude ``weight`` (H×W, default 1), float32
@@ -204,11 +211,9 @@ def synthesize(model: GrainModel, shape: tuple[int, int], seed: list[int],
     weaker than ``CHROMA_MIN`` is left out (invisible, and 40 % of the time at 12 MP)."""
     rng = np.random.default_rng(seed)
     h, w = shape
-    (s_y, s_cr, s_cb), (w_y, w_cr, w_cb) = model.sigma, model.width
-    y = _field(rng, shape, w_y, s_y) if s_y > 0 else np.zeros(shape, np.float32)
-    if weight is not None:
-        cv2.multiply(y, weight, dst=y)
+    y = _luma(rng, model, shape, weight)
     noise = cv2.merge([y, y, y])
+    (_, s_cr, s_cb), (_, w_cr, w_cb) = model.sigma, model.width
     if max(s_cr, s_cb) < CHROMA_MIN:
         return noise
     half = (max(1, (h + 1) // 2), max(1, (w + 1) // 2))
@@ -286,6 +291,13 @@ def add_grain(result: np.ndarray, image: np.ndarray, weight: np.ndarray, seed: i
     if max(model.sigma) <= 0 or cv2.minMaxLoc(weight)[1] <= 0:
         return result
     apply_headroom(weight, image, model.sigma[0])
-    noise = synthesize(model, result.shape[:2], image_seed(image, seed), weight)
+    seeds = image_seed(image, seed)
+    if max(model.sigma[1:]) < CHROMA_MIN:  # luma only: rounded to int16 once (the same sum, a
+        # third of the float traffic), then the same in all three channels
+        y = _luma(np.random.default_rng(seeds), model, result.shape[:2], weight)
+        y16 = cv2.addWeighted(y, 1.0, y, 0.0, 0.0, dtype=cv2.CV_16S)
+        noise = cv2.merge([y16, y16, y16])
+    else:
+        noise = synthesize(model, result.shape[:2], seeds, weight)
     cv2.add(result, noise, dst=result, dtype=cv2.CV_8U)  # rounded and saturated to 0…255
     return result
