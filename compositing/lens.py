@@ -6,10 +6,10 @@ aperture at its own circle-of-confusion radius, and the layers are composited ba
 out = Ĉ_i + (1 − α̂_i)·out. A photograph has only one visible surface per pixel, so:
 
 1. Circle of confusion: thin lens (``coc="thin_lens"``: focal length, f-number, focus distance,
-   sensor width → radius in pixels, :func:`datasets.synthetic.coc_radius_px`) or, for relative
+   sensor width → radius in pixels, :func:`compositing.optics.coc_radius_px`) or, for relative
    depth, ``coc="relative"``: r = strength · width · |d − d_f|. Signed ρ = ±r (+ behind the
    focal plane) orders the layers, |ρ| sizes their blur.
-2. Linear light: sRGB is decoded (IEC 61966-2-1); near-white pixels, which a sensor clips, are
+2. Linear light: sRGB is decoded (IEC 61966-2-1, :mod:`datasets.colour`); near-white pixels, which a sensor clips, are
    boosted (factor up to ``highlight_gain`` at 255) so that defocused lights become bright discs;
    only isolated lights, much brighter than their surroundings (a window of 1 % of the image),
    get the full boost, so clipped skies, shirts and bright textures are not inflated.
@@ -47,11 +47,12 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from datasets.synthetic import Lens, coc_radius_px
+from datasets.colour import SRGB8_TO_LINEAR, linear_to_srgb8, srgb8_to_linear
 
 from . import grain
 from .kernels import aperture_kernel
 from .matte import fuse_foreground, fusion_means, pushpull_fill
+from .optics import Lens, coc_radius_px
 
 log = logging.getLogger(__name__)
 
@@ -83,40 +84,6 @@ class LensParams:
 
 
 # ---------------------------------------------------------------- colour
-
-
-def _srgb_to_linear_lut() -> np.ndarray:
-    v = np.arange(256, dtype=np.float64) / 255.0
-    lin = np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
-    return lin.astype(np.float32).reshape(1, 256)
-
-
-_SRGB_TO_LINEAR = _srgb_to_linear_lut()
-_SQRT_LUT_SIZE = 8192
-
-
-def _linear_to_srgb_lut() -> np.ndarray:
-    # indexed by sqrt(linear): even precision over the whole range (see linear_to_srgb8)
-    s = np.arange(_SQRT_LUT_SIZE, dtype=np.float64) / (_SQRT_LUT_SIZE - 1)
-    x = s * s
-    srgb = np.where(x <= 0.0031308, x * 12.92, 1.055 * np.power(x, 1 / 2.4) - 0.055)
-    return np.clip(np.rint(srgb * 255.0), 0, 255).astype(np.uint8)
-
-
-_LINEAR_TO_SRGB = _linear_to_srgb_lut()
-
-
-def srgb8_to_linear(image: np.ndarray) -> np.ndarray:
-    """uint8 sRGB → float32 linear light in [0, 1] (IEC 61966-2-1), via a 256-entry table."""
-    return cv2.LUT(image, _SRGB_TO_LINEAR)
-
-
-def linear_to_srgb8(linear: np.ndarray) -> np.ndarray:
-    """float32 linear light → uint8 sRGB (clipped to [0, 1]); a table indexed by √x keeps the
-    error below one code value everywhere and inverts :func:`srgb8_to_linear` exactly."""
-    s = cv2.sqrt(np.clip(linear, 0.0, 1.0))
-    idx = (s * np.float32(_SQRT_LUT_SIZE - 1) + np.float32(0.5)).astype(np.uint16)
-    return _LINEAR_TO_SRGB[idx]
 
 
 def highlight_factor(vmax: np.ndarray, threshold: float, gain: float) -> np.ndarray:
@@ -326,7 +293,7 @@ def _boosted_low(image: np.ndarray, lin_low: np.ndarray, params: LensParams) -> 
     v = vmax.astype(np.float32)
     isolation = np.clip((v - local) / v, 0.0, 1.0) ** 2
     factor = 1.0 + (factor - 1.0) * isolation
-    excess = _SRGB_TO_LINEAR[0][image.reshape(-1, 3)[idx]] * (factor.reshape(-1, 1) - 1.0)
+    excess = SRGB8_TO_LINEAR[image.reshape(-1, 3)[idx]] * (factor.reshape(-1, 1) - 1.0)
     area = (lh * lw) / float(h * w)
     out = lin_low.copy()
     flat = out.reshape(-1, 3)
@@ -434,7 +401,7 @@ def lens_blur(image: np.ndarray, mask: np.ndarray, depth: np.ndarray, focus_dept
         if idx.size:
             yy, xx = np.divmod(idx, w)
             a = mask.reshape(-1)[idx][:, None]
-            lin = _SRGB_TO_LINEAR[0][image.reshape(-1, 3)[idx]]
+            lin = SRGB8_TO_LINEAR[image.reshape(-1, 3)[idx]]
             base = _sample(background, full, yy, xx)
             if region is not None:
                 keep = _sample(keep_low, full, yy, xx)[:, None]

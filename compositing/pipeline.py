@@ -5,6 +5,13 @@ H×W×3, mask float32 H×W in [0, 1] (1 = subject), depth float32 H×W (larger =
 ``focus_depth`` in the units of depth and ``params`` the method's dataclass. ``METHODS`` maps the
 names users type after ``--method`` to a :class:`MethodSpec`; :func:`render` builds the params
 from a plain dict (as saved next to results with :func:`params_to_dict`).
+
+The one per-image pipeline, used by scripts/blur.py (compositing/blur.py), evaluation/compare.py
+and compositing/video.py: :func:`prepare` (mask post-processing, depth, focus; once per photo)
+gives a :class:`Prepared`, :func:`render_prepared` renders it with one method (relative CoC for
+relative depth, the prior made metric from faces for a physical lens) into a
+:class:`PhotoRender`; :class:`PhotoPipeline` holds the models of a batch; :func:`render_photo`
+is both halves in one call.
 """
 from __future__ import annotations
 
@@ -19,6 +26,7 @@ from . import matte
 from datasets.cli import check_types
 
 from .lens import COC_MODES, FOREGROUND_MODES, LensParams, lens_blur
+from .optics import Lens, coc_radius_px
 from .progressive import (BucketParams, Progressive13Params, ProgressiveParams, bucket_blur,
                           gaussian_blur, paste_subject, progressive_blur)
 
@@ -287,9 +295,68 @@ def postprocess_mask(mask: np.ndarray, image: np.ndarray, fill_holes: bool = Tru
     return mask
 
 
+def params_for_depth(method: str, params: Optional[dict[str, Any]], relative: bool) -> Optional[dict[str, Any]]:
+    """Method parameters adjusted to the depth's units.
+
+    The ``lens`` method's default circle of confusion is a thin lens, which needs depth in
+    metres; for relative depth (e.g. the portrait prior) it is switched to ``coc="relative"``
+    (r = strength · width · |d − d_f|) unless the caller chose a ``coc`` explicitly.
+    """
+    if relative and method == "lens" and "coc" not in (params or {}):
+        return {**(params or {}), "coc": "relative"}
+    return params
+
+
+@dataclass
+class Prepared:
+    """The planes of one photo that every method renders from, and how they were made.
+
+    ``mask`` is the post-processed matte (:func:`postprocess_mask`), ``depth`` the given depth,
+    the depth model's or the portrait prior's (``relative``: not metres), ``focus`` the focus
+    distance in the units of ``depth`` (:func:`choose_focus` at ``focus_xy``, or of the main
+    person). ``depth_source`` is ``given``, ``relative`` (a relative file or model), ``model`` or
+    ``prior``; with the prior, :func:`render_prepared` may make the depth metric from ``faces``
+    (segdepth.face.Face) for a lens that asks for it. uint8 RGB image, float32 planes."""
+
+    image: np.ndarray
+    mask: np.ndarray
+    depth: np.ndarray
+    focus: float
+    relative: bool
+    depth_source: str
+    focus_xy: Optional[tuple[float, float]] = None
+    faces: Sequence[Any] = ()
+    focal_35mm: Optional[float] = None
+
+
+def prepare(image: np.ndarray, mask: np.ndarray, depth: Optional[np.ndarray] = None, *,
+            depth_relative: bool = False, depth_model: Optional[Callable[..., np.ndarray]] = None,
+            focus_xy: Optional[tuple[float, float]] = None, refine: str = "snap", fill_holes: bool = True,
+            faces: Optional[Sequence[Any]] = None, focal_35mm: Optional[float] = None) -> Prepared:
+    """The per-photo half of the pipeline: segmenter mask → post-processing → depth → focus.
+
+    ``mask``: the segmenter's (or a mask file's) float32 H×W, post-processed with ``fill_holes``
+    and ``refine`` (:func:`postprocess_mask`). Depth: ``depth`` given (metres, or relative units
+    with ``depth_relative``), else ``depth_model(image, mask)``, else the portrait prior
+    (segdepth.depth.prior.DepthPrior). ``faces`` and ``focal_35mm`` (EXIF) are kept for the
+    metric prior (:func:`render_prepared`)."""
+    from segdepth.depth.prior import DepthPrior
+
+    mask = postprocess_mask(mask, image, fill_holes=fill_holes, refine=refine)
+    if depth is not None:
+        relative, source = depth_relative, "relative" if depth_relative else "given"
+    elif depth_model is not None:
+        depth, relative = depth_model(image, mask), bool(getattr(depth_model, "relative", False))
+        source = "relative" if relative else "model"
+    else:
+        depth, relative, source = DepthPrior()(image, mask), True, "prior"
+    return Prepared(image, mask, depth, choose_focus(mask, depth, focus_xy), relative, source, focus_xy,
+                    tuple(faces or ()), focal_35mm)
+
+
 @dataclass
 class PhotoRender:
-    """What :func:`render_photo` made and how: the output, the mask / depth / focus it used,
+    """What :func:`render_prepared` made and how: the output, the mask / depth / focus it used,
     the params it rendered with and which depth path applied (``depth_info["depth_source"]``:
     ``given``, ``model``, ``relative`` or ``metric_from_face`` with the per-person distances)."""
 
@@ -309,10 +376,9 @@ FACE_PRIOR_F_NUMBER = 3.5
 PHYSICAL_LENS_PARAMS = ("f_number", "focal_length_mm", "sensor_width_mm")
 
 
-# settings the photo path (render_photo) uses unless the user gives them: a photo was taken through
-# a sensor, so the lens puts the photo's own grain back over the blurred background
-# (compositing.grain); the bare `render`, compared against noise-free synthetic truth, keeps the
-# params' defaults (grain off)
+# settings the photo path (render_prepared: blur, compare, video) uses unless the user gives
+# them: a photo was taken through a sensor, so the lens puts the photo's own grain back over the
+# blurred background (compositing.grain); the bare `render` keeps the params' defaults (grain off)
 PHOTO_DEFAULTS: dict[str, dict[str, Any]] = {"lens": {"grain": True}}
 
 
@@ -350,39 +416,111 @@ def _metric_prior(method: str, image: np.ndarray, mask: np.ndarray, params: dict
     return result, lens_params
 
 
+def wants_faces(method: str, params: Optional[dict[str, Any]], prior: bool = True) -> bool:
+    """Whether rendering ``method`` with ``params`` on the depth prior (``prior``) uses detected
+    faces: the lens asking for a physical lens (:func:`asks_for_physical_lens`) makes the prior metric."""
+    return prior and method == "lens" and asks_for_physical_lens(params)
+
+
+def render_prepared(method: str, prepared: Prepared, params: Optional[dict[str, Any]] = None) -> PhotoRender:
+    """The per-method half of the pipeline: ``prepared`` rendered with ``method`` and ``params``.
+
+    With the portrait prior, the lens method, a physical lens parameter in ``params``
+    (``PHYSICAL_LENS_PARAMS`` or ``coc="thin_lens"``) and faces on the mask, the prior is made
+    metric from the faces' sizes (segdepth.depth.metric: per-person distances, focal length from
+    EXIF or a default field of view) and rendered through the thin lens, so f-number and focal
+    length act as on a camera; otherwise relative depth renders with ``coc="relative"``
+    (:func:`params_for_depth`). ``PHOTO_DEFAULTS`` fill the settings not in ``params`` (the
+    lens's grain: a photo was taken through a sensor). uint8 RGB out."""
+    p = prepared
+    params = {**PHOTO_DEFAULTS.get(method, {}), **(params or {})}
+    metric = _metric_prior(method, p.image, p.mask, params, p.faces, p.focal_35mm) if p.depth_source == "prior" else None
+    if metric is not None:
+        result, used = metric
+        mask, depth, info = result.mask, result.depth, result.summary()
+        focus = result.focus_m if p.focus_xy is None else choose_focus(mask, depth, p.focus_xy)
+    else:
+        mask, depth, focus = p.mask, p.depth, p.focus
+        used = params_for_depth(method, params, p.relative) or {}
+        info = {"depth_source": "relative" if p.relative else p.depth_source}
+    # the one composition point of every photo render (blur, compare, video); the grain is a
+    # lens setting (PHOTO_DEFAULTS above), applied inside the lens where its blur map is known
+    output = render(method, p.image, mask, depth, focus, used)
+    return PhotoRender(output, mask, depth, focus, used, info)
+
+
 def render_photo(method: str, image: np.ndarray, raw_mask: np.ndarray, params: Optional[dict[str, Any]] = None,
                  depth: Optional[np.ndarray] = None, depth_model: Optional[Callable[..., np.ndarray]] = None,
                  focus_xy: Optional[tuple[int, int]] = None, refine: str = "snap",
                  faces: Optional[Sequence[Any]] = None, focal_35mm: Optional[float] = None,
                  depth_relative: bool = False) -> PhotoRender:
-    """The per-image pipeline: segmenter mask → post-processing → depth → focus → render.
+    """The whole per-image pipeline for one method: :func:`prepare` then :func:`render_prepared`."""
+    prepared = prepare(image, raw_mask, depth, depth_relative=depth_relative, depth_model=depth_model,
+                       focus_xy=focus_xy, refine=refine, faces=faces, focal_35mm=focal_35mm)
+    return render_prepared(method, prepared, params)
 
-    Depth: ``depth`` given (metres, or relative units with ``depth_relative``), else ``depth_model``, else the portrait prior; with the prior,
-    the lens method, a physical lens parameter in ``params`` (``PHYSICAL_LENS_PARAMS`` or
-    ``coc="thin_lens"``) and detected ``faces`` (segdepth.face.Face) the prior is made metric from the
-    faces' sizes (segdepth.depth.metric: per-person distances, focal length ``focal_35mm`` from
-    EXIF or a default field of view) and rendered through the thin lens, so f-number and focal
-    length act as on a camera; otherwise the relative prior with ``coc="relative"``.
-    ``PHOTO_DEFAULTS`` fill settings not in ``params`` (the lens's grain). uint8 RGB in and out."""
-    from segdepth.depth.prior import DepthPrior
 
-    from .video import params_for_depth
+class Lazy:
+    """A model built on first use (``factory()``), then called like it: a segmenter or depth model
+    that only some inputs need (those without a mask file or a depth map)."""
 
-    mask = postprocess_mask(raw_mask, image, refine=refine)
-    params = {**PHOTO_DEFAULTS.get(method, {}), **(params or {})}
-    if depth is not None:
-        relative, info = depth_relative, {"depth_source": "relative" if depth_relative else "given"}
-    else:
-        if depth_model is None:
-            metric = _metric_prior(method, image, mask, params, faces or (), focal_35mm)
-            if metric is not None:
-                result, lens_params = metric
-                focus = result.focus_m if focus_xy is None else choose_focus(result.mask, result.depth, focus_xy)
-                out = render(method, image, result.mask, result.depth, focus, lens_params)
-                return PhotoRender(out, result.mask, result.depth, focus, lens_params, result.summary())
-            depth_model = DepthPrior()
-        depth, relative = depth_model(image, mask), bool(getattr(depth_model, "relative", False))
-        info = {"depth_source": "relative" if relative else "model"}
-    focus = choose_focus(mask, depth, focus_xy)
-    used = params_for_depth(method, params, relative) or {}
-    return PhotoRender(render(method, image, mask, depth, focus, used), mask, depth, focus, used, info)
+    def __init__(self, factory: Callable[[], Any]) -> None:
+        self.factory = factory
+        self.model: Any = None
+
+    def get(self) -> Any:
+        """The model (built now if it was not yet)."""
+        if self.model is None:
+            self.model = self.factory()
+        return self.model
+
+    def __call__(self, *args: Any) -> Any:
+        return self.get()(*args)
+
+    @property
+    def relative(self) -> bool:
+        """The depth model's ``relative`` flag (builds it)."""
+        return bool(getattr(self.get(), "relative", False))
+
+
+class PhotoPipeline:
+    """:func:`prepare` with its models built once, for a batch of photos.
+
+    ``segmenter``: RGB uint8 → float32 mask, for photos given without a mask (segdepth.segment).
+    ``depth_model``: ``(image, mask) -> depth`` for photos without a depth map; None for the
+    portrait prior, which a lens asking for a physical lens makes metric from faces.
+    ``face_detector``: RGB → faces (segdepth.face.FaceDetector), called only for photos that use
+    the prior (and only when given: :func:`wants_faces` says which renders need it)."""
+
+    def __init__(self, segmenter: Optional[Callable[[np.ndarray], np.ndarray]] = None,
+                 depth_model: Optional[Callable[..., np.ndarray]] = None, refine: str = "snap",
+                 face_detector: Optional[Callable[[np.ndarray], Sequence[Any]]] = None) -> None:
+        if refine not in REFINEMENTS:
+            raise ValueError(f"unknown mask refinement {refine!r}; choose from {REFINEMENTS}")
+        self.segmenter = segmenter
+        self.depth_model = depth_model
+        self.refine = refine
+        self.face_detector = face_detector
+
+    def __call__(self, image: np.ndarray, mask: Optional[np.ndarray] = None, depth: Optional[np.ndarray] = None,
+                 depth_relative: bool = False, focus_xy: Optional[tuple[float, float]] = None,
+                 focal_35mm: Optional[float] = None) -> Prepared:
+        """The prepared planes of one photo (``mask`` None: the segmenter's)."""
+        if mask is None:
+            if self.segmenter is None:
+                raise ValueError("no mask given and no segmenter to make one")
+            mask = self.segmenter(image)
+        on_prior = depth is None and self.depth_model is None
+        faces = self.face_detector(image) if on_prior and self.face_detector is not None else None
+        return prepare(image, mask, depth, depth_relative=depth_relative, depth_model=self.depth_model,
+                       focus_xy=focus_xy, refine=self.refine, faces=faces, focal_35mm=focal_35mm)
+
+
+def face_detector_factory() -> Callable[[np.ndarray], Sequence[Any]]:
+    """MediaPipe's face detector (segdepth.face), built on its first photo."""
+    def build() -> Any:
+        from segdepth.face import FaceDetector
+
+        return FaceDetector()
+
+    return Lazy(build)

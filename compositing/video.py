@@ -34,6 +34,8 @@ import numpy as np
 
 from datasets.io import atomic_path
 
+from .pipeline import METHODS, build_params, ineffective_params, params_for_depth, prepare, render_prepared
+
 log = logging.getLogger(__name__)
 
 Segmenter = Callable[[np.ndarray], np.ndarray]
@@ -195,39 +197,21 @@ def composite(frame: np.ndarray, background: np.ndarray, mask_small: np.ndarray)
     return background
 
 
-def params_for_depth(method: str, params: Optional[dict], relative: bool) -> Optional[dict]:
-    """Method parameters adjusted to the depth's units.
-
-    The ``lens`` method's default circle of confusion is a thin lens, which needs depth in
-    metres; for relative depth (e.g. the portrait prior) it is switched to ``coc="relative"``
-    (r = strength · width · |d − d_f|) unless the caller chose a ``coc`` explicitly.
-    """
-    if relative and method == "lens" and "coc" not in (params or {}):
-        return {**(params or {}), "coc": "relative"}
-    return params
-
-
 def pipeline_renderer(method: str, params: Optional[dict] = None) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-    """A full-resolution ``(rgb, mask) -> rgb`` frame renderer for :class:`FrameBlur`.
-
-    Uses :func:`compositing.pipeline.render` with the portrait depth prior
-    (:class:`segdepth.depth.prior.DepthPrior`) and the default focus (median depth of the person).
-    """
-    from compositing.pipeline import METHODS, build_params, choose_focus, ineffective_params, render
-    from segdepth.depth.prior import DepthPrior
-
+    """A full-resolution ``(rgb, mask) -> rgb`` frame renderer for :class:`FrameBlur`: the photo
+    pipeline (:func:`compositing.pipeline.prepare` with the portrait depth prior and the default
+    focus, then :func:`compositing.pipeline.render_prepared`) on the frame's already smoothed mask,
+    which is used as it is (no hole filling, no edge refinement: that would flicker)."""
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose from {sorted(METHODS)}")
-    prior = DepthPrior()
     given = params or {}
-    params = params_for_depth(method, params, prior.relative)
-    mode, ignored = ineffective_params(method, given, build_params(method, params))
+    mode, ignored = ineffective_params(method, given, build_params(method, params_for_depth(method, params, True)))
     if ignored:
         log.warning("params %s: no effect in %s mode %r (the depth prior is relative)", " ".join(ignored), method, mode)
 
     def _render(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        depth = prior(rgb, mask)
-        return render(method, rgb, mask, depth, choose_focus(mask, depth), params)
+        prepared = prepare(rgb, mask, refine="none", fill_holes=False)
+        return render_prepared(method, prepared, params).output
 
     return _render
 

@@ -10,7 +10,8 @@ segdepth/) can import it without breaking the import order of docs/ARCHITECTURE.
   one line before any work, not a traceback after some;
 * :func:`check_types`: a config dataclass whose fields hold values of their annotated types
   (what JSON and ``key=value`` parsing cannot promise);
-* :func:`parse_key_values`: ``--params key=value …`` / a JSON object, one parser for every program;
+* :func:`parse_key_values`: ``--params key=value …`` / a JSON object, one parser for every program
+  (:class:`KeyValues`: the same as an argparse action);
 * :data:`EXIT_CODES_EPILOG`: the exit-status table of every program's ``--help``;
 * :func:`run_main`: Ctrl-C is one line and exit status 130, never a traceback;
 * :func:`add_download_flag` / :func:`downloads_allowed`: pretrained weights reach the network only
@@ -199,6 +200,20 @@ def parse_key_values(items: list[str], option: str = "--params") -> dict[str, An
             out[key] = value
     return out
 
+
+class KeyValues(argparse.Action):
+    """argparse action of ``--params key=value … | JSON``: the pairs parsed by :func:`parse_key_values`
+    and merged into the option's current dict (its default, or a ``--config`` file's value), so
+    the flags override the file key by key; a bad item is argparse's one-line error."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: Optional[str] = None) -> None:
+        items = values if isinstance(values, list) else [values]
+        try:
+            parsed = parse_key_values(items, option_string or self.dest)
+        except ValueError as exc:
+            parser.error(str(exc))
+        setattr(namespace, self.dest, {**(getattr(namespace, self.dest, None) or {}), **parsed})
 
 #: Set (to "1") by ``--allow-download``: the weight loaders may then fetch a missing file.
 ALLOW_DOWNLOAD_ENV = "SHALLOWDOF_ALLOW_DOWNLOAD"

@@ -75,10 +75,14 @@ def read_config_json(path: str | Path) -> Any:
         raise ValueError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
 
 
-def load_config(cls: type[C], path: str | Path) -> C:
+def load_config(cls: type[C], path: str | Path, record_keys: Sequence[str] = ()) -> C:
     """The config file ``path`` as a ``cls``, strictly (see :func:`from_dict`); every problem is
-    one ValueError "PATH: problem"."""
+    one ValueError "PATH: problem". ``record_keys``: top-level keys that record what the run did
+    (e.g. blur's per-image ``images``), saved beside the settings; they are not settings and are
+    dropped."""
     data = read_config_json(path)
+    if isinstance(data, dict):
+        data = {k: v for k, v in data.items() if k not in record_keys}
     try:
         return from_dict(cls, data)
     except ValueError as exc:
@@ -90,13 +94,13 @@ def add_config_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", dest="config_file", metavar="JSON", default=None, help=CONFIG_HELP)
 
 
-def parse_config_args(parser: argparse.ArgumentParser, cls: type[C],
-                      argv: Optional[Sequence[str]] = None) -> tuple[argparse.Namespace, C]:
+def parse_config_args(parser: argparse.ArgumentParser, cls: type[C], argv: Optional[Sequence[str]] = None,
+                      record_keys: Sequence[str] = ()) -> tuple[argparse.Namespace, C]:
     """Parse ``argv`` with ``parser`` (which has :func:`add_config_option`) into ``(args, config)``.
 
     The config is ``cls``'s defaults, then the values of the ``--config`` file, then the flags given
     on the command line; an argparse dest that names a field of ``cls`` sets that field. A bad file
-    or value is argparse's one-line error and exit status 2.
+    or value is argparse's one-line error and exit status 2. ``record_keys``: see :func:`load_config`.
     """
     first = argparse.ArgumentParser(add_help=False)
     first.add_argument("--config", dest="config_file", default=None)
@@ -105,7 +109,7 @@ def parse_config_args(parser: argparse.ArgumentParser, cls: type[C],
     base: dict[str, Any] = {}
     if known.config_file is not None:
         try:
-            base = to_dict(load_config(cls, known.config_file))
+            base = to_dict(load_config(cls, known.config_file, record_keys))
         except ValueError as exc:
             parser.error(str(exc))
         parser.set_defaults(**base)

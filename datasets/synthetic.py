@@ -7,7 +7,11 @@ focal plane. Because every layer is known everywhere, including behind nearer la
 reference render is exact for this scene model: each layer's premultiplied colour and coverage
 are spread by its own disk (thin-lens circle of confusion) and composited back to front in
 linear light (Potmesil & Chakravarty 1981; the layered model of Kraus & Strengert 2007).
-The render is deliberately slow and separate from ``compositing/``, which it is used to test.
+The render is deliberately slow and separate from ``compositing/``, which it is used to test:
+its optics (:class:`Lens`, :func:`coc_radius_px`) and its disk kernel are this module's own
+reference implementations, independent of the renderer's (compositing/optics.py,
+compositing/kernels.py), so that a bug in either shows up in evaluation; only the sRGB curves,
+a published standard, are shared (datasets/colour.py).
 
 Conventions: ``image``/``dof`` uint8 RGB H×W×3 (sRGB), ``mask`` float32 H×W in [0, 1],
 ``depth`` float32 H×W in metres (larger = farther). Everything is a pure function of the seed.
@@ -19,6 +23,8 @@ from pathlib import Path
 from typing import Optional
 
 import numpy as np
+
+from .colour import linear_to_srgb, to_uint8
 
 
 @dataclass(frozen=True)
@@ -44,23 +50,6 @@ def coc_radius_px(depth: np.ndarray | float, focus_depth: float, lens: Lens, wid
     aperture = f / lens.f_number
     c = aperture * np.abs(d - d_f) / d * f / (d_f - f)
     return (c / 2.0 * width_px / lens.sensor_width_mm).astype(np.float32)
-
-
-def srgb_to_linear(x: np.ndarray) -> np.ndarray:
-    """IEC 61966-2-1 sRGB decoding of values in [0, 1]."""
-    x = np.asarray(x, np.float32)
-    return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4).astype(np.float32)
-
-
-def linear_to_srgb(x: np.ndarray) -> np.ndarray:
-    """IEC 61966-2-1 sRGB encoding; input clipped to [0, 1] (the sensor saturates)."""
-    x = np.clip(np.asarray(x, np.float32), 0.0, 1.0)
-    return np.where(x <= 0.0031308, x * 12.92, 1.055 * np.power(x, 1 / 2.4) - 0.055).astype(np.float32)
-
-
-def to_uint8(srgb: np.ndarray) -> np.ndarray:
-    """[0, 1] float → uint8 with rounding."""
-    return np.clip(np.rint(srgb * 255.0), 0, 255).astype(np.uint8)
 
 
 def disk_kernel(radius: float, supersample: int = 8) -> np.ndarray:

@@ -1,7 +1,8 @@
 """Render every test image with every method, measure, and write the comparison.
 
 A *renderer* is anything that turns (image, mask, depth) into an output: a compositor
-method (compositing.pipeline) or a trained GAN checkpoint (gan.infer). Conventions: image
+method (compositing.pipeline, rendered from the photo pipeline's prepared planes exactly as
+scripts/blur.py renders it) or a trained GAN checkpoint (gan.infer). Conventions: image
 uint8 RGB H×W×3, mask float32 H×W in [0, 1], depth float32 H×W (larger = farther), output
 uint8 RGB H×W×3 of the input's size.
 
@@ -18,7 +19,6 @@ Bad images get one line "PATH: problem", the run goes on, and the count is retur
 """
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
@@ -29,8 +29,12 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from datasets.io import (ImageError, list_photos, mask_path, photo_root, read_depth, read_image, read_mask,
-                         write_image, write_json)
+from compositing.pipeline import (METHODS, Lazy, PhotoPipeline, Prepared, build_params,
+                                  face_detector_factory, ineffective_params, params_for_depth, params_to_dict,
+                                  render_prepared, wants_faces)
+from datasets.config import save_config
+from datasets.io import (ImageError, list_photos, mask_path, photo_root, read_depth, read_focal_35mm, read_image,
+                         read_mask, write_image)
 from evaluation import metrics as M
 from evaluation import report
 from evaluation.gallery import Cell, Column, MetricsTable, Row, build_gallery, write_thumbnail
@@ -64,31 +68,35 @@ def _check_name(name: str) -> None:
 class Renderer:
     """A named way to render: ``fn(image, mask, depth) -> output`` plus its settings for captions.
 
-    ``relative_fn``, when given, is used instead of ``fn`` for depth in relative units (e.g. the
-    portrait depth prior) — the lens blur's thin-lens circle of confusion needs metres.
+    ``prepared_fn``, when given, renders from the photo pipeline's prepared planes instead
+    (:class:`compositing.pipeline.Prepared`: the post-processed matte, the depth, the focus), as
+    scripts/blur.py does: the compositor methods. ``uses_faces``: it may make the depth prior
+    metric from detected faces (the lens asking for a physical lens).
     """
 
     name: str
     kind: str
     settings: Mapping[str, Any]
     fn: RenderFn = field(repr=False, compare=False)
-    relative_fn: Optional[RenderFn] = field(default=None, repr=False, compare=False)
+    prepared_fn: Optional[Callable[[Prepared], np.ndarray]] = field(default=None, repr=False, compare=False)
+    uses_faces: bool = False
     # kind "published": output name → file of a result folder; outputs are read, not rendered
     published: Optional[Mapping[str, Path]] = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         _check_name(self.name)
 
-    def __call__(self, image: np.ndarray, mask: np.ndarray, depth: np.ndarray, relative: bool = False) -> np.ndarray:
-        fn = self.relative_fn if relative and self.relative_fn is not None else self.fn
-        return fn(image, mask, depth)
+    def __call__(self, image: np.ndarray, mask: np.ndarray, prepared: Prepared) -> np.ndarray:
+        if self.prepared_fn is not None:
+            return self.prepared_fn(prepared)
+        return self.fn(image, mask, prepared.depth)
 
-    def output_for(self, name: str, image: np.ndarray, mask: np.ndarray, depth: np.ndarray,
-                   relative: bool = False) -> np.ndarray:
-        """The output for input ``name``: rendered, or read from the published folder (a
-        result of another size is resized to the input's, area-averaged)."""
+    def output_for(self, name: str, image: np.ndarray, mask: np.ndarray, prepared: Prepared) -> np.ndarray:
+        """The output for input ``name`` (``mask``: the input's mask, ``prepared``: the pipeline's
+        planes): rendered, or read from the published folder (a result of another size is resized
+        to the input's, area-averaged)."""
         if self.published is None:
-            return self(image, mask, depth, relative)
+            return self(image, mask, prepared)
         found = self.published.get(name)
         if found is None:
             raise FileNotFoundError(f"no published result {name}.* in {self.settings['folder']}")
@@ -115,31 +123,32 @@ def published_renderer(spec: str) -> Renderer:
 
 
 def compositor_renderer(method: str, params: Optional[Mapping[str, Any]] = None) -> Renderer:
-    """A compositor method from ``compositing.pipeline.METHODS``, focused with ``choose_focus``;
-    for relative depth its parameters go through ``compositing.video.params_for_depth``."""
-    from compositing.pipeline import METHODS, build_params, choose_focus, ineffective_params, params_to_dict, render
-    from compositing.video import params_for_depth
-
+    """A compositor method from ``compositing.pipeline.METHODS``, rendered from the photo
+    pipeline's prepared planes with :func:`compositing.pipeline.render_prepared`: what
+    scripts/blur.py renders (for relative depth ``coc="relative"``, the prior made metric from
+    faces for a lens that names a physical lens)."""
     if method not in METHODS:
         raise ValueError(f"unknown compositor method {method!r}; choose from {sorted(METHODS)}")
     metric_params = dict(params or {})
     relative_params = params_for_depth(method, metric_params, True) or {}
     settings = params_to_dict(build_params(method, metric_params))  # validates the keys too
-
-    def with_params(p: dict[str, Any]) -> RenderFn:
-        def fn(image: np.ndarray, mask: np.ndarray, depth: np.ndarray) -> np.ndarray:
-            return render(method, image, mask, depth, choose_focus(mask, depth), p or None)
-
-        return fn
-
     if relative_params != metric_params:
         changed = {k: v for k, v in relative_params.items() if metric_params.get(k) != v}
         settings["for relative depth"] = ", ".join(f"{k}={v}" for k, v in changed.items())
     mode, ignored = ineffective_params(method, metric_params, build_params(method, relative_params))
-    if ignored:  # said in the caption: with the relative depth prior these change nothing
+    uses_faces = wants_faces(method, metric_params)
+    if uses_faces:
+        settings["with the depth prior"] = "made metric from the faces (thin lens)"
+    elif ignored:  # said in the caption: with the relative depth prior these change nothing
         settings[f"no effect with relative depth ({mode})"] = ", ".join(ignored)
-    return Renderer(method, "compositor", {**settings, "focus": "auto"}, with_params(metric_params),
-                    with_params(relative_params) if relative_params != metric_params else None)
+
+    def unused(image: np.ndarray, mask: np.ndarray, depth: np.ndarray) -> np.ndarray:
+        raise TypeError("a compositor method renders from the prepared planes (prepared_fn)")
+
+    def from_prepared(prepared: Prepared) -> np.ndarray:
+        return render_prepared(method, prepared, metric_params).output
+
+    return Renderer(method, "compositor", {**settings, "focus": "auto"}, unused, from_prepared, uses_faces)
 
 
 @dataclass(frozen=True)
@@ -211,6 +220,7 @@ class CompareConfig:
     runs: list[str] = field(default_factory=list)
     segmenter: str = "mediapipe"
     depth_model: str = "prior"
+    refine: str = "snap"  # the compositor methods' mask edge refinement, as scripts/blur.py's --refine
     fid_weights: str = "imagenet"  # "imagenet", "none" (random init, tests only) or "off"
     device: str = "cpu"
     thumb_size: int = 256
@@ -270,27 +280,6 @@ def depth_preview(depth: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
-class _Lazy:
-    """Builds a model on first use (the segmenter / depth model are only needed for some inputs)."""
-
-    def __init__(self, factory: Callable[[], Any]) -> None:
-        self.factory = factory
-        self.model: Any = None
-
-    def _get(self) -> Any:
-        if self.model is None:
-            self.model = self.factory()
-        return self.model
-
-    def __call__(self, *args: Any) -> Any:
-        return self._get()(*args)
-
-    @property
-    def relative(self) -> bool:
-        """The depth model's ``relative`` flag (builds it)."""
-        return bool(getattr(self._get(), "relative", False))
-
-
 # ----------------------------------------------------------------------------- the run
 
 
@@ -321,7 +310,12 @@ def run_compare(
 
     ``renderers`` default to ``build_renderers(cfg)``; ``segmenter`` / ``depth_model`` default
     to the registries' ``cfg.segmenter`` / ``cfg.depth_model``, built only if an input lacks
-    a mask file (``INPUT_masks/NAME.png``, or ``--masks``) or a depth map (``--depth``).
+    a mask file (``INPUT_masks/NAME.png``, or ``--masks``) or a depth map (``--depth``); the
+    depth model ``prior`` is the pipeline's own portrait prior (which a lens naming a physical
+    lens makes metric from faces). Each photo goes through the pipeline of scripts/blur.py once
+    (:class:`compositing.pipeline.PhotoPipeline`: the mask post-processed with ``cfg.refine``,
+    the depth made from that matte); the compositor methods render from it, the other renderers
+    and the metrics get the input's mask as read (the mask file, or the segmenter's).
     """
     from segdepth.depth import build_depth_model
     from segdepth.segment import build_segmenter
@@ -329,9 +323,13 @@ def run_compare(
     renderers = list(renderers) if renderers is not None else build_renderers(cfg)
     out = Path(cfg.out)
     gdir = out / "gallery"
-    write_json(out / "config.json", dataclasses.asdict(cfg))
-    segment = segmenter or _Lazy(lambda: build_segmenter(cfg.segmenter))
-    estimate_depth = depth_model or _Lazy(lambda: build_depth_model(cfg.depth_model))
+    save_config(cfg, out / "config.json")
+    segment = segmenter or Lazy(lambda: build_segmenter(cfg.segmenter))
+    if depth_model is None and cfg.depth_model != "prior":
+        depth_model = Lazy(lambda: build_depth_model(cfg.depth_model))
+    # the pipeline of scripts/blur.py: mask post-processing, depth (None: the prior), faces if a render uses them
+    pipeline = PhotoPipeline(None, depth_model, cfg.refine,
+                             face_detector_factory() if any(r.uses_faces for r in renderers) else None)
 
     input_root = photo_root(cfg.input)
     paths, clashes = list_photos(cfg.input)
@@ -384,11 +382,9 @@ def run_compare(
                 mask = read_mask(mask_file, shape)
             else:
                 mask = np.asarray(segment(image), dtype=np.float32)
-            if name in depths:  # depth files are metres
-                depth, relative = read_depth(depths[name], expected_shape=shape), False
-            else:
-                depth = np.asarray(estimate_depth(image, mask), dtype=np.float32)
-                relative = bool(getattr(estimate_depth, "relative", False))
+            given = read_depth(depths[name], expected_shape=shape) if name in depths else None  # metres
+            prepared = pipeline(image, mask, given, focal_35mm=read_focal_35mm(path))
+            depth = np.asarray(prepared.depth, dtype=np.float32)
             truth = None
             if name in truths:  # images without one simply get no full-reference metrics
                 truth = read_image(truths[name])
@@ -419,7 +415,7 @@ def run_compare(
         for r in renderers:
             try:
                 start = time.perf_counter()
-                output = r.output_for(name, image, mask, depth, relative)
+                output = r.output_for(name, image, mask, prepared)
                 seconds = time.perf_counter() - start
                 if not isinstance(output, np.ndarray) or output.dtype != np.uint8 or output.shape != image.shape:
                     got = f"{output.dtype} {output.shape}" if isinstance(output, np.ndarray) else type(output).__name__

@@ -1,139 +1,16 @@
 """Blur the background of a camera or a video, live or into a file.
 
-    python scripts/webcam.py --input 0 --show                      # webcam, window (q quits)
-    python scripts/webcam.py --input talk.mp4 --output talk_blur.mp4
-    python scripts/webcam.py --input talk.mp4 --output out.mp4 --method lens   # slow, full quality
+    python scripts/webcam.py --input 0 --show
+    python scripts/webcam.py --help
 
-The default ``--method fast`` is the real-time path (compositing.video.FrameBlur): MediaPipe's
-landscape model on a 256-pixel-wide copy, a mask smoothed over time (EMA + hysteresis) so edges
-do not flicker, a background blurred at 1/8 of the size and composited at full size.
-Any compositor method (``--method lens`` …) renders each frame at full resolution with the
-depth prior instead (offline quality, not real-time). Output is MPEG-4 (mp4v), written
-atomically; Ctrl-C ends a recording and keeps the frames so far. The run's settings are saved
-as OUTPUT_STEM_config.json beside the video.
+The program is compositing/webcam.py (its config and parser); this file only runs it.
 """
 from __future__ import annotations
 
-import argparse
-import logging
 import sys
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Optional
 
-from compositing.pipeline import build_params
-from compositing.video import FrameBlur, FrameBlurConfig, MaskSmoother, pipeline_renderer, process_video
-from datasets.cli import (EXIT_CODES_EPILOG, EXIT_SOME_FAILED, add_download_flag, float_range, int_range, output_file,
-                          parse_key_values, positive_int, run_main)
-from datasets.io import write_json
-from segdepth.segment import SEGMENTERS, build_segmenter
-
-
-def _method_names() -> list[str]:
-    from compositing.pipeline import METHODS
-
-    return ["fast", *sorted(METHODS)]
-
-
-@dataclass
-class WebcamConfig:
-    """Everything that decides the output of one run (saved as JSON beside the output)."""
-
-    input: str
-    output: Optional[str] = None
-    show: bool = False
-    method: str = "fast"
-    segmenter: str = "mediapipe"
-    mediapipe_model: int = 1
-    seg_width: int = FrameBlurConfig.seg_width
-    blur_scale: float = FrameBlurConfig.blur_scale
-    blur_sigma: float = FrameBlurConfig.blur_sigma
-    smoothing: bool = True
-    ema_alpha: float = 0.5
-    hysteresis: tuple[float, float] = (0.3, 0.7)
-    max_frames: Optional[int] = None
-    params: dict = field(default_factory=dict)
-    quiet: bool = False
-
-
-def parse_args(argv: Optional[list[str]] = None) -> WebcamConfig:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog=EXIT_CODES_EPILOG)
-    p.add_argument("--input", required=True, help="camera index (0, 1, …) or a video file")
-    p.add_argument("--output", type=output_file, help="output video (.mp4, codec mp4v)")
-    p.add_argument("--show", action="store_true", help="show the result in a window (q or Esc quits)")
-    p.add_argument("--method", default="fast", choices=_method_names(),
-                   help="'fast' = real-time downscaled blur; others = compositor methods at full resolution")
-    p.add_argument("--segmenter", default="mediapipe", choices=sorted(SEGMENTERS))
-    p.add_argument("--mediapipe-model", type=int, default=1, choices=(0, 1),
-                   help="MediaPipe model: 1 = landscape 256×144 (faster), 0 = general 256×256")
-    p.add_argument("--seg-width", type=int_range(16, 4096), default=FrameBlurConfig.seg_width,
-                   help="width of the copy the segmenter sees (16 … 4096)")
-    p.add_argument("--blur-scale", type=float_range(0.01, 1.0), default=FrameBlurConfig.blur_scale,
-                   help="fast path: blur at this fraction of the size (0.01 … 1)")
-    p.add_argument("--blur-sigma", type=float_range(0.1, 500.0), default=FrameBlurConfig.blur_sigma,
-                   help="fast path: Gaussian sigma in full-size pixels (0.1 … 500)")
-    p.add_argument("--no-smoothing", action="store_true", help="use each frame's raw mask (edges flicker)")
-    p.add_argument("--ema-alpha", type=float_range(0.001, 1.0), default=0.5,
-                   help="weight of the newest mask in the moving average (0.001 … 1)")
-    p.add_argument("--hysteresis", type=float_range(0.0, 1.0), nargs=2, default=(0.3, 0.7), metavar=("LOW", "HIGH"),
-                   help="mask thresholds, 0 < LOW <= HIGH < 1")
-    p.add_argument("--max-frames", type=positive_int, help="stop after this many frames (at least 1)")
-    p.add_argument("--params", nargs="*", default=[], help="compositor parameters: key=value … or a JSON object")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    add_download_flag(p)
-    a = p.parse_args(argv)
-    if a.output is None and not a.show:
-        p.error("give --output VIDEO, --show, or both")
-    low, high = a.hysteresis
-    if not 0 < low <= high < 1:
-        p.error(f"--hysteresis: need 0 < LOW <= HIGH < 1, got {low:g} {high:g}")
-    try:
-        params = parse_key_values(a.params, "--params")
-        if a.method != "fast":
-            build_params(a.method, params)  # type and range, before the camera or video is opened
-        elif params:
-            raise ValueError("--params: the fast path has no compositor parameters (use --blur-scale, --blur-sigma)")
-    except ValueError as exc:
-        p.error(str(exc))
-    return WebcamConfig(
-        input=a.input, output=a.output, show=a.show, method=a.method, segmenter=a.segmenter,
-        mediapipe_model=a.mediapipe_model, seg_width=a.seg_width, blur_scale=a.blur_scale,
-        blur_sigma=a.blur_sigma, smoothing=not a.no_smoothing, ema_alpha=a.ema_alpha,
-        hysteresis=tuple(a.hysteresis), max_frames=a.max_frames, params=params, quiet=a.quiet,
-    )
-
-
-def build_frame_blur(cfg: WebcamConfig) -> FrameBlur:
-    """The FrameBlur a config describes."""
-    seg_kwargs = {"model_selection": cfg.mediapipe_model} if cfg.segmenter == "mediapipe" else {}
-    smoother = MaskSmoother(alpha=cfg.ema_alpha, low=cfg.hysteresis[0], high=cfg.hysteresis[1]) if cfg.smoothing else None
-    render = None if cfg.method == "fast" else pipeline_renderer(cfg.method, cfg.params or None)
-    return FrameBlur(
-        build_segmenter(cfg.segmenter, **seg_kwargs),
-        smoother,
-        FrameBlurConfig(seg_width=cfg.seg_width, blur_scale=cfg.blur_scale, blur_sigma=cfg.blur_sigma),
-        render,
-    )
-
-
-def main(argv: Optional[list[str]] = None) -> int:
-    cfg = parse_args(argv)
-    logging.basicConfig(level=logging.WARNING if cfg.quiet else logging.INFO, format="%(message)s")
-    output = Path(cfg.output) if cfg.output else None
-    try:
-        blur = build_frame_blur(cfg)
-        n = process_video(cfg.input, blur, output, cfg.show, cfg.max_frames, progress=not cfg.quiet)
-    except (ValueError, RuntimeError) as exc:  # a source that cannot be read, no display, a model that cannot load
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_SOME_FAILED
-    if output is not None:
-        write_json(output.with_name(output.stem + "_config.json"), asdict(cfg))
-    if blur.frames:
-        per_frame = {k: f"{1000 * v / blur.frames:.1f} ms" for k, v in blur.timings.items()}
-        logging.info("%d frames; per frame: %s", n, per_frame)
-    return 0
-
+from compositing.webcam import main
+from datasets.cli import run_main
 
 if __name__ == "__main__":
     sys.exit(run_main(main, "webcam"))

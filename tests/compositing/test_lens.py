@@ -19,6 +19,26 @@ def test_srgb_round_trip_is_exact():
     assert np.abs(lens.linear_to_srgb8(lin).astype(int) - exact).max() <= 1
 
 
+def test_renderer_optics_agree_with_the_synthetic_reference():
+    """compositing.optics and datasets.synthetic are two implementations of one formula (so that a
+    bug in either shows in evaluation): they agree over a grid of lenses, focus distances and depths."""
+    from compositing import optics
+
+    depth = np.geomspace(0.3, 200.0, 41)
+    for f_mm in (14.0, 35.0, 50.0, 85.0, 200.0):
+        for n in (1.2, 2.8, 8.0, 22.0):
+            for sensor in (6.2, 23.5, 36.0):
+                for focus in (0.5, 1.5, 4.0, 30.0):
+                    ours = optics.coc_radius_px(depth, focus, optics.Lens(f_mm, n, sensor), 1000)
+                    ref = synthetic.coc_radius_px(depth, focus, synthetic.Lens(f_mm, n, sensor), 1000)
+                    np.testing.assert_allclose(ours, ref, rtol=1e-6, atol=1e-6)
+    # a hand-computed value: 50 mm f/2 focused at 2 m, a point at 10 m on a 36 mm sensor 3600 px
+    # wide: c = 25 mm · 8/10 · 50/1950 = 0.51282 mm, radius 25.641 px
+    assert float(optics.coc_radius_px(10.0, 2.0, optics.Lens(50.0, 2.0, 36.0), 3600)) == pytest.approx(25.641, abs=1e-3)
+    with pytest.raises(ValueError, match="beyond the focal length"):
+        optics.coc_radius_px(3.0, 0.04, optics.Lens(50.0), 100)
+
+
 def test_thin_lens_coc_is_the_synthetic_one_and_signed():
     p = LensParams(focal_length_mm=50.0, f_number=2.8, sensor_width_mm=36.0, max_radius_frac=1.0)
     depth = np.array([[0.8, 1.5, 2.0, 10.0, 40.0]], np.float32)

@@ -178,3 +178,63 @@ def test_soft_matte_blends_while_hard_mask_pastes():
     expect = 0.4 * image.astype(np.float32) + 0.6 * blurred
     assert np.abs(soft[:, 20:44] - expect[:, 20:44]).max() <= 1.0
     assert np.abs(hard[:, 20:44] - blurred[:, 20:44]).max() <= 0.0
+
+
+def test_params_for_depth_switches_the_lens_to_relative_coc_only():
+    from compositing.pipeline import params_for_depth
+
+    assert params_for_depth("lens", None, relative=True) == {"coc": "relative"}
+    assert params_for_depth("lens", {"coc": "thin_lens"}, relative=True) == {"coc": "thin_lens"}
+    assert params_for_depth("lens", {"f_number": 2.0}, relative=False) == {"f_number": 2.0}
+    assert params_for_depth("gaussian", {"k": 5}, relative=True) == {"k": 5}
+
+
+def test_prepare_once_then_render_each_method():
+    """prepare() makes the planes once (post-processed matte, depth, focus); render_prepared() of
+    each method on them is what the one-call render_photo() gives, and what render() gives on those planes."""
+    from compositing.pipeline import prepare, render_photo, render_prepared
+
+    scene = synthetic.make_scene(5, size=(64, 80), render_dof=False)
+    raw = np.clip(scene.mask + 0.2 * (cv2.GaussianBlur(scene.mask, (0, 0), 3) - scene.mask), 0, 1)
+    given = prepare(scene.image, raw, scene.depth)
+    np.testing.assert_array_equal(given.mask, postprocess_mask(raw, scene.image))
+    assert given.depth_source == "given" and not given.relative
+    assert given.focus == choose_focus(given.mask, given.depth)
+    prior = prepare(scene.image, raw)
+    assert prior.depth_source == "prior" and prior.relative and prior.depth.shape == raw.shape
+    for method in ("gaussian", "progressive13", "lens"):
+        done = render_prepared(method, given, {})
+        np.testing.assert_array_equal(done.output, render_photo(method, scene.image, raw, {}, depth=scene.depth).output)
+        np.testing.assert_array_equal(done.output, render(method, scene.image, given.mask, given.depth, given.focus))
+        assert done.depth_info == {"depth_source": "given"}
+        on_prior = render_prepared(method, prior, {})
+        np.testing.assert_array_equal(on_prior.output, render_photo(method, scene.image, raw, {}).output)
+        assert on_prior.depth_info == {"depth_source": "relative"}
+    assert render_prepared("lens", prior, {}).params == {"coc": "relative"}  # relative depth: relative CoC
+    assert render_prepared("lens", given, {}).params == {}  # metres: the thin lens
+
+
+def test_photo_pipeline_builds_its_models_lazily_and_asks_for_faces_only_on_the_prior():
+    from compositing.pipeline import Lazy, PhotoPipeline, wants_faces
+
+    scene = synthetic.make_scene(6, size=(48, 64), render_dof=False)
+    calls = []
+
+    def detector(image):
+        calls.append("faces")
+        return []
+
+    segmenter = Lazy(lambda: calls.append("built") or (lambda image: scene.mask))
+    pipe = PhotoPipeline(segmenter, None, refine="none", face_detector=detector)
+    assert calls == []  # nothing built before the first photo
+    prepared = pipe(scene.image)
+    assert calls == ["built", "faces"] and prepared.depth_source == "prior"
+    pipe(scene.image, depth=scene.depth)  # a given depth: no faces needed
+    assert calls == ["built", "faces"]
+    with pytest.raises(ValueError, match="no mask given and no segmenter"):
+        PhotoPipeline()(scene.image)
+    with pytest.raises(ValueError, match="unknown mask refinement"):
+        PhotoPipeline(refine="sharp")
+    assert wants_faces("lens", {"f_number": 2}) and wants_faces("lens", {"coc": "thin_lens"})
+    assert not wants_faces("lens", {}) and not wants_faces("gaussian", {"f_number": 2})
+    assert not wants_faces("lens", {"f_number": 2}, prior=False)

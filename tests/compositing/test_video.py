@@ -1,7 +1,8 @@
-"""compositing/video.py and scripts/webcam.py: stable masks on a still subject, a working video path."""
+"""compositing/video.py, compositing/webcam.py and scripts/webcam.py: stable masks on a still
+subject, a working video path, the program's config."""
 from __future__ import annotations
 
-import importlib.util
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -10,14 +11,11 @@ import cv2
 import numpy as np
 import pytest
 
+from compositing import webcam
 from compositing.video import FrameBlur, MaskSmoother, composite, process_video
 from datasets.synthetic import make_scene
 
 ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("scripts_webcam", ROOT / "scripts" / "webcam.py")
-webcam = importlib.util.module_from_spec(_spec)  # scripts/webcam.py, without putting scripts/ on sys.path
-sys.modules[_spec.name] = webcam  # dataclasses look their module up there
-_spec.loader.exec_module(webcam)
 
 H, W = 144, 256
 
@@ -153,7 +151,7 @@ def test_frame_blur_keeps_subject_and_blurs_background(segmenter):
 
 def test_full_resolution_method_path(segmenter):
     """--method NAME renders each frame with compositing.pipeline and the depth prior."""
-    from compositing.video import params_for_depth, pipeline_renderer
+    from compositing.video import pipeline_renderer
 
     frames, gt = _still_video(0, 2, noise=0)
     blur = FrameBlur(segmenter, MaskSmoother(), render=pipeline_renderer("lens"))
@@ -163,9 +161,6 @@ def test_full_resolution_method_path(segmenter):
     bg = cv2.dilate((gt > 0.05).astype(np.uint8), np.ones((25, 25), np.uint8)) == 0
     diff = np.abs(out.astype(int) - frames[-1].astype(int)).mean(axis=2)
     assert diff[core].mean() < 3 and diff[bg].mean() > 3
-    assert params_for_depth("lens", None, relative=True) == {"coc": "relative"}
-    assert params_for_depth("lens", {"coc": "thin_lens"}, relative=True) == {"coc": "thin_lens"}
-    assert params_for_depth("gaussian", {"k": 5}, relative=True) == {"k": 5}
     with pytest.raises(ValueError, match="unknown method"):
         pipeline_renderer("nope")
 
@@ -240,7 +235,9 @@ def test_webcam_script_end_to_end(tmp_path):
     back = _read_video(out)
     assert len(back) == 10
     assert back[0].shape == (H, W, 3)
-    assert (tmp_path / "out" / "talk_blur_config.json").exists()
+    saved = tmp_path / "out" / "talk_blur_config.json"
+    assert webcam.parse_args(["--config", str(saved)]) == webcam.parse_args(["--input", str(src), "--output", str(out),
+                                                                              "--quiet"])
     # the background is blurred in the written video (mp4v is lossy, so compare smoothness)
     lap = lambda im: np.abs(cv2.Laplacian(cv2.cvtColor(im, cv2.COLOR_BGR2GRAY), cv2.CV_32F)).mean()
     assert lap(back[-1]) < 0.7 * lap(frames[-1])
@@ -267,3 +264,23 @@ def test_webcam_usage(capsys):
     assert info.value.code == 0 and "--show" in capsys.readouterr().out
     cfg = webcam.parse_args(["--input", "v.mp4", "--output", "o.mp4", "--method", "lens", "--params", "f_number=1.4"])
     assert cfg.method == "lens" and cfg.params == {"f_number": 1.4} and cfg.smoothing
+
+
+def test_webcam_config_reloads_and_is_checked(tmp_path, capsys):
+    """OUTPUT_STEM_config.json is a --config: the same settings, flags beside it win; a config
+    that cannot run is one usage-error line."""
+    from datasets.config import save_config
+
+    cfg = webcam.parse_args(["--input", "v.mp4", "--output", str(tmp_path / "o.mp4"), "--method", "lens",
+                             "--params", "strength=0.02", "--no-smoothing", "--hysteresis", "0.2", "0.8"])
+    save_config(cfg, tmp_path / "o_config.json")
+    assert json.loads((tmp_path / "o_config.json").read_text())["hysteresis"] == [0.2, 0.8]
+    again = webcam.parse_args(["--config", str(tmp_path / "o_config.json")])
+    assert again == cfg and not again.smoothing and again.hysteresis == (0.2, 0.8)
+    over = webcam.parse_args(["--config", str(tmp_path / "o_config.json"), "--params", "blades=6", "--ema-alpha", "0.9"])
+    assert over.params == {"strength": 0.02, "blades": 6} and over.ema_alpha == 0.9 and over.method == "lens"
+    (tmp_path / "bad.json").write_text(json.dumps({"input": "v.mp4", "output": "o.mp4", "hysteresis": [0.9, 0.1]}))
+    with pytest.raises(SystemExit) as info:
+        webcam.parse_args(["--config", str(tmp_path / "bad.json")])
+    assert info.value.code == 2 and "--hysteresis: need 0 < LOW <= HIGH < 1" in capsys.readouterr().err
+

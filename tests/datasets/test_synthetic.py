@@ -72,11 +72,6 @@ def test_layered_render_keeps_constant_colour_and_hides_occluded_content():
     assert 0.25 < blurred_near[24, 25, 0] < 0.8  # a blurred foreground spills over what is behind it
 
 
-def test_srgb_round_trip():
-    x = np.linspace(0, 1, 101, dtype=np.float32)
-    assert np.allclose(synthetic.linear_to_srgb(synthetic.srgb_to_linear(x)), x, atol=1e-5)
-
-
 def test_write_unaligned_dataset(tmp_path):
     from datasets.io import list_photos, mask_path, read_image, read_mask
 

@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
+from compositing.pipeline import postprocess_mask
 from datasets.io import mask_path, read_image, read_mask, write_depth, write_image, write_mask
 from datasets.synthetic import make_scene
 from evaluation.compare import CompareConfig, GanSpec, Renderer, run_compare, run_dir_of_checkpoint
@@ -186,8 +187,8 @@ def test_missing_masks_and_depth_use_the_models(data, tmp_path):
         return alpha
 
     def depth_model(image, mask):
-        calls.append("depth")
-        assert mask is alpha
+        calls.append("depth")  # from the matte the pipeline made of the segmenter's mask, as scripts/blur.py
+        np.testing.assert_array_equal(mask, postprocess_mask(alpha, image))
         return np.ones(image.shape[:2], np.float32)
 
     res = run_compare(CompareConfig(input=str(plain), out=str(tmp_path / "out"), quiet=True),
@@ -310,7 +311,7 @@ def test_lens_with_relative_depth_from_the_prior(data, tmp_path):
     from segdepth.depth import build_depth_model
 
     lens = compositor_renderer("lens", {"strength": 0.02})  # the default, calibrated at 256 px, barely blurs 64 px
-    assert lens.relative_fn is not None and lens.settings["for relative depth"] == "coc=relative"
+    assert lens.prepared_fn is not None and lens.settings["for relative depth"] == "coc=relative"
     cfg = CompareConfig(input=str(data / "inputs" / "s0.png"), out=str(tmp_path / "o"), quiet=True)
     res = run_compare(cfg, [lens], segmenter=_no_model, depth_model=build_depth_model("prior"))
     assert res.ok
@@ -397,3 +398,54 @@ def test_published_result_folders_are_extra_columns(data, tmp_path):
         published_renderer("paper")
     with pytest.raises(FileNotFoundError, match="no such folder"):
         published_renderer(f"paper={tmp_path / 'missing'}")
+
+
+def test_compositor_methods_render_what_blur_renders(data, tmp_path):
+    """One pipeline: a compositor column is the photo pipeline's render of the input (its mask
+    post-processed, depth and focus as scripts/blur.py makes them), pixel for pixel."""
+    from compositing.pipeline import render_photo
+    from evaluation.compare import compositor_renderer
+
+    cfg = CompareConfig(input=str(data / "inputs" / "s0.png"), out=str(tmp_path / "o"), depth=str(data / "depth"),
+                        quiet=True)
+    renderers = [compositor_renderer("gaussian", {"k": 9}), compositor_renderer("lens")]
+    res = run_compare(cfg, renderers, segmenter=_no_model, depth_model=_no_model)
+    assert res.ok
+    image, mask = read_image(data / "inputs" / "s0.png"), read_mask(data / "inputs_masks" / "s0.png")
+    depth = np.load(data / "depth" / "s0.npy")
+    for method, params in (("gaussian", {"k": 9}), ("lens", {})):
+        expect = render_photo(method, image, mask, params, depth=depth).output
+        np.testing.assert_array_equal(read_image(tmp_path / "o" / "results" / method / "s0.png"), expect)
+    # the saved settings are a --config for the next run, flags beside it win
+    from evaluation.compare_cli import parse_args
+
+    saved = tmp_path / "o" / "config.json"
+    assert parse_args(["--config", str(saved)]) == cfg
+    again = parse_args(["--config", str(saved), "--out", str(tmp_path / "o2"), "--params", "lens:strength=0.02",
+                        "--methods", "lens"])
+    assert again.out == str(tmp_path / "o2") and again.params == {"lens": {"strength": 0.02}}
+    assert again.methods == ["lens"] and again.depth == cfg.depth
+
+
+
+def test_a_physical_lens_makes_the_prior_metric_from_faces_as_blur_does(tmp_path):
+    """With the depth prior and f_number given, the lens column is made metric from the faces
+    MediaPipe finds, exactly as scripts/blur.py renders it (compare used to skip both the matte
+    and the faces)."""
+    from skimage import data
+
+    from compositing.pipeline import render_photo
+    from evaluation.compare import compositor_renderer
+    from segdepth.face import FaceDetector
+    from segdepth.segment import build_segmenter
+
+    image = np.ascontiguousarray(data.astronaut()[::2, ::2, :3])
+    write_image(tmp_path / "in" / "astronaut.png", image)
+    segmenter = build_segmenter("mediapipe")
+    lens = compositor_renderer("lens", {"f_number": 2.0})
+    assert lens.uses_faces and "metric" in lens.settings["with the depth prior"]
+    cfg = CompareConfig(input=str(tmp_path / "in"), out=str(tmp_path / "o"), quiet=True)
+    assert run_compare(cfg, [lens], segmenter=segmenter).ok
+    expect = render_photo("lens", image, segmenter(image), {"f_number": 2.0}, faces=FaceDetector()(image))
+    assert expect.depth_info["depth_source"] == "metric_from_face"
+    np.testing.assert_array_equal(read_image(tmp_path / "o" / "results" / "lens" / "astronaut.png"), expect.output)

@@ -26,9 +26,13 @@ ROOT = Path(__file__).resolve().parents[2]
 H, W = 64, 80
 
 
+#: programs whose parser and logic live in the library (scripts/NAME.py only runs them)
+LIBRARY_PROGRAMS = {"blur": "compositing.blur", "webcam": "compositing.webcam", "compare": "evaluation.compare_cli"}
+
+
 def _script(name: str):
-    """scripts/NAME.py as a module (scripts/ is a package)."""
-    return importlib.import_module(f"scripts.{name}")
+    """The module of program NAME: its library module, else scripts/NAME.py (scripts/ is a package)."""
+    return importlib.import_module(LIBRARY_PROGRAMS.get(name, f"scripts.{name}"))
 
 
 def _segdepth_parse(task: str) -> Callable[[list[str]], object]:
