@@ -287,8 +287,10 @@ def test_script_bad_command_lines(tmp_path):
 
 @pytest.mark.slow
 def test_script_with_compositor_methods(data, tmp_path):
+    # the truth is a noise-free optical render (no sensor): the lens is compared without its grain
     r = _script("--input", str(data / "inputs"), "--out", str(tmp_path / "o"), "--methods", "gaussian,lens",
-                "--params", "gaussian:k=9", "--depth", str(data / "depth"), "--truth", str(data / "truth"), "--quiet")
+                "--params", "gaussian:k=9", "--params", "lens:grain=false", "--depth", str(data / "depth"),
+                "--truth", str(data / "truth"), "--quiet")
     assert r.returncode == 1, r.stderr  # broken.png
     assert "broken.png" in r.stderr and "1 bad image(s), 0 bad reference image(s), 0 failed render(s)" in r.stdout
     means = {row["method"]: row for row in _csv(tmp_path / "o" / "metrics.csv") if row["scope"] == "mean"}
@@ -299,7 +301,7 @@ def test_script_with_compositor_methods(data, tmp_path):
     html = (tmp_path / "o" / "gallery" / "index.html").read_text(encoding="utf-8")
     assert "k=9" in html and "f_number=1.8" in html  # the settings actually used are captioned
     config = json.loads((tmp_path / "o" / "config.json").read_text())
-    assert config["params"] == {"gaussian": {"k": 9}}
+    assert config["params"] == {"gaussian": {"k": 9}, "lens": {"grain": False}}
     r = _script("--input", str(data / "inputs"), "--out", str(tmp_path / "o2"), "--methods", "gaussian",
                 "--params", "gaussian:sigma=3")
     assert r.returncode == 2 and "sigma" in r.stderr
