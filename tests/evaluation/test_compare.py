@@ -325,6 +325,7 @@ def test_gan_checkpoint_renderer(data, tmp_path):
     --gan takes a checkpoint file or a run directory (its latest checkpoint)."""
     import torch
 
+    from gan.checkpoint import save_checkpoint
     from gan.model import CycleGANModel, config_from_preset
 
     torch.manual_seed(0)
@@ -333,7 +334,7 @@ def test_gan_checkpoint_renderer(data, tmp_path):
     run = tmp_path / "runs" / "tiny"
     ckpt = run / "checkpoints" / "ckpt_00000006.pt"
     ckpt.parent.mkdir(parents=True)
-    torch.save({"config": model.cfg.to_dict(), "model": model.state_dict()}, ckpt)
+    save_checkpoint(ckpt, {"config": model.cfg.to_dict(), "model": model.state_dict()})
     (run / "config.json").write_text(json.dumps({"model": {"preset": "mask_loss", "mask_overlay_train": False}}))
     (run / "log.jsonl").write_text("".join(json.dumps({"epoch": 1, "cycle_A": 2.0 - i / 10, "cycle_B": 1.0,
                                                        "mask_A": 0.5 / (i + 1)}) + "\n" for i in range(6)))
