@@ -20,6 +20,8 @@ FocalLengthIn35mmFilm or a 28 mm default), so f_number and focal_length_mm act a
 own distance); without a face it stays relative and f_number has no effect: a warning says so. The focus is
 the median depth of the main person, or the depth at --focus X,Y (pixels of the upright image
 from its top-left corner, or percentages of its width and height such as 50%,40%).
+The lens method puts the photo's own sensor grain back where its blur removed it (measured on
+the photo, seeded by it and by seed=N; compositing/grain.py); --params grain=false turns it off.
 --params are checked against the method's parameters (type and range) before any image is read.
 A file that cannot be used gets one line naming it and the problem; the batch goes on and the
 exit status is 1 when any file failed ("3 done, 2 failed"). Outputs are written atomically;
