@@ -122,8 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--segmenter", default=d.segmenter, choices=sorted(SEGMENTERS))
     p.add_argument("--depth-model", default=d.depth_model, choices=sorted(DEPTH_MODELS),
                    help="depth when --depth is not given (default: the portrait depth prior)")
-    p.add_argument("--save-mask", action="store_true", help="also write NAME_mask.png (person mask)")
-    p.add_argument("--save-depth", action="store_true",
+    p.add_argument("--save-mask", action=argparse.BooleanOptionalAction, default=False, help="also write NAME_mask.png (person mask)")
+    p.add_argument("--save-depth", action=argparse.BooleanOptionalAction, default=False,
                    help="also write NAME_depth.npz (the depth used, with its unit: --depth reads it back as such)")
     p.add_argument("--refine", default=d.refine, choices=REFINEMENTS,
                    help="mask edge refinement: snap (closed-form matting in a narrow band, default), "
@@ -133,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-pixels", type=int_range(1, MAX_PIXELS_CEILING), default=d.max_pixels,
                    help=f"refuse images above this many pixels (default {DEFAULT_MAX_PIXELS:,}; at most "
                         f"{MAX_PIXELS_CEILING:,}, Pillow's own hard limit)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar; only errors and the final count")
+    p.add_argument("--quiet", action=argparse.BooleanOptionalAction, default=False, help="no progress bar; only errors and the final count")
     add_download_flag(p)
     return p
 

@@ -105,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="torch device for GAN inference and Inception features")
     p.add_argument("--thumb-size", type=int_range(16, 4096), default=d.thumb_size,
                    help="longer side of gallery thumbnails in pixels (16 … 4096)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars, errors only")
+    p.add_argument("--quiet", action=argparse.BooleanOptionalAction, default=False, help="no progress bars, errors only")
     add_download_flag(p)
     return p
 

@@ -109,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="tile overlap in pixels, less than the tile (default size/4)")
     p.add_argument("--depth-dir", default=d.depth_dir, help="folder of NAME.npy depth maps (depth-input models)")
     p.add_argument("--device", type=torch_device, default=d.device, help="torch device, e.g. cpu or cuda")
-    p.add_argument("--quiet", action="store_true", default=d.quiet, help="no progress bar")
+    p.add_argument("--quiet", action=argparse.BooleanOptionalAction, default=d.quiet, help="no progress bar")
     return p
 
 

@@ -232,6 +232,8 @@ def test_saved_config_reloads_with_config_and_flags_override(tmp_path, scene, ca
     again = blur.parse_args(["--config", str(saved), "--out", str(tmp_path / "b"), "--params", "k=5"])
     assert again.out == str(tmp_path / "b") and again.params == {"k": 5} and again.save_mask
     assert again.inputs == [str(img)] and again.method == "gaussian"
+    off = blur.parse_args(["--config", str(saved), "--no-save-mask", "--no-quiet"])  # a saved true can be undone
+    assert not off.save_mask and not off.quiet and off.params == {"k": 9}
     assert blur.run(again) == (1, 0)
     assert not np.array_equal(io.read_image(tmp_path / "a" / "p_gaussian.png"),
                               io.read_image(tmp_path / "b" / "p_gaussian.png"))
