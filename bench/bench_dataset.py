@@ -5,7 +5,9 @@ Downloads: the fake server (datasets/testing/fake_flickr.py, 127.0.0.1) answers 
 for 1, 4 and 16 download workers. Curation: JPEG (q95) photos of a real person at 256, 640 and
 1024 px (Flickr's usual long side) through every rule with the real person check (MediaPipe mask,
 face detection, and the pose for photos without a face); the first run computes features, the
-second reads them from the cache. The photos are datasets/testing/people.py's (each distinct) made at 256 px,
+second reads them from the cache. Reported per size: seconds and CPU seconds (user + system, all
+threads) per 1,000 photos. To rerun only this, ``python bench/bench_dataset.py --curation [N]``
+(N photos per size, default 1,000). The photos are datasets/testing/people.py's (each distinct) made at 256 px,
 scaled up to each size with a little sensor-like noise (σ 2 grey levels), so that a 1024-px file
 decodes like a photo rather than a smooth upscale (making them at 1024 px costs 3.6 s each).
 """
@@ -58,9 +60,15 @@ def make_images(root: Path, n: int, sides: tuple[int, ...] = CURATION_SIDES) -> 
             Image.fromarray(image).save(folder / f"{i}.jpg", quality=95)
 
 
-def curation_times(scrape: Path, root: Path, person_check: bool = True) -> tuple[float, float, float]:
-    """(person check load s, first run s, cached rerun s) of curating a copy of the scrape folder
-    ``scrape`` in ``root``; imports and model load happen before timing."""
+def _cpu_seconds() -> float:
+    """User + system CPU time of this process (all its threads) and its waited-for children."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def curation_times(scrape: Path, root: Path, person_check: bool = True) -> tuple[float, float, float, float]:
+    """(person check load s, first run s, first run CPU s, cached rerun s) of curating a copy of the
+    scrape folder ``scrape`` in ``root``; imports and model load happen before timing."""
     import dominate  # noqa: F401  (import cost is not curation cost)
 
     from datasets.curate import CurateConfig, curate
@@ -73,12 +81,12 @@ def curation_times(scrape: Path, root: Path, person_check: bool = True) -> tuple
     start = time.perf_counter()
     check = person_check_factory(cfg.segmenter, cfg.min_face_score, cfg.min_on_mask)() if person_check else None
     load = time.perf_counter() - start
+    start, cpu = time.perf_counter(), _cpu_seconds()
+    curate(cfg, person_check_factory=lambda: check)
+    first, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
     start = time.perf_counter()
     curate(cfg, person_check_factory=lambda: check)
-    first = time.perf_counter() - start
-    start = time.perf_counter()
-    curate(cfg, person_check_factory=lambda: check)
-    return load, first, time.perf_counter() - start
+    return load, first, cpu, time.perf_counter() - start
 
 
 def run(quick: bool = False) -> str:
@@ -104,23 +112,39 @@ def curation_lines(n: int, root: Path, quick: bool) -> list[str]:
     """The curation speed table: ``n`` photos at each of CURATION_SIDES, first run and cached rerun."""
     make_images(root / "photos", n)
     scale = 1000 / n
-    rows, loads = [], []
+    rows, loads, load_avg = [], [], [os.getloadavg()[0]]
     for side in CURATION_SIDES:
-        load, first, cached = curation_times(root / "photos" / str(side), root / f"run{side}", person_check=not quick)
+        load, first, cpu, cached = curation_times(root / "photos" / str(side), root / f"run{side}",
+                                                  person_check=not quick)
         loads.append(load)
-        rows.append(f"| {side}×{side} | {n} | {first:.2f} | {first * scale:.1f} | {cached:.2f} | {cached * scale:.1f} |")
+        load_avg.append(os.getloadavg()[0])
+        rows.append(f"| {side}×{side} | {n} | {first:.2f} | {first * scale:.1f} | {cpu * scale:.1f} | {cached:.2f} | "
+                    f"{cached * scale:.1f} |")
     if quick:
         what = "every rule but the person check (quick mode: no MediaPipe)"
     else:
         what = (f"every rule and the person check (MediaPipe mask + face, pose when no face); the models' "
                 f"one-time import and load ({min(loads):.1f}–{max(loads):.1f} s) are not included")
     return [f"Curation of JPEG photos of a person (q95), {what}; measured on {n} images per size and "
-            f"scaled to 1,000:", "",
-            "| size | images | first run s | per 1,000 images s | rerun (cached features) s | per 1,000 s |",
-            "|---|---|---|---|---|---|", *rows, ""]
+            f"scaled to 1,000, on {os.cpu_count()} CPUs with a 1-minute load average of "
+            f"{min(load_avg):.1f}–{max(load_avg):.1f} (above about 1, other jobs share the CPUs and the "
+            "seconds grow; the CPU time, user + system of every thread, much less):", "",
+            "| size | images | first run s | per 1,000 images s | CPU s per 1,000 | rerun (cached features) s | "
+            "per 1,000 s |", "|---|---|---|---|---|---|---|", *rows, ""]
+
+
+def main(argv: list[str]) -> str:
+    """``--curation [N]``: the curation speed table alone (N photos per size); else the whole
+    section, small unless ``--full``."""
+    if "--curation" in argv:
+        rest = argv[argv.index("--curation") + 1:]
+        with tempfile.TemporaryDirectory() as tmp:
+            return "\n".join(curation_lines(int(rest[0]) if rest else 1000, Path(tmp), quick=False))
+    return run(quick="--full" not in argv)
 
 
 if __name__ == "__main__":
     import sys
 
-    print(run(quick="--full" not in sys.argv))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's packages first
+    print(main(sys.argv[1:]))

@@ -38,7 +38,7 @@ import numpy as np
 import torch
 
 from gan.model import PRESETS, CycleGANModel, config_from_preset
-from gan.train import COMPILE_MODES, compile_network, replays_cuda_graphs
+from gan.train.device import COMPILE_MODES, compile_network, replays_cuda_graphs
 
 BASELINE = "cyclegan"
 FULL_PRESET = "mask_loss_overlay"
@@ -148,7 +148,7 @@ def run(quick: bool = False, *, size: Optional[int] = None, batches: Optional[Se
 
     ``threads``: torch CPU threads for the run (default: torch's; quick: 1, as tiny networks gain
     nothing from more and spinning OpenMP threads crawl on a busy machine). ``compile_mode``: a key
-    of ``gan.train.COMPILE_MODES`` to time compiled networks; ``lock``: see the module docstring."""
+    of ``gan.train.device.COMPILE_MODES`` to time compiled networks; ``lock``: see the module docstring."""
     before = torch.get_num_threads(), torch.backends.cudnn.benchmark
     torch.set_num_threads(threads or (1 if quick else before[0]))
     torch.backends.cudnn.benchmark = True  # as in training without --deterministic

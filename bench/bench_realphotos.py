@@ -60,8 +60,8 @@ class Variant:
 
 
 # the lens as it was before issue 15: composite I − (1 − α)·B̃, the Nikam & Awate edge band, the
-# relative prior only (gap 0.25, spread 1) at strength 0.02
-BEFORE = Variant("lens_before", "lens", {"foreground": "subtract", "coc": "relative", "strength": 0.02},
+# relative prior only (gap 0.25, spread 1) at strength 0.02, no grain
+BEFORE = Variant("lens_before", "lens", {"foreground": "subtract", "coc": "relative", "strength": 0.02, "grain": False},
                  "nikam_awate", {"gap": 0.25, "spread": 1.0})
 
 
@@ -278,11 +278,16 @@ def markdown_table(summary: dict[str, dict[str, float]], n_images: int, n_refere
     return "\n".join(lines) + "\n"
 
 
+# the lens without the photo's grain put back (compositing.grain): the default before the grain
+NO_GRAIN = Variant("lens_no_grain", "lens", {"grain": False})
+
+
 def default_variants() -> list[Variant]:
-    """Every registered compositor method with its default settings, and the lens before issue 15."""
+    """Every registered compositor method with its default settings, the lens without grain and
+    the lens before issue 15."""
     from compositing.pipeline import METHODS
 
-    return [Variant(m, m) for m in METHODS] + [BEFORE]
+    return [Variant(m, m) for m in METHODS] + [NO_GRAIN, BEFORE]
 
 
 def run(quick: bool = False, folder: Optional[Path] = None, out: str = "bench_out/realphotos") -> str:
@@ -295,7 +300,7 @@ def run(quick: bool = False, folder: Optional[Path] = None, out: str = "bench_ou
     if problem:
         return f"### Real portraits\n\nSkipped: {problem}.\n"
     summary, n_bad = run_folder(Path(folder), Path(out), default_variants(), limit=4 if quick else None,
-                                crop_columns=["lens_before", "lens"])
+                                crop_columns=["lens_before", NO_GRAIN.name, "lens"])
     n = sum(1 for _ in (Path(folder) / "ordinary").glob("*.png"))
     return (f"### Real portraits\n\nDefault settings of every method (MediaPipe mask, snap refinement, relative "
             f"depth prior) and the published result folders, scored with the folder's person masks ({n_bad} bad file(s); gallery "

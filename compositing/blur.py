@@ -20,6 +20,8 @@ FocalLengthIn35mmFilm or a 28 mm default), so f_number and focal_length_mm act a
 own distance); without a face it stays relative and f_number has no effect: a warning says so. The focus is
 the median depth of the main person, or the depth at --focus X,Y (pixels of the upright image
 from its top-left corner, or percentages of its width and height such as 50%,40%).
+The lens method puts the photo's own sensor grain back where its blur removed it (measured on
+the photo, seeded by it and by seed=N; compositing/grain.py); --params grain=false turns it off.
 --params are checked against the method's parameters (type and range) before any image is read.
 A file that cannot be used gets one line naming it and the problem; the batch goes on and the
 exit status is 1 when any file failed ("3 done, 2 failed"). Outputs are written atomically;
@@ -120,8 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--segmenter", default=d.segmenter, choices=sorted(SEGMENTERS))
     p.add_argument("--depth-model", default=d.depth_model, choices=sorted(DEPTH_MODELS),
                    help="depth when --depth is not given (default: the portrait depth prior)")
-    p.add_argument("--save-mask", action="store_true", help="also write NAME_mask.png (person mask)")
-    p.add_argument("--save-depth", action="store_true",
+    p.add_argument("--save-mask", action=argparse.BooleanOptionalAction, default=False, help="also write NAME_mask.png (person mask)")
+    p.add_argument("--save-depth", action=argparse.BooleanOptionalAction, default=False,
                    help="also write NAME_depth.npz (the depth used, with its unit: --depth reads it back as such)")
     p.add_argument("--refine", default=d.refine, choices=REFINEMENTS,
                    help="mask edge refinement: snap (closed-form matting in a narrow band, default), "
@@ -131,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-pixels", type=int_range(1, MAX_PIXELS_CEILING), default=d.max_pixels,
                    help=f"refuse images above this many pixels (default {DEFAULT_MAX_PIXELS:,}; at most "
                         f"{MAX_PIXELS_CEILING:,}, Pillow's own hard limit)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar; only errors and the final count")
+    p.add_argument("--quiet", action=argparse.BooleanOptionalAction, default=False, help="no progress bar; only errors and the final count")
     add_download_flag(p)
     return p
 

@@ -31,8 +31,10 @@ out = Ĉ_i + (1 − α̂_i)·out. A photograph has only one visible surface per 
    of radius r at scale s needs r·s px of kernel), then upsampled; sharp background keeps its
    full-resolution detail in proportion to how little it is blurred. float32 and OpenCV
    throughout.
-6. Optional grain: blurred regions get Gaussian noise of the photo's estimated noise level
-   (Immerkær 1996), so they do not look smoother than the rest of the photo.
+6. Grain (``grain``; on in the photo path, compositing.pipeline.render_photo): where the blur
+   removed the photo's sensor noise, a new realisation of that noise is added
+   (:mod:`compositing.grain`), as a camera's sensor adds it after the optics. Off by default
+   here: synthetic ground truth (datasets.synthetic) is an optical render without a sensor.
 
 Conventions: image uint8 RGB H×W×3 (sRGB), mask float32 H×W in [0, 1], depth float32 H×W
 (larger = farther; metres for the thin lens), ``focus_depth`` in the units of ``depth``.
@@ -47,6 +49,7 @@ import numpy as np
 
 from datasets.colour import SRGB8_TO_LINEAR, linear_to_srgb8, srgb8_to_linear
 
+from . import grain
 from .kernels import aperture_kernel
 from .matte import fuse_foreground, fusion_means, pushpull_fill
 from .optics import Lens, coc_radius_px
@@ -76,8 +79,8 @@ class LensParams:
     kernel_radius: float = 8.0
     fill_margin_px: int = 2  # background pixels this close to the subject are not fill sources
     foreground: str = "blur_fusion"  # subject colour at soft edges: "blur_fusion" or "subtract"
-    grain: bool = False
-    seed: int = 0
+    grain: bool = False  # re-synthesise the photo's noise over the blurred background (compositing.grain)
+    seed: int = 0  # grain seed (combined with a checksum of the photo)
 
 
 # ---------------------------------------------------------------- colour
@@ -215,24 +218,6 @@ def composite_layers(color: np.ndarray, rho: np.ndarray, weight: np.ndarray, lev
         region_a *= cover
         region_a += layer_a
     return acc_c, acc_a
-
-
-# ---------------------------------------------------------------- grain
-
-
-def estimate_noise(image: np.ndarray, max_side: int = 1024) -> float:
-    """Noise standard deviation in code values, Immerkær (1996): σ = √(π/2)/(6(W−2)(H−2)) Σ|I ∗ N|
-    with N the difference of two Laplacians, on the grey image (a centre crop when large)."""
-    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    h, w = grey.shape
-    if max(h, w) > max_side:
-        y0, x0 = max(0, (h - max_side) // 2), max(0, (w - max_side) // 2)
-        grey = grey[y0:y0 + max_side, x0:x0 + max_side]
-    if min(grey.shape) < 3:
-        return 0.0
-    n = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
-    resp = np.abs(cv2.filter2D(grey, -1, n)[1:-1, 1:-1])
-    return float(np.sqrt(np.pi / 2.0) * resp.mean() / 6.0)
 
 
 # ---------------------------------------------------------------- main
@@ -438,19 +423,9 @@ def lens_blur(image: np.ndarray, mask: np.ndarray, depth: np.ndarray, focus_dept
             over = _upsample_region(prem_f, full, rows, cols)
             cover = np.clip(_upsample_region(cover_f, full, rows, cols), 0.0, 1.0)[..., None]
             result[rows, cols] = linear_to_srgb8(over + (1.0 - cover) * under)
-    if params.grain:
-        blurred = _resize(np.clip(np.abs(rho_bg / np.float32(sx)) - 0.5, 0.0, 1.0), full)
-        if subject_in_focus:
-            blurred = blurred * (1.0 - np.clip(mask, 0.0, 1.0))
-        result = _add_grain(result, image, blurred, params.seed)
+    if params.grain:  # the photo's own noise where the blur removed it (compositing.grain)
+        kept = keep_low if region is not None else np.zeros_like(rho_bg)
+        kept = kept * kept + (1.0 - kept) ** 2 * grain.noise_kept(np.abs(rho_bg / np.float32(sx)), params.blades, params.rotation_deg)
+        alpha = mask if subject_in_focus else np.zeros(full, np.float32)
+        result = grain.add_grain(result, image, grain.photo_weight(alpha, kept), params.seed)
     return result
-
-
-def _add_grain(result: np.ndarray, image: np.ndarray, blurred: np.ndarray, seed: int) -> np.ndarray:
-    """Add luminance noise of the photo's estimated σ, weighted by how blurred each pixel is."""
-    sigma = estimate_noise(image)
-    if sigma <= 0.0:
-        return result
-    rng = np.random.default_rng(seed)
-    noise = rng.standard_normal(result.shape[:2], dtype=np.float32) * np.float32(sigma) * blurred
-    return np.clip(np.rint(result.astype(np.float32) + noise[..., None]), 0, 255).astype(np.uint8)

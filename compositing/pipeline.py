@@ -376,6 +376,12 @@ FACE_PRIOR_F_NUMBER = 3.5
 PHYSICAL_LENS_PARAMS = ("f_number", "focal_length_mm", "sensor_width_mm")
 
 
+# settings the photo path (render_prepared: blur, compare, video) uses unless the user gives
+# them: a photo was taken through a sensor, so the lens puts the photo's own grain back over the
+# blurred background (compositing.grain); the bare `render` keeps the params' defaults (grain off)
+PHOTO_DEFAULTS: dict[str, dict[str, Any]] = {"lens": {"grain": True}}
+
+
 def asks_for_physical_lens(params: Optional[dict[str, Any]]) -> bool:
     """Whether ``params`` name a physical lens (``PHYSICAL_LENS_PARAMS`` or ``coc="thin_lens"``)."""
     params = params or {}
@@ -424,9 +430,10 @@ def render_prepared(method: str, prepared: Prepared, params: Optional[dict[str, 
     metric from the faces' sizes (segdepth.depth.metric: per-person distances, focal length from
     EXIF or a default field of view) and rendered through the thin lens, so f-number and focal
     length act as on a camera; otherwise relative depth renders with ``coc="relative"``
-    (:func:`params_for_depth`). uint8 RGB out."""
+    (:func:`params_for_depth`). ``PHOTO_DEFAULTS`` fill the settings not in ``params`` (the
+    lens's grain: a photo was taken through a sensor). uint8 RGB out."""
     p = prepared
-    params = dict(params or {})
+    params = {**PHOTO_DEFAULTS.get(method, {}), **(params or {})}
     metric = _metric_prior(method, p.image, p.mask, params, p.faces, p.focal_35mm) if p.depth_source == "prior" else None
     if metric is not None:
         result, used = metric
@@ -436,8 +443,8 @@ def render_prepared(method: str, prepared: Prepared, params: Optional[dict[str, 
         mask, depth, focus = p.mask, p.depth, p.focus
         used = params_for_depth(method, params, p.relative) or {}
         info = {"depth_source": "relative" if p.relative else p.depth_source}
-    # the one composition point of every photo render (blur, compare, video): a step on the
-    # final output (e.g. grain) goes here, once for all three
+    # the one composition point of every photo render (blur, compare, video); the grain is a
+    # lens setting (PHOTO_DEFAULTS above), applied inside the lens where its blur map is known
     output = render(method, p.image, mask, depth, focus, used)
     return PhotoRender(output, mask, depth, focus, used, info)
 

@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_option(p)
     p.add_argument("--input", help="camera index (0, 1, …) or a video file (required unless --config names one)")
     p.add_argument("--output", type=output_file, help="output video (.mp4, codec mp4v)")
-    p.add_argument("--show", action="store_true", help="show the result in a window (q or Esc quits)")
+    p.add_argument("--show", action=argparse.BooleanOptionalAction, default=False, help="show the result in a window (q or Esc quits)")
     p.add_argument("--method", default=d.method, choices=method_names(),
                    help="'fast' = real-time downscaled blur; others = compositor methods at full resolution")
     p.add_argument("--segmenter", default=d.segmenter, choices=sorted(SEGMENTERS))
@@ -89,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-frames", type=positive_int, help="stop after this many frames (at least 1)")
     p.add_argument("--params", nargs="*", action=KeyValues, default={},
                    help="compositor parameters: key=value … or a JSON object")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", action=argparse.BooleanOptionalAction, default=False, help="no progress bar")
     add_download_flag(p)
     return p
 

@@ -35,10 +35,13 @@ the statistics and thresholds, the image it duplicates and the distance, or what
 saw (face score, box and share on the mask, pose, mask coverage).
 
 Each photo is decoded once per run (datasets.io.read_image_reduced: a JPEG at 1/2, 1/4 or 1/8 of
-its size, at least ``DECODE_SIDE`` = 512 px, the person check's working size): the pHash, the colour
-statistics, the person check and the review thumbnail all use that one decode, so the person check
-runs in the feature pass, on every photo the single-image rules keep (duplicates included; their
-evidence is then recorded too). Width, height and face boxes are those of the full photo.
+its size, at least ``DECODE_SIDE`` = 256 px, then area-averaged to 256 px, the person check's working
+size): the pHash, the colour statistics, the person check and the review thumbnail all use that
+one copy, so the person check runs in the feature pass, on every photo the single-image rules keep
+(duplicates included; their evidence is then recorded too). Width, height and face boxes are those
+of the full photo. A worker thread decodes, hashes and writes thumbnails one chunk of photos
+ahead of the person check; the check runs in the calling thread in item order, so results do
+not depend on the timing. The thumbnails of a chunk are written as one atomic batch.
 
 "Earlier" is the order domain A, domain B, then file name; so runs are deterministic. The EXIF
 f-number and focal length are recorded for every image (``features.csv``). Manual decisions
@@ -49,8 +52,8 @@ image moves at most one other between train and test.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
-import dataclasses
 import functools
 import hashlib
 import io
@@ -58,10 +61,12 @@ import json
 import logging
 import os
 import shutil
+import warnings
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional, Protocol
+from typing import Callable, Iterator, Optional, Protocol
 
 import cv2
 import imagehash
@@ -69,7 +74,9 @@ import numpy as np
 from PIL import Image
 
 from datasets import markdown
-from datasets.io import ImageError, list_images, read_image_reduced, write_image, write_json, write_text
+from datasets.cli import without_protobuf_note
+from datasets.config import save_config
+from datasets.io import ImageError, list_images, read_image_reduced, shrink_to, write_images, write_json, write_text
 
 log = logging.getLogger(__name__)
 
@@ -77,13 +84,17 @@ AUTO_REASONS = ("unreadable", "too_small", "grayscale", "exif_model", "dup_exact
                 "no_person")
 MANUAL = "manual"
 SPLITS = ("trainA", "testA", "trainB", "testB")
-FEATURES_VERSION = 3  # 3: features from the reduced decode (read_image_reduced)
-PERSON_CHECK_VERSION = 1
+FEATURES_VERSION = 4  # 3: features from the reduced decode (read_image_reduced); 4: from read_photo's 256-px copy
+PERSON_CHECK_VERSION = 2  # 2: the check works at 256 px (segdepth.person.WORK_SIDE)
+
+
+#: The run's settings, written beside its results (a ``--config`` file for scripts/curate.py).
+CONFIG_FILE = "curate_config.json"
 
 
 @dataclass
 class CurateConfig:
-    """Settings of one curation run (saved as ``OUT/curate_config.json``)."""
+    """Settings of one curation run (saved as ``OUT/curate_config.json``, reloadable with ``--config``)."""
 
     raw: str
     out: str
@@ -196,10 +207,7 @@ def colour_stats(image: np.ndarray) -> tuple[float, float]:
     mixed at edges), and it shrinks only in proportion to the chroma when a colour photo is
     desaturated, so spread / chroma separates the two (measurements: scripts/curate.py --help).
     """
-    h, w = image.shape[:2]
-    scale = COLOUR_SIDE / max(h, w)
-    if scale < 1:
-        image = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    image = shrink_to(image, COLOUR_SIDE)
     lab = cv2.cvtColor(image.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab).reshape(-1, 3).astype(np.float64)
     bins = np.minimum((lab[:, 0] * (LIGHTNESS_BINS / 100.0)).astype(int), LIGHTNESS_BINS - 1)
     count = np.maximum(np.bincount(bins, minlength=LIGHTNESS_BINS), 1)
@@ -221,27 +229,30 @@ def grayscale_reason(chroma: float, spread: float, config: CurateConfig) -> str:
     return ""
 
 
-#: Side the photos are decoded at (at least, on the longer side; datasets.io.read_image_reduced): the
-#: person check's working size (segdepth.person.WORK_SIDE). The pHash (32 px), colour statistics
-#: (64 px) and the review thumbnail (160 px) are all computed from this one decode.
-DECODE_SIDE = 512
+#: Longer side of the one copy of each photo that a run decodes (datasets.io.read_image_reduced, then
+#: area-averaged to exactly this side when larger): the person check's working size
+#: (segdepth.person.WORK_SIDE, which the check would shrink a larger copy to). The pHash (32 px),
+#: colour statistics (64 px) and the review thumbnail (160 px) are all computed from this copy.
+DECODE_SIDE = 256
 THUMB_SIDE = 160
-CHUNK = 32  # photos decoded and held at a time (32 × 512 × 512 × 3 bytes = 25 MB at most)
+CHUNK = 32  # photos decoded, held and their thumbnails written at a time (32 × 256 × 256 × 3 bytes = 6 MB)
 
 
-def read_photo(path: Path) -> np.ndarray:
-    """The photo decoded once for every use of a curation run (see DECODE_SIDE)."""
-    return read_image_reduced(path, DECODE_SIDE)[0]
+def read_photo(path: Path) -> tuple[np.ndarray, tuple[int, int]]:
+    """The copy of the photo that every use of a curation run shares (see DECODE_SIDE), and the
+    (width, height) of the full photo."""
+    image, size = read_image_reduced(path, DECODE_SIDE)
+    return shrink_to(image, DECODE_SIDE), size
 
 
 def image_features(path: Path) -> tuple[dict, Optional[np.ndarray]]:
     """(features, decoded photo): sha256, bytes, width and height (of the full image), pHash (hex),
     chroma, colour spread, EXIF, or {"error": msg} with ``None`` for an unreadable file; the photo is
-    the reduced decode of DECODE_SIDE, for the person check and the thumbnail to reuse."""
+    read_photo's copy, for the person check and the thumbnail to reuse."""
     data = path.read_bytes()
     feats: dict = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
     try:
-        image, (width, height) = read_image_reduced(path, DECODE_SIDE)
+        image, (width, height) = read_photo(path)
     except ImageError as exc:
         feats["error"] = str(exc)
         return feats, None
@@ -368,7 +379,7 @@ def _person_rule(items: list[Item], config: CurateConfig, person_check_factory: 
     check = _shared(person_check_factory)
     for it in tqdm(items, desc="person check", unit="img", disable=config.quiet):
         if _needs_person_check(it, config):
-            _check_person(it, read_photo(it.path), config, check)
+            _check_person(it, read_photo(it.path)[0], config, check)
         person = it.features["person"]
         if person["evidence"] == "none":
             it.auto_reason, it.detail = "no_person", f"no face or pose on the person mask: {person['text']}"
@@ -501,20 +512,18 @@ def _table(items: list[Item], config: CurateConfig, scraped: dict[str, int], spl
 
 
 def _thumb_path(out: Path, it: Item) -> Path:
-    return out / "review" / "thumbs" / it.domain / (Path(it.name).stem + ".jpg")
+    """``review/thumbs/DOMAIN/NAME.jpg`` with the photo's whole file name (``a.jpg`` and ``a.png`` get two)."""
+    return out / "review" / "thumbs" / it.domain / (it.name + ".jpg")
 
 
 def _thumb_fresh(it: Item, dst: Path) -> bool:
     return dst.exists() and dst.stat().st_mtime_ns >= it.path.stat().st_mtime_ns
 
 
-def _write_thumbnail(image: np.ndarray, dst: Path) -> None:
-    """A JPEG of at most THUMB_SIDE px at ``dst`` (JPEG: a tenth of a PNG's encoding time, which dominated)."""
-    h, w = image.shape[:2]
-    scale = min(1.0, THUMB_SIDE / max(h, w))
-    if scale < 1:
-        image = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
-    write_image(dst, image)
+def _write_thumbnails(thumbs: list[tuple[Path, np.ndarray]]) -> None:
+    """A JPEG of at most THUMB_SIDE px at each path (JPEG: a tenth of a PNG's encoding time, which
+    dominated), all in one atomic batch (datasets.io.write_images: one folder fsync per batch)."""
+    write_images([(dst, shrink_to(image, THUMB_SIDE)) for dst, image in thumbs])
 
 
 def _thumbnail(it: Item, dst: Path) -> bool:
@@ -522,7 +531,7 @@ def _thumbnail(it: Item, dst: Path) -> bool:
     if "error" in it.features:
         return False
     if not _thumb_fresh(it, dst):
-        _write_thumbnail(read_photo(it.path), dst)
+        _write_thumbnails([(dst, read_photo(it.path)[0])])
     return True
 
 
@@ -640,11 +649,11 @@ def _pixel_needs(it: Item, config: CurateConfig) -> tuple[bool, Optional[Path]]:
     return person, None if thumb is None or _thumb_fresh(it, thumb) else thumb
 
 
-def _read_chunk(chunk: list[Item], config: CurateConfig, cache: FeatureCache, check: PersonCheckFactory) -> None:
-    """Features, person evidence and thumbnails of ``chunk`` from one decode per photo (made here
-    only when the features come from the cache and something else needs the pixels). The person
-    checks of a chunk run back to back: interleaved with decoding, hashing and encoding they took
-    3 ms more each (17 → 20 ms at 256 px on 2 shared cores)."""
+def _prepare_chunk(chunk: list[Item], config: CurateConfig, cache: FeatureCache) -> list[Optional[np.ndarray]]:
+    """The first stage of the feature pass, for a worker thread: the features of ``chunk`` (from the
+    cache, or from each photo's one decode), its missing thumbnails (one atomic batch), and for
+    each photo its decoded copy when the person check needs it (else None). A photo is decoded
+    here only when its features come from the cache and something else needs its pixels."""
     images: list[Optional[np.ndarray]] = []
     for it in chunk:
         cached = cache.get(it)
@@ -657,13 +666,45 @@ def _read_chunk(chunk: list[Item], config: CurateConfig, cache: FeatureCache, ch
     needs = [_pixel_needs(it, config) for it in chunk]
     for i, (it, (person, thumb)) in enumerate(zip(chunk, needs)):
         if (person or thumb is not None) and images[i] is None:
-            images[i] = read_photo(it.path)
-    for it, (person, _), image in zip(chunk, needs, images):
-        if person:
-            _check_person(it, image, config, check)
-    for (_, thumb), image in zip(needs, images):
-        if thumb is not None:
-            _write_thumbnail(image, thumb)
+            images[i] = read_photo(it.path)[0]
+    thumbs = [(thumb, image) for (_, thumb), image in zip(needs, images) if thumb is not None]
+    if thumbs:
+        _write_thumbnails(thumbs)
+    return [image if person else None for (person, _), image in zip(needs, images)]
+
+
+@contextlib.contextmanager
+def _warning_filters_for_both_threads() -> Iterator[None]:
+    """The warning filters that each thread of the feature pass sets around its own calls, set once
+    for both: ``warnings.catch_warnings`` is process-wide, not per thread, so when the worker's
+    block around Image.open (datasets.io) ends it restores the filters of its start, dropping the
+    calling thread's filter of MediaPipe's protobuf note (datasets.cli.without_protobuf_note), and
+    the reverse. Set here, before the worker starts and until it ends, both stay in force."""
+    with without_protobuf_note(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # datasets.io's max_pixels replaces it
+        yield
+
+
+def _feature_pass(items: list[Item], config: CurateConfig, cache: FeatureCache, check: PersonCheckFactory) -> None:
+    """Features, thumbnails and person evidence of every photo, from one decode per photo, in two
+    stages at once: a worker thread decodes, hashes and writes the thumbnails of the next chunk
+    while this thread runs the person checks of the current one (MediaPipe, decoding, resizing and
+    writing release the GIL, so on 2 cores the two overlap). The check is not thread-safe and runs
+    in this thread alone, in item order, so every result is that of a serial run."""
+    from tqdm import tqdm
+
+    chunks = [items[start:start + CHUNK] for start in range(0, len(items), CHUNK)]
+    with _warning_filters_for_both_threads(), ThreadPoolExecutor(max_workers=1) as pool, \
+            tqdm(total=len(items), desc="features", unit="img", disable=config.quiet) as bar:
+        ahead = pool.submit(_prepare_chunk, chunks[0], config, cache) if chunks else None
+        for n, chunk in enumerate(chunks):
+            images = ahead.result()
+            if n + 1 < len(chunks):
+                ahead = pool.submit(_prepare_chunk, chunks[n + 1], config, cache)
+            for it, image in zip(chunk, images):
+                if image is not None:
+                    _check_person(it, image, config, check)
+            bar.update(len(chunk))
 
 
 def curate(config: CurateConfig, person_check_factory: Optional[PersonCheckFactory] = None) -> CurateResult:
@@ -684,10 +725,7 @@ def curate(config: CurateConfig, person_check_factory: Optional[PersonCheckFacto
     items = collect(config)
     cache = FeatureCache(out / ".curate_cache.json")
     check = _shared(person_check_factory)
-    with tqdm(total=len(items), desc="features", unit="img", disable=config.quiet) as bar:
-        for start in range(0, len(items), CHUNK):
-            _read_chunk(items[start:start + CHUNK], config, cache, check)
-            bar.update(len(items[start:start + CHUNK]))
+    _feature_pass(items, config, cache, check)
     apply_rules(items, config, check)
     decisions, problems = read_decisions(config.decisions_path())
     for it in items:
@@ -713,7 +751,7 @@ def curate(config: CurateConfig, person_check_factory: Optional[PersonCheckFacto
     if config.dry_run:
         return result
     out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "curate_config.json", dataclasses.asdict(config))
+    save_config(config, out / CONFIG_FILE)
     for it in items:
         home = raw / "raw" / it.domain / it.name
         target = home if it.reason is None else out / "quarantine" / it.reason / it.domain / it.name

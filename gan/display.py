@@ -1,5 +1,5 @@
-"""Training displays for the CycleGAN loop: an HTML page of recent samples, loss-curve plots and
-a live visdom view.
+"""Training displays for the CycleGAN loop: an HTML page of recent samples and a live visdom view
+(the run's loss-curve plot is :func:`gan.runlog.plot_loss_curves`).
 
 Visuals handed in are GAN tensors, N×C×H×W in [-1, 1] (the model's convention); visuals whose
 name contains ``mask`` are N×1×H×W in [0, 1]. Only the first item of a batch is shown.
@@ -188,42 +188,3 @@ class _Both:
     def show_visuals(self, iteration: int, epoch: int, visuals: Mapping[str, torch.Tensor]) -> None:
         for d in self.displays:
             d.show_visuals(iteration, epoch, visuals)
-
-
-# Keys of a log.jsonl record that are not losses (written by gan.train).
-LOG_STAT_KEYS = frozenset({"epoch", "iter", "step", "epoch_iter", "progress", "lr", "it_per_s", "data_time_s",
-                           "sec_per_kimg", "peak_mem_mb", "world_size", "time"})
-
-
-def plot_loss_curves(log_path: Path, out_path: Path) -> None:
-    """Plot every loss of ``log.jsonl`` (keys other than LOG_STAT_KEYS) against fractional epoch.
-
-    Generator terms and discriminator terms go into two panels (names starting with ``D``).
-    """
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    records = [json.loads(line) for line in Path(log_path).read_text(encoding="utf-8").splitlines() if line.strip()]
-    records = [r for r in records if "progress" in r]
-    if not records:
-        return
-    names = sorted({k for r in records for k, v in r.items()
-                    if k not in LOG_STAT_KEYS and isinstance(v, (int, float)) and not isinstance(v, bool)})
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for name in names:
-        pts = [(r["progress"], r[name]) for r in records if name in r]
-        ax = axes[1] if name.startswith("D") else axes[0]
-        # markers while the points are few: one record is a dot, not an invisible zero-length line
-        ax.plot([p for p, _ in pts], [v for _, v in pts], label=name, marker="o" if len(pts) < 30 else None,
-                markersize=3)
-    for ax, title in zip(axes, ("generator terms", "discriminator terms")):
-        ax.set_title(title)
-        ax.set_xlabel("epoch")
-        ax.set_ylabel("loss")
-        if ax.lines:
-            ax.legend(fontsize=8)
-    fig.tight_layout()
-    with io.atomic_path(out_path) as tmp:
-        fig.savefig(tmp, format="png", dpi=90)
-    plt.close(fig)

@@ -29,6 +29,7 @@ from tqdm import tqdm
 
 from datasets.io import ImageError, list_photos, photo_root, read_depth, read_image, read_mask_for, write_image
 from datasets.unaligned import normalize_depth
+from gan.checkpoint import CheckpointError, check_checkpoint, model_config_dict, read_file
 from gan.model import ModelConfig
 from gan.networks import define_G
 
@@ -37,28 +38,6 @@ log = logging.getLogger(__name__)
 DIRECTIONS = ("AtoB", "BtoA")
 MODES = ("resize", "tiles")
 DEFAULT_TILE = 256
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that cannot be used; the message names the file and the problem."""
-
-
-def list_checkpoints(run_dir: Path) -> list[Path]:
-    """A train_cyclegan run's checkpoints (RUN/checkpoints/ckpt_*.pt), oldest first; the temporary
-    files of an interrupted write are not among them."""
-    return sorted((Path(run_dir) / "checkpoints").glob("ckpt_*.pt"))
-
-
-def resolve_checkpoint(path: str | Path) -> Path:
-    """A checkpoint file as given, or the latest checkpoint of a run directory (RUN or RUN/checkpoints)."""
-    path = Path(path)
-    if not path.is_dir():
-        return path
-    found = list_checkpoints(path.parent if path.name == "checkpoints" else path)
-    if not found:
-        raise CheckpointError(f"{path}: a directory without checkpoints (ckpt_*.pt); give a run directory or a "
-                              ".pt file")
-    return found[-1]
 
 
 def _drop_instance_norm_stats(state: dict[str, torch.Tensor], net: nn.Module) -> dict[str, torch.Tensor]:
@@ -93,13 +72,6 @@ def _describe(cfg: ModelConfig) -> str:
             f"depth input {cfg.use_depth}")
 
 
-def _model_config_dict(config: dict) -> dict:
-    """The ModelConfig part of a checkpoint's "config": gan.train nests it as
-    ``{"model": ..., "train": ...}``; a bare ModelConfig dict is taken as it is."""
-    config = dict(config)
-    return dict(config["model"]) if isinstance(config.get("model"), dict) else config
-
-
 @dataclass
 class Translator:
     """One generator ready to translate numpy images (see the module docstring)."""
@@ -129,26 +101,23 @@ class Translator:
     def from_checkpoint(cls, path: str | Path, direction: str = "AtoB", overlay: bool | None = False,
                         device: torch.device | str = "cpu", size: int | None | str = None, mode: str = "resize",
                         config: ModelConfig | None = None, tile_overlap: int | None = None) -> "Translator":
-        """Load G_A (AtoB) or G_B (BtoA) from a train_cyclegan checkpoint (a dict with "config",
-        a ModelConfig dict, and "model", a CycleGANModel.state_dict()), or from a plain
-        reference-layout generator state_dict when ``config`` describes its architecture.
+        """Load G_A (AtoB) or G_B (BtoA) from a train_cyclegan checkpoint (:mod:`gan.checkpoint`:
+        its format tag checked, its "config" and "model" used), or from a plain reference-layout
+        generator state_dict when ``config`` describes its architecture.
         ``overlay=None`` takes the checkpoint's ``mask_overlay_test``. ``size="checkpoint"``: the
         size the generator was trained at (:func:`training_size`). Anything that does not fit
         raises one ``CheckpointError`` naming the file and the mismatch."""
         path = Path(path)
-        try:
-            obj = torch.load(path, map_location="cpu", weights_only=True)
-        except FileNotFoundError:
-            raise CheckpointError(f"{path}: no such checkpoint file") from None
-        except Exception as exc:  # torch.load raises many types for a bad file  # noqa: BLE001
-            raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({type(exc).__name__}: "
-                                  f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
-        if not isinstance(obj, dict):
-            raise CheckpointError(f"{path}: expected a dict checkpoint, found {type(obj).__name__}")
+        obj = read_file(path)
         net_key = "netG_A" if direction == "AtoB" else "netG_B"
-        if "config" in obj and "model" in obj:
+        ours = "format" in obj or "config" in obj
+        if not ours and config is None:
+            raise CheckpointError(f"{path}: no 'config' in this file (not a train_cyclegan checkpoint); "
+                                  f"for a plain generator state_dict pass its architecture as config")
+        if ours:
+            check_checkpoint(obj, path)
             try:
-                file_cfg = ModelConfig.from_dict(_model_config_dict(obj["config"]))
+                file_cfg = ModelConfig.from_dict(model_config_dict(obj["config"]))
             except (TypeError, ValueError) as exc:
                 raise CheckpointError(f"{path}: bad model config in checkpoint ({exc})") from None
             if config is not None and config != file_cfg:
@@ -158,13 +127,9 @@ class Translator:
             if net_key not in obj["model"]:
                 raise CheckpointError(f"{path}: checkpoint has no {net_key} weights")
             state = obj["model"][net_key]
-        elif config is not None:
-            cfg, state = config, obj
         else:
-            raise CheckpointError(f"{path}: no 'config' in this file (not a train_cyclegan checkpoint); "
-                                  f"for a plain generator state_dict pass its architecture as config")
-        g_in, g_out = (cfg.input_nc, cfg.output_nc) if direction == "AtoB" else (cfg.output_nc, cfg.input_nc)
-        g_in += 1 if cfg.use_depth else 0
+            cfg, state = config, obj
+        g_in, g_out = cfg.generator_channels(direction)
         generator = define_G(cfg.netG, g_in, g_out, ngf=cfg.ngf, norm=cfg.norm, upsample=cfg.upsample,
                              n_blocks=cfg.n_blocks)
         state = _drop_instance_norm_stats(dict(state), generator)

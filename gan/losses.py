@@ -19,9 +19,8 @@ from torch import nn
 import torch.nn.functional as F
 
 from datasets.cli import downloads_allowed
+from segdepth.tensors import IMAGENET_MEAN, IMAGENET_STD
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 VGG19_FILE = "vgg19-dcbb9e9d.pth"
 GAN_MODES = ("lsgan", "vanilla")
 # how the mask loss weights its VGG term (see ``mask_loss``)

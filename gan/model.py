@@ -34,6 +34,7 @@ import torch
 from torch import nn
 
 from datasets.cli import check_types
+from datasets.config import from_dict
 from gan.losses import GAN_MODES, MASK_VGG_MODES, VGG_WEIGHTS, GANLoss, VGGRelu32, l1, mask_loss, mask_overlay
 from gan.networks import GENERATORS, NORMS, UPSAMPLES, define_D, define_G
 
@@ -124,21 +125,14 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":
-        """Inverse of ``to_dict``; unknown keys are an error naming them."""
-        return dataclass_from_dict(cls, d)
+        """Inverse of ``to_dict``; unknown keys and wrong types are errors naming them."""
+        return from_dict(cls, d)
 
-
-def dataclass_from_dict(cls: type, d: Any) -> Any:
-    """``cls(**d)`` for a config dataclass, checked: unknown keys (a saved config from another
-    version, a typo in a config file) and values of the wrong type are errors that name them."""
-    if not isinstance(d, dict):
-        raise ValueError(f"expected a JSON object of {cls.__name__} settings, got {type(d).__name__}")
-    unknown = sorted(set(d) - {f.name for f in dataclasses.fields(cls)})
-    if unknown:
-        raise ValueError(f"unknown {cls.__name__} keys: {unknown}")
-    obj = cls(**d)
-    check_types(obj)
-    return obj
+    def generator_channels(self, direction: str = "AtoB") -> tuple[int, int]:
+        """(input, output) channels of G_A (``AtoB``: A → B) or G_B (``BtoA``); with ``use_depth``
+        the depth map is one more input channel of both generators."""
+        g_in, g_out = (self.input_nc, self.output_nc) if direction == "AtoB" else (self.output_nc, self.input_nc)
+        return g_in + (1 if self.use_depth else 0), g_out
 
 
 def config_from_preset(name: str, **overrides: Any) -> ModelConfig:
@@ -251,11 +245,10 @@ class CycleGANModel:
     def __init__(self, cfg: ModelConfig, device: torch.device | str = "cpu", seed: int = 0) -> None:
         self.cfg = cfg
         self.device = torch.device(device)
-        g_in = cfg.input_nc + (1 if cfg.use_depth else 0)
         g_kw = {"ngf": cfg.ngf, "norm": cfg.norm, "upsample": cfg.upsample, "n_blocks": cfg.n_blocks,
                 "init_gain": cfg.init_gain}
-        self.netG_A = define_G(cfg.netG, g_in, cfg.output_nc, **g_kw)
-        self.netG_B = define_G(cfg.netG, cfg.output_nc + (g_in - cfg.input_nc), cfg.input_nc, **g_kw)
+        self.netG_A = define_G(cfg.netG, *cfg.generator_channels("AtoB"), **g_kw)
+        self.netG_B = define_G(cfg.netG, *cfg.generator_channels("BtoA"), **g_kw)
         self.netD_A = define_D(cfg.output_nc, cfg.ndf, cfg.n_layers_D, cfg.norm, cfg.init_gain)
         self.netD_B = define_D(cfg.input_nc, cfg.ndf, cfg.n_layers_D, cfg.norm, cfg.init_gain)
         self._G = _GeneratorPair(self.netG_A, self.netG_B)

@@ -17,24 +17,30 @@ check asks for evidence that does not fire on such scenes, in this order:
 Measured on scikit-image's photos (coffee, chelsea, immunohistochemistry, retina, rocket, horse,
 coins, colorwheel, motorcycle and the textures): no qualifying face and no pose on any (the
 colour chart has a face-like pattern off the mask, the motorcycle a pose off the mask). On 40
-procedural scenes without their subject (datasets.synthetic), none at 256 px; at 512 px one passes
-(face score 0.53 on a round "head" over a figure-like shape of the background). On 80 real
-portraits (Nasrullah 2018's test photos, bench/bench_curation.py): a qualifying face on 78, a pose
-on 1 (no face found), nothing on 1 (no face; a pose with 0–28 % of its landmarks on the mask).
+procedural scenes without their subject (datasets.synthetic), none at 256 px; made at 512 px, two
+pass (face scores 0.53 and 0.63 on round "heads" over figure-like shapes of the background; with
+the check at 512 px instead of 256, one other passed, and at 288–448 px 0–3: chance patterns).
+On 80 real portraits (Nasrullah 2018's test photos, bench/bench_curation.py): a qualifying face on
+78, a pose on 1 (no face found), nothing on 1 (no face; a pose with 0–28 % of its landmarks on the mask).
 """
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from typing import Callable, Optional
 
-import cv2
 import numpy as np
 
 from datasets.cli import quiet_native_logs, without_protobuf_note
+from datasets.io import shrink_to
 from segdepth.face import FaceDetector
 from segdepth.segment import build_segmenter
 
-WORK_SIDE = 512
+#: Longer side the three models see; larger images are area-averaged to it first. No model's input is
+#: larger (selfie segmentation 256×256, BlazeFace 128 / 192, BlazePose 224 / 256), so more pixels
+#: cost time, not evidence: at 512 px the check took 3 ms more per photo, and on the 783 photos of
+#: bench/bench_curation.py, and its real photos upscaled to 640 and 1024 px, every decision at 256 px
+#: was the one at 512 px.
+WORK_SIDE = 256
 
 
 @dataclass(frozen=True)
@@ -92,7 +98,7 @@ class PersonCheck:
     """Callable ``check(image) -> PersonEvidence`` for uint8 RGB H×W×3 images (see the module doc).
 
     ``segmenter``: uint8 RGB → float32 person mask in [0, 1] (segdepth.segment). The image is
-    scaled to at most 512 px for all three models; boxes are reported in the input's pixels (or
+    scaled to at most WORK_SIDE (256) px for all three models; boxes are reported in the input's pixels (or
     those of ``size``, the full photo, when the input is a reduced copy of it).
     Not thread-safe; ``close()`` releases the MediaPipe graphs.
     """
@@ -133,11 +139,7 @@ class PersonCheck:
             raise ValueError(f"expected uint8 RGB H×W×3, got {image.dtype} {image.shape}")
         h, w = image.shape[:2]
         full_w, full_h = size if size is not None else (w, h)
-        scale = min(1.0, WORK_SIDE / max(h, w))
-        if scale < 1:
-            image = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))),
-                               interpolation=cv2.INTER_AREA)
-        image = np.ascontiguousarray(image)
+        image = np.ascontiguousarray(shrink_to(image, WORK_SIDE))
         mask = np.asarray(self.segmenter(image)) > 0.5
         faces = [(f, _covered(mask, f.box)) for f in self._faces(image, ("short",))]
         good = [fc for fc in faces if fc[1] >= self.min_on_mask]

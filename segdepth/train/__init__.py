@@ -14,10 +14,10 @@ The package by job: :mod:`.config` (the options dataclasses), :mod:`.tasks` (seg
 depth: data, model, loss), :mod:`.loop` (:func:`fit`), :mod:`.evaluate` (validation measures,
 ``--evaluate``) and :mod:`.cli` (:func:`main`, the parser).
 """
-from .cli import build_parser, config_from_args, main
-from .config import DepthTrainConfig, SegTrainConfig, TrainConfig, load_config
+from .cli import build_parser, main, parse_args
+from .config import DepthTrainConfig, SegTrainConfig, TrainConfig, load_run_config
 from .evaluate import evaluate_checkpoint, evaluate_depth, evaluate_segmentation
 from .loop import fit
 
-__all__ = ["DepthTrainConfig", "SegTrainConfig", "TrainConfig", "build_parser", "config_from_args",
-           "evaluate_checkpoint", "evaluate_depth", "evaluate_segmentation", "fit", "load_config", "main"]
+__all__ = ["DepthTrainConfig", "SegTrainConfig", "TrainConfig", "build_parser", "evaluate_checkpoint",
+           "evaluate_depth", "evaluate_segmentation", "fit", "load_run_config", "main", "parse_args"]

@@ -1,39 +1,38 @@
-"""The command line shared by ``scripts/train_segmentation.py`` and ``scripts/train_depth.py``."""
+"""The command line shared by ``scripts/train_segmentation.py`` and ``scripts/train_depth.py``.
+
+The config pattern of datasets.config: every option's dest is a field of the task's dataclass
+(SegTrainConfig, DepthTrainConfig), so the run's config is the dataclass's defaults, then a
+``--config`` file (a run's config.json), then the flags given. Booleans are ``--X`` / ``--no-X``
+(``--no-flip``, ``--no-augment``, ``--eigen-crop``, ``--quiet`` keep their old spelling), so a
+flag can switch off what a config file switched on. ``--resume`` reads ``RUN_DIR/config.json``
+instead, and takes only ``--epochs``, ``--device`` and ``--quiet`` anew.
+"""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
-from typing import Any, Optional
+from typing import Optional, Sequence
 
 from datasets import depth as depth_data
 from datasets import segmentation as seg_data
-from datasets.cli import (EXIT_CODES_EPILOG, EXIT_SOME_FAILED, EXIT_USAGE, add_download_flag, float_range, int_range,
-                          non_negative_int, positive_int, torch_device)
+from datasets.cli import (EXIT_CODES_EPILOG, EXIT_SOME_FAILED, EXIT_USAGE, KeyValues, add_download_flag, float_range,
+                          int_range, non_negative_int, positive_int, torch_device)
+from datasets.config import add_config_option, parse_config_args
 from datasets.unaligned import DatasetError
 
 from ..segment import SEG_ARCHS
-from .config import DepthTrainConfig, SegTrainConfig, TrainConfig, load_config
+from .config import DepthTrainConfig, SegTrainConfig, TrainConfig, load_run_config
 from .evaluate import evaluate_checkpoint
 from .loop import fit
 
 log = logging.getLogger(__name__)
 
-
-def _key_values(items: Optional[list[str]], flag: str) -> Optional[dict]:
-    """``["root=VOC2012", "n=32", "shape=[64,64]"]`` → dict; values are JSON when they parse."""
-    if items is None:
-        return None
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise SystemExit(f"{flag}: expected KEY=VALUE, got {item!r}")
-        try:
-            out[key] = json.loads(value)
-        except ValueError:
-            out[key] = value
-    return out
+#: The config dataclass of each task.
+CONFIGS: dict[str, type[TrainConfig]] = {"segmentation": SegTrainConfig, "depth": DepthTrainConfig}
+#: What ``--resume`` takes from the command line (besides ``--quiet``); the rest is the run's.
+RESUME_OPTIONS = ("epochs", "device")
 
 
 def _hw(text: str) -> list[int]:
@@ -48,11 +47,15 @@ def _hw(text: str) -> list[int]:
     return size
 
 
+def _hw_list(text: str) -> list[list[int]]:
+    """``HxW,HxW,…`` → [[H, W], …] (an argparse type)."""
+    return [_hw(part) for part in text.split(",")]
+
+
 def build_parser(task: str) -> argparse.ArgumentParser:
     """Argument parser of the training program for ``task`` ("segmentation" or "depth")."""
     seg = task == "segmentation"
-    cls = SegTrainConfig if seg else DepthTrainConfig
-    d = cls()
+    d = CONFIGS[task]()
     sources = sorted((seg_data.SOURCES if seg else depth_data.SOURCES))
     examples = (
         "examples:\n"
@@ -61,6 +64,7 @@ def build_parser(task: str) -> argparse.ArgumentParser:
         "  %(prog)s --run-dir runs/voc --model deeplabv3_mobilenet --dataset voc --data root=VOC2012 split=train "
         "--val-data root=VOC2012 split=val\n"
         "  %(prog)s --run-dir runs/unet --resume\n"
+        "  %(prog)s --config runs/unet/config.json --run-dir runs/unet_long --epochs 60\n"
         "  %(prog)s --evaluate runs/unet/checkpoints/best.pt --dataset eg1800 --data root=EG1800 list_file=EG1800/eg1800_test.txt\n"
         if seg else
         "examples:\n"
@@ -77,6 +81,7 @@ def build_parser(task: str) -> argparse.ArgumentParser:
                      if seg else "Train the MobileNetV2 dense-depth network (Alhashim & Wonka loss)."),
         epilog=examples + "\n" + EXIT_CODES_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--run-dir", default=d.run_dir, help="run directory: config.json, log.jsonl, checkpoints/")
+    add_config_option(p)
     p.add_argument("--resume", action="store_true", help="continue the run in --run-dir with its saved config "
                    "(only --epochs, --quiet and --device may be given anew)")
     p.add_argument("--evaluate", metavar="CKPT", help="evaluate a checkpoint on --dataset/--data and print the table")
@@ -85,14 +90,16 @@ def build_parser(task: str) -> argparse.ArgumentParser:
                    help="default: the library's pretrained weights where the architecture has them (DeepLabV3: "
                         "COCO/VOC; EfficientNet, DenseNet, VGG16, MobileNetV2 encoders: ImageNet; U-Net: none exist); "
                         "none: random initialisation; or a checkpoint of ours to start from")
-    p.add_argument("--arch", nargs="*", metavar="KEY=VALUE", help="network constructor options, e.g. base=32")
+    p.add_argument("--arch", dest="arch_kwargs", nargs="*", action=KeyValues, default=d.arch_kwargs,
+                   metavar="KEY=VALUE", help="network constructor options, e.g. base=32")
     p.add_argument("--dataset", default=d.dataset, choices=sources)
-    p.add_argument("--data", nargs="*", metavar="KEY=VALUE", default=[],
+    p.add_argument("--data", nargs="*", action=KeyValues, metavar="KEY=VALUE", default=d.data,
                    help="options of the dataset source (see datasets/%s.py)" % ("segmentation" if seg else "depth"))
-    p.add_argument("--val-data", nargs="*", metavar="KEY=VALUE", help="validation source options (default: hold out --val-fraction)")
+    p.add_argument("--val-data", nargs="*", action=KeyValues, metavar="KEY=VALUE", default=d.val_data,
+                   help="validation source options (default: hold out --val-fraction)")
     p.add_argument("--val-fraction", type=float_range(0.0, 0.9), default=d.val_fraction,
                    help=f"share held out for validation, 0 … 0.9 (default {d.val_fraction})")
-    p.add_argument("--epochs", type=int_range(1, 100_000), default=None, help=f"default {d.epochs}")
+    p.add_argument("--epochs", type=int_range(1, 100_000), default=d.epochs, help=f"default {d.epochs}")
     p.add_argument("--batch-size", type=int_range(1, 65536), default=d.batch_size)
     p.add_argument("--lr", type=float_range(1e-12, 10.0), default=d.lr)
     p.add_argument("--optimizer", choices=["adam", "sgd"], default=d.optimizer)
@@ -104,13 +111,14 @@ def build_parser(task: str) -> argparse.ArgumentParser:
     p.add_argument("--plateau-factor", type=float_range(1e-6, 0.999999), default=d.plateau_factor)
     p.add_argument("--max-steps", type=non_negative_int, default=d.max_steps, help="batches per epoch (0 = all)")
     p.add_argument("--seed", type=non_negative_int, default=d.seed)
-    p.add_argument("--device", type=torch_device, default=None, help="cpu, cuda, cuda:1 … (default cpu)")
+    p.add_argument("--device", type=torch_device, default=d.device, help=f"cpu, cuda, cuda:1 … (default {d.device})")
     p.add_argument("--num-workers", type=int_range(0, 256), default=d.num_workers)
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--quiet", action=argparse.BooleanOptionalAction, default=d.quiet, help="warnings only")
     add_download_flag(p)
     if seg:
-        p.add_argument("--buckets", default="288x512,384x384,512x288", help="comma-separated HxW aspect-ratio buckets")
-        p.add_argument("--no-flip", action="store_true")
+        p.add_argument("--buckets", type=_hw_list, default=d.buckets,
+                       help="comma-separated HxW aspect-ratio buckets (default 288x512,384x384,512x288)")
+        p.add_argument("--flip", action=argparse.BooleanOptionalAction, default=d.flip, help="random horizontal flips")
         p.add_argument("--rotate-deg", type=float_range(0.0, 180.0), default=d.rotate_deg)
         p.add_argument("--jitter", type=float_range(0.0, 1.0), default=d.jitter,
                        help="colour jitter amplitude (0 = off)")
@@ -126,50 +134,46 @@ def build_parser(task: str) -> argparse.ArgumentParser:
         p.add_argument("--loss-l1", type=float_range(0.0, 1e4), default=d.loss_l1)
         p.add_argument("--loss-grad", type=float_range(0.0, 1e4), default=d.loss_grad)
         p.add_argument("--loss-ssim", type=float_range(0.0, 1e4), default=d.loss_ssim)
-        p.add_argument("--no-augment", action="store_true")
-        p.add_argument("--eigen-crop", action="store_true", help="evaluate on Eigen's crop of 480×640 frames")
+        p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=d.augment,
+                       help="training augmentation: horizontal flips, colour-channel swaps (Alhashim & Wonka)")
+        p.add_argument("--eigen-crop", action=argparse.BooleanOptionalAction, default=d.eigen_crop,
+                       help="evaluate on Eigen's crop of 480×640 frames")
     return p
 
 
-def config_from_args(task: str, args: Any) -> TrainConfig:
-    """The run's config dataclass from parsed arguments (or, with ``--resume``, from config.json)."""
-    seg = task == "segmentation"
-    cls = SegTrainConfig if seg else DepthTrainConfig
+def _given(task: str, argv: Optional[Sequence[str]]) -> set[str]:
+    """The config fields that ``argv`` sets on the command line itself (not by default or file)."""
+    unset = object()  # a default no flag can produce (argparse would convert a string one)
+    names = [f.name for f in dataclasses.fields(CONFIGS[task])]
+    probe = build_parser(task)
+    probe.set_defaults(**dict.fromkeys(names, unset))
+    args = vars(probe.parse_args(argv))
+    return {k for k in names if args.get(k, unset) is not unset}
+
+
+def parse_args(task: str, argv: Optional[Sequence[str]] = None) -> tuple[argparse.Namespace, TrainConfig]:
+    """``(args, config)`` of the training program for ``task``: the dataclass's defaults, then
+    ``--config``, then the flags given; with ``--resume``, the run's saved config with only
+    RESUME_OPTIONS given anew (and ``--quiet``). Bad values exit with argparse's one line (status 2)."""
+    parser = build_parser(task)
+    args, cfg = parse_config_args(parser, CONFIGS[task], argv)
+    if task == "depth" and cfg.min_depth >= cfg.max_depth:
+        parser.error(f"--min-depth {cfg.min_depth:g} must be below --max-depth {cfg.max_depth:g}")
     if args.resume:
-        cfg = load_config(cls, args.run_dir)
-        if args.epochs is not None:
-            cfg.epochs = args.epochs
-        if args.device is not None:
-            cfg.device = args.device
-        cfg.quiet = args.quiet
-        return cfg
-    common = dict(
-        run_dir=args.run_dir, model=args.model, weights=args.weights, arch_kwargs=_key_values(args.arch, "--arch") or {},
-        dataset=args.dataset, data=_key_values(args.data, "--data") or {}, val_data=_key_values(args.val_data, "--val-data"),
-        val_fraction=args.val_fraction, epochs=args.epochs if args.epochs is not None else cls().epochs,
-        batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer, momentum=args.momentum,
-        weight_decay=args.weight_decay, patience=args.patience, plateau_patience=args.plateau_patience,
-        plateau_factor=args.plateau_factor, max_steps=args.max_steps, seed=args.seed, device=args.device or "cpu",
-        num_workers=args.num_workers, quiet=args.quiet,
-    )
-    if seg:
-        return SegTrainConfig(**common, buckets=[_hw(b) for b in args.buckets.split(",")], flip=not args.no_flip,
-                              rotate_deg=args.rotate_deg, jitter=args.jitter, loss_ce=args.loss_ce,
-                              loss_iou=args.loss_iou, loss_l1=args.loss_l1)
-    return DepthTrainConfig(**common, size=list(args.size), max_depth=args.max_depth, min_depth=args.min_depth,
-                            loss_l1=args.loss_l1, loss_grad=args.loss_grad, loss_ssim=args.loss_ssim,
-                            augment=not args.no_augment, eigen_crop=args.eigen_crop)
+        try:
+            saved = load_run_config(CONFIGS[task], cfg.run_dir)
+        except ValueError as exc:  # no run there, or a broken config.json
+            parser.error(f"--resume: {exc}")
+        given = _given(task, argv)
+        cfg = dataclasses.replace(saved, quiet=cfg.quiet, **{k: getattr(cfg, k) for k in RESUME_OPTIONS if k in given})
+    return args, cfg
 
 
 def main(task: str, argv: Optional[list[str]] = None) -> int:
     """Entry point of both training scripts; returns the exit status."""
-    parser = build_parser(task)
-    args = parser.parse_args(argv)
-    if task == "depth" and args.min_depth >= args.max_depth:
-        parser.error(f"--min-depth {args.min_depth:g} must be below --max-depth {args.max_depth:g}")
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="%(message)s")
+    args, cfg = parse_args(task, argv)
+    logging.basicConfig(level=logging.WARNING if cfg.quiet else logging.INFO, format="%(message)s")
     try:
-        cfg = config_from_args(task, args)
         if args.evaluate:
             print(evaluate_checkpoint(task, cfg, args.evaluate))
             return 0

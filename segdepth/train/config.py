@@ -1,11 +1,14 @@
-"""The training programs' options: one dataclass per task, saved as the run's ``config.json``."""
+"""The training programs' options: one dataclass per task, saved as the run's ``config.json``
+and read back strictly (datasets.config: unknown keys and values of the wrong type are errors)."""
 from __future__ import annotations
 
-import dataclasses
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Optional, TypeVar
+
+from datasets.config import load_config
+
+C = TypeVar("C", bound="TrainConfig")
 
 
 @dataclass
@@ -64,15 +67,12 @@ class DepthTrainConfig(TrainConfig):
     eigen_crop: bool = False  # evaluate on Eigen et al.'s crop of 480×640 frames
 
 
-def load_config(cls: type, run_dir: str | Path) -> TrainConfig:
-    """The config saved in ``run_dir/config.json`` as ``cls`` (unknown keys are an error)."""
-    path = Path(run_dir) / "config.json"
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise FileNotFoundError(f"{path}: cannot read the run's config ({exc})") from None
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = set(raw) - names
-    if unknown:
-        raise ValueError(f"{path}: unknown options {sorted(unknown)}")
-    return cls(**raw)
+def run_config_path(run_dir: str | Path) -> Path:
+    """Where a run keeps its config: ``run_dir/config.json``."""
+    return Path(run_dir) / "config.json"
+
+
+def load_run_config(cls: type[C], run_dir: str | Path) -> C:
+    """The config saved in ``run_dir/config.json`` as ``cls``; ValueError "PATH: problem" for a
+    missing or broken file, unknown keys or a value of the wrong type."""
+    return load_config(cls, run_config_path(run_dir))

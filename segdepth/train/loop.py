@@ -19,10 +19,11 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from datasets.io import append_jsonl, write_json
+from datasets.config import save_config
+from datasets.io import append_jsonl
 
 from ..checkpoint import BEST, CHECKPOINT_DIR, LAST, latest_checkpoint, load_checkpoint, load_state, save_checkpoint
-from .config import TrainConfig
+from .config import TrainConfig, run_config_path
 from .tasks import Task, make_task
 
 log = logging.getLogger(__name__)
@@ -104,7 +105,7 @@ def fit(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
     train_loader, val_loader = task.loaders()  # the files are checked before anything is written
     if not resume:
         run.mkdir(parents=True, exist_ok=True)
-        write_json(run / "config.json", asdict(cfg))
+        save_config(cfg, run_config_path(run))
     val: dict[str, float] = {}
     for epoch in range(state["epoch"] + 1, cfg.epochs + 1):
         if state["bad_epochs"] >= cfg.patience:

@@ -42,7 +42,9 @@ def _cfg(tmp_path: Path, inputs, **kw) -> blur.BlurConfig:
 
 
 def test_focus_point_moves_the_sharp_plane(tmp_path, scene):
-    """Focusing on the far backdrop (true depth, thin lens) leaves it sharper and blurs the subject."""
+    """Focusing on the far backdrop (true depth, thin lens) leaves it sharper and blurs the subject.
+    Grain off: the scene's per-pixel texture noise reads as sensor noise, and the grain would put
+    Laplacian energy back on the defocused subject (tests/compositing/test_grain.py covers it)."""
     img, depth = tmp_path / "s.png", tmp_path / "s.npy"
     Image.fromarray(scene.image).save(img)
     np.save(depth, scene.depth)
@@ -50,7 +52,7 @@ def test_focus_point_moves_the_sharp_plane(tmp_path, scene):
     subject = scene.mask > 0.99
     results = {}
     for name, focus in [("subject", None), ("far", f"{far[1]},{far[0]}")]:
-        cfg = _cfg(tmp_path / name, [img], method="lens", depth=str(depth), focus=focus)
+        cfg = _cfg(tmp_path / name, [img], method="lens", depth=str(depth), focus=focus, params={"grain": False})
         assert blur.run(cfg) == (1, 0)
         results[name] = io.read_image(tmp_path / name / "out" / "s_lens.png")
     far_plane = np.abs(scene.depth - scene.depth.max()) < 1e-3
@@ -230,6 +232,8 @@ def test_saved_config_reloads_with_config_and_flags_override(tmp_path, scene, ca
     again = blur.parse_args(["--config", str(saved), "--out", str(tmp_path / "b"), "--params", "k=5"])
     assert again.out == str(tmp_path / "b") and again.params == {"k": 5} and again.save_mask
     assert again.inputs == [str(img)] and again.method == "gaussian"
+    off = blur.parse_args(["--config", str(saved), "--no-save-mask", "--no-quiet"])  # a saved true can be undone
+    assert not off.save_mask and not off.quiet and off.params == {"k": 9}
     assert blur.run(again) == (1, 0)
     assert not np.array_equal(io.read_image(tmp_path / "a" / "p_gaussian.png"),
                               io.read_image(tmp_path / "b" / "p_gaussian.png"))

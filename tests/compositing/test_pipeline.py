@@ -191,7 +191,8 @@ def test_params_for_depth_switches_the_lens_to_relative_coc_only():
 
 def test_prepare_once_then_render_each_method():
     """prepare() makes the planes once (post-processed matte, depth, focus); render_prepared() of
-    each method on them is what the one-call render_photo() gives, and what render() gives on those planes."""
+    each method on them is what the one-call render_photo() gives, and what render() gives on those
+    planes with the settings it used (the photo path's defaults: the lens's grain)."""
     from compositing.pipeline import prepare, render_photo, render_prepared
 
     scene = synthetic.make_scene(5, size=(64, 80), render_dof=False)
@@ -205,13 +206,17 @@ def test_prepare_once_then_render_each_method():
     for method in ("gaussian", "progressive13", "lens"):
         done = render_prepared(method, given, {})
         np.testing.assert_array_equal(done.output, render_photo(method, scene.image, raw, {}, depth=scene.depth).output)
-        np.testing.assert_array_equal(done.output, render(method, scene.image, given.mask, given.depth, given.focus))
+        np.testing.assert_array_equal(done.output, render(method, scene.image, given.mask, given.depth, given.focus,
+                                                          done.params or None))
+        assert done.params.get("grain") is (True if method == "lens" else None)
         assert done.depth_info == {"depth_source": "given"}
         on_prior = render_prepared(method, prior, {})
         np.testing.assert_array_equal(on_prior.output, render_photo(method, scene.image, raw, {}).output)
         assert on_prior.depth_info == {"depth_source": "relative"}
-    assert render_prepared("lens", prior, {}).params == {"coc": "relative"}  # relative depth: relative CoC
-    assert render_prepared("lens", given, {}).params == {}  # metres: the thin lens
+    # relative depth: relative CoC; metres: the thin lens; the photo's grain either way
+    assert render_prepared("lens", prior, {}).params == {"coc": "relative", "grain": True}
+    assert render_prepared("lens", given, {}).params == {"grain": True}
+    assert render_prepared("lens", given, {"grain": False}).params == {"grain": False}
 
 
 def test_photo_pipeline_builds_its_models_lazily_and_asks_for_faces_only_on_the_prior():

@@ -336,6 +336,66 @@ def test_failing_encoder_mid_write(tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["r.png"]
 
 
+def test_a_batch_syncs_every_file_before_any_rename_and_each_folder_once(tmp_path, monkeypatch):
+    """write_images: each file's data reaches the disk before the first rename (a crash at any point
+    leaves no truncated file under a final name), and each folder is fsynced once, after the renames."""
+    import os
+
+    events: list[tuple[str, int]] = []
+    real_fsync, real_replace = os.fsync, os.replace
+    monkeypatch.setattr(os, "fsync", lambda fd: (events.append(("fsync", os.fstat(fd).st_ino)), real_fsync(fd))[1])
+    monkeypatch.setattr(os, "replace", lambda a, b: (events.append(("rename", os.stat(a).st_ino)), real_replace(a, b))[1])
+    images = {tmp_path / "a" / f"{i}.jpg": _photo(seed=i) for i in range(3)} | {tmp_path / "b" / "3.png": _photo(seed=3)}
+    io.write_images(list(images.items()))
+    kinds = [kind for kind, _ in events]
+    assert kinds == ["fsync"] * 4 + ["rename"] * 4 + ["fsync"] * 2, kinds
+    assert {ino for _, ino in events[:4]} == {ino for _, ino in events[4:8]}  # the renamed files were the synced ones
+    assert {ino for _, ino in events[8:]} == {(tmp_path / "a").stat().st_ino, (tmp_path / "b").stat().st_ino}
+    for path, image in images.items():
+        tolerance = 0 if path.suffix == ".png" else 6
+        assert np.abs(io.read_image(path).astype(int) - image).mean() <= tolerance
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == ["0.jpg", "1.jpg", "2.jpg", "3.png"]
+
+
+def test_a_failing_batch_writes_none_of_its_files(tmp_path, monkeypatch):
+    """An encoder failing on the second image of a batch: no file of the batch appears, an existing
+    target keeps its content, no temporary is left; a bad image is refused before any file is made."""
+    old = tmp_path / "0.jpg"
+    io.write_image(old, _photo(seed=9))
+    before = old.read_bytes()
+    real_save, calls = Image.Image.save, []
+
+    def second_fails(self, fp, *args, **kwargs):
+        calls.append(fp)
+        real_save(self, fp, *args, **kwargs)
+        if len(calls) == 2:
+            Path(fp).write_bytes(Path(fp).read_bytes()[:30])
+            raise OSError("disk full")
+
+    monkeypatch.setattr(Image.Image, "save", second_fails)
+    with pytest.raises(OSError, match="disk full"):
+        io.write_images([(tmp_path / f"{i}.jpg", _photo(seed=i)) for i in range(3)])
+    assert old.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["0.jpg"]
+    monkeypatch.undo()
+    with pytest.raises(TypeError):
+        io.write_images([(tmp_path / "x.jpg", _photo()), (tmp_path / "y.jpg", np.zeros((4, 4, 3), np.float32))])
+    with pytest.raises(ValueError, match="same path twice"):
+        io.write_images([(tmp_path / "x.jpg", _photo()), (tmp_path / "x.jpg", _photo())])
+    assert [p.name for p in tmp_path.iterdir()] == ["0.jpg"]
+
+
+def test_shrink_to_area_averages_to_the_long_side_and_keeps_smaller_images():
+    import cv2
+
+    image = _photo(300, 1000)
+    small = io.shrink_to(image, 256)
+    assert small.shape == (77, 256, 3)  # 300 × 0.256 = 76.8
+    np.testing.assert_array_equal(small, cv2.resize(image, (256, 77), interpolation=cv2.INTER_AREA))
+    assert io.shrink_to(image, 1000) is image and io.shrink_to(image, 2000) is image
+    assert io.shrink_to(_photo(2, 900), 10).shape == (1, 10, 3)  # never a side of 0
+
+
 # --------------------------------------------------------------------------- photos and masks
 
 

@@ -95,7 +95,7 @@ def test_each_gpu_process_makes_its_own_gpu_current_before_nccl_starts(monkeypat
     gather_object) run on the current device, which must be cuda:LOCAL_RANK, not every rank's cuda:0."""
     import torch.distributed as dist
 
-    from gan import train as T
+    from gan.train.distributed import init_distributed
 
     calls = []
     monkeypatch.setenv("WORLD_SIZE", "2")
@@ -104,9 +104,9 @@ def test_each_gpu_process_makes_its_own_gpu_current_before_nccl_starts(monkeypat
     monkeypatch.setattr(dist, "init_process_group", lambda backend: calls.append(("init", backend)))
     monkeypatch.setattr(dist, "get_rank", lambda: 1)
     monkeypatch.setattr(dist, "get_world_size", lambda: 2)
-    d = T._init_distributed(torch.device("cuda", 1))
+    d = init_distributed(torch.device("cuda", 1))
     assert calls == [("set_device", torch.device("cuda", 1)), ("init", "nccl")]
     assert (d.rank, d.world_size, d.local_rank) == (1, 2, 1)
     calls.clear()
-    T._init_distributed(torch.device("cpu"))
+    init_distributed(torch.device("cpu"))
     assert calls == [("init", "gloo")]  # the CPU path sets no device

@@ -11,7 +11,8 @@ import torch
 from torch import nn
 
 from datasets.io import mask_path, read_image, write_image, write_mask
-from gan.infer import CheckpointError, Translator, translate_folder
+from gan.checkpoint import CheckpointError, save_checkpoint
+from gan.infer import Translator, translate_folder
 from gan.model import CycleGANModel, config_from_preset
 
 REPO = Path(__file__).resolve().parents[2]
@@ -20,12 +21,12 @@ TINY = dict(netG="resnet", n_blocks=1, ngf=4, ndf=4, n_layers_D=2, vgg_weights="
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """A tiny model and its checkpoint in train_cyclegan's format ({"config", "model"})."""
+    """A tiny model and its checkpoint in train_cyclegan's format (gan.checkpoint: a format tag, "config", "model")."""
     torch.manual_seed(0)
     cfg = config_from_preset("mask_overlay", **TINY)
     model = CycleGANModel(cfg)
     path = tmp_path_factory.mktemp("ckpt") / "latest.pt"
-    torch.save({"config": cfg.to_dict(), "model": model.state_dict(), "epoch": 3}, path)
+    save_checkpoint(path, {"config": cfg.to_dict(), "model": model.state_dict(), "epoch": 3})
     return model, cfg, path
 
 
@@ -158,7 +159,7 @@ def test_wrong_architecture_is_one_clear_error(trained, tmp_path):
         Translator.from_checkpoint(disc, config=cfg)
     junk = tmp_path / "junk.pt"
     junk.write_text("not a checkpoint")
-    with pytest.raises(CheckpointError, match="junk.pt: not a readable PyTorch checkpoint"):
+    with pytest.raises(CheckpointError, match="junk.pt: not a readable checkpoint"):
         Translator.from_checkpoint(junk)
     with pytest.raises(CheckpointError, match="no such checkpoint"):
         Translator.from_checkpoint(tmp_path / "missing.pt")
@@ -208,7 +209,7 @@ def test_script_end_to_end_and_exit_status(trained, tmp_path):
               "--mode", "resize", "--quiet")
     assert bad.returncode == 1 and "bad.png" in bad.stderr and "1 of 2 images failed" in bad.stderr
     wrong = run("--checkpoint", src / "a.png", "--input", src, "--out", tmp_path / "out3")
-    assert wrong.returncode == 2 and "a.png: not a readable PyTorch checkpoint" in wrong.stderr
+    assert wrong.returncode == 2 and "a.png: not a readable checkpoint" in wrong.stderr
 
 
 def test_script_takes_a_run_directory_and_uses_its_latest_checkpoint(trained, tmp_path):
@@ -230,3 +231,33 @@ def test_script_takes_a_run_directory_and_uses_its_latest_checkpoint(trained, tm
     empty = subprocess.run([sys.executable, "scripts/test_cyclegan.py", "--checkpoint", str(src), "--input",
                             str(src), "--out", str(tmp_path / "none")], cwd=REPO, capture_output=True, text=True)
     assert empty.returncode == 2 and f"{src}: a directory without checkpoints" in empty.stderr
+
+
+def test_a_saved_test_config_repeats_the_run_with_config(trained, tmp_path, capsys):
+    """test_config.json records what the checkpoint decided (the file, the overlay, the size);
+    --config repeats the run exactly, and flags given beside it override the file."""
+    from gan.translate import main, parse_args
+
+    _, _, path = trained
+    src = tmp_path / "in"
+    write_with_mask(src, "a.png", photo(40, 48), np.full((40, 48), 0.5, np.float32))
+    first, second = tmp_path / "first", tmp_path / "second"
+    assert main(["--checkpoint", str(path), "--input", str(src), "--out", str(first), "--size", "16",
+                 "--mode", "tiles", "--quiet"]) == 0
+    saved = first / "test_config.json"
+    settings = json.loads(saved.read_text())
+    assert (settings["checkpoint"], settings["overlay"], settings["size"]) == (str(path), True, 16)
+    assert main(["--config", str(saved), "--out", str(second)]) == 0
+    assert np.array_equal(read_image(second / "a.png"), read_image(first / "a.png"))
+    assert json.loads((second / "test_config.json").read_text()) == {**settings, "out": str(second)}
+    assert parse_args(["--config", str(saved), "--no-overlay"]).overlay is False
+    whole = parse_args(["--config", str(saved), "--full-res"])  # replaces the file's size
+    assert whole.full_res and whole.size is None
+    assert parse_args(["--config", str(first / "test_config.json"), "--size", "24"]).size == 24
+    saved.write_text(json.dumps({**settings, "tile": 3}))
+    with pytest.raises(SystemExit) as info:
+        parse_args(["--config", str(saved)])
+    assert info.value.code == 2 and "unknown TestConfig keys: ['tile']" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        parse_args(["--input", str(src)])
+    assert "--checkpoint, --out are required" in capsys.readouterr().err

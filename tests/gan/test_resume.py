@@ -16,6 +16,7 @@ import torch
 
 from datasets.synthetic import write_unaligned_dataset
 from gan import train as T
+from gan.checkpoint import load_checkpoint
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = ["--netG", "resnet", "--n-blocks", "1", "--ngf", "4", "--ndf", "4", "--n-layers-D", "2",
@@ -106,7 +107,7 @@ def test_resume_refuses_a_checkpoint_of_another_architecture(tmp_path, data):
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"not a checkpoint")
     with pytest.raises(T.CheckpointError, match="junk.pt: not a readable checkpoint"):
-        T.load_checkpoint(junk)
+        load_checkpoint(junk)
     empty = T.parse_args(["--dataroot", str(data), "--runs-dir", str(tmp_path), "--name", "none", *TINY, "--resume"])
     with pytest.raises(T.CheckpointError, match="the run has no checkpoint"):
         T.train(empty)

@@ -23,6 +23,7 @@ from datasets.unaligned import DatasetError
 from gan import model as model_mod
 from gan import train as T
 from gan.model import CycleGANModel
+from gan.runlog import LOG_STAT_KEYS
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = ["--netG", "resnet", "--n-blocks", "1", "--ngf", "4", "--ndf", "4", "--n-layers-D", "2",
@@ -103,6 +104,7 @@ def test_training_writes_the_run_directory(tmp_path, data):
     model_losses = set(result.model.loss_names)
     for r in records:
         assert model_losses <= set(r) and all(math.isfinite(r[k]) for k in model_losses)
+        assert set(r) == model_losses | set(LOG_STAT_KEYS)  # every other key of a record is a loss
         assert r["it_per_s"] > 0 and r["sec_per_kimg"] > 0 and r["data_time_s"] >= 0 and r["peak_mem_mb"] > 50
     assert records[-1]["lr"] == pytest.approx(2e-4 / 2)  # epoch 1 = first decay epoch of 1
 

@@ -15,7 +15,7 @@ from skimage import data
 from datasets.io import read_image, read_mask
 from datasets.synthetic import make_scene
 from scripts.prepare_masks import main
-from segdepth.masks import MaskConfig, prepare_masks
+from segdepth.masks import MaskConfig, parse_args, prepare_masks
 
 
 class CountingSegmenter:
@@ -177,3 +177,22 @@ def test_script_with_real_mediapipe_masks_the_astronaut_and_counts_bad_files(tmp
     assert person[12:30, 46:70].mean() > 0.9  # her face
     assert person[5:25, 100:125].mean() < 0.1  # the background top right
     assert main([str(tmp_path), "--quiet"]) == 1  # still one bad file, nothing else to do
+
+
+def test_a_saved_masks_config_is_reloaded_with_config(tmp_path, capsys):
+    """masks_config.json is a --config file: its settings come back, the flags given override them,
+    and a file with an unknown key is one line naming it."""
+    import json
+
+    from datasets.config import save_config
+
+    saved = MaskConfig(root=str(tmp_path), batch_size=3, workers=1, force=True, quiet=True)
+    save_config(saved, tmp_path / "masks_config.json")
+    assert parse_args([str(tmp_path), "--config", str(tmp_path / "masks_config.json")]) == saved
+    again = parse_args([str(tmp_path), "--config", str(tmp_path / "masks_config.json"), "--no-force", "--workers", "4"])
+    assert (again.force, again.workers, again.batch_size, again.quiet) == (False, 4, 3, True)
+    (tmp_path / "bad.json").write_text(json.dumps({"root": "x", "batch": 3}))
+    with pytest.raises(SystemExit) as info:
+        parse_args([str(tmp_path), "--config", str(tmp_path / "bad.json")])
+    assert info.value.code == 2 and "bad.json: unknown MaskConfig keys: ['batch']" in capsys.readouterr().err
+

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from segdepth.train import DepthTrainConfig, SegTrainConfig, fit, load_config, main
+from segdepth.train import DepthTrainConfig, SegTrainConfig, fit, load_run_config, main
 
 TINY_UNET = {"base": 4, "depth": 2}
 TINY_DEPTH = {"decoder_channels": [8, 8, 8, 8, 8, 8]}
@@ -31,14 +31,14 @@ def test_run_directory_checkpoints_and_exact_resume(tmp_path):
     assert [r["epoch"] for r in records] == [1, 2]
     assert {"iou", "pixel_acc", "boundary_f", "loss"} <= set(records[0]["val"])
     assert records[0]["images_per_s"] > 0
-    assert load_config(SegTrainConfig, run) == seg_cfg(run)
+    assert load_run_config(SegTrainConfig, run) == seg_cfg(run)
     ckpt = torch.load(run / "checkpoints" / "last.pt", weights_only=True)
     assert ckpt["arch"] == "unet" and ckpt["arch_kwargs"] == TINY_UNET and ckpt["epoch"] == 2
     assert (run / "checkpoints" / "best.pt").is_file()
     assert not [p for p in (run / "checkpoints").iterdir() if p.suffix != ".pt"]  # no temp files left
 
     fit(seg_cfg(tmp_path / "resumed", epochs=1))
-    cfg = load_config(SegTrainConfig, tmp_path / "resumed")
+    cfg = load_run_config(SegTrainConfig, tmp_path / "resumed")
     cfg.epochs = 2
     fit(cfg, resume=True)
     resumed = torch.load(tmp_path / "resumed" / "checkpoints" / "last.pt", weights_only=True)

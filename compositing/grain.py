@@ -1,0 +1,303 @@
+"""Sensor grain over the blurred background: the photo's own noise, re-synthesised after the blur.
+
+In a camera, noise enters at the sensor, after the optics: a real shallow-DoF photo keeps its
+grain in the defocused background. A blur applied to a finished photo wipes the grain out with
+the detail, so the background looks smoother than the in-focus subject beside it and than real
+shallow-DoF photos (bench/BENCHMARKS.md, "Real portraits"). Photoshop's Lens Blur has a Noise
+setting for the same reason. This module
+
+1. estimates the photo's noise (:func:`estimate_grain`) per channel of YCrCb (JPEG's colour
+   space: chroma noise is subsampled and smoother than luma noise) as white noise of unit
+   variance filtered by a normalised Gaussian of width ``width`` and scaled by ``sigma``. Both
+   are fitted, on the flattest quarter of the photo, to the robust variances (trimmed mean
+   squares, :func:`_robust_var`) of the responses to five small filters: the 4-neighbour Laplacian and the orthonormal 2×2 Haar
+   details (horizontal + vertical, diagonal) at scales 1 and 2. The response variance of filter h
+   to the model is σ²‖h ∗ g‖² (exact for a linear filter), so the fit is a least squares in the
+   logarithm over a grid of widths.
+2. adds a new realisation of that noise (:func:`synthesize`: uniform random bytes filtered by the
+   Gaussian, chroma at half size as JPEG stores it; seeded per image, so the same photo and seed
+   give the same output) with a per-pixel amplitude that restores the variance the blur removed
+   (:func:`restore_weight`, :func:`photo_weight`): the composite α·F + (1 − α)·blur(B) keeps α²σ² of the
+   subject's noise and (1 − α)²·kept·σ² of the background's, where kept is the share of white-
+   noise variance the blur lets through (for an aperture kernel h_r, ‖h_r‖², :func:`noise_kept`);
+   the grain adds the rest, σ²·(1 − α² − (1 − α)²·kept).
+
+The model is stationary (one σ per channel over the photo) and in sRGB code values, as the
+noise is measured; real noise grows in the shadows. Noise-free inputs (synthetic scenes) get
+almost none.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+import zlib
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .kernels import aperture_kernel
+
+log = logging.getLogger(__name__)
+
+_WIDTHS = np.round(np.arange(0.0, 2.01, 0.1), 2)  # Gaussian widths (px) tried by the fit; 0 = white
+_FLAT_SHARE = 0.25  # share of the photo (its flattest pixels) the noise is measured on
+# YCrCb (OpenCV's, 8-bit) → RGB for zero-mean noise: R = Y + 1.403 Cr, G = Y − 0.714 Cr − 0.344 Cb, B = Y + 1.773 Cb
+_YCRCB_TO_RGB = np.array([[1.0, 1.403, 0.0], [1.0, -0.714, -0.344], [1.0, 0.0, 1.773]], np.float32)
+
+
+@dataclass(frozen=True)
+class GrainModel:
+    """Noise of a photo per YCrCb channel: standard deviation ``sigma`` (code values) of white
+    noise filtered by a unit-energy Gaussian of width ``width`` (px; 0 = white)."""
+
+    sigma: tuple[float, float, float]
+    width: tuple[float, float, float]
+
+
+def _haar(scale: int) -> list[np.ndarray]:
+    """Orthonormal Haar detail filters (horizontal + vertical as a pair, diagonal) at ``scale``."""
+    h = np.array([[0.5, 0.5], [-0.5, -0.5]], np.float32)
+    d = np.array([[0.5, -0.5], [-0.5, 0.5]], np.float32)
+    up = np.ones((scale, scale), np.float32) / scale
+    return [np.kron(h, up), np.kron(h.T, up), np.kron(d, up)]
+
+
+@functools.lru_cache(maxsize=1)
+def _bands() -> tuple[tuple[np.ndarray, ...], ...]:
+    """The filters the noise is measured with, grouped into bands (the variances of a band's
+    filters are averaged): Laplacian, H+V and D at scale 1, H+V and D at scale 2."""
+    lap = np.array([[0, 1, 0], [1, -4, 1], [0, 1, 0]], np.float32)
+    h1, v1, d1 = _haar(1)
+    h2, v2, d2 = _haar(2)
+    return (lap,), (h1, v1), (d1,), (h2, v2), (d2,)
+
+
+def _gaussian(width: float) -> np.ndarray:
+    """2-D Gaussian of ``width`` px normalised to unit energy (Σ g² = 1); the 1×1 delta for 0."""
+    if width <= 0:
+        return np.ones((1, 1), np.float32)
+    g1 = cv2.getGaussianKernel(2 * int(np.ceil(3 * width)) + 1, width, cv2.CV_64F)
+    g = g1 @ g1.T
+    return (g / np.sqrt((g * g).sum())).astype(np.float32)
+
+
+def _band_gain(filters: tuple[np.ndarray, ...], width: float) -> float:
+    """Mean response variance of ``filters`` to unit-variance white noise filtered by
+    :func:`_gaussian` (``width``): mean of ‖h ∗ g‖²."""
+    g = _gaussian(width).astype(np.float64)
+    m = g.shape[0] - 1  # zero padding for the full convolution (g is symmetric: correlation = convolution)
+    return float(np.mean([np.sum(cv2.filter2D(np.pad(f.astype(np.float64), m), -1, g, borderType=cv2.BORDER_CONSTANT) ** 2)
+                          for f in filters]))
+
+
+# E[x² | |x| ≤ z σ] / σ² for a Gaussian with z its 90 % two-sided quantile (1.6449):
+# 1 − 2 z φ(z) / 0.9
+_TRIM_Z = 1.6448536
+_TRIM_FACTOR = 1.0 - 2.0 * _TRIM_Z * np.exp(-0.5 * _TRIM_Z**2) / np.sqrt(2.0 * np.pi) / 0.9
+
+
+@functools.lru_cache(maxsize=1)
+def _gain_table() -> np.ndarray:
+    """``[i, b]``: band b's response variance to the model of width ``_WIDTHS[i]`` at σ = 1
+    (a constant, computed once)."""
+    return np.array([[_band_gain(band, float(width)) for band in _bands()] for width in _WIDTHS])
+
+
+def _robust_var(x: np.ndarray) -> float:
+    """Variance of Gaussian samples robust to outliers (texture): the mean square of the 90 %
+    smallest |x|, divided by its expectation for a unit Gaussian (it counts exact zeros of
+    quantised flat areas, where the median absolute deviation would be 0)."""
+    sq = np.square(x.astype(np.float64))
+    k = max(1, int(0.9 * sq.size))
+    return float(np.partition(sq, k - 1)[:k].mean() / _TRIM_FACTOR)
+
+
+def _flat_pixels(y: np.ndarray) -> np.ndarray:
+    """Boolean map of the flattest ``_FLAT_SHARE`` of the pixels: lowest gradient magnitude of
+    the luma smoothed at 2 px (noise barely moves it), averaged over 5×5."""
+    smooth = cv2.GaussianBlur(y, (0, 0), 2.0)
+    gx, gy = cv2.Sobel(smooth, cv2.CV_32F, 1, 0), cv2.Sobel(smooth, cv2.CV_32F, 0, 1)
+    structure = cv2.blur(cv2.magnitude(gx, gy), (5, 5))
+    inner = np.zeros(y.shape, bool)
+    inner[4:-4, 4:-4] = True  # away from the border, where the filters reflect
+    if not inner.any():
+        return inner
+    return inner & (structure <= np.quantile(structure[inner], _FLAT_SHARE))
+
+
+def _fit_channel(channel: np.ndarray, flat: np.ndarray, gains: np.ndarray) -> tuple[float, float]:
+    """(sigma, width) of one channel (see the module docstring); ``gains[i, b]``: band b's
+    response variance to the model of width ``_WIDTHS[i]`` at σ = 1."""
+    observed = np.array([np.mean([_robust_var(cv2.filter2D(channel, cv2.CV_32F, f, borderType=cv2.BORDER_REFLECT)[flat])
+                                  for f in band]) for band in _bands()])
+    if not np.all(observed > 1e-6):
+        return 0.0, 0.0
+    best = (np.inf, 0.0, 0.0)
+    for width, gain in zip(_WIDTHS, gains):
+        resid = np.log(observed) - np.log(gain)
+        log_var = float(resid.mean())
+        err = float(np.sum((resid - log_var) ** 2))
+        if err < best[0]:
+            best = (err, float(np.sqrt(np.exp(log_var))), float(width))
+    return best[1], best[2]
+
+
+def estimate_grain(image: np.ndarray, max_side: int = 512) -> GrainModel:
+    """The photo's noise model (uint8 RGB H×W×3; measured on a centre crop of at most
+    ``max_side`` px, at full resolution so that the native grain is measured)."""
+    h, w = image.shape[:2]
+    y0, x0 = max(0, (h - max_side) // 2), max(0, (w - max_side) // 2)
+    crop = np.ascontiguousarray(image[y0:y0 + max_side, x0:x0 + max_side])
+    ycc = cv2.cvtColor(crop.astype(np.float32), cv2.COLOR_RGB2YCrCb)  # float: no rounding to integers
+    flat = _flat_pixels(ycc[..., 0])
+    if flat.sum() < 64:
+        return GrainModel((0.0, 0.0, 0.0), (0.0, 0.0, 0.0))
+    fits = [_fit_channel(np.ascontiguousarray(ycc[..., c]), flat, _gain_table()) for c in range(3)]
+    model = GrainModel(tuple(f[0] for f in fits), tuple(f[1] for f in fits))  # type: ignore[arg-type]
+    log.debug("grain (Y, Cr, Cb): sigma %s, width %s", np.round(model.sigma, 2).tolist(), model.width)
+    return model
+
+
+def image_seed(image: np.ndarray, seed: int) -> list[int]:
+    """Seed sequence for one photo: ``seed`` and a checksum of the photo (the same photo and seed
+    give the same grain; two photos get different grain)."""
+    return [int(seed), zlib.crc32(np.ascontiguousarray(image[::7, ::7]).tobytes())]
+
+
+# chroma noise below this std (code values; under a code value of R or B) is not synthesised
+CHROMA_MIN = 0.75
+# uniform 8-bit white noise (random bytes: the cheapest numbers to draw): mean and std
+_U8_MEAN, _U8_STD = 127.5, float(np.sqrt((256.0**2 - 1.0) / 12.0))
+
+
+def _field(rng: np.random.Generator, shape: tuple[int, int], width: float, sigma: float) -> np.ndarray:
+    """Noise of std ``sigma`` and ``shape`` correlated by a Gaussian of ``width`` px, float32:
+    uniform white noise (random bytes; after the Gaussian it is close to normal by the central
+    limit theorem) filtered, centred and scaled in one pass (the filtered noise's std is the
+    uniform's times the kernel's L2 norm)."""
+    white = np.frombuffer(rng.bytes(shape[0] * shape[1]), np.uint8).reshape(shape)
+    if width <= 0:
+        k = sigma / _U8_STD
+        return cv2.addWeighted(white.astype(np.float32), k, white.astype(np.float32), 0.0, -_U8_MEAN * k)
+    g1 = cv2.getGaussianKernel(2 * int(np.ceil(3 * width)) + 1, width, cv2.CV_64F)
+    k = sigma / (_U8_STD * float(np.sum(g1 * g1)))  # the 2-D kernel's L2 norm is Σ g1²
+    return cv2.sepFilter2D(white, cv2.CV_32F, (g1 * k).astype(np.float32), g1.astype(np.float32),
+                           delta=-_U8_MEAN * k, borderType=cv2.BORDER_REFLECT)
+
+
+def _upsampling_gain(field: np.ndarray) -> float:
+    """Factor that keeps ``field``'s variance through a 2× bilinear upsampling: each output pixel
+    mixes two neighbours per axis with weights ¾ and ¼, which scales the variance by
+    (⅝ + ⅜ ρ) per axis, ρ the field's correlation at lag 1 (separable Gaussian correlation)."""
+    if field.shape[1] < 2:
+        return 1.0
+    rho = float(np.mean(field[:, 1:] * field[:, :-1]) / max(float(np.mean(field * field)), 1e-12))
+    return 1.0 / (0.625 + 0.375 * rho)
+
+
+def _luma(rng: np.random.Generator, model: GrainModel, shape: tuple[int, int],
+          weight: np.ndarray | None) -> np.ndarray:
+    """The luma part of a realisation (drawn first from ``rng``), times ``weight``. float32 H×W."""
+    y = _field(rng, shape, model.width[0], model.sigma[0]) if model.sigma[0] > 0 else np.zeros(shape, np.float32)
+    return y if weight is None else cv2.multiply(y, weight, dst=y)
+
+
+def synthesize(model: GrainModel, shape: tuple[int, int], seed: list[int],
+               weight: np.ndarray | None = None) -> np.ndarray:
+    """A realisation of ``model`` times the amplitude ``weight`` (H×W, default 1), float32
+    H×W×3 RGB noise in code values. Chroma is drawn at half the size and upsampled (as JPEG
+    subsamples it), its width halved accordingly, its weight taken at that size; chroma noise
+    weaker than ``CHROMA_MIN`` is left out (invisible, and 40 % of the time at 12 MP)."""
+    rng = np.random.default_rng(seed)
+    h, w = shape
+    y = _luma(rng, model, shape, weight)
+    noise = cv2.merge([y, y, y])
+    (_, s_cr, s_cb), (_, w_cr, w_cb) = model.sigma, model.width
+    if max(s_cr, s_cb) < CHROMA_MIN:
+        return noise
+    half = (max(1, (h + 1) // 2), max(1, (w + 1) // 2))
+    cr, cb = _field(rng, half, w_cr / 2.0, s_cr), _field(rng, half, w_cb / 2.0, s_cb)
+    cr *= np.float32(_upsampling_gain(cr))
+    cb *= np.float32(_upsampling_gain(cb))
+    if weight is not None:
+        w_half = cv2.resize(weight, (half[1], half[0]), interpolation=cv2.INTER_AREA)
+        cr, cb = cr * w_half, cb * w_half
+    m = _YCRCB_TO_RGB
+    chroma = cv2.merge([m[0, 1] * cr, m[1, 1] * cr + m[1, 2] * cb, m[2, 2] * cb])
+    return cv2.add(noise, cv2.resize(chroma, (w, h), interpolation=cv2.INTER_LINEAR))
+
+
+def noise_kept(radius: np.ndarray, blades: int = 0, rotation_deg: float = 0.0) -> np.ndarray:
+    """Share of white-noise variance that a blur by the aperture of ``radius`` px lets through,
+    ‖h_r‖² (1 for r < 0.5, no blur; ≈ 1/(πr²) for large r), interpolated from kernels at
+    radii 0.5 … 8, beyond ∝ 1/r². float32, shape of ``radius``."""
+    radius = np.asarray(radius, np.float32)
+    grid = np.concatenate([np.arange(0.5, 4.0, 0.25), np.arange(4.0, 8.5, 1.0)])
+    kept = np.array([float(np.sum(aperture_kernel(float(r), blades, rotation_deg).astype(np.float64) ** 2))
+                     for r in grid], np.float32)
+    out = np.interp(radius, grid, kept) * (grid[-1] / np.maximum(radius, grid[-1])) ** 2  # beyond: ∝ 1/r²
+    return np.where(radius < 0.5, np.float32(1.0), out).astype(np.float32)
+
+
+def restore_weight(alpha: np.ndarray, kept: np.ndarray) -> np.ndarray:
+    """Grain amplitude per pixel that restores the noise variance the composite
+    α·F + (1 − α)·blur(B) removed: √max(0, 1 − α² − (1 − α)²·kept) (``kept``: the share of
+    the background's noise variance left after the blur). float32."""
+    a = np.clip(np.asarray(alpha, np.float32), 0.0, 1.0)
+    return np.sqrt(np.clip(1.0 - a * a - (1.0 - a) ** 2 * np.asarray(kept, np.float32), 0.0, 1.0))
+
+
+def photo_weight(alpha: np.ndarray, kept: np.ndarray) -> np.ndarray:
+    """:func:`restore_weight` for a whole photo: ``alpha`` the full-size matte of the sharp
+    subject, ``kept`` (smooth) at any smaller size. The background's weight √(1 − kept) is
+    upsampled; the subject (α ≈ 1) gets 0 and only the matte's soft pixels the full formula."""
+    h, w = alpha.shape
+    weight = cv2.resize(np.sqrt(np.clip(1.0 - kept, 0.0, 1.0)), (w, h), interpolation=cv2.INTER_LINEAR)
+    lo, hi = 1.0 / 512, 1.0 - 1.0 / 512
+    np.putmask(weight, cv2.inRange(alpha, hi, float(np.finfo(np.float32).max)).view(bool), 0.0)
+    idx = np.flatnonzero(cv2.inRange(alpha, lo, hi).reshape(-1))
+    flat = weight.reshape(-1)
+    flat[idx] = restore_weight(alpha.reshape(-1)[idx], 1.0 - flat[idx] ** 2)
+    return weight
+
+
+def _clip_distance(image: np.ndarray) -> np.ndarray:
+    """Distance in code values of each pixel to the sensor's clip points, 0 and 255, over the
+    channels: min(min_c I, 255 − max_c I). uint8 H×W."""
+    r, g, b = cv2.split(np.ascontiguousarray(image))
+    return cv2.min(cv2.min(cv2.min(r, g), b), 255 - cv2.max(cv2.max(r, g), b))
+
+
+def apply_headroom(weight: np.ndarray, image: np.ndarray, sigma: float) -> np.ndarray:
+    """``weight`` (float32 H×W, changed in place and returned) times the share of the grain each
+    pixel of ``image`` could have held, min(1, d / 2σ) with d its :func:`_clip_distance`: a
+    clipped sky or wall had its noise clipped away at the sensor, so it gets none. Only the
+    pixels with d < 2σ (few) are touched."""
+    d = _clip_distance(image)
+    limit = max(2.0 * sigma, 1e-6)
+    idx = np.flatnonzero(cv2.inRange(d, 0, int(np.ceil(limit)) - 1).reshape(-1))
+    if idx.size:
+        flat = weight.reshape(-1)
+        flat[idx] *= np.minimum(np.float32(1.0), d.reshape(-1)[idx] / np.float32(limit))
+    return weight
+
+
+def add_grain(result: np.ndarray, image: np.ndarray, weight: np.ndarray, seed: int) -> np.ndarray:
+    """``result`` (uint8 RGB, changed in place and returned) plus the noise of ``image``
+    (:func:`estimate_grain`) times ``weight`` (H×W amplitude in [0, 1], changed in place) and
+    the headroom of ``image`` (:func:`apply_headroom`)."""
+    model = estimate_grain(image)
+    if max(model.sigma) <= 0 or cv2.minMaxLoc(weight)[1] <= 0:
+        return result
+    apply_headroom(weight, image, model.sigma[0])
+    seeds = image_seed(image, seed)
+    if max(model.sigma[1:]) < CHROMA_MIN:  # luma only: rounded to int16 once (the same sum, a
+        # third of the float traffic), then the same in all three channels
+        y = _luma(np.random.default_rng(seeds), model, result.shape[:2], weight)
+        y16 = cv2.addWeighted(y, 1.0, y, 0.0, 0.0, dtype=cv2.CV_16S)
+        noise = cv2.merge([y16, y16, y16])
+    else:
+        noise = synthesize(model, result.shape[:2], seeds, weight)
+    cv2.add(result, noise, dst=result, dtype=cv2.CV_8U)  # rounded and saturated to 0…255
+    return result

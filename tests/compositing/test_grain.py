@@ -1,0 +1,120 @@
+"""Grain re-synthesis (compositing.grain) with known noise, and its use by the lens on photos."""
+import cv2
+import numpy as np
+import pytest
+
+from compositing import grain
+from compositing.lens import LensParams, lens_blur
+from compositing.pipeline import render_photo
+from evaluation import metrics as M
+
+
+def _noise(rng, shape, sigma, width):
+    """Gaussian noise of std ``sigma`` correlated by a Gaussian of ``width`` px."""
+    n = rng.standard_normal(shape).astype(np.float32)
+    if width > 0:
+        n = cv2.GaussianBlur(n, (0, 0), width)
+    return n * np.float32(sigma / n.std())
+
+
+def _photo(rng, size, sigma, width, grey=110.0):
+    """A flat grey 'photo' with luma noise (R = G = B), textured stripes on its right third."""
+    image = np.full((size, size), grey, np.float32) + _noise(rng, (size, size), sigma, width)
+    xx = np.arange(size)[None, :].repeat(size, 0)
+    image[:, 2 * size // 3:] += 40.0 * np.sin(xx[:, 2 * size // 3:] * 0.9)
+    return np.clip(np.rint(image), 0, 255).astype(np.uint8)[..., None].repeat(3, axis=2)
+
+
+@pytest.mark.parametrize("sigma,width", [(6.0, 0.0), (4.0, 0.8)])
+def test_estimate_finds_the_noise_level_and_correlation_beside_texture(sigma, width):
+    model = grain.estimate_grain(_photo(np.random.default_rng(1), 192, sigma, width))
+    assert model.sigma[0] == pytest.approx(sigma, rel=0.2)
+    assert model.width[0] == pytest.approx(width, abs=0.25)
+    assert max(model.sigma[1:]) < 0.3  # grey noise: no chroma noise
+
+
+def test_noise_free_photo_gets_no_grain():
+    yy, xx = np.mgrid[0:128, 0:128]
+    image = np.dstack([(yy + xx) / 2.0, 100 + 0 * yy, 200 - yy / 2.0]).astype(np.uint8)
+    assert max(grain.estimate_grain(image).sigma) < 0.6
+    blurred = cv2.GaussianBlur(image, (9, 9), 0)
+    out = grain.add_grain(blurred, image, np.ones((128, 128), np.float32), seed=0)
+    assert np.abs(out.astype(int) - blurred).max() <= 1
+
+
+def test_clipped_pixels_get_no_grain():
+    image = _photo(np.random.default_rng(2), 128, 5.0, 0.0)
+    image[:, :40] = 255  # a blown-out sky: the sensor clipped its noise away
+    out = grain.add_grain(image.copy(), image, np.ones((128, 128), np.float32), seed=0)
+    np.testing.assert_array_equal(out[:, :40], 255)
+    assert out[:, 50:80].std() > 4.0
+    pixels = np.array([[[0, 9, 9], [5, 5, 5], [128, 60, 200], [250, 128, 128]]], np.uint8)
+    weight = grain.apply_headroom(np.full((1, 4), 0.8, np.float32), pixels, 5.0)
+    np.testing.assert_allclose(weight, [[0.0, 0.4, 0.8, 0.4]])
+
+
+def test_synthesized_noise_has_the_model_statistics():
+    model = grain.GrainModel((5.0, 2.0, 2.0), (0.8, 1.0, 1.0))
+    rgb = grain.synthesize(model, (256, 256), [3])
+    ycc_from_rgb = np.array([[0.299, 0.587, 0.114], [0.713 * 0.701, -0.713 * 0.587, -0.713 * 0.114],
+                             [-0.564 * 0.299, -0.564 * 0.587, 0.564 * 0.886]], np.float32)
+    ycc = rgb.reshape(-1, 3) @ ycc_from_rgb.T
+    assert ycc[:, 0].std() == pytest.approx(5.0, rel=0.05)
+    assert ycc[:, 1].std() == pytest.approx(2.0, rel=0.1) and ycc[:, 2].std() == pytest.approx(2.0, rel=0.1)
+    # correlated, as modelled: a filter's response variance is σ²‖h ∗ g‖² (Laplacian band)
+    lap = cv2.Laplacian(np.ascontiguousarray(ycc[:, 0].reshape(256, 256)), cv2.CV_32F, ksize=1)
+    expected = 25.0 * grain._band_gain(grain._bands()[0], 0.8)
+    assert lap[4:-4, 4:-4].var() == pytest.approx(expected, rel=0.15)
+    np.testing.assert_array_equal(rgb, grain.synthesize(model, (256, 256), [3]))
+    assert not np.array_equal(rgb, grain.synthesize(model, (256, 256), [4]))
+
+
+def test_noise_kept_and_restore_weight():
+    assert grain.noise_kept(np.float32(0.2)) == 1.0
+    for r in (6.0, 20.0, 100.0):
+        assert float(grain.noise_kept(np.float32(r))) == pytest.approx(1.0 / (np.pi * r * r), rel=0.15)
+    assert float(grain.restore_weight(np.float32(1.0), np.float32(0.0))) == 0.0
+    assert float(grain.restore_weight(np.float32(0.0), np.float32(0.0))) == 1.0
+    a, kept = np.float32(0.5), np.float32(0.2)
+    # subject noise α², background noise (1 − α)²·kept, grain w²: together the photo's 1
+    assert float(a**2 + (1 - a) ** 2 * kept + grain.restore_weight(a, kept) ** 2) == pytest.approx(1.0)
+
+
+def _scene(sigma, width, size=160):
+    rng = np.random.default_rng(7)
+    image = _photo(rng, size, sigma, width)
+    image[..., 0] = np.clip(image[..., 0].astype(int) + 30, 0, 255)  # a colour, so that chroma is not empty
+    mask = np.zeros((size, size), np.float32)
+    cv2.circle(mask, (size // 3, size // 2), size // 6, 1.0, -1)
+    depth = np.where(mask > 0, 2.0, 20.0).astype(np.float32)
+    return image, mask, depth
+
+
+def test_lens_grain_restores_the_background_noise_and_keeps_the_subject():
+    image, mask, depth = _scene(5.0, 0.7)
+    plain = lens_blur(image, mask, depth, 2.0, LensParams())
+    grainy = lens_blur(image, mask, depth, 2.0, LensParams(grain=True))
+    flat = (slice(8, 40), slice(60, 100))  # blurred background, away from subject and stripes
+    y = [M.luminance(x)[flat] for x in (image, plain, grainy)]
+    assert y[1].std() < 1.5  # the blur wiped the noise out
+    assert y[2].std() == pytest.approx(y[0].std(), rel=0.25)  # the grain puts it back
+    inside = cv2.erode((mask >= 1).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    np.testing.assert_array_equal(grainy[inside], image[inside])
+    assert abs(float(y[2].mean() - y[1].mean())) < 0.5  # zero-mean: no grey-level change
+    # the grain's spatial correlation is the photo's: no more checkerboard (period-2) energy
+    region = np.zeros(mask.shape, bool)
+    region[flat] = True
+    assert M.checkerboard_share(grainy, region) == pytest.approx(M.checkerboard_share(image, region), rel=0.35)
+    np.testing.assert_array_equal(grainy, lens_blur(image, mask, depth, 2.0, LensParams(grain=True)))
+    assert not np.array_equal(grainy, lens_blur(image, mask, depth, 2.0, LensParams(grain=True, seed=1)))
+
+
+def test_photo_path_adds_grain_unless_turned_off():
+    image, mask, _ = _scene(5.0, 0.7)
+    on = render_photo("lens", image, mask)
+    off = render_photo("lens", image, mask, {"grain": False})
+    assert on.params["grain"] is True and off.params["grain"] is False
+    flat = (slice(8, 40), slice(60, 100))
+    noise_in = M.luminance(image)[flat].std()
+    assert M.luminance(off.output)[flat].std() < 0.6 * noise_in
+    assert M.luminance(on.output)[flat].std() == pytest.approx(noise_in, rel=0.25)

@@ -1,0 +1,110 @@
+"""gan.checkpoint: the one module that writes and reads CycleGAN checkpoints, for training and
+inference alike: a format tag written on every save and checked on every read, one error class,
+a run folder's checkpoints and its latest."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+import gan.infer
+import gan.train
+from gan import checkpoint as C
+from gan.infer import Translator
+from gan.model import CycleGANModel, config_from_preset
+
+TINY = dict(netG="resnet", n_blocks=1, ngf=4, ndf=4, n_layers_D=2, vgg_weights="none")
+
+
+@pytest.fixture(scope="module")
+def model() -> CycleGANModel:
+    torch.manual_seed(0)
+    return CycleGANModel(config_from_preset("cyclegan", **TINY))
+
+
+def _state(model: CycleGANModel) -> dict:
+    return {"config": {"model": model.cfg.to_dict(), "train": {"load_size": 36, "crop_size": 32}},
+            "model": model.state_dict()}
+
+
+def test_one_error_class_for_training_and_inference():
+    assert gan.train.CheckpointError is gan.infer.CheckpointError is C.CheckpointError
+    assert issubclass(C.CheckpointError, ValueError)  # the programs report it as a usage error
+
+
+def test_save_writes_the_format_tag_atomically_and_load_reads_it_weights_only(tmp_path, model):
+    path = C.checkpoint_path(tmp_path / "run", 7)
+    assert path == tmp_path / "run" / "checkpoints" / "ckpt_00000007.pt" and C.checkpoint_iteration(path) == 7
+    C.save_checkpoint(path, _state(model))
+    raw = torch.load(path, weights_only=True)
+    assert raw["format"] == C.CHECKPOINT_FORMAT == "shallowdof.cyclegan.train/1"
+    assert list((tmp_path / "run" / "checkpoints").iterdir()) == [path]  # no temporary file left
+    loaded = C.load_checkpoint(path)
+    assert torch.equal(loaded["model"]["netG_A"]["model.1.weight"], model.netG_A.state_dict()["model.1.weight"])
+    with pytest.raises(C.CheckpointError, match=r"ckpt_00000007\.pt: not a complete CycleGAN checkpoint "
+                                                r"\(missing schedulers, epoch, iter, rng\)"):
+        C.load_checkpoint(path, C.TRAINING_KEYS)
+
+
+@pytest.mark.parametrize("tag, problem", [
+    (None, "no format tag, so not a checkpoint train_cyclegan wrote (it reads shallowdof.cyclegan.train/1)"),
+    ("shallowdof-segdepth/1", "not a CycleGAN checkpoint (format 'shallowdof-segdepth/1'"),
+    ("shallowdof.cyclegan.train/2", "checkpoint format 'shallowdof.cyclegan.train/2' is not one this version"),
+    ("shallowdof.cyclegan.train/x", "is not one this version of shallowdof reads"),
+])
+def test_a_missing_foreign_or_unknown_format_is_one_line_in_training_and_inference(tmp_path, model, tag, problem):
+    path = tmp_path / "odd.pt"
+    torch.save({**({} if tag is None else {"format": tag}), **_state(model)}, path)
+    for read in (C.load_checkpoint, Translator.from_checkpoint):
+        with pytest.raises(C.CheckpointError) as err:
+            read(path)
+        assert str(err.value).startswith(f"{path}: ") and problem in str(err.value)
+        assert "\n" not in str(err.value)
+
+
+def test_a_checkpoint_with_todays_tag_loads_for_inference(tmp_path, model):
+    """What train_cyclegan has always written: the tag shallowdof.cyclegan.train/1, a nested config."""
+    path = tmp_path / "old.pt"
+    torch.save({"format": "shallowdof.cyclegan.train/1", **_state(model)}, path)
+    t = Translator.from_checkpoint(path, size="checkpoint")
+    assert t.size == 36 and t.trained_sizes == (36, 32)
+
+
+def test_unreadable_and_missing_files(tmp_path):
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a checkpoint")
+    with pytest.raises(C.CheckpointError, match="junk.pt: not a readable checkpoint"):
+        C.load_checkpoint(junk)
+    with pytest.raises(C.CheckpointError, match="nothing.pt: no such checkpoint file"):
+        C.load_checkpoint(tmp_path / "nothing.pt")
+    torch.save([1, 2], tmp_path / "list.pt")
+    with pytest.raises(C.CheckpointError, match=r"list.pt: not a checkpoint \(found list, expected a dict\)"):
+        C.read_file(tmp_path / "list.pt")
+
+
+def test_a_run_folder_resolves_to_its_latest_checkpoint(tmp_path, model):
+    run = tmp_path / "run"
+    assert C.list_checkpoints(run) == [] and C.latest_checkpoint(run) is None
+    for it in (12, 3, 100):
+        C.save_checkpoint(C.checkpoint_path(run, it), _state(model))
+    (run / "checkpoints" / ".ckpt_00000200.pt.abc.tmp.pt").write_bytes(b"killed write")
+    assert [C.checkpoint_iteration(p) for p in C.list_checkpoints(run)] == [3, 12, 100]
+    latest = C.checkpoint_path(run, 100)
+    assert C.latest_checkpoint(run) == latest
+    assert C.resolve_checkpoint(run) == latest == C.resolve_checkpoint(run / "checkpoints")
+    assert C.resolve_checkpoint(latest) == latest
+    C.remove_stale_temporaries(run)
+    C.prune_checkpoints(run, 2)
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["ckpt_00000012.pt", "ckpt_00000100.pt"]
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(C.CheckpointError, match="empty: a directory without checkpoints"):
+        C.resolve_checkpoint(tmp_path / "empty")
+
+
+def test_depth_adds_one_input_channel_to_both_generators():
+    plain = config_from_preset("cyclegan", **TINY, input_nc=3, output_nc=1, lambda_identity=0.0)
+    depth = config_from_preset("cyclegan", **TINY, input_nc=3, output_nc=1, lambda_identity=0.0, use_depth=True)
+    assert plain.generator_channels("AtoB") == (3, 1) and plain.generator_channels("BtoA") == (1, 3)
+    assert depth.generator_channels("AtoB") == (4, 1) and depth.generator_channels("BtoA") == (2, 3)
+    m = CycleGANModel(depth)
+    assert m.netG_A.state_dict()["model.1.weight"].shape[1] == 4
+    assert m.netG_B.state_dict()["model.1.weight"].shape[1] == 2
