@@ -155,7 +155,8 @@ def start_from(shipped: dict[str, Any], tcfg, path: Path) -> None:
     import random
 
     from gan.model import CycleGANModel
-    from gan.train import make_schedulers, save_checkpoint
+    from gan.train import make_schedulers
+    from gan.train.snapshot import Position, save_snapshot
 
     random.seed(tcfg.seed)
     np.random.seed(tcfg.seed)
@@ -164,8 +165,8 @@ def start_from(shipped: dict[str, Any], tcfg, path: Path) -> None:
     model = CycleGANModel(model_cfg, "cpu", seed=tcfg.seed)
     for name in NETWORKS:
         getattr(model, name).load_state_dict({k: v.float() for k, v in shipped["nets"][name].items()})
-    save_checkpoint(path, cfg=tcfg, model_cfg=model_cfg, model=model, schedulers=make_schedulers(model, tcfg),
-                    epoch=0, epoch_iter=0, iteration=int(shipped["trained_on"]["steps"]), world_size=1)
+    save_snapshot(path, cfg=tcfg, model_cfg=model_cfg, model=model, schedulers=make_schedulers(model, tcfg),
+                  position=Position(iteration=int(shipped["trained_on"]["steps"])), world_size=1)
 
 
 def train_config(cfg: DemoConfig, preset: str, data_root: Path, runs_dir: Path, lr: float, max_steps: int):
@@ -239,7 +240,8 @@ def make_checkpoint(cfg: DemoConfig) -> Path:
     steps on ``checkpoint_scenes`` + ``checkpoint_scenes`` synthetic scenes (fixed seed, one thread,
     deterministic: the same command writes the same weights), then keep its networks in fp16."""
     from gan.model import CycleGANModel, ModelConfig
-    from gan.train import checkpoint_iteration, checkpoint_path, list_checkpoints, load_checkpoint
+    from gan.checkpoint import TRAINING_KEYS, load_checkpoint
+    from gan.train import checkpoint_iteration, checkpoint_path, list_checkpoints
 
     work = Path(cfg.out)
     data_root = write_gan_data(cfg, work / "checkpoint_data", cfg.checkpoint_scenes, 1)
@@ -255,7 +257,7 @@ def make_checkpoint(cfg: DemoConfig) -> Path:
             raise ValueError(f"{tcfg.run_dir}: the run is past step {cfg.checkpoint_steps} and has no checkpoint "
                              "there; remove the folder or choose a multiple of 250")
         exact = _train_one(dataclasses.replace(tcfg, resume=bool(earlier)), cfg.threads)
-    ckpt = load_checkpoint(exact)
+    ckpt = load_checkpoint(exact, TRAINING_KEYS)
     model_cfg = ModelConfig.from_dict(ckpt["config"]["model"])
     model = CycleGANModel(model_cfg, "cpu")
     model.load_state_dict(ckpt["model"])
