@@ -12,6 +12,8 @@ segdepth/) can import it without breaking the import order of docs/ARCHITECTURE.
   (what JSON and ``key=value`` parsing cannot promise);
 * :func:`parse_key_values`: ``--params key=value …`` / a JSON object, one parser for every program
   (:class:`KeyValues`: the same as an argparse action);
+* :class:`BoolFlag`: a boolean ``--X`` / ``--no-X`` that also takes the older spelling ``--X true|false``
+  (:func:`parse_bool`), with :class:`HelpFormatter` to list it in ``--help`` as ``--X, --no-X``;
 * :data:`EXIT_CODES_EPILOG`: the exit-status table of every program's ``--help``;
 * :func:`run_main`: Ctrl-C is one line and exit status 130, never a traceback;
 * :func:`add_download_flag` / :func:`downloads_allowed`: pretrained weights reach the network only
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import dataclasses
 import json
 import logging
@@ -214,6 +217,55 @@ class KeyValues(argparse.Action):
         except ValueError as exc:
             parser.error(str(exc))
         setattr(namespace, self.dest, {**(getattr(namespace, self.dest, None) or {}), **parsed})
+
+def parse_bool(text: str) -> bool:
+    """argparse type of a boolean value: true/false, yes/no, on/off, 1/0 (any case)."""
+    if text.lower() in ("1", "true", "yes", "on"):
+        return True
+    if text.lower() in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, not {text!r}")
+
+
+class BoolFlag(argparse.BooleanOptionalAction):
+    """``--X`` / ``--no-X`` (as :class:`argparse.BooleanOptionalAction`), where ``--X`` also takes
+    an optional value, ``--X true|false`` (:func:`parse_bool`): the spelling of older command
+    lines and READMEs keeps working. ``--no-X`` takes no value; a wrong value is argparse's
+    one-line error. Not given, the option keeps its default (``argparse.SUPPRESS`` included)."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, **kwargs)
+        self.nargs, self.const, self.type, self.metavar = "?", None, parse_bool, "BOOL"
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: Optional[str] = None) -> None:
+        negative = bool(option_string and option_string.startswith("--no-"))
+        if negative and values is not None:
+            raise argparse.ArgumentError(self, f"{option_string} takes no value")
+        setattr(namespace, self.dest, False if negative else values is None or values)
+
+
+def _without_value(action: BoolFlag) -> argparse.Action:
+    """A copy of ``action`` that takes no value, as the usage line shows it."""
+    shown = copy.copy(action)
+    shown.nargs = 0
+    return shown
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """``--help`` layout of the programs that use :class:`BoolFlag`: it is shown as a
+    BooleanOptionalAction is, ``[--X | --no-X]`` in the usage line and ``--X, --no-X`` in the
+    list (its optional value is the older spelling, not advertised)."""
+
+    def _format_usage(self, usage: Optional[str], actions: Any, groups: Any, prefix: Optional[str]) -> str:
+        shown = [_without_value(a) if isinstance(a, BoolFlag) else a for a in actions]
+        return super()._format_usage(usage, shown, groups, prefix)
+
+    def _format_action_invocation(self, action: argparse.Action) -> str:
+        if isinstance(action, BoolFlag):
+            return ", ".join(action.option_strings)
+        return super()._format_action_invocation(action)
+
 
 #: Set (to "1") by ``--allow-download``: the weight loaders may then fetch a missing file.
 ALLOW_DOWNLOAD_ENV = "SHALLOWDOF_ALLOW_DOWNLOAD"

@@ -9,7 +9,8 @@ import logging
 import typing
 from typing import Any, Optional, Sequence
 
-from datasets.cli import EXIT_CODES_EPILOG, EXIT_SOME_FAILED, EXIT_USAGE, add_download_flag, float_range, int_range
+from datasets.cli import (EXIT_CODES_EPILOG, EXIT_SOME_FAILED, EXIT_USAGE, BoolFlag, HelpFormatter, add_download_flag,
+                          float_range, int_range)
 from datasets.unaligned import DatasetError
 from gan.checkpoint import CheckpointError
 from gan.display import DisplayError
@@ -21,14 +22,6 @@ from .device import COMPILE_MODES
 from .loop import NonFiniteLossError, train
 
 EXIT_NON_FINITE = 3
-
-
-def _parse_bool(text: str) -> bool:
-    if text.lower() in ("1", "true", "yes", "on"):
-        return True
-    if text.lower() in ("0", "false", "no", "off"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, not {text!r}")
 
 
 def _model_override_fields() -> list[tuple[dataclasses.Field, Any]]:
@@ -66,9 +59,7 @@ def _max_steps(text: str) -> int:
 
 
 def _model_type(f: dataclasses.Field, kind: Any) -> Any:
-    """The argparse type of a model setting: bool, a bounded number, or the plain type."""
-    if kind is bool:
-        return _parse_bool
+    """The argparse type of a non-boolean model setting: a bounded number, or the plain type."""
     if kind in (int, float) and f.metadata.get("lo") is not None:
         return (int_range if kind is int else float_range)(f.metadata["lo"], f.metadata["hi"])
     return kind
@@ -83,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train a CycleGAN (and the mask-loss / mask-overlay variants of Nasrullah 2018) "
                     "on an unpaired dataset: photos in DATAROOT/{trainA,trainB}, their subject masks in "
                     "DATAROOT/{trainA,trainB}_masks/NAME.png (made by scripts/prepare_masks.py DATAROOT).",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
         argument_default=S,
         epilog=_epilog() + "\n\n" + EXIT_CODES_EPILOG
         + "\n  3    stopped by a non-finite loss (the last good checkpoint is kept)",
@@ -100,31 +91,34 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stop after N >= 1 iterations in all, counted over the run (default and 'all': the "
                         "whole schedule); saved in config.json, so give a larger N to continue a stopped run")
     g.add_argument("--seed", type=_bounded("seed"), help=f"random seed (default {d.seed})")
-    g.add_argument("--deterministic", type=_parse_bool, metavar="BOOL",
+    g.add_argument("--deterministic", action=BoolFlag,
                    help="deterministic algorithms (bitwise repeatable on the CPU; slower on GPU)")
     g.add_argument("--device", choices=("auto", "cpu", "cuda"), help=f"(default {d.device})")
-    g.add_argument("--quiet", type=_parse_bool, nargs="?", const=True, metavar="BOOL", help="no progress bar")
+    g.add_argument("--quiet", action=BoolFlag, help="no progress bar")
     add_download_flag(g)
 
     g = p.add_argument_group("model")
     g.add_argument("--preset", choices=sorted(PRESETS), help=f"model variant (default {d.preset})")
     for f, kind in _model_override_fields():
+        flag, dest = "--" + f.name.replace("_", "-"), "model." + f.name
+        help_text = f"{f.metadata['help']} ({_model_default_text(f)})"
+        if kind is bool:
+            g.add_argument(flag, dest=dest, action=BoolFlag, help=help_text)
+            continue
         choices = f.metadata["choices"] or None
-        g.add_argument("--" + f.name.replace("_", "-"), dest="model." + f.name,
-                       type=_model_type(f, kind), choices=choices,
-                       metavar=None if choices else kind.__name__.upper(),
-                       help=f"{f.metadata['help']} ({_model_default_text(f)})")
+        g.add_argument(flag, dest=dest, type=_model_type(f, kind), choices=choices,
+                       metavar=None if choices else kind.__name__.upper(), help=help_text)
 
     g = p.add_argument_group("data and schedule")
     g.add_argument("--load-size", dest="load_size", type=_bounded("load_size"),
                    help=f"resize images to this (shorter side) before cropping (default {d.load_size})")
     g.add_argument("--crop-size", dest="crop_size", type=_bounded("crop_size"),
                    help=f"random square crop, the same for image, mask and depth (default {d.crop_size})")
-    g.add_argument("--flip", type=_parse_bool, metavar="BOOL", help="random horizontal flips (default true)")
+    g.add_argument("--flip", action=BoolFlag, help="random horizontal flips (default true)")
     g.add_argument("--paper-data", dest="paper_data", action="store_true",
-                   help="the paper's data setting exactly: --load-size 256 --crop-size 256 --flip false "
+                   help="the paper's data setting exactly: --load-size 256 --crop-size 256 --no-flip "
                         "--masks binary (images used as they are: prepare them at 256×256)")
-    g.add_argument("--serial-batches", dest="serial_batches", type=_parse_bool, metavar="BOOL",
+    g.add_argument("--serial-batches", dest="serial_batches", action=BoolFlag,
                    help="pair B images in order instead of at random (default false)")
     g.add_argument("--batch-size", dest="batch_size", type=_bounded("batch_size"),
                    help=f"per process (default {d.batch_size})")
@@ -137,8 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     g = p.add_argument_group("speed")
     g.add_argument("--amp", choices=tuple(AMP_DTYPES), help="mixed precision (fp16 with a gradient scaler)")
-    g.add_argument("--channels-last", dest="channels_last", type=_parse_bool, nargs="?", const=True, metavar="BOOL")
-    g.add_argument("--compile", type=_parse_bool, nargs="?", const=True, metavar="BOOL",
+    g.add_argument("--channels-last", dest="channels_last", action=BoolFlag, help="channels-last memory format")
+    g.add_argument("--compile", action=BoolFlag,
                    help="torch.compile the networks (the first steps wait minutes for the compiler)")
     g.add_argument("--compile-mode", dest="compile_mode", choices=sorted(COMPILE_MODES),
                    help="torch.compile mode (default 'default'); on a GPU 'reduce-overhead' also replays "

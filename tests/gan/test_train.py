@@ -73,6 +73,37 @@ def test_help_lists_presets_model_settings_and_examples():
     assert "--resume" in text and "torchrun" in text and "--config" in text
 
 
+def test_booleans_are_x_and_no_x_and_the_older_spelling_still_works(tmp_path, data):
+    """Every boolean of train_cyclegan is ``--X`` / ``--no-X`` like the other programs; the older
+    ``--X true|false`` (README commands) and a bare ``--quiet`` give the same config; a boolean not
+    given leaves the preset's value."""
+    new = tiny_cfg(data, tmp_path, "--no-flip", "--serial-batches", "--compile", "--no-channels-last",
+                   "--preset", "mask_loss_overlay", "--no-mask-overlay-train", "--use-depth")
+    old = tiny_cfg(data, tmp_path, "--flip", "false", "--serial-batches", "true", "--compile", "true",
+                   "--channels-last", "false", "--preset", "mask_loss_overlay", "--mask-overlay-train",
+                   "false", "--use-depth", "true")
+    assert new == old
+    assert (new.flip, new.serial_batches, new.compile, new.channels_last, new.quiet, new.deterministic) == (
+        False, True, True, False, True, True)
+    mc = new.model_config()
+    assert (mc.mask_overlay_train, mc.use_depth, mc.mask_loss) == (False, True, True)  # mask_loss: the preset's
+    assert tiny_cfg(data, tmp_path, "--no-quiet", "--no-deterministic").quiet is False
+    assert tiny_cfg(data, tmp_path, "--preset", "mask_loss", "--no-mask-loss").model_config().mask_loss is False
+    help_text = T.build_parser().format_help()
+    for option in ("flip", "quiet", "deterministic", "serial-batches", "compile", "channels-last", "use-depth",
+                   "mask-loss", "mask-overlay-train", "mask-overlay-test"):
+        assert f"--{option}, --no-{option}" in help_text and f"[--{option} | --no-{option}]" in help_text
+    assert "BOOL" not in help_text
+
+
+def test_a_wrong_boolean_value_is_one_line(tmp_path, data, capsys):
+    with pytest.raises(SystemExit) as exc:
+        tiny_cfg(data, tmp_path, "--flip", "sometimes")
+    assert exc.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1].endswith(
+        "error: argument --flip/--no-flip: expected true or false, not 'sometimes'")
+
+
 @pytest.mark.filterwarnings("ignore:Detected call of")
 def test_schedule_constant_then_linear_decay_to_zero():
     model = CycleGANModel(model_mod.config_from_preset("cyclegan", netG="resnet", n_blocks=1, ngf=4, ndf=4,
