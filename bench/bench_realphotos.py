@@ -29,6 +29,8 @@ from typing import Any, Callable, Optional, Sequence
 import cv2
 import numpy as np
 
+from datasets import markdown
+
 log = logging.getLogger(__name__)
 
 # issue 15's targets on the 40 real portraits: name → (test, text)
@@ -262,10 +264,8 @@ def run_folder(folder: Path, out: Path, variants: Sequence[Variant], limit: Opti
 def markdown_table(summary: dict[str, dict[str, float]], n_images: int, n_reference: int) -> str:
     """The summary as a Markdown table with the targets in the header and a pass mark per cell."""
     keys = [*PER_IMAGE[:3], "gap", "w1", *PER_IMAGE[3:]]
-    head = "| method | " + " | ".join(f"{LABELS[k]} ({TARGETS[k][1]})" for k in keys) + " | s/image |"
-    lines = [f"{n_images} portraits, {n_reference} reference shallow-DoF photos; per-image metrics are medians over "
-             "the portraits (subject PSNR ∞ where the eroded person is untouched); ✓ = target met.",
-             "", head, "|---" * (len(keys) + 2) + "|"]
+    header = ["method", *(f"{LABELS[k]} ({TARGETS[k][1]})" for k in keys), "s/image"]
+    rows = []
     for name, s in summary.items():
         cells = []
         for k in keys:
@@ -273,9 +273,10 @@ def markdown_table(summary: dict[str, dict[str, float]], n_images: int, n_refere
             mark = " ✓" if not math.isnan(v) and TARGETS[k][0](v) else ""
             cells.append(f"{v:.3g}{mark}" if math.isfinite(v) else str(v))
         secs = s.get("seconds")
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {secs:.3f} |" if secs is not None else
-                     f"| {name} | " + " | ".join(cells) + " | – |")
-    return "\n".join(lines) + "\n"
+        rows.append([name, *cells, f"{secs:.3f}" if secs is not None else "–"])
+    note = (f"{n_images} portraits, {n_reference} reference shallow-DoF photos; per-image metrics are medians over "
+            "the portraits (subject PSNR ∞ where the eroded person is untouched); ✓ = target met.")
+    return f"{note}\n\n{markdown.table(header, rows)}\n"
 
 
 # the lens without the photo's grain put back (compositing.grain): the default before the grain

@@ -4,7 +4,8 @@ Input: a scrape folder (``RAW/raw/DOMAIN/*.jpg`` + ``RAW/manifest.jsonl``, see d
 Output (``OUT``): ``trainA trainB testA testB`` (A = ordinary, B = shallow DoF, hard links or
 copies of the kept photos), ``quarantine/REASON/DOMAIN/`` (rejects, *moved* there, never deleted),
 ``rejects.csv``, ``review.html`` + ``review/thumbs/``, ``decisions.csv`` (the manual pass: edit the
-``decision`` column to keep / reject and run again), ``summary.md`` / ``summary.csv`` (Table 1).
+``decision`` column to keep / reject and run again), ``summary.md`` / ``summary.csv`` (Table 1);
+those reports and the review page are written by datasets.curate_report.
 
 Automatic rules, in this order (an image gets the first reason that applies):
 
@@ -53,10 +54,8 @@ image moves at most one other between train and test.
 from __future__ import annotations
 
 import contextlib
-import csv
 import functools
 import hashlib
-import io
 import json
 import logging
 import os
@@ -73,10 +72,11 @@ import imagehash
 import numpy as np
 from PIL import Image
 
-from datasets import markdown
 from datasets.cli import without_protobuf_note
 from datasets.config import save_config
-from datasets.io import ImageError, list_images, read_image_reduced, shrink_to, write_images, write_json, write_text
+from datasets.curate_report import (read_decisions, table_markdown, thumb_fresh, thumb_path, write_decisions,
+                                    write_features, write_rejects, write_review, write_summary, write_thumbnails)
+from datasets.io import ImageError, list_images, read_image_reduced, shrink_to, write_json
 
 log = logging.getLogger(__name__)
 
@@ -234,7 +234,6 @@ def grayscale_reason(chroma: float, spread: float, config: CurateConfig) -> str:
 #: (segdepth.person.WORK_SIDE, which the check would shrink a larger copy to). The pHash (32 px),
 #: colour statistics (64 px) and the review thumbnail (160 px) are all computed from this copy.
 DECODE_SIDE = 256
-THUMB_SIDE = 160
 CHUNK = 32  # photos decoded, held and their thumbnails written at a time (32 × 256 × 256 × 3 bytes = 6 MB)
 
 
@@ -409,35 +408,6 @@ def _check_person(it: Item, image: np.ndarray, config: CurateConfig, check: Pers
     f["person_key"] = config.person_key()
 
 
-# ----------------------------------------------------------------------------- decisions
-
-
-def read_decisions(path: Path) -> tuple[dict[str, tuple[str, str]], int]:
-    """{domain/file: (decision, note)} from the decisions CSV, and the number of bad rows (logged)."""
-    if not path.exists():
-        return {}, 0
-    found, bad = {}, 0
-    with open(path, newline="", encoding="utf-8") as f:
-        for n, row in enumerate(csv.DictReader(f), 2):
-            decision = (row.get("decision") or "").strip().lower()
-            if decision not in ("", "keep", "reject"):
-                log.error("%s: line %d: decision must be keep, reject or empty, not %r", path, n, decision)
-                bad += 1
-                continue
-            found[f"{row.get('domain', '')}/{row.get('file', '')}"] = (decision, row.get("note") or "")
-    return found, bad
-
-
-def write_decisions(path: Path, items: list[Item], decisions: dict[str, tuple[str, str]]) -> None:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["domain", "file", "auto", "detail", "decision", "note"])
-    for it in items:
-        decision, note = decisions.get(it.key, ("", ""))
-        w.writerow([it.domain, it.name, it.auto_reason or "keep", it.detail, decision, note])
-    write_text(path, buf.getvalue())
-
-
 # ----------------------------------------------------------------------------- files
 
 
@@ -488,13 +458,7 @@ def _materialise_splits(out: Path, wanted: dict[str, dict[str, Path]]) -> None:
     write_json(state_path, {split: sorted(names) for split, names in wanted.items()})
 
 
-# ----------------------------------------------------------------------------- reports
-
-
-def table_markdown(rows: list[dict]) -> str:
-    """Table 1 rows (one dict per domain, the same keys) as a Markdown table (datasets.markdown)."""
-    keys = list(rows[0])
-    return markdown.table(keys, [[r[k] for k in keys] for r in rows]) + "\n"
+# ----------------------------------------------------------------------------- Table 1
 
 
 def _table(items: list[Item], config: CurateConfig, scraped: dict[str, int], splits: dict[str, list[str]]) -> list[dict]:
@@ -509,98 +473,6 @@ def _table(items: list[Item], config: CurateConfig, scraped: dict[str, int], spl
         row["train"], row["test"] = len(splits[f"train{letter}"]), len(splits[f"test{letter}"])
         rows.append(row)
     return rows
-
-
-def _thumb_path(out: Path, it: Item) -> Path:
-    """``review/thumbs/DOMAIN/NAME.jpg`` with the photo's whole file name (``a.jpg`` and ``a.png`` get two)."""
-    return out / "review" / "thumbs" / it.domain / (it.name + ".jpg")
-
-
-def _thumb_fresh(it: Item, dst: Path) -> bool:
-    return dst.exists() and dst.stat().st_mtime_ns >= it.path.stat().st_mtime_ns
-
-
-def _write_thumbnails(thumbs: list[tuple[Path, np.ndarray]]) -> None:
-    """A JPEG of at most THUMB_SIDE px at each path (JPEG: a tenth of a PNG's encoding time, which
-    dominated), all in one atomic batch (datasets.io.write_images: one folder fsync per batch)."""
-    write_images([(dst, shrink_to(image, THUMB_SIDE)) for dst, image in thumbs])
-
-
-def _thumbnail(it: Item, dst: Path) -> bool:
-    """Whether ``it`` has a thumbnail at ``dst``, made now if missing or older than the photo."""
-    if "error" in it.features:
-        return False
-    if not _thumb_fresh(it, dst):
-        _write_thumbnails([(dst, read_photo(it.path)[0])])
-    return True
-
-
-_EXPORT_JS = """
-function exportDecisions() {
-  const rows = [["domain", "file", "decision", "note"]];
-  document.querySelectorAll("tr[data-key]").forEach(function (tr) {
-    const chosen = tr.querySelector("input[type=radio]:checked");
-    const note = tr.querySelector("input[type=text]").value;
-    const auto = tr.dataset.auto === "keep" ? "keep" : "reject";
-    const decision = chosen && chosen.value !== auto ? chosen.value : "";
-    rows.push([tr.dataset.domain, tr.dataset.file, decision, note]);
-  });
-  const csv = rows.map(r => r.map(v => '"' + String(v).replace(/"/g, '""') + '"').join(",")).join("\\n") + "\\n";
-  const a = document.createElement("a");
-  a.href = URL.createObjectURL(new Blob([csv], {type: "text/csv"}));
-  a.download = "decisions.csv";
-  a.click();
-}
-"""
-
-
-def write_review(out: Path, items: list[Item], meta: dict[str, dict], decisions: dict[str, tuple[str, str]]) -> Path:
-    """OUT/review.html: one row per image (rejects first), thumbnail, reason, keep/reject, note."""
-    import dominate
-    from dominate import tags as t
-
-    doc = dominate.document(title="shallowdof curation review")
-    with doc.head:
-        t.meta(charset="utf-8")
-        t.style("body{font-family:sans-serif} td{vertical-align:top;padding:4px;border-bottom:1px solid #ddd}"
-                " .reject{background:#fee} img{max-width:160px}")
-    ordered = sorted(items, key=lambda it: (it.reason is None, it.reason or "", it.domain, it.name))
-    with doc.body:
-        t.h1("Curation review")
-        t.p("Choose keep or reject per image, then either press the button to download decisions.csv and "
-            "put it in the dataset folder, or edit decisions.csv there directly (column decision: keep, "
-            "reject or empty = automatic). Run curate again to apply it.")
-        t.button("Download decisions.csv", onclick="exportDecisions()")
-        with t.table():
-            t.tr(t.th("image"), t.th("domain / file"), t.th("title, licence"), t.th("reason"), t.th("person check"),
-                 t.th("decision"))
-            for n, it in enumerate(ordered):
-                m = meta.get(it.key, {})
-                thumb = _thumb_path(out, it)
-                ok = _thumbnail(it, thumb)
-                auto = it.auto_reason or "keep"
-                with t.tr(cls="reject" if it.reason else "keep", data_key=it.key, data_domain=it.domain,
-                          data_file=it.name, data_auto=auto):
-                    t.td(t.img(src=thumb.relative_to(out).as_posix(), loading="lazy", alt=it.name) if ok else "—")
-                    t.td(it.key)
-                    with t.td():
-                        t.div(m.get("title", ""))
-                        t.div(m.get("license_name", ""))
-                        if m.get("page_url"):
-                            t.a("photo page", href=m["page_url"])
-                    t.td(f"{it.reason or 'keep'}: {it.detail}" if it.detail else (it.reason or "keep"))
-                    t.td(it.features.get("person", {}).get("text", "not checked (an earlier rule decided)"))
-                    with t.td():
-                        for value in ("keep", "reject"):
-                            with t.label():
-                                t.input_(type="radio", name=f"d{n}", value=value,
-                                         checked=(value == "keep") == (it.reason is None))
-                                t.span(value)
-                        t.input_(type="text", value=decisions.get(it.key, ("", ""))[1], placeholder="note")
-        t.script(_EXPORT_JS)
-    path = out / "review.html"
-    write_text(path, doc.render())
-    return path
 
 
 # ----------------------------------------------------------------------------- the run
@@ -645,8 +517,8 @@ def _pixel_needs(it: Item, config: CurateConfig) -> tuple[bool, Optional[Path]]:
     if "error" in it.features:
         return False, None
     person = config.min_person_fraction > 0 and image_reason(it, config) is None and _needs_person_check(it, config)
-    thumb = None if config.dry_run else _thumb_path(Path(config.out), it)
-    return person, None if thumb is None or _thumb_fresh(it, thumb) else thumb
+    thumb = None if config.dry_run else thumb_path(Path(config.out), it)
+    return person, None if thumb is None or thumb_fresh(it, thumb) else thumb
 
 
 def _prepare_chunk(chunk: list[Item], config: CurateConfig, cache: FeatureCache) -> list[Optional[np.ndarray]]:
@@ -669,7 +541,7 @@ def _prepare_chunk(chunk: list[Item], config: CurateConfig, cache: FeatureCache)
             images[i] = read_photo(it.path)[0]
     thumbs = [(thumb, image) for (_, thumb), image in zip(needs, images) if thumb is not None]
     if thumbs:
-        _write_thumbnails(thumbs)
+        write_thumbnails(thumbs)
     return [image if person else None for (person, _), image in zip(needs, images)]
 
 
@@ -767,37 +639,9 @@ def curate(config: CurateConfig, person_check_factory: Optional[PersonCheckFacto
     domains = {"A": config.domain_a, "B": config.domain_b}
     _materialise_splits(out, {split: {n: by_key[f"{domains[split[-1]]}/{n}"].path for n in names}
                               for split, names in splits.items()})
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["domain", "file", "reason", "detail", "path"])
-    for it in items:
-        if it.reason:
-            w.writerow([it.domain, it.name, it.reason, it.detail, it.path.relative_to(out).as_posix()])
-    write_text(out / "rejects.csv", buf.getvalue())
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["domain", "file", "sha256", "bytes", "width", "height", "phash", "chroma", "colour_spread",
-                "person_mask", "face_score", "face_on_mask", "pose_score", "pose_on_mask", "person_evidence",
-                "make", "model", "f_number", "focal_length", "license", "status"])
-    for it in items:
-        f, ex, p = it.features, it.features.get("exif", {}), it.features.get("person", {})
-        w.writerow([it.domain, it.name, f.get("sha256"), f.get("bytes"), f.get("width"), f.get("height"),
-                    f.get("phash"), _fmt(f.get("chroma")), _fmt(f.get("colour_spread")),
-                    _fmt(p.get("mask_fraction")), _fmt(p.get("face_score")), _fmt(p.get("face_mask")),
-                    _fmt(p.get("pose_score")), _fmt(p.get("pose_mask")), p.get("evidence", ""),
-                    ex.get("Make", ""), ex.get("Model", ""), ex.get("FNumber", ""), ex.get("FocalLength", ""),
-                    meta.get(it.key, {}).get("license_name", ""), it.reason or "keep"])
-    write_text(out / "features.csv", buf.getvalue())
+    write_rejects(out, items)
+    write_features(out, items, meta)
     write_decisions(config.decisions_path(), items, decisions)
-    write_review(out, items, meta, decisions)
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(table[0]), lineterminator="\n")
-    w.writeheader()
-    w.writerows(table)
-    write_text(out / "summary.csv", buf.getvalue())
-    write_text(out / "summary.md", "### Dataset (cf. Nasrullah 2018, Table 1)\n\n" + table_markdown(table))
+    write_review(out, items, meta, decisions, lambda path: read_photo(path)[0])
+    write_summary(out, table)
     return result
-
-
-def _fmt(value: Optional[float]) -> str:
-    return "" if value is None else f"{value:.4f}"

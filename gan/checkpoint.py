@@ -37,6 +37,9 @@ FORMAT_VERSION = 1
 CHECKPOINT_FORMAT = f"{FORMAT_NAME}/{FORMAT_VERSION}"
 KNOWN_VERSIONS = (1,)
 CHECKPOINT_DIR = "checkpoints"
+# a networks-only file (scripts/demo.py's shipped start): the four networks in fp16, no training state
+WEIGHTS_FORMAT = "shallowdof-demo-gan-1"
+NETWORKS = ("netG_A", "netG_B", "netD_A", "netD_B")
 # what every checkpoint holds, and what a training checkpoint holds besides
 MODEL_KEYS = ("config", "model")
 TRAINING_KEYS = (*MODEL_KEYS, "schedulers", "epoch", "iter", "rng")
@@ -153,6 +156,30 @@ def load_checkpoint(path: str | os.PathLike, required: Sequence[str] = MODEL_KEY
     """Read a checkpoint of ours (``weights_only=True``) and check its format tag and keys
     (``TRAINING_KEYS`` to continue a run); every problem is one CheckpointError."""
     return check_checkpoint(read_file(path), path, required)
+
+
+def save_weights(path: str | os.PathLike, nets: dict[str, dict[str, torch.Tensor]],
+                 model_config: dict[str, Any], trained_on: dict[str, Any]) -> None:
+    """Write a networks-only file (:data:`WEIGHTS_FORMAT`: the four networks' state dicts in
+    fp16, the model settings and what they were trained on; no optimiser moments, pools or
+    random states) atomically: what scripts/demo.py ships and continues."""
+    state = {"format": WEIGHTS_FORMAT, "model": model_config, "trained_on": trained_on,
+             "nets": {name: {k: v.detach().to(torch.float16) for k, v in nets[name].items()} for name in NETWORKS}}
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def load_weights(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a networks-only file of :func:`save_weights` (``weights_only=True``); a missing or
+    unreadable file or another format is one CheckpointError."""
+    obj = read_file(path)
+    if obj.get("format") != WEIGHTS_FORMAT or not isinstance(obj.get("nets"), dict):
+        raise CheckpointError(f"{path}: not a networks-only CycleGAN file (format {obj.get('format')!r}; "
+                              f"this code reads {WEIGHTS_FORMAT!r})")
+    missing = [n for n in NETWORKS if n not in obj["nets"]]
+    if missing:
+        raise CheckpointError(f"{path}: networks-only file without {', '.join(missing)}")
+    return obj
 
 
 # --------------------------------------------------------------------------- contents

@@ -35,6 +35,7 @@ import torch
 from compositing.pipeline import METHODS
 from datasets import io, synthetic
 from datasets.cli import EXIT_CODES_EPILOG, int_range, non_negative_int, output_folder, run_main
+from gan.checkpoint import NETWORKS, load_weights, save_weights
 from gan.model import PRESETS
 
 log = logging.getLogger("demo")
@@ -52,11 +53,9 @@ DEMO_GAN_DESCRIPTION = ("U-Net-128 generator (ngf 8, resize-convolution), 3-laye
 # 5e-5 for the live continuation: it starts with fresh Adam moments on trained weights, and at
 # 2e-4 its 150 steps raised the background colour shift from 3.5 to 6.1 grey levels (2.4 at 5e-5).
 DEMO_CHECKPOINT = Path(__file__).resolve().parent / "demo_gan.pt"
-DEMO_CHECKPOINT_FORMAT = "shallowdof-demo-gan-1"
 CHECKPOINT_PRESET = "mask_loss_overlay"
 CHECKPOINT_LR = 1e-3
 LIVE_LR = 5e-5
-NETWORKS = ("netG_A", "netG_B", "netD_A", "netD_B")
 UNET_DIVISOR = 128  # unet_128 halves its input 7 times
 
 
@@ -123,29 +122,13 @@ def _train_one(tcfg, threads: int) -> Path:
 
 
 def load_demo_checkpoint(path: Path) -> dict[str, Any]:
-    """The shipped demo checkpoint (``weights_only=True``): its four networks in fp16, the model
-    settings and what it was trained on; ValueError naming the file and the problem."""
+    """The shipped demo checkpoint (gan.checkpoint.load_weights): its four networks in fp16, the
+    model settings and what it was trained on; ValueError naming the file and the problem."""
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"{path}: no such demo checkpoint (make it with scripts/demo.py --make-checkpoint "
                          f"{path}, or pass --gan-checkpoint none)")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise ValueError(f"{path}: not a readable checkpoint ({type(e).__name__}: {str(e)[:200]})") from None
-    if not isinstance(ckpt, dict) or ckpt.get("format") != DEMO_CHECKPOINT_FORMAT:
-        raise ValueError(f"{path}: not a demo GAN checkpoint (format {DEMO_CHECKPOINT_FORMAT!r} expected)")
-    return ckpt
-
-
-def write_demo_checkpoint(path: Path, model, model_cfg, trained_on: dict[str, Any]) -> None:
-    """Save ``model``'s four networks in fp16 with the model settings and ``trained_on``
-    (only what a continuation needs: no optimiser moments, image pools or RNG states)."""
-    state = {"format": DEMO_CHECKPOINT_FORMAT, "model": dataclasses.asdict(model_cfg), "trained_on": trained_on,
-             "nets": {name: {k: v.detach().to(torch.float16) for k, v in getattr(model, name).state_dict().items()}
-                      for name in NETWORKS}}
-    with io.atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    return load_weights(path)
 
 
 def start_from(shipped: dict[str, Any], tcfg, path: Path) -> None:
@@ -265,7 +248,8 @@ def make_checkpoint(cfg: DemoConfig) -> Path:
                   "scenes": cfg.checkpoint_scenes, "scene_size": cfg.gan_scene_size, "crop": cfg.gan_size,
                   "seed": cfg.seed, "command": checkpoint_command(cfg)}
     path = Path(cfg.make_checkpoint)
-    write_demo_checkpoint(path, model, model_cfg, trained_on)
+    save_weights(path, {name: getattr(model, name).state_dict() for name in NETWORKS},
+                 dataclasses.asdict(model_cfg), trained_on)
     log.info("wrote %s (%.2f MB)", path, path.stat().st_size / 1e6)
     return path
 

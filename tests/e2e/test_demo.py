@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from datasets.io import read_image
+from gan.checkpoint import WEIGHTS_FORMAT
 from gan.model import PRESETS, CycleGANModel
 from gan.train import checkpoint_iteration
 from scripts import demo
@@ -62,7 +63,7 @@ def test_shipped_checkpoint_is_small_and_fits_every_preset():
     path = demo.DEMO_CHECKPOINT
     assert path.stat().st_size <= 3_000_000
     ckpt = torch.load(path, map_location="cpu", weights_only=True)  # plain tensors and containers only
-    assert ckpt["format"] == demo.DEMO_CHECKPOINT_FORMAT
+    assert ckpt["format"] == WEIGHTS_FORMAT
     assert all(t.dtype == torch.float16 for net in ckpt["nets"].values() for t in net.values())
     for preset in PRESETS:  # strict loading into each preset's demo networks
         model = CycleGANModel(demo.train_config(demo.DemoConfig(), preset, ROOT, ROOT, demo.LIVE_LR, 1).model_config())
@@ -104,9 +105,9 @@ def test_a_missing_or_foreign_checkpoint_is_one_clear_line(tmp_path):
         demo.load_demo_checkpoint(tmp_path / "missing.pt")
     other = tmp_path / "other.pt"
     torch.save({"model": {}}, other)
-    with pytest.raises(ValueError, match=f"{re.escape(str(other))}: not a demo GAN checkpoint"):
+    with pytest.raises(ValueError, match=f"{re.escape(str(other))}: not a networks-only CycleGAN file"):
         demo.load_demo_checkpoint(other)
     proc = subprocess.run([sys.executable, "scripts/demo.py", "--out", str(tmp_path / "out"), "--gan-checkpoint",
                            str(other)], capture_output=True, text=True, timeout=120, cwd=ROOT)
-    assert proc.returncode == 2 and "not a demo GAN checkpoint" in proc.stderr.strip().splitlines()[-1]
+    assert proc.returncode == 2 and "not a networks-only CycleGAN file" in proc.stderr.strip().splitlines()[-1]
     assert not (tmp_path / "out" / "data").exists()  # refused before any work

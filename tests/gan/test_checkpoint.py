@@ -108,3 +108,22 @@ def test_depth_adds_one_input_channel_to_both_generators():
     m = CycleGANModel(depth)
     assert m.netG_A.state_dict()["model.1.weight"].shape[1] == 4
     assert m.netG_B.state_dict()["model.1.weight"].shape[1] == 2
+
+
+def test_networks_only_file_round_trips_in_fp16_and_refuses_a_training_checkpoint(tmp_path, model):
+    """save_weights / load_weights (the demo's shipped start): four fp16 state dicts that load
+    back into the networks; a training checkpoint or a file missing a network is one line."""
+    path = tmp_path / "nets.pt"
+    C.save_weights(path, {n: getattr(model, n).state_dict() for n in C.NETWORKS}, model.cfg.to_dict(), {"steps": 3})
+    got = C.load_weights(path)
+    assert got["format"] == C.WEIGHTS_FORMAT and got["trained_on"] == {"steps": 3}
+    for name in C.NETWORKS:
+        saved, live = got["nets"][name], getattr(model, name).state_dict()
+        assert saved.keys() == live.keys() and all(t.dtype == torch.float16 for t in saved.values())
+        assert all(torch.equal(saved[k], live[k].half()) for k in live)
+    C.save_checkpoint(tmp_path / "train.pt", _state(model))
+    with pytest.raises(C.CheckpointError, match="not a networks-only CycleGAN file"):
+        C.load_weights(tmp_path / "train.pt")
+    torch.save({"format": C.WEIGHTS_FORMAT, "nets": {"netG_A": {}}}, tmp_path / "part.pt")
+    with pytest.raises(C.CheckpointError, match="without netG_B, netD_A, netD_B"):
+        C.load_weights(tmp_path / "part.pt")
