@@ -396,7 +396,7 @@ def parse_args(argv: Optional[list[str]] = None) -> DemoConfig:
     p.add_argument("--seed", type=non_negative_int, default=d.seed)
     p.add_argument("--threads", type=int_range(1, 256), default=d.threads,
                    help="torch CPU threads; the demo's networks are tiny, one is fastest (default: %(default)s)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--quiet", action=argparse.BooleanOptionalAction, default=False, help="no progress bars")
     a = p.parse_args(argv)
     if a.gan_size % UNET_DIVISOR or a.gan_scene_size < a.gan_size:
         p.error(f"--gan-size {a.gan_size} must be a multiple of {UNET_DIVISOR} and at most --gan-scene-size "
