@@ -208,8 +208,11 @@ def test_ctrl_c_is_one_line_and_exit_130(tmp_path):
     src.mkdir()
     for i in range(40):
         io.write_image(src / f"p{i:02d}.png", make_scene(i, size=(192, 256), render_dof=False).image)
+    # SIGINT back to its default in the child: a test run started in the background (`make test &`)
+    # inherits an ignored SIGINT, and Python then never turns Ctrl-C into KeyboardInterrupt.
     proc = subprocess.Popen([sys.executable, "scripts/blur.py", str(src), "--method", "lens", "--out", str(out),
-                             "--quiet"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             "--quiet"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None and not list(out.glob("*_lens.png")):
         time.sleep(0.02)
