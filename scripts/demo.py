@@ -56,6 +56,8 @@ DEMO_CHECKPOINT = Path(__file__).resolve().parent / "demo_gan.pt"
 CHECKPOINT_PRESET = "mask_loss_overlay"
 CHECKPOINT_LR = 1e-3
 LIVE_LR = 5e-5
+LENS_NOTE = ("lens runs with grain=false here: the synthetic scenes and their ground truth are noise-free "
+             "renders (on your own photos blur.py puts the photo's grain back over the blurred background)")
 UNET_DIVISOR = 128  # unet_128 halves its input 7 times
 
 
@@ -292,11 +294,14 @@ def compare(cfg: DemoConfig, checkpoints: dict[str, Path]):
     gans = [f"{p}={ckpt}:{p}:{'overlay' if PRESETS[p].get('mask_overlay_test') else 'no-overlay'}"
             for p, ckpt in checkpoints.items()]
     given = cfg.data_dir
+    # The lens without the photo's grain (compositing.grain): the synthetic scenes and their truth are
+    # noise-free renders whose fine procedural texture the grain estimator reads as sensor noise.
     ccfg = CompareConfig(input=str(given / "images"), out=str(out), methods=list(METHODS), gan=gans,
+                         params={"lens": {"grain": False}},
                          depth=str(given / "depth"), truth=str(given / "truth"),
                          reference=str(out / "gan_data" / "testB") if checkpoints else None,
                          runs=[str(out / "runs" / p) for p in checkpoints], fid_weights="off",
-                         quiet=cfg.quiet, notes=[gan_note(cfg)] if checkpoints else [])
+                         quiet=cfg.quiet, notes=[LENS_NOTE, *([gan_note(cfg)] if checkpoints else [])])
     return run_compare(ccfg)
 
 
