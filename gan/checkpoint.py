@@ -27,6 +27,7 @@ from typing import Any, Optional, Sequence
 
 import torch
 
+from datasets import io
 from datasets.io import atomic_path
 from gan.model import ModelConfig
 
@@ -96,9 +97,8 @@ def prune_checkpoints(run_dir: str | os.PathLike, keep: int) -> None:
 
 
 def remove_stale_temporaries(run_dir: str | os.PathLike) -> None:
-    """Delete the temporary files a killed write left in ``RUN/checkpoints`` (``.ckpt_*``)."""
-    for stale in (Path(run_dir) / CHECKPOINT_DIR).glob(".ckpt_*"):
-        stale.unlink(missing_ok=True)
+    """Delete the temporary files a killed checkpoint write left in ``RUN/checkpoints``."""
+    io.remove_stale_temporaries(Path(run_dir) / CHECKPOINT_DIR, lambda target: target.startswith("ckpt_"))
 
 
 # --------------------------------------------------------------------------- writing and reading

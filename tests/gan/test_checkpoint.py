@@ -86,7 +86,7 @@ def test_a_run_folder_resolves_to_its_latest_checkpoint(tmp_path, model):
     assert C.list_checkpoints(run) == [] and C.latest_checkpoint(run) is None
     for it in (12, 3, 100):
         C.save_checkpoint(C.checkpoint_path(run, it), _state(model))
-    (run / "checkpoints" / ".ckpt_00000200.pt.abc.tmp.pt").write_bytes(b"killed write")
+    (run / "checkpoints" / ".ckpt_00000200.pt.abcd1234.tmp.pt").write_bytes(b"killed write")
     assert [C.checkpoint_iteration(p) for p in C.list_checkpoints(run)] == [3, 12, 100]
     latest = C.checkpoint_path(run, 100)
     assert C.latest_checkpoint(run) == latest
