@@ -28,6 +28,8 @@ import numpy as np
 from scipy import linalg, stats
 from skimage.metrics import structural_similarity
 
+from segdepth.distance import distance_to
+
 log = logging.getLogger(__name__)
 
 _SSIM_WIN = 7  # skimage's default SSIM window side
@@ -217,10 +219,7 @@ def edge_bands(mask: np.ndarray, ring: tuple[float, float] = (2.0, 6.0), far_px:
     *inner* band of S within ``inner_px`` of the background."""
     subject = (np.asarray(mask, np.float32) >= 0.5).astype(np.uint8)
     k = _band_scale(subject.shape)
-    d_out = cv2.distanceTransform(1 - subject, cv2.DIST_L2, cv2.DIST_MASK_PRECISE) if subject.any() \
-        else np.full(subject.shape, np.inf, np.float32)
-    d_in = cv2.distanceTransform(subject, cv2.DIST_L2, cv2.DIST_MASK_PRECISE) if not subject.all() \
-        else np.full(subject.shape, np.inf, np.float32)
+    d_out, d_in = distance_to(subject == 1), distance_to(subject == 0)
     rim = (subject == 0) & (d_out > ring[0] * k) & (d_out <= ring[1] * k)
     far = (subject == 0) & (d_out >= far_px * k)
     inner = (subject == 1) & (d_in <= inner_px * k)

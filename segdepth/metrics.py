@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-import cv2
 import numpy as np
 from skimage.segmentation import find_boundaries
+
+from segdepth.distance import distance_to
 
 
 def _binary(mask: np.ndarray, threshold: float = 0.5) -> np.ndarray:
@@ -59,8 +60,7 @@ def boundary_f_score(pred: np.ndarray, target: np.ndarray, tolerance: Optional[i
     if n_p == 0 or n_t == 0:
         return 0.0
     # Distance from every pixel to the nearest boundary pixel of the other mask.
-    dist_to_t = cv2.distanceTransform((~bt).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-    dist_to_p = cv2.distanceTransform((~bp).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    dist_to_t, dist_to_p = distance_to(bt), distance_to(bp)
     precision = np.count_nonzero(dist_to_t[bp] <= tolerance + 1e-6) / n_p
     recall = np.count_nonzero(dist_to_p[bt] <= tolerance + 1e-6) / n_t
     if precision + recall == 0:

@@ -29,6 +29,8 @@ from typing import Optional
 import cv2
 import numpy as np
 
+from segdepth.distance import distance_to
+
 
 class DepthPrior:
     """Portrait depth prior from a person mask; float32 H×W, larger = farther, relative units.
@@ -75,7 +77,7 @@ class DepthPrior:
         small = subject if scale == 1.0 else cv2.resize(subject.view(np.uint8), (sw, sh), interpolation=cv2.INTER_AREA) > 0
         if small.any():
             # distance from every background pixel to the nearest subject pixel (0 on the subject)
-            dist = cv2.distanceTransform((~small).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+            dist = distance_to(small)
             # in float64: float32 exp may differ by an ulp with the buffer's alignment (SIMD tails)
             away = (1.0 - np.exp(-(dist.astype(np.float64) / float(np.hypot(sh, sw))) / self.falloff)).astype(np.float32)
             if scale != 1.0:
