@@ -99,6 +99,18 @@ def test_real_photo_noise_in_a_plausible_range():
     assert max(model.sigma[1:]) < 2.0
 
 
+@pytest.mark.parametrize("width", [0.0, 1.0])
+def test_estimate_finds_chroma_noise(width):
+    rng = np.random.default_rng(4)
+    y, cr, cb = 120.0 + _noise(rng, (256, 256), 3.0, 0.7), _noise(rng, (256, 256), 2.0, width), _noise(rng, (256, 256), 2.0, width)
+    m = grain._YCRCB_TO_RGB
+    rgb = np.dstack([y + m[0, 1] * cr, y + m[1, 1] * cr + m[1, 2] * cb, y + m[2, 2] * cb])
+    model = grain.estimate_grain(np.clip(np.rint(rgb), 0, 255).astype(np.uint8))
+    assert model.sigma[0] == pytest.approx(3.0, rel=0.15)
+    assert model.sigma[1] == pytest.approx(2.0, rel=0.15) and model.sigma[2] == pytest.approx(2.0, rel=0.15)
+    assert model.width[1] == pytest.approx(width, abs=0.35)
+
+
 def test_noise_free_photo_gets_no_grain():
     yy, xx = np.mgrid[0:128, 0:128]
     image = np.dstack([(yy + xx) / 2.0, 100 + 0 * yy, 200 - yy / 2.0]).astype(np.uint8)
