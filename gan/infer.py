@@ -69,7 +69,7 @@ def _fit_report(state: dict[str, Any], net: nn.Module) -> str | None:
 def _describe(cfg: ModelConfig) -> str:
     blocks = "" if cfg.n_blocks is None else f", n_blocks {cfg.n_blocks}"
     return (f"{cfg.netG}{blocks}, ngf {cfg.ngf}, norm {cfg.norm}, upsample {cfg.upsample}, "
-            f"residual {cfg.residual}, depth input {cfg.use_depth}")
+            f"depth input {cfg.use_depth}")
 
 
 @dataclass
@@ -131,7 +131,7 @@ class Translator:
             cfg, state = config, obj
         g_in, g_out = cfg.generator_channels(direction)
         generator = define_G(cfg.netG, g_in, g_out, ngf=cfg.ngf, norm=cfg.norm, upsample=cfg.upsample,
-                             n_blocks=cfg.n_blocks, residual=cfg.residual)
+                             n_blocks=cfg.n_blocks)
         state = _drop_instance_norm_stats(dict(state), generator)
         problem = _fit_report(state, generator)
         if problem:

@@ -78,8 +78,6 @@ class ModelConfig:
     init_gain: float = _setting(0.02, "std of the normal(0, σ) initial weights", lo=1e-6, hi=10.0)
     upsample: str = _setting("transpose", "generator upsampling: transposed convolution (reference) or "
                              "resize-convolution (nearest ×2 + conv, against checkerboards)", UPSAMPLES)
-    residual: bool = _setting(False, "generator predicts a correction added to its input, "
-                              "G(x) = clamp(x + g(x), -1, 1): starts as the identity (not in the paper)")
     use_depth: bool = _setting(False, "depth as a 4th generator input channel (datasets with depth maps)")
     gan_mode: str = _setting("lsgan", "adversarial loss: least squares or BCE", GAN_MODES)
     lambda_A: float = _setting(10.0, "cycle loss weight A -> B -> A (λ_cyc of the mask loss)", lo=0.0, hi=1e4)
@@ -248,7 +246,7 @@ class CycleGANModel:
         self.cfg = cfg
         self.device = torch.device(device)
         g_kw = {"ngf": cfg.ngf, "norm": cfg.norm, "upsample": cfg.upsample, "n_blocks": cfg.n_blocks,
-                "init_gain": cfg.init_gain, "residual": cfg.residual}
+                "init_gain": cfg.init_gain}
         self.netG_A = define_G(cfg.netG, *cfg.generator_channels("AtoB"), **g_kw)
         self.netG_B = define_G(cfg.netG, *cfg.generator_channels("BtoA"), **g_kw)
         self.netD_A = define_D(cfg.output_nc, cfg.ndf, cfg.n_layers_D, cfg.norm, cfg.init_gain)

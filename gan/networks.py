@@ -14,12 +14,6 @@ nearest-neighbour ×2 upsampling followed by a 3×3 convolution (Odena et al. 20
 checkerboards). The replacement sits at the same index of ``model`` as an
 ``nn.Sequential(Upsample, ReflectionPad2d, Conv2d)``, so every other key keeps its reference name.
 
-Also beyond it: ``residual=True`` makes a generator predict a correction to its input,
-G(x) = clamp(x + g(x), −1, 1) with g the network (residual learning, He et al. 2016, as image
-restoration nets predict the residual, Zhang et al. 2017 "Beyond a Gaussian Denoiser"). At
-initialisation g ≈ 0, so G starts near the identity and the subject is kept from the first step;
-the keys stay the reference's (``model.*``).
-
 The ResNet generator and the PatchGAN use out-of-place activations where the reference uses
 ``inplace=True`` (same function, no parameters): an in-place ReLU on instance norm's output, a
 view, makes autograd add a ``CopySlices`` node per activation, that is two extra full-size
@@ -213,21 +207,6 @@ class NLayerDiscriminator(nn.Module):
         return self.model(x)
 
 
-class ResidualOutput(nn.Module):
-    """G(x) = clamp(x[:, :C] + g(x), −1, 1): ``generator`` (g, ending in tanh) predicts a
-    correction to the first C = ``output_nc`` input channels (RGB when depth is a 4th channel).
-    Holds g's ``model`` itself, so the state_dict keys are g's; keeps g's size ``divisor``."""
-
-    def __init__(self, generator: nn.Module, output_nc: int) -> None:
-        super().__init__()
-        self.model = generator.model
-        self.output_nc = output_nc
-        self.divisor = generator.divisor
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return (x[:, :self.output_nc] + self.model(x)).clamp(-1.0, 1.0)
-
-
 def init_weights(net: nn.Module, gain: float = 0.02) -> nn.Module:
     """Reference "normal" init: conv/linear weights ~ N(0, gain), biases 0; batch-norm
     weights ~ N(1, gain), biases 0. Uses the global torch RNG (seed it first)."""
@@ -260,19 +239,14 @@ GENERATORS: dict[str, Callable[..., nn.Module]] = {
 
 
 def define_G(name: str, input_nc: int = 3, output_nc: int = 3, ngf: int = 64, norm: str = "instance",
-             upsample: str = "transpose", n_blocks: int | None = None, init_gain: float = 0.02,
-             residual: bool = False) -> nn.Module:
+             upsample: str = "transpose", n_blocks: int | None = None, init_gain: float = 0.02) -> nn.Module:
     """Build and initialise a generator from ``GENERATORS``. ``n_blocks`` overrides the block
-    count of the ResNet generators (required meaning for ``name="resnet"``; default 9);
-    ``residual`` wraps it in :class:`ResidualOutput` (needs input_nc >= output_nc)."""
+    count of the ResNet generators (required meaning for ``name="resnet"``; default 9)."""
     if name not in GENERATORS:
         raise ValueError(f"unknown generator {name!r}; choose one of {sorted(GENERATORS)}")
     if n_blocks is not None and not name.startswith("resnet"):
         raise ValueError(f"n_blocks applies to ResNet generators only, not {name!r}")
-    if residual and input_nc < output_nc:
-        raise ValueError(f"a residual generator needs input_nc >= output_nc, got {input_nc} < {output_nc}")
-    net = init_weights(GENERATORS[name](input_nc, output_nc, ngf, norm, upsample, n_blocks), init_gain)
-    return ResidualOutput(net, output_nc) if residual else net
+    return init_weights(GENERATORS[name](input_nc, output_nc, ngf, norm, upsample, n_blocks), init_gain)
 
 
 def define_D(input_nc: int = 3, ndf: int = 64, n_layers: int = 3, norm: str = "instance",
