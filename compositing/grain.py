@@ -46,7 +46,6 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from scipy.linalg import eigh
 
 from .kernels import aperture_kernel
 
@@ -158,6 +157,21 @@ def _selected_correlation(width: float, size: int = 256) -> np.ndarray | None:
     return corr
 
 
+@functools.lru_cache(maxsize=1)
+def _whiteners() -> tuple[np.ndarray, np.ndarray]:
+    """The candidate models: their widths and the inverse Cholesky factors L⁻¹ of their patch
+    correlations C = L·Lᵀ (:func:`_patch_correlation` and, where it exists,
+    :func:`_selected_correlation` for each width), so that the generalised eigenvalues of
+    (S, C) are the eigenvalues of L⁻¹·S·L⁻ᵀ, for all models in one batched call."""
+    widths, inverse = [], []
+    for width in _WIDTHS:
+        for corr in (_patch_correlation(float(width)), _selected_correlation(float(width))):
+            if corr is not None:
+                widths.append(float(width))
+                inverse.append(np.linalg.inv(np.linalg.cholesky(corr)))
+    return np.array(widths), np.stack(inverse)
+
+
 def _fit_channel(channel: np.ndarray, patches: np.ndarray, quant_var: float = 0.0) -> tuple[float, float]:
     """(sigma, width) of one channel (see the module docstring): for each width and each of its
     two patch correlations (:func:`_patch_correlation`, and :func:`_selected_correlation` for
@@ -168,16 +182,10 @@ def _fit_channel(channel: np.ndarray, patches: np.ndarray, quant_var: float = 0.
     cov = _patch_covariance(channel, patches) - quant_var * np.eye(_PATCH * _PATCH - 1)
     if np.trace(cov) <= 0:
         return 0.0, 0.0
-    best = (np.inf, 0.0, 0.0)
-    for width in _WIDTHS:
-        for corr in (_patch_correlation(float(width)), _selected_correlation(float(width))):
-            if corr is None:
-                continue
-            lam = np.clip(eigh(cov, corr, eigvals_only=True), 1e-6, None)
-            spread = float(np.std(np.log(lam[:_FIT_DIMS])))
-            if spread < best[0]:
-                best = (spread, float(np.sqrt(lam[:_NOISE_DIMS].mean())), float(width))
-    return best[1], best[2]
+    widths, inverse = _whiteners()
+    lam = np.clip(np.linalg.eigvalsh(inverse @ cov @ inverse.transpose(0, 2, 1)), 1e-6, None)
+    best = int(np.argmin(np.std(np.log(lam[:, :_FIT_DIMS]), axis=1)))
+    return float(np.sqrt(lam[best, :_NOISE_DIMS].mean())), float(widths[best])
 
 
 def estimate_grain(image: np.ndarray, max_side: int = 512) -> GrainModel:
