@@ -79,7 +79,7 @@ def test_noise_free_texture_is_not_read_as_noise(textured_scenes):
 @pytest.mark.parametrize("sigma", [2.0, 4.0, 8.0])
 def test_noise_level_is_found_under_texture(textured_scenes, sigma, width):
     # median over the eight scenes within 10 %, each within 40 % (the worst: σ = 2 on the scene
-    # with the strongest fine gratings); the band fit was +190 % (median) at σ = 2, +20 % at 8
+    # with the strongest fine gratings); the band fit was +190 % (median) at σ = 2, +25–30 % at 8
     found = np.array([grain.estimate_grain(_with_noise(image, sigma, width, 100 + i)).sigma[0]
                       for i, image in enumerate(textured_scenes)])
     error = found / sigma - 1.0
