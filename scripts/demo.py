@@ -56,8 +56,9 @@ DEMO_CHECKPOINT = Path(__file__).resolve().parent / "demo_gan.pt"
 CHECKPOINT_PRESET = "mask_loss_overlay"
 CHECKPOINT_LR = 1e-3
 LIVE_LR = 5e-5
-LENS_NOTE = ("lens runs with grain=false here: the synthetic scenes and their ground truth are noise-free "
-             "renders (on your own photos blur.py puts the photo's grain back over the blurred background)")
+LENS_NOTE = ("lens runs with grain=false here: the synthetic ground truth is the optics applied to the scene "
+             "with no sensor after them, so new grain would count as error against it (on your own photos "
+             "blur.py puts the photo's grain back over the blurred background)")
 UNET_DIVISOR = 128  # unet_128 halves its input 7 times
 
 
@@ -294,8 +295,8 @@ def compare(cfg: DemoConfig, checkpoints: dict[str, Path]):
     gans = [f"{p}={ckpt}:{p}:{'overlay' if PRESETS[p].get('mask_overlay_test') else 'no-overlay'}"
             for p, ckpt in checkpoints.items()]
     given = cfg.data_dir
-    # The lens without the photo's grain (compositing.grain): the synthetic scenes and their truth are
-    # noise-free renders whose fine procedural texture the grain estimator reads as sensor noise.
+    # The lens without the photo's grain (compositing.grain): the scenes' texture has a per-pixel random
+    # term, which the estimator rightly measures as noise (σ 9–14), but their truth adds no sensor noise.
     ccfg = CompareConfig(input=str(given / "images"), out=str(out), methods=list(METHODS), gan=gans,
                          params={"lens": {"grain": False}},
                          depth=str(given / "depth"), truth=str(given / "truth"),
