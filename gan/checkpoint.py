@@ -46,7 +46,7 @@ MODEL_KEYS = ("config", "model")
 TRAINING_KEYS = (*MODEL_KEYS, "schedulers", "epoch", "iter", "rng")
 # ModelConfig fields that change the networks' shapes: a checkpoint must agree on these.
 ARCHITECTURE_FIELDS = ("input_nc", "output_nc", "ngf", "ndf", "netG", "n_blocks", "n_layers_D", "norm",
-                       "upsample", "use_depth")
+                       "upsample", "full_res_head", "use_depth")
 
 
 class CheckpointError(ValueError):

@@ -68,7 +68,8 @@ def _fit_report(state: dict[str, Any], net: nn.Module) -> str | None:
 
 def _describe(cfg: ModelConfig) -> str:
     blocks = "" if cfg.n_blocks is None else f", n_blocks {cfg.n_blocks}"
-    return (f"{cfg.netG}{blocks}, ngf {cfg.ngf}, norm {cfg.norm}, upsample {cfg.upsample}, "
+    head = f", full-resolution head {cfg.full_res_head}" if cfg.full_res_head else ""
+    return (f"{cfg.netG}{blocks}{head}, ngf {cfg.ngf}, norm {cfg.norm}, upsample {cfg.upsample}, "
             f"depth input {cfg.use_depth}")
 
 
@@ -131,7 +132,7 @@ class Translator:
             cfg, state = config, obj
         g_in, g_out = cfg.generator_channels(direction)
         generator = define_G(cfg.netG, g_in, g_out, ngf=cfg.ngf, norm=cfg.norm, upsample=cfg.upsample,
-                             n_blocks=cfg.n_blocks)
+                             n_blocks=cfg.n_blocks, head=cfg.full_res_head)
         state = _drop_instance_norm_stats(dict(state), generator)
         problem = _fit_report(state, generator)
         if problem:

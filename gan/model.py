@@ -78,6 +78,9 @@ class ModelConfig:
     init_gain: float = _setting(0.02, "std of the normal(0, σ) initial weights", lo=1e-6, hi=10.0)
     upsample: str = _setting("transpose", "generator upsampling: transposed convolution (reference) or "
                              "resize-convolution (nearest ×2 + conv, against checkerboards)", UPSAMPLES)
+    full_res_head: int = _setting(0, "U-Net only: width of a full-resolution head that makes the output beside the "
+                                  "input (the original U-Net's top level), so a narrow U-Net can keep the subject's "
+                                  "pixel detail (0: the reference U-Net; not in the paper)", lo=0, hi=1024)
     use_depth: bool = _setting(False, "depth as a 4th generator input channel (datasets with depth maps)")
     gan_mode: str = _setting("lsgan", "adversarial loss: least squares or BCE", GAN_MODES)
     lambda_A: float = _setting(10.0, "cycle loss weight A -> B -> A (λ_cyc of the mask loss)", lo=0.0, hi=1e4)
@@ -112,6 +115,8 @@ class ModelConfig:
             lo, hi = f.metadata["lo"], f.metadata["hi"]
             if value is not None and ((lo is not None and value < lo) or (hi is not None and value > hi)):
                 raise ValueError(f"{f.name} must be between {lo:g} and {hi:g}, got {value!r}")
+        if self.full_res_head and not self.netG.startswith("unet"):
+            raise ValueError(f"full_res_head applies to U-Net generators only, not netG {self.netG!r}")
         if self.lambda_identity > 0 and self.input_nc != self.output_nc:
             raise ValueError("the identity loss needs input_nc == output_nc; set lambda_identity=0")
 
@@ -246,7 +251,7 @@ class CycleGANModel:
         self.cfg = cfg
         self.device = torch.device(device)
         g_kw = {"ngf": cfg.ngf, "norm": cfg.norm, "upsample": cfg.upsample, "n_blocks": cfg.n_blocks,
-                "init_gain": cfg.init_gain}
+                "init_gain": cfg.init_gain, "head": cfg.full_res_head}
         self.netG_A = define_G(cfg.netG, *cfg.generator_channels("AtoB"), **g_kw)
         self.netG_B = define_G(cfg.netG, *cfg.generator_channels("BtoA"), **g_kw)
         self.netD_A = define_D(cfg.output_nc, cfg.ndf, cfg.n_layers_D, cfg.norm, cfg.init_gain)

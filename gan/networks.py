@@ -14,6 +14,16 @@ nearest-neighbour ×2 upsampling followed by a 3×3 convolution (Odena et al. 20
 checkerboards). The replacement sits at the same index of ``model`` as an
 ``nn.Sequential(Upsample, ReflectionPad2d, Conv2d)``, so every other key keeps its reference name.
 
+Also beyond it: ``head=W`` gives a U-Net the full-resolution level of the original U-Net
+(Ronneberger et al. 2015), which the reference's drops: its outermost level halves the input at
+once and builds the output from half-resolution features, so a narrow U-Net cannot pass the
+pixel detail of the subject through (ngf 8, trained only to copy: about 23 dB). With a head the
+outermost upsampling returns ngf feature maps, and ``head`` = conv3×3(cat[x, features]) → W →
+ReLU → conv3×3 → tanh makes the output beside the input at full resolution; the ReLU lets the
+features gate the input's detail (kept on the subject, removed from a blurred background), which
+an added correction cannot (it would have to carry the detail it removes). Keys ``model.head.*``;
+every other key is the reference's, with the outermost upsampling's output channels ngf.
+
 The ResNet generator and the PatchGAN use out-of-place activations where the reference uses
 ``inplace=True`` (same function, no parameters): an in-place ReLU on instance norm's output, a
 view, makes autograd add a ``CopySlices`` node per activation, that is two extra full-size
@@ -122,23 +132,41 @@ class ResnetGenerator(nn.Module):
         return self.model(x)
 
 
+class FullResolutionHead(nn.Module):
+    """conv3×3(cat[x, features]) → ``width`` → ReLU → conv3×3 → tanh: the output made at full
+    resolution beside the input (the original U-Net's top level, Ronneberger et al. 2015)."""
+
+    def __init__(self, input_nc: int, feature_nc: int, output_nc: int, width: int) -> None:
+        super().__init__()
+        self.mix = nn.Sequential(nn.ReflectionPad2d(1), nn.Conv2d(input_nc + feature_nc, width, 3), nn.ReLU(True))
+        self.out = nn.Sequential(nn.ReflectionPad2d(1), nn.Conv2d(width, output_nc, 3), nn.Tanh())
+
+    def forward(self, x: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+        return self.out(self.mix(torch.cat([x, features], 1)))
+
+
 class UnetSkipConnectionBlock(nn.Module):
     """One level of the U-Net: down (conv4×4 s2), the inner levels, up, concatenated with the input.
 
-    The outermost level returns the output image; every other level returns
+    The outermost level returns the output image (with ``head`` > 0 through a
+    :class:`FullResolutionHead` of that width that also sees its input); every other level returns
     ``cat([x, up(inner(down(x)))], dim=1)``.
     """
 
     def __init__(self, outer_nc: int, inner_nc: int, input_nc: int | None = None,
                  submodule: nn.Module | None = None, outermost: bool = False, innermost: bool = False,
-                 norm: str = "batch", upsample: str = "transpose") -> None:
+                 norm: str = "batch", upsample: str = "transpose", head: int = 0) -> None:
         super().__init__()
         self.outermost = outermost
         norm_layer = get_norm_layer(norm)
         bias = _uses_bias(norm)
         input_nc = outer_nc if input_nc is None else input_nc
         downconv = nn.Conv2d(input_nc, inner_nc, 4, stride=2, padding=1, bias=bias)
-        if outermost:
+        self.head = FullResolutionHead(input_nc, inner_nc, outer_nc, head) if outermost and head else None
+        if outermost and self.head is not None:
+            up = _upsample_layer(inner_nc * 2, inner_nc, upsample, 4, True)
+            layers = [downconv, submodule, nn.ReLU(True), up, nn.ReLU(True)]
+        elif outermost:
             up = _upsample_layer(inner_nc * 2, outer_nc, upsample, 4, True)
             layers = [downconv, submodule, nn.ReLU(True), up, nn.Tanh()]
         elif innermost:
@@ -151,6 +179,8 @@ class UnetSkipConnectionBlock(nn.Module):
         self.model = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.head is not None:
+            return self.head(x, self.model(x))
         if self.outermost:
             return self.model(x)
         return torch.cat([x, self.model(x)], 1)
@@ -159,11 +189,12 @@ class UnetSkipConnectionBlock(nn.Module):
 class UnetGenerator(nn.Module):
     """U-Net with ``num_downs`` stride-2 levels (8 for 256×256 inputs: "unet_256").
 
-    Input N×input_nc×H×W with H and W divisible by 2**num_downs; output in [-1, 1].
+    Input N×input_nc×H×W with H and W divisible by 2**num_downs; output in [-1, 1]. ``head`` > 0
+    adds a full-resolution head of that width (see the module docstring).
     """
 
     def __init__(self, input_nc: int = 3, output_nc: int = 3, num_downs: int = 8, ngf: int = 64,
-                 norm: str = "batch", upsample: str = "transpose") -> None:
+                 norm: str = "batch", upsample: str = "transpose", head: int = 0) -> None:
         super().__init__()
         if num_downs < 5:
             raise ValueError(f"num_downs must be >= 5, got {num_downs}")
@@ -176,7 +207,7 @@ class UnetGenerator(nn.Module):
         block = UnetSkipConnectionBlock(ngf * 2, ngf * 4, submodule=block, **kw)
         block = UnetSkipConnectionBlock(ngf, ngf * 2, submodule=block, **kw)
         self.model = UnetSkipConnectionBlock(output_nc, ngf, input_nc=input_nc, submodule=block,
-                                             outermost=True, **kw)
+                                             outermost=True, head=head, **kw)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
@@ -222,31 +253,35 @@ def init_weights(net: nn.Module, gain: float = 0.02) -> nn.Module:
 
 
 def _resnet(n_blocks: int) -> Callable[..., nn.Module]:
-    return lambda input_nc, output_nc, ngf, norm, upsample, blocks: ResnetGenerator(
+    return lambda input_nc, output_nc, ngf, norm, upsample, blocks, head: ResnetGenerator(
         input_nc, output_nc, ngf, n_blocks if blocks is None else blocks, norm, upsample)
 
 
-# name -> constructor(input_nc, output_nc, ngf, norm, upsample, n_blocks or None)
+# name -> constructor(input_nc, output_nc, ngf, norm, upsample, n_blocks or None, head width or 0)
 GENERATORS: dict[str, Callable[..., nn.Module]] = {
     "resnet_9blocks": _resnet(9),
     "resnet_6blocks": _resnet(6),
     "resnet": _resnet(9),  # "resnet" + n_blocks: any depth (small ones for tests and the demo)
-    "unet_128": lambda input_nc, output_nc, ngf, norm, upsample, blocks: UnetGenerator(
-        input_nc, output_nc, 7, ngf, norm, upsample),
-    "unet_256": lambda input_nc, output_nc, ngf, norm, upsample, blocks: UnetGenerator(
-        input_nc, output_nc, 8, ngf, norm, upsample),
+    "unet_128": lambda input_nc, output_nc, ngf, norm, upsample, blocks, head: UnetGenerator(
+        input_nc, output_nc, 7, ngf, norm, upsample, head),
+    "unet_256": lambda input_nc, output_nc, ngf, norm, upsample, blocks, head: UnetGenerator(
+        input_nc, output_nc, 8, ngf, norm, upsample, head),
 }
 
 
 def define_G(name: str, input_nc: int = 3, output_nc: int = 3, ngf: int = 64, norm: str = "instance",
-             upsample: str = "transpose", n_blocks: int | None = None, init_gain: float = 0.02) -> nn.Module:
+             upsample: str = "transpose", n_blocks: int | None = None, init_gain: float = 0.02,
+             head: int = 0) -> nn.Module:
     """Build and initialise a generator from ``GENERATORS``. ``n_blocks`` overrides the block
-    count of the ResNet generators (required meaning for ``name="resnet"``; default 9)."""
+    count of the ResNet generators (required meaning for ``name="resnet"``; default 9); ``head``
+    > 0 gives a U-Net a full-resolution head of that width."""
     if name not in GENERATORS:
         raise ValueError(f"unknown generator {name!r}; choose one of {sorted(GENERATORS)}")
     if n_blocks is not None and not name.startswith("resnet"):
         raise ValueError(f"n_blocks applies to ResNet generators only, not {name!r}")
-    return init_weights(GENERATORS[name](input_nc, output_nc, ngf, norm, upsample, n_blocks), init_gain)
+    if head and not name.startswith("unet"):
+        raise ValueError(f"a full-resolution head applies to U-Net generators only, not {name!r}")
+    return init_weights(GENERATORS[name](input_nc, output_nc, ngf, norm, upsample, n_blocks, head), init_gain)
 
 
 def define_D(input_nc: int = 3, ndf: int = 64, n_layers: int = 3, norm: str = "instance",

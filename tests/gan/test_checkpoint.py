@@ -127,3 +127,12 @@ def test_networks_only_file_round_trips_in_fp16_and_refuses_a_training_checkpoin
     torch.save({"format": C.WEIGHTS_FORMAT, "nets": {"netG_A": {}}}, tmp_path / "part.pt")
     with pytest.raises(C.CheckpointError, match="without netG_B, netD_A, netD_B"):
         C.load_weights(tmp_path / "part.pt")
+
+
+def test_a_full_resolution_head_is_another_architecture():
+    saved = config_from_preset("cyclegan", netG="unet_128", ngf=4).to_dict()
+    with pytest.raises(C.CheckpointError, match=r"x.pt: checkpoint from another architecture: "
+                                              r"full_res_head=0 in the checkpoint but 4 here"):
+        C.check_architecture("x.pt", saved, config_from_preset("cyclegan", netG="unet_128", ngf=4, full_res_head=4))
+    with pytest.raises(ValueError, match="full_res_head applies to U-Net generators only, not netG 'resnet'"):
+        config_from_preset("cyclegan", netG="resnet", n_blocks=1, full_res_head=4)

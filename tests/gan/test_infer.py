@@ -261,3 +261,26 @@ def test_a_saved_test_config_repeats_the_run_with_config(trained, tmp_path, caps
     with pytest.raises(SystemExit):
         parse_args(["--input", str(src)])
     assert "--checkpoint, --out are required" in capsys.readouterr().err
+
+
+def test_a_headed_unet_checkpoint_translates_as_trained(tmp_path):
+    torch.manual_seed(1)
+    cfg = config_from_preset("mask_loss_overlay", netG="unet_128", ngf=4, ndf=4, n_layers_D=2, vgg_weights="none",
+                             upsample="resize", full_res_head=4)
+    model = CycleGANModel(cfg)
+    path = tmp_path / "headed.pt"
+    save_checkpoint(path, {"config": cfg.to_dict(), "model": model.state_dict(), "epoch": 1})
+    t = Translator.from_checkpoint(path, size=None, overlay=False)
+    image = photo(256, 256)  # twice the divisor: no padding, so the same input reaches the generator
+    x = torch.from_numpy(image).permute(2, 0, 1)[None].float() / 127.5 - 1
+    with torch.no_grad():
+        expected = model.netG_A.eval()(x)
+    got = torch.from_numpy(t(image)).permute(2, 0, 1)[None].float() / 127.5 - 1
+    assert (got - expected).abs().max() <= 1.5 / 127.5  # uint8 quantisation
+    # the same weights read with a config without the head: one clear error naming what does not fit
+    plain = tmp_path / "g.pth"
+    torch.save(model.networks_state_dict()["G_A"], plain)
+    no_head = config_from_preset("mask_loss_overlay", netG="unet_128", ngf=4, upsample="resize")
+    with pytest.raises(CheckpointError, match=r"weights do not fit the generator unet_128, ngf 4.*"
+                                              r"4 unexpected keys \(e.g. model.head.mix.1.weight"):
+        Translator.from_checkpoint(plain, config=no_head, size=None)
