@@ -111,3 +111,25 @@ def test_a_missing_or_foreign_checkpoint_is_one_clear_line(tmp_path):
                            str(other)], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert proc.returncode == 2 and "not a networks-only CycleGAN file" in proc.stderr.strip().splitlines()[-1]
     assert not (tmp_path / "out" / "data").exists()  # refused before any work
+
+
+@pytest.mark.slow
+def test_the_demos_gan_keeps_the_subject_and_blurs_the_background(tmp_path):
+    """The demo's mask_loss_overlay column as `make demo` makes it (shipped checkpoint + 150 live
+    steps, no test-time overlay), on its three synthetic scenes: subject PSNR >= 26 dB, background
+    HF ratio <= 0.5, background colour shift <= 4 grey levels (issue 16's targets; measured 28.1 /
+    0.055 / 2.7). The checkpoint without the full-resolution head scored 21 dB here. About 2 min."""
+    import csv
+
+    out = tmp_path / "demo_out"
+    proc = subprocess.run([sys.executable, "scripts/demo.py", "--out", str(out), "--presets", "mask_loss_overlay",
+                           "--gan-jobs", "1", "--quiet"], capture_output=True, text=True, timeout=900, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    with open(out / "metrics.csv", newline="") as f:
+        rows = [r for r in csv.DictReader(f)
+                if r["scope"] == "image" and r["method"] == "mask_loss_overlay" and r["image"].startswith("scene_")]
+    assert len(rows) == 3
+    mean = {k: sum(float(r[k]) for r in rows) / 3 for k in ("subject_psnr", "bg_blur", "bg_shift")}
+    assert mean["subject_psnr"] >= 26.0, mean
+    assert mean["bg_blur"] <= 0.5, mean
+    assert mean["bg_shift"] <= 4.0, mean
