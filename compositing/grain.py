@@ -95,7 +95,6 @@ def _ac_basis() -> np.ndarray:
     return q[:, 1:]
 
 
-@functools.lru_cache(maxsize=None)
 def _patch_correlation(width: float) -> np.ndarray:
     """Covariance of :func:`_ac_basis`-projected P×P patches of the model's noise at σ = 1:
     the autocorrelation of :func:`_gaussian` (``width``) at every pair of patch offsets."""
@@ -141,7 +140,6 @@ def _flat_pixels(y: np.ndarray) -> np.ndarray:
     return inner & (structure <= np.quantile(structure[inner], _FLAT_SHARE))
 
 
-@functools.lru_cache(maxsize=None)
 def _selected_correlation(width: float, size: int = 256) -> np.ndarray | None:
     """:func:`_patch_correlation` measured on a realisation of the model's noise (σ = 1, fixed
     seed) at the patches :func:`_flat_pixels` picks in it: where noise alone decides which
