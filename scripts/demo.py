@@ -48,8 +48,9 @@ log = logging.getLogger("demo")
 # fit the shipped checkpoint in fp16 (about 2.6 MB).
 DEMO_GAN_MODEL = {"netG": "unet_128", "ngf": 8, "full_res_head": 8, "ndf": 16, "n_layers_D": 3,
                   "upsample": "resize", "vgg_weights": "none"}
-DEMO_GAN_DESCRIPTION = ("U-Net-128 generator (ngf 8, full-resolution head of width 8, resize-convolution), "
-                        "3-layer PatchGAN (ndf 16), random VGG features")
+DEMO_GAN_DESCRIPTION = (f"U-Net-128 generator (ngf {DEMO_GAN_MODEL['ngf']}, full-resolution head of width "
+                        f"{DEMO_GAN_MODEL['full_res_head']}, resize-convolution), {DEMO_GAN_MODEL['n_layers_D']}-layer "
+                        f"PatchGAN (ndf {DEMO_GAN_MODEL['ndf']}), random VGG features")
 # The shipped checkpoint: one mask_loss_overlay run that every preset continues live. Adam at
 # 1e-3 for the offline run (the presets' 2e-4 left colour casts after a few hundred steps), at
 # 5e-5 for the live continuation: it starts with fresh Adam moments on trained weights, and at
