@@ -1,4 +1,5 @@
 """The real-photo benchmark on a tiny folder laid out like the team's real portraits."""
+import math
 from pathlib import Path
 
 import cv2
@@ -28,16 +29,28 @@ def test_real_photo_benchmark_scores_methods_and_published_results(tmp_path):
     def renderer(variant: B.Variant, image: np.ndarray) -> np.ndarray:  # no segmenter needed
         return image.copy() if variant.name == "identity" else cv2.GaussianBlur(image, (0, 0), 1.0)
 
-    summary, bad = B.run_folder(folder, out, [B.Variant("identity", "box"), B.Variant("blur", "box")],
-                                renderer=renderer, crop_columns=["identity", "paper:blurry"])
+    def no_person(sub: str, path: Path, image: np.ndarray) -> np.ndarray:
+        return np.zeros(image.shape[:2], np.float32)
+
+    summaries, bad = B.run_folder(folder, out, [B.Variant("identity", "box"), B.Variant("blur", "box")],
+                                  renderer=renderer, crop_columns=["identity", "paper:blurry"],
+                                  scorings={"folder": B.folder_masker(folder), "none": no_person})
+    summary = summaries["folder"]
     assert bad == 0 and set(summary) == {"identity", "blur", "paper:blurry"}
     assert summary["identity"]["rim2"] == 1.0 and summary["identity"]["subject_psnr"] == float("inf")
     assert summary["identity"]["bg_grey"] == 0.0 and summary["identity"]["edge_in"] == 1.0
     # the references are the synthetic shallow-DoF renders: blurring moves the inputs towards them
     assert summary["identity"]["gap"] > summary["blur"]["gap"]
     assert summary["paper:blurry"]["subject_psnr"] < 40  # the whole frame blurred
+    assert 0.0 < summary["blur"]["w1_p"] <= 1.0
+    # each scoring on its own masks: without a person there is no ring and no subject
+    assert math.isnan(summaries["none"]["identity"]["rim2"]) and math.isnan(summaries["none"]["blur"]["subject_psnr"])
+    assert summaries["none"]["identity"]["seconds"] == summary["identity"]["seconds"]  # one render, timed once
     table = (out / "table.md").read_text(encoding="utf-8")
     assert "| paper:blurry |" in table and "rim2 (≤ 1.3)" in table
+    assert "Scored with the folder's DeepLab masks" in table and "Scored with none" in table
+    assert table.count("Resolution at this size: two samples of 2 drawn from the reference") == 2
+    assert (out / "scores" / "none" / "metrics.csv").is_file() and (out / "scores" / "folder" / "metrics.csv").is_file()
     assert (out / "gallery" / "index.html").is_file() and (out / "results" / "paper_blurry" / "0.png").is_file()
     sheet = cv2.imread(str(out / "crops.png"))
     assert sheet.shape[1] == 3 * 192 and sheet.shape[0] == 18 + 2 * 192  # input + 2 columns, 2 photos

@@ -366,6 +366,28 @@ def test_sharpness_gap_and_w1():
     assert math.isnan(M.sharpness_gap(np.array([]), ref))
 
 
+def test_w1_permutation_p_tells_same_from_shifted_sets():
+    rng = np.random.default_rng(3)
+    ref = rng.normal(0.0, 1.5, 40)
+    same = M.sharpness_w1_p(rng.normal(0.0, 1.5, 40), ref, draws=500)
+    shifted = M.sharpness_w1_p(rng.normal(2.0, 1.5, 40), ref, draws=500)
+    assert same > 0.05 and shifted < 0.01
+    assert shifted >= 1 / 501  # never 0: the observed split counts (Phipson & Smyth)
+    assert math.isnan(M.sharpness_w1_p(np.array([np.nan]), ref))
+
+
+def test_sharpness_floor_scales_with_spread_and_sample_size():
+    ref = np.random.default_rng(4).normal(0.0, 1.5, 400)
+    at40, wide = M.sharpness_floor(ref, 40), M.sharpness_floor(2.0 * ref, 40)
+    # the same draws: W1 and the gap are scale-equivariant
+    assert wide["w1"] == pytest.approx(2.0 * at40["w1"]) and wide["gap"] == pytest.approx(2.0 * at40["gap"])
+    # sampling noise falls like 1/sqrt(n): 4x the sample, about half the floor
+    assert M.sharpness_floor(ref, 160)["w1"] == pytest.approx(at40["w1"] / 2.0, rel=0.15)
+    # for 40 draws of spread 1.5 a W1 of 0.12 is far below the resolution
+    assert at40["w1"] > 0.3 and at40["p_w1_le_0.12"] < 0.02
+    assert math.isnan(M.sharpness_floor(np.array([]), 40)["w1"])
+
+
 def test_real_photo_metrics_in_the_registry():
     image, mask = _noise_scene()
     res = M.compute_image_metrics(image, image, mask)
