@@ -8,7 +8,9 @@
 Each benchmark lives in bench/bench_<name>.py as ``run(quick: bool) -> str`` (a Markdown
 section). Speed-ups are ratios against a baseline measured in the same run. Benchmarks in
 ``TAKES_PHOTOS`` also measure on a folder of real photos when ``--photos`` names one (it is not
-part of the project; without it they measure on bundled material only and say so).
+part of the project; without it they measure on bundled material only and say so). A section
+that says "Skipped" keeps its section of the report it overwrites, marked as kept, so a run
+without the photos does not erase the last real-photo tables.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import datetime
 import logging
 import os
 import platform
+import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -120,11 +123,41 @@ def parse_args(argv: list[str] | None = None) -> BenchConfig:
     return BenchConfig(out=a.out, only=a.only, quick=a.quick, photos=a.photos)
 
 
+def _sections(markdown: str) -> list[str]:
+    """The ``### `` sections of a report (each from its heading to the next), in order."""
+    parts = re.split(r"(?m)^(?=### )", markdown)
+    return [part for part in parts if part.startswith("### ")]
+
+
+KEPT_PREFIX = "_Kept from the previous report: this run skipped it"
+
+
+def keep_skipped(report: str, previous: str) -> str:
+    """``report`` with each section that says "Skipped: REASON" replaced by the section of
+    ``previous`` whose heading starts with the same title, if there is one, marked as kept: a run
+    without the photos folder does not erase the last measured real-photo tables."""
+    old = {sec.split("\n", 1)[0]: sec for sec in _sections(previous)}
+    for sec in _sections(report):
+        heading, _, body = sec.partition("\n")
+        skipped = re.search(r"^Skipped: (.*?)\.?$", body, re.M)
+        match = next((old_sec for title, old_sec in old.items() if title.startswith(heading)), None)
+        if skipped is None or match is None:
+            continue
+        old_heading, _, old_body = match.partition("\n")
+        kept = [line for line in old_body.strip("\n").split("\n\n") if not line.startswith(KEPT_PREFIX)]
+        note = f"{KEPT_PREFIX} ({skipped.group(1)})._"
+        report = report.replace(sec, "\n\n".join([old_heading, note, *kept]) + "\n\n", 1)
+    return report
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     cfg = parse_args(argv)
     report, failed = run(cfg)
-    write_text(ROOT / cfg.out if not Path(cfg.out).is_absolute() else Path(cfg.out), report)
+    out = ROOT / cfg.out if not Path(cfg.out).is_absolute() else Path(cfg.out)
+    if out.is_file():
+        report = keep_skipped(report, out.read_text(encoding="utf-8"))
+    write_text(out, report)
     print(report)
     return 1 if failed else 0
 
