@@ -68,7 +68,7 @@ class LensParams:
     focal_length_mm: float = 85.0
     f_number: float = 1.8
     sensor_width_mm: float = 36.0
-    strength: float = 0.01  # relative mode: radius = strength · width · |d − d_f| (bench/BENCHMARKS.md, "Calibration")
+    strength: float = 0.006  # relative mode: radius = strength · width · |d − d_f| (bench/BENCHMARKS.md, "Real portraits")
     max_radius_frac: float = 0.08  # CoC radius clipped to this fraction of the image width
     blades: int = 0  # 0: disk aperture; n ≥ 3: n-blade polygon
     rotation_deg: float = 0.0
