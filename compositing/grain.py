@@ -215,12 +215,15 @@ CHROMA_MIN = 0.75
 _U8_MEAN, _U8_STD = 127.5, float(np.sqrt((256.0**2 - 1.0) / 12.0))
 
 
-def _field(rng: np.random.Generator, shape: tuple[int, int], width: float, sigma: float) -> np.ndarray:
-    """Noise of std ``sigma`` and ``shape`` correlated by a Gaussian of ``width`` px, float32:
-    uniform white noise (random bytes; after the Gaussian it is close to normal by the central
-    limit theorem) filtered, centred and scaled in one pass (the filtered noise's std is the
-    uniform's times the kernel's L2 norm)."""
-    white = np.frombuffer(rng.bytes(shape[0] * shape[1]), np.uint8).reshape(shape)
+def _white(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+    """Uniform 8-bit white noise of ``shape`` (random bytes: the cheapest numbers to draw)."""
+    return np.frombuffer(rng.bytes(shape[0] * shape[1]), np.uint8).reshape(shape)
+
+
+def _field_of(white: np.ndarray, width: float, sigma: float) -> np.ndarray:
+    """``white`` (uint8, :func:`_white`) correlated by a Gaussian of ``width`` px, centred and
+    scaled to std ``sigma`` in one pass (the filtered noise's std is the uniform's times the
+    kernel's L2 norm), float32, edges reflected."""
     if width <= 0:
         k = sigma / _U8_STD
         return cv2.addWeighted(white.astype(np.float32), k, white.astype(np.float32), 0.0, -_U8_MEAN * k)
@@ -228,6 +231,13 @@ def _field(rng: np.random.Generator, shape: tuple[int, int], width: float, sigma
     k = sigma / (_U8_STD * float(np.sum(g1 * g1)))  # the 2-D kernel's L2 norm is Σ g1²
     return cv2.sepFilter2D(white, cv2.CV_32F, (g1 * k).astype(np.float32), g1.astype(np.float32),
                            delta=-_U8_MEAN * k, borderType=cv2.BORDER_REFLECT)
+
+
+def _field(rng: np.random.Generator, shape: tuple[int, int], width: float, sigma: float) -> np.ndarray:
+    """Noise of std ``sigma`` and ``shape`` correlated by a Gaussian of ``width`` px, float32:
+    uniform white noise (after the Gaussian it is close to normal by the central limit theorem)
+    filtered, centred and scaled (:func:`_field_of`)."""
+    return _field_of(_white(rng, shape), width, sigma)
 
 
 def _upsampling_gain(field: np.ndarray) -> float:
@@ -292,39 +302,65 @@ def restore_weight(alpha: np.ndarray, kept: np.ndarray) -> np.ndarray:
     return np.sqrt(np.clip(1.0 - a * a - (1.0 - a) ** 2 * np.asarray(kept, np.float32), 0.0, 1.0))
 
 
-def photo_weight(alpha: np.ndarray, kept: np.ndarray) -> np.ndarray:
+SOFT = (1.0 / 512, 1.0 - 1.0 / 512)  # matte values between these are soft; above, subject
+
+
+def soft_pixels(alpha: np.ndarray) -> np.ndarray:
+    """Flat indices of the matte's soft pixels (``SOFT``: neither background nor subject)."""
+    return np.flatnonzero(cv2.inRange(alpha, *SOFT).reshape(-1))
+
+
+def photo_weight(alpha: np.ndarray, kept: np.ndarray, soft: np.ndarray | None = None) -> np.ndarray:
     """:func:`restore_weight` for a whole photo: ``alpha`` the full-size matte of the sharp
     subject, ``kept`` (smooth) at any smaller size. The background's weight √(1 − kept) is
-    upsampled; the subject (α ≈ 1) gets 0 and only the matte's soft pixels the full formula."""
+    upsampled; the subject (α ≈ 1) gets 0 and only the matte's soft pixels (``soft``, their
+    :func:`soft_pixels` when the caller has them) the full formula."""
     h, w = alpha.shape
     weight = cv2.resize(np.sqrt(np.clip(1.0 - kept, 0.0, 1.0)), (w, h), interpolation=cv2.INTER_LINEAR)
-    lo, hi = 1.0 / 512, 1.0 - 1.0 / 512
-    np.putmask(weight, cv2.inRange(alpha, hi, float(np.finfo(np.float32).max)).view(bool), 0.0)
-    idx = np.flatnonzero(cv2.inRange(alpha, lo, hi).reshape(-1))
+    np.putmask(weight, cv2.inRange(alpha, SOFT[1], float(np.finfo(np.float32).max)).view(bool), 0.0)
+    idx = soft_pixels(alpha) if soft is None else soft
     flat = weight.reshape(-1)
     flat[idx] = restore_weight(alpha.reshape(-1)[idx], 1.0 - flat[idx] ** 2)
     return weight
 
 
-def _clip_distance(image: np.ndarray) -> np.ndarray:
-    """Distance in code values of each pixel to the sensor's clip points, 0 and 255, over the
-    channels: min(min_c I, 255 − max_c I). uint8 H×W."""
-    r, g, b = cv2.split(np.ascontiguousarray(image))
-    return cv2.min(cv2.min(cv2.min(r, g), b), 255 - cv2.max(cv2.max(r, g), b))
-
-
 def apply_headroom(weight: np.ndarray, image: np.ndarray, sigma: float) -> np.ndarray:
     """``weight`` (float32 H×W, changed in place and returned) times the share of the grain each
-    pixel of ``image`` could have held, min(1, d / 2σ) with d its :func:`_clip_distance`: a
-    clipped sky or wall had its noise clipped away at the sensor, so it gets none. Only the
-    pixels with d < 2σ (few) are touched."""
-    d = _clip_distance(image)
+    pixel of ``image`` could have held, min(1, d / 2σ) with d = min(min_c I, 255 − max_c I) its
+    distance in code values to the sensor's clip points: a clipped sky or wall had its noise
+    clipped away at the sensor, so it gets none. Only the pixels with d < 2σ (few; found with one
+    ``inRange`` over the three channels) are touched."""
     limit = max(2.0 * sigma, 1e-6)
-    idx = np.flatnonzero(cv2.inRange(d, 0, int(np.ceil(limit)) - 1).reshape(-1))
-    if idx.size:
-        flat = weight.reshape(-1)
-        flat[idx] *= np.minimum(np.float32(1.0), d.reshape(-1)[idx] / np.float32(limit))
+    lo = int(np.ceil(limit))  # d ≥ lo ⟺ every channel in [lo, 255 − lo]: untouched
+    clear = cv2.inRange(image, (lo, lo, lo), (255 - lo, 255 - lo, 255 - lo))
+    if cv2.countNonZero(clear) == clear.size:
+        return weight
+    idx = np.flatnonzero(clear.reshape(-1) == 0)
+    px = image.reshape(-1, 3)[idx]
+    d = np.minimum(px.min(axis=1), 255 - px.max(axis=1)).astype(np.float32)
+    flat = weight.reshape(-1)
+    flat[idx] *= np.minimum(np.float32(1.0), d / np.float32(limit))
     return weight
+
+
+STRIP_ROWS = 256  # rows per strip of the luma grain: its buffers stay small and are reused
+
+
+def _add_luma_strips(result: np.ndarray, white: np.ndarray, model: GrainModel, weight: np.ndarray) -> None:
+    """``result`` += the luma field of :func:`_field` (from the uint8 ``white`` noise) × ``weight``
+    in all three channels, rounded and saturated, one strip of rows at a time: each strip is
+    filtered with ``pad`` rows of its neighbours, so the sum is the same as from the whole field,
+    without the whole-image float, int16 and three-channel copies."""
+    h = result.shape[0]
+    width, sigma = model.width[0], model.sigma[0]
+    pad = int(np.ceil(3 * width)) if width > 0 else 0  # the kernel's radius (:func:`_field_of`)
+    for r0 in range(0, h, STRIP_ROWS):
+        r1 = min(h, r0 + STRIP_ROWS)
+        a, b = max(0, r0 - pad), min(h, r1 + pad)
+        y = _field_of(white[a:b], width, sigma)[r0 - a:r1 - a]
+        y = cv2.multiply(y, weight[r0:r1])
+        y16 = cv2.addWeighted(y, 1.0, y, 0.0, 0.0, dtype=cv2.CV_16S)
+        cv2.add(result[r0:r1], cv2.merge([y16, y16, y16]), dst=result[r0:r1], dtype=cv2.CV_8U)
 
 
 def add_grain(result: np.ndarray, image: np.ndarray, weight: np.ndarray, seed: int) -> np.ndarray:
@@ -336,12 +372,10 @@ def add_grain(result: np.ndarray, image: np.ndarray, weight: np.ndarray, seed: i
         return result
     apply_headroom(weight, image, model.sigma[0])
     seeds = image_seed(image, seed)
-    if max(model.sigma[1:]) < CHROMA_MIN:  # luma only: rounded to int16 once (the same sum, a
-        # third of the float traffic), then the same in all three channels
-        y = _luma(np.random.default_rng(seeds), model, result.shape[:2], weight)
-        y16 = cv2.addWeighted(y, 1.0, y, 0.0, 0.0, dtype=cv2.CV_16S)
-        noise = cv2.merge([y16, y16, y16])
-    else:
-        noise = synthesize(model, result.shape[:2], seeds, weight)
+    if max(model.sigma[1:]) < CHROMA_MIN:  # luma only: the same noise in all three channels
+        if model.sigma[0] > 0:
+            _add_luma_strips(result, _white(np.random.default_rng(seeds), result.shape[:2]), model, weight)
+        return result
+    noise = synthesize(model, result.shape[:2], seeds, weight)
     cv2.add(result, noise, dst=result, dtype=cv2.CV_8U)  # rounded and saturated to 0…255
     return result

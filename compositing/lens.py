@@ -396,8 +396,7 @@ def lens_blur(image: np.ndarray, mask: np.ndarray, depth: np.ndarray, focus_dept
     if subject_in_focus:
         side = min(work)  # blur-fusion radii at the working size: 4.5 % and 1.2 % of the short side
         fg_means = fusion_means(low, alpha_low, (max(3, round(0.045 * side)), max(1, round(0.012 * side))))
-        lo, hi = 1.0 / 512, 1.0 - 1.0 / 512
-        idx = np.flatnonzero(cv2.inRange(mask, lo, hi).reshape(-1))
+        idx = soft = grain.soft_pixels(mask)
         if idx.size:
             yy, xx = np.divmod(idx, w)
             a = mask.reshape(-1)[idx][:, None]
@@ -412,7 +411,7 @@ def lens_blur(image: np.ndarray, mask: np.ndarray, depth: np.ndarray, focus_dept
                 f_b, b_b = fg_means
                 fg_premul = a * fuse_foreground(lin, a[:, 0], _sample(f_b, full, yy, xx), _sample(b_b, full, yy, xx))
             result.reshape(-1, 3)[idx] = linear_to_srgb8(fg_premul + (1.0 - a) * base)
-        cv2.copyTo(image, cv2.inRange(mask, hi, float(np.finfo(np.float32).max)), result)
+        cv2.copyTo(image, cv2.inRange(mask, grain.SOFT[1], float(np.finfo(np.float32).max)), result)
     # objects in front of the subject blur over it
     if front_w.any():
         prem_f, cover_f = composite_layers(color, rho, front_w, layer_levels(rho, front_w, params.max_layers), params)
@@ -427,5 +426,6 @@ def lens_blur(image: np.ndarray, mask: np.ndarray, depth: np.ndarray, focus_dept
         kept = keep_low if region is not None else np.zeros_like(rho_bg)
         kept = kept * kept + (1.0 - kept) ** 2 * grain.noise_kept(np.abs(rho_bg / np.float32(sx)), params.blades, params.rotation_deg)
         alpha = mask if subject_in_focus else np.zeros(full, np.float32)
-        result = grain.add_grain(result, image, grain.photo_weight(alpha, kept), params.seed)
+        weight = grain.photo_weight(alpha, kept, soft if subject_in_focus else np.zeros(0, np.int64))
+        result = grain.add_grain(result, image, weight, params.seed)
     return result

@@ -131,6 +131,24 @@ def test_clipped_pixels_get_no_grain():
     np.testing.assert_allclose(weight, [[0.0, 0.4, 0.8, 0.4]])
 
 
+@pytest.mark.parametrize("width", [0.0, 0.6, 1.5])
+def test_luma_grain_in_strips_equals_the_whole_field(width):
+    """The strips are filtered with their neighbours' rows: the sum is the whole field's, bit for
+    bit, across strip boundaries (3 strips) and at the image's own edges (reflected)."""
+    h, w = 2 * grain.STRIP_ROWS + 37, 45
+    rng = np.random.default_rng(5)
+    white = rng.integers(0, 256, (h, w), dtype=np.uint8)
+    weight = rng.random((h, w), dtype=np.float32)
+    base = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    model = grain.GrainModel((6.0, 0.0, 0.0), (width, 0.0, 0.0))
+    expected_y = np.rint(grain._field_of(white, width, 6.0) * weight)  # cv2 rounds half to even, as rint
+    expected = np.clip(base.astype(np.int32) + expected_y.astype(np.int32)[..., None], 0, 255).astype(np.uint8)
+    got = base.copy()
+    grain._add_luma_strips(got, white, model, weight)
+    np.testing.assert_array_equal(got, expected)
+    assert (got != base).mean() > 0.5
+
+
 def test_synthesized_noise_has_the_model_statistics():
     model = grain.GrainModel((5.0, 2.0, 2.0), (0.8, 1.0, 1.0))
     rgb = grain.synthesize(model, (256, 256), [3])
