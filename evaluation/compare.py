@@ -50,6 +50,7 @@ SET_METRIC_LABELS = {
     "blur_w1": "blur-distribution W₁ vs reference",
     "sharpness_gap": "background sharpness gap vs reference (ln)",
     "sharpness_w1": "background sharpness W₁ vs reference (ln)",
+    "sharpness_w1_p": "W₁ permutation p (large: not told apart from the reference)",
 }
 EXTRA_LABELS = {"truth_lpips": "LPIPS vs ground truth", "seconds": "seconds per image"}
 _CAPTION_KEYS = (("bg_blur", "blur"), ("halo", "halo"), ("checkerboard", "ckb"), ("subject_ssim", "SSIMₛ"),
@@ -461,7 +462,8 @@ def run_compare(
             entry = {"blur_w1": M.blur_distribution_distance(np.concatenate(samples[r.name] or [np.zeros(0)]),
                                                              ref_samples),
                      "sharpness_gap": M.sharpness_gap(np.array(sharpness[r.name]), ref_sharpness),
-                     "sharpness_w1": M.sharpness_w1(np.array(sharpness[r.name]), ref_sharpness)}
+                     "sharpness_w1": M.sharpness_w1(np.array(sharpness[r.name]), ref_sharpness),
+                     "sharpness_w1_p": M.sharpness_w1_p(np.array(sharpness[r.name]), ref_sharpness)}
             if extractor is not None:
                 entry["fid"] = M.fid_from_features(np.array(feats[r.name]), ref_feats)
                 entry["kid"] = M.kid_from_features(np.array(feats[r.name]), ref_feats)

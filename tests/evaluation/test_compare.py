@@ -398,6 +398,7 @@ def test_published_result_folders_are_extra_columns(data, tmp_path):
     sm = res.set_metrics
     assert sm["paper"]["sharpness_w1"] < sm["identity"]["sharpness_w1"]
     assert sm["identity"]["sharpness_gap"] > sm["paper"]["sharpness_gap"]
+    assert 0.0 < sm["paper"]["sharpness_w1_p"] <= 1.0
     assert (tmp_path / "out" / "results" / "paper" / "s1.png").is_file()
     with pytest.raises(ValueError, match="NAME=DIR"):
         published_renderer("paper")
