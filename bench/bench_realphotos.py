@@ -115,10 +115,10 @@ def check_folder(folder: Path) -> Optional[str]:
     return None
 
 
-Masker = Callable[[np.ndarray], np.ndarray]  # RGB photo → float32 person mask in [0, 1]
+MaskSource = Callable[[str, Path, np.ndarray], np.ndarray]  # (sub-folder, photo path, photo) → mask
 
 
-def folder_masker(folder: Path) -> Callable[[str, Path, np.ndarray], np.ndarray]:
+def folder_masker(folder: Path) -> MaskSource:
     """Scoring masks from the folder: ``SUB_masks/ID.png`` for the photo ``SUB/ID.png``."""
     def masks(sub: str, path: Path, image: np.ndarray) -> np.ndarray:
         return _read_mask(folder / f"{sub}_masks" / f"{path.stem}.png", image.shape[:2])
@@ -126,7 +126,7 @@ def folder_masker(folder: Path) -> Callable[[str, Path, np.ndarray], np.ndarray]
     return masks
 
 
-def reference_sharpness(folder: Path, mask_of: Callable[[str, Path, np.ndarray], np.ndarray]) -> np.ndarray:
+def reference_sharpness(folder: Path, mask_of: MaskSource) -> np.ndarray:
     """Per-photo background sharpness of ``shallow/``, its far background taken from ``mask_of``."""
     from datasets.io import list_images, read_image
     from evaluation import metrics as M
@@ -212,7 +212,6 @@ def crop_sheet(rows: Sequence[Sequence[np.ndarray]], titles: Sequence[str], cell
     return sheet
 
 
-MaskSource = Callable[[str, Path, np.ndarray], np.ndarray]  # (sub-folder, photo path, photo) → mask
 SCORING_NOTES = {
     "segmenter": "MediaPipe masks (the segmenter's raw mask of each photo at its 0.5 contour, the mask every "
                  "method starts from; issue 15's targets are stated for these)",
