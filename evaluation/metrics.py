@@ -277,12 +277,17 @@ def background_sharpness(image: np.ndarray, mask: np.ndarray) -> float:
     return float(np.log(_energy(image)[far].mean() + 1e-6))
 
 
+def _finite(values: np.ndarray) -> np.ndarray:
+    """The finite values of a set of per-image values, float64 (images whose region was empty are nan)."""
+    v = np.asarray(values, np.float64)
+    return v[np.isfinite(v)]
+
+
 def sharpness_gap(values: np.ndarray, reference: np.ndarray) -> float:
     """Signed gap of medians, median(values) − median(reference), of per-image
     :func:`background_sharpness` (natural log): < 0 smoother than the reference photos,
     > 0 sharper. ``nan`` when either set is empty."""
-    v, r = np.asarray(values, np.float64), np.asarray(reference, np.float64)
-    v, r = v[np.isfinite(v)], r[np.isfinite(r)]
+    v, r = _finite(values), _finite(reference)
     if v.size == 0 or r.size == 0:
         return math.nan
     return float(np.median(v) - np.median(r))
@@ -291,16 +296,10 @@ def sharpness_gap(values: np.ndarray, reference: np.ndarray) -> float:
 def sharpness_w1(values: np.ndarray, reference: np.ndarray) -> float:
     """Wasserstein-1 distance between the two sets of per-image :func:`background_sharpness`
     values (the whole distribution, not only its median; scipy.stats.wasserstein_distance)."""
-    v, r = np.asarray(values, np.float64), np.asarray(reference, np.float64)
-    v, r = v[np.isfinite(v)], r[np.isfinite(r)]
+    v, r = _finite(values), _finite(reference)
     if v.size == 0 or r.size == 0:
         return math.nan
     return float(stats.wasserstein_distance(v, r))
-
-
-def _finite(values: np.ndarray) -> np.ndarray:
-    v = np.asarray(values, np.float64)
-    return v[np.isfinite(v)]
 
 
 def sharpness_w1_p(values: np.ndarray, reference: np.ndarray, draws: int = 2000, seed: int = 0) -> float:
