@@ -59,3 +59,25 @@ def test_real_photo_benchmark_scores_methods_and_published_results(tmp_path):
 def test_real_photo_benchmark_skips_without_a_folder(tmp_path):
     assert "Skipped: no folder given" in B.run(quick=True)
     assert "missing sub-folder(s) ordinary" in B.run(quick=True, folder=str(tmp_path), out=str(tmp_path / "o"))
+
+
+def test_bad_photos_and_mismatched_masks_are_counted_named_and_skipped(tmp_path, caplog):
+    folder = _folder(tmp_path / "photos", n=3)
+    (folder / "ordinary" / "1.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")  # a broken download
+    write_image(folder / "ordinary_masks" / "2.png", np.zeros((64, 64), np.uint8))  # mask of another size
+    out = tmp_path / "out"
+
+    def renderer(variant: B.Variant, image: np.ndarray) -> np.ndarray:
+        return cv2.GaussianBlur(image, (0, 0), 1.0)
+
+    with caplog.at_level("ERROR"):
+        summaries, bad = B.run_folder(folder, out, [B.Variant("blur", "box")], renderer=renderer)
+    assert bad == 2
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 2
+    assert any("1.png" in e for e in errors) and any("2.png" in e and "64×64" in e for e in errors)
+    # the good photo is scored and written; nothing of the bad ones
+    assert summaries["folder"]["blur"]["rim2"] > 0
+    assert (out / "results" / "blur" / "0.png").is_file()
+    assert not (out / "results" / "blur" / "1.png").exists() and not (out / "results" / "blur" / "2.png").exists()
+    assert "1 portraits" in (out / "table.md").read_text(encoding="utf-8")
