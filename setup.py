@@ -39,7 +39,7 @@ setup(
     long_description_content_type="text/markdown",
     license="MIT",
     python_requires=">=3.10",
-    packages=find_packages(include=["datasets*", "segdepth*", "compositing*", "gan*", "evaluation*"]),
+    packages=find_packages(include=["plumbing*", "datasets*", "segdepth*", "compositing*", "gan*", "evaluation*"]),
     # the local fake Flickr answers from real answer shapes (datasets/testing/flickr/README.md)
     package_data={"datasets.testing": ["flickr/*.json", "flickr/README.md"]},
     install_requires=INSTALL_REQUIRES,

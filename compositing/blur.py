@@ -47,11 +47,12 @@ from typing import Optional
 import numpy as np
 from tqdm import tqdm
 
-from datasets.cli import (EXIT_CODES_EPILOG, EXIT_SOME_FAILED, EXIT_USAGE, KeyValues, add_download_flag, int_range,
+from plumbing.cli import (EXIT_CODES_EPILOG, EXIT_SOME_FAILED, EXIT_USAGE, KeyValues, add_download_flag, int_range,
                           output_folder)
-from datasets.config import add_config_option, parse_config_args, save_config
+from plumbing.config import add_config_option, parse_config_args, save_config
 from datasets.io import (DEFAULT_MAX_PIXELS, MAX_PIXELS_CEILING, ImageError, list_images, read_depth_with_unit,
-                         read_focal_35mm, read_image, remove_stale_temporaries, write_depth, write_image, write_json)
+                         read_focal_35mm, read_image, write_depth, write_image)
+from plumbing.files import remove_stale_temporaries, write_json
 from segdepth.depth import DEPTH_MODELS, build_depth_model
 from segdepth.segment import SEGMENTERS, build_segmenter
 

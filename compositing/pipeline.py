@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from . import matte
-from datasets.cli import check_types
+from plumbing.cli import check_types
 
 from .lens import COC_MODES, FOREGROUND_MODES, LensParams, lens_blur
 from .optics import Lens, coc_radius_px

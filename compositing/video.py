@@ -32,7 +32,7 @@ from typing import Callable, Iterator, Optional, Union
 import cv2
 import numpy as np
 
-from datasets.io import atomic_path
+from plumbing.files import atomic_path
 
 from .pipeline import METHODS, build_params, ineffective_params, params_for_depth, prepare, render_prepared
 

@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from datasets.cli import (EXIT_CODES_EPILOG, EXIT_SOME_FAILED, KeyValues, add_download_flag, float_range, int_range,
+from plumbing.cli import (EXIT_CODES_EPILOG, EXIT_SOME_FAILED, KeyValues, add_download_flag, float_range, int_range,
                           output_file, positive_int)
-from datasets.config import add_config_option, parse_config_args, save_config
+from plumbing.config import add_config_option, parse_config_args, save_config
 from segdepth.segment import SEGMENTERS, build_segmenter
 
 from .pipeline import METHODS, build_params

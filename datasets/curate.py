@@ -72,11 +72,12 @@ import imagehash
 import numpy as np
 from PIL import Image
 
-from datasets.cli import without_protobuf_note
-from datasets.config import save_config
+from plumbing.cli import without_protobuf_note
+from plumbing.config import save_config
 from datasets.curate_report import (read_decisions, table_markdown, thumb_fresh, thumb_path, write_decisions,
                                     write_features, write_rejects, write_review, write_summary, write_thumbnails)
-from datasets.io import ImageError, list_images, read_image_reduced, shrink_to, write_json
+from datasets.io import ImageError, list_images, read_image_reduced, shrink_to
+from plumbing.files import read_jsonl, write_json
 
 log = logging.getLogger(__name__)
 
@@ -480,10 +481,8 @@ def _table(items: list[Item], config: CurateConfig, scraped: dict[str, int], spl
 
 def _manifest(raw: Path) -> tuple[dict[str, dict], dict[str, int]]:
     """Manifest metadata by domain/file name and the number scraped per domain."""
-    from datasets.flickr import read_manifest
-
     meta, scraped = {}, Counter()
-    for r in read_manifest(raw / "manifest.jsonl"):
+    for r in read_jsonl(raw / "manifest.jsonl"):
         if r.get("status") == "ok" and r.get("file"):
             meta[f"{r['domain']}/{Path(r['file']).name}"] = r
             scraped[r["domain"]] += 1
@@ -550,7 +549,7 @@ def _warning_filters_for_both_threads() -> Iterator[None]:
     """The warning filters that each thread of the feature pass sets around its own calls, set once
     for both: ``warnings.catch_warnings`` is process-wide, not per thread, so when the worker's
     block around Image.open (datasets.io) ends it restores the filters of its start, dropping the
-    calling thread's filter of MediaPipe's protobuf note (datasets.cli.without_protobuf_note), and
+    calling thread's filter of MediaPipe's protobuf note (plumbing.cli.without_protobuf_note), and
     the reverse. Set here, before the worker starts and until it ends, both stay in force."""
     with without_protobuf_note(), warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # datasets.io's max_pixels replaces it

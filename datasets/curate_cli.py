@@ -10,9 +10,9 @@ import argparse
 import logging
 from typing import Callable, Optional, Sequence
 
-from datasets.cli import (EXIT_CODES_EPILOG, EXIT_SOME_FAILED, EXIT_USAGE, add_download_flag, float_range, int_range,
+from plumbing.cli import (EXIT_CODES_EPILOG, EXIT_SOME_FAILED, EXIT_USAGE, add_download_flag, float_range, int_range,
                           non_negative_int, output_folder)
-from datasets.config import add_config_option, parse_config_args
+from plumbing.config import add_config_option, parse_config_args
 from datasets.curate import CurateConfig, PersonCheckFactory, curate
 
 log = logging.getLogger("curate")

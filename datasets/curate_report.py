@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Callable, Optional
 
 import numpy as np
 
-from datasets import markdown
-from datasets.io import shrink_to, write_images, write_text
+from plumbing import markdown
+from datasets.io import shrink_to, write_images
+from plumbing.files import write_text
 
 if TYPE_CHECKING:  # for the annotations only: datasets.curate imports this module
     from datasets.curate import Item
@@ -191,7 +192,7 @@ def write_features(out: Path, items: list[Item], meta: dict[str, dict]) -> None:
 
 
 def table_markdown(rows: list[dict]) -> str:
-    """Table 1 rows (one dict per domain, the same keys) as a Markdown table (datasets.markdown)."""
+    """Table 1 rows (one dict per domain, the same keys) as a Markdown table (plumbing.markdown)."""
     keys = list(rows[0])
     return markdown.table(keys, [[r[k] for k in keys] for r in rows]) + "\n"
 

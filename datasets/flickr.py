@@ -51,8 +51,8 @@ import numpy as np
 import requests
 from PIL import Image, UnidentifiedImageError
 
-from datasets import markdown
-from datasets.io import append_jsonl, new_file_mode
+from plumbing import markdown
+from plumbing.files import append_jsonl, new_file_mode, read_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -632,43 +632,6 @@ class _Transient(Exception):
         self.retry_after = retry_after
 
 
-# --------------------------------------------------------------------------- manifest
-
-
-def read_manifest(path: Path, *, repair: bool = False) -> list[dict]:
-    """All records of a manifest JSONL (missing file → []).
-
-    A last line cut by a crash (no trailing newline, not valid JSON) is ignored; with
-    ``repair=True`` it is also truncated away so that later appends start on a fresh line.
-    Any other invalid line raises ValueError naming the file and line.
-    """
-    if not path.exists():
-        return []
-    data = path.read_bytes()
-    records = []
-    lines = data.split(b"\n")
-    tail = lines.pop()  # b"" when the file ends with a newline
-    for number, line in enumerate(lines, 1):
-        if line.strip():
-            try:
-                records.append(json.loads(line))
-            except ValueError:
-                raise ValueError(f"{path}: line {number} is not valid JSON") from None
-    if tail.strip():
-        try:
-            records.append(json.loads(tail))
-            if repair:
-                with open(path, "ab") as f:
-                    f.write(b"\n")
-        except ValueError:
-            log.warning("%s: ignoring a partial last line left by an interrupted run", path)
-            if repair:
-                with open(path, "rb+") as f:
-                    f.truncate(len(data) - len(tail))
-                    os.fsync(f.fileno())
-    return records
-
-
 # --------------------------------------------------------------------------- the scraper
 
 
@@ -792,7 +755,7 @@ def scrape(
     lock = _lock_out_dir(out)
     try:
         manifest = out / "manifest.jsonl"
-        records = read_manifest(manifest, repair=not config.dry_run)
+        records = read_jsonl(manifest, repair=not config.dry_run)
         backoff = Backoff(base_s=config.backoff_base_s, max_retries=config.max_retries)
         client = FlickrClient(
             api_key, config.api_url,

@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 from typing import Optional, Sequence
 
-from datasets.cli import (EXIT_CODES_EPILOG, EXIT_INTERRUPTED, EXIT_SOME_FAILED, EXIT_USAGE, float_range, int_range,
+from plumbing.cli import (EXIT_CODES_EPILOG, EXIT_INTERRUPTED, EXIT_SOME_FAILED, EXIT_USAGE, float_range, int_range,
                           non_negative_int, output_folder)
-from datasets.config import add_config_option, parse_config_args, save_config
+from plumbing.config import add_config_option, parse_config_args, save_config
 from datasets.flickr import (LICENSES, RESEARCH_LICENSES, FlickrError, FlickrPermanentError, RedactingFilter,
                              ScrapeConfig, load_domains, scrape)
 

@@ -32,7 +32,7 @@ from tqdm import tqdm
 from compositing.pipeline import (METHODS, Lazy, PhotoPipeline, Prepared, build_params,
                                   face_detector_factory, ineffective_params, params_for_depth, params_to_dict,
                                   render_prepared, wants_faces)
-from datasets.config import save_config
+from plumbing.config import save_config
 from datasets.io import (ImageError, list_photos, mask_path, photo_root, read_depth, read_focal_35mm, read_image,
                          read_mask, write_image)
 from evaluation import metrics as M

@@ -35,9 +35,9 @@ import logging
 from typing import Any, Optional
 
 from compositing.pipeline import METHODS, REFINEMENTS, build_params
-from datasets.cli import (EXIT_CODES_EPILOG, EXIT_SOME_FAILED, EXIT_USAGE, add_download_flag, int_range,
-                          output_folder, parse_key_values, torch_device)
-from datasets.config import add_config_option, parse_config_args
+from plumbing.cli import (EXIT_CODES_EPILOG, EXIT_SOME_FAILED, EXIT_USAGE, add_download_flag, int_range, output_folder,
+                          parse_key_values, torch_device)
+from plumbing.config import add_config_option, parse_config_args
 from datasets.io import ImageError
 
 from .compare import CompareConfig, build_renderers, run_compare

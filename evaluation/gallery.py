@@ -27,7 +27,8 @@ import numpy as np
 from dominate import tags as t
 from dominate.util import raw
 
-from datasets.io import write_image, write_text
+from datasets.io import write_image
+from plumbing.files import write_text
 from evaluation.report import format_value
 
 log = logging.getLogger(__name__)

@@ -27,8 +27,8 @@ from typing import Any, Optional, Sequence
 
 import torch
 
-from datasets import io
-from datasets.io import atomic_path
+from plumbing import files
+from plumbing.files import atomic_path
 from gan.model import ModelConfig
 
 log = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ def prune_checkpoints(run_dir: str | os.PathLike, keep: int) -> None:
 
 def remove_stale_temporaries(run_dir: str | os.PathLike) -> None:
     """Delete the temporary files a killed checkpoint write left in ``RUN/checkpoints``."""
-    io.remove_stale_temporaries(Path(run_dir) / CHECKPOINT_DIR, lambda target: target.startswith("ckpt_"))
+    files.remove_stale_temporaries(Path(run_dir) / CHECKPOINT_DIR, lambda target: target.startswith("ckpt_"))
 
 
 # --------------------------------------------------------------------------- writing and reading

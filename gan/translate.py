@@ -3,7 +3,7 @@
 ``TestConfig`` holds its settings; the run saves them as ``OUT/test_config.json`` with what the
 checkpoint decided filled in (the checkpoint file used, the overlay, the generator input size),
 so ``--config OUT/test_config.json`` repeats the run exactly (flags given beside it override the
-file, through :func:`datasets.config.parse_config_args`). ``scripts/test_cyclegan.py`` only
+file, through :func:`plumbing.config.parse_config_args`). ``scripts/test_cyclegan.py`` only
 calls :func:`main`.
 """
 from __future__ import annotations
@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from datasets.cli import EXIT_CODES_EPILOG, int_range, non_negative_int, output_folder, torch_device
-from datasets.config import add_config_option, parse_config_args, save_config
+from plumbing.cli import EXIT_CODES_EPILOG, int_range, non_negative_int, output_folder, torch_device
+from plumbing.config import add_config_option, parse_config_args, save_config
 from gan.checkpoint import resolve_checkpoint
 from gan.infer import DIRECTIONS, MODES, Translator, translate_folder
 

@@ -31,8 +31,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench import (bench_compositing, bench_curation, bench_dataset, bench_evaluation,  # noqa: E402
                    bench_gan, bench_realphotos, bench_segdepth, bench_webcam)
-from datasets.cli import EXIT_CODES_EPILOG, run_main  # noqa: E402
-from datasets.io import write_text  # noqa: E402
+from plumbing.cli import EXIT_CODES_EPILOG, run_main  # noqa: E402
+from plumbing.files import write_text  # noqa: E402
 
 
 BENCHES: dict[str, Callable[[bool], str]] = {

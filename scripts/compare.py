@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 
-from datasets.cli import run_main
+from plumbing.cli import run_main
 from evaluation.compare_cli import main
 
 if __name__ == "__main__":

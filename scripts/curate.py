@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Sequence
 
-from datasets.cli import run_main
+from plumbing.cli import run_main
 from datasets.curate_cli import parse_args, run  # noqa: F401  (parse_args: the program's parser)
 from segdepth.person import person_check_factory
 

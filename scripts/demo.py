@@ -34,9 +34,10 @@ import torch
 
 from compositing.pipeline import METHODS
 from datasets import io, synthetic
-from datasets.cli import EXIT_CODES_EPILOG, int_range, non_negative_int, output_folder, run_main
+from plumbing.cli import EXIT_CODES_EPILOG, int_range, non_negative_int, output_folder, run_main
 from gan.checkpoint import NETWORKS, load_weights, save_weights
 from gan.model import PRESETS
+from plumbing.files import write_json, write_text
 
 log = logging.getLogger("demo")
 
@@ -354,7 +355,7 @@ def write_index(cfg: DemoConfig, checkpoints: dict[str, Path], n_images: int) ->
         if checkpoints:
             t.p(gan_note(cfg))
     path = out / "index.html"
-    io.write_text(path, doc.render())
+    write_text(path, doc.render())
     return path
 
 
@@ -425,7 +426,7 @@ def parse_args(argv: Optional[list[str]] = None) -> DemoConfig:
 def main(argv: Optional[list[str]] = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     cfg = parse_args(argv)
-    io.write_json(Path(cfg.out) / "demo_config.json", dataclasses.asdict(cfg))
+    write_json(Path(cfg.out) / "demo_config.json", dataclasses.asdict(cfg))
     np.random.seed(cfg.seed)
     torch.set_num_threads(cfg.threads)
     if cfg.make_checkpoint:

@@ -2,7 +2,7 @@
 how (segdepth.masks holds the program: its MaskConfig, parser and main)."""
 import sys
 
-from datasets.cli import run_main
+from plumbing.cli import run_main
 from segdepth.masks import main, parse_args  # noqa: F401  (parse_args: the program's parser)
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 how. The program is datasets/scrape_cli.py; this script only runs it."""
 import sys
 
-from datasets.cli import run_main
+from plumbing.cli import run_main
 from datasets.scrape_cli import main, parse_args  # noqa: F401  (parse_args: the program's parser)
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 
-from datasets.cli import run_main
+from plumbing.cli import run_main
 from gan.translate import main, parse_args
 
 __all__ = ["main", "parse_args"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 
-from datasets.cli import run_main
+from plumbing.cli import run_main
 from gan.train.cli import main
 
 if __name__ == "__main__":

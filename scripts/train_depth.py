@@ -5,7 +5,7 @@ Eigen et al. measures next to the seed's NYU numbers (AbsRel 0.072, RMSE 0.474, 
 """
 import sys
 
-from datasets.cli import run_main
+from plumbing.cli import run_main
 from segdepth.train import main
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ U-Net, EfficientNet-B3, DenseNet-121 + Sobel U-Net, VGG16 DeconvNet.
 """
 import sys
 
-from datasets.cli import run_main
+from plumbing.cli import run_main
 from segdepth.train import main
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 
 from compositing.webcam import main
-from datasets.cli import run_main
+from plumbing.cli import run_main
 
 if __name__ == "__main__":
     sys.exit(run_main(main, "webcam"))

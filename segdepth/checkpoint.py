@@ -25,7 +25,7 @@ from typing import Any, Optional
 import torch
 from torch import nn
 
-from datasets.io import atomic_path
+from plumbing.files import atomic_path
 
 log = logging.getLogger(__name__)
 

@@ -31,11 +31,12 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 from tqdm import tqdm
 
-from datasets.cli import EXIT_CODES_EPILOG, EXIT_USAGE, add_download_flag, int_range, writable_folder_problem
-from datasets.config import add_config_option, parse_config_args, save_config
+from plumbing.cli import EXIT_CODES_EPILOG, EXIT_USAGE, add_download_flag, int_range, writable_folder_problem
+from plumbing.config import add_config_option, parse_config_args, save_config
 from datasets.curate import SPLITS
-from datasets.flickr import read_manifest
-from datasets.io import ImageError, append_jsonl, is_mask_folder, list_photos, mask_path, mask_root, read_image, write_mask
+from plumbing.files import read_jsonl
+from datasets.io import ImageError, is_mask_folder, list_photos, mask_path, mask_root, read_image, write_mask
+from plumbing.files import append_jsonl
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +108,7 @@ def _stamp(path: Path) -> list[int]:
 
 def read_records(mask_folder: Path, repair: bool = True) -> dict[str, dict]:
     """The masks this program wrote into ``mask_folder``, by path inside it (``repair``: truncate a torn last line)."""
-    return {r["mask"]: r for r in read_manifest(mask_folder / MASK_RECORDS, repair=repair) if "mask" in r}
+    return {r["mask"]: r for r in read_jsonl(mask_folder / MASK_RECORDS, repair=repair) if "mask" in r}
 
 
 def _exists(path: Path) -> bool:

@@ -9,7 +9,7 @@ import logging
 import typing
 from typing import Any, Optional, Sequence
 
-from datasets.cli import (EXIT_CODES_EPILOG, EXIT_SOME_FAILED, EXIT_USAGE, BoolFlag, HelpFormatter, add_download_flag,
+from plumbing.cli import (EXIT_CODES_EPILOG, EXIT_SOME_FAILED, EXIT_USAGE, BoolFlag, HelpFormatter, add_download_flag,
                           float_range, int_range)
 from datasets.unaligned import DatasetError
 from gan.checkpoint import CheckpointError

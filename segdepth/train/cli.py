@@ -1,6 +1,6 @@
 """The command line shared by ``scripts/train_segmentation.py`` and ``scripts/train_depth.py``.
 
-The config pattern of datasets.config: every option's dest is a field of the task's dataclass
+The config pattern of plumbing.config: every option's dest is a field of the task's dataclass
 (SegTrainConfig, DepthTrainConfig), so the run's config is the dataclass's defaults, then a
 ``--config`` file (a run's config.json), then the flags given. Booleans are ``--X`` / ``--no-X``
 (``--no-flip``, ``--no-augment``, ``--eigen-crop``, ``--quiet`` keep their old spelling), so a
@@ -17,9 +17,9 @@ from typing import Optional, Sequence
 
 from datasets import depth as depth_data
 from datasets import segmentation as seg_data
-from datasets.cli import (EXIT_CODES_EPILOG, EXIT_SOME_FAILED, EXIT_USAGE, KeyValues, add_download_flag, float_range,
+from plumbing.cli import (EXIT_CODES_EPILOG, EXIT_SOME_FAILED, EXIT_USAGE, KeyValues, add_download_flag, float_range,
                           int_range, non_negative_int, positive_int, torch_device)
-from datasets.config import add_config_option, parse_config_args
+from plumbing.config import add_config_option, parse_config_args
 from datasets.unaligned import DatasetError
 
 from ..segment import SEG_ARCHS

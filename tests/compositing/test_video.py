@@ -269,7 +269,7 @@ def test_webcam_usage(capsys):
 def test_webcam_config_reloads_and_is_checked(tmp_path, capsys):
     """OUTPUT_STEM_config.json is a --config: the same settings, flags beside it win; a config
     that cannot run is one usage-error line."""
-    from datasets.config import save_config
+    from plumbing.config import save_config
 
     cfg = webcam.parse_args(["--input", "v.mp4", "--output", str(tmp_path / "o.mp4"), "--method", "lens",
                              "--params", "strength=0.02", "--no-smoothing", "--hysteresis", "0.2", "0.8"])

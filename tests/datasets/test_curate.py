@@ -489,7 +489,7 @@ def test_the_protobuf_note_stays_hidden_when_the_two_threads_filter_blocks_inter
     import contextlib
     import warnings
 
-    from datasets.cli import without_protobuf_note
+    from plumbing.cli import without_protobuf_note
     from datasets.curate import _warning_filters_for_both_threads
 
     def shown(outer) -> int:

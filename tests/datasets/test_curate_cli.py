@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from datasets.config import save_config
+from plumbing.config import save_config
 from datasets.curate import CONFIG_FILE, CurateConfig
 from datasets.curate_cli import parse_args
 

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from datasets.config import save_config
+from plumbing.config import save_config
 from datasets.flickr import ScrapeConfig
 from datasets.scrape_cli import CONFIG_FILE, parse_args
 

@@ -19,7 +19,8 @@ import pytest
 import torch
 from PIL import Image
 
-from datasets import cli, io
+from datasets import io
+from plumbing import cli
 from datasets.synthetic import make_scene
 
 ROOT = Path(__file__).resolve().parents[2]

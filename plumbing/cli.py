@@ -1,8 +1,5 @@
 """What every command-line program of shallowdof shares: argument checks, exit codes, Ctrl-C.
 
-The lowest package, so that every program (scripts/, and the ``main`` functions of gan/ and
-segdepth/) can import it without breaking the import order of docs/ARCHITECTURE.md.
-
 * argparse ``type=`` functions that refuse values out of range with argparse's own one-line
   error and exit status 2: :func:`int_range` / :func:`float_range` and the common cases
   :data:`positive_int`, :data:`non_negative_int`;
@@ -296,7 +293,7 @@ def add_download_flag(parser: argparse.ArgumentParser) -> None:
 
 def run_main(main: Callable[[], int], name: str) -> int:
     """``main()``'s exit status; Ctrl-C prints one line and gives 130 instead of a traceback.
-    Outputs are atomic (datasets.io.atomic_path), so an interrupt leaves no partial file."""
+    Outputs are atomic (plumbing.files.atomic_path), so an interrupt leaves no partial file."""
     try:
         return main()
     except KeyboardInterrupt:

@@ -1,11 +1,11 @@
-"""datasets.cli.BoolFlag: ``--X`` / ``--no-X`` that also takes the older ``--X true|false``."""
+"""plumbing.cli.BoolFlag: ``--X`` / ``--no-X`` that also takes the older ``--X true|false``."""
 from __future__ import annotations
 
 import argparse
 
 import pytest
 
-from datasets.cli import BoolFlag, HelpFormatter
+from plumbing.cli import BoolFlag, HelpFormatter
 
 
 def parser(**kwargs) -> argparse.ArgumentParser:

@@ -4,7 +4,7 @@
 
 A GitHub-flavoured table: a header row, a ``|---|`` rule, one row per record; each cell is its
 ``str()`` with ``\\``, ``|`` and line breaks escaped (:func:`escape`) and one space either side
-(an empty cell is ``| |``). It lives in datasets/, the lowest package, so every package can use it.
+(an empty cell is ``| |``).
 """
 from __future__ import annotations
 

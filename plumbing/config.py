@@ -9,8 +9,6 @@ This module is what they share:
   back with "PATH: problem" errors;
 * :func:`parse_config_args`: argparse with ``--config FILE``: the dataclass's defaults, then the
   file's values, then the flags given on the command line, in that order.
-
-The lowest package, so that datasets/, segdepth/, compositing/, gan/ and evaluation/ can all use it.
 """
 from __future__ import annotations
 
@@ -20,8 +18,8 @@ import json
 from pathlib import Path
 from typing import Any, Optional, Sequence, TypeVar
 
-from datasets.cli import check_types
-from datasets.io import write_json
+from plumbing.cli import check_types
+from plumbing.files import write_json
 
 C = TypeVar("C")
 

@@ -1,7 +1,7 @@
-"""datasets.markdown: the one Markdown-table writer, on known answers."""
+"""plumbing.markdown: the one Markdown-table writer, on known answers."""
 import pytest
 
-from datasets import markdown
+from plumbing import markdown
 
 
 def test_a_table_with_an_empty_header_cell_and_numbers():

@@ -1,4 +1,4 @@
-"""datasets.config: the one strict config pattern (from_dict, save / load, --config)."""
+"""plumbing.config: the one strict config pattern (from_dict, save / load, --config)."""
 from __future__ import annotations
 
 import argparse
@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from datasets.config import add_config_option, from_dict, load_config, parse_config_args, save_config
+from plumbing.config import add_config_option, from_dict, load_config, parse_config_args, save_config
 
 
 @dataclass
