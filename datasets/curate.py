@@ -84,7 +84,6 @@ log = logging.getLogger(__name__)
 AUTO_REASONS = ("unreadable", "too_small", "grayscale", "exif_model", "dup_exact", "dup_res_size", "dup_near",
                 "no_person")
 MANUAL = "manual"
-SPLITS = ("trainA", "testA", "trainB", "testB")
 FEATURES_VERSION = 4  # 3: features from the reduced decode (read_image_reduced); 4: from read_photo's 256-px copy
 PERSON_CHECK_VERSION = 2  # 2: the check works at 256 px (segdepth.person.WORK_SIDE)
 

@@ -33,9 +33,8 @@ from tqdm import tqdm
 
 from plumbing.cli import EXIT_CODES_EPILOG, EXIT_USAGE, add_download_flag, int_range, writable_folder_problem
 from plumbing.config import add_config_option, parse_config_args, save_config
-from datasets.curate import SPLITS
 from plumbing.files import read_jsonl
-from datasets.io import ImageError, is_mask_folder, list_photos, mask_path, mask_root, read_image, write_mask
+from datasets.io import SPLITS, ImageError, is_mask_folder, list_photos, mask_path, mask_root, read_image, write_mask
 from plumbing.files import append_jsonl
 
 log = logging.getLogger(__name__)

@@ -332,7 +332,7 @@ def test_person_evidence_is_recomputed_when_its_settings_change(tmp_path):
 def test_a_run_decodes_each_photo_once_and_a_cached_rerun_none(tmp_path, monkeypatch):
     """Features, the person check and the review thumbnail share one reduced decode per photo (every
     decode of datasets.io goes through _decode); the rerun reads the feature cache and the thumbnails."""
-    import datasets.io as dio
+    import datasets.io.read as dio
 
     make_scrape(tmp_path / "scrape")
     big = tmp_path / "scrape" / "raw" / "ordinary" / "a_big.jpg"

@@ -1,51 +1,23 @@
-"""The one image reader/writer of shallowdof.
-
-Conventions at this boundary (docs/ARCHITECTURE.md):
-
-* images are numpy ``uint8`` RGB ``H×W×3`` (``H×W×4`` RGBA only where a function says so);
-* masks are ``float32`` ``H×W`` in [0, 1];
-* depth maps are ``float32`` ``H×W``, larger = farther.
-
-Photos and their person masks (docs/ARCHITECTURE.md, "Image and mask layout"): the mask of
-``DIR/sub/NAME.EXT`` is ``DIR_masks/sub/NAME.png``, 8-bit greyscale, 255 = person, where ``DIR``
-is the photo folder a program is given (or each split folder of a dataset). :func:`mask_path`
-is the one mapping, :func:`list_photos` lists a folder's photos once each (skipping mask
-folders, reporting two photos that would share one mask) and :func:`read_mask_for` reads a
-photo's mask. Photos are never rewritten to carry their mask.
-
-Reading is strict: every problem with a file (missing, empty, truncated, corrupt, not an image,
-above the pixel limit, unsupported mode, a depth map of the wrong size) raises
-:class:`ImageError` whose message is ``"PATH: problem"`` -- one line that a batch program can
-print before going on with the next file. Truncated files are never half-decoded: images are
-fully decoded with ``Image.load()`` and Pillow's ``LOAD_TRUNCATED_IMAGES`` is left off.
-:func:`read_image_reduced` reads the same way at a reduced size (JPEG draft mode) for programs
-that only need a smaller copy (curation).
-
-Writing is atomic: every writer goes through ``plumbing.files.atomic_path`` (a temporary file in
-the target's folder, fsynced and renamed onto it), so no partial output is ever visible under the
-final name; :func:`write_images` writes a batch with one folder fsync for all (curation's thumbnails).
-"""
+"""Reading images, masks and depth maps: strict, one ``"PATH: problem"`` :class:`ImageError` per
+bad file (the conventions are in :mod:`datasets.io`)."""
 from __future__ import annotations
 
 import logging
 import math
-import os
 import struct
 import warnings
 import zipfile
 from io import BytesIO
 from pathlib import Path
-from typing import Callable, Iterable, Optional, Sequence, Union
+from typing import Optional
 
 import cv2
 import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
-from plumbing.files import atomic_path, atomic_paths
+from plumbing.files import PathLike
 
 log = logging.getLogger(__name__)
-
-PathLike = Union[str, os.PathLike]
 
 #: Largest image (width × height) :func:`read_image` decodes by default: 120 megapixels, far
 #: above any camera in use (a 100 MP medium-format frame fits) and small enough that a
@@ -412,106 +384,6 @@ def read_depth_with_unit(path: PathLike, expected_shape: Optional[tuple[int, ...
     return np.ascontiguousarray(depth, dtype=np.float32), unit
 
 
-# ---------------------------------------------------------------------------------------------
-# listing
-
-
-def _is_hidden(name: str) -> bool:
-    return name.startswith(".")
-
-
-def list_images(inputs: Union[PathLike, Iterable[PathLike]]) -> list[Path]:
-    """Image files named by ``inputs`` (one path or several), sorted and without duplicates.
-
-    Folders are searched recursively for files with an extension in :data:`IMAGE_EXTENSIONS`
-    (case-insensitive); hidden files and folders (names starting with ".", e.g. the temporary
-    files of :func:`atomic_path`) are skipped. Files named explicitly are kept whatever their
-    extension, so that a wrong file gets a clear error from the reader instead of vanishing.
-    A path that does not exist raises ``ImageError("PATH: no such file or folder")``.
-    """
-    if isinstance(inputs, (str, os.PathLike)):
-        inputs = [inputs]
-    found: set[Path] = set()
-    for item in inputs:
-        p = Path(item)
-        if p.is_dir():
-            for root, dirs, files in os.walk(p):
-                dirs[:] = [d for d in dirs if not _is_hidden(d)]
-                for name in files:
-                    if not _is_hidden(name) and Path(name).suffix.lower() in IMAGE_EXTENSIONS:
-                        found.add(Path(root) / name)
-        elif p.exists():
-            found.add(p)
-        else:
-            raise ImageError(p, "no such file or folder")
-    return sorted(found)
-
-
-# ---------------------------------------------------------------------------------------------
-# photos and their person masks
-
-#: The photo folder ``DIR`` keeps its person masks in the sibling folder ``DIR`` + this suffix.
-MASK_FOLDER_SUFFIX = "_masks"
-
-
-def mask_root(root: PathLike) -> Path:
-    """The mask folder of the photo folder ``root``: ``DIR`` → ``DIR_masks`` beside it."""
-    root = Path(root)
-    if root.name in ("", ".", ".."):  # "." or "data/..": name the folder itself
-        root = Path(os.path.abspath(root))
-    return root.with_name(root.name + MASK_FOLDER_SUFFIX)
-
-
-def mask_path(image: PathLike, root: PathLike) -> Path:
-    """The person mask of the photo ``root/sub/NAME.EXT``: ``root_masks/sub/NAME.png``.
-
-    ``image`` must lie under ``root`` (``ValueError`` otherwise). The file is 8-bit greyscale,
-    255 = person (:func:`write_mask`, :func:`read_mask`).
-    """
-    image, root = Path(image), Path(root)
-    return mask_root(root) / image.relative_to(root).with_suffix(".png")
-
-
-def photo_root(path: PathLike) -> Path:
-    """The folder that :func:`mask_path` takes as root for ``path``: itself if a folder, else its parent."""
-    path = Path(path)
-    return path if path.is_dir() else path.parent
-
-
-def is_mask_folder(folder: PathLike) -> bool:
-    """True for ``X_masks`` beside a folder ``X``: the masks of ``X``, not photos."""
-    folder = Path(folder)
-    stem = folder.name[: -len(MASK_FOLDER_SUFFIX)]
-    return folder.name.endswith(MASK_FOLDER_SUFFIX) and bool(stem) and (folder.parent / stem).is_dir()
-
-
-def list_photos(path: PathLike) -> tuple[list[Path], list[str]]:
-    """The photos of ``path`` (a folder, searched recursively, or one image file), each once, and
-    a ``"PATH: problem"`` line for every photo left out.
-
-    Mask folders inside it (``X_masks`` beside ``X``) are skipped. Photos whose masks would be
-    the same file (``a.jpg`` and ``a.png`` in one folder) are all left out, one line each naming
-    the others. A missing ``path`` raises :class:`ImageError`.
-    """
-    root = photo_root(path)
-    photos: dict[Path, list[Path]] = {}
-    for image in list_images(path):
-        folders = image.relative_to(root).parents
-        if any(is_mask_folder(root / f) for f in folders if f != Path(".")):
-            continue
-        photos.setdefault(image.with_suffix(""), []).append(image)
-    found, problems = [], []
-    for stem, images in sorted(photos.items()):
-        if len(images) == 1:
-            found.append(images[0])
-            continue
-        for image in images:
-            others = " and ".join(str(p) for p in images if p != image)
-            problems.append(f"{image}: same name as {others}: they would share the mask "
-                            f"{mask_path(image, root)}; rename one of them")
-    return found, problems
-
-
 def read_mask(path: PathLike, shape: Optional[tuple[int, ...]] = None) -> np.ndarray:
     """Read a mask file as float32 H×W in [0, 1] (1 = person).
 
@@ -536,104 +408,3 @@ def read_mask(path: PathLike, shape: Optional[tuple[int, ...]] = None) -> np.nda
     if shape is not None and mask.shape != tuple(shape[:2]):
         raise ImageError(path, f"mask is {_shape_str(mask.shape)}, its image is {_shape_str(tuple(shape))}")
     return np.ascontiguousarray(np.clip(mask, 0.0, 1.0), dtype=np.float32)
-
-
-def read_mask_for(image: PathLike, root: PathLike, shape: tuple[int, ...],
-                  prepare_root: Optional[PathLike] = None) -> np.ndarray:
-    """The person mask of the photo ``image`` under ``root`` (:func:`mask_path`), float32 H×W in [0, 1].
-
-    A missing mask raises ``ImageError("IMAGE: mask missing: expected MASK (run
-    scripts/prepare_masks.py ROOT)")`` with ROOT = ``prepare_root`` (default ``root``); a mask
-    of another size than ``shape`` or an unreadable one raises ``ImageError("MASK: problem")``.
-    """
-    path = mask_path(image, root)
-    if not path.is_file():
-        raise ImageError(image, f"mask missing: expected {path} (run scripts/prepare_masks.py "
-                                f"{prepare_root if prepare_root is not None else root})")
-    return read_mask(path, shape)
-
-
-def _pil_format(path: Path) -> str:
-    fmt = Image.registered_extensions().get(path.suffix.lower())
-    if fmt is None:
-        raise ValueError(f"{path}: unknown image extension {path.suffix!r}")
-    return fmt
-
-
-def _check_u8_image(image: np.ndarray, channels: tuple[int, ...], gray: bool = False) -> None:
-    if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
-        raise TypeError(f"expected a uint8 numpy image, got {getattr(image, 'dtype', type(image))}")
-    if gray and image.ndim == 2:
-        return
-    if image.ndim != 3 or image.shape[2] not in channels:
-        raise ValueError(f"expected an H×W×C image with C in {channels}, got shape {image.shape}")
-
-
-def _image_saver(path: Path, image: np.ndarray) -> Callable[[Path], None]:
-    """Check ``image`` for ``path``'s format and return what saves it to a (temporary) file."""
-    _check_u8_image(image, (3, 4), gray=True)
-    fmt = _pil_format(path)
-    if fmt == "JPEG" and image.ndim == 3 and image.shape[2] == 4:
-        raise ValueError(f"{path}: JPEG cannot store alpha; write .png for RGBA")
-    # PNG at zlib level 1 (OpenCV's default): ~4× faster than Pillow's 6 for ~20 % more bytes
-    options = {"JPEG": {"quality": 95}, "PNG": {"compress_level": 1}}.get(fmt, {})
-    pil = Image.fromarray(np.ascontiguousarray(image))  # uint8 H×W / H×W×3 / H×W×4 → L / RGB / RGBA
-    return lambda tmp: pil.save(tmp, format=fmt, **options)
-
-
-def write_image(path: PathLike, image: np.ndarray) -> None:
-    """Atomically write a uint8 image: RGB H×W×3, RGBA H×W×4 or grayscale H×W (e.g. a mask × 255).
-
-    The format follows the extension. PNGs use zlib level 1 (fast); JPEGs are written at
-    quality 95 and cannot take RGBA (``ValueError``).
-    """
-    write_images([(path, image)])
-
-
-def write_images(images: Sequence[tuple[PathLike, np.ndarray]]) -> None:
-    """Atomically write several images as :func:`write_image` does, in one :func:`atomic_paths`
-    batch (one folder fsync for all instead of one per file: 0.67 against 1.05 ms per 9-kB file on ext4).
-    Every image is checked before any file is created; on an error none is written."""
-    savers = [_image_saver(Path(path), image) for path, image in images]
-    with atomic_paths([path for path, _ in images]) as tmps:
-        for save, tmp in zip(savers, tmps):
-            save(tmp)
-
-
-def write_mask(path: PathLike, mask: np.ndarray) -> None:
-    """Atomically write a float mask H×W in [0, 1] as an 8-bit greyscale PNG (255 = person)."""
-    mask = np.asarray(mask, dtype=np.float32)
-    if mask.ndim != 2:
-        raise ValueError(f"{path}: a mask must be H×W, got shape {mask.shape}")
-    write_image(path, np.round(np.clip(mask, 0.0, 1.0) * 255).astype(np.uint8))
-
-
-def write_depth(path: PathLike, depth: np.ndarray, unit: str = "m") -> None:
-    """Atomically write a float depth map H×W in ``unit`` (one of :data:`DEPTH_UNITS`): ``.npz``
-    with its unit, ``.npy`` float32 as is (metres), or ``.png`` as 16-bit millimetres.
-
-    The PNG form stores ``round(depth × 1000)`` clipped to 0…65535 (65.5 m). Relative depth is
-    only written as ``.npz``, so that :func:`read_depth_with_unit` gives it back as relative.
-    """
-    path = Path(path)
-    depth = np.asarray(depth, dtype=np.float32)
-    if depth.ndim != 2:
-        raise ValueError(f"depth must be H×W, got shape {depth.shape}")
-    if unit not in DEPTH_UNITS:
-        raise ValueError(f"unknown depth unit {unit!r}; expected one of {list(DEPTH_UNITS)}")
-    suffix = path.suffix.lower()
-    if unit != "m" and suffix != ".npz":
-        raise ValueError(f"{path}: {unit} depth is written as .npz, which keeps its unit")
-    with atomic_path(path) as tmp:
-        if suffix == ".npz":
-            with open(tmp, "wb") as f:
-                np.savez(f, depth=depth, unit=np.array(unit))
-        elif suffix == ".npy":
-            with open(tmp, "wb") as f:
-                np.save(f, depth, allow_pickle=False)
-        elif suffix == ".png":
-            mm = np.clip(np.round(depth * DEPTH_PNG_SCALE), 0, 65535).astype(np.uint16)
-            Image.fromarray(mm).save(tmp, format="PNG")
-        else:
-            raise ValueError(f"{path}: depth maps are written as .npz, .npy or .png")
-
