@@ -395,7 +395,6 @@ def _metric_prior(method: str, image: np.ndarray, mask: np.ndarray, params: dict
     ``coc="thin_lens"``), chose the relative circle of confusion, or no face lies on the mask.
     The default stays relative: a phone's own field of view at a moderate f-number gives a blur
     far milder than real shallow-DoF photos, and children's smaller faces read as farther away."""
-    from datasets.synthetic import Lens, coc_radius_px
     from segdepth.depth.metric import DEFAULT_FOCAL_35MM, metric_depth, sensor_width_mm
 
     if method != "lens" or not asks_for_physical_lens(params) or params.get("coc", "thin_lens") != "thin_lens":

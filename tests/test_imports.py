@@ -24,20 +24,23 @@ SIDE = ("bench", "tests")
 BENCH_PROGRAM = ("scripts/benchmark.py", "bench")
 
 
-def imported_modules(tree: ast.Module, module: tuple[str, ...], is_package: bool) -> list[tuple[int, str]]:
+def imported_modules(tree: ast.Module, module: tuple[str, ...], is_package: bool,
+                     names: bool = False) -> list[tuple[int, str]]:
     """(line, absolute dotted name) of every import anywhere in ``tree``, relative ones resolved
-    against ``module`` (its dotted parts; ``is_package`` for an ``__init__.py``)."""
+    against ``module`` (its dotted parts; ``is_package`` for an ``__init__.py``). ``names``: a
+    ``from M import a, b`` gives ``M.a`` and ``M.b`` (``a`` may be a submodule) instead of ``M``."""
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found += [(node.lineno, alias.name) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
             if node.level == 0:
-                found.append((node.lineno, node.module or ""))
-                continue
-            here = list(module if is_package else module[:-1])
-            base = here[:len(here) - (node.level - 1)]
-            found.append((node.lineno, ".".join(base + ([node.module] if node.module else []))))
+                source = node.module or ""
+            else:
+                here = list(module if is_package else module[:-1])
+                base = here[:len(here) - (node.level - 1)]
+                source = ".".join(base + ([node.module] if node.module else []))
+            found += [(node.lineno, f"{source}.{a.name}") for a in node.names] if names else [(node.lineno, source)]
     return found
 
 
@@ -67,6 +70,30 @@ def violations(path: str, source: str) -> list[str]:
     return found
 
 
+#: Modules a package may not import although the order allows it, and why.
+FORBIDDEN = {
+    "compositing": ("datasets.synthetic", "the renderer's optics and kernels are its own (compositing.optics, "
+                    "compositing.kernels): the synthetic ground truth is an independent reference, so a bug in one "
+                    "shows against the other instead of cancelling out"),
+}
+
+
+def forbidden(path: str, source: str) -> list[str]:
+    """``path:line: problem`` for every import of ``source`` (repository file ``path``) that FORBIDDEN rules out."""
+    package = Path(path).parts[0]
+    if package not in FORBIDDEN:
+        return []
+    banned, why = FORBIDDEN[package]
+    parts = Path(path).with_suffix("").parts
+    is_package = Path(path).name == "__init__.py"
+    found = []
+    for line, name in imported_modules(ast.parse(source, path), parts[:-1] if is_package else parts, is_package,
+                                       names=True):
+        if name == banned or name.startswith(banned + "."):
+            found.append(f"{path}:{line}: {package} imports {name}; {why}")
+    return found
+
+
 def project_modules() -> list[str]:
     """Repository paths of every Python file in the packages, bench/ and tests/."""
     return sorted(str(p.relative_to(ROOT)) for top in ORDER + SIDE for p in (ROOT / top).rglob("*.py"))
@@ -77,6 +104,24 @@ def test_every_import_goes_the_one_way():
     assert {"plumbing/files.py", "datasets/io/read.py", "tests/test_imports.py"} <= set(paths) and len(paths) > 100
     problems = [p for path in paths for p in violations(path, (ROOT / path).read_text(encoding="utf-8"))]
     assert not problems, "\n".join(problems)
+
+
+def test_the_renderer_takes_no_optics_from_the_ground_truth():
+    paths = [p for p in project_modules() if p.startswith("compositing/")]
+    assert "compositing/pipeline.py" in paths and "compositing/optics.py" in paths
+    problems = [p for path in paths for p in forbidden(path, (ROOT / path).read_text(encoding="utf-8"))]
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("source", [
+    "from datasets.synthetic import Lens",
+    "def prior():\n    from datasets.synthetic import Lens, coc_radius_px\n    return Lens",  # hidden in a function
+    "import datasets.synthetic as truth",
+    "from datasets import synthetic",
+])
+def test_each_way_of_taking_the_ground_truths_optics_is_caught(source):
+    assert forbidden("compositing/pipeline.py", source)
+    assert not forbidden("evaluation/compare.py", source)  # evaluation compares the two, so it may
 
 
 @pytest.mark.parametrize("path, source", [
