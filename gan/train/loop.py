@@ -100,7 +100,7 @@ def train(cfg: TrainConfig) -> TrainResult:
     dataset's errors for bad input before the first step.
     """
     cfg.check()
-    device = pick_device(cfg)
+    device = pick_device(cfg.device)
     d = init_distributed(device)
     try:
         return Trainer(cfg, d, device).run()
@@ -117,7 +117,7 @@ class Trainer:
         self.cfg, self.d, self.device = cfg, d, device
         self.model_cfg = cfg.model_config()
         self.run_dir = cfg.run_dir
-        set_determinism(cfg)
+        set_determinism(cfg.deterministic)
         seed_everything(cfg.seed)
 
         self.dataset = build_dataset(cfg, self.model_cfg, progress=d.is_main and not cfg.quiet)
