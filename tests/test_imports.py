@@ -5,7 +5,9 @@ level and inside functions (a function-local import hides a dependency from a re
 the same). A package may import itself and any package to its left. bench/ may import every package;
 tests/ may import everything, bench/ included (it tests the benchmarks). Nothing else imports bench/
 or tests/, with one stated exception: scripts/benchmark.py, the program behind ``make bench``, runs
-the benchmarks. docs/ARCHITECTURE.md states the same order.
+the benchmarks. Inside a package no two modules import each other, directly or round a longer
+loop, not even for type annotations only (a loop means the two belong together, or a shared part
+belongs in a third module). docs/ARCHITECTURE.md states the same order.
 """
 from __future__ import annotations
 
@@ -94,6 +96,67 @@ def forbidden(path: str, source: str) -> list[str]:
     return found
 
 
+def module_name(path: str) -> str:
+    """The dotted module of repository file ``path`` (a package's ``__init__.py`` is the package)."""
+    parts = Path(path).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def import_graph(sources: dict[str, str]) -> dict[str, set[str]]:
+    """Module → the modules of ``sources`` (repository path → source) it imports, anywhere in it.
+    ``from P import x`` is an import of ``P.x`` when that is a module of ``sources``, else of ``P``."""
+    known = {module_name(path) for path in sources}
+    graph: dict[str, set[str]] = {}
+    for path, source in sources.items():
+        parts = Path(path).with_suffix("").parts
+        is_package = Path(path).name == "__init__.py"
+        here = parts[:-1] if is_package else parts
+        targets = set()
+        for _, name in imported_modules(ast.parse(source, path), here, is_package, names=True):
+            while name and name not in known:
+                name = name.rpartition(".")[0]
+            if name:
+                targets.add(name)
+        for _, name in imported_modules(ast.parse(source, path), here, is_package):  # ``import P.Q`` / ``from P import x``
+            if name in known:
+                targets.add(name)
+        graph[module_name(path)] = targets - {module_name(path)}
+    return graph
+
+
+def import_loops(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The import loops of ``graph``: each set of modules that reach one another, sorted
+    (Tarjan's strongly connected components, those of more than one module)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    loops = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                top = stack.pop()
+                component.append(top)
+                if top == node:
+                    break
+            if len(component) > 1:
+                loops.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return sorted(loops)
+
+
 def project_modules() -> list[str]:
     """Repository paths of every Python file in the packages, bench/ and tests/."""
     return sorted(str(p.relative_to(ROOT)) for top in ORDER + SIDE for p in (ROOT / top).rglob("*.py"))
@@ -124,11 +187,35 @@ def test_each_way_of_taking_the_ground_truths_optics_is_caught(source):
     assert not forbidden("evaluation/compare.py", source)  # evaluation compares the two, so it may
 
 
+def test_no_two_modules_import_each_other():
+    paths = [p for p in project_modules() if not p.startswith(SIDE)]
+    graph = import_graph({p: (ROOT / p).read_text(encoding="utf-8") for p in paths})
+    assert "datasets.io.read" in graph["datasets.io.layout"]  # the graph resolves package-relative imports
+    loops = import_loops(graph)
+    assert not loops, "import loops:\n" + "\n".join(" <-> ".join(loop) for loop in loops)
+
+
+@pytest.mark.parametrize("sources, loop", [
+    ({"datasets/curate/run.py": "from datasets.curate.report import write_review",
+      "datasets/curate/report.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .run import Item"},
+     ["datasets.curate.report", "datasets.curate.run"]),  # for annotations only, still a loop
+    ({"gan/train/a.py": "from . import b", "gan/train/b.py": "def f():\n    from gan.train import c",
+      "gan/train/c.py": "import gan.train.a"}, ["gan.train.a", "gan.train.b", "gan.train.c"]),  # round three
+])
+def test_an_import_loop_is_found(sources, loop):
+    assert import_loops(import_graph(sources)) == [loop]
+
+
+def test_a_one_way_chain_is_no_loop():
+    sources = {"gan/train/a.py": "from . import b", "gan/train/b.py": "from .c import x", "gan/train/c.py": "x = 1"}
+    assert import_loops(import_graph(sources)) == []
+
+
 @pytest.mark.parametrize("path, source", [
     ("plumbing/files.py", "from datasets.io import read_image"),  # the foundation imports no project package
     ("plumbing/cli.py", "def f():\n    from gan.model import PRESETS"),
-    ("datasets/curate.py", "from segdepth.segment import SEGMENTERS"),
-    ("datasets/curate.py", "def f():\n    import segdepth.person as p\n    return p"),  # hidden in a function
+    ("datasets/curate/rules.py", "from segdepth.segment import SEGMENTERS"),
+    ("datasets/curate/run.py", "def f():\n    import segdepth.person as p\n    return p"),  # hidden in a function
     ("compositing/lens.py", "class L:\n    def m(self):\n        from gan import model"),
     ("segdepth/segment/unet.py", "from ...compositing import kernels"),  # relative, resolved to compositing
     ("evaluation/report.py", "import scripts.compare"),

@@ -410,7 +410,7 @@ def test_the_feature_pass_gives_a_serial_runs_results_whatever_the_chunks(tmp_pa
     import threading
     import warnings
 
-    import datasets.curate as dc
+    import datasets.curate.run as dc
 
     outputs, seen = {}, []
     check = PERSON_CHECK()
@@ -438,7 +438,7 @@ def test_a_failed_thumbnail_batch_leaves_no_partial_thumbnail_and_a_rerun_comple
     """The thumbnails of a chunk are one atomic batch: when an encoder fails in the second chunk, the
     first chunk's thumbnails are complete, the second's absent (no truncated file, no temporary),
     no photo is moved or lost, and the next run writes them all."""
-    import datasets.curate as dc
+    import datasets.curate.run as dc
 
     raw = tmp_path / "scrape" / "raw" / "ordinary"
     for i in range(10):
@@ -490,7 +490,7 @@ def test_the_protobuf_note_stays_hidden_when_the_two_threads_filter_blocks_inter
     import warnings
 
     from plumbing.cli import without_protobuf_note
-    from datasets.curate import _warning_filters_for_both_threads
+    from datasets.curate.run import _warning_filters_for_both_threads
 
     def shown(outer) -> int:
         with warnings.catch_warnings(record=True) as caught:

@@ -12,7 +12,7 @@ import csv
 import io
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -20,8 +20,7 @@ from plumbing import markdown
 from datasets.io import shrink_to, write_images
 from plumbing.files import write_text
 
-if TYPE_CHECKING:  # for the annotations only: datasets.curate imports this module
-    from datasets.curate import Item
+from .records import Item
 
 log = logging.getLogger(__name__)
 
