@@ -39,7 +39,10 @@ setup(
     long_description_content_type="text/markdown",
     license="MIT",
     python_requires=">=3.10",
-    packages=find_packages(include=["plumbing*", "datasets*", "segdepth*", "compositing*", "gan*", "evaluation*"]),
+    packages=find_packages(include=["plumbing*", "datasets*", "segdepth*", "compositing*", "gan*", "evaluation*",
+                                    "shallowdof*"]),
+    # one command for every program: `shallowdof NAME ...` (shallowdof/programs.py lists them)
+    entry_points={"console_scripts": ["shallowdof = shallowdof.__main__:main"]},
     # the local fake Flickr answers from real answer shapes (datasets/testing/flickr/README.md)
     package_data={"datasets.testing": ["flickr/*.json", "flickr/README.md"]},
     install_requires=INSTALL_REQUIRES,

@@ -6,7 +6,7 @@ H×W×3, mask float32 H×W in [0, 1] (1 = subject), depth float32 H×W (larger =
 names users type after ``--method`` to a :class:`MethodSpec`; :func:`render` builds the params
 from a plain dict (as saved next to results with :func:`params_to_dict`).
 
-The one per-image pipeline, used by scripts/blur.py (compositing/blur.py), evaluation/compare.py
+The one per-image pipeline, used by the blur program (compositing/cli/blur.py), evaluation/compare.py
 and compositing/video.py: :func:`prepare` (mask post-processing, depth, focus; once per photo)
 gives a :class:`Prepared`, :func:`render_prepared` renders it with one method (relative CoC for
 relative depth, the prior made metric from faces for a physical lens) into a

@@ -1,4 +1,4 @@
-"""compositing/video.py, compositing/webcam.py and scripts/webcam.py: stable masks on a still
+"""compositing/video.py, compositing/cli/webcam.py and scripts/webcam.py: stable masks on a still
 subject, a working video path, the program's config."""
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from compositing import webcam
+from compositing.cli import webcam
 from compositing.video import FrameBlur, MaskSmoother, composite, process_video
 from datasets.synthetic import make_scene
 

@@ -270,7 +270,7 @@ def test_person_check_is_required_unless_disabled(tmp_path):
 
 
 def test_command_line_writes_config_and_reports_bad_decisions(tmp_path, capsys):
-    from scripts.curate import main
+    from segdepth.cli.curate import main
 
     make_scrape(tmp_path / "scrape")
     args = ["--raw", str(tmp_path / "scrape"), "--out", str(tmp_path / "data"), "--min-side", "64",

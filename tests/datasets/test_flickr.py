@@ -361,7 +361,7 @@ def test_key_never_written_or_logged_even_on_error_paths(tmp_path, caplog):
 
 
 def test_command_line_dry_run_counts_and_needs_a_key(tmp_path, monkeypatch, capsys):
-    from scripts.scrape_flickr import main
+    from datasets.cli.scrape_flickr import main
 
     with FakeFlickr(make_photos(7), api_key=KEY) as fake:
         args = ["--out", str(tmp_path / "o"), "--api-url", fake.api_url, "--per-domain", "50", "--per-page", "3",

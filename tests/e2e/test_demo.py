@@ -12,7 +12,7 @@ from datasets.io import read_image
 from gan.checkpoint import NETWORKS_ONLY
 from gan.model import PRESETS, CycleGANModel
 from gan.train import checkpoint_iteration
-from scripts import demo
+from evaluation import demo
 
 ROOT = Path(__file__).resolve().parents[2]
 

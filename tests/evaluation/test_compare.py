@@ -423,7 +423,7 @@ def test_compositor_methods_render_what_blur_renders(data, tmp_path):
         expect = render_photo(method, image, mask, params, depth=depth).output
         np.testing.assert_array_equal(read_image(tmp_path / "o" / "results" / method / "s0.png"), expect)
     # the saved settings are a --config for the next run, flags beside it win
-    from evaluation.compare_cli import parse_args
+    from evaluation.cli.compare import parse_args
 
     saved = tmp_path / "o" / "config.json"
     assert parse_args(["--config", str(saved)]) == cfg

@@ -1,6 +1,6 @@
 """scripts/blur.py as a user runs it: a batch with bad files goes on and counts, one-line errors.
 
-The program's logic is tested through the library (compositing/blur.py) in tests/compositing/test_blur.py."""
+The program's logic is tested through the library (compositing/cli/blur.py) in tests/compositing/test_blur.py."""
 from __future__ import annotations
 
 import json

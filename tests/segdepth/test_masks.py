@@ -14,8 +14,8 @@ from skimage import data
 
 from datasets.io import read_image, read_mask
 from datasets.synthetic import make_scene
-from scripts.prepare_masks import main
-from segdepth.masks import MaskConfig, parse_args, prepare_masks
+from segdepth.cli.prepare_masks import main, parse_args
+from segdepth.masks import MaskConfig, prepare_masks
 
 
 class CountingSegmenter:

@@ -88,7 +88,7 @@ class _FullRes(argparse.Action):
 def build_parser() -> argparse.ArgumentParser:
     """The ``test_cyclegan`` command line (defaults: TestConfig's)."""
     d = TestConfig()
-    p = argparse.ArgumentParser(prog="test_cyclegan.py", description=DESCRIPTION,
+    p = argparse.ArgumentParser(description=DESCRIPTION,
                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EXIT_CODES_EPILOG)
     add_config_option(p)
     p.add_argument("--checkpoint", default=d.checkpoint,

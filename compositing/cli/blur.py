@@ -55,9 +55,8 @@ from datasets.io import (DEFAULT_MAX_PIXELS, MAX_PIXELS_CEILING, ImageError, lis
 from plumbing.files import remove_stale_temporaries, write_json
 from segdepth.depth import DEPTH_MODELS, build_depth_model
 from segdepth.segment import SEGMENTERS, build_segmenter
-
-from .pipeline import (METHODS, REFINEMENTS, Lazy, PhotoPipeline, build_params, face_detector_factory,
-                       ineffective_params, render_prepared, wants_faces)
+from compositing.pipeline import (METHODS, REFINEMENTS, Lazy, PhotoPipeline, build_params, face_detector_factory,
+                                  ineffective_params, render_prepared, wants_faces)
 
 log = logging.getLogger("blur")
 
@@ -111,7 +110,7 @@ def focus_point(text: str, width: int, height: int) -> tuple[float, float]:
 def build_parser() -> argparse.ArgumentParser:
     """The command line of scripts/blur.py (every flag sets the BlurConfig field of its name)."""
     d = BlurConfig()
-    p = argparse.ArgumentParser(prog="blur.py", description=__doc__.split("\nThe program behind")[0],
+    p = argparse.ArgumentParser(description=__doc__.split("\nThe program behind")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EXIT_CODES_EPILOG)
     p.add_argument("inputs", nargs="*", metavar="INPUT", help="image files or folders")
     add_config_option(p)

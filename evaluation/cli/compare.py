@@ -39,8 +39,7 @@ from plumbing.cli import (EXIT_CODES_EPILOG, EXIT_SOME_FAILED, EXIT_USAGE, add_d
                           parse_key_values, torch_device)
 from plumbing.config import add_config_option, parse_config_args
 from datasets.io import ImageError
-
-from .compare import CompareConfig, build_renderers, run_compare
+from evaluation.compare import CompareConfig, build_renderers, run_compare
 
 log = logging.getLogger("compare")
 
@@ -71,7 +70,7 @@ class MethodParams(argparse.Action):
 def build_parser() -> argparse.ArgumentParser:
     """The command line of scripts/compare.py (every flag sets the CompareConfig field of its name)."""
     d = CompareConfig(input="", out="")
-    p = argparse.ArgumentParser(prog="compare.py", description=__doc__.split("\nThe program behind")[0],
+    p = argparse.ArgumentParser(description=__doc__.split("\nThe program behind")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EXIT_CODES_EPILOG)
     add_config_option(p)
     p.add_argument("--input", help="folder (or file) of test images (required unless --config names one)")

@@ -1,11 +1,11 @@
-"""datasets.curate_cli: scripts/curate.py's parser in the config pattern (defaults, ``--config``, flags)."""
+"""segdepth.cli.curate: curate's parser in the config pattern (defaults, ``--config``, flags)."""
 import json
 
 import pytest
 
 from plumbing.config import save_config
 from datasets.curate import CONFIG_FILE, CurateConfig
-from datasets.curate_cli import parse_args
+from segdepth.cli.curate import parse_args
 
 
 def test_a_saved_curate_config_is_reloaded_and_the_flags_given_override_it(tmp_path):

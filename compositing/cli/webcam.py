@@ -29,9 +29,8 @@ from plumbing.cli import (EXIT_CODES_EPILOG, EXIT_SOME_FAILED, KeyValues, add_do
                           output_file, positive_int)
 from plumbing.config import add_config_option, parse_config_args, save_config
 from segdepth.segment import SEGMENTERS, build_segmenter
-
-from .pipeline import METHODS, build_params
-from .video import FrameBlur, FrameBlurConfig, MaskSmoother, pipeline_renderer, process_video
+from compositing.pipeline import METHODS, build_params
+from compositing.video import FrameBlur, FrameBlurConfig, MaskSmoother, pipeline_renderer, process_video
 
 
 def method_names() -> list[str]:
@@ -63,7 +62,7 @@ class WebcamConfig:
 def build_parser() -> argparse.ArgumentParser:
     """The command line of scripts/webcam.py (every flag sets the WebcamConfig field of its name)."""
     d = WebcamConfig()
-    p = argparse.ArgumentParser(prog="webcam.py", description=__doc__.split("\nThe program behind")[0],
+    p = argparse.ArgumentParser(description=__doc__.split("\nThe program behind")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EXIT_CODES_EPILOG)
     add_config_option(p)
     p.add_argument("--input", help="camera index (0, 1, …) or a video file (required unless --config names one)")

@@ -1,8 +1,10 @@
-"""The command line of ``scripts/curate.py``: its parser (every dest a CurateConfig field, so a
-saved ``curate_config.json`` is a ``--config`` file and the flags given override it) and ``run``.
+"""curate: a Flickr scrape → trainA/trainB/testA/testB (datasets.curate), from the command line.
 
-The person check is segdepth's (segdepth.person), which datasets/ may not import: the script
-passes it in, and ``run`` only calls what it is given.
+Its parser (every dest a CurateConfig field, so a saved ``curate_config.json`` is a ``--config``
+file and the flags given override it), ``run`` (the program with any person check) and ``main``
+(with segdepth's person check: MediaPipe mask, face, pose). The program lives in segdepth/ because
+it runs that check; the curation itself takes the check as an argument, so datasets/ does not
+import segdepth/.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from plumbing.cli import (EXIT_CODES_EPILOG, EXIT_SOME_FAILED, EXIT_USAGE, add_d
                           non_negative_int, output_folder)
 from plumbing.config import add_config_option, parse_config_args
 from datasets.curate import CurateConfig, PersonCheckFactory, curate
+from segdepth.person import person_check_factory
 
 log = logging.getLogger("curate")
 
@@ -128,3 +131,8 @@ def run(argv: Optional[Sequence[str]], person_check: Callable[[CurateConfig], Pe
         log.error("%d problems (see above)", result.problems)
         return EXIT_SOME_FAILED
     return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """curate with segdepth's person check (:func:`segdepth.person.person_check_factory`)."""
+    return run(argv, lambda c: person_check_factory(c.segmenter, c.min_face_score, c.min_on_mask))

@@ -1,4 +1,5 @@
-"""The command line shared by ``scripts/train_segmentation.py`` and ``scripts/train_depth.py``.
+"""The parser and main that ``train_segmentation`` and ``train_depth`` share, by task (their program
+modules, segdepth/cli/train_segmentation.py and train_depth.py, bind the task).
 
 The config pattern of plumbing.config: every option's dest is a field of the task's dataclass
 (SegTrainConfig, DepthTrainConfig), so the run's config is the dataclass's defaults, then a

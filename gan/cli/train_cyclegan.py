@@ -16,10 +16,9 @@ from gan.checkpoint import CheckpointError
 from gan.display import DisplayError
 from gan.losses import VGGWeightsError
 from gan.model import AMP_DTYPES, PRESETS, ModelConfig
-
-from .config import PAPER_DATA, PAPER_DATA_MODEL, TRAIN_OWNED_MODEL_FIELDS, TrainConfig, load_config
-from .device import COMPILE_MODES
-from .loop import NonFiniteLossError, train
+from gan.train.config import PAPER_DATA, PAPER_DATA_MODEL, TRAIN_OWNED_MODEL_FIELDS, TrainConfig, load_config
+from gan.train.device import COMPILE_MODES
+from gan.train.loop import NonFiniteLossError, train
 
 EXIT_NON_FINITE = 3
 
