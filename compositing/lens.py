@@ -262,8 +262,8 @@ def _bbox(mask: np.ndarray, full: tuple[int, int], pad: int = 2) -> tuple[slice,
     if ys.size == 0:
         return None
     fy, fx = full[0] / mask.shape[0], full[1] / mask.shape[1]
-    y0 = max(0, int((ys.min() - pad) * fy)); y1 = min(full[0], int(np.ceil((ys.max() + 1 + pad) * fy)))
-    x0 = max(0, int((xs.min() - pad) * fx)); x1 = min(full[1], int(np.ceil((xs.max() + 1 + pad) * fx)))
+    y0, y1 = max(0, int((ys.min() - pad) * fy)), min(full[0], int(np.ceil((ys.max() + 1 + pad) * fy)))
+    x0, x1 = max(0, int((xs.min() - pad) * fx)), min(full[1], int(np.ceil((xs.max() + 1 + pad) * fx)))
     return slice(y0, y1), slice(x0, x1)
 
 

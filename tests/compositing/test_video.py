@@ -239,7 +239,9 @@ def test_webcam_script_end_to_end(tmp_path):
     assert webcam.parse_args(["--config", str(saved)]) == webcam.parse_args(["--input", str(src), "--output", str(out),
                                                                               "--quiet"])
     # the background is blurred in the written video (mp4v is lossy, so compare smoothness)
-    lap = lambda im: np.abs(cv2.Laplacian(cv2.cvtColor(im, cv2.COLOR_BGR2GRAY), cv2.CV_32F)).mean()
+    def lap(im: np.ndarray) -> float:
+        return np.abs(cv2.Laplacian(cv2.cvtColor(im, cv2.COLOR_BGR2GRAY), cv2.CV_32F)).mean()
+
     assert lap(back[-1]) < 0.7 * lap(frames[-1])
 
     r = _run("--input", str(src), "--output", str(tmp_path / "five.mp4"), "--max-frames", "5", "--quiet")
@@ -250,7 +252,7 @@ def test_webcam_script_end_to_end(tmp_path):
 def test_webcam_script_bad_input(tmp_path):
     r = _run("--input", str(tmp_path / "nope.mp4"), "--output", str(tmp_path / "o.mp4"), "--quiet")
     assert r.returncode == 1
-    lines = [l for l in r.stderr.splitlines() if "nope.mp4" in l]
+    lines = [line for line in r.stderr.splitlines() if "nope.mp4" in line]
     assert len(lines) == 1 and "no such video file" in lines[0]
     assert not (tmp_path / "o.mp4").exists()
 

@@ -287,7 +287,7 @@ def test_write_read_round_trip(tmp_path):
     assert json.loads((tmp_path / "c.json").read_text()) == {"p": str(tmp_path), "v": 0.5}
     files.append_jsonl(tmp_path / "log.jsonl", {"a": 1})
     files.append_jsonl(tmp_path / "log.jsonl", {"a": 2})
-    assert [json.loads(l)["a"] for l in (tmp_path / "log.jsonl").read_text().splitlines()] == [1, 2]
+    assert [json.loads(line)["a"] for line in (tmp_path / "log.jsonl").read_text().splitlines()] == [1, 2]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.json", "g.png", "log.jsonl", "m.png", "out"]
 
 

@@ -98,7 +98,6 @@ def test_compare_output_in_chromium(tmp_path, server, browser):
     import json as _json
 
     import cv2
-    import numpy as np
 
     from datasets.io import mask_path, write_depth, write_image, write_mask
     from datasets.synthetic import make_scene

@@ -14,7 +14,6 @@ import copy
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 
 from datasets import synthetic
 from datasets.io import read_image

@@ -53,7 +53,7 @@ def test_batch_with_bad_files_goes_on_and_counts(tmp_path, scene):
     lines = r.stderr.strip().splitlines()
     assert lines[-1] == "3 done, 3 failed", r.stderr
     for bad, word in [("empty.jpg", "empty"), ("truncated.png", "truncated"), ("notes.jpg", "text")]:
-        hits = [l for l in lines if f"{src / bad}:" in l]
+        hits = [line for line in lines if f"{src / bad}:" in line]
         assert len(hits) == 1 and word in hits[0].lower(), (bad, r.stderr)
     assert "Traceback" not in r.stderr
 
