@@ -1,6 +1,6 @@
 """Curate scraped photos into a CycleGAN dataset (Nasrullah 2018, §3.1 and Table 1).
 
-Input: a scrape folder (``RAW/raw/DOMAIN/*.jpg`` + ``RAW/manifest.jsonl``, see datasets/flickr.py).
+Input: a scrape folder (``RAW/raw/DOMAIN/*.jpg`` + ``RAW/manifest.jsonl``, see datasets.flickr).
 Output (``OUT``): ``trainA trainB testA testB`` (A = ordinary, B = shallow DoF, hard links or
 copies of the kept photos), ``quarantine/REASON/DOMAIN/`` (rejects, *moved* there, never deleted),
 ``rejects.csv``, ``review.html`` + ``review/thumbs/``, ``decisions.csv`` (the manual pass: edit the
