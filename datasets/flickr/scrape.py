@@ -11,8 +11,7 @@ from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
-
+from typing import Any, Callable, Optional
 
 from plumbing import markdown
 from plumbing.files import append_jsonl, read_jsonl
@@ -128,6 +127,22 @@ def _reject(photo: Photo, domain: Domain, reason: str, detail: str) -> dict:
             "crawl_date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
 
 
+@dataclass
+class _Scrape:
+    """What every domain of one scrape shares."""
+
+    config: ScrapeConfig
+    api_key: str
+    out: Path
+    manifest: Path
+    client: FlickrClient
+    downloader: Downloader
+    summary: ScrapeSummary
+    known: set[str]  # photo ids in the manifest or on their way: a photo belongs to one domain only
+    licenses: tuple[int, ...]
+    excluded: set[str]
+
+
 def scrape(
     config: ScrapeConfig,
     api_key: str,
@@ -140,8 +155,6 @@ def scrape(
     Stops a domain when the manifest holds ``per_domain`` downloaded photos for it. Transient
     download failures are counted (``failed``), not recorded, so the next run retries them.
     """
-    from tqdm import tqdm
-
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     lock = _lock_out_dir(out)
@@ -157,93 +170,112 @@ def scrape(
         )
         downloader = Downloader(backoff=backoff, timeout=(min(10.0, config.timeout_s), config.timeout_s),
                                 sleep=sleep, seed=config.seed)
-        summary = ScrapeSummary()
-        licenses = tuple(config.licenses)
-        excluded = {t.lower() for t in config.excluded_tags}
+        run = _Scrape(config, api_key, out, manifest, client, downloader, ScrapeSummary(),
+                      {r["photo_id"] for r in records}, tuple(config.licenses),
+                      {t.lower() for t in config.excluded_tags})
         end = config.max_upload or int(time.time())
-        known = {r["photo_id"] for r in records}  # across domains: a photo belongs to one domain only
         for domain in config.domain_list():
             folder = out / "raw" / domain.name
             if folder.exists() and not config.dry_run:
                 for stale in folder.glob(".*.part"):
                     stale.unlink()
             have = sum(1 for r in records if r.get("domain") == domain.name and r.get("status") == "ok")
-            summary.add(domain.name, "total", have)
+            run.summary.add(domain.name, "total", have)
             need = config.per_domain - have
-            if need <= 0:
-                continue
-            with tqdm(desc=f"{domain.name} pages", unit="page", disable=config.quiet, leave=False) as pages, \
-                    tqdm(desc=f"{domain.name} photos", total=need, unit="img", disable=config.quiet) as bar, \
-                    ThreadPoolExecutor(max_workers=max(1, config.workers)) as pool:
-                pending: dict[Future, tuple[Photo, SearchSlice, dict]] = {}
-                ok = 0
-
-                def handle(future: Future) -> None:
-                    nonlocal ok
-                    photo, sl, exif = pending.pop(future)
-                    try:
-                        got = future.result()
-                    except BadImage as exc:
-                        append_jsonl(manifest, _reject(photo, domain, exc.reason, str(exc)))
-                        summary.add(domain.name, "rejected")
-                        log.warning("%s", redact(f"photo {photo.id} ({domain.name}): rejected, {exc}", api_key))
-                    except RetriesExhausted as exc:
-                        summary.add(domain.name, "failed")
-                        log.warning("%s", redact(str(exc), api_key))
-                    else:
-                        append_jsonl(manifest, _record(photo, domain, sl, got, out, exif))
-                        ok += 1
-                        summary.add(domain.name, "downloaded")
-                        summary.add(domain.name, "total")
-                        bar.update(1)
-
-                def settle(limit: int) -> None:
-                    while pending and (len(pending) >= limit or ok + len(pending) >= need):
-                        done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
-                        for f in done:
-                            handle(f)
-
-                records_iter = client.iter_records(
-                    domain, licenses, SearchSlice(config.min_upload, end), per_page=config.per_page,
-                    cap=config.result_cap, min_window_s=config.min_window_s, on_page=lambda: pages.update(1))
-                for rec, sl in records_iter:
-                    photo = Photo.from_record(rec)
-                    if photo is None:
-                        summary.add(domain.name, "no_size")
-                        continue
-                    if photo.id in known:
-                        summary.add(domain.name, "already")
-                        continue
-                    if excluded.intersection(photo.tags):
-                        summary.add(domain.name, "excluded_tag")
-                        continue
-                    if config.min_side and (photo.min_side() is None or photo.min_side() < config.min_side):
-                        summary.add(domain.name, "too_small")
-                        continue
-                    summary.add(domain.name, "candidates")
-                    if config.dry_run:
-                        if summary.counts[domain.name]["candidates"] >= need:
-                            break
-                        continue
-                    exif: dict = {}
-                    if config.exif_check and domain.exif_model:
-                        exif = client.exif(photo.id)
-                        if exif.get("Model", "").strip().lower() != domain.exif_model.lower():
-                            append_jsonl(manifest, _reject(photo, domain, "exif_model",
-                                                           f"EXIF model {exif.get('Model', 'missing')!r}"))
-                            summary.add(domain.name, "exif_model")
-                            continue
-                    known.add(photo.id)
-                    pending[pool.submit(downloader.download, photo.url, folder, photo.id)] = (photo, sl, exif)
-                    settle(2 * max(1, config.workers))
-                    if ok >= need:
-                        break
-                settle(1)
-                records_iter.close()
-        summary.api_calls = client.calls
-        return summary
+            if need > 0:
+                _scrape_domain(run, domain, folder, need, SearchSlice(config.min_upload, end))
+        run.summary.api_calls = client.calls
+        return run.summary
     finally:
         lock.close()
+
+
+def _skip_reason(run: _Scrape, photo: Photo) -> Optional[str]:
+    """The summary key of why ``photo`` is not a candidate (already known, an excluded tag, too
+    small), or None when it is one."""
+    if photo.id in run.known:
+        return "already"
+    if run.excluded.intersection(photo.tags):
+        return "excluded_tag"
+    if run.config.min_side and (photo.min_side() is None or photo.min_side() < run.config.min_side):
+        return "too_small"
+    return None
+
+
+def _exif_rejected(run: _Scrape, domain: Domain, photo: Photo) -> tuple[bool, dict]:
+    """(rejected, EXIF) of ``photo`` under the domain's camera-model check (recorded in the
+    manifest when it fails); no check asked for: (False, {})."""
+    if not (run.config.exif_check and domain.exif_model):
+        return False, {}
+    exif = run.client.exif(photo.id)
+    if exif.get("Model", "").strip().lower() == domain.exif_model.lower():
+        return False, exif
+    append_jsonl(run.manifest, _reject(photo, domain, "exif_model", f"EXIF model {exif.get('Model', 'missing')!r}"))
+    run.summary.add(domain.name, "exif_model")
+    return True, exif
+
+
+def _scrape_domain(run: _Scrape, domain: Domain, folder: Path, need: int, window: SearchSlice) -> None:
+    """Search ``domain`` over the upload-date ``window`` and download up to ``need`` new photos into
+    ``folder``, ``config.workers`` at a time; each finished download is recorded as it lands."""
+    from tqdm import tqdm
+
+    config, summary, manifest = run.config, run.summary, run.manifest
+    with tqdm(desc=f"{domain.name} pages", unit="page", disable=config.quiet, leave=False) as pages, \
+            tqdm(desc=f"{domain.name} photos", total=need, unit="img", disable=config.quiet) as bar, \
+            ThreadPoolExecutor(max_workers=max(1, config.workers)) as pool:
+        pending: dict[Future, tuple[Photo, SearchSlice, dict]] = {}
+        ok = 0
+
+        def handle(future: Future) -> None:
+            nonlocal ok
+            photo, sl, exif = pending.pop(future)
+            try:
+                got = future.result()
+            except BadImage as exc:
+                append_jsonl(manifest, _reject(photo, domain, exc.reason, str(exc)))
+                summary.add(domain.name, "rejected")
+                log.warning("%s", redact(f"photo {photo.id} ({domain.name}): rejected, {exc}", run.api_key))
+            except RetriesExhausted as exc:
+                summary.add(domain.name, "failed")
+                log.warning("%s", redact(str(exc), run.api_key))
+            else:
+                append_jsonl(manifest, _record(photo, domain, sl, got, run.out, exif))
+                ok += 1
+                summary.add(domain.name, "downloaded")
+                summary.add(domain.name, "total")
+                bar.update(1)
+
+        def settle(limit: int) -> None:
+            while pending and (len(pending) >= limit or ok + len(pending) >= need):
+                done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+                for f in done:
+                    handle(f)
+
+        records_iter = run.client.iter_records(
+            domain, run.licenses, window, per_page=config.per_page,
+            cap=config.result_cap, min_window_s=config.min_window_s, on_page=lambda: pages.update(1))
+        for rec, sl in records_iter:
+            photo = Photo.from_record(rec)
+            skip = "no_size" if photo is None else _skip_reason(run, photo)
+            if skip is not None:
+                summary.add(domain.name, skip)
+                continue
+            summary.add(domain.name, "candidates")
+            if config.dry_run:
+                if summary.counts[domain.name]["candidates"] >= need:
+                    break
+                continue
+            rejected, exif = _exif_rejected(run, domain, photo)
+            if rejected:
+                continue
+            run.known.add(photo.id)
+            pending[pool.submit(run.downloader.download, photo.url, folder, photo.id)] = (photo, sl, exif)
+            settle(2 * max(1, config.workers))
+            if ok >= need:
+                break
+        settle(1)
+        records_iter.close()
 
 
 def load_domains(path: Path) -> list[dict]:
