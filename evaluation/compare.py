@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from compositing.pipeline import Lazy, PhotoPipeline, face_detector_factory
+from compositing.pipeline import Lazy, PhotoPipeline, Prepared, face_detector_factory
 from plumbing.config import save_config
 from datasets.io import (ImageError, list_photos, mask_path, photo_root, read_depth, read_focal_35mm, read_image,
                          read_mask, write_image)
@@ -140,6 +140,197 @@ def build_renderers(cfg: CompareConfig) -> list[Renderer]:
     return renderers
 
 
+@dataclass
+class _Input:
+    """One input photo, read and through the pipeline: the image, its mask as read (the mask file,
+    or the segmenter's), the pipeline's planes, the depth they use and the ground truth (or None)."""
+
+    image: np.ndarray
+    mask: np.ndarray
+    prepared: Prepared
+    depth: np.ndarray
+    truth: Optional[np.ndarray]
+
+
+@dataclass
+class _Run:
+    """One comparison under way: what it writes into, its metric networks, and what it collects
+    (error lines, metric rows, gallery rows, per method the samples of the set metrics)."""
+
+    cfg: CompareConfig
+    renderers: list[Renderer]
+    extractor: Optional[M.InceptionFeatures]
+    lpips_distance: Optional[M.LPIPSDistance]
+    notes: list[str]
+    errors: list[str] = field(default_factory=list)
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    gallery_rows: list[Row] = field(default_factory=list)
+    feats: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    samples: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    sharpness: dict[str, list[float]] = field(default_factory=dict)
+    n_bad: int = 0
+    n_fail: int = 0
+
+    def __post_init__(self) -> None:
+        for r in self.renderers:
+            self.feats[r.name], self.samples[r.name], self.sharpness[r.name] = [], [], []
+
+    @property
+    def out(self) -> Path:
+        return Path(self.cfg.out)
+
+    def error(self, line: str) -> None:
+        """Record and log one error line."""
+        self.errors.append(line)
+        log.error("%s", line)
+
+    def write_inputs(self, name: str, photo: _Input) -> list[Union[Cell, str, None]]:
+        """The input, mask, depth and ground-truth pictures of one photo, full size and as gallery
+        thumbnails; their gallery cells."""
+        cfg, cells = self.cfg, []
+        aux_images = [("inputs", photo.image), ("masks", (photo.mask * 255).round().astype(np.uint8)),
+                      ("depth", depth_preview(photo.depth))]
+        if cfg.truth:
+            aux_images.append(("truth", photo.truth))
+        for folder, picture in aux_images:
+            if picture is None:
+                cells.append("no ground truth")
+                continue
+            full = self.out / folder / f"{name}.png"
+            thumb = self.out / "gallery" / "thumbs" / folder / f"{name}.jpg"
+            write_image(full, picture)
+            write_thumbnail(thumb, picture, cfg.thumb_size)
+            cells.append(Cell(full, thumb))
+        return cells
+
+    def render(self, r: Renderer, path: Path, name: str, photo: _Input, regions: M.Regions) -> Optional[Cell]:
+        """Renderer ``r`` on one photo: its output written, measured and collected; its gallery
+        cell, or None when it failed (one error line; the comparison goes on)."""
+        cfg, image = self.cfg, photo.image
+        try:
+            start = time.perf_counter()
+            output = r.output_for(name, image, photo.mask, photo.prepared)
+            seconds = time.perf_counter() - start
+            if not isinstance(output, np.ndarray) or output.dtype != np.uint8 or output.shape != image.shape:
+                got = f"{output.dtype} {output.shape}" if isinstance(output, np.ndarray) else type(output).__name__
+                raise ValueError(f"returned {got}, expected uint8 {image.shape}")
+        except Exception as exc:  # one failing method must not stop the comparison
+            self.n_fail += 1
+            self.error(f"{path}: method {r.name} failed: {exc}")
+            return None
+        full = self.out / "results" / r.name / f"{name}.png"
+        thumb = self.out / "gallery" / "thumbs" / "results" / r.name / f"{name}.jpg"
+        write_image(full, output)
+        write_thumbnail(thumb, output, cfg.thumb_size)
+        try:
+            values = M.compute_image_metrics(image, output, photo.mask, truth=photo.truth, regions=regions)
+        except Exception as exc:  # noqa: BLE001 - keep the render, count the failure, go on
+            self.n_fail += 1
+            self.error(f"{path}: metrics for method {r.name} failed: {exc}")
+            values = {}
+        if self.lpips_distance is not None and photo.truth is not None:
+            values["truth_lpips"] = self.lpips_distance(output, photo.truth)
+        values["seconds"] = seconds
+        self.rows.append({"method": r.name, "image": name, **values})
+        caption = " · ".join(f"{short} {report.format_value(values[k])}" for k, short in _CAPTION_KEYS if k in values)
+        if cfg.reference:
+            self.samples[r.name].append(M.blur_samples(output, photo.mask))
+            self.sharpness[r.name].append(M.background_sharpness(output, photo.mask))
+            if self.extractor is not None:
+                self.feats[r.name].append(self.extractor([output])[0])
+        return Cell(full, thumb, caption)
+
+    def set_metrics(self, segment: Callable[[np.ndarray], np.ndarray]) -> tuple[dict[str, dict[str, float]], int]:
+        """Each method's set metrics against the reference photos (none without ``--reference``)
+        and the number of unusable reference photos."""
+        set_metrics: dict[str, dict[str, float]] = {}
+        if not self.cfg.reference:
+            return set_metrics, 0
+        ref_samples, ref_sharpness, ref_feats, ref_errors = _reference_stats(self.cfg, segment, self.extractor)
+        self.errors += ref_errors  # each logged as it was found
+        for r in self.renderers:
+            sharpness = np.array(self.sharpness[r.name])
+            entry = {"blur_w1": M.blur_distribution_distance(np.concatenate(self.samples[r.name] or [np.zeros(0)]),
+                                                             ref_samples),
+                     "sharpness_gap": M.sharpness_gap(sharpness, ref_sharpness),
+                     "sharpness_w1": M.sharpness_w1(sharpness, ref_sharpness),
+                     "sharpness_w1_p": M.sharpness_w1_p(sharpness, ref_sharpness)}
+            if self.extractor is not None:
+                entry["fid"] = M.fid_from_features(np.array(self.feats[r.name]), ref_feats)
+                entry["kid"] = M.kid_from_features(np.array(self.feats[r.name]), ref_feats)
+            set_metrics[r.name] = entry
+        if self.extractor is not None and min(len(ref_feats), *(len(f) for f in self.feats.values())) < 50:
+            self.notes.append("FID/KID from fewer than 50 images per set: strongly biased, compare only like with like")
+        return set_metrics, len(ref_errors)
+
+    def write_report(self, columns: list[Column], set_metrics: dict[str, dict[str, float]],
+                     n_bad_ref: int) -> tuple[list[dict[str, Any]], Path]:
+        """metrics.csv / metrics.md, the loss plots and the gallery page; (the per-method summary, the page)."""
+        plots = _plots(self.cfg, self.renderers, self.out / "plots")
+        metric_names = [k for k in (*M.METRICS, "truth_lpips", "seconds") if any(k in row for row in self.rows)]
+        labels = {k: m.label for k, m in M.METRICS.items()} | EXTRA_LABELS | SET_METRIC_LABELS
+        if self.n_bad or self.n_fail or n_bad_ref:
+            self.notes.append(f"{self.n_bad} bad image(s), {n_bad_ref} bad reference image(s) and {self.n_fail} "
+                              "failed render(s); see the list in the gallery")
+        summary = report.write_metrics(self.out, self.rows, metric_names, labels, set_metrics, self.notes)
+        table_rows = []
+        for entry in summary:
+            table_rows.append({"method": entry["method"], **{m: entry[f"{m}_mean"] for m in metric_names},
+                               **set_metrics.get(entry["method"], {})})
+        set_names = sorted({k for v in set_metrics.values() for k in v})
+        table = MetricsTable(table_rows, [*metric_names, *set_names],
+                             {**{m: f"{labels[m]} (mean)" for m in metric_names}, **labels})
+        page = build_gallery(self.out / "gallery", columns, self.gallery_rows, table, plots=plots, errors=self.errors,
+                             notes=self.notes)
+        return summary, page
+
+
+def _metric_networks(cfg: CompareConfig) -> tuple[Optional[M.InceptionFeatures], Optional[M.LPIPSDistance], list[str]]:
+    """The Inception features of FID/KID (with ``--reference``) and LPIPS (with ``--truth``), each
+    None when not asked for or not available, and the notes that say so."""
+    notes: list[str] = []
+    extractor: Optional[M.InceptionFeatures] = None
+    if cfg.reference and cfg.fid_weights != "off":
+        try:
+            extractor = M.InceptionFeatures(cfg.fid_weights, device=cfg.device)
+        except M.MetricUnavailable as exc:
+            log.error("%s", exc)
+            notes.append(f"FID/KID not computed: {exc}")
+    lpips_distance: Optional[M.LPIPSDistance] = None
+    if cfg.truth:
+        try:
+            lpips_distance = M.LPIPSDistance(device=cfg.device)
+        except M.MetricUnavailable as exc:
+            log.warning("%s", exc)
+            notes.append(f"LPIPS not computed: {exc}")
+    if cfg.fid_weights == "none" and extractor is not None:
+        notes.append("FID/KID use a randomly initialised Inception (--fid-weights none): for testing only")
+    return extractor, lpips_distance, notes
+
+
+def _read_input(cfg: CompareConfig, path: Path, name: str, input_root: Path,
+                segment: Callable[[np.ndarray], np.ndarray], pipeline: PhotoPipeline, depths: dict[str, Path],
+                truths: dict[str, Path]) -> _Input:
+    """Photo ``path`` read with its mask (file or segmenter), its depth map if given and its ground
+    truth if any, through the pipeline; ImageError, ValueError or OSError for a bad input."""
+    image = read_image(path)
+    shape = image.shape[:2]
+    mask_file = photo_mask(path, input_root, cfg.masks)
+    if mask_file is not None:
+        mask = read_mask(mask_file, shape)
+    else:
+        mask = np.asarray(segment(image), dtype=np.float32)
+    given = read_depth(depths[name], expected_shape=shape) if name in depths else None  # metres
+    prepared = pipeline(image, mask, given, focal_35mm=read_focal_35mm(path))
+    truth = None
+    if name in truths:  # images without one simply get no full-reference metrics
+        truth = read_image(truths[name])
+        if truth.shape != image.shape:
+            raise ImageError(truths[name], f"ground truth is {truth.shape[1]}×{truth.shape[0]}, "
+                                           f"image is {shape[1]}×{shape[0]}")
+    return _Input(image, mask, prepared, np.asarray(prepared.depth, dtype=np.float32), truth)
+
+
 def run_compare(
     cfg: CompareConfig,
     renderers: Optional[Sequence[Renderer]] = None,
@@ -161,9 +352,7 @@ def run_compare(
     from segdepth.segment import build_segmenter
 
     renderers = list(renderers) if renderers is not None else build_renderers(cfg)
-    out = Path(cfg.out)
-    gdir = out / "gallery"
-    save_config(cfg, out / "config.json")
+    save_config(cfg, Path(cfg.out) / "config.json")
     segment = segmenter or Lazy(lambda: build_segmenter(cfg.segmenter))
     if depth_model is None and cfg.depth_model != "prior":
         depth_model = Lazy(lambda: build_depth_model(cfg.depth_model))
@@ -184,150 +373,27 @@ def run_compare(
         aux.append(Column("ground truth"))
     columns = aux + [Column(r.name, {"kind": r.kind, **r.settings}) for r in renderers]
 
-    notes: list[str] = list(cfg.notes)
-    extractor: Optional[M.InceptionFeatures] = None
-    if cfg.reference and cfg.fid_weights != "off":
-        try:
-            extractor = M.InceptionFeatures(cfg.fid_weights, device=cfg.device)
-        except M.MetricUnavailable as exc:
-            log.error("%s", exc)
-            notes.append(f"FID/KID not computed: {exc}")
-    lpips_distance: Optional[M.LPIPSDistance] = None
-    if cfg.truth:
-        try:
-            lpips_distance = M.LPIPSDistance(device=cfg.device)
-        except M.MetricUnavailable as exc:
-            log.warning("%s", exc)
-            notes.append(f"LPIPS not computed: {exc}")
-    if cfg.fid_weights == "none" and extractor is not None:
-        notes.append("FID/KID use a randomly initialised Inception (--fid-weights none): for testing only")
-
-    errors: list[str] = []
-    rows: list[dict[str, Any]] = []
-    gallery_rows: list[Row] = []
-    feats: dict[str, list[np.ndarray]] = {r.name: [] for r in renderers}
-    samples: dict[str, list[np.ndarray]] = {r.name: [] for r in renderers}
-    sharpness: dict[str, list[float]] = {r.name: [] for r in renderers}
-    n_bad, n_fail = len(clashes), 0
+    extractor, lpips_distance, network_notes = _metric_networks(cfg)
+    run = _Run(cfg, renderers, extractor, lpips_distance, [*cfg.notes, *network_notes], n_bad=len(clashes))
     for clash in clashes:
-        errors.append(clash)
-        log.error("%s", clash)
-
+        run.error(clash)
     for path, name in tqdm(list(zip(paths, names, strict=True)), desc="compare", unit="image", disable=cfg.quiet):
         try:
-            image = read_image(path)
-            shape = image.shape[:2]
-            mask_file = photo_mask(path, input_root, cfg.masks)
-            if mask_file is not None:
-                mask = read_mask(mask_file, shape)
-            else:
-                mask = np.asarray(segment(image), dtype=np.float32)
-            given = read_depth(depths[name], expected_shape=shape) if name in depths else None  # metres
-            prepared = pipeline(image, mask, given, focal_35mm=read_focal_35mm(path))
-            depth = np.asarray(prepared.depth, dtype=np.float32)
-            truth = None
-            if name in truths:  # images without one simply get no full-reference metrics
-                truth = read_image(truths[name])
-                if truth.shape != image.shape:
-                    raise ImageError(truths[name], f"ground truth is {truth.shape[1]}×{truth.shape[0]}, "
-                                                   f"image is {shape[1]}×{shape[0]}")
+            photo = _read_input(cfg, path, name, input_root, segment, pipeline, depths, truths)
         except (ImageError, ValueError, OSError) as exc:
-            n_bad += 1
-            errors.append(str(exc) if str(path) in str(exc) else f"{path}: {exc}")
-            log.error("%s", errors[-1])
+            run.n_bad += 1
+            run.error(str(exc) if str(path) in str(exc) else f"{path}: {exc}")
             continue
+        cells = run.write_inputs(name, photo)
+        regions = M.make_regions(photo.mask)
+        cells += [run.render(r, path, name, photo, regions) for r in renderers]
+        run.gallery_rows.append(Row(name, cells))
 
-        cells: list[Union[Cell, str, None]] = []
-        aux_images = [("inputs", image), ("masks", (mask * 255).round().astype(np.uint8)), ("depth", depth_preview(depth))]
-        if cfg.truth:
-            aux_images.append(("truth", truth))
-        for folder, picture in aux_images:
-            if picture is None:
-                cells.append("no ground truth")
-                continue
-            full = out / folder / f"{name}.png"
-            thumb = gdir / "thumbs" / folder / f"{name}.jpg"
-            write_image(full, picture)
-            write_thumbnail(thumb, picture, cfg.thumb_size)
-            cells.append(Cell(full, thumb))
-
-        regions = M.make_regions(mask)
-        for r in renderers:
-            try:
-                start = time.perf_counter()
-                output = r.output_for(name, image, mask, prepared)
-                seconds = time.perf_counter() - start
-                if not isinstance(output, np.ndarray) or output.dtype != np.uint8 or output.shape != image.shape:
-                    got = f"{output.dtype} {output.shape}" if isinstance(output, np.ndarray) else type(output).__name__
-                    raise ValueError(f"returned {got}, expected uint8 {image.shape}")
-            except Exception as exc:  # one failing method must not stop the comparison
-                n_fail += 1
-                errors.append(f"{path}: method {r.name} failed: {exc}")
-                log.error("%s", errors[-1])
-                cells.append(None)
-                continue
-            full = out / "results" / r.name / f"{name}.png"
-            thumb = gdir / "thumbs" / "results" / r.name / f"{name}.jpg"
-            write_image(full, output)
-            write_thumbnail(thumb, output, cfg.thumb_size)
-            try:
-                values = M.compute_image_metrics(image, output, mask, truth=truth, regions=regions)
-            except Exception as exc:  # noqa: BLE001 - keep the render, count the failure, go on
-                n_fail += 1
-                errors.append(f"{path}: metrics for method {r.name} failed: {exc}")
-                log.error("%s", errors[-1])
-                values = {}
-            if lpips_distance is not None and truth is not None:
-                values["truth_lpips"] = lpips_distance(output, truth)
-            values["seconds"] = seconds
-            rows.append({"method": r.name, "image": name, **values})
-            caption = " · ".join(f"{short} {report.format_value(values[k])}" for k, short in _CAPTION_KEYS if k in values)
-            cells.append(Cell(full, thumb, caption))
-            if cfg.reference:
-                samples[r.name].append(M.blur_samples(output, mask))
-                sharpness[r.name].append(M.background_sharpness(output, mask))
-                if extractor is not None:
-                    feats[r.name].append(extractor([output])[0])
-        gallery_rows.append(Row(name, cells))
-
-    set_metrics: dict[str, dict[str, float]] = {}
-    n_bad_ref = 0
-    if cfg.reference:
-        ref_samples, ref_sharpness, ref_feats, ref_errors = _reference_stats(cfg, segment, extractor)
-        n_bad_ref = len(ref_errors)
-        errors += ref_errors
-        for r in renderers:
-            entry = {"blur_w1": M.blur_distribution_distance(np.concatenate(samples[r.name] or [np.zeros(0)]),
-                                                             ref_samples),
-                     "sharpness_gap": M.sharpness_gap(np.array(sharpness[r.name]), ref_sharpness),
-                     "sharpness_w1": M.sharpness_w1(np.array(sharpness[r.name]), ref_sharpness),
-                     "sharpness_w1_p": M.sharpness_w1_p(np.array(sharpness[r.name]), ref_sharpness)}
-            if extractor is not None:
-                entry["fid"] = M.fid_from_features(np.array(feats[r.name]), ref_feats)
-                entry["kid"] = M.kid_from_features(np.array(feats[r.name]), ref_feats)
-            set_metrics[r.name] = entry
-        if extractor is not None and min(len(ref_feats), *(len(f) for f in feats.values())) < 50:
-            notes.append("FID/KID from fewer than 50 images per set: strongly biased, compare only like with like")
-
-    plots = _plots(cfg, renderers, out / "plots")
-    metric_names = [k for k in (*M.METRICS, "truth_lpips", "seconds") if any(k in row for row in rows)]
-    labels = {k: m.label for k, m in M.METRICS.items()} | EXTRA_LABELS | SET_METRIC_LABELS
-
-    if n_bad or n_fail or n_bad_ref:
-        notes.append(f"{n_bad} bad image(s), {n_bad_ref} bad reference image(s) and {n_fail} failed render(s); "
-                     "see the list in the gallery")
-    summary = report.write_metrics(out, rows, metric_names, labels, set_metrics, notes)
-    table_rows = []
-    for entry in summary:
-        table_rows.append({"method": entry["method"], **{m: entry[f"{m}_mean"] for m in metric_names},
-                           **set_metrics.get(entry["method"], {})})
-    set_names = sorted({k for v in set_metrics.values() for k in v})
-    table = MetricsTable(table_rows, [*metric_names, *set_names],
-                         {**{m: f"{labels[m]} (mean)" for m in metric_names}, **labels})
-    page = build_gallery(gdir, columns, gallery_rows, table, plots=plots, errors=errors, notes=notes)
-    log.info("compared %d image(s) × %d method(s): %s", len(gallery_rows), len(renderers), page)
-    return CompareResult(len(paths) + len(clashes), n_bad, n_fail, errors, rows, summary, set_metrics, notes, page,
-                         n_bad_ref)
+    set_metrics, n_bad_ref = run.set_metrics(segment)
+    summary, page = run.write_report(columns, set_metrics, n_bad_ref)
+    log.info("compared %d image(s) × %d method(s): %s", len(run.gallery_rows), len(renderers), page)
+    return CompareResult(len(paths) + len(clashes), run.n_bad, run.n_fail, run.errors, run.rows, summary,
+                         set_metrics, run.notes, page, n_bad_ref)
 
 
 def _reference_stats(
