@@ -67,6 +67,7 @@ def _model_type(f: dataclasses.Field, kind: Any) -> Any:
 def build_parser() -> argparse.ArgumentParser:
     """The ``train_cyclegan`` command line. Only flags given on the command line change the
     configuration (which starts from ``--config`` or the defaults), so it is parsed once."""
+    # longer than 80 lines: one flat list of options, in the order --help shows them
     d = TrainConfig()
     S = argparse.SUPPRESS
     p = argparse.ArgumentParser(

@@ -55,6 +55,7 @@ def _hw_list(text: str) -> list[list[int]]:
 
 def build_parser(task: str) -> argparse.ArgumentParser:
     """Argument parser of the training program for ``task`` ("segmentation" or "depth")."""
+    # longer than 80 lines: one flat list of options, in the order --help shows them
     seg = task == "segmentation"
     d = CONFIGS[task]()
     sources = sorted((seg_data.SOURCES if seg else depth_data.SOURCES))
