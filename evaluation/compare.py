@@ -32,6 +32,7 @@ from compositing.pipeline import Lazy, PhotoPipeline, Prepared, face_detector_fa
 from plumbing.config import save_config
 from datasets.io import (ImageError, list_photos, mask_path, photo_root, read_depth, read_focal_35mm, read_image,
                          read_mask, write_image)
+from evaluation import feature_metrics as FM
 from evaluation import metrics as M
 from evaluation import report
 from evaluation.gallery import Cell, Column, MetricsTable, Row, build_gallery, write_thumbnail
@@ -159,8 +160,8 @@ class _Run:
 
     cfg: CompareConfig
     renderers: list[Renderer]
-    extractor: Optional[M.InceptionFeatures]
-    lpips_distance: Optional[M.LPIPSDistance]
+    extractor: Optional[FM.InceptionFeatures]
+    lpips_distance: Optional[FM.LPIPSDistance]
     notes: list[str]
     errors: list[str] = field(default_factory=list)
     rows: list[dict[str, Any]] = field(default_factory=list)
@@ -256,8 +257,8 @@ class _Run:
                      "sharpness_w1": M.sharpness_w1(sharpness, ref_sharpness),
                      "sharpness_w1_p": M.sharpness_w1_p(sharpness, ref_sharpness)}
             if self.extractor is not None:
-                entry["fid"] = M.fid_from_features(np.array(self.feats[r.name]), ref_feats)
-                entry["kid"] = M.kid_from_features(np.array(self.feats[r.name]), ref_feats)
+                entry["fid"] = FM.fid_from_features(np.array(self.feats[r.name]), ref_feats)
+                entry["kid"] = FM.kid_from_features(np.array(self.feats[r.name]), ref_feats)
             set_metrics[r.name] = entry
         if self.extractor is not None and min(len(ref_feats), *(len(f) for f in self.feats.values())) < 50:
             self.notes.append("FID/KID from fewer than 50 images per set: strongly biased, compare only like with like")
@@ -285,21 +286,22 @@ class _Run:
         return summary, page
 
 
-def _metric_networks(cfg: CompareConfig) -> tuple[Optional[M.InceptionFeatures], Optional[M.LPIPSDistance], list[str]]:
+def _metric_networks(
+        cfg: CompareConfig) -> tuple[Optional[FM.InceptionFeatures], Optional[FM.LPIPSDistance], list[str]]:
     """The Inception features of FID/KID (with ``--reference``) and LPIPS (with ``--truth``), each
     None when not asked for or not available, and the notes that say so."""
     notes: list[str] = []
-    extractor: Optional[M.InceptionFeatures] = None
+    extractor: Optional[FM.InceptionFeatures] = None
     if cfg.reference and cfg.fid_weights != "off":
         try:
-            extractor = M.InceptionFeatures(cfg.fid_weights, device=cfg.device)
+            extractor = FM.InceptionFeatures(cfg.fid_weights, device=cfg.device)
         except M.MetricUnavailable as exc:
             log.error("%s", exc)
             notes.append(f"FID/KID not computed: {exc}")
-    lpips_distance: Optional[M.LPIPSDistance] = None
+    lpips_distance: Optional[FM.LPIPSDistance] = None
     if cfg.truth:
         try:
-            lpips_distance = M.LPIPSDistance(device=cfg.device)
+            lpips_distance = FM.LPIPSDistance(device=cfg.device)
         except M.MetricUnavailable as exc:
             log.warning("%s", exc)
             notes.append(f"LPIPS not computed: {exc}")
@@ -397,7 +399,7 @@ def run_compare(
 
 
 def _reference_stats(
-    cfg: CompareConfig, segment: Callable[[np.ndarray], np.ndarray], extractor: Optional[M.InceptionFeatures]
+    cfg: CompareConfig, segment: Callable[[np.ndarray], np.ndarray], extractor: Optional[FM.InceptionFeatures]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
     """Blur samples, per-photo background sharpness and Inception features of the real
     shallow-DoF photos (mask: the layout's mask file ``REFERENCE_masks/NAME.png``, else the segmenter)."""

@@ -126,7 +126,7 @@ def test_lpips_column_when_weights_exist(data, tmp_path, monkeypatch):
     import torch
     from torchvision.models import AlexNet_Weights, alexnet
 
-    from evaluation.metrics import _hub_checkpoint
+    from evaluation.feature_metrics import _hub_checkpoint
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "hub"))
     path = _hub_checkpoint(AlexNet_Weights.IMAGENET1K_V1.url)
