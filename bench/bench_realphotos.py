@@ -344,7 +344,7 @@ NO_GRAIN = Variant("lens_no_grain", "lens", {"grain": False})
 def default_variants() -> list[Variant]:
     """Every registered compositor method with its default settings, the lens without grain and
     the lens before issue 15."""
-    from compositing.pipeline import METHODS
+    from compositing.methods import METHODS
 
     return [Variant(m, m) for m in METHODS] + [NO_GRAIN, BEFORE]
 

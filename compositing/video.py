@@ -34,7 +34,8 @@ import numpy as np
 
 from plumbing.files import atomic_path
 
-from .pipeline import METHODS, build_params, ineffective_params, params_for_depth, prepare, render_prepared
+from .methods import METHODS, build_params, ineffective_params
+from .pipeline import params_for_depth, prepare, render_prepared
 
 log = logging.getLogger(__name__)
 

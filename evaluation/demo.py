@@ -18,7 +18,7 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 
-from compositing.pipeline import METHODS
+from compositing.methods import METHODS
 from datasets import io, synthetic
 from gan.checkpoint import NETWORKS, load_weights, save_weights
 from gan.model import PRESETS

@@ -15,8 +15,8 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 import cv2
 import numpy as np
 
-from compositing.pipeline import (METHODS, Prepared, build_params, ineffective_params, params_for_depth,
-                                  params_to_dict, render_prepared, wants_faces)
+from compositing.methods import METHODS, build_params, ineffective_params, params_to_dict
+from compositing.pipeline import Prepared, params_for_depth, render_prepared, wants_faces
 from datasets.io import read_image
 
 log = logging.getLogger(__name__)
@@ -104,7 +104,7 @@ def published_renderer(spec: str) -> Renderer:
 
 
 def compositor_renderer(method: str, params: Optional[Mapping[str, Any]] = None) -> Renderer:
-    """A compositor method from ``compositing.pipeline.METHODS``, rendered from the photo
+    """A compositor method from ``compositing.methods.METHODS``, rendered from the photo
     pipeline's prepared planes with :func:`compositing.pipeline.render_prepared`: what
     scripts/blur.py renders (for relative depth ``coc="relative"``, the prior made metric from
     faces for a lens that names a physical lens)."""

@@ -28,7 +28,7 @@ __all__ = ["methods", "read_image", "render", "translate", "write_image"]
 
 def methods() -> dict[str, str]:
     """The compositor methods :func:`render` takes: name → the paper or seed it implements."""
-    from compositing.pipeline import METHODS
+    from compositing.methods import METHODS
 
     return {name: spec.source for name, spec in METHODS.items()}
 

@@ -55,8 +55,8 @@ from datasets.io import (DEFAULT_MAX_PIXELS, MAX_PIXELS_CEILING, ImageError, lis
 from plumbing.files import remove_stale_temporaries, write_json
 from segdepth.depth import DEPTH_MODELS, build_depth_model
 from segdepth.segment import SEGMENTERS, build_segmenter
-from compositing.pipeline import (METHODS, REFINEMENTS, Lazy, PhotoPipeline, build_params, face_detector_factory,
-                                  ineffective_params, render_prepared, wants_faces)
+from compositing.methods import METHODS, build_params, ineffective_params
+from compositing.pipeline import REFINEMENTS, Lazy, PhotoPipeline, face_detector_factory, render_prepared, wants_faces
 
 log = logging.getLogger("blur")
 

@@ -29,7 +29,7 @@ from plumbing.cli import (EXIT_CODES_EPILOG, EXIT_SOME_FAILED, KeyValues, add_do
                           output_file, positive_int)
 from plumbing.config import add_config_option, parse_config_args, save_config
 from segdepth.segment import SEGMENTERS, build_segmenter
-from compositing.pipeline import METHODS, build_params
+from compositing.methods import METHODS, build_params
 from compositing.video import FrameBlur, FrameBlurConfig, MaskSmoother, pipeline_renderer, process_video
 
 

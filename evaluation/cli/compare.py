@@ -34,7 +34,8 @@ import argparse
 import logging
 from typing import Any, Optional
 
-from compositing.pipeline import METHODS, REFINEMENTS, build_params
+from compositing.methods import METHODS, build_params
+from compositing.pipeline import REFINEMENTS
 from plumbing.cli import (EXIT_CODES_EPILOG, EXIT_SOME_FAILED, EXIT_USAGE, add_download_flag, int_range, output_folder,
                           parse_key_values, torch_device)
 from plumbing.config import add_config_option, parse_config_args
@@ -76,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", help="folder (or file) of test images (required unless --config names one)")
     p.add_argument("--out", type=output_folder, help="output folder (required unless --config names one)")
     p.add_argument("--methods", type=method_list, default=list(METHODS),
-                   help="comma-separated compositor methods (default: all of compositing.pipeline.METHODS; "
+                   help="comma-separated compositor methods (default: all of compositing.methods.METHODS; "
                         "'' for none)")
     p.add_argument("--params", action=MethodParams, default={}, metavar="METHOD:KEY=VALUE",
                    help="a compositor method parameter, e.g. lens:f_number=1.4 (repeatable; values are JSON "
