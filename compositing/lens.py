@@ -305,6 +305,9 @@ def _boosted_low(image: np.ndarray, lin_low: np.ndarray, params: LensParams) -> 
 def lens_blur(image: np.ndarray, mask: np.ndarray, depth: np.ndarray, focus_depth: float,
               params: LensParams) -> np.ndarray:
     """Render shallow depth of field (see the module docstring). uint8 RGB H×W×3 out."""
+    # longer than 80 lines: its stages (working resolution, the fill behind the subject, the
+    # background layers, full-resolution detail, the subject's matte, front objects, grain) share a
+    # dozen planes at two resolutions
     image = np.ascontiguousarray(image, np.uint8)
     h, w = image.shape[:2]
     mask = np.ascontiguousarray(mask, np.float32)  # values outside [0, 1] act as 0 or 1
