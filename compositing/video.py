@@ -35,6 +35,7 @@ import numpy as np
 from plumbing.files import atomic_path
 
 from .methods import METHODS, build_params, ineffective_params
+from .video_check import check_video
 from .pipeline import params_for_depth, prepare, render_prepared
 
 log = logging.getLogger(__name__)
@@ -218,7 +219,8 @@ def pipeline_renderer(method: str, params: Optional[dict] = None) -> Callable[[n
 
 
 def open_source(source: Union[int, str, Path]) -> cv2.VideoCapture:
-    """Open a camera index (int or a string of digits) or a video file; ValueError if it cannot be."""
+    """Open a camera index (int or a string of digits) or a video file; ValueError if it cannot be
+    (a video file first passes :func:`compositing.video_check.check_video`)."""
     if isinstance(source, str) and source.isdigit():
         source = int(source)
     if isinstance(source, int):
@@ -227,8 +229,9 @@ def open_source(source: Union[int, str, Path]) -> cv2.VideoCapture:
             raise ValueError(f"camera {source}: cannot open (no camera with that index, or it is busy)")
         return cap
     path = Path(source)
-    if not path.is_file():
+    if not os.path.lexists(path):
         raise ValueError(f"{path}: no such video file")
+    check_video(path)  # what OpenCV's native reader cannot take is refused before it gets it
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
         raise ValueError(f"{path}: cannot open as a video (unknown format or corrupt)")
