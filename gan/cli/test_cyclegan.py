@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
+from datasets.io import OUTPUT_FORMATS
 from plumbing.cli import EXIT_CODES_EPILOG, int_range, non_negative_int, output_folder, torch_device
 from plumbing.config import add_config_option, parse_config_args, save_config
+from plumbing.outputs import OutputGuard, overlap_problem
 from gan.checkpoint import resolve_checkpoint
 from gan.infer import DIRECTIONS, MODES, Translator, translate_folder
 
@@ -34,7 +36,11 @@ Examples:
   python scripts/test_cyclegan.py --checkpoint ckpt.pt --input photos --out out --full-res --overlay
   python scripts/test_cyclegan.py --config results/dof/test_config.json --input photos --out out2
 
-Outputs are PNGs named after the inputs (same relative paths). --overlay pastes the subject back
+Outputs are named after the inputs (same relative paths): a JPEG input gives a JPEG (quality 95,
+its chroma subsampling), any other a PNG (--format jpg|png chooses); each keeps its input's ICC
+colour profile and EXIF (orientation 1: the pixels are upright). --out may not be, hold or lie
+inside --input, and an existing output is replaced only when shallowdof wrote it (OUT's
+.shallowdof-outputs.jsonl says so). --overlay pastes the subject back
 (Nasrullah 2018 eq. 13) with the mask of INPUT/NAME.EXT from INPUT_masks/NAME.png (what
 scripts/prepare_masks.py writes; e.g. dataset/testA_masks/ for dataset/testA). With
 --size N the generator sees the image at shorter side N and the change it makes is added to
@@ -63,6 +69,7 @@ class TestConfig:
     tile_overlap: Optional[int] = None
     depth_dir: Optional[str] = None
     device: str = "cpu"
+    format: str = "auto"  # of the outputs: auto (a JPEG input gives a JPEG, others a PNG), jpg or png
     quiet: bool = False
 
 
@@ -109,6 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="tile overlap in pixels, less than the tile (default size/4)")
     p.add_argument("--depth-dir", default=d.depth_dir, help="folder of NAME.npy depth maps (depth-input models)")
     p.add_argument("--device", type=torch_device, default=d.device, help="torch device, e.g. cpu or cuda")
+    p.add_argument("--format", default=d.format, choices=OUTPUT_FORMATS,
+                   help="format of the outputs: auto (default: JPEG for a JPEG input, PNG otherwise), jpg, png")
     p.add_argument("--quiet", action=argparse.BooleanOptionalAction, default=d.quiet, help="no progress bar")
     return p
 
@@ -126,6 +135,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> TestConfig:
         parser.error(f"size {cfg.size} and full_res exclude each other")
     if cfg.size is not None and cfg.tile_overlap is not None and cfg.tile_overlap >= cfg.size:
         parser.error(f"--tile-overlap {cfg.tile_overlap} must be smaller than the tile (--size {cfg.size})")
+    if cfg.format not in OUTPUT_FORMATS:  # a --config's value (argparse checks the flag's)
+        parser.error(f"format: {cfg.format!r} is not one of {', '.join(OUTPUT_FORMATS)}")
+    overlap = overlap_problem(cfg.out, [cfg.input])  # the outputs are named like the inputs
+    if overlap:
+        parser.error(f"--out {overlap}")
     return cfg
 
 
@@ -135,14 +149,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     cfg = parse_args(argv)
     logging.basicConfig(level=logging.WARNING if cfg.quiet else logging.INFO, format="%(message)s")
     out = Path(cfg.out)
-    try:  # CheckpointError and ImageError (e.g. no such input folder) are ValueErrors
+    guard = OutputGuard("test_cyclegan")
+    try:  # CheckpointError, ImageError (e.g. no such input folder) and FileProblem are ValueErrors
+        guard.check(out / CONFIG_NAME)
         checkpoint = resolve_checkpoint(cfg.checkpoint)
         size = None if cfg.full_res else (cfg.size or "checkpoint")
         translator = Translator.from_checkpoint(checkpoint, cfg.direction, cfg.overlay, cfg.device,
                                                 size, cfg.mode, tile_overlap=cfg.tile_overlap)
         save_config(dataclasses.replace(cfg, checkpoint=str(checkpoint), overlay=translator.overlay,
                                         size=translator.size), out / CONFIG_NAME)
-        ok, failed = translate_folder(translator, cfg.input, out, cfg.depth_dir, quiet=cfg.quiet)
+        guard.record(out / CONFIG_NAME)
+        ok, failed = translate_folder(translator, cfg.input, out, cfg.depth_dir, quiet=cfg.quiet, fmt=cfg.format,
+                                      guard=guard)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
