@@ -8,13 +8,16 @@ farther), output uint8 RGB H×W×3 of the input's size.
 ``run_compare`` writes into ``out``::
 
     config.json                      the CompareConfig of the run
-    inputs/NAME.png masks/NAME.png depth/NAME.png [truth/NAME.png]
-    results/<method>/NAME.png        full-resolution renders
+    inputs/NAME.EXT masks/NAME.png depth/NAME.png [truth/NAME.png]
+    results/<method>/NAME.EXT        full-resolution renders
     metrics.csv metrics.md           per-image rows and per-method mean / median
     plots/*.png                      GAN loss curves (when runs are given)
     gallery/index.html + thumbs/     the side-by-side page (relative links only)
 
-Bad images get one line "PATH: problem", the run goes on, and the count is returned.
+EXT is the input's format by default (a JPEG input gives JPEGs, any other PNGs; ``format``
+chooses), and the input copy and every render keep the photo's ICC profile and EXIF
+(datasets.io.read_photo); the gallery's thumbnails keep its profile. Bad images get one line
+"PATH: problem", the run goes on, and the count is returned.
 """
 from __future__ import annotations
 
@@ -30,8 +33,9 @@ from tqdm import tqdm
 
 from compositing.pipeline import Lazy, PhotoPipeline, Prepared, face_detector_factory
 from plumbing.config import save_config
-from datasets.io import (ImageError, list_photos, mask_path, photo_root, read_depth, read_focal_35mm, read_image,
-                         read_mask, write_image)
+from datasets.io import (ImageError, PhotoInfo, list_photos, mask_path, output_suffix, photo_root, read_depth,
+                         read_image, read_mask, read_photo, write_image)
+from plumbing.files import one_line
 from evaluation import feature_metrics as FM
 from evaluation import metrics as M
 from evaluation import report
@@ -79,6 +83,7 @@ class CompareConfig:
     fid_weights: str = "imagenet"  # "imagenet", "none" (random init, tests only) or "off"
     device: str = "cpu"
     thumb_size: int = 256
+    format: str = "auto"  # of the full-size input copies and renders: auto (the input's), jpg or png
     quiet: bool = False
     notes: list[str] = field(default_factory=list)  # shown on the gallery page and in metrics.md
 
@@ -151,6 +156,8 @@ class _Input:
     prepared: Prepared
     depth: np.ndarray
     truth: Optional[np.ndarray]
+    info: PhotoInfo  # its format, ICC profile and EXIF, for the full-size copies
+    suffix: str  # of the full-size input copy and renders (datasets.io.output_suffix)
 
 
 @dataclass
@@ -197,10 +204,11 @@ class _Run:
             if picture is None:
                 cells.append("no ground truth")
                 continue
-            full = self.out / folder / f"{name}.png"
+            photo_like = folder == "inputs"
+            full = self.out / folder / f"{name}{photo.suffix if photo_like else '.png'}"
             thumb = self.out / "gallery" / "thumbs" / folder / f"{name}.jpg"
-            write_image(full, picture)
-            write_thumbnail(thumb, picture, cfg.thumb_size)
+            write_image(full, picture, photo.info if photo_like else None)
+            write_thumbnail(thumb, picture, cfg.thumb_size, photo.info.icc_profile if photo_like else None)
             cells.append(Cell(full, thumb))
         return cells
 
@@ -219,10 +227,10 @@ class _Run:
             self.n_fail += 1
             self.error(f"{path}: method {r.name} failed: {exc}")
             return None
-        full = self.out / "results" / r.name / f"{name}.png"
+        full = self.out / "results" / r.name / f"{name}{photo.suffix}"
         thumb = self.out / "gallery" / "thumbs" / "results" / r.name / f"{name}.jpg"
-        write_image(full, output)
-        write_thumbnail(thumb, output, cfg.thumb_size)
+        write_image(full, output, photo.info)
+        write_thumbnail(thumb, output, cfg.thumb_size, photo.info.icc_profile)
         try:
             values = M.compute_image_metrics(image, output, photo.mask, truth=photo.truth, regions=regions)
         except Exception as exc:  # noqa: BLE001 - keep the render, count the failure, go on
@@ -315,7 +323,7 @@ def _read_input(cfg: CompareConfig, path: Path, name: str, input_root: Path,
                 truths: dict[str, Path]) -> _Input:
     """Photo ``path`` read with its mask (file or segmenter), its depth map if given and its ground
     truth if any, through the pipeline; ImageError, ValueError or OSError for a bad input."""
-    image = read_image(path)
+    image, info = read_photo(path)
     shape = image.shape[:2]
     mask_file = photo_mask(path, input_root, cfg.masks)
     if mask_file is not None:
@@ -323,14 +331,15 @@ def _read_input(cfg: CompareConfig, path: Path, name: str, input_root: Path,
     else:
         mask = np.asarray(segment(image), dtype=np.float32)
     given = read_depth(depths[name], expected_shape=shape) if name in depths else None  # metres
-    prepared = pipeline(image, mask, given, focal_35mm=read_focal_35mm(path))
+    prepared = pipeline(image, mask, given, focal_35mm=info.focal_35mm)
     truth = None
     if name in truths:  # images without one simply get no full-reference metrics
         truth = read_image(truths[name])
         if truth.shape != image.shape:
             raise ImageError(truths[name], f"ground truth is {truth.shape[1]}×{truth.shape[0]}, "
                                            f"image is {shape[1]}×{shape[0]}")
-    return _Input(image, mask, prepared, np.asarray(prepared.depth, dtype=np.float32), truth)
+    return _Input(image, mask, prepared, np.asarray(prepared.depth, dtype=np.float32), truth, info,
+                  output_suffix(path, cfg.format))
 
 
 def run_compare(
@@ -384,7 +393,7 @@ def run_compare(
             photo = _read_input(cfg, path, name, input_root, segment, pipeline, depths, truths)
         except (ImageError, ValueError, OSError) as exc:
             run.n_bad += 1
-            run.error(str(exc) if str(path) in str(exc) else f"{path}: {exc}")
+            run.error(str(exc) if str(path) in str(exc) else one_line(f"{path}: {exc}"))
             continue
         cells = run.write_inputs(name, photo)
         regions = M.make_regions(photo.mask)

@@ -15,9 +15,12 @@ DIR/NAME.png, or else --segmenter's; depth from --depth DIR/NAME.npy|png or else
 (default: the portrait depth prior). Two inputs with one name (a.jpg, a.png) are both refused,
 naming each other.
 
-Writes into --out: results/<method>/NAME.png, metrics.csv (per-image rows and per-method
-mean/median), metrics.md, plots/ (GAN loss curves from the runs' log.jsonl), config.json and
-gallery/index.html (open it in a browser; the whole --out folder can be zipped and shared).
+Writes into --out: results/<method>/NAME.EXT (full size: a JPEG input gives JPEGs, any other
+PNGs, --format jpg|png chooses; each keeps the input's ICC colour profile and EXIF), metrics.csv
+(per-image rows and per-method mean/median), metrics.md, plots/ (GAN loss curves from the runs'
+log.jsonl), config.json and gallery/index.html (open it in a browser; the whole --out folder can
+be zipped and shared). --out is a folder of its own: new, empty, or one a shallowdof program
+filled before (its .shallowdof-outputs.jsonl says so); it may not be, hold or lie inside an input.
 With --reference (real shallow-DoF photos) also FID/KID (needs the torchvision Inception
 weights in the torch hub cache) and a weight-free blur-distribution distance. With --truth
 (ground-truth renders, e.g. synthetic scenes) also full-reference PSNR/SSIM.
@@ -39,8 +42,9 @@ from compositing.pipeline import REFINEMENTS
 from plumbing.cli import (EXIT_CODES_EPILOG, EXIT_SOME_FAILED, EXIT_USAGE, add_download_flag, int_range, output_folder,
                           parse_key_values, torch_device)
 from plumbing.config import add_config_option, parse_config_args
-from datasets.io import ImageError
+from datasets.io import OUTPUT_FORMATS, ImageError
 from evaluation.compare import CompareConfig, build_renderers, run_compare
+from plumbing.outputs import claim_folder, overlap_problem
 
 log = logging.getLogger("compare")
 
@@ -105,6 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="torch device for GAN inference and Inception features")
     p.add_argument("--thumb-size", type=int_range(16, 4096), default=d.thumb_size,
                    help="longer side of gallery thumbnails in pixels (16 … 4096)")
+    p.add_argument("--format", default=d.format, choices=OUTPUT_FORMATS,
+                   help="format of the full-size renders: auto (default: JPEG for a JPEG input, PNG otherwise), "
+                        "jpg, png")
     p.add_argument("--quiet", action=argparse.BooleanOptionalAction, default=False, help="no progress bars, errors only")
     add_download_flag(p)
     return p
@@ -118,7 +125,7 @@ def parse_args(argv: Optional[list[str]] = None) -> CompareConfig:
     missing = [flag for flag, value in (("--input", cfg.input), ("--out", cfg.out)) if not value]
     if missing:
         p.error(f"the following arguments are required: {', '.join(missing)}")
-    for key, allowed in (("refine", REFINEMENTS), ("fid_weights", FID_WEIGHTS)):  # a --config's values too
+    for key, allowed in (("refine", REFINEMENTS), ("fid_weights", FID_WEIGHTS), ("format", OUTPUT_FORMATS)):
         if getattr(cfg, key) not in allowed:
             p.error(f"{key}: {getattr(cfg, key)!r} is not one of {', '.join(allowed)}")
     for method, values in cfg.params.items():
@@ -126,6 +133,10 @@ def parse_args(argv: Optional[list[str]] = None) -> CompareConfig:
             build_params(method, values)  # type and range, before any image is read
         except ValueError as exc:
             p.error(f"--params: {exc}")
+    inputs = [cfg.input, cfg.reference, cfg.masks, cfg.depth, cfg.truth, *(r.partition("=")[2] for r in cfg.results)]
+    overlap = overlap_problem(cfg.out, [i for i in inputs if i])
+    if overlap:
+        p.error(f"--out {overlap}")
     return cfg
 
 
@@ -135,6 +146,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     logging.basicConfig(level=logging.ERROR if cfg.quiet else logging.INFO, format="%(levelname)s %(message)s")
     try:
         renderers = build_renderers(cfg)
+        claim_folder(cfg.out, "compare")  # a folder of the user's is not filled (FileProblem, a ValueError)
     except (ValueError, FileNotFoundError) as exc:
         log.error("%s", exc)
         return EXIT_USAGE
