@@ -327,14 +327,21 @@ def shrink_to(image: np.ndarray, long_side: int) -> np.ndarray:
     return cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
 
 
+def read_exif(path: PathLike) -> Optional[Image.Exif]:
+    """The EXIF of the image file ``path`` with its Exif and GPS blocks, from the header alone; None
+    when it has none, when the block is corrupt (one warning names the file) or when the file is
+    not a readable image (the reader of its pixels reports that)."""
+    try:
+        with _opened(Path(path), DEFAULT_MAX_PIXELS) as im:
+            return parse_exif(im, path)
+    except ImageError:
+        return None
+
+
 def read_focal_35mm(path: PathLike) -> Optional[float]:
     """The photo's 35 mm-equivalent focal length in mm (EXIF ``FocalLengthIn35mmFilm``, tag
     0xA405 of the Exif IFD), or None when the file has none (or no readable EXIF)."""
-    try:
-        with _opened(Path(path), DEFAULT_MAX_PIXELS) as im:
-            return focal_35mm(parse_exif(im, path))
-    except ImageError:
-        return None
+    return focal_35mm(read_exif(path))
 
 
 def _shape_str(shape: tuple[int, ...]) -> str:
