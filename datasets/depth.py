@@ -190,6 +190,9 @@ class SyntheticDepthSample:
 
 
 def synthetic_samples(n: int, shape: tuple[int, int] = (128, 128), seed: int = 0) -> list[SyntheticDepthSample]:
+    from .synthetic import check_scene_count
+
+    check_scene_count(n, shape)
     return [SyntheticDepthSample(seed + i, tuple(shape)) for i in range(n)]
 
 

@@ -262,6 +262,9 @@ def supervisely_samples(root: str | Path) -> list[FileSample]:
 
 def synthetic_samples(n: int, shape: tuple[int, int] = (128, 128), seed: int = 0) -> list[SyntheticSample]:
     """``n`` synthetic scenes with seeds ``seed, seed + 1, …``."""
+    from .synthetic import check_scene_count
+
+    check_scene_count(n, shape)
     return [SyntheticSample(seed + i, tuple(shape)) for i in range(n)]
 
 

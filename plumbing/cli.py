@@ -6,7 +6,8 @@
 * :func:`output_folder`: an ``--out`` folder that is an existing file or cannot be written is
   one line before any work, not a traceback after some;
 * :func:`check_types`: a config dataclass whose fields hold values of their annotated types
-  (what JSON and ``key=value`` parsing cannot promise);
+  (what JSON and ``key=value`` parsing cannot promise); :func:`call_with_options` the same for
+  the ``KEY=VALUE`` options of a function (a data source's ``--data``);
 * :func:`parse_key_values`: ``--params key=value …`` / a JSON object, one parser for every program
   (:class:`KeyValues`: the same as an argparse action);
 * :class:`BoolFlag`: a boolean ``--X`` / ``--no-X`` that also takes the older spelling ``--X true|false``
@@ -24,6 +25,7 @@ import argparse
 import contextlib
 import copy
 import dataclasses
+import inspect
 import json
 import logging
 import math
@@ -154,6 +156,29 @@ def check_types(obj: Any) -> None:
         if not _type_matches(value, hints[f.name]):
             kind = getattr(hints[f.name], "__name__", str(hints[f.name]))
             raise ValueError(f"{f.name}: expected {kind}, got {value!r}")
+
+
+def call_with_options(fn: Callable[..., Any], options: dict[str, Any], option: str) -> Any:
+    """``fn(**options)`` for the options a user gave as ``option KEY=VALUE …`` (a training program's
+    ``--data``): an unknown or missing key, or a value not of its annotated type, is one ValueError
+    naming ``option`` and what ``fn`` takes; ``fn`` checks the values themselves (ValueError)."""
+    params = inspect.signature(fn).parameters
+    hints = typing.get_type_hints(fn)
+    takes = ", ".join(params)
+    unknown = sorted(set(options) - set(params))
+    if unknown:
+        raise ValueError(f"{option}: unknown key(s) {', '.join(unknown)}; it takes {takes}")
+    missing = [name for name, p in params.items() if p.default is p.empty and name not in options]
+    if missing:
+        raise ValueError(f"{option}: give {' '.join(f'{name}=…' for name in missing)} (it takes {takes})")
+    for name, value in options.items():
+        if name in hints and not _type_matches(value, hints[name]):
+            kind = getattr(hints[name], "__name__", str(hints[name]))
+            raise ValueError(f"{option}: {name}={value!r} is not of type {kind}")
+    try:
+        return fn(**options)
+    except ValueError as exc:
+        raise ValueError(f"{option}: {exc}") from None
 
 
 def torch_device(text: str) -> str:

@@ -10,7 +10,8 @@ section). Speed-ups are ratios against a baseline measured in the same run. Benc
 ``TAKES_PHOTOS`` also measure on a folder of real photos when ``--photos`` names one (it is not
 part of the project; without it they measure on bundled material only and say so). A section
 that says "Skipped" keeps its section of the report it overwrites, marked as kept, so a run
-without the photos does not erase the last real-photo tables.
+without the photos does not erase the last real-photo tables. --out is replaced only when it is
+such a report (it starts with the report's title); any other file is refused before a benchmark runs.
 """
 from __future__ import annotations
 
@@ -27,8 +28,8 @@ from typing import Callable
 
 from bench import (bench_compositing, bench_curation, bench_dataset, bench_evaluation, bench_gan, bench_realphotos,
                    bench_segdepth, bench_webcam)
-from plumbing.cli import EXIT_CODES_EPILOG
-from plumbing.files import write_text
+from plumbing.cli import EXIT_CODES_EPILOG, output_file
+from plumbing.files import FileProblem, read_text, write_text
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,6 +45,10 @@ BENCHES: dict[str, Callable[[bool], str]] = {
     "realphotos": bench_realphotos.run,  # every method and published results on real portraits
 }
 TAKES_PHOTOS = {"curation", "realphotos"}  # run(quick, photos: Path | None)
+
+
+#: The first line of every report this program writes: how it tells its own --out file.
+TITLE = "# shallowdof benchmarks"
 
 
 @dataclass
@@ -96,7 +101,7 @@ def run(cfg: BenchConfig) -> tuple[str, list[str]]:
             failed.append(name)
         sections.append(f"{body.rstrip()}\n\n_({name}: {time.perf_counter() - start:.0f} s wall)_\n")
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    head = (f"# shallowdof benchmarks\n\nWritten by `make bench` (scripts/benchmark.py) on {stamp}"
+    head = (f"{TITLE}\n\nWritten by `make bench` (scripts/benchmark.py) on {stamp}"
             f"{' in quick mode' if cfg.quick else ''}.\n\n{machine_description()}\n")
     return head + "\n" + "\n".join(sections), failed
 
@@ -107,7 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 epilog=EXIT_CODES_EPILOG.replace("some inputs failed (each named on its own line, "
                                                                  "the rest were processed)",
                                                                  "some benchmarks failed (the others ran)"))
-    p.add_argument("--out", default=BenchConfig.out, help="Markdown file to write (default: %(default)s)")
+    p.add_argument("--out", default=BenchConfig.out, type=output_file,
+                   help="Markdown file to write (default: %(default)s; only a report this program wrote is replaced)")
     p.add_argument("--only", nargs="+", choices=sorted(BENCHES), default=list(BENCHES),
                    help="benchmarks to run (default: all)")
     p.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke test")
@@ -124,7 +130,27 @@ def parse_args(argv: list[str] | None = None) -> BenchConfig:
     a = p.parse_args(argv)
     if a.photos and not Path(a.photos).is_dir():
         p.error(f"--photos {a.photos}: no such folder")
+    try:
+        previous_report(out_path(a.out))  # before any benchmark runs
+    except ValueError as exc:
+        p.error(f"--out {exc}")
     return BenchConfig(out=a.out, only=a.only, quick=a.quick, photos=a.photos)
+
+
+def out_path(out: str) -> Path:
+    """Where ``--out`` is: relative to the checkout unless absolute."""
+    return ROOT / out if not Path(out).is_absolute() else Path(out)
+
+
+def previous_report(out: Path) -> str:
+    """The report at ``out`` this program wrote before ("" when there is none); a folder, or a
+    file that is not such a report (its first line is not TITLE), is a ValueError: never replaced."""
+    if not os.path.lexists(out):
+        return ""
+    text = read_text(out)  # FileProblem: a folder, FIFO, device, not UTF-8
+    if not text.startswith(TITLE + "\n"):
+        raise FileProblem(out, f"is not a benchmark report (its first line is not {TITLE!r}); not replacing it")
+    return text
 
 
 def _sections(markdown: str) -> list[str]:
@@ -158,9 +184,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     cfg = parse_args(argv)
     report, failed = run(cfg)
-    out = ROOT / cfg.out if not Path(cfg.out).is_absolute() else Path(cfg.out)
-    if out.is_file():
-        report = keep_skipped(report, out.read_text(encoding="utf-8"))
+    out = out_path(cfg.out)
+    previous = previous_report(out)
+    if previous:
+        report = keep_skipped(report, previous)
     write_text(out, report)
     print(report)
     return 1 if failed else 0
