@@ -429,15 +429,15 @@ def read_depth_with_unit(path: PathLike, expected_shape: Optional[tuple[int, ...
         raise ImageError(path, f"unknown depth format {path.suffix!r}: use .npz, .npy or a 16-bit .png")
     if not np.isfinite(depth).all():
         raise ImageError(path, "depth map contains NaN or infinite values")
+    if expected_shape is not None and tuple(depth.shape) != tuple(expected_shape[:2]):
+        raise ImageError(
+            path, f"depth map {_shape_str(depth.shape)} does not match image {_shape_str(tuple(expected_shape))}"
+        )
     if unit == "m" and depth.size and depth.min() < 0:
         raise ImageError(path, f"depth map has negative values (down to {depth.min():g} m): a depth map holds "
                                "distances in metres, larger = farther")
     if unit == "m" and depth.size and not (depth > 0).any():
         raise ImageError(path, "depth map has no positive value (every pixel is 0, which means no reading)")
-    if expected_shape is not None and tuple(depth.shape) != tuple(expected_shape[:2]):
-        raise ImageError(
-            path, f"depth map {_shape_str(depth.shape)} does not match image {_shape_str(tuple(expected_shape))}"
-        )
     return np.ascontiguousarray(depth, dtype=np.float32), unit
 
 
