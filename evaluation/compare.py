@@ -445,7 +445,7 @@ def _plots(cfg: CompareConfig, renderers: Sequence[Renderer], folder: Path) -> l
     for d in run_dirs:
         try:
             runs.append(report.load_run(d))
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # FileProblem: missing, not a regular file
             log.error("%s: cannot read the run log (%s)", d, exc)
     if not runs:
         return []

@@ -35,13 +35,14 @@ from .layout import (MASK_FOLDER_SUFFIX, SPLITS, is_mask_folder, list_images, li
                      photo_root, read_mask_for)
 from .meta import OUTPUT_FORMATS, PhotoInfo, output_suffix
 from .read import (DEFAULT_MAX_PIXELS, DEPTH_PNG_SCALE, DEPTH_UNITS, IMAGE_EXTENSIONS, MAX_PIXELS_CEILING, MAX_SIDE,
-                   ImageError, check_side, read_depth, read_depth_with_unit, read_exif, read_focal_35mm, read_image,
-                   read_image_reduced, read_image_with_alpha, read_mask, read_photo, shrink_to, upright_size)
+                   ImageError, check_side, open_image, read_depth, read_depth_with_unit, read_exif, read_focal_35mm,
+                   read_image, read_image_reduced, read_image_with_alpha, read_mask, read_photo, shrink_to,
+                   upright_size)
 from .write import write_depth, write_image, write_images, write_mask
 
 __all__ = ["DEFAULT_MAX_PIXELS", "DEPTH_PNG_SCALE", "DEPTH_UNITS", "IMAGE_EXTENSIONS", "ImageError", "MASK_FOLDER_SUFFIX",
            "MAX_PIXELS_CEILING", "MAX_SIDE", "OUTPUT_FORMATS", "PhotoInfo", "SPLITS", "check_side", "is_mask_folder",
-           "list_images", "list_photos", "mask_path", "mask_root", "output_suffix", "photo_root", "read_depth",
-           "read_depth_with_unit", "read_exif", "read_focal_35mm", "read_image", "read_image_reduced", "read_image_with_alpha",
-           "read_mask", "read_mask_for", "read_photo", "shrink_to", "upright_size", "write_depth", "write_image",
-           "write_images", "write_mask"]
+           "list_images", "list_photos", "mask_path", "mask_root", "open_image", "output_suffix", "photo_root",
+           "read_depth", "read_depth_with_unit", "read_exif", "read_focal_35mm", "read_image", "read_image_reduced",
+           "read_image_with_alpha", "read_mask", "read_mask_for", "read_photo", "shrink_to", "upright_size",
+           "write_depth", "write_image", "write_images", "write_mask"]

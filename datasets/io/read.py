@@ -141,9 +141,12 @@ def _open_checked(f: BinaryIO, path: Path, max_pixels: int) -> Image.Image:
 
 
 @contextlib.contextmanager
-def _opened(path: Path, max_pixels: int) -> Iterator[Image.Image]:
-    """The image at ``path``, opened from a checked regular file (:func:`_open_file`), its size
-    checked before decoding (:func:`_open_checked`); file and image are closed after the block."""
+def open_image(path: PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) -> Iterator[Image.Image]:
+    """The image at ``path`` opened but not decoded, for readers that need Pillow's own modes (a
+    palette label's indices): from a checked regular file (:func:`_open_file`: not a FIFO or a
+    device), its size checked against ``max_pixels`` and :data:`MAX_SIDE` before decoding
+    (:func:`_open_checked`); file and image are closed after the block. ImageError for a bad file."""
+    path = Path(path)
     with _open_file(path) as f:
         im = _open_checked(f, path, max_pixels)
         try:
@@ -169,8 +172,8 @@ def _decode(im: Image.Image, path: Path, exif: Optional[Image.Exif] = None) -> I
 
 @contextlib.contextmanager
 def _decoded(path: Path, max_pixels: int) -> Iterator[Image.Image]:
-    """The image at ``path`` decoded fully and upright (:func:`_opened`, :func:`_decode`), closed after the block."""
-    with _opened(path, max_pixels) as im:
+    """The image at ``path`` decoded fully and upright (:func:`open_image`, :func:`_decode`), closed after the block."""
+    with open_image(path, max_pixels) as im:
         upright = _decode(im, path, parse_exif(im, path))
         try:
             yield upright
@@ -222,7 +225,7 @@ def _to_rgb_alpha(im: Image.Image, path: Path) -> tuple[np.ndarray, Optional[np.
 def _read(path: Path, max_pixels: int) -> tuple[np.ndarray, Optional[np.ndarray], PhotoInfo]:
     """(RGB, alpha or None, PhotoInfo) of the image at ``path``: the one full read behind
     :func:`read_image`, :func:`read_image_with_alpha` and :func:`read_photo`."""
-    with _opened(path, max_pixels) as im:
+    with open_image(path, max_pixels) as im:
         exif = parse_exif(im, path)
         upright = _decode(im, path, exif)
         try:
@@ -301,7 +304,7 @@ def read_image_reduced(path: PathLike, long_side: int, *,
     if long_side < 1:
         raise ValueError(f"long_side must be at least 1, got {long_side}")
     path = Path(path)
-    with _opened(path, max_pixels) as im:
+    with open_image(path, max_pixels) as im:
         exif = parse_exif(im, path)
         full = (im.height, im.width) if orientation(exif) in _QUARTER_TURNS else im.size
         width, height = im.size
@@ -332,7 +335,7 @@ def read_exif(path: PathLike) -> Optional[Image.Exif]:
     when it has none, when the block is corrupt (one warning names the file) or when the file is
     not a readable image (the reader of its pixels reports that)."""
     try:
-        with _opened(Path(path), DEFAULT_MAX_PIXELS) as im:
+        with open_image(Path(path), DEFAULT_MAX_PIXELS) as im:
             return parse_exif(im, path)
     except ImageError:
         return None
