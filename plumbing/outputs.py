@@ -35,19 +35,16 @@ def _real(path: PathLike) -> Path:
     return Path(os.path.realpath(path))
 
 
-def overlap_problem(output: PathLike, inputs: Iterable[PathLike], replaces_inputs: bool = True) -> Optional[str]:
-    """Why writing ``output`` would destroy an input, or None.
-
-    ``output`` that is one of ``inputs`` (the same file or folder, through links too) is always a
-    problem; with ``replaces_inputs`` (outputs named like the inputs, as test_cyclegan's) so is an
-    ``output`` folder inside an input folder, or an input folder inside the ``output`` folder.
-    """
+def overlap_problem(output: PathLike, inputs: Iterable[PathLike]) -> Optional[str]:
+    """Why writing ``output`` would destroy an input, or None: ``output`` is one of ``inputs`` (the
+    same file or folder, through links too), lies inside an input folder, or holds one (its outputs,
+    named like the inputs, would replace their files, and a rerun would take them for inputs)."""
     out = _real(output)
     for item in inputs:
         given = _real(item)
         if out == given:
             return f"{output}: is the input {item}; the outputs would replace it. Choose another output"
-        if replaces_inputs and given.is_dir() and (out.is_relative_to(given) or given.is_relative_to(out)):
+        if given.is_dir() and (out.is_relative_to(given) or given.is_relative_to(out)):
             where = "inside the input folder" if out.is_relative_to(given) else "a folder holding the input"
             return f"{output}: is {where} {item}; the outputs would replace its files. Choose another output"
     return None
