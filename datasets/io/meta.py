@@ -54,10 +54,42 @@ class PhotoInfo:
     focal_35mm: Optional[float] = None  # EXIF FocalLengthIn35mmFilm (mm), see focal_35mm()
 
 
+#: The attribute an opened image carries when Pillow warned about its metadata while opening it.
+_METADATA_PROBLEM = "_shallowdof_metadata_problem"
+
+
+def _warned(path: PathLike, exc: BaseException) -> str:
+    """Log the one line for Pillow's complaint ``exc`` about the metadata of ``path``; its text."""
+    text = str(exc) or type(exc).__name__
+    log.warning("%s", one_line(f"{path}: corrupt EXIF data ignored ({text})"))
+    return text
+
+
+def open_warning_free(f: Any, path: PathLike) -> Image.Image:
+    """``Image.open(f)`` without Pillow's anonymous warnings: a warning while opening (a JPEG reads
+    its EXIF then, for its resolution) is one line naming ``path``, and the image is opened again
+    with the metadata left aside (:func:`parse_exif` then gives None). Pillow's own
+    decompression-bomb warning is left to the reader's pixel limit."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        warnings.filterwarnings("error", module=r"PIL\.")  # Pillow's warnings only, not other threads'
+        try:
+            return Image.open(f)
+        except Warning as exc:
+            problem = _warned(path, exc)
+            f.seek(0)
+            warnings.filterwarnings("ignore", module=r"PIL\.")
+            im = Image.open(f)
+    setattr(im, _METADATA_PROBLEM, problem)
+    return im
+
+
 def parse_exif(im: Image.Image, path: PathLike) -> Optional[Image.Exif]:
-    """The EXIF of the opened ``im`` (read from ``path``) with its Exif and GPS sub-blocks loaded, or
-    None when it has none or a corrupt one (then one warning names the file and the image is read
-    as if it had none). Pillow's warnings about the block become that one line."""
+    """The EXIF of the image ``im`` opened by :func:`open_warning_free` from ``path``, with its Exif
+    and GPS blocks loaded, or None when it has none or a corrupt one (then one warning names the
+    file and the image is read as if it had none: no orientation, nothing carried on)."""
+    if getattr(im, _METADATA_PROBLEM, None) is not None:
+        return None
     if "exif" not in im.info and not hasattr(im, "tag_v2") and "Raw profile type exif" not in im.info:
         return None
     with warnings.catch_warnings():
@@ -67,7 +99,7 @@ def parse_exif(im: Image.Image, path: PathLike) -> Optional[Image.Exif]:
             for ifd in (_EXIF_IFD, _GPS_IFD):
                 exif.get_ifd(ifd)
         except Exception as exc:  # noqa: BLE001 - Pillow raises anything for a malformed block
-            log.warning("%s", one_line(f"{path}: corrupt EXIF data ignored ({exc or type(exc).__name__})"))
+            setattr(im, _METADATA_PROBLEM, _warned(path, exc))
             return None
     return exif if len(exif) else None
 

@@ -6,7 +6,6 @@ import contextlib
 import logging
 import math
 import struct
-import warnings
 import zipfile
 from io import BytesIO
 from pathlib import Path
@@ -18,7 +17,7 @@ from PIL import Image, ImageCms, UnidentifiedImageError
 
 from plumbing.files import FileProblem, PathLike, open_regular
 
-from .meta import TRANSPOSE, PhotoInfo, focal_35mm, orientation, parse_exif, photo_info
+from .meta import TRANSPOSE, PhotoInfo, focal_35mm, open_warning_free, orientation, parse_exif, photo_info
 
 log = logging.getLogger(__name__)
 
@@ -114,11 +113,7 @@ def _open_checked(f: BinaryIO, path: Path, max_pixels: int) -> Image.Image:
     """Open the image in ``f`` (read from ``path``) and check its size against ``max_pixels`` and
     :data:`MAX_SIDE` before anything is decoded."""
     try:
-        with warnings.catch_warnings():
-            # Our own limit below replaces Pillow's warning; its hard error (2 × MAX_IMAGE_PIXELS)
-            # still applies and is reported as an ImageError.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            im = Image.open(f)
+        im = open_warning_free(f, path)
     except UnidentifiedImageError:
         raise ImageError(path, _sniff(f)) from None
     except Image.DecompressionBombError as exc:
