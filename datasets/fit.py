@@ -77,6 +77,8 @@ class FitPlan:
 
 @dataclass
 class FitResult:
+    """Counts of one run; ``bad`` holds one "PATH: problem" line per photo left unfitted."""
+
     written: int = 0
     skipped: int = 0
     removed: int = 0

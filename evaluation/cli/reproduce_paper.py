@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=output_folder, default=d.out, help=f"output folder of every stage ({d.out})")
     add_config_option(p)
     p.add_argument("--scale", choices=sorted(SCALES), default=d.scale,
-                   help="; ".join(f"{name}: {s.summary}" for name, s in SCALES.items()) + f" ({d.scale})")
+                   help="; ".join(f"{name} = {s.summary}" for name, s in SCALES.items()) + f" (default {d.scale})")
     p.add_argument("--presets", type=_names, default=d.presets,
                    help=f"comma-separated presets to train ({','.join(d.presets)})")
     p.add_argument("--per-domain", type=int_range(0, 10**7), default=d.per_domain,

@@ -19,9 +19,9 @@ log = logging.getLogger(__name__)
 class StageFailed(Exception):
     """A stage ended with a non-zero exit status (or its outputs were incomplete after it ran)."""
 
-    def __init__(self, stage: str, status: int, problem: str) -> None:
-        super().__init__(f"stage {stage!r} failed (exit status {status}): {problem}; fix it and run the same "
-                         "command again to resume there (finished stages are skipped)")
+    def __init__(self, stage: str, status: int, problem: str, ran: bool = True) -> None:
+        super().__init__(f"stage {stage!r} {'failed' if ran else 'cannot run'} (exit status {status}): {problem}; "
+                         "fix it and run the same command again to resume there (finished stages are skipped)")
         self.stage, self.status, self.problem = stage, status, problem
 
 
@@ -88,10 +88,14 @@ def run_stages(stages: Sequence[Stage], report: Callable[[str], None]) -> None:
 def reproduce(cfg: ReproduceConfig, api_key_file: Optional[Path] = None,
               report: Callable[[str], None] = log.info) -> Path:
     """Run (or resume) the reproduction ``cfg`` into ``cfg.out``; its settings are saved there
-    first. Returns the comparison's gallery page; raises :class:`StageFailed`."""
+    first, and pretrained weights that a stage still to run needs are checked before the first.
+    Returns the comparison's gallery page; raises :class:`StageFailed`."""
     cfg.check()
     reproduction = Reproduction(cfg, api_key_file)
     save_config(cfg, Path(cfg.out) / CONFIG_FILE)
     report(f"reproducing Nasrullah 2018 at scale {cfg.scale!r} ({cfg.scale_settings.summary}) in {cfg.out}")
+    missing = reproduction.weights_problem()
+    if missing is not None:
+        raise StageFailed(missing[0], EXIT_SOME_FAILED, missing[1], ran=False)
     run_stages(reproduction.stages(), report)
     return reproduction.lay.compare / "gallery" / "index.html"

@@ -26,6 +26,7 @@ from datasets.flickr import FlickrError, RedactingFilter
 from datasets.testing.fake_portraits import FAKE_KEY, portrait_flickr
 from evaluation.cli import compare
 from gan.checkpoint import latest_checkpoint
+from gan.losses import VGGRelu32, VGGWeightsError
 from gan.model import PRESETS
 from gan.cli import test_cyclegan, train_cyclegan
 from gan.train.config import PAPER_DATA, PAPER_DATA_MODEL
@@ -164,6 +165,22 @@ class Reproduction:
         columns = [*self.cfg.presets, *self.cfg.methods, *(s.partition("=")[0] for s in self.cfg.results)]
         translations = [self.lay.results(p) / test_cyclegan.CONFIG_NAME for p in self.cfg.presets]
         return compare_pending(compare.parse_args(self.compare_argv()), columns, translations)
+
+    def weights_problem(self) -> Optional[tuple[str, str]]:
+        """(stage, problem) when a training still to run needs the mask loss's ImageNet VGG19 and
+        it cannot be had: found before the first stage, not after hours of training; else None."""
+        for preset in self.cfg.presets:
+            model = train_cyclegan.parse_args(self.train_argv(preset)).model_config()
+            if not (model.mask_loss and model.vgg_weights == "imagenet"):
+                continue
+            if final_checkpoint(self.lay.run(preset), self.total_epochs)[1] is None:
+                continue  # trained already
+            try:
+                VGGRelu32("imagenet")
+            except VGGWeightsError as exc:
+                return f"train {preset}", str(exc)
+            return None
+        return None
 
     def scrape(self) -> int:
         """scrape_flickr (:meth:`_scrape`); a scrape that ended well with fewer photos than asked for

@@ -200,6 +200,18 @@ def test_without_an_api_key_the_scrape_stage_fails_in_one_line(tmp_path, monkeyp
     assert _stage_lines(stdout) == [("scrape", "running (shallow: 0 of 6 photos; ordinary: 0 of 6 photos)")]
 
 
+def test_missing_vgg_weights_stop_the_run_before_the_first_stage_not_after_hours_of_training(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty_torch_home"))  # no hub cache, so no VGG19 file
+    monkeypatch.delenv("SHALLOWDOF_ALLOW_DOWNLOAD", raising=False)
+    out = tmp_path / "paper"
+    status, stdout, log = _main(["--out", str(out), "--presets", "cyclegan,mask_loss", "--quiet"])
+    assert status == 1
+    last = log.split("--- log\n")[0].splitlines()[-1]
+    assert last.startswith("reproduce_paper: stage 'train mask_loss' cannot run (exit status 1): ")
+    assert "vgg19-dcbb9e9d.pth" in last and "--allow-download" in last
+    assert _stage_lines(stdout) == [] and sorted(p.name for p in out.iterdir()) == [CONFIG_FILE]
+
+
 def test_the_fake_flickr_scrape_gives_each_domain_its_photos_without_a_key(tmp_path, monkeypatch):
     monkeypatch.delenv("FLICKR_API_KEY", raising=False)
     cfg = ReproduceConfig(out=str(tmp_path / "out"), scale="tiny", fake_flickr=True, per_domain=3, quiet=True)
