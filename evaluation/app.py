@@ -65,7 +65,7 @@ class Settings:
 
     method: str = "lens"
     aperture: str = "strength"
-    f_number: float = 2.8
+    f_number: float = LensParams.f_number
     focal_length_mm: Optional[float] = None
     strength: float = LensParams.strength
     blades: int = 0
@@ -238,6 +238,14 @@ def open_astronaut(models: Models, preview_side: int = PREVIEW_SIDE) -> Photo:
     return _photo(ASTRONAUT, ".png", buf.getvalue(), image, None, models, preview_side)
 
 
+def warm_up(models: Models) -> None:
+    """Pay the one-time costs before the first photo: load the networks, and run the pipeline once
+    on a small copy of the astronaut (the matting's compiled kernels, the grain's tables), so the
+    first render of a photo costs only its own work."""
+    session = Session(open_astronaut(models, preview_side=128))
+    session.render(Settings())
+
+
 @dataclass
 class Preview:
     """One render of the preview: the output, the mask and depth it used, the focus depth and a
@@ -355,19 +363,17 @@ def depth_view(depth: np.ndarray, focus_depth: float) -> np.ndarray:
 
 
 def marked(image: np.ndarray, photo: Photo, focus: Optional[Focus]) -> np.ndarray:
-    """``image`` (preview size) with the tapped point drawn, and the tapped face's box."""
+    """``image`` (preview size) with the tapped point drawn as a ring, and the tapped face's box."""
     if focus is None:
         return image
     out = image.copy()
-    size = max(8, round(max(out.shape[:2]) / 45))
+    radius = max(5, round(max(out.shape[:2]) / 90))
     if focus.face is not None:
         x0, y0, x1, y1 = (round(v) for v in photo.faces[focus.face].box)
-        cv2.rectangle(out, (x0, y0), (x1, y1), (255, 255, 255), max(1, size // 4), cv2.LINE_AA)
-    x, y = photo.to_preview(focus.tapped)
-    for colour, width in (((0, 0, 0), max(2, size // 3)), ((255, 210, 0), max(1, size // 6))):
-        cv2.circle(out, (x, y), size, colour, width, cv2.LINE_AA)
-        cv2.line(out, (x - 2 * size, y), (x - size // 2, y), colour, width, cv2.LINE_AA)
-        cv2.line(out, (x + size // 2, y), (x + 2 * size, y), colour, width, cv2.LINE_AA)
+        cv2.rectangle(out, (x0, y0), (x1, y1), (255, 255, 255), 1, cv2.LINE_AA)
+    centre = photo.to_preview(focus.tapped)
+    cv2.circle(out, centre, radius, (0, 0, 0), 3, cv2.LINE_AA)
+    cv2.circle(out, centre, radius, (255, 210, 0), 1, cv2.LINE_AA)
     return out
 
 

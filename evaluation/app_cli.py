@@ -190,6 +190,7 @@ def serve(cfg: AppConfig, temp_dir: Path, stop: threading.Event) -> None:
                               max_file_size=f"{cfg.max_upload_mb}mb", ssr_mode=False, pwa=False, mcp_server=False,
                               theme=theme, css=CSS, inbrowser=False)
     print(f"shallowdof app: open {url} in a browser (Ctrl-C stops it); Save writes to {page.out}", flush=True)
+    threading.Thread(target=A.warm_up, args=(models,), daemon=True, name="warm-up").start()
     try:
         stop.wait()
     finally:

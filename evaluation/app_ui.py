@@ -336,7 +336,7 @@ def build_blocks(callbacks: Callbacks) -> Any:
                     line if views is not None else render_line]
 
         def on_upload(path, session, *values):
-            return opened(*cb.open_file(path, session), *values)
+            return [*opened(*cb.open_file(path, session), *values), None]  # the upload box empties again
 
         def on_astronaut(session, *values):
             return opened(*cb.open_astronaut(session), *values)
@@ -373,7 +373,7 @@ def build_blocks(callbacks: Callbacks) -> Any:
 
         inputs = [state, *controls, view, b_choice]
         opened_outputs = [state, focal, method, *shown, message]
-        upload.upload(on_upload, [upload, *inputs], opened_outputs, **work)
+        upload.upload(on_upload, [upload, *inputs], [*opened_outputs, upload], **work)
         astronaut.click(on_astronaut, inputs, opened_outputs, **work)
         blocks.load(on_load, inputs, opened_outputs, **work)
         main.select(on_tap, inputs, [*shown, message], **work)
