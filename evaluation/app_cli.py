@@ -210,10 +210,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     os.environ["GRADIO_TEMP_DIR"] = str(temp_dir)  # uploads and previews, removed below
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
+    try:  # Ctrl-C goes on to scripts/app.py's one line (exit status 130), after the clean-up below
         serve(cfg, temp_dir, stop)
-    except KeyboardInterrupt:
-        print("app: stopped", file=sys.stderr)
     except (ValueError, OSError) as exc:  # a bad --gan checkpoint, a port in use
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE

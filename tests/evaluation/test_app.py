@@ -260,6 +260,17 @@ def test_a_gan_checkpoint_is_one_more_method_and_saves_as_test_cyclegan(tmp_path
     assert np.array_equal(read_image(saved.result), read_image(tmp_path / "again" / "astronaut.png"))
 
 
+def test_gan_of_the_command_line_is_a_method_of_every_tab(tmp_path, photo, models):
+    gans = app_cli.load_gans([f"dof={_tiny_checkpoint(tmp_path / 'run.pt')}"])
+    assert list(gans) == ["dof"] and gans["dof"].translator.overlay  # the preset's test-time overlay
+    cb = Callbacks(PageConfig(tmp_path / "out", tmp_path / "tmp", gans=gans), models)
+    session, _, ok = cb.open_astronaut(None)
+    assert ok and cb.method_names(None)[-1] == cb.method_names(session)[-1] == "dof"
+    assert cb.render(session, A.Settings(method="dof"), "result", "lens")[0].side_b[1].startswith("B: lens")
+    with pytest.raises(ValueError, match="given twice"):
+        app_cli.load_gans([f"a={tmp_path / 'run.pt'}", f"a={tmp_path / 'run.pt'}"])
+
+
 def test_views_pin_and_preview_files(tmp_path, photo, models):
     cb = Callbacks(PageConfig(tmp_path / "out", tmp_path / "tmp"), models)
     session = A.Session(photo)

@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parents[2]
 FACE = (195, 95, 255, 160)  # inside the astronaut's face (x0, y0, x1, y1), pixels of the 512-px photo
 BACKGROUND = (420, 20, 500, 140)  # the shuttle, far behind her
 BACKGROUND_TAP, FACE_TAP = (450, 80), (225, 125)
+MAX_UPLOAD_MB = 2
 
 
 def free_port() -> int:
@@ -61,8 +62,9 @@ def app(tmp_path):
     port = free_port()
     env = {**os.environ, "TMPDIR": str(tmp), "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "app.py"), "--port", str(port), "--out", "saved"],
-                                cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "app.py"), "--port", str(port), "--out", "saved",
+                                 "--max-upload-mb", str(MAX_UPLOAD_MB)], cwd=cwd, env=env, stdout=out,
+                                stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     try:
         deadline = time.monotonic() + 180
@@ -245,6 +247,15 @@ def test_app_in_chromium(tmp_path, app, browser):
     src = page.preview_src()
     page.tap_point(*BACKGROUND_TAP)
     assert detail(page.preview(src), FACE) < 0.6 * detail(near, FACE)
+
+    # an upload over the limit is refused by the server, with a message in the page
+    big = tmp_path / "huge.jpg"
+    big.write_bytes(good.getvalue() + bytes((MAX_UPLOAD_MB + 1) * 2**20))
+    page.upload(big)
+    page.wait("document.body.innerText.includes('exceed the maximum allowed size')")
+    refused = requests.post(url + "gradio_api/upload", files={"files": ("huge.jpg", big.read_bytes())}, timeout=60)
+    assert refused.status_code == 413
+    assert requests.get(url + "gradio_api/file=/etc/hostname", timeout=30).status_code in (403, 404)
 
     # every request the browser made went to the app itself, and the server refused nothing
     b.js("1")  # read the events still queued
