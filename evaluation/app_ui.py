@@ -27,6 +27,7 @@ from datasets.io import DEFAULT_MAX_PIXELS, ImageError
 from segdepth.depth.metric import DEFAULT_FOCAL_35MM
 
 from . import app as A
+from . import app_save as S
 
 log = logging.getLogger(__name__)
 
@@ -209,11 +210,11 @@ class Callbacks:
 
     # ------------------------------------------------------------------ saving, GANs
     def save(self, session: Optional[A.Session], settings: A.Settings) -> str:
-        """Render at full resolution and write the result and its config (evaluation.app.save)."""
+        """Render at full resolution and write the result and its config (evaluation.app_save.save)."""
         if session is None:
             return status("Open a photo first (or try the astronaut).")
         try:
-            saved = A.save(session, settings, self.models, self.config.out, self.config.max_pixels)
+            saved = S.save(session, settings, self.models, self.config.out, self.config.max_pixels)
         except INPUT_ERRORS as exc:
             log.exception("save failed")
             return status(f"Not saved: {exc}", "error")

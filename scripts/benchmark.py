@@ -29,7 +29,7 @@ from typing import Callable
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench import (bench_compositing, bench_curation, bench_dataset, bench_evaluation,  # noqa: E402
+from bench import (bench_app, bench_compositing, bench_curation, bench_dataset, bench_evaluation,  # noqa: E402
                    bench_gan, bench_realphotos, bench_segdepth, bench_webcam)
 from datasets.cli import EXIT_CODES_EPILOG, run_main  # noqa: E402
 from datasets.io import write_text  # noqa: E402
@@ -38,6 +38,7 @@ from datasets.io import write_text  # noqa: E402
 BENCHES: dict[str, Callable[[bool], str]] = {
     "compositing": bench_compositing.run,
     "webcam": bench_webcam.run,
+    "app": bench_app.run,  # the local app: first render and preview latency at 1 and 12 MP
     "dataset": bench_dataset.run,
     "segdepth": bench_segdepth.run,
     "gan": bench_gan.run,

@@ -20,6 +20,7 @@ from skimage import data as skdata
 from compositing import blur as blur_program
 from datasets.io import ImageError, read_image
 from evaluation import app as A
+from evaluation import app_save as S
 from evaluation import app_cli
 from evaluation.app_ui import PINNED, Callbacks, PageConfig, PreviewFiles, status
 
@@ -122,7 +123,7 @@ def test_save_is_blur_py_pixel_for_pixel(tmp_path, photo, models):
     session = A.Session(photo)
     session.tap(*BACKGROUND_TAP)
     settings = A.Settings(aperture="f_number", f_number=2.0, blades=6, rotation_deg=15.0, highlight_gain=9.0)
-    saved = A.save(session, settings, models, tmp_path / "out")
+    saved = S.save(session, settings, models, tmp_path / "out")
     assert saved.result == tmp_path / "out" / "astronaut" / "lens" / "astronaut_lens.png"
     source = tmp_path / "out" / "astronaut" / "photo" / "astronaut.png"
     assert np.array_equal(read_image(source), skdata.astronaut())
@@ -143,8 +144,8 @@ def test_save_is_blur_py_pixel_for_pixel(tmp_path, photo, models):
     assert r.returncode == 0, r.stderr
     assert np.array_equal(result, read_image(tmp_path / "again" / "astronaut_lens.png"))
     # a second save of another method keeps the first and the single copy of the photo
-    second = A.save(session, A.Settings(method="gaussian", k=15, refine="none"), models, tmp_path / "out")
-    third = A.save(session, A.Settings(method="gaussian", k=31, refine="none"), models, tmp_path / "out")
+    second = S.save(session, A.Settings(method="gaussian", k=15, refine="none"), models, tmp_path / "out")
+    third = S.save(session, A.Settings(method="gaussian", k=31, refine="none"), models, tmp_path / "out")
     assert second.result.parent.name == "gaussian" and third.result.parent.name == "gaussian-2"
     assert sorted(p.name for p in (tmp_path / "out" / "astronaut" / "photo").iterdir()) == ["astronaut.png"]
     assert blur_program.main([str(tmp_path / "astronaut.png"), "--method", "gaussian", "--params", "k=31",
@@ -156,9 +157,9 @@ def test_a_failed_save_leaves_nothing(tmp_path, photo, models, monkeypatch):
     def broken(self, path, out_dir):
         raise MemoryError
 
-    monkeypatch.setattr(A.Blurrer, "__call__", broken)
+    monkeypatch.setattr(S.Blurrer, "__call__", broken)
     with pytest.raises(MemoryError):
-        A.save(A.Session(photo), A.Settings(), models, tmp_path / "out")
+        S.save(A.Session(photo), A.Settings(), models, tmp_path / "out")
     assert not (tmp_path / "out").exists()
     line = Callbacks(PageConfig(tmp_path / "out", tmp_path / "tmp"), models).save(A.Session(photo), A.Settings())
     assert "Not saved" in line and "error" in line and not (tmp_path / "out").exists()
@@ -170,9 +171,9 @@ def test_two_photos_of_one_name_are_kept_apart(tmp_path, models):
         rng = np.random.default_rng(seed)
         Image.fromarray(rng.integers(0, 255, (40, 60, 3), dtype=np.uint8)).save(tmp_path / folder / "IMG 1.png")
     made: list = []
-    first = A.store_photo(tmp_path / "out", A.open_photo(tmp_path / "a" / "IMG 1.png", models), made)
-    second = A.store_photo(tmp_path / "out", A.open_photo(tmp_path / "b" / "IMG 1.png", models), made)
-    again = A.store_photo(tmp_path / "out", A.open_photo(tmp_path / "a" / "IMG 1.png", models), made)
+    first = S.store_photo(tmp_path / "out", A.open_photo(tmp_path / "a" / "IMG 1.png", models), made)
+    second = S.store_photo(tmp_path / "out", A.open_photo(tmp_path / "b" / "IMG 1.png", models), made)
+    again = S.store_photo(tmp_path / "out", A.open_photo(tmp_path / "a" / "IMG 1.png", models), made)
     assert first == again == tmp_path / "out" / "IMG_1" / "photo" / "IMG_1.png"
     assert second == tmp_path / "out" / "IMG_1-2" / "photo" / "IMG_1.png"
 
@@ -248,7 +249,7 @@ def test_a_gan_checkpoint_is_one_more_method_and_saves_as_test_cyclegan(tmp_path
     side = cb.b_settings(session, A.Settings(), "my_run")
     assert side == A.Settings(method="my_run")
 
-    saved = A.save(session, gan, models, tmp_path / "out")
+    saved = S.save(session, gan, models, tmp_path / "out")
     out = tmp_path / "out"
     assert saved.result == out / "astronaut" / "my_run" / "astronaut.png"
     assert (out / "astronaut" / "photo_masks" / "astronaut.png").is_file()  # the overlay's mask
