@@ -27,7 +27,8 @@ H, W = 64, 80
 
 
 #: programs whose parser and logic live in the library (scripts/NAME.py only runs them)
-LIBRARY_PROGRAMS = {"blur": "compositing.blur", "webcam": "compositing.webcam", "compare": "evaluation.compare_cli"}
+LIBRARY_PROGRAMS = {"blur": "compositing.blur", "webcam": "compositing.webcam", "compare": "evaluation.compare_cli",
+                    "app": "evaluation.app_cli"}
 
 
 def _script(name: str):
@@ -64,6 +65,7 @@ PROGRAMS: list[tuple[str, Callable[[], Callable], list[str], list[str]]] = [
     ("webcam", lambda: _script("webcam").parse_args, ["--input", "0", "--output", "o.mp4"],
      ["--seg-width", "--blur-scale", "--blur-sigma", "--ema-alpha", "--max-frames", "--hysteresis"]),
     ("compare", lambda: _script("compare").parse_args, ["--input", "i", "--out", "o"], ["--thumb-size"]),
+    ("app", lambda: _script("app").parse_args, [], ["--port", "--max-pixels", "--max-upload-mb", "--preview-side"]),
     ("scrape_flickr", lambda: _script("scrape_flickr").parse_args, ["--out", "o"],
      ["--per-domain", "--workers", "--calls-per-hour", "--min-side+0", "--min-upload+0", "--max-upload+0",
       "--per-page", "--result-cap", "--max-retries+0", "--backoff-base+0", "--timeout", "--seed+0"]),
@@ -115,7 +117,7 @@ def test_every_numeric_option_refuses_zero_negative_and_absurd_values(capsys, pr
 
 
 def test_every_program_documents_the_exit_codes():
-    for name in ("blur", "webcam", "compare", "test_cyclegan", "scrape_flickr", "prepare_masks", "curate",
+    for name in ("blur", "webcam", "compare", "app", "test_cyclegan", "scrape_flickr", "prepare_masks", "curate",
                  "train_cyclegan", "train_segmentation", "train_depth", "demo", "benchmark"):
         out = subprocess.run([sys.executable, f"scripts/{name}.py", "--help"], cwd=ROOT, capture_output=True,
                              text=True, timeout=120)
@@ -281,6 +283,7 @@ OUT_PROGRAMS = [
     ("blur", lambda out: ["a.png", "--out", out]),
     ("webcam", lambda out: ["--input", "0", "--output", str(Path(out) / "v.mp4")]),
     ("compare", lambda out: ["--input", "i", "--out", out]),
+    ("app", lambda out: ["--out", out]),
     ("test_cyclegan", lambda out: ["--checkpoint", "c", "--input", "i", "--out", out]),
     ("scrape_flickr", lambda out: ["--out", out]),
     ("curate", lambda out: ["--raw", "r", "--out", out]),
