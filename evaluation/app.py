@@ -249,7 +249,7 @@ class Preview:
     note: str
 
 
-def lens_note(photo: Photo, settings: Settings, info: dict[str, Any]) -> str:
+def lens_note(settings: Settings, info: dict[str, Any]) -> str:
     """What the lens did, for the page: the virtual lens (focal length, f-number, how the field of
     view and the distances were found) or the relative strength, and why f-number had no effect."""
     if info.get("depth_source") == "metric_from_face":
@@ -260,10 +260,11 @@ def lens_note(photo: Photo, settings: Settings, info: dict[str, Any]) -> str:
         return (f"Virtual lens: {focal:g} mm f/{settings.f_number:g}, full-frame equivalent; framing from {fov}; "
                 f"focus at {info['focus_m']:.2f} m; {len(people)} {'person' if len(people) == 1 else 'people'}, "
                 f"distances from face widths.")
-    relative = f"relative blur: radius = {settings.strength:g} × width × |depth − focus depth| (portrait depth prior)"
+    relative = f"radius = {settings.strength:g} × width × |depth − focus depth| (portrait depth prior)"
     if settings.aperture == "f_number":
-        return "No face on the person mask, so no distances for an f-number: " + relative + "."
-    return relative[0].upper() + relative[1:] + "."
+        return ("No face on the person mask, so no distances for the f-number to act on: relative blur instead, "
+                f"{relative}.")
+    return f"Relative blur: {relative}."
 
 
 class Session:
@@ -317,7 +318,7 @@ class Session:
                               f"GAN {settings.method}: {self.gans[settings.method].checkpoint.name}")
         elif settings.method in METHODS:
             done = render_prepared(settings.method, prepared, method_params(settings))
-            note = lens_note(self.photo, settings, done.depth_info) if settings.method == "lens" else METHODS[settings.method].source
+            note = lens_note(settings, done.depth_info) if settings.method == "lens" else METHODS[settings.method].source
             preview = Preview(done.output, done.mask, done.depth, done.focus, note)
         else:
             raise ValueError(f"unknown method {settings.method!r}")

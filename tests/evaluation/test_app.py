@@ -114,6 +114,15 @@ def test_f_number_blurs_the_background_monotonically_and_names_the_lens(photo):
     assert "50 mm f/2" in session.render(A.Settings(aperture="f_number", f_number=2.0, focal_length_mm=50.0)).note
 
 
+def test_without_a_face_the_f_number_says_it_has_no_effect(tmp_path, models):
+    Image.fromarray(skdata.coffee()[::4, ::4]).save(tmp_path / "scene.png")  # a cup, no one in it
+    session = A.Session(A.open_photo(tmp_path / "scene.png", models))
+    assert session.photo.faces == ()
+    wide, narrow = (session.render(A.Settings(aperture="f_number", f_number=f)) for f in (1.0, 16.0))
+    assert wide.note.startswith("No face on the person mask") and "relative blur instead" in wide.note
+    assert np.array_equal(wide.image, narrow.image)
+
+
 def _blur_py(*args) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(ROOT / "scripts" / "blur.py"), *map(str, args)], cwd=ROOT,
                           capture_output=True, text=True, timeout=600)
