@@ -277,6 +277,7 @@ def build_blocks(callbacks: Callbacks) -> Any:
                         with gr.Row():
                             side_a = gr.Image(label="A", interactive=False, elem_id="side-a", buttons=["fullscreen"])
                             side_b = gr.Image(label="B", interactive=False, elem_id="side-b", buttons=["fullscreen"])
+                save = gr.Button("Save full resolution", variant="primary", elem_id="save")
                 message = gr.HTML(status("Open a photo (JPEG, PNG, HEIC) or try the astronaut."), elem_id="status")
                 note = gr.HTML("", elem_id="note")
             with gr.Column(scale=1, min_width=300):
@@ -309,7 +310,6 @@ def build_blocks(callbacks: Callbacks) -> Any:
                                        type="filepath", elem_id="gan-file")
                     gan_name = gr.Textbox(label="name", placeholder="the file's name", elem_id="gan-name")
                     add_gan = gr.Button("Add as a method", elem_id="add-gan")
-                save = gr.Button("Save full resolution", variant="primary", elem_id="save")
 
         controls = [method, aperture, f_number, focal, strength, blades, rotation, highlight, grain, k, refine]
         shown = [main, wipe, side_a, side_b, note]
