@@ -188,19 +188,10 @@ def _fit_channel(channel: np.ndarray, patches: np.ndarray, quant_var: float = 0.
 
 def estimate_grain(image: np.ndarray, max_side: int = 512) -> GrainModel:
     """The photo's noise model (uint8 RGB H×W×3; measured on a centre crop of at most
-    ``max_side`` px, at full resolution so that the native grain is measured). The last few
-    crops' models are remembered: a photo rendered again with other settings (the local app's
-    previews) is measured once."""
+    ``max_side`` px, at full resolution so that the native grain is measured)."""
     h, w = image.shape[:2]
     y0, x0 = max(0, (h - max_side) // 2), max(0, (w - max_side) // 2)
     crop = np.ascontiguousarray(image[y0:y0 + max_side, x0:x0 + max_side])
-    return _crop_grain(crop.tobytes(), crop.shape)
-
-
-@functools.lru_cache(maxsize=4)
-def _crop_grain(pixels: bytes, shape: tuple[int, ...]) -> GrainModel:
-    """:func:`estimate_grain` of the crop whose uint8 RGB ``pixels`` have ``shape``."""
-    crop = np.frombuffer(pixels, np.uint8).reshape(shape)
     ycc = cv2.cvtColor(crop.astype(np.float32), cv2.COLOR_RGB2YCrCb)  # float: no rounding to integers
     flat = _flat_pixels(ycc[..., 0])
     if flat.sum() < 64:

@@ -29,8 +29,9 @@ import numpy as np
 from PIL import Image
 
 from compositing.lens import LensParams
-from compositing.pipeline import (METHODS, REFINEMENTS, Lazy, Prepared, choose_focus, face_detector_factory,
-                                  prepare, render_prepared)
+from compositing.methods import METHODS
+from compositing.pipeline import (REFINEMENTS, Lazy, Prepared, choose_focus, face_detector_factory, prepare,
+                                  render_prepared)
 from datasets.io import DEFAULT_MAX_PIXELS, ImageError, read_focal_35mm, read_image, shrink_to
 from segdepth.depth.metric import DEFAULT_FOCAL_35MM
 from segdepth.segment import build_segmenter

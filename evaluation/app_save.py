@@ -1,7 +1,7 @@
 """The local app's Save: the full-resolution photo rendered as the programs render it, with the
 config that repeats it, and nothing left behind when it fails.
 
-A compositor method goes through the blur program itself (:class:`compositing.blur.Blurrer`, with
+A compositor method goes through the blur program itself (:class:`compositing.cli.blur.Blurrer`, with
 the app's models) on a copy of the photo's file, so the result is pixel for pixel what
 ``scripts/blur.py --config`` writes again; a GAN method goes through
 :func:`gan.infer.translate_folder` with the ``test_config.json`` that ``scripts/test_cyclegan.py
@@ -19,10 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
-from compositing.blur import BlurConfig, Blurrer, check_config, save_run_config
+from compositing.cli.blur import BlurConfig, Blurrer, check_config, save_run_config
 from compositing.pipeline import prepare
-from datasets.config import save_config
-from datasets.io import DEFAULT_MAX_PIXELS, atomic_path, mask_path, write_depth, write_mask
+from plumbing.config import save_config
+from datasets.io import DEFAULT_MAX_PIXELS, mask_path, write_depth, write_mask
+from plumbing.files import atomic_path
 
 from .app import Focus, GanMethod, Models, Photo, Session, Settings, method_params
 
@@ -65,7 +66,7 @@ def save(session: Session, settings: Settings, models: Models, out_root: str | P
          max_pixels: int = DEFAULT_MAX_PIXELS) -> Saved:
     """Render the photo at full resolution with ``settings`` and write it with its config under
     ``OUT/NAME/METHOD[-N]/`` (the photo's file copied once to ``OUT/NAME/photo/``). A compositor
-    method goes through the blur program (compositing.blur.Blurrer), a GAN through
+    method goes through the blur program (compositing.cli.blur.Blurrer), a GAN through
     gan.infer.translate_folder. On any error nothing this save made is left behind."""
     out_root = Path(out_root)
     made: list[Path] = []
@@ -147,7 +148,7 @@ def _save_gan(session: Session, gan: GanMethod, settings: Settings, models: Mode
     overlay reads (the segmenter's), the depth file a depth-input generator reads (the prior) and
     the ``test_config.json`` that repeats it; an uploaded checkpoint is copied to ``OUT/checkpoints/``."""
     from gan.infer import translate_folder
-    from gan.translate import CONFIG_NAME, TestConfig
+    from gan.cli.test_cyclegan import CONFIG_NAME, TestConfig
 
     t = gan.translator
     image = session.photo.image

@@ -22,7 +22,8 @@ from typing import Any, Optional
 import cv2
 import numpy as np
 
-from compositing.pipeline import METHODS, REFINEMENTS
+from compositing.methods import METHODS
+from compositing.pipeline import REFINEMENTS
 from datasets.io import DEFAULT_MAX_PIXELS, ImageError
 from segdepth.depth.metric import DEFAULT_FOCAL_35MM
 
@@ -257,6 +258,8 @@ CSS = """
 def build_blocks(callbacks: Callbacks) -> Any:
     """The page (a gradio.Blocks): the photo to tap, before/after and side-by-side views, controls,
     compare, GAN and save."""
+    # longer than 80 lines: Gradio builds a page inside one Blocks context, and its event handlers
+    # are closures over the components made there; splitting it would pass ~30 components around
     import gradio as gr
 
     cb = callbacks

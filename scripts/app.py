@@ -3,16 +3,13 @@
     python scripts/app.py            # then open the address it prints (http://127.0.0.1:7860)
     python scripts/app.py --help
 
-Needs the app extra: pip install -e '.[app]'. The program is evaluation/app_cli.py (its config,
+Needs the app extra: pip install -e '.[app]'. The program is evaluation/cli/app.py (its config,
 parser and server; the work is evaluation/app.py, the page evaluation/app_ui.py); this file only
 runs it.
 """
-from __future__ import annotations
-
 import sys
 
-from datasets.cli import run_main
-from evaluation.app_cli import main
+from shallowdof.programs import run_program
 
 if __name__ == "__main__":
-    sys.exit(run_main(main, "app"))
+    sys.exit(run_program("app"))

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from datasets.flickr import read_manifest
+from plumbing.files import read_jsonl
 from datasets.io import list_photos, mask_path, read_image, read_mask
 from datasets.testing.fake_flickr import FakeFlickr, make_photos
 from datasets.testing.people import person_photos
@@ -109,7 +109,7 @@ def scrape_killed_once(argv: list[str], work: Path, env: dict[str, str]) -> None
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    before = read_manifest(work / "data" / "flickr" / "manifest.jsonl")
+    before = read_jsonl(work / "data" / "flickr" / "manifest.jsonl")
     assert len(before) < 2 * PER_DOMAIN, "killed too late: nothing left to resume"
     run(argv, work, env)
 
@@ -150,7 +150,7 @@ def test_the_readme_block_is_the_pinned_one(readme):
 @pytest.mark.slow
 def test_every_stage_of_the_readme_path_on_jpeg_photos(e2e):
     work = e2e
-    records = read_manifest(work / "data" / "flickr" / "manifest.jsonl")
+    records = read_jsonl(work / "data" / "flickr" / "manifest.jsonl")
     ids = [r["photo_id"] for r in records]
     assert len(ids) == len(set(ids)) == 2 * PER_DOMAIN and all(r["status"] == "ok" for r in records)
     portraits = work / "data" / "portraits"
@@ -169,7 +169,7 @@ def test_every_stage_of_the_readme_path_on_jpeg_photos(e2e):
     assert sorted(placed + quarantined) == sorted(Path(r["file"]).name for r in records)
     for name in ("dof", *PRESETS):
         assert list((work / "runs" / name / "checkpoints").glob("*.pt")), name
-    resumed = [r for r in read_manifest(work / "runs" / "dof" / "log.jsonl") if "iter" in r]
+    resumed = [r for r in read_jsonl(work / "runs" / "dof" / "log.jsonl") if "iter" in r]
     assert max(r["iter"] for r in resumed) == 5
     results = sorted(p.name for p in (work / "results" / "dof").glob("*.png"))
     assert results == sorted(p.with_suffix(".png").name for p in list_photos(portraits / "testA")[0])

@@ -1,4 +1,4 @@
-"""The local app's work and callbacks (evaluation.app, evaluation.app_ui, evaluation.app_cli) without
+"""The local app's work and callbacks (evaluation.app, evaluation.app_ui, evaluation.cli.app) without
 a browser: focus from a tap, the controls' parameters, the preview's blur, save ≡ scripts/blur.py
 pixel for pixel (and test_cyclegan for a GAN), bad files and checkpoints as one line in the page,
 nothing written by a failed save, no connection leaving the machine.
@@ -17,11 +17,11 @@ import torch
 from PIL import Image
 from skimage import data as skdata
 
-from compositing import blur as blur_program
+from compositing.cli import blur as blur_program
 from datasets.io import ImageError, read_image
 from evaluation import app as A
 from evaluation import app_save as S
-from evaluation import app_cli
+from evaluation.cli import app as app_cli
 from evaluation.app_ui import PINNED, Callbacks, PageConfig, PreviewFiles, status
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -305,7 +305,7 @@ def test_no_connection_leaves_the_machine():
     assert not app_cli.is_local("192.0.2.1") and not app_cli.is_local("api.gradio.app")
     script = textwrap.dedent("""
         import socket, sys
-        from evaluation.app_cli import OutboundRefused, refuse_outbound
+        from evaluation.cli.app import OutboundRefused, refuse_outbound
         refuse_outbound()
         server = socket.create_server(("127.0.0.1", 0))
         socket.create_connection(server.getsockname(), timeout=5).close()  # loopback works
