@@ -55,10 +55,14 @@ def _attempt(stage: Stage) -> tuple[int, str]:
     try:
         status = stage.run()
     except SystemExit as exc:  # a program's argparse error (printed above) or SystemExit("message")
-        status, text = (exc.code, None) if isinstance(exc.code, int) else (EXIT_USAGE, str(exc.code))
+        if exc.code is None or isinstance(exc.code, int):
+            status = exc.code or 0
+        else:
+            status, text = EXIT_USAGE, str(exc.code)
     except Exception as exc:  # noqa: BLE001 - one line instead of a traceback (which goes to the debug log)
         log.debug("stage %s", stage.name, exc_info=True)
-        status, text = EXIT_SOME_FAILED, f"{type(exc).__name__}: {exc}"
+        first = (str(exc).strip().splitlines() or [""])[0]
+        status, text = EXIT_SOME_FAILED, f"{type(exc).__name__}: {first}"
     finally:
         root.removeHandler(catcher)
     return status, text or catcher.message or "see the messages above"

@@ -20,9 +20,10 @@ from typing import Callable, Iterator, Optional
 
 import torch
 
+from plumbing.config import load_config
 from datasets.cli import scrape_flickr
 from datasets.fit import fit_dataset
-from datasets.flickr import FlickrError, RedactingFilter
+from datasets.flickr import FlickrError, RedactingFilter, ScrapeConfig
 from datasets.testing.fake_portraits import FAKE_KEY, portrait_flickr
 from evaluation.cli import compare
 from gan.checkpoint import latest_checkpoint
@@ -108,8 +109,14 @@ class Reproduction:
 
     # ------------------------------------------------------------------ the programs' command lines
     def scrape_argv(self) -> list[str]:
-        return ["--out", str(self.lay.flickr), "--per-domain", str(self.cfg.photos_per_domain),
+        """A resumed scrape keeps its first run's upload window (saved in its config), so that no
+        photo uploaded since joins a dataset that curation may already have split."""
+        argv = ["--out", str(self.lay.flickr), "--per-domain", str(self.cfg.photos_per_domain),
                 "--api-url", self.cfg.api_url, *self.quiet]
+        saved = self.lay.flickr / scrape_flickr.CONFIG_FILE
+        if saved.is_file():
+            argv += ["--max-upload", str(load_config(ScrapeConfig, saved).max_upload)]
+        return argv
 
     def curate_argv(self) -> list[str]:
         size = str(self.scale.test_size)

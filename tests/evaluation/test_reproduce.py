@@ -12,17 +12,21 @@ import csv
 import io
 import logging
 import os
+import time
 from pathlib import Path
 
 import pytest
 
 from plumbing.config import load_config
+from plumbing.files import read_jsonl
 from datasets.cli import scrape_flickr
-from datasets.flickr import PAPER_DOMAINS
+from datasets.flickr import PAPER_DOMAINS, ScrapeConfig
 from datasets.io import list_photos, read_image
-from datasets.testing.fake_portraits import portrait_flickr
+from datasets.testing.fake_flickr import FakeFlickr, make_photos
+from datasets.testing.fake_portraits import portrait_flickr, portrait_photos
 from evaluation.cli import compare, reproduce_paper
-from evaluation.reproduce import CONFIG_FILE, ReproduceConfig, Reproduction, checks, stages
+from evaluation.reproduce import (CONFIG_FILE, ReproduceConfig, Reproduction, Stage, StageFailed, checks, run_stages,
+                                  stages)
 from gan.checkpoint import latest_checkpoint, list_checkpoints, load_checkpoint
 from gan.cli import test_cyclegan, train_cyclegan
 from gan.model import PRESETS
@@ -223,6 +227,28 @@ def test_the_fake_flickr_scrape_gives_each_domain_its_photos_without_a_key(tmp_p
         "shallow"] * 3
 
 
+def test_a_resumed_scrape_keeps_its_first_upload_window(tmp_path, monkeypatch):
+    """A photo uploaded after the first scrape does not join the dataset when the scrape resumes."""
+    monkeypatch.setenv("FLICKR_API_KEY", KEY)
+    photos = portrait_photos(2)
+    with FakeFlickr(photos, api_key=KEY) as fake:
+        first = Reproduction(ReproduceConfig(out=str(tmp_path), scale="tiny", per_domain=3, api_url=fake.api_url,
+                                             quiet=True))
+        assert first.scrape() == 0  # Flickr had 2 of the 3 asked for in each domain: a warning, status 0
+    window = load_config(ScrapeConfig, first.lay.flickr / scrape_flickr.CONFIG_FILE).max_upload
+    newer = make_photos(1, seed=9)[0]
+    newer.upload = window + 1
+    time.sleep(max(0.0, window + 2 - time.time()))  # so that "now" is past the newer photo's upload
+    with FakeFlickr([*photos, newer], api_key=KEY) as fake:
+        again = Reproduction(ReproduceConfig(out=str(tmp_path), scale="tiny", per_domain=3, api_url=fake.api_url,
+                                             quiet=True))
+        assert again.scrape_argv()[-2:] == ["--max-upload", str(window)]
+        assert again.scrape() == 0
+        assert fake.api_calls  # it did search again, within the first window
+    ids = {r["photo_id"] for r in read_jsonl(first.lay.flickr / "manifest.jsonl")}
+    assert ids == {p.id for p in photos}
+
+
 def test_the_paper_scale_runs_every_program_with_the_papers_settings(tmp_path):
     r = Reproduction(ReproduceConfig(out=str(tmp_path / "paper")))
     scrape, _ = scrape_flickr.parse_args(r.scrape_argv())
@@ -272,6 +298,28 @@ def test_bad_settings_are_one_line_before_any_stage(tmp_path, capsys, argv, word
     errors = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
     assert len(errors) == 1 and words in errors[0], errors
     assert not out.exists()
+
+
+def _stage(name: str, run, done: list[bool]) -> Stage:
+    return Stage(name, lambda: None if done[0] else "to do", run)
+
+
+@pytest.mark.parametrize("run, status, problem", [
+    (lambda: (_ for _ in ()).throw(RuntimeError("CUDA out of memory.\nTried to allocate 2 GiB")), 1,
+     "RuntimeError: CUDA out of memory."),
+    (lambda: (_ for _ in ()).throw(SystemExit("error: --paper-data fixes --load-size 256")), 2,
+     "error: --paper-data fixes --load-size 256"),
+    (lambda: logging.getLogger("somewhere").error("photo.jpg: truncated\nmore detail") or 1, 1, "photo.jpg: truncated"),
+    (lambda: 0, 1, "it finished, but its outputs are not complete: to do"),  # 0, but the check still says "to do"
+])
+def test_a_stage_that_fails_in_any_way_is_one_line_with_its_status(run, status, problem):
+    lines: list[str] = []
+    after = _stage("after", lambda: pytest.fail("a stage after the failing one ran"), [False])
+    with pytest.raises(StageFailed) as info:
+        run_stages([_stage("first", lambda: 0, [True]), _stage("second", run, [False]), after], lines.append)
+    assert (info.value.stage, info.value.status, info.value.problem) == ("second", status, problem)
+    assert "\n" not in str(info.value)
+    assert lines == ["[1/3] first: complete, skipped", "[2/3] second: running (to do)"]
 
 
 def test_several_training_processes_go_through_torchrun(tmp_path, monkeypatch):
