@@ -73,6 +73,7 @@ NUMERIC_OPTIONS: list[tuple[str, Callable[[], Callable], list[str], list[str]]] 
       "--rotate-deg+0", "--jitter+0", "--loss-ce+0", "--loss-iou+0", "--loss-l1+0"]),
     ("train_depth", _parse("train_depth", parser_only=True), [],
      ["--epochs", "--batch-size", "--max-depth", "--min-depth", "--loss-grad+0", "--loss-ssim+0", "--size"]),
+    ("reproduce_paper", _parse("reproduce_paper"), [], ["--per-domain+0", "--nproc-per-node"]),
     ("demo", _parse("demo"), [],
      ["--scenes+0", "--scene-size", "--gan-steps", "--gan-size", "--gan-train-scenes", "--seed+0", "--threads"]),
 ]
