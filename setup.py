@@ -29,6 +29,9 @@ EXTRAS = {
     "browser": ["websocket-client>=1.7"],
     # LPIPS is optional in evaluation/metrics.py (skipped with a note when missing).
     "lpips": ["lpips==0.1.4"],
+    # the local app (scripts/app.py): its web page, and HEIC photos (datasets.io reads them when
+    # pillow-heif is there). Gradio pins pillow<13.
+    "app": ["gradio==6.31.0", "pillow-heif==1.8.1"],
 }
 
 setup(

@@ -82,6 +82,16 @@ def _compare() -> ModuleType:
     return compare
 
 
+def _app() -> ModuleType:
+    from evaluation.cli import app
+    return app
+
+
+def _reproduce_paper() -> ModuleType:
+    from evaluation.cli import reproduce_paper
+    return reproduce_paper
+
+
 def _demo() -> ModuleType:
     from evaluation.cli import demo
     return demo
@@ -106,6 +116,10 @@ PROGRAMS: dict[str, Program] = {
     "blur": Program("give portraits a shallow depth of field with a compositor method", _blur),
     "webcam": Program("blur the background of a camera or a video, live or into a file", _webcam),
     "compare": Program("render, measure and compare methods side by side in a gallery", _compare),
+    "app": Program("a local web app: open a portrait, tap to focus, set the aperture, compare, save "
+                   "(needs the app extra)", _app),
+    "reproduce_paper": Program("the paper end to end: scrape, curate, masks, train the four presets, translate, "
+                               "compare (resumable)", _reproduce_paper),
     "demo": Program("every approach on built-in inputs, offline, into one gallery (make demo)", _demo),
     "benchmark": Program("run the benchmarks of a source checkout into bench/BENCHMARKS.md (make bench)",
                          _benchmark),

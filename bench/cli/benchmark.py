@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from bench import (bench_compositing, bench_curation, bench_dataset, bench_evaluation, bench_gan, bench_realphotos,
+from bench import (bench_app, bench_compositing, bench_curation, bench_dataset, bench_evaluation, bench_gan, bench_realphotos,
                    bench_segdepth, bench_webcam)
 from plumbing.cli import EXIT_CODES_EPILOG, output_file
 from plumbing.files import FileProblem, read_text, write_text
@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BENCHES: dict[str, Callable[[bool], str]] = {
     "compositing": bench_compositing.run,
     "webcam": bench_webcam.run,
+    "app": bench_app.run,  # the local app: first render and preview latency at 1 and 12 MP
     "dataset": bench_dataset.run,
     "segdepth": bench_segdepth.run,
     "gan": bench_gan.run,

@@ -50,14 +50,14 @@ import os
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 from tqdm import tqdm
 
 from plumbing.cli import (EXIT_CODES_EPILOG, EXIT_SOME_FAILED, EXIT_USAGE, KeyValues, add_download_flag, int_range,
                           output_folder)
-from plumbing.config import add_config_option, parse_config_args
+from plumbing.config import add_config_option, parse_config_args, save_config
 from datasets.io import (DEFAULT_MAX_PIXELS, MAX_PIXELS_CEILING, OUTPUT_FORMATS, ImageError, list_images,
                          output_suffix, read_depth_with_unit, read_photo, write_depth, write_image)
 from plumbing.files import FileProblem, one_line, remove_stale_temporaries, write_json
@@ -272,17 +272,21 @@ def plan_batch(cfg: BlurConfig, present: list[str]) -> list[tuple[Path, Path]]:
 
 class Blurrer:
     """Runs one photo through the pipeline (segmentation, depth, focus, the compositor) and writes
-    its outputs; the models are built once."""
+    its outputs; the models are built once. ``segmenter`` and ``face_detector``: models already
+    built for ``cfg.segmenter`` (the local app passes its own), else built here."""
 
-    def __init__(self, cfg: BlurConfig, guard: OutputGuard) -> None:
+    def __init__(self, cfg: BlurConfig, segmenter: Optional[Callable[[np.ndarray], np.ndarray]] = None,
+                 face_detector: Optional[Callable[[np.ndarray], Sequence[Any]]] = None,
+                 guard: Optional[OutputGuard] = None) -> None:
         self.cfg = cfg
-        self.guard = guard
+        self.guard = guard or OutputGuard("blur")
         prior = cfg.depth_model == "prior"
+        faces = wants_faces(cfg.method, cfg.params, prior)
         self.pipeline = PhotoPipeline(
-            build_segmenter(cfg.segmenter),
+            segmenter or build_segmenter(cfg.segmenter),
             None if prior else Lazy(lambda: build_depth_model(cfg.depth_model)),
             cfg.refine,
-            face_detector_factory() if wants_faces(cfg.method, cfg.params, prior) else None,
+            (face_detector or face_detector_factory()) if faces else None,
         )
         self._warned: set[tuple[str, tuple[str, ...]]] = set()
         self.depth_paths: dict[str, dict] = {}  # input path → how its depth was made
@@ -373,13 +377,12 @@ def run(cfg: BlurConfig) -> tuple[int, int]:
         remove_stale_temporaries(folder)
     folders = [Path(cfg.out)] if cfg.out else sorted({d for _, d in plan})
     guard = OutputGuard("blur")
-    configs = [folder / f"blur_{cfg.method}_config.json" for folder in folders]
-    for config in configs:
-        guard.check(config)  # a file of the user's there: nothing is done (exit status 2)
-    for config in configs:
-        write_json(config, asdict(cfg))
-        guard.record(config)
-    blurrer = Blurrer(cfg, guard)
+    for folder in folders:
+        guard.check(config_path(cfg, folder))  # a file of the user's there: nothing is done (exit status 2)
+    for folder in folders:
+        save_config(cfg, config_path(cfg, folder))
+        guard.record(config_path(cfg, folder))
+    blurrer = Blurrer(cfg, guard=guard)
     done, failed = 0, len(missing)
     for path, out_dir in tqdm(plan, unit="image", disable=cfg.quiet, file=sys.stderr):
         try:
@@ -390,10 +393,22 @@ def run(cfg: BlurConfig) -> tuple[int, int]:
         except BATCH_ERRORS as exc:
             failed += 1
             tqdm.write(failure_line(path, exc), file=sys.stderr)
-    for config in configs:  # the config again, now with how each image's depth was made
-        write_json(config, {**asdict(cfg), "images": blurrer.depth_paths})
-        guard.record(config)
+    for folder in folders:  # the config again, now with how each image's depth was made
+        guard.record(save_run_config(cfg, folder, blurrer.depth_paths))
     return done, failed
+
+
+def config_path(cfg: BlurConfig, folder: Path) -> Path:
+    """Where a run of ``cfg`` keeps its settings: ``FOLDER/blur_<method>_config.json``."""
+    return Path(folder) / f"blur_{cfg.method}_config.json"
+
+
+def save_run_config(cfg: BlurConfig, folder: Path, images: dict[str, dict]) -> Path:
+    """Write ``cfg`` with the record of what the run did per image (``images``: how each depth was
+    made, ``--config`` drops it) to :func:`config_path`; returns the file."""
+    path = config_path(cfg, folder)
+    write_json(path, {**asdict(cfg), "images": images})
+    return path
 
 
 def main(argv: Optional[list[str]] = None) -> int:

@@ -60,6 +60,7 @@ NUMERIC_OPTIONS: list[tuple[str, Callable[[], Callable], list[str], list[str]]] 
     ("webcam", _parse("webcam"), ["--input", "0", "--output", "o.mp4"],
      ["--seg-width", "--blur-scale", "--blur-sigma", "--ema-alpha", "--max-frames", "--hysteresis"]),
     ("compare", _parse("compare"), ["--input", "i", "--out", "o"], ["--thumb-size"]),
+    ("app", _parse("app"), [], ["--port", "--max-pixels", "--max-upload-mb", "--preview-side"]),
     ("scrape_flickr", _parse("scrape_flickr"), ["--out", "o"],
      ["--per-domain", "--workers", "--calls-per-hour", "--min-side+0", "--min-upload+0", "--max-upload+0",
       "--per-page", "--result-cap", "--max-retries+0", "--backoff-base+0", "--timeout", "--seed+0"]),
@@ -74,6 +75,7 @@ NUMERIC_OPTIONS: list[tuple[str, Callable[[], Callable], list[str], list[str]]] 
       "--rotate-deg+0", "--jitter+0", "--loss-ce+0", "--loss-iou+0", "--loss-l1+0"]),
     ("train_depth", _parse("train_depth", parser_only=True), [],
      ["--epochs", "--batch-size", "--max-depth", "--min-depth", "--loss-grad+0", "--loss-ssim+0", "--size"]),
+    ("reproduce_paper", _parse("reproduce_paper"), [], ["--per-domain+0", "--nproc-per-node"]),
     ("demo", _parse("demo"), [],
      ["--scenes+0", "--scene-size", "--gan-steps", "--gan-size", "--gan-train-scenes", "--seed+0", "--threads"]),
 ]
@@ -280,6 +282,7 @@ OUT_PROGRAMS = [
     ("blur", lambda out: ["a.png", "--out", out]),
     ("webcam", lambda out: ["--input", "0", "--output", str(Path(out) / "v.mp4")]),
     ("compare", lambda out: ["--input", "i", "--out", out]),
+    ("app", lambda out: ["--out", out]),
     ("test_cyclegan", lambda out: ["--checkpoint", "c", "--input", "i", "--out", out]),
     ("scrape_flickr", lambda out: ["--out", out]),
     ("curate", lambda out: ["--raw", "r", "--out", out]),
