@@ -59,3 +59,14 @@ def test_test_cyclegan_keeps_them_on_its_translations(tmp_path, phone):
     translator = Translator.from_checkpoint(T.list_checkpoints(tmp_path / "runs" / "t")[-1], size=32)
     assert translate_folder(translator, phone.parent, tmp_path / "out", quiet=True) == (1, 0)
     assert_keeps_photo_metadata(tmp_path / "out" / "IMG_0001.jpg", (H, W))
+
+
+def test_the_apps_save_keeps_them(tmp_path, phone):
+    from evaluation import app as A
+    from evaluation import app_save as S
+
+    models = A.Models()
+    session = A.Session(A.open_photo(phone, models, preview_side=64))
+    saved = S.save(session, A.Settings(method="gaussian"), models, tmp_path / "saved")
+    assert saved.result.name == "IMG_0001_gaussian.jpg"
+    assert_keeps_photo_metadata(saved.result, (H, W))
