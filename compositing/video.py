@@ -32,6 +32,7 @@ from typing import Callable, Iterator, Optional, Union
 import cv2
 import numpy as np
 
+from datasets.io import check_side
 from plumbing.files import atomic_path
 
 from .methods import METHODS, build_params, ineffective_params
@@ -270,6 +271,8 @@ def process_video(
         if max_frames is not None:
             total = min(total, max_frames) if total else max_frames
         h, w = frame.shape[:2]
+        if check_side(w, h):  # frames OpenCV could not take further on
+            raise ValueError(f"{source}: {check_side(w, h)}")
         with _video_writer(output, fps, (w, h)) as writer:
             bar = tqdm(total=total, unit="frame", disable=not progress)
             n = 0

@@ -34,6 +34,7 @@ from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from datasets.io import ImageError, list_photos, mask_path, read_depth, read_image, read_mask, read_mask_for
+from plumbing.files import one_line
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +122,7 @@ class UnalignedDataset(Dataset):
                     if problem:
                         problems.append(f"{depth_path}: {problem}")
         if problems:
-            listed = problems[:_MAX_LISTED]
+            listed = [one_line(p) for p in problems[:_MAX_LISTED]]  # one line each, whatever a file is called
             more = len(problems) - len(listed)
             raise DatasetError(f"{len(problems)} problem(s) in dataset {self.root}:\n" + "\n".join(listed)
                                + (f"\n... and {more} more" if more else ""))

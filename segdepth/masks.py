@@ -139,7 +139,7 @@ def plan(config: MaskConfig) -> tuple[list[tuple[MaskJob, bool]], MaskResult]:
     result = MaskResult()
     jobs, problems = mask_jobs(root)
     for problem in problems:
-        log.error("%s", problem)
+        log.error("%s", one_line(problem))
     result.bad += problems
     records = {folder: read_records(mask_root(folder), repair=not config.dry_run) for folder in photo_folders(root)}
     todo = []

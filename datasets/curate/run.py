@@ -20,7 +20,7 @@ from PIL import Image
 from datasets.io import list_images
 from plumbing.cli import without_protobuf_note
 from plumbing.config import save_config
-from plumbing.files import read_json, read_jsonl, write_json
+from plumbing.files import one_line, read_json, read_jsonl, write_json
 from datasets.flickr import check_manifest
 
 from .features import FeatureCache, image_features, read_photo
@@ -144,7 +144,7 @@ def collect(config: CurateConfig) -> list[Item]:
                     continue
                 item = Item(domain, path.name, path)
                 if item.key in items:
-                    log.warning("%s: also present as %s; using the first", path, items[item.key].path)
+                    log.warning("%s", one_line(f"{path}: also present as {items[item.key].path}; using the first"))
                     continue
                 items[item.key] = item
     return sorted(items.values(), key=lambda it: (it.domain != config.domain_a, it.name))
@@ -249,7 +249,7 @@ def curate(config: CurateConfig, person_check_factory: Optional[PersonCheckFacto
             it.reason, it.detail = MANUAL, "rejected in the manual review"
         elif decision == "keep" and it.reason is not None:
             if it.reason == "unreadable":
-                log.error("%s: cannot keep an unreadable image (%s)", it.key, it.detail)
+                log.error("%s", one_line(f"{it.key}: cannot keep an unreadable image ({it.detail})"))
                 problems += 1
             else:
                 it.reason, it.detail = None, f"kept in the manual review (auto: {it.auto_reason}: {it.detail})"
@@ -272,7 +272,7 @@ def curate(config: CurateConfig, person_check_factory: Optional[PersonCheckFacto
             _move(it.path, target)
             it.path = target
         except OSError as exc:
-            log.error("%s: cannot move to %s: %s", it.path, target, exc)
+            log.error("%s", one_line(f"{it.path}: cannot move to {target}: {exc}"))
             result.problems += 1
         cache.put(it)
     cache.save()
