@@ -277,6 +277,44 @@ def background_sharpness(image: np.ndarray, mask: np.ndarray) -> float:
     return float(np.log(_energy(image)[far].mean() + 1e-6))
 
 
+# Octave bands of the difference-of-Gaussians pyramid, (σ_fine, σ_coarse) in px at 256 px
+# (σ 0 = the image itself): the detail between those two blurs.
+DOG_BANDS: tuple[tuple[float, float], ...] = ((0.0, 1.0), (1.0, 2.0), (2.0, 4.0), (4.0, 8.0))
+
+
+def band_name(band: tuple[float, float]) -> str:
+    """``"band0-1"`` for the band (0, 1): the name of a :func:`band_energy_ratios` key."""
+    return f"band{band[0]:g}-{band[1]:g}"
+
+
+def _gauss(y: np.ndarray, sigma: float) -> np.ndarray:
+    return y if sigma == 0 else cv2.GaussianBlur(y, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+
+
+def band_energy_ratios(image: np.ndarray, output: np.ndarray, mask: np.ndarray,
+                       bands: tuple[tuple[float, float], ...] = DOG_BANDS) -> dict[str, float]:
+    """Background structure kept at each scale: for every octave band (σ_f, σ_c) of
+    :data:`DOG_BANDS`, E = mean over the far background (≥ 15 px from the person,
+    :func:`edge_bands`) of (G_σf∗Y − G_σc∗Y)², and the ratio E(output) / E(input).
+
+    σ in px at 256 px, scaled with the short side like the other real-photo bands (Burt &
+    Adelson 1983's Laplacian pyramid as differences of Gaussians). 1 = that scale kept; a defocus
+    of radius r takes the bands finer than about r towards 0 and leaves coarser ones, while a
+    soft copy loses only the finest band. Keys :func:`band_name`; ``nan`` where the far
+    background is empty or the input has no energy in a band."""
+    _check_pair(image, output)
+    _, far, _ = edge_bands(mask)
+    k = _band_scale(mask.shape)
+    out: dict[str, float] = {}
+    y_in, y_out = luminance(image), luminance(output)
+    for band in bands:
+        fine, coarse = band[0] * k, band[1] * k
+        e_in, e_out = ((_gauss(y, fine) - _gauss(y, coarse))[far].astype(np.float64) ** 2 for y in (y_in, y_out))
+        denom = e_in.mean() if far.any() else 0.0
+        out[band_name(band)] = float(e_out.mean() / denom) if denom > 0 else math.nan
+    return out
+
+
 def _finite(values: np.ndarray) -> np.ndarray:
     """The finite values of a set of per-image values, float64 (images whose region was empty are nan)."""
     v = np.asarray(values, np.float64)
