@@ -13,7 +13,7 @@ export OMP_WAIT_POLICY ?= PASSIVE
 $(STAMP): setup.py Makefile
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip 'setuptools<81' wheel
-	$(BIN)/pip install -q -e '.[test,browser,lpips]'
+	$(BIN)/pip install -q -e '.[test,browser,lpips,onnx]'
 	# visdom 0.2.4 builds with pkg_resources, so it needs the venv's setuptools<81.
 	$(BIN)/pip install -q --no-build-isolation 'visdom==0.2.4'
 	touch $(STAMP)

@@ -24,12 +24,14 @@ calls :func:`main`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import io
 import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 import numpy as np
 import torch
@@ -82,6 +84,21 @@ def _onnx() -> Any:
     return onnx
 
 
+@contextlib.contextmanager
+def _quiet_exporter() -> Iterator[None]:
+    """Hide the exporter's progress prints and its graph optimiser's per-initializer INFO lines."""
+    loggers = [logging.getLogger(name) for name in ("onnxscript", "onnx_ir")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.WARNING)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
 def example_input(loaded: LoadedGenerator, height: int, width: int, seed: int = 0) -> tuple[torch.Tensor, ...]:
     """A 1×C×H×W image (and 1×1×H×W depth for a depth-input generator) in [-1, 1] of smooth
     random structure with fine noise, for tracing and checking."""
@@ -93,14 +110,17 @@ def example_input(loaded: LoadedGenerator, height: int, width: int, seed: int = 
     return (x[:, :-1], x[:, -1:]) if loaded.cfg.use_depth else (x,)
 
 
-def onnx_runner(path: str | Path) -> Callable[..., np.ndarray]:
-    """A function that runs the exported model in onnxruntime (CPU): numpy inputs → output array."""
+def onnx_runner(path: str | Path, threads: int | None = None) -> Callable[..., np.ndarray]:
+    """A function that runs the exported model in onnxruntime's CPU provider (on ``threads``
+    threads; None: onnxruntime's default): numpy inputs → output array."""
     try:
         import onnxruntime as ort
     except ImportError:
         raise ExportUnavailable(f"running an exported model needs the package 'onnxruntime': {EXTRA}") from None
     options = ort.SessionOptions()
     options.log_severity_level = 3
+    if threads:
+        options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     names = [i.name for i in session.get_inputs()]
 
@@ -128,7 +148,7 @@ def export_onnx(checkpoint: str | Path, out: str | Path, direction: str = "AtoB"
     batch, h, w = (torch.export.Dim(n, min=lo, max=MAX_SIDE) for n, lo in (("batch", 1), ("height", 1), ("width", 1)))
     dims = {0: batch, 2: h, 3: w}
     names = ["image", "depth"][:len(example)]
-    with torch.no_grad():
+    with torch.no_grad(), _quiet_exporter():
         program = torch.onnx.export(module, example, dynamo=True, opset_version=opset, input_names=names,
                                     output_names=["output"], dynamic_shapes=tuple(dims for _ in example),
                                     verbose=False)

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import (bench_compositing, bench_curation, bench_dataset, bench_evaluation,  # noqa: E402
-                   bench_gan, bench_realphotos, bench_segdepth, bench_webcam)
+                   bench_gan, bench_gan_realphotos, bench_onnx, bench_realphotos, bench_segdepth, bench_webcam)
 from datasets.cli import EXIT_CODES_EPILOG, run_main  # noqa: E402
 from datasets.io import write_text  # noqa: E402
 
@@ -44,8 +44,11 @@ BENCHES: dict[str, Callable[[bool], str]] = {
     "evaluation": bench_evaluation.run,
     "curation": bench_curation.run,
     "realphotos": bench_realphotos.run,  # every method and published results on real portraits
+    "onnx": bench_onnx.run,  # the exported generator in onnxruntime against eager PyTorch
+    # the GAN trained on real portraits and scored beside the published outputs (hours with photos)
+    "gan_realphotos": bench_gan_realphotos.run,
 }
-TAKES_PHOTOS = {"curation", "realphotos"}  # run(quick, photos: Path | None)
+TAKES_PHOTOS = {"curation", "realphotos", "gan_realphotos"}  # run(quick, photos: Path | None)
 
 
 @dataclass
