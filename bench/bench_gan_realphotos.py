@@ -12,7 +12,8 @@ are domain A (portraits without shallow depth of field), ``shallow/`` + ``shallo
    continues from the latest checkpoint up to ``--steps``);
 3. ``test_cyclegan`` translates ``ordinary/`` with the last checkpoint, at its default settings
    (residual upsampling from the training load size), into ``OUT/translated/RECIPE``;
-4. bench_realphotos scores those translations beside every ``paper_results/`` column on both
+4. bench_realphotos scores those translations beside every ``paper_results/`` column (and the
+   lens blur at its defaults, rendered as ``scripts/blur.py`` does, for reference) on both
    scorings (the photos' MediaPipe masks and the folder's masks): subject PSNR, rim2, edge_in,
    background sharpness gap and W₁ against ``shallow/``, checkerboard, grey change, and the
    background's band-energy ratios (structure kept at 0–1, 1–2, 2–4, 4–8 px), which tell a
@@ -38,6 +39,7 @@ from bench import bench_realphotos as R
 
 log = logging.getLogger(__name__)
 
+LENS = R.Variant("lens", "lens")  # the compositor's lens blur at its defaults: what a defocus looks like here
 LINKS = {"trainA": "ordinary", "trainA_masks": "ordinary_masks", "trainB": "shallow", "trainB_masks": "shallow_masks"}
 # the CPU recipe's networks: a U-Net-128 with the full-resolution head, resize-convolution, a PatchGAN
 # of ndf 32 (its depth is the preset's: 3 layers, 2 for defocus), random VGG features (the ImageNet
@@ -130,10 +132,12 @@ def translate(checkpoint: Path, inputs: Path, out: Path) -> Path:
 
 def run_recipes(folder: Path, out: Path, names: Sequence[str], steps: Optional[int] = None,
                 limit: Optional[int] = None, scorings: Optional[dict[str, R.MaskSource]] = None,
-                quiet: bool = True) -> tuple[dict[str, dict[str, dict[str, float]]], int, dict[str, tuple[int, float]]]:
-    """Train, translate and score each recipe of ``names`` (see the module docstring). Returns the
-    summaries (scoring → column → metric), the number of bad photos, and each recipe's (steps,
-    training seconds)."""
+                quiet: bool = True, references: Sequence[R.Variant] = ()
+                ) -> tuple[dict[str, dict[str, dict[str, float]]], int, dict[str, tuple[int, float]]]:
+    """Train, translate and score each recipe of ``names`` (see the module docstring), with the
+    compositor ``references`` (e.g. the lens) as columns beside them. Returns the summaries
+    (scoring → column → metric), the number of bad photos, and each recipe's (steps, training
+    seconds)."""
     from datasets.io import write_text
 
     dataroot = make_dataroot(folder, out / "data")
@@ -143,9 +147,10 @@ def run_recipes(folder: Path, out: Path, names: Sequence[str], steps: Optional[i
         checkpoint = train_recipe(name, recipe, dataroot, out / "runs", steps or recipe.steps, quiet=quiet)
         results[f"gan:{name}"] = translate(checkpoint, folder / "ordinary", out / "translated" / name)
         trained[name] = training_time(out / "runs" / name)
-    crops = [*results, *(c for c in ("paper:mask_loss_overlay",) if (folder / "paper_results" / c[6:]).is_dir())]
-    summaries, n_bad = R.run_folder(folder, out, [], limit=limit, crop_columns=crops, scorings=scorings,
-                                    results=results)
+    crops = [*results, *(c for c in ("paper:mask_loss_overlay",) if (folder / "paper_results" / c[6:]).is_dir()),
+             *(v.name for v in references)]
+    summaries, n_bad = R.run_folder(folder, out, list(references), limit=limit, crop_columns=crops,
+                                    scorings=scorings, results=results)
     head = "\n".join(f"- `gan:{n}`: {RECIPES[n].about}, preset {RECIPES[n].preset}; {s:,} steps at batch 1, "
                      f"{t / 60:.0f} min of training" for n, (s, t) in trained.items())
     table = (out / "table.md").read_text(encoding="utf-8")
@@ -164,7 +169,7 @@ def run(quick: bool = False, folder: Optional[Path] = None, out: str = "bench_ou
     if problem:
         return f"{title}\n\nSkipped: {problem}.\n"
     names = ["tiny"] if quick else ["cpu_mask_loss_overlay", "cpu_defocus"]
-    _, n_bad, _ = run_recipes(Path(folder), Path(out), names, limit=4 if quick else None)
+    _, n_bad, _ = run_recipes(Path(folder), Path(out), names, limit=4 if quick else None, references=[LENS])
     return (f"{title}\n\nTrained on the folder's photos, translated by test_cyclegan, scored beside the published "
             f"outputs ({n_bad} bad file(s); gallery, crop sheet and runs in `{out}`).\n\n"
             + (Path(out) / "table.md").read_text(encoding="utf-8"))
@@ -187,5 +192,5 @@ if __name__ == "__main__":
     if reason:
         raise SystemExit(f"error: {reason}")
     run_recipes(Path(a.folder), Path(a.out), a.recipe or ["cpu_mask_loss_overlay", "cpu_defocus"], a.steps, a.limit,
-                quiet=False)
+                quiet=False, references=[LENS])
     print((Path(a.out) / "table.md").read_text(encoding="utf-8"))
