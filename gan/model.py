@@ -44,26 +44,13 @@ MASK_THRESHOLD = 0.5  # binary masks: subject where mask >= 0.5, i.e. 8-bit mask
 
 
 # The four models of Nasrullah 2018 (section 4): plain CycleGAN, + mask loss, + mask overlay,
-# and both with the overlay in training only and the mask loss halved. Beyond the paper,
-# "defocus": mask_loss_overlay rebalanced for a background that is defocused rather than copied.
-# Measured on real portraits (bench/bench_gan_realphotos.py): in a mask_loss_overlay run, blurring
-# the generated background by a further Gaussian of σ 2 px raised the cycle loss by 0.05 and the
-# identity loss by 0.04 while the 70×70 PatchGAN's loss did not move (+0.0001): every term that
-# sees the background asks for a copy and none rewards a defocus. So "defocus" drops the identity
-# loss (the B photos' backgrounds are already blurred; copying them teaches "change nothing"),
-# weakens the cycle loss on the background ten times (with the overlay the cycle loss sees only the
-# background, and a defocus cannot be undone), keeps the subject's mask loss at the paper's
-# weight (λ_cyc·λ_mask = 1·5 = 10·0.5) and gives the discriminator 2 layers (34×34 patches) so it
-# judges local texture, where blur is, rather than a portrait's layout.
-PAPER_PRESETS = ("cyclegan", "mask_loss", "mask_overlay", "mask_loss_overlay")
+# and both with the overlay in training only and the mask loss halved.
 PRESETS: dict[str, dict[str, Any]] = {
     "cyclegan": {},
     "mask_loss": {"mask_loss": True},
     "mask_overlay": {"mask_overlay_train": True, "mask_overlay_test": True},
     "mask_loss_overlay": {"mask_loss": True, "lambda_mask": 0.5,
                           "mask_overlay_train": True, "mask_overlay_test": False},
-    "defocus": {"mask_loss": True, "lambda_mask": 5.0, "mask_overlay_train": True, "mask_overlay_test": False,
-                "lambda_A": 1.0, "lambda_B": 1.0, "lambda_identity": 0.0, "n_layers_D": 2},
 }
 
 

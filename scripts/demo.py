@@ -36,7 +36,7 @@ from compositing.pipeline import METHODS
 from datasets import io, synthetic
 from datasets.cli import EXIT_CODES_EPILOG, int_range, non_negative_int, output_folder, run_main
 from gan.checkpoint import NETWORKS, load_weights, save_weights
-from gan.model import PAPER_PRESETS, PRESETS
+from gan.model import PRESETS
 
 log = logging.getLogger("demo")
 
@@ -73,7 +73,7 @@ class DemoConfig:
     scenes: int = 3
     scene_size: int = 256
     gan: bool = True
-    presets: list[str] = field(default_factory=lambda: list(PAPER_PRESETS))
+    presets: list[str] = field(default_factory=lambda: list(PRESETS))
     gan_checkpoint: str = str(DEMO_CHECKPOINT)  # where every preset starts; "none": from scratch
     gan_size: int = 128  # training crop
     gan_scene_size: int = 256  # side of the GAN's training scenes (the test scenes' scale)
@@ -377,7 +377,7 @@ def parse_args(argv: Optional[list[str]] = None) -> DemoConfig:
     p.add_argument("--scene-size", type=int_range(32, 2048), default=d.scene_size,
                    help="their side in pixels, 32 … 2048 (default: %(default)s)")
     p.add_argument("--no-gan", dest="gan", action="store_false", help="skip GAN training (classical methods only)")
-    p.add_argument("--presets", nargs="+", choices=sorted(PAPER_PRESETS), default=d.presets,
+    p.add_argument("--presets", nargs="+", choices=sorted(PRESETS), default=d.presets,
                    help="GAN presets to train (default: all four)")
     p.add_argument("--gan-checkpoint", default=d.gan_checkpoint, metavar="PATH|none",
                    help="shipped checkpoint every preset starts from, or 'none' to train from scratch "

@@ -1,7 +1,6 @@
 """gan.model: presets, one training step, exact state round trip (pools included), overlay,
 mask loss on the raw output, the DDP wrapping contract, AMP on CPU."""
 import io
-import math
 
 import re
 
@@ -9,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from gan.model import PAPER_PRESETS, PRESETS, CycleGANModel, ImagePool, ModelConfig, config_from_preset
+from gan.model import PRESETS, CycleGANModel, ImagePool, ModelConfig, config_from_preset
 
 TINY = dict(netG="resnet", n_blocks=1, ngf=4, ndf=4, n_layers_D=2, vgg_weights="none")
 
@@ -37,9 +36,8 @@ def weights(model):
     return {f"{n}.{k}": v.clone() for n, sd in model.networks_state_dict().items() for k, v in sd.items()}
 
 
-def test_presets_are_the_papers_four_models_and_defocus():
-    assert PAPER_PRESETS == ("cyclegan", "mask_loss", "mask_overlay", "mask_loss_overlay")
-    assert set(PRESETS) == {*PAPER_PRESETS, "defocus"}
+def test_presets_are_the_papers_four_models():
+    assert set(PRESETS) == {"cyclegan", "mask_loss", "mask_overlay", "mask_loss_overlay"}
     plain = config_from_preset("cyclegan")
     assert (plain.mask_loss, plain.mask_overlay_train, plain.gan_mode, plain.lambda_A, plain.lambda_identity,
             plain.pool_size, plain.lr, plain.beta1) == (False, False, "lsgan", 10.0, 0.5, 50, 2e-4, 0.5)
@@ -78,7 +76,7 @@ def test_one_step_changes_every_network_and_reports_losses(preset):
         assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith(net)), net
     losses = model.get_current_losses()
     assert set(losses) == set(model.loss_names)
-    assert ("mask_A" in losses) == (preset in ("mask_loss", "mask_loss_overlay", "defocus"))
+    assert ("mask_A" in losses) == (preset in ("mask_loss", "mask_loss_overlay"))
     assert all(torch.isfinite(torch.tensor(v)) for v in losses.values())
     visuals = model.get_current_visuals()
     assert set(visuals) == set(model.visual_names)
@@ -216,27 +214,3 @@ def test_networks_state_dict_is_reference_layout():
     nets = model.networks_state_dict()
     assert set(nets) == {"G_A", "G_B", "D_A", "D_B"}
     assert "model.1.weight" in nets["G_A"] and "model.0.weight" in nets["D_A"]
-
-
-def test_the_defocus_preset_is_wired_into_the_losses_and_the_discriminator():
-    """defocus: no identity loss, the cycle loss at weight 1 instead of 10, the subject's mask loss at
-    the paper's weight (1·5 = 10·0.5), the overlay in training only, a 2-layer PatchGAN (34×34)."""
-    cfg = config_from_preset("defocus", **TINY)
-    assert (cfg.lambda_identity, cfg.lambda_A, cfg.lambda_B, cfg.n_layers_D) == (0.0, 1.0, 1.0, 2)
-    assert (cfg.mask_loss, cfg.mask_overlay_train, cfg.mask_overlay_test) == (True, True, False)
-    assert config_from_preset("defocus").n_layers_D == 2  # without overrides too
-    defocus, paper = make("defocus"), make("mask_loss_overlay")  # same seed and networks (TINY: 2 layers)
-    convs = [m for m in defocus.netD_A.modules() if isinstance(m, torch.nn.Conv2d)]
-    assert len(convs) == 4  # C(ndf) s2, C(2ndf) s2, C(4ndf) s1, the 1-channel output: 34×34 receptive field
-    losses = {}
-    for name, m in (("defocus", defocus), ("paper", paper)):
-        m.set_input(batch())
-        m.forward()
-        m._generator_loss()
-        losses[name] = m.get_current_losses()
-    d, p = losses["defocus"], losses["paper"]
-    assert d["idt_A"] == d["idt_B"] == 0.0 and p["idt_A"] > 0 and p["idt_B"] > 0
-    for k in ("cycle_A", "cycle_B"):
-        assert p[k] > 0 and math.isclose(10 * d[k], p[k], rel_tol=1e-5)
-    for k in ("mask_A", "mask_B", "G_A", "G_B"):
-        assert p[k] > 0 and math.isclose(d[k], p[k], rel_tol=1e-5)

@@ -304,8 +304,7 @@ def test_help_explains_every_model_setting_and_the_command_line_checks_choices(t
     text = " ".join(capsys.readouterr().out.split())
     assert "--upsample {transpose,resize} generator upsampling" in text
     assert "--netG {resnet_9blocks,resnet_6blocks,resnet,unet_128,unet_256}" in text
-    assert "(default by preset: mask_loss_overlay 0.5, defocus 5.0, else 1.0)" in text  # --lambda-mask
-    assert "(default by preset: defocus 2, else 3)" in text  # --n-layers-D
+    assert "(default by preset: mask_loss_overlay 0.5, else 1.0)" in text  # --lambda-mask
     assert "Adam learning rate (default 0.0002)" in text
     assert "model setting" not in text  # no field left with a generic text
     with pytest.raises(SystemExit):
