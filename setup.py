@@ -23,7 +23,7 @@ INSTALL_REQUIRES = [
 ]
 
 EXTRAS = {
-    "test": ["pytest>=8.0", "pytest-httpserver>=1.0", "pytest-timeout>=2.3"],
+    "test": ["pytest>=8.0", "pytest-httpserver>=1.0", "pytest-timeout>=2.3", "ruff==0.17.5"],
     # visdom 0.2.4 imports pkg_resources at build time: needs setuptools<81 in the build env.
     "visdom": ["visdom==0.2.4"],
     "browser": ["websocket-client>=1.7"],
@@ -33,6 +33,9 @@ EXTRAS = {
     # needs onnxscript. onnx 1.22.0, not 1.23.x: 1.23 requires protobuf >= 6.31, and mediapipe 0.10.14
     # (which needs protobuf < 5) fails with it; 1.22.0 takes protobuf >= 4.25.1.
     "onnx": ["onnx==1.22.0", "onnxscript==0.7.2", "onnxruntime==1.31.1"],
+    # the local app (scripts/app.py): its web page, and HEIC photos (datasets.io reads them when
+    # pillow-heif is there). Gradio pins pillow<13.
+    "app": ["gradio==6.31.0", "pillow-heif==1.8.1"],
 }
 
 setup(
@@ -43,7 +46,10 @@ setup(
     long_description_content_type="text/markdown",
     license="MIT",
     python_requires=">=3.10",
-    packages=find_packages(include=["datasets*", "segdepth*", "compositing*", "gan*", "evaluation*"]),
+    packages=find_packages(include=["plumbing*", "datasets*", "segdepth*", "compositing*", "gan*", "evaluation*",
+                                    "shallowdof*"]),
+    # one command for every program: `shallowdof NAME ...` (shallowdof/programs.py lists them)
+    entry_points={"console_scripts": ["shallowdof = shallowdof.__main__:main"]},
     # the local fake Flickr answers from real answer shapes (datasets/testing/flickr/README.md)
     package_data={"datasets.testing": ["flickr/*.json", "flickr/README.md"]},
     install_requires=INSTALL_REQUIRES,

@@ -128,7 +128,7 @@ def training_time(run_dir: Path) -> tuple[int, float]:
 
 def translate(checkpoint: Path, inputs: Path, out: Path) -> Path:
     """``test_cyclegan`` on ``inputs`` with default settings into ``out``; ValueError when it fails."""
-    from gan.translate import main
+    from gan.cli.test_cyclegan import main
 
     status = main(["--checkpoint", str(checkpoint), "--input", str(inputs), "--out", str(out), "--quiet"])
     if status != 0:
@@ -144,7 +144,7 @@ def run_recipes(folder: Path, out: Path, names: Sequence[str], steps: Optional[i
     compositor ``references`` (e.g. the lens) as columns beside them. Returns the summaries
     (scoring → column → metric), the number of bad photos, and each recipe's (steps, training
     seconds)."""
-    from datasets.io import write_text
+    from plumbing.files import write_text
 
     dataroot = make_dataroot(folder, out / "data")
     results, trained = {}, {}

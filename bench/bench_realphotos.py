@@ -36,8 +36,8 @@ from typing import Any, Callable, Optional, Sequence
 import cv2
 import numpy as np
 
-from datasets import markdown
 from evaluation.metrics import DOG_BANDS, band_name
+from plumbing import markdown
 
 log = logging.getLogger(__name__)
 
@@ -258,7 +258,8 @@ def run_folder(folder: Path, out: Path, variants: Sequence[Variant], limit: Opti
     every column on its own masks. Returns (scoring → column → summary, number of bad files)."""
     import time
 
-    from datasets.io import ImageError, list_images, read_image, write_image, write_text
+    from datasets.io import ImageError, list_images, read_image, write_image
+    from plumbing.files import write_text
     from evaluation import metrics as M
     from evaluation import report
     from evaluation.gallery import Cell, Column, MetricsTable, Row, build_gallery, write_thumbnail
@@ -393,7 +394,7 @@ NO_GRAIN = Variant("lens_no_grain", "lens", {"grain": False})
 def default_variants() -> list[Variant]:
     """Every registered compositor method with its default settings, the lens without grain and
     the lens before issue 15."""
-    from compositing.pipeline import METHODS
+    from compositing.methods import METHODS
 
     return [Variant(m, m) for m in METHODS] + [NO_GRAIN, BEFORE]
 

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from gan.checkpoint import save_checkpoint
-from gan.export import OPSET, ExportUnavailable, export_onnx, main, onnx_runner, parse_args
+from gan.cli.export_onnx import main, parse_args
+from gan.export import OPSET, ExportUnavailable, export_onnx, onnx_runner
 from gan.infer import FullResolutionGenerator, load_generator
 from gan.model import CycleGANModel, config_from_preset
 

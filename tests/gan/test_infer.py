@@ -236,7 +236,7 @@ def test_script_takes_a_run_directory_and_uses_its_latest_checkpoint(trained, tm
 def test_a_saved_test_config_repeats_the_run_with_config(trained, tmp_path, capsys):
     """test_config.json records what the checkpoint decided (the file, the overlay, the size);
     --config repeats the run exactly, and flags given beside it override the file."""
-    from gan.translate import main, parse_args
+    from gan.cli.test_cyclegan import main, parse_args
 
     _, _, path = trained
     src = tmp_path / "in"
@@ -316,11 +316,11 @@ def test_every_checkpoint_kind_loads_through_the_one_loader(trained, tmp_path):
         with torch.no_grad():
             assert (loaded.generator(x) - want[direction]).abs().max() <= tol  # fp16 weights: close, not equal
     with pytest.raises(CheckpointError, match=r"g.pth: no format tag and no 'config' in this file; programs that "
-                                              r"translate read shallowdof.cyclegan.train/1 .* shallowdof-demo-gan-1"):
+                                              r"translate read shallowdof.cyclegan.train/1 .* shallowdof.cyclegan.networks/1"):
         load_generator(plain)
     torch.save({"format": "shallowdof-segdepth/1", "model": {}}, tmp_path / "seg.pt")
     with pytest.raises(CheckpointError, match=r"seg.pt: not a CycleGAN checkpoint \(format 'shallowdof-segdepth/1'; "
-                                              r"programs that translate read .*shallowdof-demo-gan-1"):
+                                              r"programs that translate read .*shallowdof.cyclegan.networks/1"):
         load_generator(tmp_path / "seg.pt")
 
 
@@ -328,7 +328,7 @@ def test_the_shipped_demo_checkpoint_translates_in_test_cyclegan_and_compare(tmp
     """scripts/demo_gan.pt (networks only, fp16) is read by test_cyclegan and by compare --gan,
     at the scale it was trained at (256-px scenes, 128-px crops)."""
     from evaluation.compare import GanSpec, gan_renderer
-    from gan.translate import main
+    from gan.cli.test_cyclegan import main
 
     t = Translator.from_checkpoint(DEMO, size="checkpoint")
     assert (t.trained_sizes, t.size, t.cfg.netG, t.overlay) == ((256, 128), 256, "unet_128", False)
@@ -359,7 +359,7 @@ def test_one_exif_rotated_jpeg_of_any_size_comes_out_upright_at_full_resolution(
     """test_cyclegan on one JPEG, default settings: the output has the upright photo's full size and
     is the residual upsampling at the checkpoint's training size (not the generator run at that
     size, not the photo resized, not the stored sideways pixels)."""
-    from gan.translate import main
+    from gan.cli.test_cyclegan import main
 
     torch.manual_seed(0)
     cfg = config_from_preset("cyclegan", **TINY)
@@ -384,7 +384,7 @@ def test_one_exif_rotated_jpeg_of_any_size_comes_out_upright_at_full_resolution(
 
 
 def test_the_help_explains_residual_upsampling_and_tiles():
-    from gan.translate import build_parser
+    from gan.cli.test_cyclegan import build_parser
 
     text = build_parser().format_help()
     for words in ("residual upsampling", "--mode tiles", "overlapping N x N tiles", "EXIF orientation",
