@@ -2,11 +2,19 @@
 
 In a camera, noise enters at the sensor, after the optics: a real shallow-DoF photo keeps its
 grain in the defocused background. A blur applied to a finished photo wipes the grain out with
-the detail, so the background looks smoother than the in-focus subject beside it and than real
-shallow-DoF photos (bench/BENCHMARKS.md, "Real portraits"). Photoshop's Lens Blur has a Noise
-setting for the same reason. This module
+the detail, so on a noisy photo the background looks smoother than the in-focus subject beside
+it. Photoshop's Lens Blur has a Noise setting for the same reason. This module
 
-1. estimates the photo's noise (:func:`estimate_grain`) per channel of YCrCb (JPEG's colour
+1. decides whether the photo has noise to give back and how much may go where
+   (:func:`noise_profile`): the fine-scale noise std of its flat regions per brightness, read
+   from the quietest flat blocks so that texture is not taken for noise, and the fine-scale std
+   around every pixel. The gate: nothing is added unless some brightness has confidently
+   measured, visible noise (a photo downscaled from a phone has had its noise averaged away; a
+   JPEG's flat parts are smooth). The cap: the grain's fine-scale std at a pixel is at most the
+   profile's level at the output's brightness there and at most what the photo itself had
+   around that pixel, so no region ends up noisier at the finest scale than the input's flat
+   regions of its brightness, and a clean sky or wall stays clean;
+2. estimates the noise's shape (:func:`estimate_grain`) per channel of YCrCb (JPEG's colour
    space: chroma noise is subsampled and smoother than luma noise) as white noise of unit
    variance filtered by a normalised Gaussian of width ``width`` and scaled by ``sigma``, from
    the covariance S of the 7×7 patches centred on the flattest quarter of the photo (each
@@ -18,24 +26,19 @@ setting for the same reason. This module
    (σ² = the smallest eigenvalues of the patch covariance), whitened for correlated noise. Where
    the flat parts are noise alone, picking the flattest pixels picks weaker noise; a second
    correlation per width, measured on the model's noise through the same selection, fits those
-   photos (σ within 10 % instead of 20 % low). A fit to the energies of five filter bands (the
-   estimator before) read the fine gratings of synthetic textures as wide-correlated noise
-   (luma σ 4.8–13.4 on eight noise-free scenes, 0–2.2 now; tests/compositing/test_grain.py).
-2. adds a new realisation of that noise (:func:`synthesize`: uniform random bytes filtered by the
+   photos (σ within 10 % instead of 20 % low). Texture that is random from pixel to pixel
+   (gravel, wood chips in a small photo) has the statistics of noise and raises σ; the level
+   the grain is drawn at comes from step 1, σ and width only give its shape;
+3. adds a new realisation of that noise (:func:`synthesize`: uniform random bytes filtered by the
    Gaussian, chroma at half size as JPEG stores it; seeded per image, so the same photo and seed
    give the same output) with a per-pixel amplitude that restores the variance the blur removed
    (:func:`restore_weight`, :func:`photo_weight`): the composite α·F + (1 − α)·blur(B) keeps α²σ² of the
    subject's noise and (1 − α)²·kept·σ² of the background's, where kept is the share of white-
    noise variance the blur lets through (for an aperture kernel h_r, ‖h_r‖², :func:`noise_kept`);
-   the grain adds the rest, σ²·(1 − α² − (1 − α)²·kept).
+   the grain adds the rest, σ²·(1 − α² − (1 − α)²·kept), times the cap of step 1.
 
-The model is stationary (one σ per channel over the photo) and in sRGB code values, as the
-noise is measured; real noise grows in the shadows. Noise-free inputs get almost none. Texture
-that is itself pixel-wise random (the per-pixel term of datasets/synthetic.py's textures, fine
-foliage or gravel in a downscaled photo) has the statistics of noise and is measured as noise.
-On real JPEG photos the fitted Gaussian correlation (≈ 0.6 px) puts more energy at the finest
-scale than the photo's flat pixels show there (Laplacian variance 1.6× theirs, median over the
-team's real portraits): JPEG noise falls off faster there than a Gaussian correlation.
+The levels are in sRGB code values, as the noise is measured; the profile follows the noise's
+change with brightness (real noise grows in the shadows) bin by bin.
 """
 from __future__ import annotations
 
@@ -363,18 +366,142 @@ def _add_luma_strips(result: np.ndarray, white: np.ndarray, model: GrainModel, w
         cv2.add(result[r0:r1], cv2.merge([y16, y16, y16]), dst=result[r0:r1], dtype=cv2.CV_8U)
 
 
+# ---------------------------------------------------------------- how much grain, where: the cap and the gate
+
+PROFILE_BLOCK = 16  # px: the blocks whose fine-scale energy the noise profile is read from
+LOCAL_SIGMA = 2.0  # px: the local cap is the fine-scale std each pixel's surroundings had, over this
+PROFILE_BINS = 8  # brightness bins of the profile (32 code values of luma each)
+PROFILE_MIN_BLOCKS = 12  # flat blocks a bin needs to be measured
+PROFILE_SPREAD = 1.5  # 25th ÷ 5th percentile of a bin's block energies above this: not noise alone
+PROFILE_MIN_LEVEL = 0.5  # fine-scale std (code values) below which the photo's noise is invisible
+
+
+def fine_std(y: np.ndarray) -> np.ndarray:
+    """Per-pixel fine-scale noise energy of luma ``y`` (float32): the 3×3 Laplacian's response
+    squared ÷ 20, so that white noise of std σ reads σ² on average (Var ∇²n = 20σ²)."""
+    lap = cv2.Laplacian(np.asarray(y, np.float32), cv2.CV_32F, ksize=1, borderType=cv2.BORDER_REFLECT)
+    return cv2.multiply(lap, lap, scale=1.0 / 20.0)
+
+
+@dataclass(frozen=True)
+class NoiseProfile:
+    """What the photo's noise allows: its fine-scale noise std (code values, :func:`fine_std`, less
+    the 8-bit rounding's) in its flat regions per luma bin (centres ``centres``; nan where a bin
+    was not measured with confidence or its noise is invisible), and the fine-scale std around
+    each pixel (``local``, at half size: over ``LOCAL_SIGMA`` px, the least within ±2 px), the
+    most any grain may bring a region back to."""
+
+    centres: np.ndarray
+    level: np.ndarray
+    local: np.ndarray
+
+    @property
+    def confident(self) -> bool:
+        """Whether some bin's noise was measured with confidence (and is visible)."""
+        return bool(np.isfinite(self.level).any())
+
+    def table(self) -> np.ndarray:
+        """The level for each luma code value 0…255: linear between measured bins, falling to 0
+        one bin beyond the outermost (nothing is added at a brightness the photo did not show
+        to be noisy). float32 (256,)."""
+        ok = np.isfinite(self.level)
+        if not ok.any():
+            return np.zeros(256, np.float32)
+        step = 256.0 / PROFILE_BINS
+        c, v = self.centres[ok], self.level[ok]
+        xs = np.concatenate([[c[0] - step], c, [c[-1] + step]])
+        ys = np.concatenate([[0.0], v, [0.0]])
+        return np.interp(np.arange(256, dtype=np.float64), xs, ys, left=0.0, right=0.0).astype(np.float32)
+
+
+def noise_profile(image: np.ndarray) -> NoiseProfile:
+    """The photo's noise, measured so that texture is not read as noise. Per ``PROFILE_BLOCK``
+    block: the fine-scale energy and, from the luma at half size smoothed by 1 px (2 px at full
+    size, which noise barely moves), the gradient. The flattest quarter of the blocks, binned by
+    brightness, give per bin the 10th percentile of their energy, the quietest flat blocks
+    (texture only adds energy; a block-based noise estimate in the manner of Shin, Park & Kang
+    2005). A bin counts only with ``PROFILE_MIN_BLOCKS`` flat blocks whose quietest quarter agrees
+    (25th percentile ≤ ``PROFILE_SPREAD`` × the 5th: noise is stationary; where fewer than a
+    quarter of the blocks are clean, sky and texture mix and the bin is left out), away from the clip points (a clipped sky had its noise clipped) and when the level,
+    less the 8-bit rounding's 1/12, is visible (``PROFILE_MIN_LEVEL``). Sand or foliage that
+    is random from pixel to pixel and fills a brightness on its own still reads as noise there:
+    the ``local`` std keeps the grain from any region that was cleaner."""
+    grey = cv2.cvtColor(np.ascontiguousarray(image, np.uint8), cv2.COLOR_RGB2GRAY)
+    h, w = grey.shape
+    centres = (np.arange(PROFILE_BINS) + 0.5) * 256.0 / PROFILE_BINS
+    level = np.full(PROFILE_BINS, np.nan)
+    bh, bw = max(1, h // PROFILE_BLOCK), max(1, w // PROFILE_BLOCK)
+    y = grey.astype(np.float32)
+    fine = fine_std(y)
+    energy = cv2.resize(fine, (bw, bh), interpolation=cv2.INTER_AREA)
+    # the local cap: the fine-scale energy around each pixel (half size, smoothed over 2 px of the
+    # full size, the least within ±2 px), so that a clean region stays clean to within a few
+    # pixels of its edge
+    half_size = (max(1, w // 2), max(1, h // 2))
+    around = cv2.GaussianBlur(cv2.resize(fine, half_size, interpolation=cv2.INTER_AREA), (0, 0), LOCAL_SIGMA / 2.0)
+    around = cv2.erode(around, np.ones((3, 3), np.uint8))
+    local = np.sqrt(np.maximum(around - np.float32(_QUANT_VAR), 0.0))
+    half = cv2.resize(y, (max(1, w // 2), max(1, h // 2)), interpolation=cv2.INTER_AREA)
+    smooth = cv2.GaussianBlur(half, (0, 0), 1.0)
+    structure = cv2.magnitude(cv2.Sobel(smooth, cv2.CV_32F, 1, 0), cv2.Sobel(smooth, cv2.CV_32F, 0, 1))
+    flatness = cv2.resize(structure, (bw, bh), interpolation=cv2.INTER_AREA).ravel()
+    brightness = cv2.resize(y, (bw, bh), interpolation=cv2.INTER_AREA).ravel()
+    energy = energy.ravel()
+    unclipped = (brightness >= 8) & (brightness <= 247)
+    if bh < 2 or bw < 2 or not unclipped.any():
+        return NoiseProfile(centres, level, local)
+    flat = unclipped & (flatness <= np.quantile(flatness[unclipped], 0.25))
+    which = np.minimum((brightness * PROFILE_BINS / 256.0).astype(int), PROFILE_BINS - 1)
+    for b in range(PROFILE_BINS):
+        e = energy[flat & (which == b)]
+        if e.size < PROFILE_MIN_BLOCKS:
+            continue
+        q05, q10, q25 = np.quantile(e, [0.05, 0.1, 0.25])
+        noise = float(np.sqrt(max(q10 - _QUANT_VAR, 0.0)))  # the 8-bit rounding every output has anyway
+        if q25 <= PROFILE_SPREAD * max(q05, 1e-6) and noise >= PROFILE_MIN_LEVEL:
+            level[b] = noise
+    return NoiseProfile(centres, level, local)
+
+
+@functools.lru_cache(maxsize=32)
+def model_fine_std(width: float) -> float:
+    """:func:`fine_std` of unit-variance noise correlated by a Gaussian of ``width`` px: the
+    Laplacian's response to the unit-energy Gaussian, √(Σ (∇² ∗ g)² / 20) (1 for white noise)."""
+    g = _gaussian(width).astype(np.float64)
+    lap = np.array([[0, 1, 0], [1, -4, 1], [0, 1, 0]], np.float64)
+    k = cv2.filter2D(np.pad(g, 2), -1, lap, borderType=cv2.BORDER_CONSTANT)
+    return float(np.sqrt(np.sum(k * k) / 20.0))
+
+
 def add_grain(result: np.ndarray, image: np.ndarray, weight: np.ndarray, seed: int) -> np.ndarray:
-    """``result`` (uint8 RGB, changed in place and returned) plus the noise of ``image``
-    (:func:`estimate_grain`) times ``weight`` (H×W amplitude in [0, 1], changed in place) and
-    the headroom of ``image`` (:func:`apply_headroom`)."""
-    model = estimate_grain(image)
-    if max(model.sigma) <= 0 or cv2.minMaxLoc(weight)[1] <= 0:
+    """``result`` (uint8 RGB, changed in place and returned) plus new noise of ``image``'s kind
+    times ``weight`` (H×W amplitude in [0, 1], changed in place), capped so that no pixel ends up
+    noisier at the finest scale than ``image``'s flat regions of its brightness.
+
+    The gate: nothing is added unless :func:`noise_profile` measured the photo's noise with
+    confidence and it is visible (a photo downscaled from a phone, a clean studio shot, a JPEG
+    whose flat parts are smooth: none). The shape (correlation, chroma) is
+    :func:`estimate_grain`'s; the level at each pixel is the profile's at the brightness of
+    ``result`` there and at most the fine-scale std the photo itself had around that pixel, so the
+    grain's fine-scale std is ``weight`` × that level: a region that was clean stays clean. None
+    within 2σ of the clip points (:func:`apply_headroom`)."""
+    profile = noise_profile(image)
+    if not profile.confident or cv2.minMaxLoc(weight)[1] <= 0:
         return result
-    apply_headroom(weight, image, model.sigma[0])
+    model = estimate_grain(image)
+    if model.sigma[0] <= 0:  # no luma correlation found: white luma noise of the profile's level
+        model = GrainModel((1.0,) + model.sigma[1:], (0.0,) + model.width[1:])
+    # per-pixel factor that turns the model's luma (σ_Y, width c) into the fine-scale level the
+    # photo allows there: the profile's at the output's brightness, at most what the photo had there
+    unit = np.float32(model.sigma[0] * model_fine_std(model.width[0]))
+    level = profile.table()[cv2.cvtColor(result, cv2.COLOR_RGB2GRAY)]
+    h, w = weight.shape
+    np.minimum(level, cv2.resize(profile.local, (w, h), interpolation=cv2.INTER_LINEAR), out=level)
+    cv2.multiply(weight, level, dst=weight, scale=1.0 / float(unit))
+    apply_headroom(weight, image, float(np.nanmax(profile.level)))
     seeds = image_seed(image, seed)
     if max(model.sigma[1:]) < CHROMA_MIN:  # luma only: the same noise in all three channels
-        if model.sigma[0] > 0:
-            _add_luma_strips(result, _white(np.random.default_rng(seeds), result.shape[:2]), model, weight)
+        _add_luma_strips(result, _white(np.random.default_rng(seeds), result.shape[:2]), model, weight)
         return result
     noise = synthesize(model, result.shape[:2], seeds, weight)
     cv2.add(result, noise, dst=result, dtype=cv2.CV_8U)  # rounded and saturated to 0…255
