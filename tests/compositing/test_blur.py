@@ -86,7 +86,9 @@ def test_save_mask_and_depth(tmp_path, scene):
     assert (mask > 127).any()
     depth, unit = io.read_depth_with_unit(out / "p_depth.npz", expected_shape=(H, W))
     assert unit == "relative"  # the prior's depth is saved with its unit
-    assert np.all(depth[mask > 127] == depth.min())  # the prior puts the subject at the focal plane
+    # the prior puts the subject at the focal plane (depth 1) and the top of the frame behind it
+    # (the ground in front of a subject whose lower edge is in the frame is nearer: its ground contact)
+    assert np.all(depth[mask > 127] == 1.0) and depth[:8].min() > 1.0
     # a given depth map is what gets saved
     given = tmp_path / "given.npy"
     np.save(given, scene.depth)
