@@ -222,7 +222,8 @@ def test_f_number_changes_the_result_and_the_config_records_the_depth_path(tmp_p
         info = config["images"][str(photo)]
         assert info["depth_source"] == "metric_from_face" and info["params"]["f_number"] == float(n)
         assert info["focal_length_source"] == "default" and len(info["people"]) >= 1
-    energy = {n: _laplacian_energy(o)[background].mean() for n, o in outputs.items()}
+    # detail at 2 px: at the pixel scale the photo's grain, which the lens puts back, counts as detail
+    energy = {n: _laplacian_energy(o, smooth=2.0)[background].mean() for n, o in outputs.items()}
     assert energy["1.4"] < 0.5 * energy["16"]
 
 

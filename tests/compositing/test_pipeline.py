@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 
 from compositing import pipeline
-from compositing.pipeline import METHODS, build_params, choose_focus, params_to_dict, postprocess_mask, render
+from compositing.pipeline import (METHODS, build_params, choose_focus, params_to_dict, postprocess_mask, render,
+                                  render_photo)
 from datasets import synthetic
+from evaluation import metrics as M
 
 NAMES = ["box", "gaussian", "alpha_blend", "progressive3", "progressive13", "buckets", "feather", "lens"]
 
@@ -243,3 +245,23 @@ def test_photo_pipeline_builds_its_models_lazily_and_asks_for_faces_only_on_the_
     assert wants_faces("lens", {"f_number": 2}) and wants_faces("lens", {"coc": "thin_lens"})
     assert not wants_faces("lens", {}) and not wants_faces("gaussian", {"f_number": 2})
     assert not wants_faces("lens", {"f_number": 2}, prior=False)
+
+
+def test_the_ground_a_person_stands_on_is_sharp_at_their_feet():
+    """The depth prior's ground contact, through the photo path: textured ground beside a standing
+    person's feet keeps its detail, the same ground far above the contact line is defocused."""
+    from datasets.synthetic import dead_leaves
+
+    image = dead_leaves(9, (192, 256))
+    mask = np.zeros((192, 256), np.float32)
+    cv2.ellipse(mask, (128, 40), (14, 18), 0, 0, 360, 1.0, -1)
+    mask[55:160, 110:146] = 1.0  # body and legs, feet on row 159
+    out = render_photo("lens", image, mask, {"grain": False}, refine="none").output
+
+    def kept(rows: slice) -> float:
+        region = (rows, slice(10, 80))  # beside the person, at least 30 px from them
+        y_in, y_out = (cv2.Laplacian(M.luminance(x), cv2.CV_32F)[region] for x in (image, out))
+        return float(np.mean(y_out ** 2) / np.mean(y_in ** 2))
+
+    assert kept(slice(152, 166)) > 0.6  # the ground at the feet
+    assert kept(slice(30, 60)) < 0.2  # the ground (or whatever is there) well above them
