@@ -151,9 +151,10 @@ def test_snap_refinement_removes_the_soft_tail_and_follows_the_photo_edge(k):
     assert np.abs(out - truth).mean() < 0.2 * np.abs(rough - truth).mean()
     assert (out[r > 39] == 0).all()  # no tail beyond the narrow band
     assert (out[r < 34] == 1).all()
-    # pixels between 0 and 1 only at the edge itself
+    # pixels between 0 and 1 only at the edge itself: the matting's and the outer fringe's (about a
+    # pixel each side of the edge, where the bound was 5 % of the rough mask before the fringe)
     soft = (out > 0) & (out < 1)
-    assert soft.sum() < 0.05 * (rough > 0).sum() and (np.abs(r[soft] - 36.5) < 2.5).all()
+    assert soft.sum() < 0.08 * (rough > 0).sum() and (np.abs(r[soft] - 36.5) < 2.5).all()
     assert np.abs((out >= 0.5).sum() / truth.sum() - 1.0) < 0.03  # the edge where the photo's is
 
 
