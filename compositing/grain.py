@@ -111,13 +111,13 @@ def _patch_correlation(width: float) -> np.ndarray:
     return q.T @ ac[c + d[..., 0], c + d[..., 1]] @ q
 
 
-def _patch_indices(centres: np.ndarray) -> np.ndarray:
+def _patch_indices(centres: np.ndarray, max_patches: int = _MAX_PATCHES) -> np.ndarray:
     """Flat indices (n×P²) of the pixels of the P×P patches centred on ``centres`` (boolean
-    map; at least P // 2 px from the border), at most ``_MAX_PATCHES`` of them, evenly spaced."""
+    map; at least P // 2 px from the border), at most ``max_patches`` of them, evenly spaced."""
     w, r = centres.shape[1], _PATCH // 2
     offsets = (np.arange(-r, r + 1)[:, None] * w + np.arange(-r, r + 1)[None, :]).reshape(-1)
     c = np.flatnonzero(centres)
-    c = c[:: max(1, -(-len(c) // _MAX_PATCHES))]
+    c = c[:: max(1, -(-len(c) // max_patches))]
     return c[:, None] + offsets[None, :]
 
 
@@ -189,9 +189,10 @@ def _fit_channel(channel: np.ndarray, patches: np.ndarray, quant_var: float = 0.
     return float(np.sqrt(lam[best, :_NOISE_DIMS].mean())), float(widths[best])
 
 
-def estimate_grain(image: np.ndarray, max_side: int = 512) -> GrainModel:
+def estimate_grain(image: np.ndarray, max_side: int = 512, max_patches: int = _MAX_PATCHES) -> GrainModel:
     """The photo's noise model (uint8 RGB H×W×3; measured on a centre crop of at most
-    ``max_side`` px, at full resolution so that the native grain is measured)."""
+    ``max_side`` px, at full resolution so that the native grain is measured, from at most
+    ``max_patches`` patches per channel)."""
     h, w = image.shape[:2]
     y0, x0 = max(0, (h - max_side) // 2), max(0, (w - max_side) // 2)
     crop = np.ascontiguousarray(image[y0:y0 + max_side, x0:x0 + max_side])
@@ -199,7 +200,7 @@ def estimate_grain(image: np.ndarray, max_side: int = 512) -> GrainModel:
     flat = _flat_pixels(ycc[..., 0])
     if flat.sum() < 64:
         return GrainModel((0.0, 0.0, 0.0), (0.0, 0.0, 0.0))
-    patches = _patch_indices(flat)
+    patches = _patch_indices(flat, max_patches)
     fits = [_fit_channel(np.ascontiguousarray(ycc[..., c]), patches, _QUANT_VAR if c == 0 else 0.0) for c in range(3)]
     model = GrainModel(tuple(f[0] for f in fits), tuple(f[1] for f in fits))  # type: ignore[arg-type]
     log.debug("grain (Y, Cr, Cb): sigma %s, width %s", np.round(model.sigma, 2).tolist(), model.width)
@@ -374,6 +375,9 @@ PROFILE_BINS = 8  # brightness bins of the profile (32 code values of luma each)
 PROFILE_MIN_BLOCKS = 12  # flat blocks a bin needs to be measured
 PROFILE_SPREAD = 1.5  # 25th ÷ 5th percentile of a bin's block energies above this: not noise alone
 PROFILE_MIN_LEVEL = 0.5  # fine-scale std (code values) below which the photo's noise is invisible
+# the grain's shape (correlation, chroma) is read from a centre crop of this side and this many
+# patches: its level comes from the profile, so a quarter of estimate_grain's default work does
+SHAPE_SIDE, SHAPE_PATCHES = 256, 4096
 
 
 def fine_std(y: np.ndarray) -> np.ndarray:
@@ -430,23 +434,25 @@ def noise_profile(image: np.ndarray) -> NoiseProfile:
     h, w = grey.shape
     centres = (np.arange(PROFILE_BINS) + 0.5) * 256.0 / PROFILE_BINS
     level = np.full(PROFILE_BINS, np.nan)
+    # sizes that divide evenly: OpenCV's area resampling is fastest by whole factors
+    h2, w2 = max(1, h // 2), max(1, w // 2)
     bh, bw = max(1, h // PROFILE_BLOCK), max(1, w // PROFILE_BLOCK)
     y = grey.astype(np.float32)
-    fine = fine_std(y)
-    energy = cv2.resize(fine, (bw, bh), interpolation=cv2.INTER_AREA)
+    fine_half = cv2.resize(fine_std(y)[:2 * h2, :2 * w2], (w2, h2), interpolation=cv2.INTER_AREA)
     # the local cap: the fine-scale energy around each pixel (half size, smoothed over 2 px of the
     # full size, the least within ±2 px), so that a clean region stays clean to within a few
     # pixels of its edge
-    half_size = (max(1, w // 2), max(1, h // 2))
-    around = cv2.GaussianBlur(cv2.resize(fine, half_size, interpolation=cv2.INTER_AREA), (0, 0), LOCAL_SIGMA / 2.0)
-    around = cv2.erode(around, np.ones((3, 3), np.uint8))
+    around = cv2.erode(cv2.GaussianBlur(fine_half, (0, 0), LOCAL_SIGMA / 2.0), np.ones((3, 3), np.uint8))
     local = np.sqrt(np.maximum(around - np.float32(_QUANT_VAR), 0.0))
-    half = cv2.resize(y, (max(1, w // 2), max(1, h // 2)), interpolation=cv2.INTER_AREA)
+    half = cv2.resize(y[:2 * h2, :2 * w2], (w2, h2), interpolation=cv2.INTER_AREA)
     smooth = cv2.GaussianBlur(half, (0, 0), 1.0)
     structure = cv2.magnitude(cv2.Sobel(smooth, cv2.CV_32F, 1, 0), cv2.Sobel(smooth, cv2.CV_32F, 0, 1))
-    flatness = cv2.resize(structure, (bw, bh), interpolation=cv2.INTER_AREA).ravel()
-    brightness = cv2.resize(y, (bw, bh), interpolation=cv2.INTER_AREA).ravel()
-    energy = energy.ravel()
+    blocks = (slice(0, bh * PROFILE_BLOCK // 2), slice(0, bw * PROFILE_BLOCK // 2))  # in half-size pixels
+
+    def per_block(x: np.ndarray) -> np.ndarray:
+        return cv2.resize(np.ascontiguousarray(x[blocks]), (bw, bh), interpolation=cv2.INTER_AREA).ravel()
+
+    energy, flatness, brightness = per_block(fine_half), per_block(structure), per_block(half)
     unclipped = (brightness >= 8) & (brightness <= 247)
     if bh < 2 or bw < 2 or not unclipped.any():
         return NoiseProfile(centres, level, local)
@@ -488,16 +494,18 @@ def add_grain(result: np.ndarray, image: np.ndarray, weight: np.ndarray, seed: i
     profile = noise_profile(image)
     if not profile.confident or cv2.minMaxLoc(weight)[1] <= 0:
         return result
-    model = estimate_grain(image)
+    model = estimate_grain(image, SHAPE_SIDE, SHAPE_PATCHES)
     if model.sigma[0] <= 0:  # no luma correlation found: white luma noise of the profile's level
         model = GrainModel((1.0,) + model.sigma[1:], (0.0,) + model.width[1:])
     # per-pixel factor that turns the model's luma (σ_Y, width c) into the fine-scale level the
     # photo allows there: the profile's at the output's brightness, at most what the photo had there
+    # (both are smooth: taken at the profile's half size, then upsampled once)
     unit = np.float32(model.sigma[0] * model_fine_std(model.width[0]))
-    level = profile.table()[cv2.cvtColor(result, cv2.COLOR_RGB2GRAY)]
     h, w = weight.shape
-    np.minimum(level, cv2.resize(profile.local, (w, h), interpolation=cv2.INTER_LINEAR), out=level)
-    cv2.multiply(weight, level, dst=weight, scale=1.0 / float(unit))
+    lh, lw = profile.local.shape
+    grey = cv2.resize(cv2.cvtColor(result, cv2.COLOR_RGB2GRAY), (lw, lh), interpolation=cv2.INTER_AREA)
+    level = cv2.min(cv2.LUT(grey, profile.table().reshape(1, 256)), profile.local)
+    cv2.multiply(weight, cv2.resize(level, (w, h), interpolation=cv2.INTER_LINEAR), dst=weight, scale=1.0 / float(unit))
     apply_headroom(weight, image, float(np.nanmax(profile.level)))
     seeds = image_seed(image, seed)
     if max(model.sigma[1:]) < CHROMA_MIN:  # luma only: the same noise in all three channels
