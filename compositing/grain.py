@@ -126,8 +126,10 @@ def _patch_covariance(channel: np.ndarray, patches: np.ndarray) -> np.ndarray:
     flat indices ``patches`` (:func:`_patch_indices`)."""
     x = channel.reshape(-1)[patches]
     x -= x.mean(axis=1, keepdims=True)  # the projection drops the mean anyway; float32 keeps the rest exact
-    z = x @ _ac_basis().astype(np.float32)
-    return (z.T @ z).astype(np.float64) / max(1, len(z))
+    # OpenCV's products, not numpy's: BLAS's own threads, on these small matrices, stall for tenths
+    # of a second after OpenCV's thread pool has run on a busy 2-core machine
+    z = cv2.gemm(x, _ac_basis().astype(np.float32), 1.0, None, 0.0)
+    return cv2.mulTransposed(z, True, dtype=cv2.CV_64F) / max(1, len(z))
 
 
 def _flat_pixels(y: np.ndarray) -> np.ndarray:
@@ -381,10 +383,14 @@ SHAPE_SIDE, SHAPE_PATCHES = 256, 4096
 
 
 def fine_std(y: np.ndarray) -> np.ndarray:
-    """Per-pixel fine-scale noise energy of luma ``y`` (float32): the 3×3 Laplacian's response
-    squared ÷ 20, so that white noise of std σ reads σ² on average (Var ∇²n = 20σ²)."""
-    lap = cv2.Laplacian(np.asarray(y, np.float32), cv2.CV_32F, ksize=1, borderType=cv2.BORDER_REFLECT)
-    return cv2.multiply(lap, lap, scale=1.0 / 20.0)
+    """Per-pixel fine-scale noise energy of luma ``y`` (uint8, or float32 for values between the
+    code values): the 3×3 Laplacian's response squared ÷ 20, so that white noise of std σ reads σ²
+    on average (Var ∇²n = 20σ²). float32."""
+    y = np.asarray(y)
+    depth = cv2.CV_16S if y.dtype == np.uint8 else cv2.CV_32F  # 8-bit input: exact in 16 bits, a quarter the traffic
+    lap = cv2.Laplacian(y if depth == cv2.CV_16S else y.astype(np.float32, copy=False), depth, ksize=1,
+                        borderType=cv2.BORDER_REFLECT)
+    return cv2.multiply(lap, lap, scale=1.0 / 20.0, dtype=cv2.CV_32F)
 
 
 @dataclass(frozen=True)
@@ -437,14 +443,13 @@ def noise_profile(image: np.ndarray) -> NoiseProfile:
     # sizes that divide evenly: OpenCV's area resampling is fastest by whole factors
     h2, w2 = max(1, h // 2), max(1, w // 2)
     bh, bw = max(1, h // PROFILE_BLOCK), max(1, w // PROFILE_BLOCK)
-    y = grey.astype(np.float32)
-    fine_half = cv2.resize(fine_std(y)[:2 * h2, :2 * w2], (w2, h2), interpolation=cv2.INTER_AREA)
+    fine_half = cv2.resize(fine_std(grey)[:2 * h2, :2 * w2], (w2, h2), interpolation=cv2.INTER_AREA)
     # the local cap: the fine-scale energy around each pixel (half size, smoothed over 2 px of the
     # full size, the least within ±2 px), so that a clean region stays clean to within a few
     # pixels of its edge
     around = cv2.erode(cv2.GaussianBlur(fine_half, (0, 0), LOCAL_SIGMA / 2.0), np.ones((3, 3), np.uint8))
     local = np.sqrt(np.maximum(around - np.float32(_QUANT_VAR), 0.0))
-    half = cv2.resize(y[:2 * h2, :2 * w2], (w2, h2), interpolation=cv2.INTER_AREA)
+    half = cv2.resize(grey[:2 * h2, :2 * w2], (w2, h2), interpolation=cv2.INTER_AREA).astype(np.float32)
     smooth = cv2.GaussianBlur(half, (0, 0), 1.0)
     structure = cv2.magnitude(cv2.Sobel(smooth, cv2.CV_32F, 1, 0), cv2.Sobel(smooth, cv2.CV_32F, 0, 1))
     blocks = (slice(0, bh * PROFILE_BLOCK // 2), slice(0, bw * PROFILE_BLOCK // 2))  # in half-size pixels
