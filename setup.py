@@ -23,12 +23,15 @@ INSTALL_REQUIRES = [
 ]
 
 EXTRAS = {
-    "test": ["pytest>=8.0", "pytest-httpserver>=1.0", "pytest-timeout>=2.3"],
+    "test": ["pytest>=8.0", "pytest-httpserver>=1.0", "pytest-timeout>=2.3", "ruff==0.17.5"],
     # visdom 0.2.4 imports pkg_resources at build time: needs setuptools<81 in the build env.
     "visdom": ["visdom==0.2.4"],
     "browser": ["websocket-client>=1.7"],
     # LPIPS is optional in evaluation/metrics.py (skipped with a note when missing).
     "lpips": ["lpips==0.1.4"],
+    # the local app (scripts/app.py): its web page, and HEIC photos (datasets.io reads them when
+    # pillow-heif is there). Gradio pins pillow<13.
+    "app": ["gradio==6.31.0", "pillow-heif==1.8.1"],
 }
 
 setup(
@@ -39,7 +42,10 @@ setup(
     long_description_content_type="text/markdown",
     license="MIT",
     python_requires=">=3.10",
-    packages=find_packages(include=["datasets*", "segdepth*", "compositing*", "gan*", "evaluation*"]),
+    packages=find_packages(include=["plumbing*", "datasets*", "segdepth*", "compositing*", "gan*", "evaluation*",
+                                    "shallowdof*"]),
+    # one command for every program: `shallowdof NAME ...` (shallowdof/programs.py lists them)
+    entry_points={"console_scripts": ["shallowdof = shallowdof.__main__:main"]},
     # the local fake Flickr answers from real answer shapes (datasets/testing/flickr/README.md)
     package_data={"datasets.testing": ["flickr/*.json", "flickr/README.md"]},
     install_requires=INSTALL_REQUIRES,

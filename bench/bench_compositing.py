@@ -44,7 +44,8 @@ def _time_methods(names: list[str], height: int, width: int, repeats: int) -> di
     the photo path runs it: the mask snap
     (compositing.matte.snap_matte, on the matte blurred like a segmenter's soft tail), then the
     lens blur with the photo path's settings (``PHOTO_DEFAULTS``: the photo's grain put back)."""
-    from compositing.pipeline import PHOTO_DEFAULTS, postprocess_mask, render
+    from compositing.pipeline import PHOTO_DEFAULTS, postprocess_mask
+    from compositing.methods import render
 
     image, mask, depth, focus = _inputs(height, width)
     soft = cv2.GaussianBlur(mask, (0, 0), 0.004 * width)
@@ -73,7 +74,7 @@ def round_ratios(times: dict[str, list[float]], name: str, baseline: str) -> lis
 
 def run(quick: bool = False) -> str:
     """Markdown section: seconds per method at two sizes, lens/progressive13 ratio, pass/fail."""
-    from compositing.pipeline import METHODS
+    from compositing.methods import METHODS
 
     names = list(METHODS)
     sizes = [(48, 64, "3 kP"), (96, 128, "12 kP")] if quick else [(866, 1155, "1 MP"), (3000, 4000, "12 MP")]

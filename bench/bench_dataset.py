@@ -28,7 +28,8 @@ CURATION_SIDES = (256, 640, 1024)
 
 
 def _download_rate(n_photos: int, workers: int, root: Path) -> tuple[float, int]:
-    from datasets.flickr import ScrapeConfig, read_manifest, scrape
+    from datasets.flickr import ScrapeConfig, scrape
+    from plumbing.files import read_jsonl
     from datasets.testing.fake_flickr import FakeFlickr, make_photos
 
     photos = make_photos(n_photos, seed=workers, image_size=(320, 240))
@@ -40,7 +41,7 @@ def _download_rate(n_photos: int, workers: int, root: Path) -> tuple[float, int]
         start = time.perf_counter()
         scrape(cfg, "bench")
         elapsed = time.perf_counter() - start
-    got = sum(r["status"] == "ok" for r in read_manifest(Path(cfg.out) / "manifest.jsonl"))
+    got = sum(r["status"] == "ok" for r in read_jsonl(Path(cfg.out) / "manifest.jsonl"))
     return elapsed, got
 
 

@@ -19,7 +19,7 @@ from typing import Optional, Sequence
 import cv2
 import numpy as np
 
-from datasets import markdown
+from plumbing import markdown
 
 FRACTIONS = (0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.04)  # disk radii tried, fractions of the width
 # the degradations after the blur: name → (noise std in code values, JPEG quality or None)

@@ -1,7 +1,7 @@
 """Evaluation speed: per-image metrics at 1 MP, gallery writing, and the FID trace term.
 
 The FID term Tr((Σa Σb)^½) is computed as the nuclear norm of Xa Xbᵀ when the sets are small
-(evaluation.metrics.trace_sqrt_product); the baseline is scipy.linalg.sqrtm of the D×D product,
+(evaluation.feature_metrics.trace_sqrt_product); the baseline is scipy.linalg.sqrtm of the D×D product,
 the pytorch-fid route. Both are timed in the same run on random 2048-d features (the Inception
 pool3 size) and must agree.
 """
@@ -63,7 +63,7 @@ def run(quick: bool = False) -> str:
     """Markdown section: metric and gallery timings, FID trace speed-up over sqrtm."""
     from scipy import linalg
 
-    from evaluation.metrics import trace_sqrt_product
+    from evaluation.feature_metrics import trace_sqrt_product
 
     repeats = 1 if quick else 3
     h, w, label = (120, 160, "19 kP") if quick else (866, 1155, "1 MP")

@@ -37,7 +37,7 @@ import cv2
 import numpy as np
 
 from bench.look import SheetRow, look_sheet
-from datasets import markdown
+from plumbing import markdown
 
 log = logging.getLogger(__name__)
 
@@ -164,9 +164,9 @@ def reference_stats(folder: Path, mask_of: MaskSource) -> Reference:
 def flat_noise_ratio(image: np.ndarray, output: np.ndarray, mask: np.ndarray, share: float = 0.2) -> float:
     """Fine-scale noise of the output where the input's far background was flattest, ÷ the
     input's there: √(mean fine_std(out) / mean fine_std(in)) over the ``share`` of far-background
-    pixels with the least gradient of the luma smoothed at 2 px (compositing.grain.fine_std:
+    pixels with the least gradient of the luma smoothed at 2 px (compositing.noise.fine_std:
     the 3×3 Laplacian's energy ÷ 20). 1: as noisy as the input; > 1: noise was added."""
-    from compositing.grain import fine_std
+    from compositing.noise import fine_std
     from evaluation import metrics as M
 
     _, far, _ = M.edge_bands(mask)
@@ -250,7 +250,8 @@ def run_folder(folder: Path, out: Path, variants: Sequence[Variant], limit: Opti
     bad files)."""
     import time
 
-    from datasets.io import ImageError, list_images, read_image, write_image, write_text
+    from datasets.io import ImageError, list_images, read_image, write_image
+    from plumbing.files import write_text
     from evaluation import metrics as M
     from evaluation import report
     from evaluation.gallery import Cell, Column, MetricsTable, Row, build_gallery, write_thumbnail
@@ -392,7 +393,7 @@ OLD_DEFAULT = Variant("lens_0.006", "lens", {"strength": 0.006})
 def default_variants() -> list[Variant]:
     """Every registered compositor method with its default settings, the lens without grain, the
     lens at the earlier default strength and the lens of the first real-photo round."""
-    from compositing.pipeline import METHODS
+    from compositing.methods import METHODS
 
     return [Variant(m, m) for m in METHODS] + [NO_GRAIN, OLD_DEFAULT, BEFORE]
 

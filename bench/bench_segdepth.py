@@ -65,7 +65,7 @@ def run(quick: bool = False) -> str:
         kwargs = {} if name == "mediapipe" else {"weights": "none", "input_size": size, **narrow.get(name, {})}
         seg = build_segmenter(name, **kwargs)
         rows.append(("segmenter", name, _median_ms(lambda: seg(image), repeats), ""))
-        del seg
+        seg = None  # free it before the next network
     for name in depth_names:
         kwargs = {} if name == "prior" else {"weights": "none"}
         if name == "dense_depth":
@@ -77,7 +77,7 @@ def run(quick: bool = False) -> str:
             continue
         note = "flip-averaged (2 passes)" if name == "dense_depth" else ""
         rows.append(("depth", name, _median_ms(lambda: model(image, mask), repeats), note))
-        del model
+        model = None  # free it before the next network
     reference = next(ms for kind, name, ms, _ in rows if name == "mediapipe")
 
     # training throughput on random tensors (segmentation CE; depth Alhashim–Wonka loss)

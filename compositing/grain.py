@@ -6,7 +6,7 @@ the detail, so on a noisy photo the background looks smoother than the in-focus 
 it. Photoshop's Lens Blur has a Noise setting for the same reason. This module
 
 1. decides whether the photo has noise to give back and how much may go where
-   (:func:`noise_profile`): the fine-scale noise std of its flat regions per brightness, read
+   (:func:`compositing.noise.noise_profile`): the fine-scale noise std of its flat regions per brightness, read
    from the quietest flat blocks so that texture is not taken for noise, and the fine-scale std
    around every pixel. The gate: nothing is added unless some brightness has confidently
    measured, visible noise (a photo downscaled from a phone has had its noise averaged away; a
@@ -51,6 +51,7 @@ import cv2
 import numpy as np
 
 from .kernels import aperture_kernel
+from .noise import QUANT_VAR, noise_profile
 
 log = logging.getLogger(__name__)
 
@@ -61,12 +62,11 @@ _PATCH = 7  # side of the patches whose covariance is analysed
 _FIT_DIMS = 24  # smallest generalised eigenvalues that fit the width (the lower half of the 48)
 _MAX_PATCHES = 16384  # patches analysed per channel (they overlap: more add little)
 _NOISE_DIMS = 6  # smallest generalised eigenvalues that give σ² (texture rarely reaches them)
-# variance of the rounding to 8-bit code values (a uniform error of one step: 1/12), white: taken
-# out of the luma's patch covariance, or it would pass for noise and pull the width towards 0. Not
-# out of the chroma's: chroma noise is correlated over a pixel or more, its model has almost no
-# power at the finest frequencies, and there any error in this small variance would decide the
-# fit (chroma σ 2 of width 1 px was found as 0.1 with 0.035 taken out, as 1.95 without)
-_QUANT_VAR = 1.0 / 12.0
+# the 8-bit rounding's variance (QUANT_VAR, white) is taken out of the luma's patch covariance, or
+# it would pass for noise and pull the width towards 0. Not out of the chroma's: chroma noise is
+# correlated over a pixel or more, its model has almost no power at the finest frequencies, and
+# there any error in this small variance would decide the fit (chroma σ 2 of width 1 px was found
+# as 0.1 with 0.035 taken out, as 1.95 without)
 # YCrCb (OpenCV's, 8-bit) → RGB for zero-mean noise: R = Y + 1.403 Cr, G = Y − 0.714 Cr − 0.344 Cb, B = Y + 1.773 Cb
 _YCRCB_TO_RGB = np.array([[1.0, 1.403, 0.0], [1.0, -0.714, -0.344], [1.0, 0.0, 1.773]], np.float32)
 
@@ -181,7 +181,7 @@ def _fit_channel(channel: np.ndarray, patches: np.ndarray, quant_var: float = 0.
     photos whose flat parts are noise alone), the generalised eigenvalues λ of (patch
     covariance, correlation); the model is the one whose ``_FIT_DIMS`` smallest λ are the most
     nearly equal (all equal σ² for noise alone), σ² the mean of its ``_NOISE_DIMS`` smallest;
-    white noise of ``quant_var`` (the rounding, ``_QUANT_VAR``) is taken out first."""
+    white noise of ``quant_var`` (the rounding, ``QUANT_VAR``) is taken out first."""
     cov = _patch_covariance(channel, patches) - quant_var * np.eye(_PATCH * _PATCH - 1)
     if np.trace(cov) <= 0:
         return 0.0, 0.0
@@ -203,7 +203,7 @@ def estimate_grain(image: np.ndarray, max_side: int = 512, max_patches: int = _M
     if flat.sum() < 64:
         return GrainModel((0.0, 0.0, 0.0), (0.0, 0.0, 0.0))
     patches = _patch_indices(flat, max_patches)
-    fits = [_fit_channel(np.ascontiguousarray(ycc[..., c]), patches, _QUANT_VAR if c == 0 else 0.0) for c in range(3)]
+    fits = [_fit_channel(np.ascontiguousarray(ycc[..., c]), patches, QUANT_VAR if c == 0 else 0.0) for c in range(3)]
     model = GrainModel(tuple(f[0] for f in fits), tuple(f[1] for f in fits))  # type: ignore[arg-type]
     log.debug("grain (Y, Cr, Cb): sigma %s, width %s", np.round(model.sigma, 2).tolist(), model.width)
     return model
@@ -369,114 +369,15 @@ def _add_luma_strips(result: np.ndarray, white: np.ndarray, model: GrainModel, w
         cv2.add(result[r0:r1], cv2.merge([y16, y16, y16]), dst=result[r0:r1], dtype=cv2.CV_8U)
 
 
-# ---------------------------------------------------------------- how much grain, where: the cap and the gate
-
-PROFILE_BLOCK = 16  # px: the blocks whose fine-scale energy the noise profile is read from
-LOCAL_SIGMA = 2.0  # px: the local cap is the fine-scale std each pixel's surroundings had, over this
-PROFILE_BINS = 8  # brightness bins of the profile (32 code values of luma each)
-PROFILE_MIN_BLOCKS = 12  # flat blocks a bin needs to be measured
-PROFILE_SPREAD = 1.5  # 25th ÷ 5th percentile of a bin's block energies above this: not noise alone
-PROFILE_MIN_LEVEL = 0.5  # fine-scale std (code values) below which the photo's noise is invisible
 # the grain's shape (correlation, chroma) is read from a centre crop of this side and this many
-# patches: its level comes from the profile, so a quarter of estimate_grain's default work does
+# patches: its level comes from the noise profile (compositing.noise), so a quarter of
+# estimate_grain's default work does
 SHAPE_SIDE, SHAPE_PATCHES = 256, 4096
-
-
-def fine_std(y: np.ndarray) -> np.ndarray:
-    """Per-pixel fine-scale noise energy of luma ``y`` (uint8, or float32 for values between the
-    code values): the 3×3 Laplacian's response squared ÷ 20, so that white noise of std σ reads σ²
-    on average (Var ∇²n = 20σ²). float32."""
-    y = np.asarray(y)
-    depth = cv2.CV_16S if y.dtype == np.uint8 else cv2.CV_32F  # 8-bit input: exact in 16 bits, a quarter the traffic
-    lap = cv2.Laplacian(y if depth == cv2.CV_16S else y.astype(np.float32, copy=False), depth, ksize=1,
-                        borderType=cv2.BORDER_REFLECT)
-    return cv2.multiply(lap, lap, scale=1.0 / 20.0, dtype=cv2.CV_32F)
-
-
-@dataclass(frozen=True)
-class NoiseProfile:
-    """What the photo's noise allows: its fine-scale noise std (code values, :func:`fine_std`, less
-    the 8-bit rounding's) in its flat regions per luma bin (centres ``centres``; nan where a bin
-    was not measured with confidence or its noise is invisible), and the fine-scale std around
-    each pixel (``local``, at half size: over ``LOCAL_SIGMA`` px, the least within ±2 px), the
-    most any grain may bring a region back to."""
-
-    centres: np.ndarray
-    level: np.ndarray
-    local: np.ndarray
-
-    @property
-    def confident(self) -> bool:
-        """Whether some bin's noise was measured with confidence (and is visible)."""
-        return bool(np.isfinite(self.level).any())
-
-    def table(self) -> np.ndarray:
-        """The level for each luma code value 0…255: linear between measured bins, falling to 0
-        one bin beyond the outermost (nothing is added at a brightness the photo did not show
-        to be noisy). float32 (256,)."""
-        ok = np.isfinite(self.level)
-        if not ok.any():
-            return np.zeros(256, np.float32)
-        step = 256.0 / PROFILE_BINS
-        c, v = self.centres[ok], self.level[ok]
-        xs = np.concatenate([[c[0] - step], c, [c[-1] + step]])
-        ys = np.concatenate([[0.0], v, [0.0]])
-        return np.interp(np.arange(256, dtype=np.float64), xs, ys, left=0.0, right=0.0).astype(np.float32)
-
-
-def noise_profile(image: np.ndarray) -> NoiseProfile:
-    """The photo's noise, measured so that texture is not read as noise. Per ``PROFILE_BLOCK``
-    block: the fine-scale energy and, from the luma at half size smoothed by 1 px (2 px at full
-    size, which noise barely moves), the gradient. The flattest quarter of the blocks, binned by
-    brightness, give per bin the 10th percentile of their energy, the quietest flat blocks
-    (texture only adds energy; a block-based noise estimate in the manner of Shin, Park & Kang
-    2005). A bin counts only with ``PROFILE_MIN_BLOCKS`` flat blocks whose quietest quarter agrees
-    (25th percentile ≤ ``PROFILE_SPREAD`` × the 5th: noise is stationary; where fewer than a
-    quarter of the blocks are clean, sky and texture mix and the bin is left out), away from the clip points (a clipped sky had its noise clipped) and when the level,
-    less the 8-bit rounding's 1/12, is visible (``PROFILE_MIN_LEVEL``). Sand or foliage that
-    is random from pixel to pixel and fills a brightness on its own still reads as noise there:
-    the ``local`` std keeps the grain from any region that was cleaner."""
-    grey = cv2.cvtColor(np.ascontiguousarray(image, np.uint8), cv2.COLOR_RGB2GRAY)
-    h, w = grey.shape
-    centres = (np.arange(PROFILE_BINS) + 0.5) * 256.0 / PROFILE_BINS
-    level = np.full(PROFILE_BINS, np.nan)
-    # sizes that divide evenly: OpenCV's area resampling is fastest by whole factors
-    h2, w2 = max(1, h // 2), max(1, w // 2)
-    bh, bw = max(1, h // PROFILE_BLOCK), max(1, w // PROFILE_BLOCK)
-    fine_half = cv2.resize(fine_std(grey)[:2 * h2, :2 * w2], (w2, h2), interpolation=cv2.INTER_AREA)
-    # the local cap: the fine-scale energy around each pixel (half size, smoothed over 2 px of the
-    # full size, the least within ±2 px), so that a clean region stays clean to within a few
-    # pixels of its edge
-    around = cv2.erode(cv2.GaussianBlur(fine_half, (0, 0), LOCAL_SIGMA / 2.0), np.ones((3, 3), np.uint8))
-    local = np.sqrt(np.maximum(around - np.float32(_QUANT_VAR), 0.0))
-    half = cv2.resize(grey[:2 * h2, :2 * w2], (w2, h2), interpolation=cv2.INTER_AREA).astype(np.float32)
-    smooth = cv2.GaussianBlur(half, (0, 0), 1.0)
-    structure = cv2.magnitude(cv2.Sobel(smooth, cv2.CV_32F, 1, 0), cv2.Sobel(smooth, cv2.CV_32F, 0, 1))
-    blocks = (slice(0, bh * PROFILE_BLOCK // 2), slice(0, bw * PROFILE_BLOCK // 2))  # in half-size pixels
-
-    def per_block(x: np.ndarray) -> np.ndarray:
-        return cv2.resize(np.ascontiguousarray(x[blocks]), (bw, bh), interpolation=cv2.INTER_AREA).ravel()
-
-    energy, flatness, brightness = per_block(fine_half), per_block(structure), per_block(half)
-    unclipped = (brightness >= 8) & (brightness <= 247)
-    if bh < 2 or bw < 2 or not unclipped.any():
-        return NoiseProfile(centres, level, local)
-    flat = unclipped & (flatness <= np.quantile(flatness[unclipped], 0.25))
-    which = np.minimum((brightness * PROFILE_BINS / 256.0).astype(int), PROFILE_BINS - 1)
-    for b in range(PROFILE_BINS):
-        e = energy[flat & (which == b)]
-        if e.size < PROFILE_MIN_BLOCKS:
-            continue
-        q05, q10, q25 = np.quantile(e, [0.05, 0.1, 0.25])
-        noise = float(np.sqrt(max(q10 - _QUANT_VAR, 0.0)))  # the 8-bit rounding every output has anyway
-        if q25 <= PROFILE_SPREAD * max(q05, 1e-6) and noise >= PROFILE_MIN_LEVEL:
-            level[b] = noise
-    return NoiseProfile(centres, level, local)
 
 
 @functools.lru_cache(maxsize=32)
 def model_fine_std(width: float) -> float:
-    """:func:`fine_std` of unit-variance noise correlated by a Gaussian of ``width`` px: the
+    """:func:`compositing.noise.fine_std` of unit-variance noise correlated by a Gaussian of ``width`` px: the
     Laplacian's response to the unit-energy Gaussian, √(Σ (∇² ∗ g)² / 20) (1 for white noise)."""
     g = _gaussian(width).astype(np.float64)
     lap = np.array([[0, 1, 0], [1, -4, 1], [0, 1, 0]], np.float64)
@@ -489,7 +390,7 @@ def add_grain(result: np.ndarray, image: np.ndarray, weight: np.ndarray, seed: i
     times ``weight`` (H×W amplitude in [0, 1], changed in place), capped so that no pixel ends up
     noisier at the finest scale than ``image``'s flat regions of its brightness.
 
-    The gate: nothing is added unless :func:`noise_profile` measured the photo's noise with
+    The gate: nothing is added unless :func:`compositing.noise.noise_profile` measured the photo's noise with
     confidence and it is visible (a photo downscaled from a phone, a clean studio shot, a JPEG
     whose flat parts are smooth: none). The shape (correlation, chroma) is
     :func:`estimate_grain`'s; the level at each pixel is the profile's at the brightness of

@@ -266,8 +266,8 @@ def _bbox(mask: np.ndarray, full: tuple[int, int], pad: int = 2) -> tuple[slice,
     if ys.size == 0:
         return None
     fy, fx = full[0] / mask.shape[0], full[1] / mask.shape[1]
-    y0 = max(0, int((ys.min() - pad) * fy)); y1 = min(full[0], int(np.ceil((ys.max() + 1 + pad) * fy)))
-    x0 = max(0, int((xs.min() - pad) * fx)); x1 = min(full[1], int(np.ceil((xs.max() + 1 + pad) * fx)))
+    y0, y1 = max(0, int((ys.min() - pad) * fy)), min(full[0], int(np.ceil((ys.max() + 1 + pad) * fy)))
+    x0, x1 = max(0, int((xs.min() - pad) * fx)), min(full[1], int(np.ceil((xs.max() + 1 + pad) * fx)))
     return slice(y0, y1), slice(x0, x1)
 
 
@@ -309,6 +309,9 @@ def _boosted_low(image: np.ndarray, lin_low: np.ndarray, params: LensParams) -> 
 def lens_blur(image: np.ndarray, mask: np.ndarray, depth: np.ndarray, focus_depth: float,
               params: LensParams) -> np.ndarray:
     """Render shallow depth of field (see the module docstring). uint8 RGB H×W×3 out."""
+    # longer than 80 lines: its stages (working resolution, the fill behind the subject, the
+    # background layers, full-resolution detail, the subject's matte, front objects, grain) share a
+    # dozen planes at two resolutions
     image = np.ascontiguousarray(image, np.uint8)
     h, w = image.shape[:2]
     mask = np.ascontiguousarray(mask, np.float32)  # values outside [0, 1] act as 0 or 1

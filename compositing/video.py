@@ -32,9 +32,10 @@ from typing import Callable, Iterator, Optional, Union
 import cv2
 import numpy as np
 
-from datasets.io import atomic_path
+from plumbing.files import atomic_path
 
-from .pipeline import METHODS, build_params, ineffective_params, params_for_depth, prepare, render_prepared
+from .methods import METHODS, build_params, ineffective_params
+from .pipeline import params_for_depth, prepare, render_prepared
 
 log = logging.getLogger(__name__)
 

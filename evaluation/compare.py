@@ -1,10 +1,9 @@
 """Render every test image with every method, measure, and write the comparison.
 
-A *renderer* is anything that turns (image, mask, depth) into an output: a compositor
-method (compositing.pipeline, rendered from the photo pipeline's prepared planes exactly as
-scripts/blur.py renders it) or a trained GAN checkpoint (gan.infer). Conventions: image
-uint8 RGB H×W×3, mask float32 H×W in [0, 1], depth float32 H×W (larger = farther), output
-uint8 RGB H×W×3 of the input's size.
+A *renderer* (:mod:`evaluation.renderers`) is anything that turns (image, mask, depth) into an
+output: a compositor method, a trained GAN checkpoint or a folder of published results.
+Conventions: image uint8 RGB H×W×3, mask float32 H×W in [0, 1], depth float32 H×W (larger =
+farther), output uint8 RGB H×W×3 of the input's size.
 
 ``run_compare`` writes into ``out``::
 
@@ -23,27 +22,26 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Optional, Sequence, Union
 
 import cv2
 import numpy as np
 from tqdm import tqdm
 
-from compositing.pipeline import (METHODS, Lazy, PhotoPipeline, Prepared, build_params,
-                                  face_detector_factory, ineffective_params, params_for_depth, params_to_dict,
-                                  render_prepared, wants_faces)
-from datasets.config import save_config
+from compositing.pipeline import Lazy, PhotoPipeline, Prepared, face_detector_factory
+from plumbing.config import save_config
 from datasets.io import (ImageError, list_photos, mask_path, photo_root, read_depth, read_focal_35mm, read_image,
                          read_mask, write_image)
+from evaluation import feature_metrics as FM
 from evaluation import metrics as M
 from evaluation import report
 from evaluation.defocus import background_defocus
 from evaluation.gallery import Cell, Column, MetricsTable, Row, build_gallery, write_thumbnail
+from evaluation.renderers import (IMAGE_SUFFIXES, GanSpec, Renderer, compositor_renderer, gan_renderer, index_files,
+                                  published_renderer, run_dir_of_checkpoint)
 
 log = logging.getLogger(__name__)
 
-RenderFn = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
-_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 SET_METRIC_LABELS = {
     "fid": "FID vs reference",
@@ -58,151 +56,6 @@ SET_METRIC_LABELS = {
 EXTRA_LABELS = {"truth_lpips": "LPIPS vs ground truth", "seconds": "seconds per image"}
 _CAPTION_KEYS = (("bg_blur", "blur"), ("halo", "halo"), ("checkerboard", "ckb"), ("subject_ssim", "SSIMₛ"),
                  ("truth_psnr", "PSNRₜ"), ("seconds", "s"))
-
-
-# ----------------------------------------------------------------------------- renderers
-
-
-def _check_name(name: str) -> None:
-    if not name or name in (".", "..") or any(c in name for c in "/\\\0") or name.strip() != name:
-        raise ValueError(f"method name {name!r} cannot be a folder name (no slashes, not empty, no edge spaces)")
-
-
-@dataclass(frozen=True)
-class Renderer:
-    """A named way to render: ``fn(image, mask, depth) -> output`` plus its settings for captions.
-
-    ``prepared_fn``, when given, renders from the photo pipeline's prepared planes instead
-    (:class:`compositing.pipeline.Prepared`: the post-processed matte, the depth, the focus), as
-    scripts/blur.py does: the compositor methods. ``uses_faces``: it may make the depth prior
-    metric from detected faces (the lens asking for a physical lens).
-    """
-
-    name: str
-    kind: str
-    settings: Mapping[str, Any]
-    fn: RenderFn = field(repr=False, compare=False)
-    prepared_fn: Optional[Callable[[Prepared], np.ndarray]] = field(default=None, repr=False, compare=False)
-    uses_faces: bool = False
-    # kind "published": output name → file of a result folder; outputs are read, not rendered
-    published: Optional[Mapping[str, Path]] = field(default=None, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        _check_name(self.name)
-
-    def __call__(self, image: np.ndarray, mask: np.ndarray, prepared: Prepared) -> np.ndarray:
-        if self.prepared_fn is not None:
-            return self.prepared_fn(prepared)
-        return self.fn(image, mask, prepared.depth)
-
-    def output_for(self, name: str, image: np.ndarray, mask: np.ndarray, prepared: Prepared) -> np.ndarray:
-        """The output for input ``name`` (``mask``: the input's mask, ``prepared``: the pipeline's
-        planes): rendered, or read from the published folder (a result of another size is resized
-        to the input's, area-averaged)."""
-        if self.published is None:
-            return self(image, mask, prepared)
-        found = self.published.get(name)
-        if found is None:
-            raise FileNotFoundError(f"no published result {name}.* in {self.settings['folder']}")
-        result = read_image(found)
-        if result.shape != image.shape:
-            result = cv2.resize(result, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_AREA)
-        return result
-
-
-def published_renderer(spec: str) -> Renderer:
-    """``NAME=DIR``: a folder of published outputs (e.g. a paper's results), files named like the
-    inputs (any image format), shown and measured as one more method."""
-    name, sep, folder = spec.partition("=")
-    if not sep or not name or not folder:
-        raise ValueError(f"--results {spec!r}: expected NAME=DIR")
-    if not Path(folder).is_dir():
-        raise FileNotFoundError(f"{folder}: no such folder (for --results {name})")
-
-    def unavailable(image: np.ndarray, mask: np.ndarray, depth: np.ndarray) -> np.ndarray:
-        raise TypeError("published results are read with output_for(name, ...), not rendered")
-
-    return Renderer(name, "published", {"folder": str(folder)}, unavailable,
-                    published=_index(folder, _IMAGE_SUFFIXES))
-
-
-def compositor_renderer(method: str, params: Optional[Mapping[str, Any]] = None) -> Renderer:
-    """A compositor method from ``compositing.pipeline.METHODS``, rendered from the photo
-    pipeline's prepared planes with :func:`compositing.pipeline.render_prepared`: what
-    scripts/blur.py renders (for relative depth ``coc="relative"``, the prior made metric from
-    faces for a lens that names a physical lens)."""
-    if method not in METHODS:
-        raise ValueError(f"unknown compositor method {method!r}; choose from {sorted(METHODS)}")
-    metric_params = dict(params or {})
-    relative_params = params_for_depth(method, metric_params, True) or {}
-    settings = params_to_dict(build_params(method, metric_params))  # validates the keys too
-    if relative_params != metric_params:
-        changed = {k: v for k, v in relative_params.items() if metric_params.get(k) != v}
-        settings["for relative depth"] = ", ".join(f"{k}={v}" for k, v in changed.items())
-    mode, ignored = ineffective_params(method, metric_params, build_params(method, relative_params))
-    uses_faces = wants_faces(method, metric_params)
-    if uses_faces:
-        settings["with the depth prior"] = "made metric from the faces (thin lens)"
-    elif ignored:  # said in the caption: with the relative depth prior these change nothing
-        settings[f"no effect with relative depth ({mode})"] = ", ".join(ignored)
-
-    def unused(image: np.ndarray, mask: np.ndarray, depth: np.ndarray) -> np.ndarray:
-        raise TypeError("a compositor method renders from the prepared planes (prepared_fn)")
-
-    def from_prepared(prepared: Prepared) -> np.ndarray:
-        return render_prepared(method, prepared, metric_params).output
-
-    return Renderer(method, "compositor", {**settings, "focus": "auto"}, unused, from_prepared, uses_faces)
-
-
-@dataclass(frozen=True)
-class GanSpec:
-    """``NAME=CKPT:preset[:overlay|:no-overlay]`` from the command line (default: no overlay)."""
-
-    name: str
-    checkpoint: Path
-    preset: str
-    overlay: bool
-
-    @classmethod
-    def parse(cls, spec: str) -> "GanSpec":
-        name, sep, rest = spec.partition("=")
-        overlay = False
-        for suffix, value in ((":overlay", True), (":no-overlay", False)):
-            if rest.endswith(suffix):
-                rest, overlay = rest[: -len(suffix)], value
-                break
-        checkpoint, sep2, preset = rest.rpartition(":")
-        if not sep or not sep2 or not name or not checkpoint or not preset:
-            raise ValueError(f"--gan {spec!r}: expected NAME=CHECKPOINT:PRESET[:overlay|:no-overlay]")
-        _check_name(name)
-        return cls(name, Path(checkpoint), preset, overlay)
-
-
-def gan_renderer(spec: GanSpec, device: str = "cpu") -> Renderer:
-    """A trained CycleGAN generator (A → B) at full resolution via ``gan.infer.Translator``."""
-    from gan.checkpoint import resolve_checkpoint
-    from gan.infer import Translator
-
-    checkpoint = resolve_checkpoint(spec.checkpoint)
-    if not checkpoint.is_file():
-        raise FileNotFoundError(f"{checkpoint}: no such checkpoint (for --gan {spec.name})")
-    translator = Translator.from_checkpoint(checkpoint, direction="AtoB", overlay=spec.overlay, device=device)
-
-    def fn(image: np.ndarray, mask: np.ndarray, depth: np.ndarray) -> np.ndarray:
-        return translator(image, mask, depth)
-
-    settings = {"preset": spec.preset, "overlay": spec.overlay, "checkpoint": checkpoint.name}
-    return Renderer(spec.name, "gan", settings, fn)
-
-
-def run_dir_of_checkpoint(checkpoint: Path) -> Optional[Path]:
-    """The run folder (with log.jsonl) a checkpoint belongs to: its folder or that folder's parent
-    (or the folder given, when --gan names a run directory)."""
-    for folder in (checkpoint, checkpoint.parent, checkpoint.parent.parent):
-        if (folder / "log.jsonl").is_file():
-            return folder
-    return None
 
 
 # ----------------------------------------------------------------------------- configuration
@@ -256,20 +109,6 @@ class CompareResult:
 # ----------------------------------------------------------------------------- inputs
 
 
-def _index(folder: Optional[str], suffixes: Sequence[str]) -> dict[str, Path]:
-    """Files of ``folder`` by relative path without suffix (POSIX)."""
-    if folder is None:
-        return {}
-    root = Path(folder)
-    if not root.is_dir():
-        raise FileNotFoundError(f"{root}: no such folder")
-    found: dict[str, Path] = {}
-    for path in sorted(root.rglob("*")):
-        if path.is_file() and path.suffix.lower() in suffixes and not path.name.startswith("."):
-            found.setdefault(path.relative_to(root).with_suffix("").as_posix(), path)
-    return found
-
-
 def photo_mask(path: Path, root: Path, masks: Optional[str]) -> Optional[Path]:
     """The mask file of the photo ``path`` under ``root``: ``MASKS/NAME.png`` with ``--masks``, else
     the layout's ``ROOT_masks/NAME.png`` (``datasets.io.mask_path``); ``None`` when there is none."""
@@ -305,6 +144,207 @@ def build_renderers(cfg: CompareConfig) -> list[Renderer]:
     return renderers
 
 
+@dataclass
+class _Input:
+    """One input photo, read and through the pipeline: the image, its mask as read (the mask file,
+    or the segmenter's), the pipeline's planes, the depth they use and the ground truth (or None)."""
+
+    image: np.ndarray
+    mask: np.ndarray
+    prepared: Prepared
+    depth: np.ndarray
+    truth: Optional[np.ndarray]
+
+
+@dataclass
+class _Run:
+    """One comparison under way: what it writes into, its metric networks, and what it collects
+    (error lines, metric rows, gallery rows, per method the samples of the set metrics)."""
+
+    cfg: CompareConfig
+    renderers: list[Renderer]
+    extractor: Optional[FM.InceptionFeatures]
+    lpips_distance: Optional[FM.LPIPSDistance]
+    notes: list[str]
+    errors: list[str] = field(default_factory=list)
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    gallery_rows: list[Row] = field(default_factory=list)
+    feats: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    samples: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    sharpness: dict[str, list[float]] = field(default_factory=dict)
+    n_bad: int = 0
+    n_fail: int = 0
+
+    def __post_init__(self) -> None:
+        for r in self.renderers:
+            self.feats[r.name], self.samples[r.name], self.sharpness[r.name] = [], [], []
+
+    @property
+    def out(self) -> Path:
+        return Path(self.cfg.out)
+
+    def error(self, line: str) -> None:
+        """Record and log one error line."""
+        self.errors.append(line)
+        log.error("%s", line)
+
+    def write_inputs(self, name: str, photo: _Input) -> list[Union[Cell, str, None]]:
+        """The input, mask, depth and ground-truth pictures of one photo, full size and as gallery
+        thumbnails; their gallery cells."""
+        cfg, cells = self.cfg, []
+        aux_images = [("inputs", photo.image), ("masks", (photo.mask * 255).round().astype(np.uint8)),
+                      ("depth", depth_preview(photo.depth))]
+        if cfg.truth:
+            aux_images.append(("truth", photo.truth))
+        for folder, picture in aux_images:
+            if picture is None:
+                cells.append("no ground truth")
+                continue
+            full = self.out / folder / f"{name}.png"
+            thumb = self.out / "gallery" / "thumbs" / folder / f"{name}.jpg"
+            write_image(full, picture)
+            write_thumbnail(thumb, picture, cfg.thumb_size)
+            cells.append(Cell(full, thumb))
+        return cells
+
+    def render(self, r: Renderer, path: Path, name: str, photo: _Input, regions: M.Regions) -> Optional[Cell]:
+        """Renderer ``r`` on one photo: its output written, measured and collected; its gallery
+        cell, or None when it failed (one error line; the comparison goes on)."""
+        cfg, image = self.cfg, photo.image
+        try:
+            start = time.perf_counter()
+            output = r.output_for(name, image, photo.mask, photo.prepared)
+            seconds = time.perf_counter() - start
+            if not isinstance(output, np.ndarray) or output.dtype != np.uint8 or output.shape != image.shape:
+                got = f"{output.dtype} {output.shape}" if isinstance(output, np.ndarray) else type(output).__name__
+                raise ValueError(f"returned {got}, expected uint8 {image.shape}")
+        except Exception as exc:  # one failing method must not stop the comparison
+            self.n_fail += 1
+            self.error(f"{path}: method {r.name} failed: {exc}")
+            return None
+        full = self.out / "results" / r.name / f"{name}.png"
+        thumb = self.out / "gallery" / "thumbs" / "results" / r.name / f"{name}.jpg"
+        write_image(full, output)
+        write_thumbnail(thumb, output, cfg.thumb_size)
+        try:
+            values = M.compute_image_metrics(image, output, photo.mask, truth=photo.truth, regions=regions)
+        except Exception as exc:  # noqa: BLE001 - keep the render, count the failure, go on
+            self.n_fail += 1
+            self.error(f"{path}: metrics for method {r.name} failed: {exc}")
+            values = {}
+        if self.lpips_distance is not None and photo.truth is not None:
+            values["truth_lpips"] = self.lpips_distance(output, photo.truth)
+        values["seconds"] = seconds
+        self.rows.append({"method": r.name, "image": name, **values})
+        caption = " · ".join(f"{short} {report.format_value(values[k])}" for k, short in _CAPTION_KEYS if k in values)
+        if cfg.reference:
+            self.samples[r.name].append(M.blur_samples(output, photo.mask))
+            self.sharpness[r.name].append(M.background_sharpness(output, photo.mask))
+            if self.extractor is not None:
+                self.feats[r.name].append(self.extractor([output])[0])
+        return Cell(full, thumb, caption)
+
+    def set_metrics(self, segment: Callable[[np.ndarray], np.ndarray]) -> tuple[dict[str, dict[str, float]], int]:
+        """Each method's set metrics against the reference photos (none without ``--reference``)
+        and the number of unusable reference photos."""
+        set_metrics: dict[str, dict[str, float]] = {}
+        if not self.cfg.reference:
+            return set_metrics, 0
+        ref = _reference_stats(self.cfg, segment, self.extractor)
+        ref_samples, ref_sharpness, ref_feats, ref_errors = ref.samples, ref.sharpness, ref.feats, ref.errors
+        self.errors += ref_errors  # each logged as it was found
+        ref_defocus = ref.defocus[np.isfinite(ref.defocus)]
+        if ref_defocus.size:
+            self.notes.append(f"reference background defocus (evaluation/defocus.py): median "
+                              f"{np.median(ref_defocus):.2f} % of the width, IQR {np.percentile(ref_defocus, 25):.2f}–"
+                              f"{np.percentile(ref_defocus, 75):.2f} %, measured on {ref_defocus.size} of "
+                              f"{len(ref.defocus)} photos")
+        for r in self.renderers:
+            sharpness = np.array(self.sharpness[r.name])
+            entry = {"blur_w1": M.blur_distribution_distance(np.concatenate(self.samples[r.name] or [np.zeros(0)]),
+                                                             ref_samples),
+                     "sharpness_gap": M.sharpness_gap(sharpness, ref_sharpness),
+                     "sharpness_w1": M.sharpness_w1(sharpness, ref_sharpness),
+                     "sharpness_w1_p": M.sharpness_w1_p(sharpness, ref_sharpness)}
+            entry.update(_defocus_summary([row.get("bg_defocus", np.nan) for row in self.rows if row["method"] == r.name],
+                                          ref_defocus))
+            if self.extractor is not None:
+                entry["fid"] = FM.fid_from_features(np.array(self.feats[r.name]), ref_feats)
+                entry["kid"] = FM.kid_from_features(np.array(self.feats[r.name]), ref_feats)
+            set_metrics[r.name] = entry
+        if self.extractor is not None and min(len(ref_feats), *(len(f) for f in self.feats.values())) < 50:
+            self.notes.append("FID/KID from fewer than 50 images per set: strongly biased, compare only like with like")
+        return set_metrics, len(ref_errors)
+
+    def write_report(self, columns: list[Column], set_metrics: dict[str, dict[str, float]],
+                     n_bad_ref: int) -> tuple[list[dict[str, Any]], Path]:
+        """metrics.csv / metrics.md, the loss plots and the gallery page; (the per-method summary, the page)."""
+        plots = _plots(self.cfg, self.renderers, self.out / "plots")
+        metric_names = [k for k in (*M.METRICS, "truth_lpips", "seconds") if any(k in row for row in self.rows)]
+        labels = {k: m.label for k, m in M.METRICS.items()} | EXTRA_LABELS | SET_METRIC_LABELS
+        if self.n_bad or self.n_fail or n_bad_ref:
+            self.notes.append(f"{self.n_bad} bad image(s), {n_bad_ref} bad reference image(s) and {self.n_fail} "
+                              "failed render(s); see the list in the gallery")
+        summary = report.write_metrics(self.out, self.rows, metric_names, labels, set_metrics, self.notes)
+        table_rows = []
+        for entry in summary:
+            table_rows.append({"method": entry["method"], **{m: entry[f"{m}_mean"] for m in metric_names},
+                               **set_metrics.get(entry["method"], {})})
+        set_names = sorted({k for v in set_metrics.values() for k in v})
+        table = MetricsTable(table_rows, [*metric_names, *set_names],
+                             {**{m: f"{labels[m]} (mean)" for m in metric_names}, **labels})
+        page = build_gallery(self.out / "gallery", columns, self.gallery_rows, table, plots=plots, errors=self.errors,
+                             notes=self.notes)
+        return summary, page
+
+
+def _metric_networks(
+        cfg: CompareConfig) -> tuple[Optional[FM.InceptionFeatures], Optional[FM.LPIPSDistance], list[str]]:
+    """The Inception features of FID/KID (with ``--reference``) and LPIPS (with ``--truth``), each
+    None when not asked for or not available, and the notes that say so."""
+    notes: list[str] = []
+    extractor: Optional[FM.InceptionFeatures] = None
+    if cfg.reference and cfg.fid_weights != "off":
+        try:
+            extractor = FM.InceptionFeatures(cfg.fid_weights, device=cfg.device)
+        except M.MetricUnavailable as exc:
+            log.error("%s", exc)
+            notes.append(f"FID/KID not computed: {exc}")
+    lpips_distance: Optional[FM.LPIPSDistance] = None
+    if cfg.truth:
+        try:
+            lpips_distance = FM.LPIPSDistance(device=cfg.device)
+        except M.MetricUnavailable as exc:
+            log.warning("%s", exc)
+            notes.append(f"LPIPS not computed: {exc}")
+    if cfg.fid_weights == "none" and extractor is not None:
+        notes.append("FID/KID use a randomly initialised Inception (--fid-weights none): for testing only")
+    return extractor, lpips_distance, notes
+
+
+def _read_input(cfg: CompareConfig, path: Path, name: str, input_root: Path,
+                segment: Callable[[np.ndarray], np.ndarray], pipeline: PhotoPipeline, depths: dict[str, Path],
+                truths: dict[str, Path]) -> _Input:
+    """Photo ``path`` read with its mask (file or segmenter), its depth map if given and its ground
+    truth if any, through the pipeline; ImageError, ValueError or OSError for a bad input."""
+    image = read_image(path)
+    shape = image.shape[:2]
+    mask_file = photo_mask(path, input_root, cfg.masks)
+    if mask_file is not None:
+        mask = read_mask(mask_file, shape)
+    else:
+        mask = np.asarray(segment(image), dtype=np.float32)
+    given = read_depth(depths[name], expected_shape=shape) if name in depths else None  # metres
+    prepared = pipeline(image, mask, given, focal_35mm=read_focal_35mm(path))
+    truth = None
+    if name in truths:  # images without one simply get no full-reference metrics
+        truth = read_image(truths[name])
+        if truth.shape != image.shape:
+            raise ImageError(truths[name], f"ground truth is {truth.shape[1]}×{truth.shape[0]}, "
+                                           f"image is {shape[1]}×{shape[0]}")
+    return _Input(image, mask, prepared, np.asarray(prepared.depth, dtype=np.float32), truth)
+
+
 def run_compare(
     cfg: CompareConfig,
     renderers: Optional[Sequence[Renderer]] = None,
@@ -326,9 +366,7 @@ def run_compare(
     from segdepth.segment import build_segmenter
 
     renderers = list(renderers) if renderers is not None else build_renderers(cfg)
-    out = Path(cfg.out)
-    gdir = out / "gallery"
-    save_config(cfg, out / "config.json")
+    save_config(cfg, Path(cfg.out) / "config.json")
     segment = segmenter or Lazy(lambda: build_segmenter(cfg.segmenter))
     if depth_model is None and cfg.depth_model != "prior":
         depth_model = Lazy(lambda: build_depth_model(cfg.depth_model))
@@ -341,166 +379,35 @@ def run_compare(
     names = [p.relative_to(input_root).with_suffix("").as_posix() for p in paths]
     if cfg.masks is not None and not Path(cfg.masks).is_dir():
         raise FileNotFoundError(f"{cfg.masks}: no such folder")
-    depths = _index(cfg.depth, (".npy", ".png"))
-    truths = _index(cfg.truth, _IMAGE_SUFFIXES)
+    depths = index_files(cfg.depth, (".npy", ".png"))
+    truths = index_files(cfg.truth, IMAGE_SUFFIXES)
 
     aux = [Column("input"), Column("mask"), Column("depth", {"source": "--depth" if cfg.depth else cfg.depth_model})]
     if cfg.truth:
         aux.append(Column("ground truth"))
     columns = aux + [Column(r.name, {"kind": r.kind, **r.settings}) for r in renderers]
 
-    notes: list[str] = list(cfg.notes)
-    extractor: Optional[M.InceptionFeatures] = None
-    if cfg.reference and cfg.fid_weights != "off":
-        try:
-            extractor = M.InceptionFeatures(cfg.fid_weights, device=cfg.device)
-        except M.MetricUnavailable as exc:
-            log.error("%s", exc)
-            notes.append(f"FID/KID not computed: {exc}")
-    lpips_distance: Optional[M.LPIPSDistance] = None
-    if cfg.truth:
-        try:
-            lpips_distance = M.LPIPSDistance(device=cfg.device)
-        except M.MetricUnavailable as exc:
-            log.warning("%s", exc)
-            notes.append(f"LPIPS not computed: {exc}")
-    if cfg.fid_weights == "none" and extractor is not None:
-        notes.append("FID/KID use a randomly initialised Inception (--fid-weights none): for testing only")
-
-    errors: list[str] = []
-    rows: list[dict[str, Any]] = []
-    gallery_rows: list[Row] = []
-    feats: dict[str, list[np.ndarray]] = {r.name: [] for r in renderers}
-    samples: dict[str, list[np.ndarray]] = {r.name: [] for r in renderers}
-    sharpness: dict[str, list[float]] = {r.name: [] for r in renderers}
-    n_bad, n_fail = len(clashes), 0
+    extractor, lpips_distance, network_notes = _metric_networks(cfg)
+    run = _Run(cfg, renderers, extractor, lpips_distance, [*cfg.notes, *network_notes], n_bad=len(clashes))
     for clash in clashes:
-        errors.append(clash)
-        log.error("%s", clash)
-
+        run.error(clash)
     for path, name in tqdm(list(zip(paths, names, strict=True)), desc="compare", unit="image", disable=cfg.quiet):
         try:
-            image = read_image(path)
-            shape = image.shape[:2]
-            mask_file = photo_mask(path, input_root, cfg.masks)
-            if mask_file is not None:
-                mask = read_mask(mask_file, shape)
-            else:
-                mask = np.asarray(segment(image), dtype=np.float32)
-            given = read_depth(depths[name], expected_shape=shape) if name in depths else None  # metres
-            prepared = pipeline(image, mask, given, focal_35mm=read_focal_35mm(path))
-            depth = np.asarray(prepared.depth, dtype=np.float32)
-            truth = None
-            if name in truths:  # images without one simply get no full-reference metrics
-                truth = read_image(truths[name])
-                if truth.shape != image.shape:
-                    raise ImageError(truths[name], f"ground truth is {truth.shape[1]}×{truth.shape[0]}, "
-                                                   f"image is {shape[1]}×{shape[0]}")
+            photo = _read_input(cfg, path, name, input_root, segment, pipeline, depths, truths)
         except (ImageError, ValueError, OSError) as exc:
-            n_bad += 1
-            errors.append(str(exc) if str(path) in str(exc) else f"{path}: {exc}")
-            log.error("%s", errors[-1])
+            run.n_bad += 1
+            run.error(str(exc) if str(path) in str(exc) else f"{path}: {exc}")
             continue
+        cells = run.write_inputs(name, photo)
+        regions = M.make_regions(photo.mask)
+        cells += [run.render(r, path, name, photo, regions) for r in renderers]
+        run.gallery_rows.append(Row(name, cells))
 
-        cells: list[Union[Cell, str, None]] = []
-        aux_images = [("inputs", image), ("masks", (mask * 255).round().astype(np.uint8)), ("depth", depth_preview(depth))]
-        if cfg.truth:
-            aux_images.append(("truth", truth))
-        for folder, picture in aux_images:
-            if picture is None:
-                cells.append("no ground truth")
-                continue
-            full = out / folder / f"{name}.png"
-            thumb = gdir / "thumbs" / folder / f"{name}.jpg"
-            write_image(full, picture)
-            write_thumbnail(thumb, picture, cfg.thumb_size)
-            cells.append(Cell(full, thumb))
-
-        regions = M.make_regions(mask)
-        for r in renderers:
-            try:
-                start = time.perf_counter()
-                output = r.output_for(name, image, mask, prepared)
-                seconds = time.perf_counter() - start
-                if not isinstance(output, np.ndarray) or output.dtype != np.uint8 or output.shape != image.shape:
-                    got = f"{output.dtype} {output.shape}" if isinstance(output, np.ndarray) else type(output).__name__
-                    raise ValueError(f"returned {got}, expected uint8 {image.shape}")
-            except Exception as exc:  # one failing method must not stop the comparison
-                n_fail += 1
-                errors.append(f"{path}: method {r.name} failed: {exc}")
-                log.error("%s", errors[-1])
-                cells.append(None)
-                continue
-            full = out / "results" / r.name / f"{name}.png"
-            thumb = gdir / "thumbs" / "results" / r.name / f"{name}.jpg"
-            write_image(full, output)
-            write_thumbnail(thumb, output, cfg.thumb_size)
-            try:
-                values = M.compute_image_metrics(image, output, mask, truth=truth, regions=regions)
-            except Exception as exc:  # noqa: BLE001 - keep the render, count the failure, go on
-                n_fail += 1
-                errors.append(f"{path}: metrics for method {r.name} failed: {exc}")
-                log.error("%s", errors[-1])
-                values = {}
-            if lpips_distance is not None and truth is not None:
-                values["truth_lpips"] = lpips_distance(output, truth)
-            values["seconds"] = seconds
-            rows.append({"method": r.name, "image": name, **values})
-            caption = " · ".join(f"{short} {report.format_value(values[k])}" for k, short in _CAPTION_KEYS if k in values)
-            cells.append(Cell(full, thumb, caption))
-            if cfg.reference:
-                samples[r.name].append(M.blur_samples(output, mask))
-                sharpness[r.name].append(M.background_sharpness(output, mask))
-                if extractor is not None:
-                    feats[r.name].append(extractor([output])[0])
-        gallery_rows.append(Row(name, cells))
-
-    set_metrics: dict[str, dict[str, float]] = {}
-    n_bad_ref = 0
-    if cfg.reference:
-        ref = _reference_stats(cfg, segment, extractor)
-        ref_samples, ref_sharpness, ref_feats = ref.samples, ref.sharpness, ref.feats
-        n_bad_ref = len(ref.errors)
-        errors += ref.errors
-        ref_defocus = ref.defocus[np.isfinite(ref.defocus)]
-        if ref_defocus.size:
-            notes.append(f"reference background defocus (evaluation/defocus.py): median {np.median(ref_defocus):.2f} % "
-                         f"of the width, IQR {np.percentile(ref_defocus, 25):.2f}–{np.percentile(ref_defocus, 75):.2f} %, "
-                         f"measured on {ref_defocus.size} of {len(ref.defocus)} photos")
-        for r in renderers:
-            entry = {"blur_w1": M.blur_distribution_distance(np.concatenate(samples[r.name] or [np.zeros(0)]),
-                                                             ref_samples),
-                     "sharpness_gap": M.sharpness_gap(np.array(sharpness[r.name]), ref_sharpness),
-                     "sharpness_w1": M.sharpness_w1(np.array(sharpness[r.name]), ref_sharpness),
-                     "sharpness_w1_p": M.sharpness_w1_p(np.array(sharpness[r.name]), ref_sharpness)}
-            entry.update(_defocus_summary([row.get("bg_defocus", np.nan) for row in rows if row["method"] == r.name],
-                                          ref_defocus))
-            if extractor is not None:
-                entry["fid"] = M.fid_from_features(np.array(feats[r.name]), ref_feats)
-                entry["kid"] = M.kid_from_features(np.array(feats[r.name]), ref_feats)
-            set_metrics[r.name] = entry
-        if extractor is not None and min(len(ref_feats), *(len(f) for f in feats.values())) < 50:
-            notes.append("FID/KID from fewer than 50 images per set: strongly biased, compare only like with like")
-
-    plots = _plots(cfg, renderers, out / "plots")
-    metric_names = [k for k in (*M.METRICS, "truth_lpips", "seconds") if any(k in row for row in rows)]
-    labels = {k: m.label for k, m in M.METRICS.items()} | EXTRA_LABELS | SET_METRIC_LABELS
-
-    if n_bad or n_fail or n_bad_ref:
-        notes.append(f"{n_bad} bad image(s), {n_bad_ref} bad reference image(s) and {n_fail} failed render(s); "
-                     "see the list in the gallery")
-    summary = report.write_metrics(out, rows, metric_names, labels, set_metrics, notes)
-    table_rows = []
-    for entry in summary:
-        table_rows.append({"method": entry["method"], **{m: entry[f"{m}_mean"] for m in metric_names},
-                           **set_metrics.get(entry["method"], {})})
-    set_names = sorted({k for v in set_metrics.values() for k in v})
-    table = MetricsTable(table_rows, [*metric_names, *set_names],
-                         {**{m: f"{labels[m]} (mean)" for m in metric_names}, **labels})
-    page = build_gallery(gdir, columns, gallery_rows, table, plots=plots, errors=errors, notes=notes)
-    log.info("compared %d image(s) × %d method(s): %s", len(gallery_rows), len(renderers), page)
-    return CompareResult(len(paths) + len(clashes), n_bad, n_fail, errors, rows, summary, set_metrics, notes, page,
-                         n_bad_ref)
+    set_metrics, n_bad_ref = run.set_metrics(segment)
+    summary, page = run.write_report(columns, set_metrics, n_bad_ref)
+    log.info("compared %d image(s) × %d method(s): %s", len(run.gallery_rows), len(renderers), page)
+    return CompareResult(len(paths) + len(clashes), run.n_bad, run.n_fail, run.errors, run.rows, summary,
+                         set_metrics, run.notes, page, n_bad_ref)
 
 
 @dataclass
@@ -526,7 +433,7 @@ def _defocus_summary(values: Sequence[float], reference: np.ndarray) -> dict[str
 
 
 def _reference_stats(
-    cfg: CompareConfig, segment: Callable[[np.ndarray], np.ndarray], extractor: Optional[M.InceptionFeatures]
+    cfg: CompareConfig, segment: Callable[[np.ndarray], np.ndarray], extractor: Optional[FM.InceptionFeatures]
 ) -> ReferenceStats:
     """The :class:`ReferenceStats` of the real shallow-DoF photos (mask: the layout's mask file
     ``REFERENCE_masks/NAME.png``, else the segmenter)."""

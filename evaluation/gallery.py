@@ -27,7 +27,8 @@ import numpy as np
 from dominate import tags as t
 from dominate.util import raw
 
-from datasets.io import write_image, write_text
+from datasets.io import write_image
+from plumbing.files import write_text
 from evaluation.report import format_value
 
 log = logging.getLogger(__name__)
@@ -207,6 +208,39 @@ def _metrics_table(table: MetricsTable) -> t.table:
     return tbl
 
 
+def _image_table(columns: Sequence[Column], rows: Sequence[Row], out_dir: Path) -> None:
+    """The gallery's table inside the current dominate context: one row per image, one column per
+    method, each cell a thumbnail linking to the full-size file (links relative to ``out_dir``)."""
+    with t.table(cls="gallery", id="gallery"):
+        with t.thead():
+            with t.tr():
+                t.th("image")
+                for k, col in enumerate(columns):
+                    with t.th(cls=f"col-{k}"):
+                        t.div(col.title)
+                        if len(col.caption) > _SHORT_CAPTION:  # long settings fold away
+                            with t.details():
+                                t.summary("settings", cls="settings")
+                                t.div(col.caption, cls="settings")
+                        elif col.caption:
+                            t.div(col.caption, cls="settings")
+        with t.tbody():
+            for row in rows:
+                with t.tr():
+                    t.td(row.name, cls="name")
+                    for k, (col, cell) in enumerate(zip(columns, row.cells, strict=True)):
+                        if cell is None or isinstance(cell, str):
+                            t.td("failed" if cell is None else cell, cls=f"col-{k} missing")
+                            continue
+                        caption = f"{row.name} · {col.title}" + (f" · {cell.caption}" if cell.caption else "")
+                        with t.td(cls=f"col-{k}"):
+                            with t.figure():
+                                with t.a(href=href(cell.full, out_dir), cls="zoom", data_caption=caption):
+                                    t.img(src=href(cell.thumb, out_dir), alt=caption, cls="thumb")
+                                if cell.caption:
+                                    t.figcaption(cell.caption)
+
+
 def build_gallery(
     out_dir: PathLike,
     columns: Sequence[Column],
@@ -257,34 +291,7 @@ def build_gallery(
                 with t.label():
                     t.input_(type="checkbox", cls="coltoggle", checked=True, data_col=str(k))
                     t.span(col.title)
-        with t.table(cls="gallery", id="gallery"):
-            with t.thead():
-                with t.tr():
-                    t.th("image")
-                    for k, col in enumerate(columns):
-                        with t.th(cls=f"col-{k}"):
-                            t.div(col.title)
-                            if len(col.caption) > _SHORT_CAPTION:  # long settings fold away
-                                with t.details():
-                                    t.summary("settings", cls="settings")
-                                    t.div(col.caption, cls="settings")
-                            elif col.caption:
-                                t.div(col.caption, cls="settings")
-            with t.tbody():
-                for row in rows:
-                    with t.tr():
-                        t.td(row.name, cls="name")
-                        for k, (col, cell) in enumerate(zip(columns, row.cells, strict=True)):
-                            if cell is None or isinstance(cell, str):
-                                t.td("failed" if cell is None else cell, cls=f"col-{k} missing")
-                                continue
-                            caption = f"{row.name} · {col.title}" + (f" · {cell.caption}" if cell.caption else "")
-                            with t.td(cls=f"col-{k}"):
-                                with t.figure():
-                                    with t.a(href=href(cell.full, out_dir), cls="zoom", data_caption=caption):
-                                        t.img(src=href(cell.thumb, out_dir), alt=caption, cls="thumb")
-                                    if cell.caption:
-                                        t.figcaption(cell.caption)
+        _image_table(columns, rows, out_dir)
         with t.div(id="lightbox", hidden=True):
             t.img(id="lightbox-img", alt="enlarged image")
             t.p(id="lightbox-cap")

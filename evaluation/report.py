@@ -24,8 +24,8 @@ from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
-from datasets import markdown
-from datasets.io import write_text
+from plumbing import markdown
+from plumbing.files import write_text
 from gan.runlog import Panel, is_loss_key, plot_curves, read_log
 
 log = logging.getLogger(__name__)

@@ -6,11 +6,13 @@ reads it: ``format`` (:data:`CHECKPOINT_FORMAT`, ``"shallowdof.cyclegan.train/1"
 (``CycleGANModel.state_dict()``); a training run adds what continues it exactly
 (:data:`TRAINING_KEYS`: schedulers, epoch, position in the epoch, iteration, world size, RNG
 states; under DDP every process's pools and RNG states, see :mod:`gan.train`). Files are
-written atomically.
+written and read through :mod:`plumbing.checkpoint` (atomic, ``weights_only``, a checked tag).
 
 The format tag is checked on every read: a file without one, a tag of another program or a
 version this code does not know is one :class:`CheckpointError` naming the file and the tag.
-Every checkpoint ``train_cyclegan`` has written carries ``shallowdof.cyclegan.train/1``. A plain
+Every checkpoint ``train_cyclegan`` has written carries ``shallowdof.cyclegan.train/1``. The
+demo's networks-only file (:func:`save_weights`) is ``shallowdof.cyclegan.networks/1``, read
+under its earlier tag ``shallowdof-demo-gan-1`` too (the shipped ``scripts/demo_gan.pt``). A plain
 generator state dict in the reference code's layout is not a checkpoint of ours: ``gan.infer``
 reads one only when told its architecture (:func:`read_file`).
 
@@ -27,19 +29,20 @@ from typing import Any, Optional, Sequence
 
 import torch
 
-from datasets import io
-from datasets.io import atomic_path
 from gan.model import ModelConfig
+from plumbing import files
+from plumbing.checkpoint import CheckpointError, CheckpointFormat, load_tagged, read_file, save_tagged
 
 log = logging.getLogger(__name__)
 
-FORMAT_NAME = "shallowdof.cyclegan.train"
-FORMAT_VERSION = 1
-CHECKPOINT_FORMAT = f"{FORMAT_NAME}/{FORMAT_VERSION}"
-KNOWN_VERSIONS = (1,)
+#: A training checkpoint: every one train_cyclegan has written carries this tag.
+TRAINING = CheckpointFormat("shallowdof.cyclegan.train", "CycleGAN checkpoint", "train_cyclegan")
+CHECKPOINT_FORMAT = TRAINING.tag
 CHECKPOINT_DIR = "checkpoints"
-# a networks-only file (scripts/demo.py's shipped start): the four networks in fp16, no training state
-WEIGHTS_FORMAT = "shallowdof-demo-gan-1"
+#: A networks-only file (the demo's shipped start): the four networks in fp16, no training state.
+NETWORKS_ONLY = CheckpointFormat("shallowdof.cyclegan.networks", "networks-only CycleGAN file",
+                                 "demo --make-checkpoint", old_names=("shallowdof-demo-gan",))
+WEIGHTS_FORMAT = NETWORKS_ONLY.tag
 NETWORKS = ("netG_A", "netG_B", "netD_A", "netD_B")
 # what every checkpoint holds, and what a training checkpoint holds besides
 MODEL_KEYS = ("config", "model")
@@ -47,11 +50,6 @@ TRAINING_KEYS = (*MODEL_KEYS, "schedulers", "epoch", "iter", "rng")
 # ModelConfig fields that change the networks' shapes: a checkpoint must agree on these.
 ARCHITECTURE_FIELDS = ("input_nc", "output_nc", "ngf", "ndf", "netG", "n_blocks", "n_layers_D", "norm",
                        "upsample", "full_res_head", "use_depth")
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that cannot be used (missing, unreadable, of another format or architecture);
-    the message names the file and the problem."""
 
 
 # --------------------------------------------------------------------------- files of a run
@@ -98,54 +96,22 @@ def prune_checkpoints(run_dir: str | os.PathLike, keep: int) -> None:
 
 def remove_stale_temporaries(run_dir: str | os.PathLike) -> None:
     """Delete the temporary files a killed checkpoint write left in ``RUN/checkpoints``."""
-    io.remove_stale_temporaries(Path(run_dir) / CHECKPOINT_DIR, lambda target: target.startswith("ckpt_"))
+    files.remove_stale_temporaries(Path(run_dir) / CHECKPOINT_DIR, lambda target: target.startswith("ckpt_"))
 
 
 # --------------------------------------------------------------------------- writing and reading
 
 def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> None:
-    """Write ``state`` with the current format tag, atomically (temporary file + rename; the
+    """Write ``state`` with the training format tag, atomically (temporary file + rename; the
     folder is made if needed)."""
-    with atomic_path(path) as tmp:
-        torch.save({"format": CHECKPOINT_FORMAT, **state}, tmp)
-
-
-def read_file(path: str | os.PathLike) -> dict[str, Any]:
-    """The dict stored in ``path`` (``torch.load(weights_only=True)``, on the CPU), unchecked: a
-    checkpoint of ours or a plain state dict. Missing, unreadable or not a dict: CheckpointError."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: no such checkpoint file")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch.load raises many types for a bad file  # noqa: BLE001
-        first = str(exc).splitlines()[0][:200] if str(exc) else ""
-        raise CheckpointError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {first})") from None
-    if not isinstance(obj, dict):
-        raise CheckpointError(f"{path}: not a checkpoint (found {type(obj).__name__}, expected a dict)")
-    return obj
-
-
-def check_format(tag: Any, path: str | os.PathLike) -> int:
-    """The version of a checkpoint's format ``tag``; no tag, a tag of another program or an
-    unknown version is a CheckpointError."""
-    if tag is None:
-        raise CheckpointError(f"{path}: no format tag, so not a checkpoint train_cyclegan wrote "
-                              f"(it reads {CHECKPOINT_FORMAT})")
-    name, sep, version = str(tag).rpartition("/")
-    if not sep or name != FORMAT_NAME:
-        raise CheckpointError(f"{path}: not a CycleGAN checkpoint (format {tag!r}; this code reads "
-                              f"{CHECKPOINT_FORMAT})")
-    if not version.isdigit() or int(version) not in KNOWN_VERSIONS:
-        raise CheckpointError(f"{path}: checkpoint format {tag!r} is not one this version of shallowdof reads "
-                              f"(it reads {', '.join(f'{FORMAT_NAME}/{v}' for v in KNOWN_VERSIONS)})")
-    return int(version)
+    save_tagged(path, TRAINING, state)
 
 
 def check_checkpoint(obj: dict[str, Any], path: str | os.PathLike,
                      required: Sequence[str] = MODEL_KEYS) -> dict[str, Any]:
-    """``obj`` after checking its format tag and that it holds the ``required`` keys."""
-    check_format(obj.get("format"), path)
+    """``obj`` (read by :func:`read_file`) after checking its format tag and that it holds the
+    ``required`` keys."""
+    TRAINING.version_of(obj.get("format"), path)
     missing = [k for k in required if k not in obj]
     if missing:
         raise CheckpointError(f"{path}: not a complete CycleGAN checkpoint (missing {', '.join(missing)})")
@@ -163,19 +129,17 @@ def save_weights(path: str | os.PathLike, nets: dict[str, dict[str, torch.Tensor
     """Write a networks-only file (:data:`WEIGHTS_FORMAT`: the four networks' state dicts in
     fp16, the model settings and what they were trained on; no optimiser moments, pools or
     random states) atomically: what scripts/demo.py ships and continues."""
-    state = {"format": WEIGHTS_FORMAT, "model": model_config, "trained_on": trained_on,
+    state = {"model": model_config, "trained_on": trained_on,
              "nets": {name: {k: v.detach().to(torch.float16) for k, v in nets[name].items()} for name in NETWORKS}}
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    save_tagged(path, NETWORKS_ONLY, state)
 
 
 def load_weights(path: str | os.PathLike) -> dict[str, Any]:
     """Read a networks-only file of :func:`save_weights` (``weights_only=True``); a missing or
     unreadable file or another format is one CheckpointError."""
-    obj = read_file(path)
-    if obj.get("format") != WEIGHTS_FORMAT or not isinstance(obj.get("nets"), dict):
-        raise CheckpointError(f"{path}: not a networks-only CycleGAN file (format {obj.get('format')!r}; "
-                              f"this code reads {WEIGHTS_FORMAT!r})")
+    obj = load_tagged(path, NETWORKS_ONLY)
+    if not isinstance(obj.get("nets"), dict):
+        raise CheckpointError(f"{path}: not a networks-only CycleGAN file (no 'nets' inside)")
     missing = [n for n in NETWORKS if n not in obj["nets"]]
     if missing:
         raise CheckpointError(f"{path}: networks-only file without {', '.join(missing)}")

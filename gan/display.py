@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from datasets import io
+from plumbing.files import write_json, write_text
 
 
 def visual_to_uint8(name: str, tensor: torch.Tensor) -> np.ndarray:
@@ -94,9 +95,9 @@ class HTMLDisplay:
         for row in dropped:
             for _, rel in row.images:
                 (self.web_dir / rel).unlink(missing_ok=True)
-        io.write_json(self.web_dir / "rows.json",
+        write_json(self.web_dir / "rows.json",
                       [{"iteration": r.iteration, "epoch": r.epoch, "images": r.images} for r in self.rows])
-        io.write_text(self.web_dir / "index.html", render_page(self.title, self.rows))
+        write_text(self.web_dir / "index.html", render_page(self.title, self.rows))
 
 
 def render_page(title: str, rows: Sequence[_Row]) -> str:

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from datasets.cli import downloads_allowed
+from plumbing.cli import downloads_allowed
 from segdepth.tensors import IMAGENET_MEAN, IMAGENET_STD
 
 VGG19_FILE = "vgg19-dcbb9e9d.pth"

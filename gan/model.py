@@ -33,8 +33,8 @@ from typing import Any, Callable, Sequence
 import torch
 from torch import nn
 
-from datasets.cli import check_types
-from datasets.config import from_dict
+from plumbing.cli import check_types
+from plumbing.config import from_dict
 from gan.losses import GAN_MODES, MASK_VGG_MODES, VGG_WEIGHTS, GANLoss, VGGRelu32, l1, mask_loss, mask_overlay
 from gan.networks import GENERATORS, NORMS, UPSAMPLES, define_D, define_G
 

@@ -16,7 +16,7 @@ import os
 from dataclasses import dataclass
 from typing import Sequence
 
-from datasets.io import atomic_path
+from plumbing.files import atomic_path
 
 log = logging.getLogger(__name__)
 

@@ -1,166 +1,17 @@
-"""Run shallowdof's benchmarks and write bench/BENCHMARKS.md with the machine they ran on.
+"""Run shallowdof's benchmarks and write bench/BENCHMARKS.md with the machine they ran on (``make bench``).
 
-    python scripts/benchmark.py                    # every benchmark, full size
     python scripts/benchmark.py --only compositing --quick
-    python scripts/benchmark.py --only curation --photos PHOTOS   # PHOTOS/ordinary, PHOTOS/shallow
-    python scripts/benchmark.py --only realphotos --real-photos PHOTOS   # scores every method on real portraits
+    python scripts/benchmark.py --help
 
-Each benchmark lives in bench/bench_<name>.py as ``run(quick: bool) -> str`` (a Markdown
-section). Speed-ups are ratios against a baseline measured in the same run. Benchmarks in
-``TAKES_PHOTOS`` also measure on a folder of real photos when ``--photos`` names one (it is not
-part of the project; without it they measure on bundled material only and say so). A section
-that says "Skipped" keeps its section of the report it overwrites, marked as kept, so a run
-without the photos does not erase the last real-photo tables.
+The program is bench/cli/benchmark.py; this file only runs it, with the repository on the path
+(bench/ belongs to the checkout, not to the installed package).
 """
-from __future__ import annotations
-
-import argparse
-import datetime
-import logging
-import os
-import platform
-import re
 import sys
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import (bench_compositing, bench_curation, bench_dataset, bench_evaluation,  # noqa: E402
-                   bench_gan, bench_realphotos, bench_segdepth, bench_webcam)
-from datasets.cli import EXIT_CODES_EPILOG, run_main  # noqa: E402
-from datasets.io import write_text  # noqa: E402
-
-
-BENCHES: dict[str, Callable[[bool], str]] = {
-    "compositing": bench_compositing.run,
-    "webcam": bench_webcam.run,
-    "dataset": bench_dataset.run,
-    "segdepth": bench_segdepth.run,
-    "gan": bench_gan.run,
-    "evaluation": bench_evaluation.run,
-    "curation": bench_curation.run,
-    "realphotos": bench_realphotos.run,  # every method and published results on real portraits
-}
-TAKES_PHOTOS = {"curation", "realphotos"}  # run(quick, photos: Path | None)
-
-
-@dataclass
-class BenchConfig:
-    """Options of one benchmark run."""
-
-    out: str = "bench/BENCHMARKS.md"
-    only: list[str] = field(default_factory=lambda: list(BENCHES))
-    quick: bool = False
-    photos: str = ""
-
-
-def machine_description() -> str:
-    """One Markdown paragraph naming the machine: CPU model, cores, memory, Python and torch."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = ""
-    try:
-        kib = int(Path("/proc/meminfo").read_text().split()[1])
-        mem = f", {kib / 2**20:.0f} GiB RAM"
-    except (OSError, ValueError, IndexError):
-        pass
-    import torch
-
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return (f"Machine: {cpu}, {os.cpu_count()} cores{mem}, {gpu}; Python {platform.python_version()}, "
-            f"torch {torch.__version__}, {platform.system()} {platform.release()}.")
-
-
-def run(cfg: BenchConfig) -> tuple[str, list[str]]:
-    """Run the selected benchmarks; return the Markdown report and the names that failed."""
-    sections, failed = [], []
-    for name in cfg.only:
-        logging.info("benchmark %s ...", name)
-        start = time.perf_counter()
-        try:
-            if name in TAKES_PHOTOS:
-                body = BENCHES[name](cfg.quick, Path(cfg.photos) if cfg.photos else None)
-            else:
-                body = BENCHES[name](cfg.quick)
-        except Exception as exc:  # a broken benchmark is reported, the others still run
-            logging.exception("benchmark %s failed", name)
-            body = f"### {name}\n\nFAILED: {type(exc).__name__}: {exc}\n"
-            failed.append(name)
-        sections.append(f"{body.rstrip()}\n\n_({name}: {time.perf_counter() - start:.0f} s wall)_\n")
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    head = (f"# shallowdof benchmarks\n\nWritten by `make bench` (scripts/benchmark.py) on {stamp}"
-            f"{' in quick mode' if cfg.quick else ''}.\n\n{machine_description()}\n")
-    return head + "\n" + "\n".join(sections), failed
-
-
-def parse_args(argv: list[str] | None = None) -> BenchConfig:
-    """Build the config from the command line."""
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog=EXIT_CODES_EPILOG.replace("some inputs failed (each named on its own line, "
-                                                                 "the rest were processed)",
-                                                                 "some benchmarks failed (the others ran)"))
-    p.add_argument("--out", default=BenchConfig.out, help="Markdown file to write (default: %(default)s)")
-    p.add_argument("--only", nargs="+", choices=sorted(BENCHES), default=list(BENCHES),
-                   help="benchmarks to run (default: all)")
-    p.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke test")
-    p.add_argument("--photos", "--real-photos", default="",
-                   help="folder of real photos (ordinary/, shallow/; for realphotos also ordinary_masks/, "
-                        f"shallow_masks/ and optional paper_results/NAME/) for {', '.join(sorted(TAKES_PHOTOS))}; "
-                        "without it they say so and skip")
-    a = p.parse_args(argv)
-    if a.photos and not Path(a.photos).is_dir():
-        p.error(f"--photos {a.photos}: no such folder")
-    return BenchConfig(out=a.out, only=a.only, quick=a.quick, photos=a.photos)
-
-
-def _sections(markdown: str) -> list[str]:
-    """The ``### `` sections of a report (each from its heading to the next), in order."""
-    parts = re.split(r"(?m)^(?=### )", markdown)
-    return [part for part in parts if part.startswith("### ")]
-
-
-KEPT_PREFIX = "_Kept from the previous report: this run skipped it"
-
-
-def keep_skipped(report: str, previous: str) -> str:
-    """``report`` with each section that says "Skipped: REASON" replaced by the section of
-    ``previous`` whose heading starts with the same title, if there is one, marked as kept: a run
-    without the photos folder does not erase the last measured real-photo tables."""
-    old = {sec.split("\n", 1)[0]: sec for sec in _sections(previous)}
-    for sec in _sections(report):
-        heading, _, body = sec.partition("\n")
-        skipped = re.search(r"^Skipped: (.*?)\.?$", body, re.M)
-        match = next((old_sec for title, old_sec in old.items() if title.startswith(heading)), None)
-        if skipped is None or match is None:
-            continue
-        old_heading, _, old_body = match.partition("\n")
-        kept = [line for line in old_body.strip("\n").split("\n\n") if not line.startswith(KEPT_PREFIX)]
-        note = f"{KEPT_PREFIX} ({skipped.group(1)})._"
-        report = report.replace(sec, "\n\n".join([old_heading, note, *kept]) + "\n\n", 1)
-    return report
-
-
-def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    cfg = parse_args(argv)
-    report, failed = run(cfg)
-    out = ROOT / cfg.out if not Path(cfg.out).is_absolute() else Path(cfg.out)
-    if out.is_file():
-        report = keep_skipped(report, out.read_text(encoding="utf-8"))
-    write_text(out, report)
-    print(report)
-    return 1 if failed else 0
-
+from shallowdof.programs import run_program  # noqa: E402
 
 if __name__ == "__main__":
-    sys.exit(run_main(main, "benchmark"))
+    sys.exit(run_program("benchmark"))

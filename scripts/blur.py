@@ -3,14 +3,11 @@
     python scripts/blur.py photo.jpg --method lens
     python scripts/blur.py --help
 
-The program is compositing/blur.py (its config, parser and batch policy); this file only runs it.
+The program is compositing/cli/blur.py (its config, parser and batch policy); this file only runs it.
 """
-from __future__ import annotations
-
 import sys
 
-from compositing.blur import main
-from datasets.cli import run_main
+from shallowdof.programs import run_program
 
 if __name__ == "__main__":
-    sys.exit(run_main(main, "blur"))
+    sys.exit(run_program("blur"))

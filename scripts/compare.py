@@ -3,15 +3,12 @@
     python scripts/compare.py --input test_portraits/ --methods gaussian,lens --out compare_out
     python scripts/compare.py --help
 
-The program is evaluation/compare_cli.py (its parser; the run is evaluation/compare.py); this
+The program is evaluation/cli/compare.py (its parser; the run is evaluation/compare.py); this
 file only runs it.
 """
-from __future__ import annotations
-
 import sys
 
-from datasets.cli import run_main
-from evaluation.compare_cli import main
+from shallowdof.programs import run_program
 
 if __name__ == "__main__":
-    sys.exit(run_main(main, "compare"))
+    sys.exit(run_program("compare"))

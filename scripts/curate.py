@@ -1,18 +1,8 @@
 """Curate a Flickr scrape into trainA/trainB/testA/testB: ``--help`` says how. The program is
-datasets/curate_cli.py; this script gives it segdepth's person check (MediaPipe mask, face, pose)."""
-from __future__ import annotations
-
+segdepth/cli/curate.py (datasets.curate with segdepth's person check); this file only runs it."""
 import sys
-from typing import Sequence
 
-from datasets.cli import run_main
-from datasets.curate_cli import parse_args, run  # noqa: F401  (parse_args: the program's parser)
-from segdepth.person import person_check_factory
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    return run(argv, lambda c: person_check_factory(c.segmenter, c.min_face_score, c.min_on_mask))
-
+from shallowdof.programs import run_program
 
 if __name__ == "__main__":
-    sys.exit(run_main(main, "curate"))
+    sys.exit(run_program("curate"))

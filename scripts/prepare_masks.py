@@ -1,9 +1,8 @@
 """Write the person mask of every photo of a dataset into a mask folder beside it: ``--help`` says
-how (segdepth.masks holds the program: its MaskConfig, parser and main)."""
+how. The program is segdepth/cli/prepare_masks.py (the work is segdepth.masks); this file only runs it."""
 import sys
 
-from datasets.cli import run_main
-from segdepth.masks import main, parse_args  # noqa: F401  (parse_args: the program's parser)
+from shallowdof.programs import run_program
 
 if __name__ == "__main__":
-    sys.exit(run_main(main, "prepare_masks"))
+    sys.exit(run_program("prepare_masks"))

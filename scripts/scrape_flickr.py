@@ -1,9 +1,8 @@
 """Scrape the unpaired portrait dataset from Flickr (resumable; gentle by default): ``--help`` says
-how. The program is datasets/scrape_cli.py; this script only runs it."""
+how. The program is datasets/cli/scrape_flickr.py; this file only runs it."""
 import sys
 
-from datasets.cli import run_main
-from datasets.scrape_cli import main, parse_args  # noqa: F401  (parse_args: the program's parser)
+from shallowdof.programs import run_program
 
 if __name__ == "__main__":
-    sys.exit(run_main(main, "scrape_flickr"))
+    sys.exit(run_program("scrape_flickr"))

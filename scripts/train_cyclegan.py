@@ -1,18 +1,15 @@
 #!/usr/bin/env python3
 """Train a CycleGAN or one of the mask-guided variants of Nasrullah (2018) on an unpaired dataset.
 
-Thin wrapper over ``gan.train.cli.main``; ``python scripts/train_cyclegan.py --help`` lists every
+The program is gan/cli/train_cyclegan.py; ``python scripts/train_cyclegan.py --help`` lists every
 option, the presets and examples. Multi-GPU: ``torchrun --nproc_per_node N scripts/train_cyclegan.py ...``.
 Exit status: 0 done; 1 bad training data, or weights / a display that cannot be had; 2 bad command
 line, config file or run folder (unusable checkpoint, another preset, nothing left to train);
 3 stopped by a non-finite loss; 130 interrupted.
 """
-from __future__ import annotations
-
 import sys
 
-from datasets.cli import run_main
-from gan.train.cli import main
+from shallowdof.programs import run_program
 
 if __name__ == "__main__":
-    sys.exit(run_main(main, "train_cyclegan"))
+    sys.exit(run_program("train_cyclegan"))

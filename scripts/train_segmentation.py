@@ -1,12 +1,11 @@
 """Train (or evaluate) a person-segmentation network: ``python scripts/train_segmentation.py --help``.
 
-Thin wrapper over :func:`segdepth.train.main`; networks: DeepLabV3 (ResNet-50/101, MobileNetV3),
-U-Net, EfficientNet-B3, DenseNet-121 + Sobel U-Net, VGG16 DeconvNet.
+The program is segdepth/cli/train_segmentation.py; networks: DeepLabV3 (ResNet-50/101,
+MobileNetV3), U-Net, EfficientNet-B3, DenseNet-121 + Sobel U-Net, VGG16 DeconvNet.
 """
 import sys
 
-from datasets.cli import run_main
-from segdepth.train import main
+from shallowdof.programs import run_program
 
 if __name__ == "__main__":
-    sys.exit(run_main(lambda: main("segmentation"), "train_segmentation"))
+    sys.exit(run_program("train_segmentation"))

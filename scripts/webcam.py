@@ -3,14 +3,11 @@
     python scripts/webcam.py --input 0 --show
     python scripts/webcam.py --help
 
-The program is compositing/webcam.py (its config and parser); this file only runs it.
+The program is compositing/cli/webcam.py (its config and parser); this file only runs it.
 """
-from __future__ import annotations
-
 import sys
 
-from compositing.webcam import main
-from datasets.cli import run_main
+from shallowdof.programs import run_program
 
 if __name__ == "__main__":
-    sys.exit(run_main(main, "webcam"))
+    sys.exit(run_program("webcam"))

@@ -1,22 +1,23 @@
 """Checkpoints of the segdepth networks: the one module that writes, reads and checks them.
 
 A checkpoint is a dict of plain containers and tensors, so ``torch.load(weights_only=True)``
-reads it: ``format`` (:data:`CHECKPOINT_FORMAT`, ``"shallowdof-segdepth/1"``), ``arch`` (the
+reads it: ``format`` (:data:`CHECKPOINT_FORMAT`, ``"shallowdof.segdepth.train/1"``), ``arch`` (the
 registry name), ``arch_kwargs`` (the constructor options) and ``model`` (the state dict); a
 training run adds ``task``, ``optimizer``, ``scheduler``, ``config``, ``val`` and its epoch
-counters (see :mod:`segdepth.train`). Files are written atomically.
+counters (see :mod:`segdepth.train`). Files are written and read through
+:mod:`plumbing.checkpoint` (atomic, ``weights_only``, a checked tag).
 
 The format tag is checked on every read: a tag of another program or a version this code does
-not know is one :class:`WeightsError` naming the file and the tag. A checkpoint without a tag
-(a bare state dict, or a dict written by hand before tags were checked) is read as version 1,
-the only version so far, and the log says so.
+not know is one :class:`WeightsError` naming the file and the tag. Files tagged with the earlier
+spelling ``shallowdof-segdepth/1`` are the same format. A checkpoint without a tag (a bare state
+dict, or a dict written by hand before tags were checked) is read as version 1, the only version
+so far, and the log says so.
 
 A run folder keeps its files in ``RUN/checkpoints/``: ``last.pt`` after every epoch (the one
 a run resumes from, :func:`latest_checkpoint`) and ``best.pt`` at the best validation score.
 """
 from __future__ import annotations
 
-import logging
 import os
 import pickle
 from pathlib import Path
@@ -25,14 +26,12 @@ from typing import Any, Optional
 import torch
 from torch import nn
 
-from datasets.io import atomic_path
+from plumbing.checkpoint import CheckpointError, CheckpointFormat, read_file, save_tagged
 
-log = logging.getLogger(__name__)
-
-FORMAT_NAME = "shallowdof-segdepth"
-FORMAT_VERSION = 1
-CHECKPOINT_FORMAT = f"{FORMAT_NAME}/{FORMAT_VERSION}"
-KNOWN_VERSIONS = (1,)
+#: A segdepth network's checkpoint; files were written without a tag before tags were checked.
+TRAINING = CheckpointFormat("shallowdof.segdepth.train", "segdepth checkpoint", "train_segmentation / train_depth",
+                            untagged=1, old_names=("shallowdof-segdepth",))
+CHECKPOINT_FORMAT = TRAINING.tag
 CHECKPOINT_DIR = "checkpoints"
 LAST, BEST = "last.pt", "best.pt"
 
@@ -40,47 +39,25 @@ LAST, BEST = "last.pt", "best.pt"
 LOAD_ERRORS = (OSError, RuntimeError, EOFError, pickle.UnpicklingError, ValueError)
 
 
-class WeightsError(RuntimeError):
-    """Weights or a checkpoint that cannot be had or do not fit; the message names the file and what to do."""
+#: segdepth's name for the one checkpoint error (:class:`plumbing.checkpoint.CheckpointError`):
+#: weights or a checkpoint that cannot be had or do not fit; the message names the file and what to do.
+WeightsError = CheckpointError
 
 
 def save_checkpoint(path: str | os.PathLike, ckpt: dict[str, Any]) -> None:
     """Write ``ckpt`` with the current format tag, atomically (the folder is made if needed)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        torch.save({"format": CHECKPOINT_FORMAT, **ckpt}, tmp)
-
-
-def check_format(tag: Any, path: str | os.PathLike) -> int:
-    """The version of a checkpoint's format ``tag``; no tag (``None``) is version 1, a tag of
-    another program or an unknown version is a WeightsError."""
-    if tag is None:
-        log.info("%s: no format tag; read as %s", path, CHECKPOINT_FORMAT)
-        return 1
-    name, sep, version = str(tag).rpartition("/")
-    if not sep or name != FORMAT_NAME:
-        raise WeightsError(f"{path}: not a segdepth checkpoint (format {tag!r}; this code reads {CHECKPOINT_FORMAT})")
-    if not version.isdigit() or int(version) not in KNOWN_VERSIONS:
-        raise WeightsError(f"{path}: checkpoint format {tag!r} is not one this version of shallowdof reads "
-                           f"(it reads {', '.join(f'{FORMAT_NAME}/{v}' for v in KNOWN_VERSIONS)})")
-    return int(version)
+    save_tagged(path, TRAINING, ckpt)
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     """Read a checkpoint of ours with ``weights_only=True`` and check its format tag; a bare
     state dict is wrapped as ``{"model": state}``."""
-    try:
-        obj = torch.load(os.fspath(path), map_location="cpu", weights_only=True)
-    except LOAD_ERRORS as exc:
-        raise WeightsError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {exc})") from exc
-    if not isinstance(obj, dict):
-        raise WeightsError(f"{path}: not a checkpoint (found {type(obj).__name__}, expected a dict)")
+    obj = read_file(path)
     if isinstance(obj.get("model"), dict):
-        check_format(obj.get("format"), path)
+        TRAINING.version_of(obj.get("format"), path)
         return obj
     if all(isinstance(v, torch.Tensor) for v in obj.values()):
-        check_format(None, path)
+        TRAINING.version_of(None, path)
         return {"model": obj}
     raise WeightsError(f"{path}: not a checkpoint (no 'model' state dict inside)")
 

@@ -28,7 +28,7 @@ from typing import Iterable
 import cv2
 import numpy as np
 
-from datasets.cli import quiet_native_logs, without_protobuf_note
+from plumbing.cli import quiet_native_logs, without_protobuf_note
 
 KEYPOINTS = ("right_eye", "left_eye", "nose_tip", "mouth_center", "right_ear", "left_ear")
 MODELS = {"short": 0, "full": 1}

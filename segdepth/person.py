@@ -30,7 +30,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from datasets.cli import quiet_native_logs, without_protobuf_note
+from plumbing.cli import quiet_native_logs, without_protobuf_note
 from datasets.io import shrink_to
 from segdepth.face import FaceDetector
 from segdepth.segment import build_segmenter

@@ -21,7 +21,7 @@ from urllib.parse import urlparse
 import torch
 from torch import nn
 
-from datasets.cli import downloads_allowed
+from plumbing.cli import downloads_allowed
 
 from .checkpoint import LOAD_ERRORS, WeightsError, checkpoint_arch_kwargs, load_checkpoint, load_state
 

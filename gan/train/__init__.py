@@ -23,20 +23,18 @@ DataLoader draws from its own generator, never the global one. So a checkpoint t
 iteration, mid-epoch included, resumes to the very same batches and, on the CPU with
 ``deterministic``, the very same weights.
 
-The package by job: :mod:`.config` (TrainConfig), :mod:`.cli` (parser, ``--config``, main),
-:mod:`.loop` (train, the Trainer, the schedule), :mod:`.snapshot` (what a checkpoint of a run
-holds, resuming from one), :mod:`.distributed` (DDP), :mod:`.rng` (random states) and
-:mod:`.device` (device, determinism, torch.compile modes).
+The package by job: :mod:`.config` (TrainConfig), :mod:`.loop` (train, the Trainer, the
+schedule), :mod:`.snapshot` (what a checkpoint of a run holds, resuming from one), :mod:`.distributed` (DDP), :mod:`.rng` (random states) and
+:mod:`.device` (device, determinism, torch.compile modes). The program, train_cyclegan (parser,
+``--config``, main), is :mod:`gan.cli.train_cyclegan`.
 """
 from gan.checkpoint import CheckpointError, checkpoint_iteration, checkpoint_path, list_checkpoints
 
-from .cli import build_parser, main, parse_args
 from .config import TrainConfig, load_config
 from .device import COMPILE_MODES, compile_network, replays_cuda_graphs
 from .distributed import world_size_change
 from .loop import NonFiniteLossError, TrainResult, build_dataset, make_schedulers, train
 
 __all__ = ["COMPILE_MODES", "CheckpointError", "NonFiniteLossError", "TrainConfig", "TrainResult", "build_dataset",
-           "build_parser", "checkpoint_iteration", "checkpoint_path", "compile_network", "list_checkpoints",
-           "load_config", "main", "make_schedulers", "parse_args", "replays_cuda_graphs", "train",
-           "world_size_change"]
+           "checkpoint_iteration", "checkpoint_path", "compile_network", "list_checkpoints", "load_config",
+           "make_schedulers", "replays_cuda_graphs", "train", "world_size_change"]

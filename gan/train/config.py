@@ -1,5 +1,5 @@
 """The settings of one training run: ``TrainConfig``, saved as ``runs/NAME/config.json`` and
-reloaded by ``--config`` (strictly, through :mod:`datasets.config`)."""
+reloaded by ``--config`` (strictly, through :mod:`plumbing.config`)."""
 from __future__ import annotations
 
 import dataclasses
@@ -9,8 +9,8 @@ from typing import Any
 
 import torch
 
-from datasets import config as config_io
-from datasets.cli import check_types
+from plumbing import config as config_io
+from plumbing.cli import check_types
 from gan.model import AMP_DTYPES, ModelConfig, config_from_preset
 
 from .device import COMPILE_MODES

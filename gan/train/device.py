@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import os
 import resource
-from typing import TYPE_CHECKING, Optional
+from typing import Optional
 
 import torch
-
-if TYPE_CHECKING:
-    from .config import TrainConfig
 
 # torch.compile modes -> whether the mode replays the compiled graphs as CUDA graphs
 COMPILE_MODES: dict[str, bool] = {"default": False, "reduce-overhead": True, "max-autotune": True,
@@ -27,19 +24,20 @@ def replays_cuda_graphs(mode: str, device: torch.device) -> bool:
     return COMPILE_MODES[mode] and device.type == "cuda"
 
 
-def pick_device(cfg: "TrainConfig") -> torch.device:
-    """The CPU, or this process's GPU (cuda:LOCAL_RANK under torchrun)."""
-    if cfg.device == "cpu" or (cfg.device == "auto" and not torch.cuda.is_available()):
+def pick_device(device: str) -> torch.device:
+    """The CPU, or this process's GPU (cuda:LOCAL_RANK under torchrun), for TrainConfig.device
+    ``device`` (auto, cpu or cuda)."""
+    if device == "cpu" or (device == "auto" and not torch.cuda.is_available()):
         return torch.device("cpu")
     if not torch.cuda.is_available():
         raise RuntimeError("--device cuda asked for, but torch sees no CUDA device")
     return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
 
 
-def set_determinism(cfg: "TrainConfig") -> None:
-    """Deterministic algorithms with ``cfg.deterministic`` (bitwise repeatable on the CPU), else
+def set_determinism(deterministic: bool) -> None:
+    """Deterministic algorithms when ``deterministic`` (bitwise repeatable on the CPU), else
     cuDNN's autotuner."""
-    if cfg.deterministic:
+    if deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.use_deterministic_algorithms(True)
         torch.backends.cudnn.benchmark = False

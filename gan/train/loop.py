@@ -21,7 +21,7 @@ from typing import Any, Callable, Optional
 import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
-from datasets import io
+from plumbing.files import append_jsonl
 from datasets.unaligned import UnalignedDataset
 from gan import display as display_mod
 from gan.checkpoint import checkpoint_path, prune_checkpoints, remove_stale_temporaries
@@ -100,7 +100,7 @@ def train(cfg: TrainConfig) -> TrainResult:
     dataset's errors for bad input before the first step.
     """
     cfg.check()
-    device = pick_device(cfg)
+    device = pick_device(cfg.device)
     d = init_distributed(device)
     try:
         return Trainer(cfg, d, device).run()
@@ -117,7 +117,7 @@ class Trainer:
         self.cfg, self.d, self.device = cfg, d, device
         self.model_cfg = cfg.model_config()
         self.run_dir = cfg.run_dir
-        set_determinism(cfg)
+        set_determinism(cfg.deterministic)
         seed_everything(cfg.seed)
 
         self.dataset = build_dataset(cfg, self.model_cfg, progress=d.is_main and not cfg.quiet)
@@ -260,7 +260,7 @@ class Trainer:
         mean = mean_over_ranks(w.means(), self.d, self.device)
         if self.d.is_main:
             frac = pos.epoch + pos.epoch_iter / self.iters_per_epoch
-            io.append_jsonl(self.run_dir / "log.jsonl", {
+            append_jsonl(self.run_dir / "log.jsonl", {
                 "epoch": pos.epoch, "iter": pos.iteration, "step": pos.iteration, "epoch_iter": pos.epoch_iter,
                 "progress": round(frac, 6), "lr": self.schedulers[0].get_last_lr()[0],
                 "it_per_s": w.steps / elapsed, "data_time_s": w.data_time / w.steps,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from datasets.cli import quiet_native_logs
+from plumbing.cli import quiet_native_logs
 
 
 class MediaPipeSegmenter:

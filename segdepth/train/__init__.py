@@ -12,9 +12,9 @@ exactly where the run stopped.
 
 The package by job: :mod:`.config` (the options dataclasses), :mod:`.tasks` (segmentation and
 depth: data, model, loss), :mod:`.loop` (:func:`fit`), :mod:`.evaluate` (validation measures,
-``--evaluate``) and :mod:`.cli` (:func:`main`, the parser).
+``--evaluate``) and :mod:`.program` (the parser and :func:`main` of both training programs).
 """
-from .cli import build_parser, main, parse_args
+from .program import build_parser, main, parse_args
 from .config import DepthTrainConfig, SegTrainConfig, TrainConfig, load_run_config
 from .evaluate import evaluate_checkpoint, evaluate_depth, evaluate_segmentation
 from .loop import fit

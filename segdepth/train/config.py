@@ -1,12 +1,12 @@
 """The training programs' options: one dataclass per task, saved as the run's ``config.json``
-and read back strictly (datasets.config: unknown keys and values of the wrong type are errors)."""
+and read back strictly (plumbing.config: unknown keys and values of the wrong type are errors)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, TypeVar
 
-from datasets.config import load_config
+from plumbing.config import load_config
 
 C = TypeVar("C", bound="TrainConfig")
 

@@ -14,7 +14,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from datasets import markdown
+from plumbing import markdown
 from datasets.depth import EIGEN_CROP, DepthDataset
 from datasets.depth import SOURCES as DEPTH_SOURCES
 from datasets.segmentation import SOURCES as SEG_SOURCES

@@ -19,8 +19,8 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from datasets.config import save_config
-from datasets.io import append_jsonl
+from plumbing.config import save_config
+from plumbing.files import append_jsonl
 
 from ..checkpoint import BEST, CHECKPOINT_DIR, LAST, latest_checkpoint, load_checkpoint, load_state, save_checkpoint
 from .config import TrainConfig, run_config_path

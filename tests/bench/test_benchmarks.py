@@ -5,7 +5,7 @@ import pytest
 import torch
 
 sys.path.insert(0, ".")
-from scripts import benchmark  # noqa: E402
+from bench.cli import benchmark  # noqa: E402
 
 
 @pytest.mark.slow

@@ -1,4 +1,4 @@
-"""compositing/blur.py, the program behind scripts/blur.py: depth and focus options, saved
+"""compositing/cli/blur.py, the program behind scripts/blur.py: depth and focus options, saved
 masks, earlier outputs, collisions, --params and --config, the astronaut photo."""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from compositing import blur
+from compositing.cli import blur
 from datasets import io
 from datasets.synthetic import make_scene
 

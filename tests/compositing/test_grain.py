@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy.signal import convolve2d
 
-from compositing import grain
+from compositing import grain, noise
 from datasets import synthetic
 from compositing.lens import LensParams, lens_blur
 from compositing.pipeline import render_photo
@@ -236,7 +236,7 @@ SKY = (slice(4, 20), slice(8, 70))  # the sky at least 10 px from the sand
 
 
 def _fine(image: np.ndarray, region: tuple[slice, slice] = SKY) -> float:
-    return float(np.sqrt(grain.fine_std(M.luminance(image))[region].mean()))
+    return float(np.sqrt(noise.fine_std(M.luminance(image))[region].mean()))
 
 
 def test_grain_never_adds_noise_to_a_clean_sky():
@@ -255,7 +255,7 @@ def test_grain_restores_noise_that_the_photo_had():
     image, mask = _sky_and_sand(3.0)
     on = render_photo("lens", image, mask, {"strength": 0.02}).output
     off = render_photo("lens", image, mask, {"strength": 0.02, "grain": False}).output
-    assert grain.noise_profile(image).confident
+    assert noise.noise_profile(image).confident
     assert _fine(off) < 0.5 * _fine(image)
     assert 0.7 * _fine(image) <= _fine(on) <= 1.1 * _fine(image)
 
@@ -264,9 +264,9 @@ def test_downscaled_and_noise_free_photos_get_no_grain():
     """The gate: no flat region whose noise is measurable and visible, no grain at all."""
     image, _ = _sky_and_sand(0.0)
     clean = np.dstack([np.linspace(30, 220, 256, dtype=np.float32)[None, :].repeat(256, 0)] * 3).astype(np.uint8)
-    assert not grain.noise_profile(clean).confident
+    assert not noise.noise_profile(clean).confident
     noisy, _ = _sky_and_sand(3.0)
     small = cv2.resize(noisy, (64, 64), interpolation=cv2.INTER_AREA)  # its noise averaged away
-    assert grain.noise_profile(noisy).confident and not grain.noise_profile(small).confident
+    assert noise.noise_profile(noisy).confident and not noise.noise_profile(small).confident
     weight = np.ones((64, 64), np.float32)
     np.testing.assert_array_equal(grain.add_grain(small.copy(), small, weight, seed=0), small)

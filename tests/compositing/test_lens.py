@@ -7,7 +7,7 @@ from skimage.metrics import structural_similarity as ssim
 
 from compositing import lens
 from compositing.lens import LensParams, lens_blur
-from compositing.pipeline import render
+from compositing.methods import render
 from datasets import synthetic
 
 

@@ -7,9 +7,9 @@ import cv2
 import numpy as np
 import pytest
 
-from compositing import pipeline
-from compositing.pipeline import (METHODS, build_params, choose_focus, params_to_dict, postprocess_mask, render,
-                                  render_photo)
+from compositing.progressive import gaussian_blur
+from compositing.methods import METHODS, build_params, params_to_dict, render
+from compositing.pipeline import choose_focus, postprocess_mask, render_photo
 from datasets import synthetic
 from evaluation import metrics as M
 
@@ -175,7 +175,7 @@ def test_soft_matte_blends_while_hard_mask_pastes():
     mask = np.zeros((64, 64), np.float32)
     mask[:, 20:44] = 0.4  # a soft region below the 0.5 threshold
     depth = np.ones((64, 64), np.float32)
-    blurred = pipeline.gaussian_blur(image, 21).astype(np.float32)
+    blurred = gaussian_blur(image, 21).astype(np.float32)
     soft = render("alpha_blend", image, mask, depth, 1.0).astype(np.float32)
     hard = render("gaussian", image, mask, depth, 1.0).astype(np.float32)
     expect = 0.4 * image.astype(np.float32) + 0.6 * blurred

@@ -1,4 +1,4 @@
-"""compositing/video.py, compositing/webcam.py and scripts/webcam.py: stable masks on a still
+"""compositing/video.py, compositing/cli/webcam.py and scripts/webcam.py: stable masks on a still
 subject, a working video path, the program's config."""
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from compositing import webcam
+from compositing.cli import webcam
 from compositing.video import FrameBlur, MaskSmoother, composite, process_video
 from datasets.synthetic import make_scene
 
@@ -239,7 +239,9 @@ def test_webcam_script_end_to_end(tmp_path):
     assert webcam.parse_args(["--config", str(saved)]) == webcam.parse_args(["--input", str(src), "--output", str(out),
                                                                               "--quiet"])
     # the background is blurred in the written video (mp4v is lossy, so compare smoothness)
-    lap = lambda im: np.abs(cv2.Laplacian(cv2.cvtColor(im, cv2.COLOR_BGR2GRAY), cv2.CV_32F)).mean()
+    def lap(im: np.ndarray) -> float:
+        return np.abs(cv2.Laplacian(cv2.cvtColor(im, cv2.COLOR_BGR2GRAY), cv2.CV_32F)).mean()
+
     assert lap(back[-1]) < 0.7 * lap(frames[-1])
 
     r = _run("--input", str(src), "--output", str(tmp_path / "five.mp4"), "--max-frames", "5", "--quiet")
@@ -250,7 +252,7 @@ def test_webcam_script_end_to_end(tmp_path):
 def test_webcam_script_bad_input(tmp_path):
     r = _run("--input", str(tmp_path / "nope.mp4"), "--output", str(tmp_path / "o.mp4"), "--quiet")
     assert r.returncode == 1
-    lines = [l for l in r.stderr.splitlines() if "nope.mp4" in l]
+    lines = [line for line in r.stderr.splitlines() if "nope.mp4" in line]
     assert len(lines) == 1 and "no such video file" in lines[0]
     assert not (tmp_path / "o.mp4").exists()
 
@@ -269,7 +271,7 @@ def test_webcam_usage(capsys):
 def test_webcam_config_reloads_and_is_checked(tmp_path, capsys):
     """OUTPUT_STEM_config.json is a --config: the same settings, flags beside it win; a config
     that cannot run is one usage-error line."""
-    from datasets.config import save_config
+    from plumbing.config import save_config
 
     cfg = webcam.parse_args(["--input", "v.mp4", "--output", str(tmp_path / "o.mp4"), "--method", "lens",
                              "--params", "strength=0.02", "--no-smoothing", "--hysteresis", "0.2", "0.8"])

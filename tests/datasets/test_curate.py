@@ -270,7 +270,7 @@ def test_person_check_is_required_unless_disabled(tmp_path):
 
 
 def test_command_line_writes_config_and_reports_bad_decisions(tmp_path, capsys):
-    from scripts.curate import main
+    from segdepth.cli.curate import main
 
     make_scrape(tmp_path / "scrape")
     args = ["--raw", str(tmp_path / "scrape"), "--out", str(tmp_path / "data"), "--min-side", "64",
@@ -332,7 +332,7 @@ def test_person_evidence_is_recomputed_when_its_settings_change(tmp_path):
 def test_a_run_decodes_each_photo_once_and_a_cached_rerun_none(tmp_path, monkeypatch):
     """Features, the person check and the review thumbnail share one reduced decode per photo (every
     decode of datasets.io goes through _decode); the rerun reads the feature cache and the thumbnails."""
-    import datasets.io as dio
+    import datasets.io.read as dio
 
     make_scrape(tmp_path / "scrape")
     big = tmp_path / "scrape" / "raw" / "ordinary" / "a_big.jpg"
@@ -410,7 +410,7 @@ def test_the_feature_pass_gives_a_serial_runs_results_whatever_the_chunks(tmp_pa
     import threading
     import warnings
 
-    import datasets.curate as dc
+    import datasets.curate.run as dc
 
     outputs, seen = {}, []
     check = PERSON_CHECK()
@@ -438,7 +438,7 @@ def test_a_failed_thumbnail_batch_leaves_no_partial_thumbnail_and_a_rerun_comple
     """The thumbnails of a chunk are one atomic batch: when an encoder fails in the second chunk, the
     first chunk's thumbnails are complete, the second's absent (no truncated file, no temporary),
     no photo is moved or lost, and the next run writes them all."""
-    import datasets.curate as dc
+    import datasets.curate.run as dc
 
     raw = tmp_path / "scrape" / "raw" / "ordinary"
     for i in range(10):
@@ -489,8 +489,8 @@ def test_the_protobuf_note_stays_hidden_when_the_two_threads_filter_blocks_inter
     import contextlib
     import warnings
 
-    from datasets.cli import without_protobuf_note
-    from datasets.curate import _warning_filters_for_both_threads
+    from plumbing.cli import without_protobuf_note
+    from datasets.curate.run import _warning_filters_for_both_threads
 
     def shown(outer) -> int:
         with warnings.catch_warnings(record=True) as caught:

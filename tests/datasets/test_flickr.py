@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import random
 from pathlib import Path
@@ -10,25 +9,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from datasets.flickr import (
-    RESEARCH_LICENSES,
-    Backoff,
-    BadImage,
-    Domain,
-    Downloader,
-    FlickrClient,
-    FlickrPermanentError,
-    Photo,
-    RateLimiter,
-    RedactingFilter,
-    RetriesExhausted,
-    ScrapeConfig,
-    SearchSlice,
-    read_manifest,
-    redact,
-    scrape,
-    verify_image,
-)
+from datasets.flickr import (RESEARCH_LICENSES, Backoff, BadImage, Domain, Downloader, FlickrClient,
+                             FlickrPermanentError, Photo, RateLimiter, RedactingFilter, RetriesExhausted, ScrapeConfig,
+                             SearchSlice, redact, scrape, verify_image)
+from plumbing.files import read_jsonl
 from datasets.testing.fake_flickr import FakeFlickr, FakePhoto, fixture_records, make_photos, seeded_titles
 
 KEY = "k3y-S3CRET-0123456789abcdef"
@@ -310,7 +294,7 @@ def test_scrape_end_to_end_filters_records_provenance_and_resumes(tmp_path):
         cfg = config(tmp_path, fake, min_side=256, exif_check=True)
         summary = scrape(cfg, KEY)
         out = Path(cfg.out)
-        recs = read_manifest(out / "manifest.jsonl")
+        recs = read_jsonl(out / "manifest.jsonl")
         ok = [r for r in recs if r["status"] == "ok"]
         by_domain = {d: [r for r in ok if r["domain"] == d] for d in ("shallow", "ordinary")}
         assert len(by_domain["shallow"]) == 5
@@ -339,7 +323,7 @@ def test_scrape_end_to_end_filters_records_provenance_and_resumes(tmp_path):
         first_requests = list(fake.image_requests)
         cfg.per_domain = 7
         scrape(cfg, KEY)
-        recs2 = read_manifest(out / "manifest.jsonl")
+        recs2 = read_jsonl(out / "manifest.jsonl")
         ids = [r["photo_id"] for r in recs2]
         assert len(ids) == len(set(ids))
         assert sum(r["status"] == "ok" and r["domain"] == "shallow" for r in recs2) == 7
@@ -376,19 +360,8 @@ def test_key_never_written_or_logged_even_on_error_paths(tmp_path, caplog):
             assert KEY.encode() not in path.read_bytes(), path
 
 
-def test_manifest_partial_last_line_is_repaired(tmp_path):
-    path = tmp_path / "manifest.jsonl"
-    path.write_text(json.dumps({"photo_id": "1", "status": "ok"}) + "\n" + '{"photo_id": "2", "sta')
-    assert [r["photo_id"] for r in read_manifest(path)] == ["1"]
-    read_manifest(path, repair=True)
-    assert path.read_text().endswith("}\n") and path.read_text().count("\n") == 1
-    with open(path, "a") as f:
-        f.write(json.dumps({"photo_id": "3"}) + "\n")
-    assert [r["photo_id"] for r in read_manifest(path)] == ["1", "3"]
-
-
 def test_command_line_dry_run_counts_and_needs_a_key(tmp_path, monkeypatch, capsys):
-    from scripts.scrape_flickr import main
+    from datasets.cli.scrape_flickr import main
 
     with FakeFlickr(make_photos(7), api_key=KEY) as fake:
         args = ["--out", str(tmp_path / "o"), "--api-url", fake.api_url, "--per-domain", "50", "--per-page", "3",

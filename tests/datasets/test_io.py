@@ -1,4 +1,5 @@
-"""datasets/io.py: every bad-input case gives one ImageError naming the file; writes are atomic."""
+"""datasets/io.py: every bad-input case gives one ImageError naming the file; writes (through
+plumbing.files) are atomic."""
 from __future__ import annotations
 
 import json
@@ -10,6 +11,7 @@ import pytest
 from PIL import Image
 
 from datasets import io
+from plumbing import files
 
 
 def _photo(h: int = 48, w: int = 64, seed: int = 0) -> np.ndarray:
@@ -281,11 +283,11 @@ def test_write_read_round_trip(tmp_path):
     io.write_image(tmp_path / "g.png", gray)
     assert Image.open(tmp_path / "g.png").mode == "L"
     np.testing.assert_array_equal(io.read_image(tmp_path / "g.png")[..., 2], gray)
-    io.write_json(tmp_path / "c.json", {"p": tmp_path, "v": np.float32(0.5)})
+    files.write_json(tmp_path / "c.json", {"p": tmp_path, "v": np.float32(0.5)})
     assert json.loads((tmp_path / "c.json").read_text()) == {"p": str(tmp_path), "v": 0.5}
-    io.append_jsonl(tmp_path / "log.jsonl", {"a": 1})
-    io.append_jsonl(tmp_path / "log.jsonl", {"a": 2})
-    assert [json.loads(l)["a"] for l in (tmp_path / "log.jsonl").read_text().splitlines()] == [1, 2]
+    files.append_jsonl(tmp_path / "log.jsonl", {"a": 1})
+    files.append_jsonl(tmp_path / "log.jsonl", {"a": 2})
+    assert [json.loads(line)["a"] for line in (tmp_path / "log.jsonl").read_text().splitlines()] == [1, 2]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.json", "g.png", "log.jsonl", "m.png", "out"]
 
 
@@ -298,7 +300,7 @@ def test_failing_write_leaves_no_partial_file_and_keeps_target(tmp_path):
         pass
 
     with pytest.raises(Boom):
-        with io.atomic_path(target) as tmp:
+        with files.atomic_path(target) as tmp:
             tmp.write_bytes(b"half a png")
             assert tmp.parent == target.parent and tmp.suffix == ".png"
             raise Boom()
@@ -312,7 +314,7 @@ def test_failing_write_leaves_no_partial_file_and_keeps_target(tmp_path):
     with pytest.raises(ValueError):
         io.write_image(tmp_path / "x.jpg", np.zeros((4, 4, 4), np.uint8))
     with pytest.raises(TypeError):
-        io.write_json(tmp_path / "c.json", {"x": object()})
+        files.write_json(tmp_path / "c.json", {"x": object()})
     assert [p.name for p in tmp_path.iterdir()] == ["result.png"]
 
 

@@ -1,11 +1,11 @@
-"""datasets.scrape_cli: scripts/scrape_flickr.py's parser in the config pattern (defaults, ``--config``, flags)."""
+"""datasets.cli.scrape_flickr: scrape_flickr's parser in the config pattern (defaults, ``--config``, flags)."""
 import json
 
 import pytest
 
-from datasets.config import save_config
+from plumbing.config import save_config
 from datasets.flickr import ScrapeConfig
-from datasets.scrape_cli import CONFIG_FILE, parse_args
+from datasets.cli.scrape_flickr import CONFIG_FILE, parse_args
 
 
 def test_a_saved_scrape_config_is_reloaded_and_the_flags_given_override_it(tmp_path):

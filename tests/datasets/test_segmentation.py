@@ -120,7 +120,6 @@ def test_buckets_keep_aspect_and_batches_share_a_shape(tmp_path):
 
 
 def test_augmentation_moves_image_and_label_together():
-    rng = np.random.default_rng(0)
     image = np.zeros((64, 64, 3), np.uint8)
     image[10:40, 20:30] = 255
     label = (image[..., 0] > 0).astype(np.uint8)

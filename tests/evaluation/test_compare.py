@@ -13,7 +13,8 @@ import pytest
 from compositing.pipeline import postprocess_mask
 from datasets.io import mask_path, read_image, read_mask, write_depth, write_image, write_mask
 from datasets.synthetic import make_scene
-from evaluation.compare import CompareConfig, GanSpec, Renderer, run_compare, run_dir_of_checkpoint
+from evaluation.compare import CompareConfig, run_compare
+from evaluation.renderers import GanSpec, Renderer, run_dir_of_checkpoint
 
 ROOT = Path(__file__).resolve().parents[2]
 SIZE = (64, 64)
@@ -125,7 +126,7 @@ def test_lpips_column_when_weights_exist(data, tmp_path, monkeypatch):
     import torch
     from torchvision.models import AlexNet_Weights, alexnet
 
-    from evaluation.metrics import _hub_checkpoint
+    from evaluation.feature_metrics import _hub_checkpoint
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "hub"))
     path = _hub_checkpoint(AlexNet_Weights.IMAGENET1K_V1.url)
@@ -309,7 +310,7 @@ def test_script_with_compositor_methods(data, tmp_path):
 
 def test_lens_with_relative_depth_from_the_prior(data, tmp_path):
     """Without depth files the depth prior (relative units) is used, and the lens switches its CoC mode."""
-    from evaluation.compare import compositor_renderer
+    from evaluation.renderers import compositor_renderer
     from segdepth.depth import build_depth_model
 
     # the default strength, calibrated at 256 px, barely blurs 64 px; no grain: bg_blur counts the
@@ -378,7 +379,7 @@ def test_metric_failure_is_counted_and_the_render_kept(data, tmp_path, monkeypat
 
 def test_published_result_folders_are_extra_columns(data, tmp_path):
     """--results NAME=DIR: a paper's outputs, named like the inputs, measured beside ours."""
-    from evaluation.compare import published_renderer
+    from evaluation.renderers import published_renderer
 
     published = tmp_path / "paper"
     for i, name in enumerate(("s0", "s1")):  # none for the third input: counted as a failed "render"
@@ -410,7 +411,7 @@ def test_compositor_methods_render_what_blur_renders(data, tmp_path):
     """One pipeline: a compositor column is the photo pipeline's render of the input (its mask
     post-processed, depth and focus as scripts/blur.py makes them), pixel for pixel."""
     from compositing.pipeline import render_photo
-    from evaluation.compare import compositor_renderer
+    from evaluation.renderers import compositor_renderer
 
     cfg = CompareConfig(input=str(data / "inputs" / "s0.png"), out=str(tmp_path / "o"), depth=str(data / "depth"),
                         quiet=True)
@@ -423,7 +424,7 @@ def test_compositor_methods_render_what_blur_renders(data, tmp_path):
         expect = render_photo(method, image, mask, params, depth=depth).output
         np.testing.assert_array_equal(read_image(tmp_path / "o" / "results" / method / "s0.png"), expect)
     # the saved settings are a --config for the next run, flags beside it win
-    from evaluation.compare_cli import parse_args
+    from evaluation.cli.compare import parse_args
 
     saved = tmp_path / "o" / "config.json"
     assert parse_args(["--config", str(saved)]) == cfg
@@ -441,7 +442,7 @@ def test_a_physical_lens_makes_the_prior_metric_from_faces_as_blur_does(tmp_path
     from skimage import data
 
     from compositing.pipeline import render_photo
-    from evaluation.compare import compositor_renderer
+    from evaluation.renderers import compositor_renderer
     from segdepth.face import FaceDetector
     from segdepth.segment import build_segmenter
 

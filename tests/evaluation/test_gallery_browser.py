@@ -98,11 +98,11 @@ def test_compare_output_in_chromium(tmp_path, server, browser):
     import json as _json
 
     import cv2
-    import numpy as np
 
     from datasets.io import mask_path, write_depth, write_image, write_mask
     from datasets.synthetic import make_scene
-    from evaluation.compare import CompareConfig, Renderer, run_compare
+    from evaluation.compare import CompareConfig, run_compare
+    from evaluation.renderers import Renderer
 
     for i, name in enumerate(["s0", EVIL_NAME]):
         scene = make_scene(seed=i, size=(48, 64))

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from evaluation import feature_metrics as FM
 from evaluation import metrics as M
 
 
@@ -165,15 +166,15 @@ def test_fid_math():
     rng = np.random.default_rng(0)
     a = rng.normal(size=(200, 6))
     b = rng.normal(size=(150, 6)) @ rng.normal(size=(6, 6)) + 0.5
-    assert M.fid_from_features(a, b) == pytest.approx(_fid_reference(a, b), rel=1e-6)
-    assert M.fid_from_features(a, a) == pytest.approx(0.0, abs=1e-6)
+    assert FM.fid_from_features(a, b) == pytest.approx(_fid_reference(a, b), rel=1e-6)
+    assert FM.fid_from_features(a, a) == pytest.approx(0.0, abs=1e-6)
     shift = np.array([1.0, -2.0, 0.0, 0.0, 3.0, 0.5])
-    assert M.fid_from_features(a, a + shift) == pytest.approx(float(shift @ shift), rel=1e-6)
+    assert FM.fid_from_features(a, a + shift) == pytest.approx(float(shift @ shift), rel=1e-6)
     # 1-D Gaussians by hand: (μa − μb)² + (σa − σb)²
     x = rng.normal(size=(500, 1))
     y = 2.0 * (x - x.mean()) + 3.0
-    assert M.fid_from_features(x, y) == pytest.approx((x.mean() - 3.0) ** 2 + np.var(x, ddof=1) * (1 - 2) ** 2, rel=1e-6)
-    assert math.isnan(M.fid_from_features(a[:1], b))
+    assert FM.fid_from_features(x, y) == pytest.approx((x.mean() - 3.0) ** 2 + np.var(x, ddof=1) * (1 - 2) ** 2, rel=1e-6)
+    assert math.isnan(FM.fid_from_features(a[:1], b))
 
 
 def test_trace_sqrt_product_few_samples_many_dims():
@@ -184,8 +185,8 @@ def test_trace_sqrt_product_few_samples_many_dims():
     a, b = rng.normal(size=(7, 40)), rng.normal(size=(9, 40)) * 2 + 1
     ca, cb = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
     expected = np.trace(np.real(linalg.sqrtm(ca @ cb)))
-    assert M.trace_sqrt_product(a, b) == pytest.approx(expected, rel=1e-5)
-    assert M.fid_from_features(a, b) == pytest.approx(_fid_reference(a, b), rel=1e-5)
+    assert FM.trace_sqrt_product(a, b) == pytest.approx(expected, rel=1e-5)
+    assert FM.fid_from_features(a, b) == pytest.approx(_fid_reference(a, b), rel=1e-5)
 
 
 def _kid_reference(x: np.ndarray, y: np.ndarray) -> float:
@@ -201,15 +202,15 @@ def test_kid_math():
     rng = np.random.default_rng(1)
     a = rng.normal(size=(12, 5))
     b = rng.normal(size=(12, 5)) + 0.7
-    assert M.kid_from_features(a, b) == pytest.approx(_kid_reference(a, b), rel=1e-9)
+    assert FM.kid_from_features(a, b) == pytest.approx(_kid_reference(a, b), rel=1e-9)
     # subsets: each subset value is the reference on that subset; same seed → same answer
     big_a, big_b = rng.normal(size=(40, 5)), rng.normal(size=(30, 5)) + 1.0
-    v1 = M.kid_from_features(big_a, big_b, subset_size=10, n_subsets=20, seed=3)
-    v2 = M.kid_from_features(big_a, big_b, subset_size=10, n_subsets=20, seed=3)
-    assert v1 == v2 and v1 > M.kid_from_features(big_a, big_a[::-1] + 0.0, subset_size=10, seed=3)
+    v1 = FM.kid_from_features(big_a, big_b, subset_size=10, n_subsets=20, seed=3)
+    v2 = FM.kid_from_features(big_a, big_b, subset_size=10, n_subsets=20, seed=3)
+    assert v1 == v2 and v1 > FM.kid_from_features(big_a, big_a[::-1] + 0.0, subset_size=10, seed=3)
     # unbiased: independent samples from one distribution average to ~0
-    same = [M.kid_from_features(rng.normal(size=(30, 5)), rng.normal(size=(30, 5))) for _ in range(20)]
-    assert abs(np.mean(same)) < 0.1 * M.kid_from_features(big_a, big_b)
+    same = [FM.kid_from_features(rng.normal(size=(30, 5)), rng.normal(size=(30, 5))) for _ in range(20)]
+    assert abs(np.mean(same)) < 0.1 * FM.kid_from_features(big_a, big_b)
 
 
 def test_blur_distribution_distance():
@@ -227,7 +228,7 @@ def test_blur_distribution_distance():
 def test_inception_missing_weights_names_file(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     with pytest.raises(M.MetricUnavailable, match=r"inception_v3_google-.*\.pth"):
-        M.InceptionFeatures(weights="imagenet")
+        FM.InceptionFeatures(weights="imagenet")
 
 
 @pytest.mark.slow
@@ -238,10 +239,10 @@ def test_inception_loads_weights_through_torchvision(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     torch.manual_seed(0)
     donor = inception_v3(weights=None, aux_logits=True, init_weights=True)
-    path = M._hub_checkpoint(Inception_V3_Weights.IMAGENET1K_V1.url)
+    path = FM._hub_checkpoint(Inception_V3_Weights.IMAGENET1K_V1.url)
     path.parent.mkdir(parents=True)
     torch.save(donor.state_dict(), path)
-    extractor = M.InceptionFeatures(weights="imagenet", batch_size=2)
+    extractor = FM.InceptionFeatures(weights="imagenet", batch_size=2)
     assert torch.equal(extractor.model.Conv2d_1a_3x3.conv.weight, donor.Conv2d_1a_3x3.conv.weight)
     image, _ = _scene(48)
     feats = extractor([image, image[::-1].copy(), image])
@@ -254,11 +255,11 @@ def test_lpips_unavailable_names_what_is_missing(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     monkeypatch.setitem(__import__("sys").modules, "lpips", None)  # as if not installed
     with pytest.raises(M.MetricUnavailable, match="pip install lpips"):
-        M.LPIPSDistance()
+        FM.LPIPSDistance()
     monkeypatch.delitem(__import__("sys").modules, "lpips")
     pytest.importorskip("lpips", reason="the optional lpips package is not installed")
     with pytest.raises(M.MetricUnavailable, match=r"alexnet-.*\.pth"):
-        M.LPIPSDistance()
+        FM.LPIPSDistance()
 
 
 def test_lpips_with_weights_in_the_hub_cache(tmp_path, monkeypatch):
@@ -268,11 +269,11 @@ def test_lpips_with_weights_in_the_hub_cache(tmp_path, monkeypatch):
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     torch.manual_seed(0)
-    path = M._hub_checkpoint(AlexNet_Weights.IMAGENET1K_V1.url)
+    path = FM._hub_checkpoint(AlexNet_Weights.IMAGENET1K_V1.url)
     path.parent.mkdir(parents=True)
     donor = alexnet(weights=None)
     torch.save(donor.state_dict(), path)
-    dist = M.LPIPSDistance()
+    dist = FM.LPIPSDistance()
     assert torch.equal(dist.model.net.slice1[0].weight, donor.features[0].weight)
     image, _ = _scene(64)
     rng = np.random.default_rng(0)

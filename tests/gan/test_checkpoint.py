@@ -136,3 +136,21 @@ def test_a_full_resolution_head_is_another_architecture():
         C.check_architecture("x.pt", saved, config_from_preset("cyclegan", netG="unet_128", ngf=4, full_res_head=4))
     with pytest.raises(ValueError, match="full_res_head applies to U-Net generators only, not netG 'resnet'"):
         config_from_preset("cyclegan", netG="resnet", n_blocks=1, full_res_head=4)
+
+
+def test_the_shipped_demo_file_with_its_earlier_tag_loads_and_new_files_get_the_new_spelling(tmp_path, model):
+    from pathlib import Path
+
+    shipped = Path(__file__).resolve().parents[2] / "scripts" / "demo_gan.pt"
+    assert torch.load(shipped, weights_only=True)["format"] == "shallowdof-demo-gan-1"
+    assert set(C.load_weights(shipped)["nets"]) == set(C.NETWORKS)
+    path = tmp_path / "nets.pt"
+    C.save_weights(path, {n: getattr(model, n).state_dict() for n in C.NETWORKS}, model.cfg.to_dict(), {"steps": 1})
+    assert torch.load(path, weights_only=True)["format"] == C.WEIGHTS_FORMAT == "shallowdof.cyclegan.networks/1"
+
+
+def test_one_checkpoint_error_for_every_package():
+    from plumbing.checkpoint import CheckpointError
+    from segdepth.checkpoint import WeightsError
+
+    assert C.CheckpointError is WeightsError is CheckpointError

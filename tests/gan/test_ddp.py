@@ -14,7 +14,7 @@ import torch
 
 from datasets.synthetic import write_unaligned_dataset
 from gan.model import CycleGANModel
-from gan.train import parse_args
+from gan.cli.train_cyclegan import parse_args
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = ["--netG", "resnet", "--n-blocks", "1", "--ngf", "4", "--ndf", "4", "--n-layers-D", "2",
@@ -24,7 +24,8 @@ TINY = ["--netG", "resnet", "--n-blocks", "1", "--ngf", "4", "--ndf", "4", "--n-
 # Each rank trains with its own --runs-dir, so a file written by rank 1 would show up in rank1/.
 LAUNCHER = '''
 import os, sys, torch
-from gan.train import parse_args, train
+from gan.cli.train_cyclegan import parse_args
+from gan.train import train
 out, rank = sys.argv[1], int(os.environ["RANK"])
 result = train(parse_args(sys.argv[2:] + ["--runs-dir", f"{out}/rank{rank}"]))
 torch.save({"nets": result.model.networks_state_dict(), "iteration": result.iteration},

@@ -236,7 +236,7 @@ def test_script_takes_a_run_directory_and_uses_its_latest_checkpoint(trained, tm
 def test_a_saved_test_config_repeats_the_run_with_config(trained, tmp_path, capsys):
     """test_config.json records what the checkpoint decided (the file, the overlay, the size);
     --config repeats the run exactly, and flags given beside it override the file."""
-    from gan.translate import main, parse_args
+    from gan.cli.test_cyclegan import main, parse_args
 
     _, _, path = trained
     src = tmp_path / "in"

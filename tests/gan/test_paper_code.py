@@ -14,13 +14,13 @@ import copy
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 
 from datasets import synthetic
 from datasets.io import read_image
 from gan.losses import VGGRelu32, mask_loss
 from gan.model import CycleGANModel, config_from_preset
-from gan.train import build_dataset, parse_args
+from gan.cli.train_cyclegan import parse_args
+from gan.train import build_dataset
 
 TINY = dict(netG="resnet", n_blocks=1, ngf=4, ndf=4, n_layers_D=2, vgg_weights="none")
 MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)

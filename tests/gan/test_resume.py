@@ -16,6 +16,7 @@ import torch
 
 from datasets.synthetic import write_unaligned_dataset
 from gan import train as T
+from gan.cli import train_cyclegan as P
 from gan.checkpoint import load_checkpoint
 
 REPO = Path(__file__).resolve().parents[2]
@@ -53,7 +54,7 @@ def _final_state(run: Path) -> dict:
 def test_sigkill_then_resume_equals_uninterrupted_run(tmp_path, data):
     runs = tmp_path / "runs"
     # the uninterrupted reference runs in this process (one thread, like the subprocesses)
-    straight = T.train(T.parse_args(_command(data, runs, "straight")[2:]))
+    straight = T.train(P.parse_args(_command(data, runs, "straight")[2:]))
     assert straight.iteration == TOTAL
 
     proc = subprocess.Popen(_command(data, runs, "killed"), cwd=REPO, env=_env(), stdout=subprocess.DEVNULL,
@@ -95,10 +96,10 @@ def test_sigkill_then_resume_equals_uninterrupted_run(tmp_path, data):
 
 
 def test_resume_refuses_a_checkpoint_of_another_architecture(tmp_path, data):
-    base = T.parse_args(["--dataroot", str(data), "--runs-dir", str(tmp_path), "--name", "r", *TINY,
+    base = P.parse_args(["--dataroot", str(data), "--runs-dir", str(tmp_path), "--name", "r", *TINY,
                          "--max-steps", "2"])
     T.train(base)
-    wider = T.parse_args(["--dataroot", str(data), "--runs-dir", str(tmp_path), "--name", "r", *TINY,
+    wider = P.parse_args(["--dataroot", str(data), "--runs-dir", str(tmp_path), "--name", "r", *TINY,
                           "--ngf", "8", "--n-blocks", "2", "--resume"])
     with pytest.raises(T.CheckpointError, match=r"ckpt_00000002\.pt: checkpoint from another architecture: "
                                                 r"ngf=4 in the checkpoint but 8 here; n_blocks=1 .* but 2 here"):
@@ -108,7 +109,7 @@ def test_resume_refuses_a_checkpoint_of_another_architecture(tmp_path, data):
     junk.write_bytes(b"not a checkpoint")
     with pytest.raises(T.CheckpointError, match="junk.pt: not a readable checkpoint"):
         load_checkpoint(junk)
-    empty = T.parse_args(["--dataroot", str(data), "--runs-dir", str(tmp_path), "--name", "none", *TINY, "--resume"])
+    empty = P.parse_args(["--dataroot", str(data), "--runs-dir", str(tmp_path), "--name", "none", *TINY, "--resume"])
     with pytest.raises(T.CheckpointError, match="the run has no checkpoint"):
         T.train(empty)
 
@@ -117,14 +118,14 @@ def test_resume_with_another_world_size_warns_once_and_continues(tmp_path, data,
     """A checkpoint of a 2-process run resumed by one process: one warning says what differs from an
     uninterrupted run (rank 0's pools and random state, other batches for the rest of the epoch)."""
     args = ["--dataroot", str(data), "--runs-dir", str(tmp_path), "--name", "r", *TINY]
-    T.train(T.parse_args([*args, "--max-steps", "3"]))
+    T.train(P.parse_args([*args, "--max-steps", "3"]))
     path = T.checkpoint_path(tmp_path / "r", 3)
     ckpt = torch.load(path, weights_only=True)
     assert ckpt["epoch_iter"] == 3 and ckpt["world_size"] == 1
     ckpt["world_size"] = 2
     torch.save(ckpt, path)
     with caplog.at_level("WARNING", logger="gan.train"):
-        resumed = T.train(T.parse_args([*args, "--resume", "--max-steps", "5"]))
+        resumed = T.train(P.parse_args([*args, "--resume", "--max-steps", "5"]))
     assert resumed.iteration == 5
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert warnings == [f"{path}: saved with 2 processes, resumed with 1: every process continues from rank 0's "

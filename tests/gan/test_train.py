@@ -22,6 +22,7 @@ from datasets.synthetic import write_unaligned_dataset
 from datasets.unaligned import DatasetError
 from gan import model as model_mod
 from gan import train as T
+from gan.cli import train_cyclegan as P
 from gan.model import CycleGANModel
 from gan.runlog import LOG_STAT_KEYS
 
@@ -39,7 +40,7 @@ def data(tmp_path_factory) -> Path:
 
 
 def tiny_cfg(data: Path, runs: Path, *extra: str) -> T.TrainConfig:
-    return T.parse_args(["--dataroot", str(data), "--runs-dir", str(runs), *TINY, *extra])
+    return P.parse_args(["--dataroot", str(data), "--runs-dir", str(runs), *TINY, *extra])
 
 
 def test_command_line_overrides_and_config_file_round_trip(tmp_path, data):
@@ -53,18 +54,18 @@ def test_command_line_overrides_and_config_file_round_trip(tmp_path, data):
     # a saved config.json reproduces the config; flags given beside --config win
     saved = tmp_path / "config.json"
     saved.write_text(json.dumps(dataclasses.asdict(cfg)))
-    again = T.parse_args(["--config", str(saved)])
+    again = P.parse_args(["--config", str(saved)])
     assert again == cfg
-    changed = T.parse_args(["--config", str(saved), "--batch-size", "1", "--ngf", "8"])
+    changed = P.parse_args(["--config", str(saved), "--batch-size", "1", "--ngf", "8"])
     assert changed.batch_size == 1 and changed.model_config().ngf == 8 and changed.model_config().lambda_mask == 0.25
     with pytest.raises(SystemExit):
-        T.parse_args(["--dataroot", str(data), "--preset", "no_such_preset"])
+        P.parse_args(["--dataroot", str(data), "--preset", "no_such_preset"])
     with pytest.raises(SystemExit):
-        T.parse_args(["--batch-size", "2"])  # no dataroot
+        P.parse_args(["--batch-size", "2"])  # no dataroot
 
 
 def test_help_lists_presets_model_settings_and_examples():
-    text = T.build_parser().format_help()
+    text = P.build_parser().format_help()
     for preset in model_mod.PRESETS:
         assert preset in text
     for field in dataclasses.fields(model_mod.ModelConfig):  # every model setting can be overridden
@@ -89,7 +90,7 @@ def test_booleans_are_x_and_no_x_and_the_older_spelling_still_works(tmp_path, da
     assert (mc.mask_overlay_train, mc.use_depth, mc.mask_loss) == (False, True, True)  # mask_loss: the preset's
     assert tiny_cfg(data, tmp_path, "--no-quiet", "--no-deterministic").quiet is False
     assert tiny_cfg(data, tmp_path, "--preset", "mask_loss", "--no-mask-loss").model_config().mask_loss is False
-    help_text = T.build_parser().format_help()
+    help_text = P.build_parser().format_help()
     for option in ("flip", "quiet", "deterministic", "serial-batches", "compile", "channels-last", "use-depth",
                    "mask-loss", "mask-overlay-train", "mask-overlay-test"):
         assert f"--{option}, --no-{option}" in help_text and f"[--{option} | --no-{option}]" in help_text
@@ -300,7 +301,7 @@ def test_help_explains_every_model_setting_and_the_command_line_checks_choices(t
     """--help gives each model setting's meaning, allowed values and default (per preset where a
     preset sets it); a value outside the choices stops at the command line."""
     with pytest.raises(SystemExit):
-        T.parse_args(["--help"])
+        P.parse_args(["--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "--upsample {transpose,resize} generator upsampling" in text
     assert "--netG {resnet_9blocks,resnet_6blocks,resnet,unet_128,unet_256}" in text

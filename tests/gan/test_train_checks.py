@@ -14,6 +14,7 @@ from PIL import Image
 from datasets.synthetic import write_unaligned_dataset
 from datasets.unaligned import DatasetError, UnalignedDataset
 from gan import train as T
+from gan.cli import train_cyclegan as P
 
 TINY = ["--netG", "resnet", "--n-blocks", "1", "--ngf", "4", "--ndf", "4", "--n-layers-D", "2",
         "--vgg-weights", "none", "--load-size", "36", "--crop-size", "32", "--num-workers", "0", "--quiet"]
@@ -48,33 +49,33 @@ def test_a_bad_config_file_is_one_line_naming_the_file_and_the_key(tmp_path, cap
     if content is not None:
         path.write_text(content)
     with pytest.raises(SystemExit) as info:
-        T.parse_args(["--config", str(path), "--dataroot", "d"])
+        P.parse_args(["--config", str(path), "--dataroot", "d"])
     assert info.value.code == 2
     last = capsys.readouterr().err.strip().splitlines()[-1]
     assert str(path) in last and expect in last and "Traceback" not in last
 
 
 def test_resuming_a_run_that_reached_its_max_steps_says_how_to_continue(tmp_path, data):
-    T.train(T.parse_args(_args(data, tmp_path, "--name", "r", "--max-steps", "1", "--display", "none")))
+    T.train(P.parse_args(_args(data, tmp_path, "--name", "r", "--max-steps", "1", "--display", "none")))
     saved = tmp_path / "r" / "config.json"
-    again = T.parse_args(["--config", str(saved), "--resume"])
+    again = P.parse_args(["--config", str(saved), "--resume"])
     with pytest.raises(T.CheckpointError, match=r"already reached max_steps=1 .* larger --max-steps N"):
         T.train(again)
-    assert T.train(T.parse_args(["--config", str(saved), "--resume", "--max-steps", "2"])).iteration == 2
-    assert T.parse_args(["--config", str(saved), "--max-steps", "all"]).max_steps == 0  # the whole schedule
+    assert T.train(P.parse_args(["--config", str(saved), "--resume", "--max-steps", "2"])).iteration == 2
+    assert P.parse_args(["--config", str(saved), "--max-steps", "all"]).max_steps == 0  # the whole schedule
 
 
 def test_resuming_with_another_preset_is_refused_and_writes_nothing(tmp_path, data):
-    T.train(T.parse_args(_args(data, tmp_path, "--name", "r", "--max-steps", "1", "--display", "none")))
+    T.train(P.parse_args(_args(data, tmp_path, "--name", "r", "--max-steps", "1", "--display", "none")))
     before = sorted(p.name for p in (tmp_path / "r").rglob("*"))
-    cfg = T.parse_args(_args(data, tmp_path, "--name", "r", "--max-steps", "2", "--preset", "mask_loss", "--resume"))
+    cfg = P.parse_args(_args(data, tmp_path, "--name", "r", "--max-steps", "2", "--preset", "mask_loss", "--resume"))
     with pytest.raises(T.CheckpointError, match="trained with preset 'cyclegan', not 'mask_loss'.*another --name"):
         T.train(cfg)
     assert sorted(p.name for p in (tmp_path / "r").rglob("*")) == before
 
 
 def test_a_short_run_leaves_a_sample_page_and_visible_loss_curves(tmp_path, data):
-    T.train(T.parse_args(_args(data, tmp_path, "--name", "s", "--max-steps", "1")))  # display_every 400
+    T.train(P.parse_args(_args(data, tmp_path, "--name", "s", "--max-steps", "1")))  # display_every 400
     run = tmp_path / "s"
     page = (run / "web" / "index.html").read_text(encoding="utf-8")
     assert "iter00000001_real_A.png" in page and (run / "web" / "images" / "iter00000001_real_A.png").is_file()
@@ -96,7 +97,7 @@ def test_the_scan_decodes_every_file_so_a_truncated_jpeg_is_found_before_trainin
 
 
 def test_the_parser_and_the_config_check_use_the_same_bounds(tmp_path, data):
-    cfg = T.parse_args(_args(data, tmp_path))
+    cfg = P.parse_args(_args(data, tmp_path))
     with pytest.raises(ValueError, match="log_every must be between 1"):
         dataclasses.replace(cfg, log_every=0).check()
     with pytest.raises(ValueError, match="crop_size 64 is larger than load_size 36"):

@@ -10,12 +10,10 @@ The installed package's folder is never touched.
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,6 +23,7 @@ visdom = pytest.importorskip("visdom", reason="visdom is not installed: pip inst
 
 from datasets.synthetic import write_unaligned_dataset  # noqa: E402
 from gan import train as T  # noqa: E402
+from gan.cli import train_cyclegan as P  # noqa: E402
 from gan.display import DisplayError, VisdomDisplay  # noqa: E402
 
 TINY = ["--netG", "resnet", "--n-blocks", "1", "--ngf", "4", "--ndf", "4", "--n-layers-D", "2",
@@ -104,7 +103,7 @@ def test_training_shows_losses_and_images_in_visdom(tmp_path, visdom_server):
     assert b"stand-in" in (install / "static" / "js" / "plotly-plotly.min.js").read_bytes()
     data = tmp_path / "data"
     write_unaligned_dataset(data, n_train=3, n_test=1, size=(40, 40), seed=2)
-    cfg = T.parse_args(["--dataroot", str(data), "--runs-dir", str(tmp_path / "runs"), "--name", "vis", *TINY,
+    cfg = P.parse_args(["--dataroot", str(data), "--runs-dir", str(tmp_path / "runs"), "--name", "vis", *TINY,
                         "--display", "visdom", "--display-port", str(port), "--max-steps", "3",
                         "--log-every", "1", "--display-every", "2"])
     result = T.train(cfg)

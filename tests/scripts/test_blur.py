@@ -1,6 +1,6 @@
 """scripts/blur.py as a user runs it: a batch with bad files goes on and counts, one-line errors.
 
-The program's logic is tested through the library (compositing/blur.py) in tests/compositing/test_blur.py."""
+The program's logic is tested through the library (compositing/cli/blur.py) in tests/compositing/test_blur.py."""
 from __future__ import annotations
 
 import json
@@ -53,7 +53,7 @@ def test_batch_with_bad_files_goes_on_and_counts(tmp_path, scene):
     lines = r.stderr.strip().splitlines()
     assert lines[-1] == "3 done, 3 failed", r.stderr
     for bad, word in [("empty.jpg", "empty"), ("truncated.png", "truncated"), ("notes.jpg", "text")]:
-        hits = [l for l in lines if f"{src / bad}:" in l]
+        hits = [line for line in lines if f"{src / bad}:" in line]
         assert len(hits) == 1 and word in hits[0].lower(), (bad, r.stderr)
     assert "Traceback" not in r.stderr
 

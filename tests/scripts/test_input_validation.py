@@ -2,7 +2,6 @@
 folders, inputs that collide or are missing, Ctrl-C, stale temporaries, depth units, downloads."""
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import signal
@@ -19,70 +18,67 @@ import pytest
 import torch
 from PIL import Image
 
-from datasets import cli, io
+from datasets import io
+from plumbing import cli
 from datasets.synthetic import make_scene
+from shallowdof.programs import PROGRAMS as TABLE
 
 ROOT = Path(__file__).resolve().parents[2]
 H, W = 64, 80
 
 
-#: programs whose parser and logic live in the library (scripts/NAME.py only runs them)
-LIBRARY_PROGRAMS = {"blur": "compositing.blur", "webcam": "compositing.webcam", "compare": "evaluation.compare_cli"}
+def _program(name: str):
+    """The module of program NAME, from the one table of programs (its parser and main)."""
+    return TABLE[name].load()
 
 
-def _script(name: str):
-    """The module of program NAME: its library module, else scripts/NAME.py (scripts/ is a package)."""
-    return importlib.import_module(LIBRARY_PROGRAMS.get(name, f"scripts.{name}"))
+def _parse(name: str, parser_only: bool = False) -> Callable[[], Callable]:
+    """Program NAME's ``parse_args`` (``parser_only``: its bare parser's, without the checks after parsing)."""
+    def get() -> Callable:
+        module = _program(name)
+        return module.build_parser().parse_args if parser_only else module.parse_args
 
-
-def _segdepth_parse(task: str) -> Callable[[list[str]], object]:
-    from segdepth.train import build_parser
-
-    return lambda argv: build_parser(task).parse_args(argv)
-
-
-def _gan_parse(argv: list[str]):
-    from gan.train import parse_args
-
-    return parse_args(argv)
+    return get
 
 
 # --- every program's numeric options with 0, a negative and an absurd value ---------------------
 
 # (program, parse function, argv the option is added to, options; "+0" marks an option whose 0
 # is a documented value: no limit, off, all, none … which then must parse)
-PROGRAMS: list[tuple[str, Callable[[], Callable], list[str], list[str]]] = [
-    ("train_cyclegan", lambda: _gan_parse, ["--dataroot", "d"],
+NUMERIC_OPTIONS: list[tuple[str, Callable[[], Callable], list[str], list[str]]] = [
+    ("train_cyclegan", _parse("train_cyclegan"), ["--dataroot", "d"],
      ["--load-size", "--crop-size", "--batch-size", "--n-epochs+0", "--n-epochs-decay+0", "--num-workers+0",
       "--log-every", "--save-every+0", "--save-every-epochs+0", "--keep-last", "--display-port",
       "--display-every+0", "--max-steps", "--seed+0", "--ngf", "--ndf", "--n-blocks+0", "--n-layers-D",
       "--init-gain", "--pool-size+0", "--lr", "--beta1+0", "--lambda-A+0", "--lambda-B+0",
       "--lambda-identity+0", "--lambda-mask+0", "--input-nc", "--output-nc"]),
-    ("test_cyclegan", lambda: _script("test_cyclegan").parse_args, ["--checkpoint", "c", "--input", "i", "--out", "o"],
+    ("test_cyclegan", _parse("test_cyclegan"), ["--checkpoint", "c", "--input", "i", "--out", "o"],
      ["--size", "--tile-overlap+0"]),
-    ("blur", lambda: _script("blur").parse_args, ["a.png"], ["--max-pixels"]),
-    ("webcam", lambda: _script("webcam").parse_args, ["--input", "0", "--output", "o.mp4"],
+    ("blur", _parse("blur"), ["a.png"], ["--max-pixels"]),
+    ("webcam", _parse("webcam"), ["--input", "0", "--output", "o.mp4"],
      ["--seg-width", "--blur-scale", "--blur-sigma", "--ema-alpha", "--max-frames", "--hysteresis"]),
-    ("compare", lambda: _script("compare").parse_args, ["--input", "i", "--out", "o"], ["--thumb-size"]),
-    ("scrape_flickr", lambda: _script("scrape_flickr").parse_args, ["--out", "o"],
+    ("compare", _parse("compare"), ["--input", "i", "--out", "o"], ["--thumb-size"]),
+    ("app", _parse("app"), [], ["--port", "--max-pixels", "--max-upload-mb", "--preview-side"]),
+    ("scrape_flickr", _parse("scrape_flickr"), ["--out", "o"],
      ["--per-domain", "--workers", "--calls-per-hour", "--min-side+0", "--min-upload+0", "--max-upload+0",
       "--per-page", "--result-cap", "--max-retries+0", "--backoff-base+0", "--timeout", "--seed+0"]),
-    ("prepare_masks", lambda: _script("prepare_masks").parse_args, ["root"], ["--batch-size", "--workers"]),
-    ("curate", lambda: _script("curate").parse_args, ["--raw", "r", "--out", "o"],
+    ("prepare_masks", _parse("prepare_masks"), ["root"], ["--batch-size", "--workers"]),
+    ("curate", _parse("curate"), ["--raw", "r", "--out", "o"],
      ["--min-side+0", "--grey-chroma+0", "--colour-spread+0", "--tone-ratio+0", "--phash-threshold+0",
       "--res-size-phash+0", "--min-person-fraction+0", "--min-face-score", "--min-on-mask+0", "--test-size-a+0",
       "--test-size-b+0", "--seed+0"]),
-    ("train_segmentation", lambda: _segdepth_parse("segmentation"), [],
+    ("train_segmentation", _parse("train_segmentation", parser_only=True), [],
      ["--val-fraction+0", "--epochs", "--batch-size", "--lr", "--momentum+0", "--weight-decay+0", "--patience",
       "--plateau-patience+0", "--plateau-factor", "--max-steps+0", "--seed+0", "--num-workers+0",
       "--rotate-deg+0", "--jitter+0", "--loss-ce+0", "--loss-iou+0", "--loss-l1+0"]),
-    ("train_depth", lambda: _segdepth_parse("depth"), [],
+    ("train_depth", _parse("train_depth", parser_only=True), [],
      ["--epochs", "--batch-size", "--max-depth", "--min-depth", "--loss-grad+0", "--loss-ssim+0", "--size"]),
-    ("demo", lambda: _script("demo").parse_args, [],
+    ("reproduce_paper", _parse("reproduce_paper"), [], ["--per-domain+0", "--nproc-per-node"]),
+    ("demo", _parse("demo"), [],
      ["--scenes+0", "--scene-size", "--gan-steps", "--gan-size", "--gan-train-scenes", "--seed+0", "--threads"]),
 ]
 CASES = [(program, parse, base, option, value)
-         for program, parse, base, options in PROGRAMS for option in options
+         for program, parse, base, options in NUMERIC_OPTIONS for option in options
          for value in ("0", "-3", "1000000000000")]
 
 
@@ -114,9 +110,12 @@ def test_every_numeric_option_refuses_zero_negative_and_absurd_values(capsys, pr
     assert name in errors[0], errors[0]
 
 
+def test_every_program_with_a_numeric_option_has_its_options_checked_here():
+    assert {program for program, *_ in NUMERIC_OPTIONS} == set(TABLE) - {"benchmark"}  # benchmark has none
+
+
 def test_every_program_documents_the_exit_codes():
-    for name in ("blur", "webcam", "compare", "test_cyclegan", "scrape_flickr", "prepare_masks", "curate",
-                 "train_cyclegan", "train_segmentation", "train_depth", "demo", "benchmark"):
+    for name in TABLE:
         out = subprocess.run([sys.executable, f"scripts/{name}.py", "--help"], cwd=ROOT, capture_output=True,
                              text=True, timeout=120)
         assert out.returncode == 0, (name, out.stderr)
@@ -138,7 +137,7 @@ def test_every_program_documents_the_exit_codes():
     ("progressive3", "kernels=[15,0,3]", "kernels=0 is outside"),
 ])
 def test_blur_checks_method_parameters_before_reading_any_image(capsys, method, param, expect):
-    blur = _script("blur")
+    blur = _program("blur")
     with pytest.raises(SystemExit) as info:
         blur.parse_args(["no_such_image.png", "--method", method, "--params", param])
     assert info.value.code == 2
@@ -154,7 +153,7 @@ def _photo(path: Path, seed: int = 3) -> Path:
 def test_blur_warns_about_a_parameter_the_mode_ignores_naming_the_mode(tmp_path, caplog):
     """With the relative depth prior, f_number does not change the output: said once, by mode.
     (Where a face is found the prior becomes metric and f_number acts: relative is asked for here.)"""
-    blur = _script("blur")
+    blur = _program("blur")
     photos = [_photo(tmp_path / f"p{i}.png", i) for i in range(2)]
     cfg = blur.BlurConfig(inputs=[str(p) for p in photos], out=str(tmp_path / "out"), method="lens",
                           params={"coc": "relative", "f_number": 16}, quiet=True, segmenter="mediapipe")
@@ -176,7 +175,7 @@ def test_blur_warns_about_a_parameter_the_mode_ignores_naming_the_mode(tmp_path,
 # --- blur: inputs and outputs ----------------------------------------------------------------------
 
 def test_blur_two_inputs_with_one_output_name_are_both_named_and_the_rest_goes_on(tmp_path, capsys):
-    blur = _script("blur")
+    blur = _program("blur")
     good_png = _photo(tmp_path / "photo.png")
     Image.open(good_png).convert("RGB").save(tmp_path / "photo.jpg", quality=90)
     whole = (tmp_path / "photo.jpg").read_bytes()
@@ -193,7 +192,7 @@ def test_blur_two_inputs_with_one_output_name_are_both_named_and_the_rest_goes_o
 
 
 def test_blur_a_missing_input_is_one_failed_item_and_the_good_file_is_processed(tmp_path, capsys):
-    blur = _script("blur")
+    blur = _program("blur")
     good = _photo(tmp_path / "good.png")
     cfg = blur.BlurConfig(inputs=[str(good), str(tmp_path / "missing.jpg")], out=str(tmp_path / "o"),
                           method="box", quiet=True)
@@ -225,7 +224,7 @@ def test_ctrl_c_is_one_line_and_exit_130(tmp_path):
 
 
 def test_stale_temporaries_of_a_killed_run_are_removed_on_the_next_run(tmp_path):
-    blur = _script("blur")
+    blur = _program("blur")
     good = _photo(tmp_path / "good.png")
     out = tmp_path / "o"
     out.mkdir()
@@ -242,7 +241,7 @@ def test_stale_temporaries_of_a_killed_run_are_removed_on_the_next_run(tmp_path)
 def test_saved_depth_keeps_its_unit_and_is_read_back_the_same_way(tmp_path):
     """--save-depth of the relative prior, handed back with --depth, gives the very same render
     (before, it was read as metres and the thin lens blurred everything)."""
-    blur = _script("blur")
+    blur = _program("blur")
     photo = _photo(tmp_path / "p.png")
     relative = {"coc": "relative"}  # the relative prior even where a face would make it metric
     first = blur.BlurConfig(inputs=[str(photo)], out=str(tmp_path / "a"), method="lens", save_depth=True, quiet=True,
@@ -281,6 +280,7 @@ OUT_PROGRAMS = [
     ("blur", lambda out: ["a.png", "--out", out]),
     ("webcam", lambda out: ["--input", "0", "--output", str(Path(out) / "v.mp4")]),
     ("compare", lambda out: ["--input", "i", "--out", out]),
+    ("app", lambda out: ["--out", out]),
     ("test_cyclegan", lambda out: ["--checkpoint", "c", "--input", "i", "--out", out]),
     ("scrape_flickr", lambda out: ["--out", out]),
     ("curate", lambda out: ["--raw", "r", "--out", out]),
@@ -290,7 +290,7 @@ OUT_PROGRAMS = [
 
 @pytest.mark.parametrize("program, argv", OUT_PROGRAMS, ids=[p for p, _ in OUT_PROGRAMS])
 def test_an_output_folder_that_is_a_file_or_read_only_is_one_line(tmp_path, capsys, monkeypatch, program, argv):
-    parse = _script(program).parse_args
+    parse = _program(program).parse_args
     a_file = tmp_path / "taken"
     a_file.write_text("a file")
     with pytest.raises(SystemExit) as info:  # webcam: its --output would go into a file
@@ -329,7 +329,7 @@ def test_new_files_follow_the_umask_scraped_photos_included(tmp_path, httpserver
 # --- compare: reference photos counted apart -----------------------------------------------------
 
 def test_compare_counts_bad_reference_photos_apart_from_inputs(tmp_path, capsys):
-    compare = _script("compare")
+    compare = _program("compare")
     inputs, reference = tmp_path / "in", tmp_path / "ref"
     inputs.mkdir()
     reference.mkdir()
@@ -353,10 +353,11 @@ def test_compare_counts_bad_reference_photos_apart_from_inputs(tmp_path, capsys)
 def checkpoint(tmp_path_factory) -> Path:
     from datasets.synthetic import write_unaligned_dataset
     from gan import train as T
+    from gan.cli import train_cyclegan as P
 
     root = tmp_path_factory.mktemp("gan")
     write_unaligned_dataset(root / "data", n_train=2, n_test=1, size=(40, 40), seed=3)
-    T.train(T.parse_args(["--dataroot", str(root / "data"), "--runs-dir", str(root / "runs"), "--name", "t",
+    T.train(P.parse_args(["--dataroot", str(root / "data"), "--runs-dir", str(root / "runs"), "--name", "t",
                           "--netG", "resnet", "--n-blocks", "1", "--ngf", "4", "--ndf", "4", "--n-layers-D", "2",
                           "--load-size", "36", "--crop-size", "32", "--num-workers", "0", "--max-steps", "1",
                           "--display", "none", "--quiet"]))
@@ -371,7 +372,7 @@ def test_test_cyclegan_defaults_to_the_checkpoints_training_size(tmp_path, check
     src = tmp_path / "in"
     src.mkdir()
     io.write_image(src / "a.png", make_scene(1, size=(48, 56), render_dof=False).image)
-    status = _script("test_cyclegan").main(["--checkpoint", str(checkpoint), "--input", str(src), "--out",
+    status = _program("test_cyclegan").main(["--checkpoint", str(checkpoint), "--input", str(src), "--out",
                                             str(tmp_path / "o"), "--quiet"])
     assert status == 0
     assert json.loads((tmp_path / "o" / "test_config.json").read_text())["size"] == 36
@@ -454,7 +455,7 @@ def test_nothing_is_downloaded_unless_asked_by_name(empty_hub, monkeypatch):
     assert str(folder) in str(deeplab.value) and "--allow-download" in str(deeplab.value)
     assert attempts == []  # refused before any attempt to reach the network
     # asked for by name (--allow-download sets the variable): the download is attempted
-    _script("blur").parse_args(["a.png", "--allow-download"])
+    _program("blur").parse_args(["a.png", "--allow-download"])
     assert os.environ[cli.ALLOW_DOWNLOAD_ENV] == "1"
     with pytest.raises((VGGWeightsError, ConnectionError)):
         VGGRelu32("imagenet")
@@ -463,11 +464,11 @@ def test_nothing_is_downloaded_unless_asked_by_name(empty_hub, monkeypatch):
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without CUDA")
 @pytest.mark.parametrize("program, parse, argv", [
-    ("train_cyclegan", lambda: _gan_parse, ["--dataroot", "d", "--device", "cuda"]),
-    ("test_cyclegan", lambda: _script("test_cyclegan").parse_args,
+    ("train_cyclegan", _parse("train_cyclegan"), ["--dataroot", "d", "--device", "cuda"]),
+    ("test_cyclegan", _parse("test_cyclegan"),
      ["--checkpoint", "c", "--input", "i", "--out", "o", "--device", "cuda"]),
-    ("compare", lambda: _script("compare").parse_args, ["--input", "i", "--out", "o", "--device", "cuda:0"]),
-    ("train_segmentation", lambda: _segdepth_parse("segmentation"), ["--device", "cuda"]),
+    ("compare", _parse("compare"), ["--input", "i", "--out", "o", "--device", "cuda:0"]),
+    ("train_segmentation", _parse("train_segmentation", parser_only=True), ["--device", "cuda"]),
 ])
 def test_a_cuda_device_on_a_machine_without_one_is_one_line(capsys, program, parse, argv):
     with pytest.raises(SystemExit) as info:

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from datasets.flickr import read_manifest
+from plumbing.files import read_jsonl
 from datasets.testing.fake_flickr import FakeFlickr, make_photos
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,7 +47,7 @@ def test_sigkill_mid_scrape_then_resume_gives_every_photo_once(tmp_path):
         os.kill(proc.pid, signal.SIGKILL)
         out1, err1 = proc.communicate(timeout=30)
         assert proc.returncode == -signal.SIGKILL
-        before = {r["photo_id"] for r in read_manifest(manifest)}
+        before = {r["photo_id"] for r in read_jsonl(manifest)}
         assert 6 <= len(before) < 40
         requests_before = len(fake.image_requests)
 
@@ -55,7 +55,7 @@ def test_sigkill_mid_scrape_then_resume_gives_every_photo_once(tmp_path):
         assert second.returncode == 0, second.stderr.decode()
         refetched = set(fake.image_requests[requests_before:]) & before
 
-    recs = read_manifest(manifest)
+    recs = read_jsonl(manifest)
     ids = [r["photo_id"] for r in recs]
     assert len(ids) == len(set(ids)), "a photo was recorded twice"
     assert all(r["status"] == "ok" for r in recs)

@@ -26,7 +26,7 @@ def test_save_writes_the_format_tag_atomically_and_load_reads_it_back(tmp_path):
     save_checkpoint(path, ckpt)
     assert [p.name for p in path.parent.iterdir()] == ["last.pt"]  # no temporary file left
     raw = torch.load(path, weights_only=True)
-    assert raw["format"] == CHECKPOINT_FORMAT == "shallowdof-segdepth/1"
+    assert raw["format"] == CHECKPOINT_FORMAT == "shallowdof.segdepth.train/1"
     back = load_checkpoint(path)
     assert back["arch"] == "unet" and back["arch_kwargs"] == TINY_UNET
     assert all(torch.equal(back["model"][k], v) for k, v in ckpt["model"].items())
@@ -36,13 +36,20 @@ def test_untagged_checkpoints_are_read_as_version_1_with_a_note(tmp_path, caplog
     ckpt = unet_checkpoint()
     torch.save(ckpt, tmp_path / "old.pt")
     torch.save(ckpt["model"], tmp_path / "bare.pt")
-    with caplog.at_level(logging.INFO, logger="segdepth.checkpoint"):
+    with caplog.at_level(logging.INFO, logger="plumbing.checkpoint"):
         assert load_checkpoint(tmp_path / "old.pt")["arch"] == "unet"
         assert set(load_checkpoint(tmp_path / "bare.pt")) == {"model"}
     notes = [r.getMessage() for r in caplog.records]
-    assert any("old.pt: no format tag; read as shallowdof-segdepth/1" in n for n in notes)
+    assert any("old.pt: no format tag; read as shallowdof.segdepth.train/1" in n for n in notes)
     assert any("bare.pt: no format tag" in n for n in notes)
     assert build_segmenter("unet", weights=str(tmp_path / "old.pt"), input_size=32).postprocess is None
+
+
+def test_files_with_the_earlier_tag_spelling_still_load(tmp_path):
+    path = tmp_path / "earlier.pt"
+    torch.save({**unet_checkpoint(), "format": "shallowdof-segdepth/1"}, path)
+    assert load_checkpoint(path)["arch"] == "unet"
+    assert build_segmenter("unet", weights=str(path), input_size=32).postprocess is None
 
 
 @pytest.mark.parametrize("tag, says", [

@@ -1,10 +1,10 @@
-"""segdepth.train's command line in the config pattern of datasets.config: defaults, then
+"""segdepth.train's command line in the config pattern of plumbing.config: defaults, then
 ``--config``, then the flags given; ``--resume`` takes only --epochs, --device and --quiet anew."""
 import json
 
 import pytest
 
-from datasets.config import save_config
+from plumbing.config import save_config
 from segdepth.train import DepthTrainConfig, SegTrainConfig, parse_args
 
 

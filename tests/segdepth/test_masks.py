@@ -14,8 +14,8 @@ from skimage import data
 
 from datasets.io import read_image, read_mask
 from datasets.synthetic import make_scene
-from scripts.prepare_masks import main
-from segdepth.masks import MaskConfig, parse_args, prepare_masks
+from segdepth.cli.prepare_masks import main, parse_args
+from segdepth.masks import MaskConfig, prepare_masks
 
 
 class CountingSegmenter:
@@ -184,7 +184,7 @@ def test_a_saved_masks_config_is_reloaded_with_config(tmp_path, capsys):
     and a file with an unknown key is one line naming it."""
     import json
 
-    from datasets.config import save_config
+    from plumbing.config import save_config
 
     saved = MaskConfig(root=str(tmp_path), batch_size=3, workers=1, force=True, quiet=True)
     save_config(saved, tmp_path / "masks_config.json")

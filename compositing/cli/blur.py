@@ -1,0 +1,398 @@
+"""Give portraits a shallow depth of field: segment the person, get depth, blur the background.
+
+    python scripts/blur.py photo.jpg --method lens
+    python scripts/blur.py photos/ --method gaussian --out results/gaussian --save-mask
+    python scripts/blur.py photo.jpg --method lens --depth photo_depth.npy --focus 50%,40%
+    python scripts/blur.py photo.jpg --method lens --params strength=0.03 blades=6
+
+Inputs are files or folders (searched recursively), any size up to --max-pixels, EXIF
+orientation respected. Each INPUT gives NAME_<method>.png next to it, or under --out (keeping
+the folders' layout). Depth comes from --depth (one depth file for one image, or a folder of
+NAME.npz / NAME.npy / NAME.png / NAME_depth.npz: .npz as --save-depth writes it, with its unit;
+.npy and 16-bit PNG in millimetres are metres, so the lens method uses a thin lens, where
+f_number and focal_length_mm matter) or else from --depth-model (default: the portrait depth
+PRIOR, an assumption, not an estimate: the background behind the person, the ground where they
+stand sharp at their feet), in relative units: the lens blur radius is then
+strength · width · |d − d_focus|, default strength 0.0085, about what an 85 mm f/1.8 lens on
+full frame focused at 3 m gives a background 6–7.5 m away (compositing/optics.py), and what
+puts the far background of real portraits at the median blur of real shallow-DoF photos
+(bench/BENCHMARKS.md). Ask for a physical lens (f_number, focal_length_mm or coc=thin_lens in
+--params) and the lens method makes the prior metric from the faces MediaPipe finds (each
+person's distance from their face size), with the camera from EXIF FocalLengthIn35mmFilm or,
+without it, that same 85 mm portrait lens, so f_number and focal_length_mm act as on a camera
+(f/1.8 when only the focal length is given: f/1.4 strongly defocused, f/16 nearly sharp; a
+person far behind the subject is blurred at their own distance); without a face it stays
+relative and f_number has no effect: a warning says so. The focus is
+the median depth of the main person, or the depth at --focus X,Y (pixels of the upright image
+from its top-left corner, or percentages of its width and height such as 50%,40%).
+The lens method puts the photo's own sensor grain back where its blur removed it, only where the
+photo had measurable, visible noise and never more than the photo had there (a photo downscaled
+from a phone, or one whose flat parts are clean, gets none; compositing/grain.py); it is seeded
+by the photo and by seed=N, and --params grain=false turns it off.
+--params are checked against the method's parameters (type and range) before any image is read.
+A file that cannot be used gets one line naming it and the problem; the batch goes on and the
+exit status is 1 when any file failed ("3 done, 2 failed"). Outputs are written atomically;
+temporary files left by a killed run are removed on the next run into the same folder.
+The run's settings are saved as blur_<method>_config.json in --out (or beside the outputs), with
+per image the depth path taken (metric_from_face with each person's distance, or relative).
+
+The program behind ``scripts/blur.py``: :class:`BlurConfig` (saved with the results and
+reloadable with ``--config``), its parser, the plan of a batch (outputs, depth files, earlier
+outputs skipped, name collisions) and the batch policy (one line per failed file, go on, count,
+exit status 1). Each photo goes through :class:`compositing.pipeline.PhotoPipeline` and
+:func:`compositing.pipeline.render_prepared`.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence
+
+import numpy as np
+from tqdm import tqdm
+
+from plumbing.cli import (EXIT_CODES_EPILOG, EXIT_SOME_FAILED, EXIT_USAGE, KeyValues, add_download_flag, int_range,
+                          output_folder)
+from plumbing.config import add_config_option, parse_config_args, save_config
+from datasets.io import (DEFAULT_MAX_PIXELS, MAX_PIXELS_CEILING, ImageError, list_images, read_depth_with_unit,
+                         read_focal_35mm, read_image, write_depth, write_image)
+from plumbing.files import remove_stale_temporaries, write_json
+from segdepth.depth import DEPTH_MODELS, build_depth_model
+from segdepth.segment import SEGMENTERS, build_segmenter
+from compositing.methods import METHODS, build_params, ineffective_params
+from compositing.pipeline import REFINEMENTS, Lazy, PhotoPipeline, face_detector_factory, render_prepared, wants_faces
+
+log = logging.getLogger("blur")
+
+#: keys of the saved config that record what the run did (not settings: dropped by ``--config``)
+RECORD_KEYS = ("images",)
+
+
+@dataclass
+class BlurConfig:
+    """Everything that decides the outputs of one run (saved as blur_<method>_config.json)."""
+
+    inputs: list[str] = field(default_factory=list)
+    method: str = "lens"
+    depth: Optional[str] = None
+    focus: Optional[str] = None  # "X,Y" in pixels or "X%,Y%"
+    out: Optional[str] = None
+    segmenter: str = "mediapipe"
+    depth_model: str = "prior"
+    save_mask: bool = False
+    save_depth: bool = False
+    params: dict = field(default_factory=dict)
+    refine: str = "snap"
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    quiet: bool = False
+
+
+# --- argument parsing --------------------------------------------------------------------------
+
+
+def parse_focus(text: str) -> tuple[tuple[float, bool], tuple[float, bool]]:
+    """"X,Y" (pixels) or "X%,Y%" (percent of width/height) → ((x, is_percent), (y, is_percent))."""
+    parts = [part.strip() for part in text.split(",")]
+    if len(parts) != 2:
+        raise ValueError(f"--focus must be X,Y, got {text!r}")
+    try:
+        x, y = ((float(part.rstrip("%")), part.endswith("%")) for part in parts)
+    except ValueError:
+        raise ValueError(f"--focus must be two numbers X,Y (or X%,Y%), got {text!r}") from None
+    return x, y
+
+
+def focus_point(text: str, width: int, height: int) -> tuple[float, float]:
+    """The --focus point in pixels of a width × height image; ValueError when it lies outside."""
+    xy = [v / 100.0 * (size - 1) if percent else v for (v, percent), size in zip(parse_focus(text), (width, height))]
+    x, y = xy
+    if not (0 <= x <= width - 1 and 0 <= y <= height - 1):
+        raise ValueError(f"focus point ({x:g}, {y:g}) is outside the {width}×{height} image")
+    return x, y
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of scripts/blur.py (every flag sets the BlurConfig field of its name)."""
+    d = BlurConfig()
+    p = argparse.ArgumentParser(description=__doc__.split("\nThe program behind")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EXIT_CODES_EPILOG)
+    p.add_argument("inputs", nargs="*", metavar="INPUT", help="image files or folders")
+    add_config_option(p)
+    p.add_argument("--method", default=d.method, choices=sorted(METHODS), help="compositor method (default lens)")
+    p.add_argument("--depth", metavar="FILE|DIR", help="depth map for one image, or a folder of NAME.npy/NAME.png")
+    p.add_argument("--focus", metavar="X,Y", help="focus on this point: pixels from the top-left corner, or "
+                   "percentages of width and height like 50%%,40%%")
+    p.add_argument("--out", metavar="DIR", type=output_folder, help="output folder (default: next to each input)")
+    p.add_argument("--segmenter", default=d.segmenter, choices=sorted(SEGMENTERS))
+    p.add_argument("--depth-model", default=d.depth_model, choices=sorted(DEPTH_MODELS),
+                   help="depth when --depth is not given (default: the portrait depth prior)")
+    p.add_argument("--save-mask", action=argparse.BooleanOptionalAction, default=False, help="also write NAME_mask.png (person mask)")
+    p.add_argument("--save-depth", action=argparse.BooleanOptionalAction, default=False,
+                   help="also write NAME_depth.npz (the depth used, with its unit: --depth reads it back as such)")
+    p.add_argument("--refine", default=d.refine, choices=REFINEMENTS,
+                   help="mask edge refinement: snap (closed-form matting in a narrow band, default), "
+                        "nikam_awate (their wider colour band), none")
+    p.add_argument("--params", nargs="*", action=KeyValues, default={}, metavar="KEY=VALUE",
+                   help="method parameters: key=value … or one JSON object (checked against the method)")
+    p.add_argument("--max-pixels", type=int_range(1, MAX_PIXELS_CEILING), default=d.max_pixels,
+                   help=f"refuse images above this many pixels (default {DEFAULT_MAX_PIXELS:,}; at most "
+                        f"{MAX_PIXELS_CEILING:,}, Pillow's own hard limit)")
+    p.add_argument("--quiet", action=argparse.BooleanOptionalAction, default=False, help="no progress bar; only errors and the final count")
+    add_download_flag(p)
+    return p
+
+
+def parse_args(argv: Optional[list[str]] = None) -> BlurConfig:
+    """Command line (and ``--config FILE``) → BlurConfig, every --params checked against the method
+    (type and range) before any image is read; a bad one is argparse's one line and exit status 2."""
+    p = build_parser()
+    _, cfg = parse_config_args(p, BlurConfig, argv, record_keys=RECORD_KEYS)
+    try:
+        check_config(cfg)
+    except ValueError as exc:
+        p.error(str(exc))
+    return cfg
+
+
+def check_config(cfg: BlurConfig) -> None:
+    """ValueError for a config that cannot run: no inputs, an unknown method, segmenter, depth
+    model or refinement, bad --params or --focus."""
+    if not cfg.inputs:
+        raise ValueError("give at least one INPUT (image file or folder), or a --config that names them")
+    for key, allowed in (("refine", REFINEMENTS), ("segmenter", SEGMENTERS), ("depth_model", DEPTH_MODELS)):
+        if getattr(cfg, key) not in allowed:  # argparse checks its flags' choices, this a --config's values too
+            raise ValueError(f"{key}: {getattr(cfg, key)!r} is not one of {', '.join(sorted(allowed))}")
+    build_params(cfg.method, cfg.params)
+    if cfg.focus is not None:
+        parse_focus(cfg.focus)
+
+
+# --- planning ------------------------------------------------------------------------------------
+
+
+def _output_suffixes() -> tuple[str, ...]:
+    return tuple(f"_{m}" for m in METHODS) + ("_mask",)
+
+
+def drop_earlier_outputs(files: list[Path]) -> tuple[list[Path], list[Path]]:
+    """Split off files that are this program's own outputs for another listed file.
+
+    ``a_lens.png`` and ``a_mask.png`` are skipped when ``a.<ext>`` is in the same folder among
+    ``files`` (so re-running on a folder does not blur its previous results); a photo that merely
+    has such a name, with no source beside it, is kept.
+    """
+    stems = {(f.parent, f.stem) for f in files}
+    keep, dropped = [], []
+    for f in files:
+        source = next((f.stem[: -len(s)] for s in _output_suffixes() if f.stem.endswith(s)), None)
+        if f.suffix.lower() == ".png" and source and (f.parent, source) in stems:
+            dropped.append(f)
+        else:
+            keep.append(f)
+    return keep, dropped
+
+
+def output_dir(path: Path, cfg: BlurConfig) -> Path:
+    """Where ``path``'s outputs go: next to it, or under --out keeping its folder's layout."""
+    if cfg.out is None:
+        return path.parent
+    out = Path(cfg.out)
+    for item in map(Path, cfg.inputs):
+        if item.is_dir() and path.is_relative_to(item):
+            return out / path.parent.relative_to(item)
+    return out
+
+
+DEPTH_NAMES = ("{}.npz", "{}.npy", "{}.png", "{}_depth.npz")  # in a --depth folder; the last as --save-depth writes
+
+
+def depth_file_for(path: Path, cfg: BlurConfig) -> Optional[Path]:
+    """The --depth file for ``path``: the file itself, or the first of DEPTH_NAMES in the --depth folder."""
+    if cfg.depth is None:
+        return None
+    depth = Path(cfg.depth)
+    if not depth.is_dir():
+        return depth
+    for name in DEPTH_NAMES:
+        if (depth / name.format(path.stem)).is_file():
+            return depth / name.format(path.stem)
+    raise ImageError(path, f"no depth map {' / '.join(n.format(path.stem) for n in DEPTH_NAMES)} in {depth}")
+
+
+def _is_own_output(name: str) -> bool:
+    """Whether ``name`` is one this program writes (its temporaries are cleaned on the next run)."""
+    stem, _, ext = name.rpartition(".")
+    return (ext == "png" and stem.endswith(_output_suffixes())) or name.endswith("_depth.npz") or \
+        (name.startswith("blur_") and name.endswith("_config.json"))
+
+
+def _collisions(plan: list[tuple[Path, Path]], method: str) -> dict[Path, str]:
+    """Inputs whose output name another input also gets (``a.jpg`` + ``a.png``): each with its
+    problem naming the others. Found before any work, so neither is silently skipped."""
+    by_target: dict[Path, list[Path]] = {}
+    for path, out_dir in plan:
+        by_target.setdefault(out_dir / f"{path.stem}_{method}.png", []).append(path)
+    problems = {}
+    for target, paths in by_target.items():
+        for path in paths if len(paths) > 1 else ():
+            others = ", ".join(str(o) for o in paths if o != path)
+            problems[path] = f"has the same output {target} as {others}; rename one of them"
+    return problems
+
+
+def plan_batch(cfg: BlurConfig, present: list[str]) -> list[tuple[Path, Path]]:
+    """(photo, its output folder) for every photo of the existing inputs ``present``. ValueError
+    when no photo is left or one --depth file is given for several photos."""
+    files = list_images(present)
+    if cfg.out is not None:  # --out inside an input folder: earlier results there are not inputs
+        out, named = Path(cfg.out).resolve(), {Path(i) for i in cfg.inputs}
+        files = [f for f in files if f in named or not f.resolve().is_relative_to(out)]
+    files, dropped = drop_earlier_outputs(files)
+    if dropped:
+        log.info("skipping %d earlier outputs of this program (e.g. %s)", len(dropped), dropped[0])
+    if not files:
+        raise ValueError(f"no images found in {' '.join(present)}")
+    if cfg.depth is not None and not Path(cfg.depth).is_dir() and len(files) != 1:
+        raise ValueError(f"--depth {cfg.depth} is one file but there are {len(files)} images; give a folder of NAME.npy")
+    return [(f, output_dir(f, cfg)) for f in files]
+
+
+# --- the work ------------------------------------------------------------------------------------
+
+
+class Blurrer:
+    """Runs one photo through the pipeline (segmentation, depth, focus, the compositor) and writes
+    its outputs; the models are built once. ``segmenter`` and ``face_detector``: models already
+    built for ``cfg.segmenter`` (the local app passes its own), else built here."""
+
+    def __init__(self, cfg: BlurConfig, segmenter: Optional[Callable[[np.ndarray], np.ndarray]] = None,
+                 face_detector: Optional[Callable[[np.ndarray], Sequence[Any]]] = None) -> None:
+        self.cfg = cfg
+        prior = cfg.depth_model == "prior"
+        faces = wants_faces(cfg.method, cfg.params, prior)
+        self.pipeline = PhotoPipeline(
+            segmenter or build_segmenter(cfg.segmenter),
+            None if prior else Lazy(lambda: build_depth_model(cfg.depth_model)),
+            cfg.refine,
+            (face_detector or face_detector_factory()) if faces else None,
+        )
+        self._warned: set[tuple[str, tuple[str, ...]]] = set()
+        self.depth_paths: dict[str, dict] = {}  # input path → how its depth was made
+
+    def __call__(self, path: Path, out_dir: Path) -> list[Path]:
+        """Blur ``path``; returns the files written. Raises ImageError/ValueError on bad input."""
+        cfg = self.cfg
+        image = read_image(path, max_pixels=cfg.max_pixels)
+        h, w = image.shape[:2]
+        focus_xy = focus_point(cfg.focus, w, h) if cfg.focus else None
+        depth_path = depth_file_for(path, cfg)
+        # .npy/.png files are metres (coc=relative in --params says otherwise)
+        depth, unit = read_depth_with_unit(depth_path, expected_shape=image.shape) if depth_path else (None, "m")
+        prepared = self.pipeline(image, depth=depth, depth_relative=unit == "relative", focus_xy=focus_xy,
+                                 focal_35mm=read_focal_35mm(path))
+        done = render_prepared(cfg.method, prepared, cfg.params)
+        self.depth_paths[str(path)] = {**done.depth_info, "params": done.params}
+        relative = done.depth_info["depth_source"] == "relative"
+        self._warn_ineffective(done.params, relative)
+        # everything computed: only now write, so a failure leaves no half set of outputs
+        written = [out_dir / f"{path.stem}_{cfg.method}.png"]
+        write_image(written[0], done.output)
+        if cfg.save_mask:
+            written.append(out_dir / f"{path.stem}_mask.png")
+            write_image(written[-1], np.round(np.clip(done.mask, 0, 1) * 255).astype(np.uint8))
+        if cfg.save_depth:
+            written.append(out_dir / f"{path.stem}_depth.npz")
+            write_depth(written[-1], done.depth, "relative" if relative else "m")
+        return written
+
+    def _warn_ineffective(self, params: Optional[dict], relative: bool) -> None:
+        """Warn once per run for --params that the mode the depth put the method in ignores."""
+        mode, ignored = ineffective_params(self.cfg.method, self.cfg.params, build_params(self.cfg.method, params))
+        if ignored and (mode, tuple(ignored)) not in self._warned:
+            self._warned.add((mode, tuple(ignored)))
+            why = "the depth is relative (the portrait prior, or a relative depth file)" if relative else \
+                "the depth is in metres"
+            log.warning("--params %s: no effect in %s mode %s=%r, because %s; the output does not change with %s",
+                        " ".join(ignored), self.cfg.method, METHODS[self.cfg.method].mode_field, mode, why,
+                        "them" if len(ignored) > 1 else "it")
+
+
+# --- the batch policy ----------------------------------------------------------------------------
+
+#: what one bad file may raise: reported on its line, and the batch goes on
+BATCH_ERRORS = (ImageError, ValueError, OSError, RuntimeError, MemoryError)
+
+
+def failure_line(path: Path, exc: BaseException) -> str:
+    """The one line for a file that failed: ``PATH: problem``."""
+    if isinstance(exc, ImageError):
+        return str(exc)
+    if isinstance(exc, MemoryError):
+        return f"{path}: not enough memory for this image"
+    return f"{path}: {exc}"
+
+
+def batch_status(failed: int) -> int:
+    """The exit status of a batch: 0 when no item failed, else EXIT_SOME_FAILED (1)."""
+    return EXIT_SOME_FAILED if failed else 0
+
+
+def run(cfg: BlurConfig) -> tuple[int, int]:
+    """Blur every input; print one line per failed file (a missing one too); return (done, failed)."""
+    missing = [i for i in cfg.inputs if not Path(i).exists()]
+    for item in missing:
+        tqdm.write(f"{item}: no such file or folder", file=sys.stderr)
+    present = [i for i in cfg.inputs if i not in missing]
+    if not present:
+        return 0, len(missing)
+    plan = plan_batch(cfg, present)
+    collided = _collisions(plan, cfg.method)
+    for folder in sorted({d for _, d in plan}):
+        remove_stale_temporaries(folder, _is_own_output)
+    folders = [Path(cfg.out)] if cfg.out else sorted({d for _, d in plan})
+    for folder in folders:
+        save_config(cfg, config_path(cfg, folder))
+    blurrer = Blurrer(cfg)
+    done, failed = 0, len(missing)
+    for path, out_dir in tqdm(plan, unit="image", disable=cfg.quiet, file=sys.stderr):
+        try:
+            if path in collided:
+                raise ImageError(path, collided[path])
+            blurrer(path, out_dir)
+            done += 1
+        except BATCH_ERRORS as exc:
+            failed += 1
+            tqdm.write(failure_line(path, exc), file=sys.stderr)
+    for folder in folders:  # the config again, now with how each image's depth was made
+        save_run_config(cfg, folder, blurrer.depth_paths)
+    return done, failed
+
+
+def config_path(cfg: BlurConfig, folder: Path) -> Path:
+    """Where a run of ``cfg`` keeps its settings: ``FOLDER/blur_<method>_config.json``."""
+    return Path(folder) / f"blur_{cfg.method}_config.json"
+
+
+def save_run_config(cfg: BlurConfig, folder: Path, images: dict[str, dict]) -> Path:
+    """Write ``cfg`` with the record of what the run did per image (``images``: how each depth was
+    made, ``--config`` drops it) to :func:`config_path`; returns the file."""
+    path = config_path(cfg, folder)
+    write_json(path, {**asdict(cfg), "images": images})
+    return path
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    """scripts/blur.py: parse, run the batch, print the count; the exit status of the batch
+    (2 for a bad command line or a model that cannot load)."""
+    cfg = parse_args(argv)
+    logging.basicConfig(level=logging.WARNING if cfg.quiet else logging.INFO, format="%(message)s")
+    try:
+        done, failed = run(cfg)
+    except (ImageError, ValueError, RuntimeError) as exc:  # bad arguments, models that cannot load
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"{done} done, {failed} failed", file=sys.stderr)
+    return batch_status(failed)

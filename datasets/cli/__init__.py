@@ -1,0 +1,6 @@
+"""The programs whose code lives in datasets/: scrape_flickr.
+
+Program NAME is the module NAME.py here: its parser (``build_parser``, ``parse_args``) and
+``main(argv) -> exit status``; ``scripts/NAME.py`` and ``shallowdof NAME`` run it through the one
+table of programs, :data:`shallowdof.programs.PROGRAMS`.
+"""

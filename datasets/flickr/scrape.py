@@ -1,0 +1,288 @@
+"""The resumable scrape: domains → ``raw/DOMAIN/ID.EXT`` + ``manifest.jsonl`` (:func:`scrape`)."""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import logging
+import random
+import time
+from collections import Counter
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from plumbing import markdown
+from plumbing.files import append_jsonl, read_jsonl
+
+from .api import (DEFAULT_API_URL, EXCLUDED_TAGS, FLICKR_EPOCH, LICENSES, MAX_PER_PAGE, PAPER_DOMAINS,
+                  RESEARCH_LICENSES, RESULT_CAP, BadImage, Domain, FlickrPermanentError, Photo, RetriesExhausted,
+                  SearchSlice, _iso, redact)
+from .client import FlickrClient
+from .download import Downloaded, Downloader
+from .polite import Backoff, RateLimiter
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ScrapeConfig:
+    """Everything that defines a scrape (saved as ``OUT/scrape_config.json``; never holds the key)."""
+
+    out: str
+    domains: list[dict] = field(default_factory=lambda: [dataclasses.asdict(d) for d in PAPER_DOMAINS])
+    per_domain: int = 4000
+    api_url: str = DEFAULT_API_URL
+    workers: int = 4
+    calls_per_hour: int = 3600
+    licenses: list[int] = field(default_factory=lambda: list(RESEARCH_LICENSES))
+    excluded_tags: list[str] = field(default_factory=lambda: list(EXCLUDED_TAGS))
+    min_side: int = 0
+    exif_check: bool = False
+    min_upload: int = FLICKR_EPOCH
+    max_upload: int = 0  # 0: now
+    per_page: int = MAX_PER_PAGE
+    result_cap: int = RESULT_CAP
+    min_window_s: int = 3600
+    max_retries: int = 5
+    backoff_base_s: float = 1.0
+    timeout_s: float = 30.0
+    seed: int = 0
+    dry_run: bool = False
+    quiet: bool = False
+
+    def domain_list(self) -> list[Domain]:
+        return [Domain(**d) for d in self.domains]
+
+
+@dataclass
+class ScrapeSummary:
+    """Counts per domain: ``downloaded`` (this run), ``total`` (in the manifest), skips, rejects, failures."""
+
+    counts: dict[str, Counter] = field(default_factory=dict)
+    api_calls: int = 0
+
+    def add(self, domain: str, key: str, n: int = 1) -> None:
+        self.counts.setdefault(domain, Counter())[key] += n
+
+    @property
+    def failed(self) -> int:
+        return sum(c["failed"] for c in self.counts.values())
+
+    def table(self) -> str:
+        keys = ["total", "downloaded", "candidates", "already", "excluded_tag", "no_size", "too_small",
+                "exif_model", "rejected", "failed"]
+        keys = ["total"] + [k for k in keys[1:] if any(c[k] for c in self.counts.values())]
+        rows = [[name, *(c[k] for k in keys)] for name, c in self.counts.items()]
+        return markdown.table(["domain", *keys], rows) + f"\n\nAPI calls: {self.api_calls}"
+
+
+def _lock_out_dir(out: Path) -> Any:
+    """Hold an exclusive lock on OUT/.scrape.lock so that two scrapes never share a folder."""
+    import fcntl
+
+    handle = open(out / ".scrape.lock", "a")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise FlickrPermanentError(f"{out}: another scrape is running in this folder") from None
+    return handle
+
+
+def _record(photo: Photo, domain: Domain, sl: SearchSlice, got: Downloaded, out: Path, exif: dict) -> dict:
+    rec = {
+        "status": "ok",
+        "domain": domain.name,
+        "photo_id": photo.id,
+        "file": got.path.relative_to(out).as_posix(),
+        "owner": photo.owner,
+        "owner_name": photo.owner_name,
+        "title": photo.title,
+        "license": photo.license,
+        "license_name": LICENSES.get(photo.license, "unknown") if photo.license is not None else "unknown",
+        "page_url": photo.page_url,
+        "source_url": photo.url,
+        "size_label": photo.size_label,
+        "date_upload": _iso(photo.date_upload) if photo.date_upload is not None else None,
+        "date_taken": photo.date_taken,
+        "crawl_date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "query": {"text": domain.text, "tags": domain.tags, "camera": domain.camera},
+        "slice": sl.iso(),
+        "sha256": got.sha256,
+        "bytes": got.bytes,
+        "width": got.width,
+        "height": got.height,
+        "format": got.format,
+    }
+    if exif:
+        rec["exif"] = exif
+    return rec
+
+
+def _reject(photo: Photo, domain: Domain, reason: str, detail: str) -> dict:
+    return {"status": "rejected", "domain": domain.name, "photo_id": photo.id, "reason": reason, "detail": detail,
+            "source_url": photo.url, "license": photo.license, "page_url": photo.page_url,
+            "crawl_date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+
+
+@dataclass
+class _Scrape:
+    """What every domain of one scrape shares."""
+
+    config: ScrapeConfig
+    api_key: str
+    out: Path
+    manifest: Path
+    client: FlickrClient
+    downloader: Downloader
+    summary: ScrapeSummary
+    known: set[str]  # photo ids in the manifest or on their way: a photo belongs to one domain only
+    licenses: tuple[int, ...]
+    excluded: set[str]
+
+
+def scrape(
+    config: ScrapeConfig,
+    api_key: str,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> ScrapeSummary:
+    """Run (or resume) a scrape into ``config.out``: ``raw/DOMAIN/ID.EXT`` + ``manifest.jsonl``.
+
+    Stops a domain when the manifest holds ``per_domain`` downloaded photos for it. Transient
+    download failures are counted (``failed``), not recorded, so the next run retries them.
+    """
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    lock = _lock_out_dir(out)
+    try:
+        manifest = out / "manifest.jsonl"
+        records = read_jsonl(manifest, repair=not config.dry_run)
+        backoff = Backoff(base_s=config.backoff_base_s, max_retries=config.max_retries)
+        client = FlickrClient(
+            api_key, config.api_url,
+            limiter=RateLimiter(config.calls_per_hour, 3600.0, clock=clock, sleep=sleep),
+            backoff=backoff, timeout=(min(10.0, config.timeout_s), config.timeout_s),
+            rng=random.Random(config.seed), sleep=sleep,
+        )
+        downloader = Downloader(backoff=backoff, timeout=(min(10.0, config.timeout_s), config.timeout_s),
+                                sleep=sleep, seed=config.seed)
+        run = _Scrape(config, api_key, out, manifest, client, downloader, ScrapeSummary(),
+                      {r["photo_id"] for r in records}, tuple(config.licenses),
+                      {t.lower() for t in config.excluded_tags})
+        end = config.max_upload or int(time.time())
+        for domain in config.domain_list():
+            folder = out / "raw" / domain.name
+            if folder.exists() and not config.dry_run:
+                for stale in folder.glob(".*.part"):
+                    stale.unlink()
+            have = sum(1 for r in records if r.get("domain") == domain.name and r.get("status") == "ok")
+            run.summary.add(domain.name, "total", have)
+            need = config.per_domain - have
+            if need > 0:
+                _scrape_domain(run, domain, folder, need, SearchSlice(config.min_upload, end))
+        run.summary.api_calls = client.calls
+        return run.summary
+    finally:
+        lock.close()
+
+
+def _skip_reason(run: _Scrape, photo: Photo) -> Optional[str]:
+    """The summary key of why ``photo`` is not a candidate (already known, an excluded tag, too
+    small), or None when it is one."""
+    if photo.id in run.known:
+        return "already"
+    if run.excluded.intersection(photo.tags):
+        return "excluded_tag"
+    if run.config.min_side and (photo.min_side() is None or photo.min_side() < run.config.min_side):
+        return "too_small"
+    return None
+
+
+def _exif_rejected(run: _Scrape, domain: Domain, photo: Photo) -> tuple[bool, dict]:
+    """(rejected, EXIF) of ``photo`` under the domain's camera-model check (recorded in the
+    manifest when it fails); no check asked for: (False, {})."""
+    if not (run.config.exif_check and domain.exif_model):
+        return False, {}
+    exif = run.client.exif(photo.id)
+    if exif.get("Model", "").strip().lower() == domain.exif_model.lower():
+        return False, exif
+    append_jsonl(run.manifest, _reject(photo, domain, "exif_model", f"EXIF model {exif.get('Model', 'missing')!r}"))
+    run.summary.add(domain.name, "exif_model")
+    return True, exif
+
+
+def _scrape_domain(run: _Scrape, domain: Domain, folder: Path, need: int, window: SearchSlice) -> None:
+    """Search ``domain`` over the upload-date ``window`` and download up to ``need`` new photos into
+    ``folder``, ``config.workers`` at a time; each finished download is recorded as it lands."""
+    from tqdm import tqdm
+
+    config, summary, manifest = run.config, run.summary, run.manifest
+    with tqdm(desc=f"{domain.name} pages", unit="page", disable=config.quiet, leave=False) as pages, \
+            tqdm(desc=f"{domain.name} photos", total=need, unit="img", disable=config.quiet) as bar, \
+            ThreadPoolExecutor(max_workers=max(1, config.workers)) as pool:
+        pending: dict[Future, tuple[Photo, SearchSlice, dict]] = {}
+        ok = 0
+
+        def handle(future: Future) -> None:
+            nonlocal ok
+            photo, sl, exif = pending.pop(future)
+            try:
+                got = future.result()
+            except BadImage as exc:
+                append_jsonl(manifest, _reject(photo, domain, exc.reason, str(exc)))
+                summary.add(domain.name, "rejected")
+                log.warning("%s", redact(f"photo {photo.id} ({domain.name}): rejected, {exc}", run.api_key))
+            except RetriesExhausted as exc:
+                summary.add(domain.name, "failed")
+                log.warning("%s", redact(str(exc), run.api_key))
+            else:
+                append_jsonl(manifest, _record(photo, domain, sl, got, run.out, exif))
+                ok += 1
+                summary.add(domain.name, "downloaded")
+                summary.add(domain.name, "total")
+                bar.update(1)
+
+        def settle(limit: int) -> None:
+            while pending and (len(pending) >= limit or ok + len(pending) >= need):
+                done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+                for f in done:
+                    handle(f)
+
+        records_iter = run.client.iter_records(
+            domain, run.licenses, window, per_page=config.per_page,
+            cap=config.result_cap, min_window_s=config.min_window_s, on_page=lambda: pages.update(1))
+        for rec, sl in records_iter:
+            photo = Photo.from_record(rec)
+            skip = "no_size" if photo is None else _skip_reason(run, photo)
+            if skip is not None:
+                summary.add(domain.name, skip)
+                continue
+            summary.add(domain.name, "candidates")
+            if config.dry_run:
+                if summary.counts[domain.name]["candidates"] >= need:
+                    break
+                continue
+            rejected, exif = _exif_rejected(run, domain, photo)
+            if rejected:
+                continue
+            run.known.add(photo.id)
+            pending[pool.submit(run.downloader.download, photo.url, folder, photo.id)] = (photo, sl, exif)
+            settle(2 * max(1, config.workers))
+            if ok >= need:
+                break
+        settle(1)
+        records_iter.close()
+
+
+def load_domains(path: Path) -> list[dict]:
+    """Read a domains file: JSON ``{"domains": [{"name": ..., "text": ..., "camera": ...}, ...]}``."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        domains = [dataclasses.asdict(Domain(**d)) for d in data["domains"]]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path}: not a domains file ({exc})") from None
+    return domains
