@@ -16,7 +16,7 @@ PAPER_ARGS ?=
 $(STAMP): setup.py Makefile
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip 'setuptools<81' wheel
-	$(BIN)/pip install -q -e '.[test,browser,lpips,app]'
+	$(BIN)/pip install -q -e '.[test,browser,lpips,app,onnx]'
 	# visdom 0.2.4 builds with pkg_resources, so it needs the venv's setuptools<81.
 	$(BIN)/pip install -q --no-build-isolation 'visdom==0.2.4'
 	touch $(STAMP)

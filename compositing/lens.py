@@ -52,7 +52,7 @@ from datasets.colour import SRGB8_TO_LINEAR, linear_to_srgb8, srgb8_to_linear
 from . import grain
 from .kernels import aperture_kernel
 from .matte import fuse_foreground, fusion_means, pushpull_fill
-from .optics import Lens, coc_radius_px
+from .optics import PORTRAIT_LENS, Lens, coc_radius_px
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +65,14 @@ class LensParams:
     """Settings of :func:`lens_blur` (see the module docstring for the model)."""
 
     coc: str = "thin_lens"  # "thin_lens" (depth in metres) or "relative"
-    focal_length_mm: float = 85.0
-    f_number: float = 1.8
-    sensor_width_mm: float = 36.0
-    strength: float = 0.006  # relative mode: radius = strength · width · |d − d_f| (bench/BENCHMARKS.md, "Real portraits")
+    focal_length_mm: float = PORTRAIT_LENS.focal_length_mm  # the project's one default lens (optics.py)
+    f_number: float = PORTRAIT_LENS.f_number
+    sensor_width_mm: float = PORTRAIT_LENS.sensor_width_mm
+    # relative mode: radius = strength · width · |d − d_f|. 0.0085 puts the far background's blur
+    # of real portraits at the median of real shallow-DoF photos' (evaluation/defocus.py;
+    # bench/BENCHMARKS.md, "Real portraits"): what an 85 mm f/1.8 focused at 3 m gives the prior's
+    # background (compositing.optics.relative_strength)
+    strength: float = 0.0085
     max_radius_frac: float = 0.08  # CoC radius clipped to this fraction of the image width
     blades: int = 0  # 0: disk aperture; n ≥ 3: n-blade polygon
     rotation_deg: float = 0.0

@@ -77,6 +77,11 @@ def _test_cyclegan() -> ModuleType:
     return test_cyclegan
 
 
+def _export_onnx() -> ModuleType:
+    from gan.cli import export_onnx
+    return export_onnx
+
+
 def _compare() -> ModuleType:
     from evaluation.cli import compare
     return compare
@@ -113,6 +118,7 @@ PROGRAMS: dict[str, Program] = {
     "train_depth": Program("train or evaluate the dense-depth network", _train_depth),
     "train_cyclegan": Program("train a CycleGAN or a mask-guided variant on an unpaired dataset", _train_cyclegan),
     "test_cyclegan": Program("translate a folder of images with a trained CycleGAN checkpoint", _test_cyclegan),
+    "export_onnx": Program("export a trained CycleGAN generator to ONNX (needs the onnx extra)", _export_onnx),
     "blur": Program("give portraits a shallow depth of field with a compositor method", _blur),
     "webcam": Program("blur the background of a camera or a video, live or into a file", _webcam),
     "compare": Program("render, measure and compare methods side by side in a gallery", _compare),

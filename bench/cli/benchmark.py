@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from bench import (bench_app, bench_compositing, bench_curation, bench_dataset, bench_evaluation, bench_gan, bench_realphotos,
-                   bench_segdepth, bench_webcam)
+from bench import (bench_app, bench_compositing, bench_curation, bench_dataset, bench_evaluation, bench_gan,
+                   bench_gan_realphotos, bench_onnx, bench_realphotos, bench_segdepth, bench_webcam)
 from plumbing.cli import EXIT_CODES_EPILOG, output_file
 from plumbing.files import FileProblem, read_text, write_text
 
@@ -44,8 +44,11 @@ BENCHES: dict[str, Callable[[bool], str]] = {
     "evaluation": bench_evaluation.run,
     "curation": bench_curation.run,
     "realphotos": bench_realphotos.run,  # every method and published results on real portraits
+    "onnx": bench_onnx.run,  # the exported generator in onnxruntime against eager PyTorch
+    # the GAN trained on real portraits and scored beside the published outputs (hours with photos)
+    "gan_realphotos": bench_gan_realphotos.run,
 }
-TAKES_PHOTOS = {"curation", "realphotos"}  # run(quick, photos: Path | None)
+TAKES_PHOTOS = {"curation", "realphotos", "gan_realphotos"}  # run(quick, photos: Path | None)
 
 
 #: The first line of every report this program writes: how it tells its own --out file.

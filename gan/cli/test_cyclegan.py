@@ -26,29 +26,45 @@ from gan.infer import DIRECTIONS, MODES, Translator, translate_folder
 CONFIG_NAME = "test_config.json"
 REQUIRED = ("checkpoint", "input", "out")
 
-DESCRIPTION = """Translate a folder of images with a trained CycleGAN checkpoint (either direction).
+DESCRIPTION = """Translate images with a trained CycleGAN checkpoint (either direction), at full resolution.
 
 Examples:
+  python scripts/test_cyclegan.py --checkpoint scripts/demo_gan.pt --input photo.jpg --out translated
   python scripts/test_cyclegan.py --checkpoint runs/dof --input dataset/testA --out results/dof \\
       --direction AtoB
   python scripts/test_cyclegan.py --checkpoint runs/dof/checkpoints/ckpt_00177750.pt \\
       --input dataset/testA --out results/dof_final
-  python scripts/test_cyclegan.py --checkpoint ckpt.pt --input photos --out out --full-res --overlay
+  python scripts/test_cyclegan.py --checkpoint ckpt.pt --input photos --out out --mode tiles --overlay
   python scripts/test_cyclegan.py --config results/dof/test_config.json --input photos --out out2
 
-Outputs are named after the inputs (same relative paths): a JPEG input gives a JPEG (quality 95,
-its chroma subsampling), any other a PNG (--format jpg|png chooses); each keeps its input's ICC
-colour profile and EXIF (orientation 1: the pixels are upright). --out may not be, hold or lie
-inside --input, and an existing output is replaced only when shallowdof wrote it (OUT's
-.shallowdof-outputs.jsonl says so). --overlay pastes the subject back
-(Nasrullah 2018 eq. 13) with the mask of INPUT/NAME.EXT from INPUT_masks/NAME.png (what
-scripts/prepare_masks.py writes; e.g. dataset/testA_masks/ for dataset/testA). With
---size N the generator sees the image at shorter side N and the change it makes is added to
-the full-resolution input (--mode resize), or it runs on N×N tiles blended together
-(--mode tiles); by default N is the size the checkpoint was trained at (its --load-size for
-resize, its --crop-size for tiles); --full-res runs it on the whole image at once. The run's settings are saved
-as test_config.json in --out, with the checkpoint file used; --config repeats them. Bad files are reported one
-line each; the exit status is 1 when any failed.
+--checkpoint takes any file the project writes: a train_cyclegan checkpoint, a run folder (its
+latest checkpoint) or a networks-only file such as the shipped scripts/demo_gan.pt. --input is one
+photo or a folder (any size; a JPEG's EXIF orientation is applied first). Outputs are named after
+the inputs (same relative paths), each at its input's full (upright) resolution: a JPEG input gives
+a JPEG (quality 95, its chroma subsampling), any other a PNG (--format jpg|png chooses); each keeps
+its input's ICC colour profile and EXIF (orientation 1: the pixels are upright). --out may not be,
+hold or lie inside --input, and an existing output is replaced only when shallowdof wrote it (OUT's
+.shallowdof-outputs.jsonl says so).
+
+How a photo larger than the generator's training size is translated:
+  --mode resize (default), residual upsampling: the generator sees a copy whose shorter side is
+      N; the change it makes there, G(x) - x, is upsampled (bilinear) and added to the
+      full-resolution photo. The photo's own detail survives wherever the generator changes
+      nothing (the subject), and the generator works at the scale it was trained at, so the blur
+      it learnt keeps its size relative to the photo. A photo no larger than N is translated whole.
+  --mode tiles: the generator runs at full resolution on overlapping N x N tiles (overlap N/4,
+      --tile-overlap), blended with linear ramps so tile borders leave no seams. Detail is made
+      at the photo's own pixel scale, so a blur learnt on 256-px photos stays that many pixels
+      wide on a 4000-px photo (a much weaker look); slower by the number of tiles.
+  --full-res: the generator on the whole photo at once (memory grows with the photo).
+N is --size, by default the size the checkpoint was trained at (its --load-size for resize, its
+--crop-size for tiles; 256 when the file does not record it).
+
+--overlay pastes the subject back (Nasrullah 2018 eq. 13) with the mask of INPUT/NAME.EXT from
+INPUT_masks/NAME.png (what scripts/prepare_masks.py writes; e.g. dataset/testA_masks/ for
+dataset/testA). The run's settings are saved as test_config.json in --out, with the checkpoint
+file used; --config repeats them. Bad files are reported one line each; the exit status is 1 when
+any failed.
 """
 
 
@@ -99,7 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EXIT_CODES_EPILOG)
     add_config_option(p)
     p.add_argument("--checkpoint", default=d.checkpoint,
-                   help="train_cyclegan checkpoint (.pt), or a run directory: its latest checkpoint (required)")
+                   help="checkpoint of any kind (train_cyclegan's .pt, a networks-only file such as "
+                        "scripts/demo_gan.pt) or a run directory: its latest checkpoint (required)")
     p.add_argument("--input", default=d.input, help="folder (or file) of images to translate (required)")
     p.add_argument("--out", default=d.out, type=output_folder, help="output folder (required)")
     p.add_argument("--direction", choices=DIRECTIONS, default=d.direction, help="AtoB uses G_A, BtoA uses G_B")
@@ -111,7 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
                            "default: the checkpoint's training size (load size for resize, crop size for tiles)")
     size.add_argument("--full-res", action=_FullRes, default=d.full_res,
                       help="run the generator on the whole image at once")
-    p.add_argument("--mode", choices=MODES, default=d.mode, help="full-resolution strategy")
+    p.add_argument("--mode", choices=MODES, default=d.mode,
+                   help="full-resolution strategy: resize (residual upsampling) or tiles; see above")
     p.add_argument("--tile-overlap", type=non_negative_int, default=d.tile_overlap,
                    help="tile overlap in pixels, less than the tile (default size/4)")
     p.add_argument("--depth-dir", default=d.depth_dir, help="folder of NAME.npy depth maps (depth-input models)")

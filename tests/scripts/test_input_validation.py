@@ -57,6 +57,7 @@ NUMERIC_OPTIONS: list[tuple[str, Callable[[], Callable], list[str], list[str]]] 
       "--lambda-identity+0", "--lambda-mask+0", "--input-nc", "--output-nc"]),
     ("test_cyclegan", _parse("test_cyclegan"), ["--checkpoint", "c", "--input", "i", "--out", "o"],
      ["--size", "--tile-overlap+0"]),
+    ("export_onnx", _parse("export_onnx"), ["--checkpoint", "c", "--out", "o.onnx"], ["--size", "--opset"]),
     ("blur", _parse("blur"), ["a.png"], ["--max-pixels"]),
     ("webcam", _parse("webcam"), ["--input", "0", "--output", "o.mp4"],
      ["--seg-width", "--blur-scale", "--blur-sigma", "--ema-alpha", "--max-frames", "--hysteresis"]),
