@@ -372,7 +372,9 @@ def test_one_exif_rotated_jpeg_of_any_size_comes_out_upright_at_full_resolution(
     upright[:30, :20] = (255, 0, 0)  # a red top-left corner, upright
     jpeg = tmp_path / "in" / "portrait.jpg"
     _exif_jpeg(jpeg, upright)
-    assert main(["--checkpoint", str(ckpt), "--input", str(jpeg), "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    # --format png: a lossless output, compared pixel for pixel below (a JPEG input gives a JPEG by default)
+    assert main(["--checkpoint", str(ckpt), "--input", str(jpeg), "--out", str(tmp_path / "out"), "--format", "png",
+                 "--quiet"]) == 0
     out = read_image(tmp_path / "out" / "portrait.png")
     photo_read = read_image(jpeg)
     assert photo_read.shape == out.shape == (210, 130, 3)  # the stored pixels are 130 tall, 210 wide
