@@ -28,8 +28,12 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from compositing.pipeline import Lazy, PhotoPipeline, Prepared, face_detector_factory
+from compositing.methods import METHODS
+from compositing.pipeline import REFINEMENTS, Lazy, PhotoPipeline, Prepared, face_detector_factory
 from plumbing.config import save_config
+from plumbing.fields import setting
+from segdepth.depth import DEPTH_MODELS
+from segdepth.segment import SEGMENTERS
 from datasets.io import (ImageError, list_photos, mask_path, photo_root, read_depth, read_focal_35mm, read_image,
                          read_mask, write_image)
 from evaluation import feature_metrics as FM
@@ -58,29 +62,44 @@ _CAPTION_KEYS = (("bg_blur", "blur"), ("halo", "halo"), ("checkerboard", "ckb"),
 # ----------------------------------------------------------------------------- configuration
 
 
+#: Inception weights for FID/KID: torchvision's, random ones (tests only), or no FID/KID at all.
+FID_WEIGHTS = ("imagenet", "none", "off")
+
+
 @dataclass
 class CompareConfig:
-    """Everything a comparison run depends on; saved as out/config.json."""
+    """Everything a comparison run depends on; saved as out/config.json. Each field declares its
+    flag's help and its allowed values or range (:func:`plumbing.fields.setting`)."""
 
-    input: str
-    out: str
-    methods: list[str] = field(default_factory=list)
-    params: dict[str, dict[str, Any]] = field(default_factory=dict)  # compositor method → its params
-    gan: list[str] = field(default_factory=list)
-    results: list[str] = field(default_factory=list)  # NAME=DIR published result folders
-    reference: Optional[str] = None
-    masks: Optional[str] = None
-    depth: Optional[str] = None
-    truth: Optional[str] = None
-    runs: list[str] = field(default_factory=list)
-    segmenter: str = "mediapipe"
-    depth_model: str = "prior"
-    refine: str = "snap"  # the compositor methods' mask edge refinement, as scripts/blur.py's --refine
-    fid_weights: str = "imagenet"  # "imagenet", "none" (random init, tests only) or "off"
-    device: str = "cpu"
-    thumb_size: int = 256
-    quiet: bool = False
-    notes: list[str] = field(default_factory=list)  # shown on the gallery page and in metrics.md
+    input: str = setting(help="folder (or file) of test images (required unless --config names one)")
+    out: str = setting(help="output folder (required unless --config names one)")
+    methods: list[str] = setting(default_factory=list, help="comma-separated compositor methods ('' for none)",
+                                 choices=tuple(METHODS))
+    params: dict[str, dict[str, Any]] = setting(  # compositor method → its params
+        default_factory=dict, help="a compositor method parameter, e.g. lens:f_number=1.4 (repeatable; values are "
+        "JSON where they parse, else strings)", metavar="METHOD:KEY=VALUE")
+    gan: list[str] = setting(default_factory=list, help="a trained GAN checkpoint to compare (repeatable)",
+                             metavar="NAME=CKPT:PRESET[:overlay]")
+    results: list[str] = setting(default_factory=list, help="a folder of published outputs (e.g. a paper's results), "
+                                 "files named like the inputs, shown and measured as one more method (repeatable)",
+                                 metavar="NAME=DIR")
+    reference: Optional[str] = setting(None, "folder of real shallow-DoF photos for FID/KID and the blur distance")
+    masks: Optional[str] = setting(None, "folder of masks NAME.png (8-bit grey, 255 = person) instead of INPUT_masks/")
+    depth: Optional[str] = setting(None, "folder of depth maps NAME.npy or 16-bit NAME.png (millimetres)")
+    truth: Optional[str] = setting(None, "folder of ground-truth shallow-DoF renders NAME.png (full-reference "
+                                   "metrics; noise-free synthetic truth has no sensor grain: compare the lens with "
+                                   "--params lens:grain=false)")
+    runs: list[str] = setting(default_factory=list, help="GAN run folders (log.jsonl, config.json) to plot; runs "
+                              "holding a --gan checkpoint are found automatically")
+    segmenter: str = setting("mediapipe", "segmenter for inputs without a mask", tuple(sorted(SEGMENTERS)))
+    depth_model: str = setting("prior", "depth model for inputs without --depth", tuple(sorted(DEPTH_MODELS)))
+    refine: str = setting("snap", "the compositor methods' mask edge refinement, as scripts/blur.py's", REFINEMENTS)
+    fid_weights: str = setting("imagenet", "Inception weights for FID/KID: torchvision IMAGENET1K_V1 from the torch "
+                               "hub cache, 'none' = random init (testing only), 'off' = skip FID/KID", FID_WEIGHTS)
+    device: str = setting("cpu", "torch device for GAN inference and Inception features")
+    thumb_size: int = setting(256, "longer side of gallery thumbnails in pixels", lo=16, hi=4096)
+    quiet: bool = setting(False, "no progress bars, errors only")
+    notes: list[str] = setting(default_factory=list, help="shown on the gallery page and in metrics.md")
 
 
 @dataclass
