@@ -280,7 +280,7 @@ def add_setting(container: Any, cls: type, name: str, *flags: str, shown_default
         options["action"] = argparse.BooleanOptionalAction
     elif custom is not None or kind in (int, float):
         options["type"] = flag_type(declared, custom or _parse_number(kind, declared))
-    if declared.choices and custom is None and "action" not in options:
+    if declared.choices and custom is None and kind is not bool:
         options["choices"] = declared.choices
     if declared.metavar:
         options["metavar"] = declared.metavar

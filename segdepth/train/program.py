@@ -50,8 +50,8 @@ def _hw_list(text: str) -> list[list[int]]:
 
 
 def build_parser(task: str) -> argparse.ArgumentParser:
-    """Argument parser of the training program for ``task`` ("segmentation" or "depth")."""
-    # longer than 80 lines: one flat list of options, in the order --help shows them
+    """Argument parser of the training program for ``task`` ("segmentation" or "depth"): a flag per
+    setting of its config dataclass, made from the field's declaration."""
     seg = task == "segmentation"
     examples = (
         "examples:\n"
