@@ -43,8 +43,10 @@ class SettingError(ValueError):
 
 
 def _number(v: Any) -> str:
-    """A bound or value as messages show it: 0.001, 2.5, 64, 65,536."""
-    return f"{v:g}" if isinstance(v, float) else f"{v:,}" if abs(v) >= 10_000 else str(v)
+    """A bound or value as messages show it: 0.001, 2.5, 64, 65,536, 10,000 (also of a float)."""
+    if math.isfinite(v) and abs(v) >= 10_000 and v == int(v):
+        return f"{int(v):,}"
+    return f"{v:g}" if isinstance(v, float) else str(v)
 
 
 def range_problem(value: float, lo: Optional[float], hi: Optional[float]) -> Optional[str]:

@@ -261,4 +261,4 @@ def test_soft_edge_composite_blurs_the_background_seen_through_the_matte():
     fused, subtracted = tail_energy(LensParams(**p)), tail_energy(LensParams(**p, foreground="subtract"))
     assert fused < 0.35 * subtracted
     with pytest.raises(ValueError, match="foreground: must be one of blur_fusion, subtract, got 'magic'"):
-        render("lens", image, alpha, depth, 1.0, {**p, "foreground": "magic"})
+        render("lens", image, alpha, depth, 1.0, {"coc": "relative", "foreground": "magic"})

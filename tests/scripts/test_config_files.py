@@ -57,14 +57,15 @@ def _bad_values(f: dataclasses.Field, kind: Any, default: Any) -> list[tuple[str
 
 def _cases(program: str, tmp: Path) -> list[tuple[dict, str, str]]:
     """(config file content, the key its error names, the kind of bound) for every setting of the
-    program's config, and for train_cyclegan also every model setting (in ``model_overrides``)."""
+    program's config, and for train_cyclegan also every model setting (in ``model_overrides``):
+    the config the program saves, with that one value changed."""
     base = parse(program, MINIMAL_ARGV[program](tmp))
-    cls, given = type(base), _given(program, MINIMAL_ARGV[program](tmp))
+    cls, given, saved = type(base), _given(program, MINIMAL_ARGV[program](tmp)), dataclasses.asdict(base)
     out = []
     for f in dataclasses.fields(cls):
         for bound, bad in _bad_values(f, typing.get_type_hints(cls)[f.name], getattr(base, f.name)):
             if bound == "type" or f.name not in given:  # a flag given on the command line wins over the file
-                out.append(({f.name: bad}, f.name, bound))
+                out.append(({**saved, f.name: bad}, f.name, bound))
     if program == "train_cyclegan":
         from gan.model import ModelConfig
         from gan.train.config import TRAIN_OWNED_MODEL_FIELDS
@@ -72,7 +73,7 @@ def _cases(program: str, tmp: Path) -> list[tuple[dict, str, str]]:
         hints, model = typing.get_type_hints(ModelConfig), ModelConfig()
         for f in dataclasses.fields(ModelConfig):
             if f.name not in TRAIN_OWNED_MODEL_FIELDS:
-                out += [({"model_overrides": {f.name: bad}}, f.name, bound)
+                out += [({**saved, "model_overrides": {f.name: bad}}, f.name, bound)
                         for bound, bad in _bad_values(f, hints[f.name], getattr(model, f.name))]
     return out
 
@@ -116,7 +117,7 @@ def test_every_kind_of_bound_is_tried_in_every_program_that_has_it(tmp_path):
 
 # --- the examples a hostile user tried ------------------------------------------------------------
 
-@pytest.mark.parametrize("program, content, problem", [
+@pytest.mark.parametrize("program, change, problem", [
     ("prepare_masks", {"batch_size": 0}, "batch_size: must be between 1 and 4096, got 0"),
     ("webcam", {"blur_scale": 0}, "blur_scale: must be between 0.01 and 1, got 0"),
     ("webcam", {"ema_alpha": 5}, "ema_alpha: must be between 0.001 and 1, got 5"),
@@ -127,11 +128,12 @@ def test_every_kind_of_bound_is_tried_in_every_program_that_has_it(tmp_path):
     ("blur", {"method": "gaussian", "params": {"k": -5}},
      "params: method 'gaussian' parameter k: must be between 1 and 1001, got -5"),
 ])
-def test_a_bad_value_in_a_config_file_stops_the_program_before_any_work(tmp_path, capsys, program, content, problem):
-    """Before, these ran: prepare_masks saved batch_size 0 in its config, compare made 1×1 thumbnails."""
+def test_a_bad_value_in_a_config_file_stops_the_program_before_any_work(tmp_path, capsys, program, change, problem):
+    """A saved config with one value changed. Before, these ran: prepare_masks saved batch_size 0
+    in its config, compare made 1×1 thumbnails, webcam blurred at scale 0."""
     (tmp_path / "dataset" / "trainA").mkdir(parents=True)
     path = tmp_path / "bad.json"
-    path.write_text(json.dumps(content))
+    path.write_text(json.dumps({**dataclasses.asdict(parse(program, MINIMAL_ARGV[program](tmp_path))), **change}))
     before = sorted(tmp_path.rglob("*"))
     with pytest.raises(SystemExit) as stop:
         PROGRAMS[program].main([*MINIMAL_ARGV[program](tmp_path), "--config", str(path)])
