@@ -8,12 +8,15 @@ PYTEST_ARGS ?=
 # machine among them) spinning made a 2-thread convolution 30x slower than one thread.
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: demo test bench clean-venv
+PAPER_OUT  ?= paper_out
+PAPER_ARGS ?=
+
+.PHONY: demo test bench paper clean-venv
 
 $(STAMP): setup.py Makefile
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip 'setuptools<81' wheel
-	$(BIN)/pip install -q -e '.[test,browser,lpips]'
+	$(BIN)/pip install -q -e '.[test,browser,lpips,app,onnx]'
 	# visdom 0.2.4 builds with pkg_resources, so it needs the venv's setuptools<81.
 	$(BIN)/pip install -q --no-build-isolation 'visdom==0.2.4'
 	touch $(STAMP)
@@ -27,6 +30,11 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python scripts/benchmark.py --out bench/BENCHMARKS.md
+
+# Nasrullah 2018 end to end, resumable (README, "Reproduce the paper"): needs FLICKR_API_KEY and a
+# GPU; PAPER_ARGS="--scale tiny --fake-flickr" runs the same stages in a minute, offline.
+paper: $(STAMP)
+	$(BIN)/python scripts/reproduce_paper.py --out $(PAPER_OUT) $(PAPER_ARGS)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -29,6 +29,13 @@ EXTRAS = {
     "browser": ["websocket-client>=1.7"],
     # LPIPS is optional in evaluation/metrics.py (skipped with a note when missing).
     "lpips": ["lpips==0.1.4"],
+    # ONNX export of a generator (gan/export.py, scripts/export_onnx.py): torch's dynamo exporter
+    # needs onnxscript. onnx 1.22.0, not 1.23.x: 1.23 requires protobuf >= 6.31, and mediapipe 0.10.14
+    # (which needs protobuf < 5) fails with it; 1.22.0 takes protobuf >= 4.25.1.
+    "onnx": ["onnx==1.22.0", "onnxscript==0.7.2", "onnxruntime==1.31.1"],
+    # the local app (scripts/app.py): its web page, and HEIC photos (datasets.io reads them when
+    # pillow-heif is there). Gradio pins pillow<13.
+    "app": ["gradio==6.31.0", "pillow-heif==1.8.1"],
 }
 
 setup(

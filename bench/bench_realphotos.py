@@ -15,7 +15,11 @@ every method starts from, at its 0.5 contour; issue 15 states its targets for th
 folder's masks (independent of our segmenter). Metrics (evaluation/metrics.py): subject PSNR in
 the eroded person, rim2, edge_in, background sharpness gap, W₁ and its permutation p-value against
 ``shallow/``, checkerboard share ratio and the background grey-level change; each table says how
-far apart two samples of the reference itself are at this size. Writes into ``out``: ``table.md``,
+far apart two samples of the reference itself are at this size. A second table per scoring gives
+the background's band-energy ratios (structure kept at 0–1, 1–2, 2–4 and 4–8 px, output ÷ input,
+``evaluation.metrics.band_energy_ratios``), which tell a defocus (the bands finer than the blur
+gone, coarser ones kept) from a soft copy (only the finest band gone), with the same ratios of
+``shallow/`` to ``ordinary/`` (medians of the two unpaired sets) as a guide. Writes into ``out``: ``table.md``,
 ``scores/SCORING/metrics.csv``, ``results/NAME/ID.png``, ``gallery/index.html`` and ``crops.png``
 (heads and shoulders: input and the methods side by side). Without the folder it says so and
 skips. The photos stay where they are: only numbers go into bench/BENCHMARKS.md.
@@ -32,6 +36,7 @@ from typing import Any, Callable, Optional, Sequence
 import cv2
 import numpy as np
 
+from evaluation.metrics import DOG_BANDS, band_name
 from plumbing import markdown
 
 log = logging.getLogger(__name__)
@@ -47,9 +52,10 @@ TARGETS: dict[str, tuple[Callable[[float], bool], str]] = {
     "bg_grey": (lambda v: abs(v) <= 2.5, "|Δ| ≤ 2.5"),
 }
 PER_IMAGE = ("subject_psnr", "rim2", "edge_in", "checkerboard", "bg_grey")
+BANDS = tuple(band_name(b) for b in DOG_BANDS)  # band-energy ratios of the far background
 LABELS = {"subject_psnr": "subject PSNR (dB)", "rim2": "rim2", "edge_in": "edge_in", "gap": "bg sharpness gap",
           "w1": "bg sharpness W₁", "checkerboard": "checkerboard ratio", "bg_grey": "bg grey change",
-          "w1_p": "W₁ p", "seconds": "s/image"}
+          "w1_p": "W₁ p", "seconds": "s/image", **{b: f"{b.removeprefix('band')} px" for b in BANDS}}
 
 
 @dataclass(frozen=True)
@@ -174,7 +180,7 @@ def default_renderer(scene: MediaPipeScene) -> Callable[[Variant, np.ndarray], n
 
 
 def score(image: np.ndarray, output: np.ndarray, mask: np.ndarray) -> dict[str, float]:
-    """The per-image real-photo metrics of one output (mask = the folder's scoring mask)."""
+    """The per-image real-photo metrics of one output (mask = the scoring mask): PER_IMAGE and BANDS."""
     from evaluation import metrics as M
 
     regions = M.make_regions(mask)
@@ -182,7 +188,27 @@ def score(image: np.ndarray, output: np.ndarray, mask: np.ndarray) -> dict[str, 
             "rim2": M.rim_sharpness(image, output, mask),
             "edge_in": M.edge_detail_kept(image, output, mask),
             "checkerboard": M.checkerboard(image, output, regions),
-            "bg_grey": M.background_grey_change(image, output, mask)}
+            "bg_grey": M.background_grey_change(image, output, mask),
+            **M.band_energy_ratios(image, output, mask)}
+
+
+def set_band_energies(folder: Path, sub: str, mask_of: MaskSource) -> dict[str, float]:
+    """Median over the photos of ``folder/sub`` of each band's far-background energy
+    (:func:`evaluation.metrics.band_energies`); a photo that cannot be read is left out (the
+    scoring loop reports it)."""
+    from datasets.io import ImageError, list_images, read_image
+    from evaluation import metrics as M
+
+    values: dict[str, list[float]] = {b: [] for b in BANDS}
+    for path in list_images(folder / sub):
+        try:
+            image = read_image(path)
+            energies = M.band_energies(image, mask_of(sub, path, image))
+        except (ImageError, ValueError, OSError):
+            continue
+        for b, v in energies.items():
+            values[b].append(v)
+    return {b: float(np.nanmedian(v)) if v else math.nan for b, v in values.items()}
 
 
 def head_crop(mask: np.ndarray) -> tuple[slice, slice]:
@@ -223,8 +249,10 @@ SCORING_NOTES = {
 def run_folder(folder: Path, out: Path, variants: Sequence[Variant], limit: Optional[int] = None,
                renderer: Optional[Callable[[Variant, np.ndarray], np.ndarray]] = None,
                crop_columns: Optional[Sequence[str]] = None, n_crops: int = 8,
-               scorings: Optional[dict[str, MaskSource]] = None) -> tuple[dict[str, dict[str, dict[str, float]]], int]:
-    """Render and score every ``ordinary/`` photo with every variant; add the published result
+               scorings: Optional[dict[str, MaskSource]] = None,
+               results: Optional[dict[str, Path]] = None) -> tuple[dict[str, dict[str, dict[str, float]]], int]:
+    """Render and score every ``ordinary/`` photo with every variant; add ``results`` (column name →
+    a folder of outputs named like the inputs, e.g. a GAN's translations) and the published result
     folders of ``paper_results/``. Each of ``scorings`` (name → mask source; default: the
     MediaPipe masks and the folder's, or the folder's only with a custom ``renderer``) scores
     every column on its own masks. Returns (scoring → column → summary, number of bad files)."""
@@ -236,7 +264,7 @@ def run_folder(folder: Path, out: Path, variants: Sequence[Variant], limit: Opti
     from evaluation import report
     from evaluation.gallery import Cell, Column, MetricsTable, Row, build_gallery, write_thumbnail
 
-    if renderer is None:
+    if renderer is None and (variants or not scorings):  # no variant to render: no segmenter needed
         scene = MediaPipeScene()
         renderer = default_renderer(scene)
         scorings = scorings or {"segmenter": lambda sub, path, image: scene.mask(image),
@@ -245,8 +273,9 @@ def run_folder(folder: Path, out: Path, variants: Sequence[Variant], limit: Opti
     primary = next(iter(scorings))
     published = sorted(p for p in (folder / "paper_results").glob("*") if p.is_dir()) \
         if (folder / "paper_results").is_dir() else []
-    names = [v.name for v in variants] + [f"paper:{p.name}" for p in published]
-    scores = {k: {n: Scores({m: [] for m in PER_IMAGE}) for n in names} for k in scorings}
+    folders = {**(results or {}), **{f"paper:{p.name}": p for p in published}}
+    names = [v.name for v in variants] + list(folders)
+    scores = {k: {n: Scores({m: [] for m in (*PER_IMAGE, *BANDS)}) for n in names} for k in scorings}
     references = {k: reference_sharpness(folder, source) for k, source in scorings.items()}
     paths = list_images(folder / "ordinary")[:limit]
     gallery_rows, crops = [], []
@@ -264,11 +293,11 @@ def run_folder(folder: Path, out: Path, variants: Sequence[Variant], limit: Opti
                 elapsed = time.perf_counter() - start
                 for k in scorings:  # the same render, timed once, in every table
                     scores[k][v.name].seconds.append(elapsed)
-            for p in published:
-                result = read_image(p / path.name)
+            for name, p in folders.items():
+                result = read_image(p / f"{path.stem}.png" if not (p / path.name).is_file() else p / path.name)
                 if result.shape != image.shape:  # published at another size: compare at the input's
                     result = cv2.resize(result, image.shape[1::-1], interpolation=cv2.INTER_AREA)
-                outputs[f"paper:{p.name}"] = result
+                outputs[name] = result
         except (ImageError, ValueError, OSError) as exc:
             n_bad += 1
             log.error("%s", exc if str(path) in str(exc) else f"{path}: {exc}")
@@ -305,10 +334,31 @@ def run_folder(folder: Path, out: Path, variants: Sequence[Variant], limit: Opti
                   title="shallowdof on real portraits")
     if crops:
         write_image(out / "crops.png", crop_sheet(crops, ["input", *crop_columns]))
+    guides = {k: band_guide(folder, source) for k, source in scorings.items()}
     write_text(out / "table.md", "\n".join(
         f"Scored with {SCORING_NOTES.get(k, k)}:\n\n" + markdown_table(summaries[k], n_images, references[k])
-        for k in scorings))
+        + "\n" + band_table(summaries[k], guides[k]) for k in scorings))
     return summaries, n_bad
+
+
+def band_guide(folder: Path, mask_of: MaskSource) -> dict[str, float]:
+    """Per band, median far-background energy of ``shallow/`` ÷ that of ``ordinary/``: how much
+    less structure the real shallow-DoF photos have at each scale (two unpaired sets: a guide)."""
+    shallow, ordinary = set_band_energies(folder, "shallow", mask_of), set_band_energies(folder, "ordinary", mask_of)
+    return {b: shallow[b] / ordinary[b] if ordinary[b] > 0 else math.nan for b in BANDS}
+
+
+def band_table(summary: dict[str, dict[str, float]], guide: dict[str, float]) -> str:
+    """The band-energy ratios of every column (medians over the portraits) as a Markdown table,
+    with the shallow/ ÷ ordinary/ guide as its first row."""
+    header = ["background structure kept (output ÷ input)", *(LABELS[b] for b in BANDS)]
+    rows = [["shallow/ ÷ ordinary/ (unpaired medians: a guide)", *(f"{guide[b]:.2f}" for b in BANDS)]]
+    rows += [[name, *(f"{s.get(b, math.nan):.2f}" for b in BANDS)] for name, s in summary.items()]
+    note = ("Band-energy ratios of the far background (≥ 15 px from the person): energy of the difference of "
+            "Gaussians between the two blurs (σ in px at 256 px) in the output ÷ in the input, medians over the "
+            "portraits. A defocus of radius r takes the bands finer than r towards 0 and keeps the coarser ones; a "
+            "soft copy loses only the finest.")
+    return f"{note}\n\n{markdown.table(header, rows)}\n"
 
 
 def markdown_table(summary: dict[str, dict[str, float]], n_images: int, reference: np.ndarray) -> str:

@@ -157,14 +157,17 @@ class GanSpec:
 
 
 def gan_renderer(spec: GanSpec, device: str = "cpu") -> Renderer:
-    """A trained CycleGAN generator (A → B) at full resolution via ``gan.infer.Translator``."""
+    """A trained CycleGAN generator (A → B) at full resolution via ``gan.infer.Translator``, from any
+    checkpoint kind, translated as test_cyclegan does by default (residual upsampling from the
+    size the checkpoint was trained at)."""
     from gan.checkpoint import resolve_checkpoint
     from gan.infer import Translator
 
     checkpoint = resolve_checkpoint(spec.checkpoint)
     if not checkpoint.is_file():
         raise FileNotFoundError(f"{checkpoint}: no such checkpoint (for --gan {spec.name})")
-    translator = Translator.from_checkpoint(checkpoint, direction="AtoB", overlay=spec.overlay, device=device)
+    translator = Translator.from_checkpoint(checkpoint, direction="AtoB", overlay=spec.overlay, device=device,
+                                            size="checkpoint")
 
     def fn(image: np.ndarray, mask: np.ndarray, depth: np.ndarray) -> np.ndarray:
         return translator(image, mask, depth)

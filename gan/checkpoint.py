@@ -16,6 +16,11 @@ under its earlier tag ``shallowdof-demo-gan-1`` too (the shipped ``scripts/demo_
 generator state dict in the reference code's layout is not a checkpoint of ours: ``gan.infer``
 reads one only when told its architecture (:func:`read_file`).
 
+Programs that translate (test_cyclegan, compare, export_onnx, the app) read a generator from every
+kind of file the project writes through :func:`read_generator`: a training checkpoint, a
+networks-only file (:func:`save_weights`, e.g. the shipped ``scripts/demo_gan.pt``) or, with its
+architecture given, a plain state dict.
+
 A run folder keeps its files in ``RUN/checkpoints/ckpt_ITER.pt`` (:func:`checkpoint_path`);
 the latest is the one with the highest iteration (:func:`latest_checkpoint`).
 """
@@ -23,7 +28,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
@@ -128,7 +133,9 @@ def save_weights(path: str | os.PathLike, nets: dict[str, dict[str, torch.Tensor
                  model_config: dict[str, Any], trained_on: dict[str, Any]) -> None:
     """Write a networks-only file (:data:`WEIGHTS_FORMAT`: the four networks' state dicts in
     fp16, the model settings and what they were trained on; no optimiser moments, pools or
-    random states) atomically: what scripts/demo.py ships and continues."""
+    random states) atomically: what scripts/demo.py ships and continues. ``trained_on``'s
+    ``scene_size`` and ``crop`` (the training images' side and the crop taken from them) tell
+    inference the scale the generator was trained at."""
     state = {"model": model_config, "trained_on": trained_on,
              "nets": {name: {k: v.detach().to(torch.float16) for k, v in nets[name].items()} for name in NETWORKS}}
     save_tagged(path, NETWORKS_ONLY, state)
@@ -137,13 +144,101 @@ def save_weights(path: str | os.PathLike, nets: dict[str, dict[str, torch.Tensor
 def load_weights(path: str | os.PathLike) -> dict[str, Any]:
     """Read a networks-only file of :func:`save_weights` (``weights_only=True``); a missing or
     unreadable file or another format is one CheckpointError."""
-    obj = load_tagged(path, NETWORKS_ONLY)
+    return _check_nets(load_tagged(path, NETWORKS_ONLY), path)
+
+
+def _check_nets(obj: dict[str, Any], path: str | os.PathLike) -> dict[str, Any]:
+    """``obj`` after checking that it holds all four networks (a networks-only file's tag checked before)."""
     if not isinstance(obj.get("nets"), dict):
         raise CheckpointError(f"{path}: not a networks-only CycleGAN file (no 'nets' inside)")
     missing = [n for n in NETWORKS if n not in obj["nets"]]
     if missing:
         raise CheckpointError(f"{path}: networks-only file without {', '.join(missing)}")
     return obj
+
+
+# --------------------------------------------------------------------------- one generator, any file
+
+GENERATOR_KEYS = {"AtoB": "netG_A", "BtoA": "netG_B"}  # translation direction -> the network that does it
+READABLE = (f"{CHECKPOINT_FORMAT} (train_cyclegan) and {WEIGHTS_FORMAT} (networks only, e.g. scripts/demo_gan.pt) "
+            "files, or a plain reference-layout generator state dict with its architecture given")
+
+
+def _is_networks_only(tag: Any, path: Path) -> bool:
+    try:
+        NETWORKS_ONLY.version_of(tag, path)
+    except CheckpointError:
+        return False
+    return tag is not None
+
+
+@dataclass(frozen=True)
+class GeneratorWeights:
+    """One generator's weights as stored, with what is known about it.
+
+    ``kind`` says which file it came from ("training checkpoint", "networks-only file" or "state
+    dict"); ``state`` is its state dict in float32; ``trained_sizes`` the (load, crop) sizes of
+    training when the file records them."""
+
+    path: Path
+    kind: str
+    config: ModelConfig
+    state: dict[str, torch.Tensor]
+    trained_sizes: Optional[tuple[int, int]]
+
+
+def _model_config(path: Path, d: Any) -> ModelConfig:
+    try:
+        return ModelConfig.from_dict(model_config_dict(d))
+    except (TypeError, ValueError, KeyError) as exc:
+        raise CheckpointError(f"{path}: bad model config in checkpoint ({exc})") from None
+
+
+def _sizes(d: Any, load_key: str, crop_key: str) -> Optional[tuple[int, int]]:
+    """(load, crop) from ``d[load_key]``, ``d[crop_key]`` when both are whole numbers, else None."""
+    if isinstance(d, dict) and all(isinstance(d.get(k), int) for k in (load_key, crop_key)):
+        return int(d[load_key]), int(d[crop_key])
+    return None
+
+
+def read_generator(path: str | os.PathLike, direction: str = "AtoB",
+                   config: Optional[ModelConfig] = None) -> GeneratorWeights:
+    """G_A (``AtoB``) or G_B (``BtoA``) from any file the project writes, or a run folder's latest
+    checkpoint: a training checkpoint (tag checked; its model config and training sizes), a
+    networks-only file (fp16 weights made float32), or a plain reference-layout state dict when
+    ``config`` gives its architecture. A ``config`` given for a file that holds its own must
+    equal it. Every problem is one CheckpointError naming the file."""
+    if direction not in GENERATOR_KEYS:
+        raise ValueError(f"direction must be one of {tuple(GENERATOR_KEYS)}, got {direction!r}")
+    path = resolve_checkpoint(path)
+    obj = read_file(path)
+    net_key, tag = GENERATOR_KEYS[direction], obj.get("format")
+    if _is_networks_only(tag, path):
+        _check_nets(obj, path)
+        kind, cfg, state = "networks-only file", _model_config(path, obj.get("model")), obj["nets"][net_key]
+        sizes = _sizes(obj.get("trained_on"), "scene_size", "crop")
+    elif tag is not None or "config" in obj:
+        if tag is not None and not str(tag).startswith(f"{TRAINING.name}/"):
+            raise CheckpointError(f"{path}: not a CycleGAN checkpoint (format {tag!r}; programs that translate read "
+                                  f"{READABLE})")
+        check_checkpoint(obj, path)
+        kind, cfg = "training checkpoint", _model_config(path, obj["config"])
+        if not isinstance(obj["model"], dict) or net_key not in obj["model"]:
+            raise CheckpointError(f"{path}: checkpoint has no {net_key} weights")
+        state = obj["model"][net_key]
+        sizes = _sizes(obj["config"].get("train") if isinstance(obj["config"], dict) else None,
+                       "load_size", "crop_size")
+    elif config is None:
+        raise CheckpointError(f"{path}: no format tag and no 'config' in this file; programs that translate read "
+                              f"{READABLE}")
+    else:
+        kind, cfg, state, sizes = "state dict", config, obj, None
+    if config is not None and config != cfg:
+        raise CheckpointError(f"{path}: holds its own model config, which differs from the one given")
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CheckpointError(f"{path}: the {net_key} weights are not a state dict of tensors")
+    return GeneratorWeights(path, kind, cfg, {k: v.float() if v.is_floating_point() else v for k, v in state.items()},
+                            sizes)
 
 
 # --------------------------------------------------------------------------- contents

@@ -1,12 +1,21 @@
 """Translate images with a trained CycleGAN generator, at the model's size or at full resolution.
 
 Images in and out are numpy uint8 RGB H×W×3; masks float32 H×W in [0, 1] (1 = subject);
-depth float32 H×W, larger = farther (normalised per image as in training).
+depth float32 H×W, larger = farther (normalised per image as in training); GAN tensors
+N×C×H×W in [-1, 1].
+
+:func:`load_generator` is the one way a program gets a generator from a file: test_cyclegan,
+compare, export_onnx and the app all call it, so each reads every kind of file the project writes
+(a train_cyclegan checkpoint or run folder, a networks-only file such as the shipped
+``scripts/demo_gan.pt``, a plain reference-layout state dict with its architecture given;
+:func:`gan.checkpoint.read_generator`).
 
 Full-resolution strategies (the paper's generator works at 256 pixels; photographs are larger):
-- ``mode="resize"`` with ``size=N``: translate a copy whose shorter side is N, take the change
-  G(x) − x at that size, upsample it (bilinear) and add it to the full-resolution input, so the
-  full-resolution detail of the input survives wherever the generator changes nothing;
+- ``mode="resize"`` with ``size=N`` (residual upsampling, :class:`FullResolutionGenerator`):
+  translate a copy whose shorter side is N, take the change G(x) − x at that size, upsample it
+  (bilinear) and add it to the full-resolution input, so the full-resolution detail of the input
+  survives wherever the generator changes nothing; an image whose shorter side is at most N is
+  translated whole;
 - ``mode="resize"`` with ``size=None``: run the (fully convolutional) generator on the whole image;
 - ``mode="tiles"``: run it on overlapping N×N tiles (N = size, default 256, overlap N/4) and
   blend them: each tile's outer overlap/4 pixels facing another tile are dropped (padding
@@ -30,13 +39,13 @@ from tqdm import tqdm
 from plumbing.fields import BIG, check, setting
 from datasets.io import ImageError, list_photos, photo_root, read_depth, read_image, read_mask_for, write_image
 from datasets.unaligned import normalize_depth
-from gan.checkpoint import CheckpointError, check_checkpoint, model_config_dict, read_file
+from gan.checkpoint import GENERATOR_KEYS, CheckpointError, read_generator
 from gan.model import ModelConfig
 from gan.networks import define_G
 
 log = logging.getLogger(__name__)
 
-DIRECTIONS = ("AtoB", "BtoA")
+DIRECTIONS = tuple(GENERATOR_KEYS)
 MODES = ("resize", "tiles")
 #: The fields of a Translator that are settings (declared with their choices and range).
 SETTINGS = ("direction", "size", "mode", "tile_overlap")
@@ -77,6 +86,82 @@ def _describe(cfg: ModelConfig) -> str:
 
 
 @dataclass
+class LoadedGenerator:
+    """A generator built and loaded from a file (:func:`load_generator`), in eval mode on the CPU."""
+
+    generator: nn.Module
+    cfg: ModelConfig
+    path: Path  # the file read (a run folder's latest checkpoint when a folder was given)
+    direction: str  # AtoB: G_A; BtoA: G_B
+    kind: str  # "training checkpoint", "networks-only file" or "state dict"
+    trained_sizes: tuple[int, int] | None  # (load_size, crop_size) of training, when the file says
+
+
+def load_generator(path: str | Path, direction: str = "AtoB", config: ModelConfig | None = None) -> LoadedGenerator:
+    """G_A (AtoB) or G_B (BtoA) from any file the project writes or a run folder
+    (:func:`gan.checkpoint.read_generator`), built with the file's architecture and loaded strictly.
+    ``config`` is needed only for a plain reference-layout state dict. Anything that does not fit
+    raises one ``CheckpointError`` naming the file and the mismatch."""
+    weights = read_generator(path, direction, config)
+    cfg = weights.config
+    g_in, g_out = cfg.generator_channels(direction)
+    generator = define_G(cfg.netG, g_in, g_out, ngf=cfg.ngf, norm=cfg.norm, upsample=cfg.upsample,
+                         n_blocks=cfg.n_blocks, head=cfg.full_res_head)
+    state = _drop_instance_norm_stats(dict(weights.state), generator)
+    problem = _fit_report(state, generator)
+    if problem:
+        raise CheckpointError(f"{weights.path}: weights do not fit the generator {_describe(cfg)}: {problem}")
+    generator.load_state_dict(state, strict=True)
+    return LoadedGenerator(generator.eval(), cfg, weights.path, direction, weights.kind, weights.trained_sizes)
+
+
+class FullResolutionGenerator(nn.Module):
+    """A generator at any image size: 1×C×H×W in [-1, 1] (+ depth 1×1×H×W in [-1, 1]) →
+    1×C_out×H×W in [-1, 1], as one forward that also exports to ONNX with dynamic H and W.
+
+    :meth:`run` pads the input (replicate) to a multiple of the generator's divisor, and to at
+    least twice it so the deepest feature map of a tiny image keeps more than one pixel for
+    instance norm, and crops the output back. With ``size`` N (residual upsampling) the forward
+    translates a copy whose shorter side is min(N, that of the image), h' = ⌊(H·n + m/2)/m⌋ with
+    m = min(H, W), n = min(N, m), downscaled with antialiasing, and adds the change G(x') − x',
+    upsampled bilinearly, to the input; an image no larger than N is translated whole (the
+    resizes are then the identity). Integer arithmetic on the sizes keeps it one graph for every
+    shape."""
+
+    def __init__(self, generator: nn.Module, size: int | None = None) -> None:
+        super().__init__()
+        if size is not None and size < 1:
+            raise ValueError(f"size must be a positive number of pixels, got {size}")
+        self.generator = generator
+        self.size = size
+        self.divisor = int(generator.divisor)
+
+    def run(self, x: torch.Tensor, depth: torch.Tensor | None = None) -> torch.Tensor:
+        """The generator on the whole of ``x`` (padded and cropped back, see the class docstring)."""
+        h, w = x.shape[-2:]
+        if depth is not None:
+            x = torch.cat([x, depth], 1)
+        d = self.divisor
+        pad_h, pad_w = torch.sym_max((-h) % d, 2 * d - h), torch.sym_max((-w) % d, 2 * d - w)
+        return self.generator(F.pad(x, (0, pad_w, 0, pad_h), mode="replicate"))[..., :h, :w]
+
+    def forward(self, x: torch.Tensor, depth: torch.Tensor | None = None) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        if self.size is None or (isinstance(h, int) and isinstance(w, int) and self.size >= min(h, w)):
+            return self.run(x, depth)
+        m = torch.sym_min(h, w)
+        n = torch.sym_min(self.size, m)
+        low_size = ((h * n + m // 2) // m, (w * n + m // 2) // m)
+
+        def down(t: torch.Tensor) -> torch.Tensor:
+            return F.interpolate(t, size=low_size, mode="bilinear", antialias=True, align_corners=False)
+
+        low = down(x)
+        change = self.run(low, None if depth is None else down(depth)) - low
+        return x + F.interpolate(change, size=(h, w), mode="bilinear", align_corners=False)
+
+
+@dataclass
 class Translator:
     """One generator ready to translate numpy images (see the module docstring)."""
 
@@ -94,82 +179,23 @@ class Translator:
         check(self, SETTINGS)  # a public class: its settings are checked as a config's are
         self.device = torch.device(self.device)
         self.generator = self.generator.to(self.device).eval()
-        self.divisor = int(self.generator.divisor)
+        self.full = FullResolutionGenerator(self.generator, self.size if self.mode == "resize" else None)
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, direction: str = "AtoB", overlay: bool | None = False,
                         device: torch.device | str = "cpu", size: int | None | str = None, mode: str = "resize",
                         config: ModelConfig | None = None, tile_overlap: int | None = None) -> "Translator":
-        """Load G_A (AtoB) or G_B (BtoA) from a train_cyclegan checkpoint (:mod:`gan.checkpoint`:
-        its format tag checked, its "config" and "model" used), or from a plain reference-layout
-        generator state_dict when ``config`` describes its architecture.
-        ``overlay=None`` takes the checkpoint's ``mask_overlay_test``. ``size="checkpoint"``: the
-        size the generator was trained at (:func:`training_size`). Anything that does not fit
-        raises one ``CheckpointError`` naming the file and the mismatch."""
-        path = Path(path)
-        obj = read_file(path)
-        net_key = "netG_A" if direction == "AtoB" else "netG_B"
-        ours = "format" in obj or "config" in obj
-        if not ours and config is None:
-            raise CheckpointError(f"{path}: no 'config' in this file (not a train_cyclegan checkpoint); "
-                                  f"for a plain generator state_dict pass its architecture as config")
-        if ours:
-            check_checkpoint(obj, path)
-            try:
-                file_cfg = ModelConfig.from_dict(model_config_dict(obj["config"]))
-            except (TypeError, ValueError) as exc:
-                raise CheckpointError(f"{path}: bad model config in checkpoint ({exc})") from None
-            if config is not None and config != file_cfg:
-                raise CheckpointError(f"{path}: holds its own config ({_describe(file_cfg)}), "
-                                      f"which differs from the one given ({_describe(config)})")
-            cfg = file_cfg
-            if net_key not in obj["model"]:
-                raise CheckpointError(f"{path}: checkpoint has no {net_key} weights")
-            state = obj["model"][net_key]
-        else:
-            cfg, state = config, obj
-        g_in, g_out = cfg.generator_channels(direction)
-        generator = define_G(cfg.netG, g_in, g_out, ngf=cfg.ngf, norm=cfg.norm, upsample=cfg.upsample,
-                             n_blocks=cfg.n_blocks, head=cfg.full_res_head)
-        state = _drop_instance_norm_stats(dict(state), generator)
-        problem = _fit_report(state, generator)
-        if problem:
-            raise CheckpointError(f"{path}: weights do not fit the generator {_describe(cfg)}: {problem}")
-        generator.load_state_dict(state, strict=True)
-        use_overlay = cfg.mask_overlay_test if overlay is None else overlay
-        train = obj["config"].get("train") if isinstance(obj.get("config"), dict) else None
-        trained = (int(train["load_size"]), int(train["crop_size"])) \
-            if isinstance(train, dict) and "load_size" in train and "crop_size" in train else None
+        """Load G_A (AtoB) or G_B (BtoA) with :func:`load_generator` (any checkpoint kind, or a run
+        folder). ``overlay=None`` takes the model's ``mask_overlay_test``. ``size="checkpoint"``:
+        the size the generator was trained at (:func:`training_size`)."""
+        loaded = load_generator(path, direction, config)
+        use_overlay = loaded.cfg.mask_overlay_test if overlay is None else overlay
         if size == "checkpoint":
-            size = training_size(trained, mode)
-        return cls(generator, cfg, direction, use_overlay, torch.device(device), size, mode, tile_overlap, trained)
+            size = training_size(loaded.trained_sizes, mode)
+        return cls(loaded.generator, loaded.cfg, direction, use_overlay, torch.device(device), size, mode,
+                   tile_overlap, loaded.trained_sizes)
 
     # ------------------------------------------------------------------ translation
-    def _run(self, x: torch.Tensor, depth: torch.Tensor | None) -> torch.Tensor:
-        """Generator on 1×C×h×w (replicate-padded to a multiple of its divisor, and to at least twice
-        it, so that the deepest feature map of a tiny image still has more than one pixel for
-        instance norm; cropped back)."""
-        h, w = x.shape[-2:]
-        if depth is not None:
-            x = torch.cat([x, depth], 1)
-        pad_h = max(-h % self.divisor, 2 * self.divisor - h)
-        pad_w = max(-w % self.divisor, 2 * self.divisor - w)
-        if pad_h or pad_w:
-            x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
-        return self.generator(x)[..., :h, :w]
-
-    def _resize(self, x: torch.Tensor, depth: torch.Tensor | None) -> torch.Tensor:
-        h, w = x.shape[-2:]
-        if self.size is None or self.size >= min(h, w):
-            return self._run(x, depth)
-        scale = self.size / min(h, w)
-        low_size = (max(1, round(h * scale)), max(1, round(w * scale)))
-        low = F.interpolate(x, size=low_size, mode="bilinear", antialias=True, align_corners=False)
-        low_depth = None if depth is None else F.interpolate(depth, size=low_size, mode="bilinear",
-                                                             antialias=True, align_corners=False)
-        change = self._run(low, low_depth) - low
-        return x + F.interpolate(change, size=(h, w), mode="bilinear", align_corners=False)
-
     def _tiles(self, x: torch.Tensor, depth: torch.Tensor | None) -> torch.Tensor:
         h, w = x.shape[-2:]
         tile = self.size or DEFAULT_TILE
@@ -185,7 +211,7 @@ class Translator:
                 wx = _tile_weights(tw, overlap, left > 0, left + tw < w).to(x.device)
                 wgt = (wy[:, None] * wx[None, :])[None, None]
                 window = (slice(None), slice(None), slice(top, top + th), slice(left, left + tw))
-                out[window] += self._run(x[window], None if depth is None else depth[window]) * wgt
+                out[window] += self.full.run(x[window], None if depth is None else depth[window]) * wgt
                 weight[window] += wgt
         return out / weight
 
@@ -208,7 +234,7 @@ class Translator:
         d = None
         if self.cfg.use_depth:
             d = torch.from_numpy(normalize_depth(depth)).to(self.device)[None, None]
-        y = self._resize(x, d) if self.mode == "resize" else self._tiles(x, d)
+        y = self.full(x, d) if self.mode == "resize" else self._tiles(x, d)
         out = ((y[0].clamp(-1, 1) + 1.0) * 127.5).permute(1, 2, 0).cpu().numpy()
         if self.overlay:  # paste in the input's own pixel values: exact where mask == 1
             m = mask.astype(np.float32)[..., None]

@@ -77,9 +77,24 @@ def _test_cyclegan() -> ModuleType:
     return test_cyclegan
 
 
+def _export_onnx() -> ModuleType:
+    from gan.cli import export_onnx
+    return export_onnx
+
+
 def _compare() -> ModuleType:
     from evaluation.cli import compare
     return compare
+
+
+def _app() -> ModuleType:
+    from evaluation.cli import app
+    return app
+
+
+def _reproduce_paper() -> ModuleType:
+    from evaluation.cli import reproduce_paper
+    return reproduce_paper
 
 
 def _demo() -> ModuleType:
@@ -103,9 +118,14 @@ PROGRAMS: dict[str, Program] = {
     "train_depth": Program("train or evaluate the dense-depth network", _train_depth),
     "train_cyclegan": Program("train a CycleGAN or a mask-guided variant on an unpaired dataset", _train_cyclegan),
     "test_cyclegan": Program("translate a folder of images with a trained CycleGAN checkpoint", _test_cyclegan),
+    "export_onnx": Program("export a trained CycleGAN generator to ONNX (needs the onnx extra)", _export_onnx),
     "blur": Program("give portraits a shallow depth of field with a compositor method", _blur),
     "webcam": Program("blur the background of a camera or a video, live or into a file", _webcam),
     "compare": Program("render, measure and compare methods side by side in a gallery", _compare),
+    "app": Program("a local web app: open a portrait, tap to focus, set the aperture, compare, save "
+                   "(needs the app extra)", _app),
+    "reproduce_paper": Program("the paper end to end: scrape, curate, masks, train the four presets, translate, "
+                               "compare (resumable)", _reproduce_paper),
     "demo": Program("every approach on built-in inputs, offline, into one gallery (make demo)", _demo),
     "benchmark": Program("run the benchmarks of a source checkout into bench/BENCHMARKS.md (make bench)",
                          _benchmark),

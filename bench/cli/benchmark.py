@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from bench import (bench_compositing, bench_curation, bench_dataset, bench_evaluation, bench_gan, bench_realphotos,
-                   bench_segdepth, bench_webcam)
+from bench import (bench_app, bench_compositing, bench_curation, bench_dataset, bench_evaluation, bench_gan,
+                   bench_gan_realphotos, bench_onnx, bench_realphotos, bench_segdepth, bench_webcam)
 from plumbing.cli import EXIT_CODES_EPILOG
 from plumbing.config import add_config_option, parse_config_args
 from plumbing.fields import SettingError, add_setting, setting
@@ -38,14 +38,18 @@ ROOT = Path(__file__).resolve().parents[2]
 BENCHES: dict[str, Callable[[bool], str]] = {
     "compositing": bench_compositing.run,
     "webcam": bench_webcam.run,
+    "app": bench_app.run,  # the local app: first render and preview latency at 1 and 12 MP
     "dataset": bench_dataset.run,
     "segdepth": bench_segdepth.run,
     "gan": bench_gan.run,
     "evaluation": bench_evaluation.run,
     "curation": bench_curation.run,
     "realphotos": bench_realphotos.run,  # every method and published results on real portraits
+    "onnx": bench_onnx.run,  # the exported generator in onnxruntime against eager PyTorch
+    # the GAN trained on real portraits and scored beside the published outputs (hours with photos)
+    "gan_realphotos": bench_gan_realphotos.run,
 }
-TAKES_PHOTOS = {"curation", "realphotos"}  # run(quick, photos: Path | None)
+TAKES_PHOTOS = {"curation", "realphotos", "gan_realphotos"}  # run(quick, photos: Path | None)
 
 
 @dataclass

@@ -42,7 +42,7 @@ import logging
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 from tqdm import tqdm
@@ -250,16 +250,19 @@ def plan_batch(cfg: BlurConfig, present: list[str]) -> list[tuple[Path, Path]]:
 
 class Blurrer:
     """Runs one photo through the pipeline (segmentation, depth, focus, the compositor) and writes
-    its outputs; the models are built once."""
+    its outputs; the models are built once. ``segmenter`` and ``face_detector``: models already
+    built for ``cfg.segmenter`` (the local app passes its own), else built here."""
 
-    def __init__(self, cfg: BlurConfig) -> None:
+    def __init__(self, cfg: BlurConfig, segmenter: Optional[Callable[[np.ndarray], np.ndarray]] = None,
+                 face_detector: Optional[Callable[[np.ndarray], Sequence[Any]]] = None) -> None:
         self.cfg = cfg
         prior = cfg.depth_model == "prior"
+        faces = wants_faces(cfg.method, cfg.params, prior)
         self.pipeline = PhotoPipeline(
-            build_segmenter(cfg.segmenter),
+            segmenter or build_segmenter(cfg.segmenter),
             None if prior else Lazy(lambda: build_depth_model(cfg.depth_model)),
             cfg.refine,
-            face_detector_factory() if wants_faces(cfg.method, cfg.params, prior) else None,
+            (face_detector or face_detector_factory()) if faces else None,
         )
         self._warned: set[tuple[str, tuple[str, ...]]] = set()
         self.depth_paths: dict[str, dict] = {}  # input path → how its depth was made
@@ -336,7 +339,7 @@ def run(cfg: BlurConfig) -> tuple[int, int]:
         remove_stale_temporaries(folder, _is_own_output)
     folders = [Path(cfg.out)] if cfg.out else sorted({d for _, d in plan})
     for folder in folders:
-        save_config(cfg, folder / f"blur_{cfg.method}_config.json")
+        save_config(cfg, config_path(cfg, folder))
     blurrer = Blurrer(cfg)
     done, failed = 0, len(missing)
     for path, out_dir in tqdm(plan, unit="image", disable=cfg.quiet, file=sys.stderr):
@@ -349,8 +352,21 @@ def run(cfg: BlurConfig) -> tuple[int, int]:
             failed += 1
             tqdm.write(failure_line(path, exc), file=sys.stderr)
     for folder in folders:  # the config again, now with how each image's depth was made
-        write_json(folder / f"blur_{cfg.method}_config.json", {**asdict(cfg), "images": blurrer.depth_paths})
+        save_run_config(cfg, folder, blurrer.depth_paths)
     return done, failed
+
+
+def config_path(cfg: BlurConfig, folder: Path) -> Path:
+    """Where a run of ``cfg`` keeps its settings: ``FOLDER/blur_<method>_config.json``."""
+    return Path(folder) / f"blur_{cfg.method}_config.json"
+
+
+def save_run_config(cfg: BlurConfig, folder: Path, images: dict[str, dict]) -> Path:
+    """Write ``cfg`` with the record of what the run did per image (``images``: how each depth was
+    made, ``--config`` drops it) to :func:`config_path`; returns the file."""
+    path = config_path(cfg, folder)
+    write_json(path, {**asdict(cfg), "images": images})
+    return path
 
 
 def main(argv: Optional[list[str]] = None) -> int:

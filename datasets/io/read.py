@@ -28,10 +28,26 @@ DEFAULT_MAX_PIXELS = 120_000_000
 #: ``MAX_IMAGE_PIXELS`` whatever our own limit says (a hard decompression-bomb error).
 MAX_PIXELS_CEILING = 2 * (Image.MAX_IMAGE_PIXELS or 89_478_485)
 
-#: Extensions :func:`list_images` picks up inside folders (compared case-insensitively).
+#: Extensions :func:`list_images` picks up inside folders (compared case-insensitively). HEIC/HEIF
+#: (phone photos) are read through pillow-heif where it is installed (the ``app`` extra).
 IMAGE_EXTENSIONS = frozenset(
-    {".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm", ".pnm"}
+    {".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm", ".pnm",
+     ".heic", ".heif"}
 )
+
+
+def _register_heif() -> bool:
+    """Let Pillow open HEIC/HEIF files through pillow-heif's plugin (its documented
+    ``register_heif_opener``), where pillow-heif is installed; whether it is."""
+    try:
+        import pillow_heif
+    except ImportError:
+        return False
+    pillow_heif.register_heif_opener()
+    return True
+
+
+HEIF_READABLE = _register_heif()
 
 #: Scale of 16-bit PNG depth maps: stored value / DEPTH_PNG_SCALE = metres (i.e. millimetres, the
 #: Kinect / NYU Depth v2 convention). 0 is kept as 0 (sensors use it for "no reading").
@@ -81,6 +97,9 @@ def _sniff(path: Path) -> str:
             return f"corrupt {name} file (its headers cannot be parsed)"
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "corrupt WebP file (its headers cannot be parsed)"
+    if head[4:8] == b"ftyp" and head[8:12] in (b"heic", b"heix", b"mif1", b"msf1", b"hevc", b"heim", b"heis"):
+        return ("corrupt HEIC/HEIF file (its headers cannot be parsed)" if HEIF_READABLE else
+                "HEIC/HEIF photo, which needs pillow-heif to read: pip install -e '.[app]'")
     text = head.lstrip().lower()
     if text.startswith((b"<!doctype html", b"<html")) or b"<html" in text:
         return "not an image: looks like an HTML page (a failed download?)"

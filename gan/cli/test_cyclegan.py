@@ -25,25 +25,41 @@ from gan.infer import Translator, translate_folder
 CONFIG_NAME = "test_config.json"
 REQUIRED = ("checkpoint", "input", "out")
 
-DESCRIPTION = """Translate a folder of images with a trained CycleGAN checkpoint (either direction).
+DESCRIPTION = """Translate images with a trained CycleGAN checkpoint (either direction), at full resolution.
 
 Examples:
+  python scripts/test_cyclegan.py --checkpoint scripts/demo_gan.pt --input photo.jpg --out translated
   python scripts/test_cyclegan.py --checkpoint runs/dof --input dataset/testA --out results/dof \\
       --direction AtoB
   python scripts/test_cyclegan.py --checkpoint runs/dof/checkpoints/ckpt_00177750.pt \\
       --input dataset/testA --out results/dof_final
-  python scripts/test_cyclegan.py --checkpoint ckpt.pt --input photos --out out --full-res --overlay
+  python scripts/test_cyclegan.py --checkpoint ckpt.pt --input photos --out out --mode tiles --overlay
   python scripts/test_cyclegan.py --config results/dof/test_config.json --input photos --out out2
 
-Outputs are PNGs named after the inputs (same relative paths). --overlay pastes the subject back
-(Nasrullah 2018 eq. 13) with the mask of INPUT/NAME.EXT from INPUT_masks/NAME.png (what
-scripts/prepare_masks.py writes; e.g. dataset/testA_masks/ for dataset/testA). With
---size N the generator sees the image at shorter side N and the change it makes is added to
-the full-resolution input (--mode resize), or it runs on N×N tiles blended together
-(--mode tiles); by default N is the size the checkpoint was trained at (its --load-size for
-resize, its --crop-size for tiles); --full-res runs it on the whole image at once. The run's settings are saved
-as test_config.json in --out, with the checkpoint file used; --config repeats them. Bad files are reported one
-line each; the exit status is 1 when any failed.
+--checkpoint takes any file the project writes: a train_cyclegan checkpoint, a run folder (its
+latest checkpoint) or a networks-only file such as the shipped scripts/demo_gan.pt. --input is one
+photo or a folder (any size; a JPEG's EXIF orientation is applied first). Outputs are PNGs named
+after the inputs (same relative paths), each at its input's full (upright) resolution.
+
+How a photo larger than the generator's training size is translated:
+  --mode resize (default), residual upsampling: the generator sees a copy whose shorter side is
+      N; the change it makes there, G(x) - x, is upsampled (bilinear) and added to the
+      full-resolution photo. The photo's own detail survives wherever the generator changes
+      nothing (the subject), and the generator works at the scale it was trained at, so the blur
+      it learnt keeps its size relative to the photo. A photo no larger than N is translated whole.
+  --mode tiles: the generator runs at full resolution on overlapping N x N tiles (overlap N/4,
+      --tile-overlap), blended with linear ramps so tile borders leave no seams. Detail is made
+      at the photo's own pixel scale, so a blur learnt on 256-px photos stays that many pixels
+      wide on a 4000-px photo (a much weaker look); slower by the number of tiles.
+  --full-res: the generator on the whole photo at once (memory grows with the photo).
+N is --size, by default the size the checkpoint was trained at (its --load-size for resize, its
+--crop-size for tiles; 256 when the file does not record it).
+
+--overlay pastes the subject back (Nasrullah 2018 eq. 13) with the mask of INPUT/NAME.EXT from
+INPUT_masks/NAME.png (what scripts/prepare_masks.py writes; e.g. dataset/testA_masks/ for
+dataset/testA). The run's settings are saved as test_config.json in --out, with the checkpoint
+file used; --config repeats them. Bad files are reported one line each; the exit status is 1 when
+any failed.
 """
 
 
@@ -53,8 +69,8 @@ class TestConfig:
 
     __test__ = False  # not a pytest test class
 
-    checkpoint: str = setting("", "train_cyclegan checkpoint (.pt), or a run directory: its latest checkpoint "
-                              "(required)")
+    checkpoint: str = setting("", "checkpoint of any kind (train_cyclegan's .pt, a networks-only file such as "
+                              "scripts/demo_gan.pt) or a run directory: its latest checkpoint (required)")
     input: str = setting("", "folder (or file) of images to translate (required)")
     out: str = setting("", "output folder (required)")
     direction: str = like(Translator, "direction")
@@ -64,7 +80,8 @@ class TestConfig:
                                help="generator input size: shorter side (resize) or tile side (tiles); default: the "
                                     "checkpoint's training size (load size for resize, crop size for tiles)")
     full_res: bool = setting(False, "run the generator on the whole image at once")
-    mode: str = like(Translator, "mode")
+    mode: str = like(Translator, "mode", help="full-resolution strategy: resize (residual upsampling) or tiles; "
+                                              "see above")
     tile_overlap: Optional[int] = like(Translator, "tile_overlap")
     depth_dir: Optional[str] = setting(None, "folder of NAME.npy depth maps (depth-input models)")
     device: str = setting("cpu", "torch device, e.g. cpu or cuda")

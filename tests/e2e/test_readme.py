@@ -2,16 +2,17 @@
 
 The commands are read from README.md itself and run one by one in an empty folder, each with
 only size/step overrides appended (and the local fake Flickr's address): the scrape from
-datasets/testing/fake_flickr.py serving JPEG photos of a real person (datasets/testing/people.py), killed once part-way
-and resumed; curation; prepare_masks; training of every preset with tiny networks; a resumed
-run; test_cyclegan; compare with ``--gan`` for every run and ``--reference``. Then the gallery
-is opened in headless Chromium (as tests/evaluation/test_gallery_browser.py does) and every method column
-and every test photo's row must be there, each photo once. The block itself is pinned: if a
-command disappears from the README or its options change, the first test fails.
+datasets/testing/fake_portraits.py (JPEG photos of a real person on the local fake Flickr), killed
+once part-way and resumed; curation; prepare_masks; the README's training run with tiny networks;
+that run resumed; test_cyclegan; compare with ``--gan`` and ``--reference``. Then the gallery is
+opened in headless Chromium (as tests/evaluation/test_gallery_browser.py does) and every method
+column and every test photo's row must be there, each photo once. The block itself is pinned: if
+a command disappears from the README or its options change, the first test fails. Training,
+translating and comparing all four presets on scraped photos is tests/evaluation/test_reproduce.py's
+tiny reproduction of the paper.
 """
 from __future__ import annotations
 
-import io
 import os
 import re
 import shlex
@@ -22,16 +23,13 @@ import time
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
 from plumbing.files import read_jsonl
 from datasets.io import list_photos, mask_path, read_image, read_mask
-from datasets.testing.fake_flickr import FakeFlickr, make_photos
-from datasets.testing.people import person_photos
+from datasets.testing.fake_portraits import portrait_flickr
 
 ROOT = Path(__file__).resolve().parents[2]
 SECTION = "## Train the CycleGAN on your own photos"
-PRESETS = ("cyclegan", "mask_loss", "mask_overlay", "mask_loss_overlay")
 KEY = "e2e-K3Y-0123456789abcdef"
 PER_DOMAIN = 6  # photos per domain: 2 test + 4 train each
 
@@ -78,21 +76,6 @@ def run(argv: list[str], cwd: Path, env: dict[str, str], ok: tuple[int, ...] = (
     return done.stdout + done.stderr
 
 
-def fake_photos() -> list:
-    """Newest first: PER_DOMAIN photos for the shallow query, then PER_DOMAIN iPhone 7 photos
-    (the ordinary query's camera filter); every one a JPEG of a real person."""
-    photos = make_photos(2 * PER_DOMAIN, seed=7)
-    pictures = person_photos(2 * PER_DOMAIN, size=(160, 160), seed=1000)  # pHashes ≥ 18 bits apart: no near-duplicates
-    for i, (photo, picture) in enumerate(zip(photos, pictures)):
-        buf = io.BytesIO()
-        Image.fromarray(picture).save(buf, "JPEG", quality=92)
-        photo.content, photo.size_px = buf.getvalue(), (160, 160)
-        photo.upload = 1_600_000_000 - i * 3600
-        if i >= PER_DOMAIN:
-            photo.camera = "apple/iphone_7"
-    return photos
-
-
 def scrape_killed_once(argv: list[str], work: Path, env: dict[str, str]) -> None:
     """Start the scrape, SIGKILL it once its first photos are on disk, then run it again to the end."""
     raw = work / "data" / "flickr" / "raw"
@@ -125,21 +108,16 @@ def e2e(tmp_path_factory, readme) -> Path:
     work = tmp_path_factory.mktemp("user")
     env = {**os.environ, "FLICKR_API_KEY": KEY, "OMP_NUM_THREADS": "1",
            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    with FakeFlickr(fake_photos(), api_key=KEY, image_latency_s=0.3) as fake:
+    with portrait_flickr(PER_DOMAIN, api_key=KEY, image_latency_s=0.3) as fake:
         scrape_killed_once(command(readme, "scrape_flickr.py") + [
             "--api-url", fake.api_url, "--per-domain", str(PER_DOMAIN), "--workers", "1", "--quiet"], work, env)
     run(command(readme, "curate.py") + ["--min-side", "64", "--test-size-a", "2", "--test-size-b", "2", "--quiet"],
         work, env)
     run(command(readme, "prepare_masks.py") + ["--quiet"], work, env)
-    train = command(readme, "train_cyclegan.py")
-    run(train + TINY_TRAIN, work, env)  # the README's own run: dof, mask_loss_overlay
-    for preset in PRESETS:
-        run(train + TINY_TRAIN + ["--name", preset, "--preset", preset], work, env)
+    run(command(readme, "train_cyclegan.py") + TINY_TRAIN, work, env)  # the README's own run: dof, mask_loss_overlay
     run(command(readme, "train_cyclegan.py", 1) + ["--max-steps", "5"], work, env)  # resumed: 2 more steps
     run(command(readme, "test_cyclegan.py") + ["--size", "32", "--quiet"], work, env)
-    gans = [f"{p}=runs/{p}:{p}" + (":overlay" if p == "mask_overlay" else "") for p in PRESETS]
-    run(command(readme, "compare.py") + [a for g in gans for a in ("--gan", g)]
-        + ["--fid-weights", "none", "--thumb-size", "64", "--quiet"], work, env)
+    run(command(readme, "compare.py") + ["--fid-weights", "none", "--thumb-size", "64", "--quiet"], work, env)
     return work
 
 
@@ -167,8 +145,7 @@ def test_every_stage_of_the_readme_path_on_jpeg_photos(e2e):
     # every scraped photo once: in one split, or in quarantine (with the reason in rejects.csv)
     quarantined = [p.name for p in (portraits / "quarantine").rglob("*.jpg")] if (portraits / "quarantine").exists() else []
     assert sorted(placed + quarantined) == sorted(Path(r["file"]).name for r in records)
-    for name in ("dof", *PRESETS):
-        assert list((work / "runs" / name / "checkpoints").glob("*.pt")), name
+    assert list((work / "runs" / "dof" / "checkpoints").glob("*.pt"))
     resumed = [r for r in read_jsonl(work / "runs" / "dof" / "log.jsonl") if "iter" in r]
     assert max(r["iter"] for r in resumed) == 5
     results = sorted(p.name for p in (work / "results" / "dof").glob("*.png"))
@@ -184,7 +161,7 @@ def test_the_gallery_shows_every_method_and_every_photo_once(e2e, browser):
     browser.wait_event("Page.loadEventFired")
     columns = browser.js("Array.from(document.querySelectorAll('#gallery thead th')).map(th => "
                          "th.firstElementChild ? th.firstElementChild.textContent : th.textContent)")
-    assert columns == ["image", "input", "mask", "depth", "progressive13", "lens", "dof", *PRESETS]
+    assert columns == ["image", "input", "mask", "depth", "progressive13", "lens", "dof"]
     rows = browser.js("Array.from(document.querySelectorAll('#gallery tbody tr')).map(tr => tr.cells[0].textContent)")
     expected = sorted(p.stem for p in list_photos(work / "data" / "portraits" / "testA")[0])
     assert sorted(rows) == expected and len(rows) == len(set(rows)) == 2
@@ -194,4 +171,4 @@ def test_the_gallery_shows_every_method_and_every_photo_once(e2e, browser):
         .then(list => list.map(i => i.naturalWidth))""")
     assert len(widths) == 2 * (len(columns) - 1) and all(w > 0 for w in widths)
     methods = browser.js("Array.from(document.querySelectorAll('#metrics tbody tr')).map(r => r.cells[0].textContent)")
-    assert sorted(methods) == sorted(["progressive13", "lens", "dof", *PRESETS])
+    assert sorted(methods) == sorted(["progressive13", "lens", "dof"])

@@ -393,3 +393,28 @@ def test_real_photo_metrics_in_the_registry():
     image, mask = _noise_scene()
     res = M.compute_image_metrics(image, image, mask)
     assert res["rim2"] == pytest.approx(1.0) and res["edge_in"] == pytest.approx(1.0) and res["bg_grey"] == 0.0
+
+
+def test_band_energy_ratios_match_the_analytic_gaussian_blur_of_white_noise():
+    """Known ground truth: for white noise the energy of G_a∗n − G_b∗n is P(a) + P(b) − 2C(a, b), with
+    P(σ) = 1/(4πσ²) (P(0) = 1) and C(a, b) = 1/(2π(a² + b²)); a Gaussian blur of σ_b turns every σ into
+    √(σ² + σ_b²). At 512 px the bands are twice as wide (σ scaled with the short side)."""
+    from evaluation.metrics import DOG_BANDS, band_energy_ratios
+
+    def energy(a: float, b: float) -> float:
+        p = lambda s: 1.0 if s == 0 else 1 / (4 * math.pi * s * s)  # noqa: E731
+        return p(a) + p(b) - 2 / (2 * math.pi * (a * a + b * b))
+
+    rng = np.random.default_rng(0)
+    noise = np.clip(rng.normal(128, 30, (512, 512)), 0, 255).astype(np.float32)
+    image = np.rint(np.repeat(noise[..., None], 3, 2)).astype(np.uint8)
+    mask = np.zeros((512, 512), np.float32)
+    mask[200:300, 200:300] = 1
+    assert all(v == 1.0 for v in band_energy_ratios(image, image, mask).values())
+    for sigma in (1.0, 2.0, 4.0):  # px of the 512-px image
+        blurred = np.clip(np.rint(cv2.GaussianBlur(image.astype(np.float32), (0, 0), sigma)), 0, 255).astype(np.uint8)
+        got = band_energy_ratios(image, blurred, mask)
+        for (a, b), value in zip(DOG_BANDS, got.values()):
+            want = energy(math.hypot(2 * a, sigma), math.hypot(2 * b, sigma)) / energy(2 * a, 2 * b)
+            assert abs(value - want) <= 0.01 + 0.03 * want, (sigma, a, b, value, want)
+        assert list(got.values()) == sorted(got.values())  # a blur keeps more of the coarser bands

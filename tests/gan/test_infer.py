@@ -284,3 +284,109 @@ def test_a_headed_unet_checkpoint_translates_as_trained(tmp_path):
     with pytest.raises(CheckpointError, match=r"weights do not fit the generator unet_128, ngf 4.*"
                                               r"4 unexpected keys \(e.g. model.head.mix.1.weight"):
         Translator.from_checkpoint(plain, config=no_head, size=None)
+
+
+DEMO = REPO / "scripts" / "demo_gan.pt"
+
+
+def test_every_checkpoint_kind_loads_through_the_one_loader(trained, tmp_path):
+    """load_generator reads a training checkpoint, a run folder, a networks-only file (fp16, the
+    demo's kind) and a plain state dict with its architecture; the generator is the same each time."""
+    from gan.checkpoint import NETWORKS, save_weights
+    from gan.infer import load_generator
+
+    model, cfg, path = trained
+    nets = tmp_path / "nets.pt"
+    save_weights(nets, {n: getattr(model, n).state_dict() for n in NETWORKS}, cfg.to_dict(),
+                 {"steps": 1, "scene_size": 40, "crop": 32})
+    plain = tmp_path / "g.pth"
+    torch.save(model.networks_state_dict()["G_B"], plain)
+    run = tmp_path / "run"
+    save_checkpoint(run / "checkpoints" / "ckpt_00000004.pt", {"config": cfg.to_dict(), "model": model.state_dict()})
+    x = torch.from_numpy(photo(24, 24)).permute(2, 0, 1)[None].float() / 127.5 - 1
+    with torch.no_grad():
+        want = {"AtoB": model.netG_A.eval()(x), "BtoA": model.netG_B.eval()(x)}
+    for given, direction, kind, sizes, tol in ((path, "AtoB", "training checkpoint", None, 0.0),
+                                               (run, "BtoA", "training checkpoint", None, 0.0),
+                                               (nets, "AtoB", "networks-only file", (40, 32), 2e-2),
+                                               (plain, "BtoA", "state dict", None, 0.0)):
+        loaded = load_generator(given, direction, cfg if given == plain else None)
+        assert (loaded.kind, loaded.trained_sizes, loaded.cfg.preset) == (kind, sizes, cfg.preset)
+        assert next(loaded.generator.parameters()).dtype == torch.float32
+        with torch.no_grad():
+            assert (loaded.generator(x) - want[direction]).abs().max() <= tol  # fp16 weights: close, not equal
+    with pytest.raises(CheckpointError, match=r"g.pth: no format tag and no 'config' in this file; programs that "
+                                              r"translate read shallowdof.cyclegan.train/1 .* shallowdof.cyclegan.networks/1"):
+        load_generator(plain)
+    torch.save({"format": "shallowdof-segdepth/1", "model": {}}, tmp_path / "seg.pt")
+    with pytest.raises(CheckpointError, match=r"seg.pt: not a CycleGAN checkpoint \(format 'shallowdof-segdepth/1'; "
+                                              r"programs that translate read .*shallowdof.cyclegan.networks/1"):
+        load_generator(tmp_path / "seg.pt")
+
+
+def test_the_shipped_demo_checkpoint_translates_in_test_cyclegan_and_compare(tmp_path):
+    """scripts/demo_gan.pt (networks only, fp16) is read by test_cyclegan and by compare --gan,
+    at the scale it was trained at (256-px scenes, 128-px crops)."""
+    from evaluation.compare import GanSpec, gan_renderer
+    from gan.cli.test_cyclegan import main
+
+    t = Translator.from_checkpoint(DEMO, size="checkpoint")
+    assert (t.trained_sizes, t.size, t.cfg.netG, t.overlay) == ((256, 128), 256, "unet_128", False)
+    image = photo(96, 80)
+    write_image(tmp_path / "in" / "p.png", image)
+    assert main(["--checkpoint", str(DEMO), "--input", str(tmp_path / "in" / "p.png"), "--out",
+                 str(tmp_path / "out"), "--quiet"]) == 0
+    out = read_image(tmp_path / "out" / "p.png")
+    assert out.shape == image.shape and np.array_equal(out, t(image))
+    assert np.abs(out.astype(int) - image).mean() > 1  # a trained generator, not a copy
+    renderer = gan_renderer(GanSpec.parse(f"demo={DEMO}:mask_loss_overlay"))
+    assert np.array_equal(renderer.fn(image, np.ones((96, 80), np.float32), None), out)
+
+
+def _exif_jpeg(path: Path, upright: np.ndarray, orientation: int = 6) -> None:
+    """Store ``upright`` rotated so that a viewer applying EXIF ``orientation`` (6: rotate 90° clockwise
+    to view) shows it upright."""
+    from PIL import Image
+
+    stored = np.rot90(upright, 1)  # what orientation 6 turns back clockwise
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.ascontiguousarray(stored)).save(path, quality=95, exif=exif)
+
+
+def test_one_exif_rotated_jpeg_of_any_size_comes_out_upright_at_full_resolution(tmp_path):
+    """test_cyclegan on one JPEG, default settings: the output has the upright photo's full size and
+    is the residual upsampling at the checkpoint's training size (not the generator run at that
+    size, not the photo resized, not the stored sideways pixels)."""
+    from gan.cli.test_cyclegan import main
+
+    torch.manual_seed(0)
+    cfg = config_from_preset("cyclegan", **TINY)
+    model = CycleGANModel(cfg)
+    ckpt = tmp_path / "c.pt"
+    save_checkpoint(ckpt, {"config": {"model": cfg.to_dict(), "train": {"load_size": 48, "crop_size": 32}},
+                           "model": model.state_dict()})
+    yy, xx = np.mgrid[0:210, 0:130]
+    upright = np.stack([(xx * 2) % 256, (yy * 1.2) % 256, ((xx + yy) * 3) % 256], -1).astype(np.uint8)
+    upright[:30, :20] = (255, 0, 0)  # a red top-left corner, upright
+    jpeg = tmp_path / "in" / "portrait.jpg"
+    _exif_jpeg(jpeg, upright)
+    assert main(["--checkpoint", str(ckpt), "--input", str(jpeg), "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    out = read_image(tmp_path / "out" / "portrait.png")
+    photo_read = read_image(jpeg)
+    assert photo_read.shape == out.shape == (210, 130, 3)  # the stored pixels are 130 tall, 210 wide
+    assert (np.abs(photo_read[:24, :14].astype(int) - (255, 0, 0)) < 40).all()  # upright: red at top left
+    assert np.array_equal(out, Translator.from_checkpoint(ckpt, size=48)(photo_read))
+    assert not np.array_equal(out, Translator.from_checkpoint(ckpt, size=None)(photo_read))
+    saved = json.loads((tmp_path / "out" / "test_config.json").read_text())
+    assert (saved["size"], saved["mode"]) == (48, "resize")
+
+
+def test_the_help_explains_residual_upsampling_and_tiles():
+    from gan.cli.test_cyclegan import build_parser
+
+    text = build_parser().format_help()
+    for words in ("residual upsampling", "--mode tiles", "overlapping N x N tiles", "EXIF orientation",
+                  "scripts/demo_gan.pt", "full (upright) resolution"):
+        assert words in text

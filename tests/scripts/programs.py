@@ -19,9 +19,12 @@ MINIMAL_ARGV: dict[str, Callable[[Path], list[str]]] = {
     "train_depth": lambda tmp: [],
     "train_cyclegan": lambda tmp: ["--dataroot", "d"],
     "test_cyclegan": lambda tmp: ["--checkpoint", "c", "--input", "i", "--out", str(tmp / "o")],
+    "export_onnx": lambda tmp: ["--checkpoint", "c", "--out", str(tmp / "o.onnx")],
     "blur": lambda tmp: ["a.png"],
     "webcam": lambda tmp: ["--input", "0", "--output", str(tmp / "o.mp4")],
     "compare": lambda tmp: ["--input", "i", "--out", str(tmp / "o")],
+    "app": lambda tmp: ["--out", str(tmp / "o")],
+    "reproduce_paper": lambda tmp: ["--out", str(tmp / "o")],
     "demo": lambda tmp: ["--no-gan", "--out", str(tmp / "o")],
     "benchmark": lambda tmp: [],
 }

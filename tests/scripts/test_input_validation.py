@@ -279,6 +279,7 @@ OUT_PROGRAMS = [
     ("blur", lambda out: ["a.png", "--out", out]),
     ("webcam", lambda out: ["--input", "0", "--output", str(Path(out) / "v.mp4")]),
     ("compare", lambda out: ["--input", "i", "--out", out]),
+    ("app", lambda out: ["--out", out]),
     ("test_cyclegan", lambda out: ["--checkpoint", "c", "--input", "i", "--out", out]),
     ("scrape_flickr", lambda out: ["--out", out]),
     ("curate", lambda out: ["--raw", "r", "--out", out]),
