@@ -1,8 +1,7 @@
 """What every command-line program of shallowdof shares: argument checks, exit codes, Ctrl-C.
+(A setting's own flag, with its type, range and choices, is made from the setting's declaration
+by :func:`plumbing.fields.add_setting`.)
 
-* argparse ``type=`` functions that refuse values out of range with argparse's own one-line
-  error and exit status 2: :func:`int_range` / :func:`float_range` and the common cases
-  :data:`positive_int`, :data:`non_negative_int`;
 * :func:`output_folder`: an ``--out`` folder that is an existing file or cannot be written is
   one line before any work, not a traceback after some;
 * :func:`parse_key_values`: ``--params key=value …`` / a JSON object, one parser for every program
@@ -29,7 +28,6 @@ import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
-from plumbing.fields import BIG, range_problem
 
 #: Exit statuses of every shallowdof program besides 0 (also in the README).
 EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
@@ -39,39 +37,6 @@ EXIT_CODES_EPILOG = """exit status:
   1    some inputs failed (each named on its own line, the rest were processed)
   2    bad command line, config file or setting (nothing was done)
   130  interrupted (Ctrl-C)"""
-
-
-def _number_type(kind: type, lo: Optional[float], hi: Optional[float], name: str) -> Callable[[str], Any]:
-    """An argparse type: ``kind(text)`` within [lo, hi] (None: unbounded), else ArgumentTypeError
-    (the message of :func:`plumbing.fields.range_problem`, as a config file's value gets)."""
-    noun = "an integer" if kind is int else "a number"
-
-    def parse(text: str) -> Any:
-        try:
-            value = kind(text)
-        except (TypeError, ValueError):
-            raise argparse.ArgumentTypeError(f"expected {noun}, got {text!r}") from None
-        problem = range_problem(value, lo, hi)
-        if problem:
-            raise argparse.ArgumentTypeError(problem)
-        return value
-
-    parse.__name__ = name
-    return parse
-
-
-def int_range(lo: Optional[int] = None, hi: Optional[int] = None) -> Callable[[str], int]:
-    """argparse type: an integer in [lo, hi] (either bound may be None)."""
-    return _number_type(int, lo, hi, "int")
-
-
-def float_range(lo: Optional[float] = None, hi: Optional[float] = None) -> Callable[[str], float]:
-    """argparse type: a finite float in [lo, hi] (either bound may be None)."""
-    return _number_type(float, lo, hi, "float")
-
-
-positive_int = int_range(1, BIG)
-non_negative_int = int_range(0, BIG)
 
 
 def writable_folder_problem(path: Path) -> Optional[str]:
