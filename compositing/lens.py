@@ -53,7 +53,7 @@ from plumbing.fields import setting
 from . import grain
 from .kernels import aperture_kernel
 from .matte import fuse_foreground, fusion_means, pushpull_fill
-from .optics import Lens, coc_radius_px
+from .optics import PORTRAIT_LENS, Lens, coc_radius_px
 
 log = logging.getLogger(__name__)
 
@@ -67,11 +67,14 @@ class LensParams:
     its range or allowed values, which :func:`compositing.methods.build_params` checks."""
 
     coc: str = setting("thin_lens", "circle of confusion: thin lens (depth in metres) or relative", COC_MODES)
-    focal_length_mm: float = setting(85.0, "focal length (thin lens)", lo=1.0, hi=2000.0)
-    f_number: float = setting(1.8, "f-number (thin lens)", lo=0.5, hi=64.0)
-    sensor_width_mm: float = setting(36.0, "sensor width (thin lens)", lo=1.0, hi=200.0)
-    strength: float = setting(0.006, "relative mode: radius = strength · width · |d − d_f| (bench/BENCHMARKS.md, "
-                              "\"Real portraits\")", lo=0.0, hi=1.0)
+    focal_length_mm: float = setting(PORTRAIT_LENS.focal_length_mm, "focal length (thin lens; the project's one "
+                                     "default lens, compositing.optics)", lo=1.0, hi=2000.0)
+    f_number: float = setting(PORTRAIT_LENS.f_number, "f-number (thin lens)", lo=0.5, hi=64.0)
+    sensor_width_mm: float = setting(PORTRAIT_LENS.sensor_width_mm, "sensor width (thin lens)", lo=1.0, hi=200.0)
+    # 0.0085 puts the far background's blur of real portraits at the median of real shallow-DoF
+    # photos' (evaluation/defocus.py; bench/BENCHMARKS.md, "Real portraits"): what an 85 mm f/1.8
+    # focused at 3 m gives the prior's background (compositing.optics.relative_strength)
+    strength: float = setting(0.0085, "relative mode: radius = strength · width · |d − d_f|", lo=0.0, hi=1.0)
     max_radius_frac: float = setting(0.08, "CoC radius clipped to this fraction of the image width", lo=0.0, hi=0.5)
     blades: int = setting(0, "0: disk aperture; n ≥ 3: n-blade polygon", (0, *range(3, 65)))
     rotation_deg: float = setting(0.0, "rotation of the polygon aperture", lo=-360.0, hi=360.0)

@@ -39,6 +39,7 @@ from datasets.io import (ImageError, list_photos, mask_path, photo_root, read_de
 from evaluation import feature_metrics as FM
 from evaluation import metrics as M
 from evaluation import report
+from evaluation.defocus import background_defocus
 from evaluation.gallery import Cell, Column, MetricsTable, Row, build_gallery, write_thumbnail
 from evaluation.renderers import (IMAGE_SUFFIXES, GanSpec, Renderer, compositor_renderer, gan_renderer, index_files,
                                   published_renderer, run_dir_of_checkpoint)
@@ -53,6 +54,8 @@ SET_METRIC_LABELS = {
     "sharpness_gap": "background sharpness gap vs reference (ln)",
     "sharpness_w1": "background sharpness W₁ vs reference (ln)",
     "sharpness_w1_p": "W₁ permutation p (large: not told apart from the reference)",
+    "defocus_median": "background defocus radius, median (% of width)",
+    "defocus_ratio": "background defocus median ÷ the reference's (1: as defocused as the real photos)",
 }
 EXTRA_LABELS = {"truth_lpips": "LPIPS vs ground truth", "seconds": "seconds per image"}
 _CAPTION_KEYS = (("bg_blur", "blur"), ("halo", "halo"), ("checkerboard", "ckb"), ("subject_ssim", "SSIMₛ"),
@@ -266,8 +269,15 @@ class _Run:
         set_metrics: dict[str, dict[str, float]] = {}
         if not self.cfg.reference:
             return set_metrics, 0
-        ref_samples, ref_sharpness, ref_feats, ref_errors = _reference_stats(self.cfg, segment, self.extractor)
+        ref = _reference_stats(self.cfg, segment, self.extractor)
+        ref_samples, ref_sharpness, ref_feats, ref_errors = ref.samples, ref.sharpness, ref.feats, ref.errors
         self.errors += ref_errors  # each logged as it was found
+        ref_defocus = ref.defocus[np.isfinite(ref.defocus)]
+        if ref_defocus.size:
+            self.notes.append(f"reference background defocus (evaluation/defocus.py): median "
+                              f"{np.median(ref_defocus):.2f} % of the width, IQR {np.percentile(ref_defocus, 25):.2f}–"
+                              f"{np.percentile(ref_defocus, 75):.2f} %, measured on {ref_defocus.size} of "
+                              f"{len(ref.defocus)} photos")
         for r in self.renderers:
             sharpness = np.array(self.sharpness[r.name])
             entry = {"blur_w1": M.blur_distribution_distance(np.concatenate(self.samples[r.name] or [np.zeros(0)]),
@@ -275,6 +285,8 @@ class _Run:
                      "sharpness_gap": M.sharpness_gap(sharpness, ref_sharpness),
                      "sharpness_w1": M.sharpness_w1(sharpness, ref_sharpness),
                      "sharpness_w1_p": M.sharpness_w1_p(sharpness, ref_sharpness)}
+            entry.update(_defocus_summary([row.get("bg_defocus", np.nan) for row in self.rows if row["method"] == r.name],
+                                          ref_defocus))
             if self.extractor is not None:
                 entry["fid"] = FM.fid_from_features(np.array(self.feats[r.name]), ref_feats)
                 entry["kid"] = FM.kid_from_features(np.array(self.feats[r.name]), ref_feats)
@@ -417,16 +429,38 @@ def run_compare(
                          set_metrics, run.notes, page, n_bad_ref)
 
 
+@dataclass
+class ReferenceStats:
+    """What the comparison needs of the real shallow-DoF photos: blur samples, per-photo background
+    sharpness and defocus radius (% of the width, :mod:`evaluation.defocus`), Inception features,
+    and one error line per unusable photo."""
+
+    samples: np.ndarray
+    sharpness: np.ndarray
+    feats: np.ndarray
+    defocus: np.ndarray
+    errors: list[str]
+
+
+def _defocus_summary(values: Sequence[float], reference: np.ndarray) -> dict[str, float]:
+    """A method's median background defocus over its outputs and its ratio to the reference's median."""
+    finite = np.asarray(values, np.float64)
+    finite = finite[np.isfinite(finite)]
+    median = float(np.median(finite)) if finite.size else np.nan
+    ref_median = float(np.median(reference)) if reference.size else np.nan
+    return {"defocus_median": median, "defocus_ratio": median / ref_median if ref_median > 0 else np.nan}
+
+
 def _reference_stats(
     cfg: CompareConfig, segment: Callable[[np.ndarray], np.ndarray], extractor: Optional[FM.InceptionFeatures]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
-    """Blur samples, per-photo background sharpness and Inception features of the real
-    shallow-DoF photos (mask: the layout's mask file ``REFERENCE_masks/NAME.png``, else the segmenter)."""
+) -> ReferenceStats:
+    """The :class:`ReferenceStats` of the real shallow-DoF photos (mask: the layout's mask file
+    ``REFERENCE_masks/NAME.png``, else the segmenter)."""
     root = photo_root(cfg.reference)
     paths, errors = list_photos(cfg.reference)
     for clash in errors:
         log.error("%s", clash)
-    samples, sharpness, feats = [], [], []
+    samples, sharpness, feats, defocus = [], [], [], []
     for path in tqdm(paths, desc="reference", unit="image", disable=cfg.quiet):
         try:
             image = read_image(path)
@@ -438,10 +472,11 @@ def _reference_stats(
             continue
         samples.append(M.blur_samples(image, mask))
         sharpness.append(M.background_sharpness(image, mask))
+        defocus.append(background_defocus(image, image, mask))
         if extractor is not None:
             feats.append(extractor([image])[0])
-    return (np.concatenate(samples) if samples else np.zeros(0), np.array(sharpness, np.float64),
-            np.array(feats) if feats else np.zeros((0, 2048)), errors)
+    return ReferenceStats(np.concatenate(samples) if samples else np.zeros(0), np.array(sharpness, np.float64),
+                          np.array(feats) if feats else np.zeros((0, 2048)), np.array(defocus, np.float64), errors)
 
 
 def _plots(cfg: CompareConfig, renderers: Sequence[Renderer], folder: Path) -> list[Path]:

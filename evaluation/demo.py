@@ -305,18 +305,20 @@ def compare(cfg: DemoConfig, checkpoints: dict[str, Path]):
 
 
 OVERVIEW_COLUMNS = ("inputs", "masks", "depth", "results/progressive13", "results/lens")
+OVERVIEW_SIDE = 256  # px per tile: the gallery's thumbnail size (CompareConfig.thumb_size)
 
 
 def write_overview(cfg: DemoConfig, names: tuple[str, ...] = ("astronaut", "scene_0")) -> Path:
     """OUT/overview.png: for a few inputs, input | mask | depth | progressive13 | lens, from the
-    gallery's thumbnails (the picture in the README)."""
+    gallery's thumbnails at their own size, ``OVERVIEW_SIDE`` (the picture in the README: smaller,
+    the lens's default blur of about 1 % of the width would be hard to see)."""
     import cv2
 
     thumbs = Path(cfg.out) / "gallery" / "thumbs"
     rows = []
     for name in names:
         tiles = [io.read_image(next((thumbs / col).glob(f"{name}.*"))) for col in OVERVIEW_COLUMNS]
-        side = 192
+        side = OVERVIEW_SIDE
         rows.append(np.concatenate([cv2.resize(tile, (side, side), interpolation=cv2.INTER_AREA)
                                     for tile in tiles], axis=1))
     path = Path(cfg.out) / "overview.png"

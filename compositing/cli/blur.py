@@ -11,17 +11,24 @@ the folders' layout). Depth comes from --depth (one depth file for one image, or
 NAME.npz / NAME.npy / NAME.png / NAME_depth.npz: .npz as --save-depth writes it, with its unit;
 .npy and 16-bit PNG in millimetres are metres, so the lens method uses a thin lens, where
 f_number and focal_length_mm matter) or else from --depth-model (default: the portrait depth
-PRIOR, an assumption, not an estimate), in relative units: the lens blur radius is then
-strength · width · |d − d_focus|. Ask for a physical lens (f_number, focal_length_mm or
-coc=thin_lens in --params) and the lens method makes the prior metric from the faces MediaPipe
-finds (each person's distance from their face size, the focal length from EXIF
-FocalLengthIn35mmFilm or a 28 mm default), so f_number and focal_length_mm act as on a camera
-(f/3.5 when only the focal length is given; a person far behind the subject is blurred at their
-own distance); without a face it stays relative and f_number has no effect: a warning says so. The focus is
+PRIOR, an assumption, not an estimate: the background behind the person, the ground where they
+stand sharp at their feet), in relative units: the lens blur radius is then
+strength · width · |d − d_focus|, default strength 0.0085, about what an 85 mm f/1.8 lens on
+full frame focused at 3 m gives a background 6–7.5 m away (compositing/optics.py), and what
+puts the far background of real portraits at the median blur of real shallow-DoF photos
+(bench/BENCHMARKS.md). Ask for a physical lens (f_number, focal_length_mm or coc=thin_lens in
+--params) and the lens method makes the prior metric from the faces MediaPipe finds (each
+person's distance from their face size), with the camera from EXIF FocalLengthIn35mmFilm or,
+without it, that same 85 mm portrait lens, so f_number and focal_length_mm act as on a camera
+(f/1.8 when only the focal length is given: f/1.4 strongly defocused, f/16 nearly sharp; a
+person far behind the subject is blurred at their own distance); without a face it stays
+relative and f_number has no effect: a warning says so. The focus is
 the median depth of the main person, or the depth at --focus X,Y (pixels of the upright image
 from its top-left corner, or percentages of its width and height such as 50%,40%).
-The lens method puts the photo's own sensor grain back where its blur removed it (measured on
-the photo, seeded by it and by seed=N; compositing/grain.py); --params grain=false turns it off.
+The lens method puts the photo's own sensor grain back where its blur removed it, only where the
+photo had measurable, visible noise and never more than the photo had there (a photo downscaled
+from a phone, or one whose flat parts are clean, gets none; compositing/grain.py); it is seeded
+by the photo and by seed=N, and --params grain=false turns it off.
 --params are checked against the method's parameters (type and range) before any image is read.
 A file that cannot be used gets one line naming it and the problem; the batch goes on and the
 exit status is 1 when any file failed ("3 done, 2 failed"). Outputs are written atomically;

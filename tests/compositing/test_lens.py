@@ -262,3 +262,18 @@ def test_soft_edge_composite_blurs_the_background_seen_through_the_matte():
     assert fused < 0.35 * subtracted
     with pytest.raises(ValueError, match="foreground: must be one of blur_fusion, subtract, got 'magic'"):
         render("lens", image, alpha, depth, 1.0, {"coc": "relative", "foreground": "magic"})
+
+
+def test_default_strength_is_the_stated_portrait_lens():
+    """The relative default is the blur the project's portrait lens (85 mm f/1.8 at 3 m, as the
+    README and --help say) gives the depth prior's background, 2–2.5× the subject's distance."""
+    from compositing.optics import PORTRAIT_FOCUS_M, PORTRAIT_LENS, coc_radius_px, relative_strength
+    from segdepth.depth.metric import DEFAULT_FOCAL_35MM
+
+    assert (PORTRAIT_LENS.focal_length_mm, PORTRAIT_LENS.f_number, PORTRAIT_FOCUS_M) == (85.0, 1.8, 3.0)
+    assert LensParams().strength == pytest.approx(relative_strength(), rel=0.05)
+    assert (LensParams().focal_length_mm, LensParams().f_number) == (DEFAULT_FOCAL_35MM, PORTRAIT_LENS.f_number)
+    # the thin lens itself, for each offset: r = s · width · Δ within 15 %
+    for offset in (1.0, 1.5):
+        r = float(coc_radius_px(PORTRAIT_FOCUS_M * (1 + offset), PORTRAIT_FOCUS_M, PORTRAIT_LENS, 1000))
+        assert r == pytest.approx(LensParams().strength * 1000 * offset, rel=0.15)
