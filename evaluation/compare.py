@@ -64,7 +64,6 @@ _CAPTION_KEYS = (("bg_blur", "blur"), ("halo", "halo"), ("checkerboard", "ckb"),
 
 # ----------------------------------------------------------------------------- configuration
 
-
 #: Inception weights for FID/KID: torchvision's, random ones (tests only), or no FID/KID at all.
 FID_WEIGHTS = ("imagenet", "none", "off")
 
@@ -83,15 +82,13 @@ class CompareConfig:
         "JSON where they parse, else strings)", metavar="METHOD:KEY=VALUE")
     gan: list[str] = setting(default_factory=list, help="a trained GAN checkpoint to compare (repeatable)",
                              metavar="NAME=CKPT:PRESET[:overlay]")
-    results: list[str] = setting(default_factory=list, help="a folder of published outputs (e.g. a paper's results), "
-                                 "files named like the inputs, shown and measured as one more method (repeatable)",
-                                 metavar="NAME=DIR")
+    results: list[str] = setting(default_factory=list, metavar="NAME=DIR", help="a folder of published outputs (a "
+                                 "paper's results) named like the inputs, shown and measured as a method (repeatable)")
     reference: Optional[str] = setting(None, "folder of real shallow-DoF photos for FID/KID and the blur distance")
     masks: Optional[str] = setting(None, "folder of masks NAME.png (8-bit grey, 255 = person) instead of INPUT_masks/")
     depth: Optional[str] = setting(None, "folder of depth maps NAME.npy or 16-bit NAME.png (millimetres)")
-    truth: Optional[str] = setting(None, "folder of ground-truth shallow-DoF renders NAME.png (full-reference "
-                                   "metrics; noise-free synthetic truth has no sensor grain: compare the lens with "
-                                   "--params lens:grain=false)")
+    truth: Optional[str] = setting(None, "folder of ground-truth renders NAME.png (full-reference metrics; synthetic "
+                                   "truth has no sensor grain: compare the lens with --params lens:grain=false)")
     runs: list[str] = setting(default_factory=list, help="GAN run folders (log.jsonl, config.json) to plot; runs "
                               "holding a --gan checkpoint are found automatically")
     segmenter: str = setting("mediapipe", "segmenter for inputs without a mask", tuple(sorted(SEGMENTERS)))
