@@ -55,16 +55,16 @@ import logging
 import math
 import os
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 from tqdm import tqdm
 
-from plumbing.cli import (EXIT_CODES_EPILOG, EXIT_SOME_FAILED, EXIT_USAGE, KeyValues, add_download_flag, int_range,
-                          output_folder)
+from plumbing.cli import EXIT_CODES_EPILOG, EXIT_SOME_FAILED, EXIT_USAGE, KeyValues, add_download_flag, output_folder
 from plumbing.config import add_config_option, parse_config_args, save_config
+from plumbing.fields import SettingError, add_setting, setting
 from datasets.io import (DEFAULT_MAX_PIXELS, MAX_PIXELS_CEILING, OUTPUT_FORMATS, ImageError, list_images,
                          output_suffix, read_depth_with_unit, read_photo, write_depth, write_image)
 from plumbing.files import FileProblem, one_line, remove_stale_temporaries, write_json
@@ -82,22 +82,31 @@ RECORD_KEYS = ("images",)
 
 @dataclass
 class BlurConfig:
-    """Everything that decides the outputs of one run (saved as blur_<method>_config.json)."""
+    """Everything that decides the outputs of one run (saved as blur_<method>_config.json); each
+    field declares its flag's help and its allowed values (:func:`plumbing.fields.setting`)."""
 
-    inputs: list[str] = field(default_factory=list)
-    method: str = "lens"
-    depth: Optional[str] = None
-    focus: Optional[str] = None  # "X,Y" in pixels or "X%,Y%"
-    out: Optional[str] = None
-    segmenter: str = "mediapipe"
-    depth_model: str = "prior"
-    save_mask: bool = False
-    save_depth: bool = False
-    params: dict = field(default_factory=dict)
-    refine: str = "snap"
-    max_pixels: int = DEFAULT_MAX_PIXELS
-    format: str = "auto"  # of the blurred photo: auto (a JPEG input gives a JPEG, others a PNG), jpg or png
-    quiet: bool = False
+    inputs: list[str] = setting(default_factory=list, help="image files or folders", metavar="INPUT")
+    method: str = setting("lens", "compositor method", tuple(sorted(METHODS)))
+    depth: Optional[str] = setting(None, "depth map for one image, or a folder of NAME.npy/NAME.png",
+                                   metavar="FILE|DIR")
+    focus: Optional[str] = setting(None, "focus on this point: pixels from the top-left corner, or percentages of "
+                                   "width and height like 50%,40%", metavar="X,Y")
+    out: Optional[str] = setting(None, "output folder (default: next to each input)", metavar="DIR")
+    segmenter: str = setting("mediapipe", "person segmenter", tuple(sorted(SEGMENTERS)))
+    depth_model: str = setting("prior", "depth when --depth is not given (default: the portrait depth prior)",
+                               tuple(sorted(DEPTH_MODELS)), shown_default="")
+    save_mask: bool = setting(False, "also write NAME_mask.png (person mask)")
+    save_depth: bool = setting(False, "also write NAME_depth.npz (the depth used, with its unit: --depth reads it "
+                               "back as such)")
+    params: dict = setting(default_factory=dict, help="method parameters: key=value … or one JSON object (checked "
+                           "against the method)", metavar="KEY=VALUE")
+    refine: str = setting("snap", "mask edge refinement: snap (closed-form matting in a narrow band), nikam_awate "
+                          "(their wider colour band), none", REFINEMENTS)
+    max_pixels: int = setting(DEFAULT_MAX_PIXELS, "refuse images above this many pixels; the most is Pillow's own "
+                              "hard limit", lo=1, hi=MAX_PIXELS_CEILING)
+    format: str = setting("auto", "format of the blurred photo: auto (JPEG for a JPEG input, PNG otherwise), jpg, png",
+                          OUTPUT_FORMATS)
+    quiet: bool = setting(False, "no progress bar; only errors and the final count")
 
 
 # --- argument parsing --------------------------------------------------------------------------
@@ -127,62 +136,44 @@ def focus_point(text: str, width: int, height: int) -> tuple[float, float]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The command line of scripts/blur.py (every flag sets the BlurConfig field of its name)."""
-    d = BlurConfig()
+    """The command line of scripts/blur.py: a flag per BlurConfig field, made from its declaration."""
     p = argparse.ArgumentParser(description=__doc__.split("\nThe program behind")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EXIT_CODES_EPILOG)
-    p.add_argument("inputs", nargs="*", metavar="INPUT", help="image files or folders")
+    add_setting(p, BlurConfig, "inputs", "inputs", nargs="*")
     add_config_option(p)
-    p.add_argument("--method", default=d.method, choices=sorted(METHODS), help="compositor method (default lens)")
-    p.add_argument("--depth", metavar="FILE|DIR", help="depth map for one image, or a folder of NAME.npy/NAME.png")
-    p.add_argument("--focus", metavar="X,Y", help="focus on this point: pixels from the top-left corner, or "
-                   "percentages of width and height like 50%%,40%%")
-    p.add_argument("--out", metavar="DIR", type=output_folder, help="output folder (default: next to each input)")
-    p.add_argument("--segmenter", default=d.segmenter, choices=sorted(SEGMENTERS))
-    p.add_argument("--depth-model", default=d.depth_model, choices=sorted(DEPTH_MODELS),
-                   help="depth when --depth is not given (default: the portrait depth prior)")
-    p.add_argument("--save-mask", action=argparse.BooleanOptionalAction, default=False, help="also write NAME_mask.png (person mask)")
-    p.add_argument("--save-depth", action=argparse.BooleanOptionalAction, default=False,
-                   help="also write NAME_depth.npz (the depth used, with its unit: --depth reads it back as such)")
-    p.add_argument("--refine", default=d.refine, choices=REFINEMENTS,
-                   help="mask edge refinement: snap (closed-form matting in a narrow band, default), "
-                        "nikam_awate (their wider colour band), none")
-    p.add_argument("--params", nargs="*", action=KeyValues, default={}, metavar="KEY=VALUE",
-                   help="method parameters: key=value … or one JSON object (checked against the method)")
-    p.add_argument("--max-pixels", type=int_range(1, MAX_PIXELS_CEILING), default=d.max_pixels,
-                   help=f"refuse images above this many pixels (default {DEFAULT_MAX_PIXELS:,}; at most "
-                        f"{MAX_PIXELS_CEILING:,}, Pillow's own hard limit)")
-    p.add_argument("--format", default=d.format, choices=OUTPUT_FORMATS,
-                   help="format of the blurred photo: auto (default: JPEG for a JPEG input, PNG otherwise), jpg, png")
-    p.add_argument("--quiet", action=argparse.BooleanOptionalAction, default=False, help="no progress bar; only errors and the final count")
+    for name in ("method", "depth", "focus"):
+        add_setting(p, BlurConfig, name)
+    add_setting(p, BlurConfig, "out", type=output_folder)
+    for name in ("segmenter", "depth_model", "save_mask", "save_depth", "refine"):
+        add_setting(p, BlurConfig, name)
+    add_setting(p, BlurConfig, "params", nargs="*", action=KeyValues)
+    add_setting(p, BlurConfig, "max_pixels")
+    add_setting(p, BlurConfig, "format")
+    add_setting(p, BlurConfig, "quiet")
     add_download_flag(p)
     return p
 
 
 def parse_args(argv: Optional[list[str]] = None) -> BlurConfig:
-    """Command line (and ``--config FILE``) → BlurConfig, every --params checked against the method
-    (type and range) before any image is read; a bad one is argparse's one line and exit status 2."""
-    p = build_parser()
-    _, cfg = parse_config_args(p, BlurConfig, argv, record_keys=RECORD_KEYS)
-    try:
-        check_config(cfg)
-    except ValueError as exc:
-        p.error(str(exc))
-    return cfg
+    """Command line (and ``--config FILE``) → BlurConfig, every value checked (--params against the
+    method) before any image is read; a bad one is argparse's one line and exit status 2."""
+    return parse_config_args(build_parser(), BlurConfig, argv, record_keys=RECORD_KEYS, check_config=check_config)[1]
 
 
 def check_config(cfg: BlurConfig) -> None:
-    """ValueError for a config that cannot run: no inputs, an unknown method, segmenter, depth
-    model or refinement, bad --params or --focus."""
+    """ValueError for a config that cannot run: no inputs; SettingError for bad --params or --focus
+    (each field's own type and choices are checked before, by its declaration)."""
     if not cfg.inputs:
         raise ValueError("give at least one INPUT (image file or folder), or a --config that names them")
-    for key, allowed in (("refine", REFINEMENTS), ("segmenter", SEGMENTERS), ("depth_model", DEPTH_MODELS),
-                         ("format", OUTPUT_FORMATS)):
-        if getattr(cfg, key) not in allowed:  # argparse checks its flags' choices, this a --config's values too
-            raise ValueError(f"{key}: {getattr(cfg, key)!r} is not one of {', '.join(sorted(allowed))}")
-    build_params(cfg.method, cfg.params)
+    try:
+        build_params(cfg.method, cfg.params)
+    except ValueError as exc:
+        raise SettingError("params", str(exc)) from None
     if cfg.focus is not None:
-        parse_focus(cfg.focus)
+        try:
+            parse_focus(cfg.focus)
+        except ValueError as exc:
+            raise SettingError("focus", str(exc)) from None
 
 
 # --- planning ------------------------------------------------------------------------------------

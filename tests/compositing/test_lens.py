@@ -233,8 +233,8 @@ def test_bad_inputs_raise():
     image = np.zeros((8, 8, 3), np.uint8)
     with pytest.raises(ValueError):
         lens_blur(image, np.zeros((8, 9), np.float32), np.ones((8, 8), np.float32), 1.0, LensParams())
-    with pytest.raises(ValueError):
-        lens_blur(image, np.zeros((8, 8), np.float32), np.ones((8, 8), np.float32), 1.0, LensParams(max_layers=0))
+    with pytest.raises(ValueError, match="max_layers: must be between 1 and 64, got 0"):
+        render("lens", image, np.zeros((8, 8), np.float32), np.ones((8, 8), np.float32), 1.0, {"max_layers": 0})
 
 
 def test_soft_edge_composite_blurs_the_background_seen_through_the_matte():
@@ -260,8 +260,8 @@ def test_soft_edge_composite_blurs_the_background_seen_through_the_matte():
     p = dict(coc="relative", strength=0.03, max_radius_frac=1.0, highlight_gain=1.0)
     fused, subtracted = tail_energy(LensParams(**p)), tail_energy(LensParams(**p, foreground="subtract"))
     assert fused < 0.35 * subtracted
-    with pytest.raises(ValueError, match="foreground"):
-        lens_blur(image, alpha, depth, 1.0, LensParams(**p, foreground="magic"))
+    with pytest.raises(ValueError, match="foreground: must be one of blur_fusion, subtract, got 'magic'"):
+        render("lens", image, alpha, depth, 1.0, {"coc": "relative", "foreground": "magic"})
 
 
 def test_default_strength_is_the_stated_portrait_lens():
