@@ -75,7 +75,7 @@ def test_shipped_checkpoint_is_small_and_fits_every_preset():
 def test_the_command_that_makes_the_shipped_checkpoint_is_documented():
     command = demo.load_demo_checkpoint(demo.DEMO_CHECKPOINT)["trained_on"]["command"]
     assert command.startswith("python scripts/demo.py --make-checkpoint scripts/demo_gan.pt ")
-    assert command in (ROOT / "README.md").read_text()
+    assert command in (ROOT / "docs" / "gan.md").read_text(encoding="utf-8")
     # and it describes this checkpoint: its steps and scenes are the ones the file was trained with
     steps = int(re.search(r"--checkpoint-steps (\d+)", command).group(1))
     assert steps == demo.load_demo_checkpoint(demo.DEMO_CHECKPOINT)["trained_on"]["steps"]
