@@ -207,7 +207,7 @@ def test_pixel_limit_and_odd_modes_through_the_cli(tmp_path, scene, capsys):
 
 def test_f_number_changes_the_result_and_the_config_records_the_depth_path(tmp_path):
     """The README's `--params f_number=1.4` acts on a portrait: the prior is made metric from the
-    face, and the saved config says so per image (issue 15: it used to be byte-identical to f/16)."""
+    face, so f/1.4 and f/16 differ, and the saved config says so per image."""
     from skimage import data
 
     photo = tmp_path / "astronaut.png"

@@ -121,7 +121,7 @@ def test_colour_rule_flags_grey_and_toned_but_not_low_saturation_colour_photos()
         chroma, spread = colour_stats(jpeg(sepia(photo)))
         assert chroma > 10 and "toned monochrome" in grayscale_reason(chroma, spread, cfg)
         assert grayscale_reason(*colour_stats(jpeg(photo)), cfg) == ""
-        # the low-saturation colour photos: mean chroma 2.9-4.0 (overcast, low light, grey clothes)
+        # low-saturation colour photos: mean chroma 2.9-4.0 (overcast, low light, grey clothes)
         for chroma in (2.9, 4.0):
             assert grayscale_reason(*colour_stats(jpeg(desaturate(photo, chroma))), cfg) == "", chroma
 

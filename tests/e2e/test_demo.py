@@ -75,7 +75,7 @@ def test_shipped_checkpoint_is_small_and_fits_every_preset():
 def test_the_command_that_makes_the_shipped_checkpoint_is_documented():
     command = demo.load_demo_checkpoint(demo.DEMO_CHECKPOINT)["trained_on"]["command"]
     assert command.startswith("python scripts/demo.py --make-checkpoint scripts/demo_gan.pt ")
-    assert command in (ROOT / "README.md").read_text()
+    assert command in (ROOT / "docs" / "gan.md").read_text(encoding="utf-8")
     # and it describes this checkpoint: its steps and scenes are the ones the file was trained with
     steps = int(re.search(r"--checkpoint-steps (\d+)", command).group(1))
     assert steps == demo.load_demo_checkpoint(demo.DEMO_CHECKPOINT)["trained_on"]["steps"]
@@ -118,8 +118,8 @@ def test_a_missing_or_foreign_checkpoint_is_one_clear_line(tmp_path):
 def test_the_demos_gan_keeps_the_subject_and_blurs_the_background(tmp_path):
     """The demo's mask_loss_overlay column as `make demo` makes it (shipped checkpoint + 150 live
     steps, no test-time overlay), on its three synthetic scenes: subject PSNR >= 26 dB, background
-    HF ratio <= 0.5, background colour shift <= 4 grey levels (issue 16's targets; measured 28.1 /
-    0.055 / 2.7). The checkpoint without the full-resolution head scored 21 dB here. About 2 min."""
+    HF ratio <= 0.5, background colour shift <= 4 grey levels (measured 28.1 / 0.055 / 2.7). A
+    generator without the full-resolution head scores 21 dB here. About 2 min."""
     import csv
 
     out = tmp_path / "demo_out"

@@ -438,8 +438,7 @@ def test_compositor_methods_render_what_blur_renders(data, tmp_path):
 
 def test_a_physical_lens_makes_the_prior_metric_from_faces_as_blur_does(tmp_path):
     """With the depth prior and f_number given, the lens column is made metric from the faces
-    MediaPipe finds, exactly as scripts/blur.py renders it (compare used to skip both the matte
-    and the faces)."""
+    MediaPipe finds, exactly as scripts/blur.py renders it (with the matte and the faces)."""
     from skimage import data
 
     from compositing.pipeline import render_photo

@@ -1,4 +1,4 @@
-"""train_cyclegan checks what it is given (issue 14): strict config files, run folders that
+"""train_cyclegan checks what it is given: strict config files, run folders that
 resume only what they hold, a training set scanned by decoding every file, and a sample page and
 loss curves after every run, however short."""
 from __future__ import annotations

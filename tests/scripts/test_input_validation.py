@@ -1,4 +1,4 @@
-"""Every program checks what it is given (issue 14): numeric options, method parameters, output
+"""Every program checks what it is given: numeric options, method parameters, output
 folders, inputs that collide or are missing, Ctrl-C, stale temporaries, depth units, downloads."""
 from __future__ import annotations
 
