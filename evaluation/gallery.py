@@ -27,7 +27,7 @@ import numpy as np
 from dominate import tags as t
 from dominate.util import raw
 
-from datasets.io import write_image
+from datasets.io import PhotoInfo, write_image
 from plumbing.files import write_text
 from evaluation.report import format_value
 
@@ -163,14 +163,15 @@ class MetricsTable:
     labels: Mapping[str, str] = field(default_factory=dict)
 
 
-def write_thumbnail(path: PathLike, image: np.ndarray, max_side: int = 256) -> None:
-    """Atomically write a small JPEG (or PNG, by extension) of uint8 ``image``, longer side ≤ ``max_side``."""
+def write_thumbnail(path: PathLike, image: np.ndarray, max_side: int = 256, icc_profile: Optional[bytes] = None) -> None:
+    """Atomically write a small JPEG (or PNG, by extension) of uint8 ``image``, longer side ≤ ``max_side``,
+    with the photo's ICC profile when given (a Display P3 photo looks the same in the gallery as full size)."""
     h, w = image.shape[:2]
     scale = min(1.0, max_side / max(h, w))
     if scale < 1.0:
         size = (max(1, round(w * scale)), max(1, round(h * scale)))
         image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-    write_image(path, image)
+    write_image(path, image, PhotoInfo(icc_profile=icc_profile, jpeg_subsampling=2) if icc_profile else None)
 
 
 def href(target: PathLike, start: PathLike) -> str:

@@ -340,10 +340,11 @@ def test_a_run_decodes_each_photo_once_and_a_cached_rerun_none(tmp_path, monkeyp
     decoded: list[str] = []
     real_decode = dio._decode
 
-    def counting(im, path):
-        real_decode(im, path)
+    def counting(im, path, exif=None):
+        upright = real_decode(im, path, exif)
         decoded.append(f"{path.parent.name}/{path.name}")
         assert path.name != "a_big.jpg" or max(im.size) == WORK_SIDE, im.size  # drafted to the person check's size
+        return upright
 
     monkeypatch.setattr(dio, "_decode", counting)
     cfg = config(tmp_path)

@@ -183,8 +183,8 @@ def test_every_stage_of_the_readme_path_on_jpeg_photos(e2e):
     assert list((work / "runs" / "dof" / "checkpoints").glob("*.pt"))
     resumed = [r for r in read_jsonl(work / "runs" / "dof" / "log.jsonl") if "iter" in r]
     assert max(r["iter"] for r in resumed) == 5
-    results = sorted(p.name for p in (work / "results" / "dof").glob("*.png"))
-    assert results == sorted(p.with_suffix(".png").name for p in list_photos(portraits / "testA")[0])
+    results = sorted(p.name for p in (work / "results" / "dof").glob("*.jpg"))  # a JPEG gives a JPEG
+    assert results == sorted(p.with_suffix(".jpg").name for p in list_photos(portraits / "testA")[0])
 
 
 @pytest.mark.slow

@@ -279,9 +279,10 @@ def _script(*args):
 
 def test_script_bad_command_lines(tmp_path):
     assert _script("--help").returncode == 0
-    r = _script("--input", str(tmp_path), "--out", str(tmp_path / "o"), "--methods", "", "--quiet")
+    (tmp_path / "in").mkdir()
+    r = _script("--input", str(tmp_path / "in"), "--out", str(tmp_path / "o"), "--methods", "", "--quiet")
     assert r.returncode == 2 and "nothing to compare" in r.stderr
-    r = _script("--input", str(tmp_path), "--out", str(tmp_path / "o"), "--methods", "",
+    r = _script("--input", str(tmp_path / "in"), "--out", str(tmp_path / "o"), "--methods", "",
                 "--gan", f"g={tmp_path}/none.pt:cyclegan")
     assert r.returncode == 2 and "none.pt: no such checkpoint" in r.stderr
 
