@@ -75,7 +75,7 @@ def test_shipped_checkpoint_is_small_and_fits_every_preset():
 def test_the_command_that_makes_the_shipped_checkpoint_is_documented():
     command = demo.load_demo_checkpoint(demo.DEMO_CHECKPOINT)["trained_on"]["command"]
     assert command.startswith("python scripts/demo.py --make-checkpoint scripts/demo_gan.pt ")
-    assert command in (ROOT / "README.md").read_text()
+    assert command in (ROOT / "docs" / "gan.md").read_text(encoding="utf-8")
     # and it describes this checkpoint: its steps and scenes are the ones the file was trained with
     steps = int(re.search(r"--checkpoint-steps (\d+)", command).group(1))
     assert steps == demo.load_demo_checkpoint(demo.DEMO_CHECKPOINT)["trained_on"]["steps"]
@@ -121,7 +121,8 @@ def test_the_demos_gan_keeps_the_subject_and_blurs_the_background(tmp_path):
     background HF ratio <= 0.5, background colour shift <= 4 grey levels. The continuation is 40
     steps here, not the demo's 150, to keep the suite short: measured 28.1 / 0.044 / 2.5 at 40
     steps and 28.1 / 0.055 / 2.7 at 150; the shipped checkpoint alone (2 steps) shifts the
-    background's colour by 5.6 levels, so the live steps are what this checks. About a minute."""
+    background's colour by 5.6 levels, so the live steps are what this checks. A generator without the full-resolution head
+    scores 21 dB here. About a minute."""
     import csv
 
     out = tmp_path / "demo_out"
