@@ -41,9 +41,10 @@ def test_demo_runs_end_to_end(tmp_path):
             assert read_image(out / "results" / method / f"{name}.png").ndim == 3
     # the gallery says plainly what the GAN columns were trained on and for how long: shipped and live
     shipped = demo.load_demo_checkpoint(demo.DEMO_CHECKPOINT)["trained_on"]
-    for page in (gallery, index):
-        assert f"shipped checkpoint demo_gan.pt ({shipped['preset']} trained {shipped['steps']} steps" in page
-        assert "trained live by this demo, 2 steps per preset" in page and "synthetic" in page
+    assert f"shipped checkpoint demo_gan.pt ({shipped['preset']} trained {shipped['steps']} steps" in gallery
+    assert "trained live by this demo, 2 steps per preset" in gallery and "synthetic" in gallery
+    assert "a toy-scale run on synthetic scenes" in index  # the first page says it in a line, linking the run
+    assert 'href="runs/mask_overlay/web/index.html"' in index
     # each preset continued the shipped networks: its run goes on from the shipped step count
     for preset in ("mask_overlay", "cyclegan"):  # the second one trained in parallel
         last = sorted((out / "runs" / preset / "checkpoints").glob("*.pt"))[-1]
