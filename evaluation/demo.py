@@ -21,7 +21,7 @@ import torch
 from compositing.methods import METHODS
 from datasets import io, synthetic
 from gan.checkpoint import NETWORKS, load_weights, save_weights
-from gan.model import PRESETS
+from gan.model import PAPER_PRESETS, PRESETS
 from plumbing.files import write_json, write_text
 
 log = logging.getLogger("demo")
@@ -59,7 +59,7 @@ class DemoConfig:
     scenes: int = 3
     scene_size: int = 256
     gan: bool = True
-    presets: list[str] = field(default_factory=lambda: list(PRESETS))
+    presets: list[str] = field(default_factory=lambda: list(PAPER_PRESETS))
     gan_checkpoint: str = str(DEMO_CHECKPOINT)  # where every preset starts; "none": from scratch
     gan_size: int = 128  # training crop
     gan_scene_size: int = 256  # side of the GAN's training scenes (the test scenes' scale)

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Optional
 
 from evaluation.demo import CHECKPOINT_PRESET, UNET_DIVISOR, DemoConfig, load_demo_checkpoint, run_demo
-from gan.model import PRESETS
+from gan.model import PAPER_PRESETS
 from plumbing.cli import EXIT_CODES_EPILOG, int_range, non_negative_int, output_folder
 
 
@@ -42,8 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scene-size", type=int_range(32, 2048), default=d.scene_size,
                    help="their side in pixels, 32 … 2048 (default: %(default)s)")
     p.add_argument("--no-gan", dest="gan", action="store_false", help="skip GAN training (classical methods only)")
-    p.add_argument("--presets", nargs="+", choices=sorted(PRESETS), default=d.presets,
-                   help="GAN presets to train (default: all four)")
+    p.add_argument("--presets", nargs="+", choices=sorted(PAPER_PRESETS), default=d.presets,
+                   help="the paper's GAN presets to train, each from the shipped checkpoint (default: all four)")
     p.add_argument("--gan-checkpoint", default=d.gan_checkpoint, metavar="PATH|none",
                    help="shipped checkpoint every preset starts from, or 'none' to train from scratch "
                         "(default: scripts/demo_gan.pt)")

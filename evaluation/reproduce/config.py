@@ -7,7 +7,7 @@ from pathlib import Path
 
 from plumbing.cli import check_types
 from datasets.flickr.api import DEFAULT_API_URL
-from gan.model import PRESETS
+from gan.model import PAPER_PRESETS, PRESETS
 
 #: The reproduction's settings, saved in its output folder (a ``--config`` file).
 CONFIG_FILE = "reproduce_config.json"
@@ -51,7 +51,7 @@ class ReproduceConfig:
 
     out: str = "paper_out"
     scale: str = "paper"  # a key of SCALES
-    presets: list[str] = field(default_factory=lambda: list(PRESETS))
+    presets: list[str] = field(default_factory=lambda: list(PAPER_PRESETS))  # any of PRESETS
     per_domain: int = 0  # photos per domain; 0: the scale's
     api_url: str = DEFAULT_API_URL
     fake_flickr: bool = False  # scrape the local fake Flickr (datasets.testing.fake_portraits) instead
