@@ -18,7 +18,8 @@ are domain A (portraits without shallow depth of field), ``shallow/`` + ``shallo
    background sharpness gap and W₁ against ``shallow/``, checkerboard, grey change, and the
    background's band-energy ratios (structure kept at 0–1, 1–2, 2–4, 4–8 px), which tell a
    defocus from a soft copy. ``OUT/table.md`` starts with each recipe's steps and training time;
-   ``OUT/crops.png`` is the head-and-shoulders sheet, ``OUT/gallery/`` the gallery.
+   ``OUT/look.png`` is the look sheet (heads and backgrounds at 2× beside a real shallow-DoF
+   photo, bench/look.py), ``OUT/gallery/`` the gallery.
 
 Without the folder it says so and skips. The photos, the weights trained on them and the
 translations stay in ``OUT`` (never commit them): only numbers go into bench/BENCHMARKS.md.

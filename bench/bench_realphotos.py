@@ -11,18 +11,23 @@ The folder is laid out like the team's real-photo set::
 Every method renders as ``scripts/blur.py`` does with default settings (MediaPipe mask, its
 post-processing, the portrait depth prior, automatic focus). Every column is scored twice, on the
 same regions for the published outputs and ours: on the MediaPipe masks of the photos (the mask
-every method starts from, at its 0.5 contour; issue 15 states its targets for these) and on the
-folder's masks (independent of our segmenter). Metrics (evaluation/metrics.py): subject PSNR in
-the eroded person, rim2, edge_in, background sharpness gap, W₁ and its permutation p-value against
-``shallow/``, checkerboard share ratio and the background grey-level change; each table says how
-far apart two samples of the reference itself are at this size. A second table per scoring gives
-the background's band-energy ratios (structure kept at 0–1, 1–2, 2–4 and 4–8 px, output ÷ input,
-``evaluation.metrics.band_energy_ratios``), which tell a defocus (the bands finer than the blur
-gone, coarser ones kept) from a soft copy (only the finest band gone), with the same ratios of
-``shallow/`` to ``ordinary/`` (medians of the two unpaired sets) as a guide. Writes into ``out``: ``table.md``,
-``scores/SCORING/metrics.csv``, ``results/NAME/ID.png``, ``gallery/index.html`` and ``crops.png``
-(heads and shoulders: input and the methods side by side). Without the folder it says so and
-skips. The photos stay where they are: only numbers go into bench/BENCHMARKS.md.
+every method starts from, at its 0.5 contour) and on the folder's masks (independent of our
+segmenter). Metrics (evaluation/metrics.py, evaluation/defocus.py): subject PSNR in the eroded
+person, rim2, edge_in, the far background's defocus radius (% of the width; its target is
+``shallow/``'s interquartile range, measured the same way), the flat-region noise ratio (fine-
+scale std of the flattest fifth of the far background, output ÷ input), background sharpness gap,
+W₁ and its permutation p-value against ``shallow/``, checkerboard share ratio and the background
+grey-level change; each table says how far apart two samples of the reference itself are at this
+size. A second table per scoring gives the background's band-energy ratios (structure kept at
+0–1, 1–2, 2–4 and 4–8 px, output ÷ input, ``evaluation.metrics.band_energy_ratios``), which tell a
+defocus (the bands finer than the blur gone, coarser ones kept) from a soft copy (only the finest
+band gone), with the same ratios of ``shallow/`` to ``ordinary/`` (medians of the two unpaired
+sets) as a guide. Writes into ``out``: ``table.md``, ``scores/SCORING/metrics.csv``,
+``results/NAME/ID.png``, ``gallery/index.html`` and ``look.png`` (bench/look.py: heads and
+backgrounds at 2×, the sheet columns beside a real shallow-DoF photo with a similar background).
+:func:`run` adds the validation of the defocus estimator on known blur (bench/bench_defocus.py).
+Without the folder it says so and skips. The photos stay where they are: only numbers go into
+bench/BENCHMARKS.md.
 """
 from __future__ import annotations
 
@@ -36,25 +41,28 @@ from typing import Any, Callable, Optional, Sequence
 import cv2
 import numpy as np
 
+from bench.look import SheetRow, look_sheet
 from evaluation.metrics import DOG_BANDS, band_name
 from plumbing import markdown
 
 log = logging.getLogger(__name__)
 
-# issue 15's targets on the 40 real portraits: name → (test, text)
+# the targets on the real portraits: name → (test, text); the defocus radius's target is the
+# reference's interquartile range (markdown_table), the gap and W₁ have none (40 + 40 unpaired
+# photos cannot resolve a W₁ target: see "What the gap and W₁ can resolve" in bench/BENCHMARKS.md)
 TARGETS: dict[str, tuple[Callable[[float], bool], str]] = {
     "subject_psnr": (lambda v: v >= 45.0, "≥ 45 dB"),
     "rim2": (lambda v: v <= 1.3, "≤ 1.3"),
     "edge_in": (lambda v: 0.85 <= v <= 1.1, "0.85–1.1"),
-    "gap": (lambda v: abs(v) <= 0.10, "|gap| ≤ 0.10"),
-    "w1": (lambda v: v <= 0.12, "≤ 0.12"),
-    "checkerboard": (lambda v: v <= 0.95, "≤ 0.95"),
-    "bg_grey": (lambda v: abs(v) <= 2.5, "|Δ| ≤ 2.5"),
+    "flat_noise": (lambda v: v <= 1.1, "≤ 1.1"),
+    "checkerboard": (lambda v: v <= 1.0, "≤ 1.0"),
+    "bg_grey": (lambda v: abs(v) <= 3.0, "|Δ| ≤ 3"),
 }
-PER_IMAGE = ("subject_psnr", "rim2", "edge_in", "checkerboard", "bg_grey")
+PER_IMAGE = ("subject_psnr", "rim2", "edge_in", "defocus", "flat_noise", "checkerboard", "bg_grey")
 BANDS = tuple(band_name(b) for b in DOG_BANDS)  # band-energy ratios of the far background
 LABELS = {"subject_psnr": "subject PSNR (dB)", "rim2": "rim2", "edge_in": "edge_in", "gap": "bg sharpness gap",
           "w1": "bg sharpness W₁", "checkerboard": "checkerboard ratio", "bg_grey": "bg grey change",
+          "defocus": "bg defocus (% of width)", "flat_noise": "flat-region noise ratio",
           "w1_p": "W₁ p", "seconds": "s/image", **{b: f"{b.removeprefix('band')} px" for b in BANDS}}
 
 
@@ -70,7 +78,7 @@ class Variant:
     prior: Optional[dict[str, float]] = None
 
 
-# the lens as it was before issue 15: composite I − (1 − α)·B̃, the Nikam & Awate edge band, the
+# the lens of the first real-photo round: composite I − (1 − α)·B̃, the Nikam & Awate edge band, the
 # relative prior only (gap 0.25, spread 1) at strength 0.02, no grain
 BEFORE = Variant("lens_before", "lens", {"foreground": "subtract", "coc": "relative", "strength": 0.02, "grain": False},
                  "nikam_awate", {"gap": 0.25, "spread": 1.0})
@@ -132,16 +140,51 @@ def folder_masker(folder: Path) -> MaskSource:
     return masks
 
 
-def reference_sharpness(folder: Path, mask_of: MaskSource) -> np.ndarray:
-    """Per-photo background sharpness of ``shallow/``, its far background taken from ``mask_of``."""
+@dataclass
+class Reference:
+    """``shallow/`` as one scoring sees it: per photo the background sharpness and the defocus
+    radius (% of the width) of its far background, and the look sheet's signature of it."""
+
+    sharpness: np.ndarray
+    defocus: np.ndarray
+    signatures: list[np.ndarray]
+    paths: list[Path]
+
+
+def reference_stats(folder: Path, mask_of: MaskSource) -> Reference:
+    """:class:`Reference` of ``shallow/``, its far background taken from ``mask_of``."""
+    from bench.look import background_signature
     from datasets.io import list_images, read_image
     from evaluation import metrics as M
+    from evaluation.defocus import background_defocus
 
-    values = []
-    for path in list_images(folder / "shallow"):
+    sharpness, defocus, signatures, paths = [], [], [], list_images(folder / "shallow")
+    for path in paths:
         image = read_image(path)
-        values.append(M.background_sharpness(image, mask_of("shallow", path, image)))
-    return np.array(values, np.float64)
+        mask = mask_of("shallow", path, image)
+        sharpness.append(M.background_sharpness(image, mask))
+        defocus.append(background_defocus(image, image, mask))
+        signatures.append(background_signature(image, mask))
+    return Reference(np.array(sharpness, np.float64), np.array(defocus, np.float64), signatures, paths)
+
+
+def flat_noise_ratio(image: np.ndarray, output: np.ndarray, mask: np.ndarray, share: float = 0.2) -> float:
+    """Fine-scale noise of the output where the input's far background was flattest, ÷ the
+    input's there: √(mean fine_std(out) / mean fine_std(in)) over the ``share`` of far-background
+    pixels with the least gradient of the luma smoothed at 2 px (compositing.noise.fine_std:
+    the 3×3 Laplacian's energy ÷ 20). 1: as noisy as the input; > 1: noise was added."""
+    from compositing.noise import fine_std
+    from evaluation import metrics as M
+
+    _, far, _ = M.edge_bands(mask)
+    if far.sum() < 100:
+        return math.nan
+    y_in, y_out = M.luminance(image), M.luminance(output)
+    smooth = cv2.GaussianBlur(y_in, (0, 0), 2.0)
+    structure = cv2.blur(cv2.magnitude(cv2.Sobel(smooth, cv2.CV_32F, 1, 0), cv2.Sobel(smooth, cv2.CV_32F, 0, 1)), (9, 9))
+    flat = far & (structure <= np.quantile(structure[far], share))
+    e_in = float(fine_std(y_in)[flat].mean())
+    return math.nan if e_in <= 0 else math.sqrt(float(fine_std(y_out)[flat].mean()) / e_in)
 
 
 class MediaPipeScene:
@@ -182,11 +225,14 @@ def default_renderer(scene: MediaPipeScene) -> Callable[[Variant, np.ndarray], n
 def score(image: np.ndarray, output: np.ndarray, mask: np.ndarray) -> dict[str, float]:
     """The per-image real-photo metrics of one output (mask = the scoring mask): PER_IMAGE and BANDS."""
     from evaluation import metrics as M
+    from evaluation.defocus import background_defocus
 
     regions = M.make_regions(mask)
     return {"subject_psnr": M.subject_psnr(image, output, regions),
             "rim2": M.rim_sharpness(image, output, mask),
             "edge_in": M.edge_detail_kept(image, output, mask),
+            "defocus": background_defocus(image, output, mask),
+            "flat_noise": flat_noise_ratio(image, output, mask),
             "checkerboard": M.checkerboard(image, output, regions),
             "bg_grey": M.background_grey_change(image, output, mask),
             **M.band_energy_ratios(image, output, mask)}
@@ -211,36 +257,9 @@ def set_band_energies(folder: Path, sub: str, mask_of: MaskSource) -> dict[str, 
     return {b: float(np.nanmedian(v)) if v else math.nan for b, v in values.items()}
 
 
-def head_crop(mask: np.ndarray) -> tuple[slice, slice]:
-    """Rows/cols of the head and shoulders: the top of the person's bounding box, a square
-    1.2× its width (clipped to the image)."""
-    ys, xs = np.nonzero(mask >= 0.5)
-    h, w = mask.shape
-    if ys.size == 0:
-        return slice(0, h), slice(0, w)
-    side = int(min(max(h, w), 1.2 * (xs.max() - xs.min() + 1)))
-    cx = (xs.max() + xs.min()) // 2
-    x0 = int(np.clip(cx - side // 2, 0, max(0, w - side)))
-    y0 = int(np.clip(ys.min() - side // 10, 0, max(0, h - side)))
-    return slice(y0, min(h, y0 + side)), slice(x0, min(w, x0 + side))
-
-
-def crop_sheet(rows: Sequence[Sequence[np.ndarray]], titles: Sequence[str], cell: int = 192) -> np.ndarray:
-    """Grid of equally sized crops (one row per photo, one column per title) with a title bar."""
-    bar = 18
-    sheet = np.full((bar + cell * len(rows), cell * len(titles), 3), 255, np.uint8)
-    for j, title in enumerate(titles):
-        cv2.putText(sheet, title[:22], (j * cell + 4, 13), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (0, 0, 0), 1, cv2.LINE_AA)
-    for i, crops in enumerate(rows):
-        for j, crop in enumerate(crops):
-            sheet[bar + i * cell: bar + (i + 1) * cell, j * cell:(j + 1) * cell] = \
-                cv2.resize(crop, (cell, cell), interpolation=cv2.INTER_NEAREST)
-    return sheet
-
-
 SCORING_NOTES = {
     "segmenter": "MediaPipe masks (the segmenter's raw mask of each photo at its 0.5 contour, the mask every "
-                 "method starts from; issue 15's targets are stated for these)",
+                 "method starts from)",
     "folder": "the folder's DeepLab masks (`ordinary_masks/`, `shallow_masks/`: independent of our segmenter, "
               "but their 256 px edges are off by a few px at hair and shoulders)",
 }
@@ -248,14 +267,16 @@ SCORING_NOTES = {
 
 def run_folder(folder: Path, out: Path, variants: Sequence[Variant], limit: Optional[int] = None,
                renderer: Optional[Callable[[Variant, np.ndarray], np.ndarray]] = None,
-               crop_columns: Optional[Sequence[str]] = None, n_crops: int = 8,
+               crop_columns: Optional[Sequence[str]] = None, n_crops: int = 12,
                scorings: Optional[dict[str, MaskSource]] = None,
                results: Optional[dict[str, Path]] = None) -> tuple[dict[str, dict[str, dict[str, float]]], int]:
     """Render and score every ``ordinary/`` photo with every variant; add ``results`` (column name →
     a folder of outputs named like the inputs, e.g. a GAN's translations) and the published result
     folders of ``paper_results/``. Each of ``scorings`` (name → mask source; default: the
     MediaPipe masks and the folder's, or the folder's only with a custom ``renderer``) scores
-    every column on its own masks. Returns (scoring → column → summary, number of bad files)."""
+    every column on its own masks. The look sheet shows ``n_crops`` photos spread evenly over the
+    folder with ``crop_columns`` (bench/look.py). Returns (scoring → column → summary, number of
+    bad files)."""
     import time
 
     from datasets.io import ImageError, list_images, read_image, write_image
@@ -276,9 +297,11 @@ def run_folder(folder: Path, out: Path, variants: Sequence[Variant], limit: Opti
     folders = {**(results or {}), **{f"paper:{p.name}": p for p in published}}
     names = [v.name for v in variants] + list(folders)
     scores = {k: {n: Scores({m: [] for m in (*PER_IMAGE, *BANDS)}) for n in names} for k in scorings}
-    references = {k: reference_sharpness(folder, source) for k, source in scorings.items()}
+    references = {k: reference_stats(folder, source) for k, source in scorings.items()}
     paths = list_images(folder / "ordinary")[:limit]
-    gallery_rows, crops = [], []
+    on_sheet = {paths[i].stem for i in np.linspace(0, len(paths) - 1, min(n_crops, len(paths))).astype(int)} \
+        if paths and n_crops else set()
+    gallery_rows, sheet_rows = [], []
     csv_rows: dict[str, list[dict[str, Any]]] = {k: [] for k in scorings}
     crop_columns = list(crop_columns or names[:2])
     n_bad = 0
@@ -321,19 +344,19 @@ def run_folder(folder: Path, out: Path, variants: Sequence[Variant], limit: Opti
                 if k == primary:
                     cells.append(Cell(full, thumb, f"rim2 {values['rim2']:.2f} · edge_in {values['edge_in']:.2f}"))
         gallery_rows.append(Row(path.stem, cells))
-        if len(crops) < n_crops:
-            rows, cols = head_crop(masks[primary])
-            crops.append([image[rows, cols]] + [outputs[c][rows, cols] for c in crop_columns])
+        if path.stem in on_sheet:
+            sheet_rows.append(_sheet_row(path.stem, image, masks[primary], [outputs[c] for c in crop_columns],
+                                         references[primary], scorings[primary]))
     n_images = len(paths) - n_bad
-    summaries = {k: {n: scores[k][n].summary(references[k]) for n in names} for k in scorings}
+    summaries = {k: {n: scores[k][n].summary(references[k].sharpness) for n in names} for k in scorings}
     for k in scorings:
         report.write_metrics(out / "scores" / k, csv_rows[k], list(PER_IMAGE), LABELS, {}, [])
     keys = [*PER_IMAGE, "gap", "w1", "w1_p", "seconds"]
     table = MetricsTable([{"method": n, **summaries[primary][n]} for n in names], keys, LABELS)
     build_gallery(out / "gallery", [Column("input")] + [Column(n) for n in names], gallery_rows, table,
                   title="shallowdof on real portraits")
-    if crops:
-        write_image(out / "crops.png", crop_sheet(crops, ["input", *crop_columns]))
+    if sheet_rows:
+        write_image(out / "look.png", look_sheet(sheet_rows, ["input", *crop_columns]))
     guides = {k: band_guide(folder, source) for k, source in scorings.items()}
     write_text(out / "table.md", "\n".join(
         f"Scored with {SCORING_NOTES.get(k, k)}:\n\n" + markdown_table(summaries[k], n_images, references[k])
@@ -361,25 +384,49 @@ def band_table(summary: dict[str, dict[str, float]], guide: dict[str, float]) ->
     return f"{note}\n\n{markdown.table(header, rows)}\n"
 
 
-def markdown_table(summary: dict[str, dict[str, float]], n_images: int, reference: np.ndarray) -> str:
-    """The summary as a Markdown table with the targets in the header and a pass mark per cell,
-    and the resolution of the gap and W₁ at this sample size (:func:`evaluation.metrics.sharpness_floor`)."""
+def _sheet_row(name: str, image: np.ndarray, mask: np.ndarray, outputs: Sequence[np.ndarray], reference: Reference,
+               mask_of: MaskSource) -> SheetRow:
+    """One portrait of the look sheet, beside the ``shallow/`` photo whose background is most alike."""
+    from bench.look import background_signature, background_square, head_square, most_alike
+    from datasets.io import read_image
+
+    ref_path = reference.paths[most_alike(background_signature(image, mask), reference.signatures)]
+    ref_image = read_image(ref_path)
+    ref_mask = mask_of("shallow", ref_path, ref_image)
+    return SheetRow(f"{name} · real: {ref_path.stem}", [image, *outputs], head_square(mask),
+                    background_square(image, mask), ref_image, head_square(ref_mask),
+                    background_square(ref_image, ref_mask))
+
+
+def _cell(key: str, value: float, test: Optional[Callable[[float], bool]]) -> str:
+    mark = " ✓" if test is not None and math.isfinite(value) and test(value) else ""
+    return f"{value:.3g}{mark}" if math.isfinite(value) else str(value)
+
+
+def markdown_table(summary: dict[str, dict[str, float]], n_images: int, reference: Reference) -> str:
+    """The summary as a Markdown table with the targets in the header and a pass mark per cell
+    (the defocus radius's target: inside the reference's interquartile range), and the resolution
+    of the gap and W₁ at this sample size (:func:`evaluation.metrics.sharpness_floor`)."""
     from evaluation import metrics as M
 
-    keys = [*PER_IMAGE[:3], "gap", "w1", *PER_IMAGE[3:]]
-    header = ["method", *(f"{LABELS[k]} ({TARGETS[k][1]})" for k in keys), LABELS["w1_p"], "s/image"]
+    ref = reference.defocus[np.isfinite(reference.defocus)]
+    q1, q2, q3 = (np.percentile(ref, [25, 50, 75]) if ref.size else (math.nan,) * 3)
+    tests = {**{k: t for k, (t, _) in TARGETS.items()}, "defocus": lambda v: q1 <= v <= q3}
+    texts = {**{k: text for k, (_, text) in TARGETS.items()}, "defocus": f"{q1:.2f}–{q3:.2f}"}
+    keys = [*PER_IMAGE[:5], "gap", "w1", *PER_IMAGE[5:]]
+    header = ["method", *(f"{LABELS[k]} ({texts[k]})" if k in texts else LABELS[k] for k in keys),
+              LABELS["w1_p"], "s/image"]
     rows = []
     for name, s in summary.items():
-        cells = []
-        for k in keys:
-            v = s.get(k, math.nan)
-            mark = " ✓" if not math.isnan(v) and TARGETS[k][0](v) else ""
-            cells.append(f"{v:.3g}{mark}" if math.isfinite(v) else str(v))
+        cells = [_cell(k, s.get(k, math.nan), tests.get(k)) for k in keys]
         secs = s.get("seconds")
         rows.append([name, *cells, f"{s.get('w1_p', math.nan):.2f}", f"{secs:.3f}" if secs is not None else "–"])
-    floor = M.sharpness_floor(reference, n_images)
-    note = (f"{n_images} portraits, {len(reference)} reference shallow-DoF photos; per-image metrics are medians over "
-            "the portraits (subject PSNR ∞ where the eroded person is untouched); ✓ = target met. "
+    floor = M.sharpness_floor(reference.sharpness, n_images)
+    note = (f"{n_images} portraits, {len(reference.sharpness)} reference shallow-DoF photos; per-image metrics are "
+            "medians over the portraits (subject PSNR ∞ where the eroded person is untouched); ✓ = target met. "
+            f"The reference's far-background defocus radius (evaluation/defocus.py, on these masks): median "
+            f"{q2:.2f} % of the width, interquartile range {q1:.2f}–{q3:.2f} %, measured on {ref.size} of "
+            f"{len(reference.defocus)} photos. "
             f"Resolution at this size: two samples of {n_images} drawn from the reference itself differ by "
             f"|gap| {floor['gap']:.2f} and W₁ {floor['w1']:.2f} on average (bootstrap); |gap| ≤ 0.10 in "
             f"{100 * floor['p_gap_le_0.10']:.0f} % and W₁ ≤ 0.12 in {100 * floor['p_w1_le_0.12']:.1f} % of the draws. "
@@ -387,16 +434,19 @@ def markdown_table(summary: dict[str, dict[str, float]], n_images: int, referenc
     return f"{note}\n\n{markdown.table(header, rows)}\n"
 
 
-# the lens without the photo's grain put back (compositing.grain): the default before the grain
+# the lens without the photo's grain put back (compositing.grain): rim2 is judged on it, since
+# noise added to the far background would lower the ratio without removing any rim
 NO_GRAIN = Variant("lens_no_grain", "lens", {"grain": False})
+# the default before the calibration with the background defocus estimator (strength 0.006)
+OLD_DEFAULT = Variant("lens_0.006", "lens", {"strength": 0.006})
 
 
 def default_variants() -> list[Variant]:
-    """Every registered compositor method with its default settings, the lens without grain and
-    the lens before issue 15."""
+    """Every registered compositor method with its default settings, the lens without grain, the
+    lens at the earlier default strength and the lens of the first real-photo round."""
     from compositing.methods import METHODS
 
-    return [Variant(m, m) for m in METHODS] + [NO_GRAIN, BEFORE]
+    return [Variant(m, m) for m in METHODS] + [NO_GRAIN, OLD_DEFAULT, BEFORE]
 
 
 def run(quick: bool = False, folder: Optional[Path] = None, out: str = "bench_out/realphotos") -> str:
@@ -408,11 +458,14 @@ def run(quick: bool = False, folder: Optional[Path] = None, out: str = "bench_ou
     problem = check_folder(Path(folder))
     if problem:
         return f"### Real portraits\n\nSkipped: {problem}.\n"
+    from bench.bench_defocus import validation_section
+
+    validation = validation_section(Path(folder), limit=4 if quick else None)
     _, n_bad = run_folder(Path(folder), Path(out), default_variants(), limit=4 if quick else None,
-                          crop_columns=["lens_before", NO_GRAIN.name, "lens"])
+                          crop_columns=[OLD_DEFAULT.name, "lens"])
     return (f"### Real portraits\n\nDefault settings of every method (MediaPipe mask, snap refinement, relative "
-            f"depth prior) and the published result folders ({n_bad} bad file(s); gallery and crop sheet in "
-            f"`{out}`).\n\n" + (Path(out) / "table.md").read_text(encoding="utf-8"))
+            f"depth prior) and the published result folders ({n_bad} bad file(s); gallery and look sheet in "
+            f"`{out}`).\n\n" + (Path(out) / "table.md").read_text(encoding="utf-8") + "\n" + validation)
 
 
 if __name__ == "__main__":
@@ -424,7 +477,7 @@ if __name__ == "__main__":
     ap.add_argument("--variant", action="append", default=[], metavar="NAME=METHOD[:JSON]",
                     help="a column: method with JSON params (repeatable; default: every method)")
     ap.add_argument("--limit", type=int)
-    ap.add_argument("--crops", default=None, help="comma-separated columns of the crop sheet")
+    ap.add_argument("--crops", default=None, help="comma-separated columns of the look sheet")
     a = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     import json

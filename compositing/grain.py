@@ -2,11 +2,19 @@
 
 In a camera, noise enters at the sensor, after the optics: a real shallow-DoF photo keeps its
 grain in the defocused background. A blur applied to a finished photo wipes the grain out with
-the detail, so the background looks smoother than the in-focus subject beside it and than real
-shallow-DoF photos (bench/BENCHMARKS.md, "Real portraits"). Photoshop's Lens Blur has a Noise
-setting for the same reason. This module
+the detail, so on a noisy photo the background looks smoother than the in-focus subject beside
+it. Photoshop's Lens Blur has a Noise setting for the same reason. This module
 
-1. estimates the photo's noise (:func:`estimate_grain`) per channel of YCrCb (JPEG's colour
+1. decides whether the photo has noise to give back and how much may go where
+   (:func:`compositing.noise.noise_profile`): the fine-scale noise std of its flat regions per brightness, read
+   from the quietest flat blocks so that texture is not taken for noise, and the fine-scale std
+   around every pixel. The gate: nothing is added unless some brightness has confidently
+   measured, visible noise (a photo downscaled from a phone has had its noise averaged away; a
+   JPEG's flat parts are smooth). The cap: the grain's fine-scale std at a pixel is at most the
+   profile's level at the output's brightness there and at most what the photo itself had
+   around that pixel, so no region ends up noisier at the finest scale than the input's flat
+   regions of its brightness, and a clean sky or wall stays clean;
+2. estimates the noise's shape (:func:`estimate_grain`) per channel of YCrCb (JPEG's colour
    space: chroma noise is subsampled and smoother than luma noise) as white noise of unit
    variance filtered by a normalised Gaussian of width ``width`` and scaled by ``sigma``, from
    the covariance S of the 7×7 patches centred on the flattest quarter of the photo (each
@@ -18,24 +26,19 @@ setting for the same reason. This module
    (σ² = the smallest eigenvalues of the patch covariance), whitened for correlated noise. Where
    the flat parts are noise alone, picking the flattest pixels picks weaker noise; a second
    correlation per width, measured on the model's noise through the same selection, fits those
-   photos (σ within 10 % instead of 20 % low). A fit to the energies of five filter bands (the
-   estimator before) read the fine gratings of synthetic textures as wide-correlated noise
-   (luma σ 4.8–13.4 on eight noise-free scenes, 0–2.2 now; tests/compositing/test_grain.py).
-2. adds a new realisation of that noise (:func:`synthesize`: uniform random bytes filtered by the
+   photos (σ within 10 % instead of 20 % low). Texture that is random from pixel to pixel
+   (gravel, wood chips in a small photo) has the statistics of noise and raises σ; the level
+   the grain is drawn at comes from step 1, σ and width only give its shape;
+3. adds a new realisation of that noise (:func:`synthesize`: uniform random bytes filtered by the
    Gaussian, chroma at half size as JPEG stores it; seeded per image, so the same photo and seed
    give the same output) with a per-pixel amplitude that restores the variance the blur removed
    (:func:`restore_weight`, :func:`photo_weight`): the composite α·F + (1 − α)·blur(B) keeps α²σ² of the
    subject's noise and (1 − α)²·kept·σ² of the background's, where kept is the share of white-
    noise variance the blur lets through (for an aperture kernel h_r, ‖h_r‖², :func:`noise_kept`);
-   the grain adds the rest, σ²·(1 − α² − (1 − α)²·kept).
+   the grain adds the rest, σ²·(1 − α² − (1 − α)²·kept), times the cap of step 1.
 
-The model is stationary (one σ per channel over the photo) and in sRGB code values, as the
-noise is measured; real noise grows in the shadows. Noise-free inputs get almost none. Texture
-that is itself pixel-wise random (the per-pixel term of datasets/synthetic.py's textures, fine
-foliage or gravel in a downscaled photo) has the statistics of noise and is measured as noise.
-On real JPEG photos the fitted Gaussian correlation (≈ 0.6 px) puts more energy at the finest
-scale than the photo's flat pixels show there (Laplacian variance 1.6× theirs, median over the
-team's real portraits): JPEG noise falls off faster there than a Gaussian correlation.
+The levels are in sRGB code values, as the noise is measured; the profile follows the noise's
+change with brightness (real noise grows in the shadows) bin by bin.
 """
 from __future__ import annotations
 
@@ -48,6 +51,7 @@ import cv2
 import numpy as np
 
 from .kernels import aperture_kernel
+from .noise import QUANT_VAR, noise_profile
 
 log = logging.getLogger(__name__)
 
@@ -58,12 +62,11 @@ _PATCH = 7  # side of the patches whose covariance is analysed
 _FIT_DIMS = 24  # smallest generalised eigenvalues that fit the width (the lower half of the 48)
 _MAX_PATCHES = 16384  # patches analysed per channel (they overlap: more add little)
 _NOISE_DIMS = 6  # smallest generalised eigenvalues that give σ² (texture rarely reaches them)
-# variance of the rounding to 8-bit code values (a uniform error of one step: 1/12), white: taken
-# out of the luma's patch covariance, or it would pass for noise and pull the width towards 0. Not
-# out of the chroma's: chroma noise is correlated over a pixel or more, its model has almost no
-# power at the finest frequencies, and there any error in this small variance would decide the
-# fit (chroma σ 2 of width 1 px was found as 0.1 with 0.035 taken out, as 1.95 without)
-_QUANT_VAR = 1.0 / 12.0
+# the 8-bit rounding's variance (QUANT_VAR, white) is taken out of the luma's patch covariance, or
+# it would pass for noise and pull the width towards 0. Not out of the chroma's: chroma noise is
+# correlated over a pixel or more, its model has almost no power at the finest frequencies, and
+# there any error in this small variance would decide the fit (chroma σ 2 of width 1 px was found
+# as 0.1 with 0.035 taken out, as 1.95 without)
 # YCrCb (OpenCV's, 8-bit) → RGB for zero-mean noise: R = Y + 1.403 Cr, G = Y − 0.714 Cr − 0.344 Cb, B = Y + 1.773 Cb
 _YCRCB_TO_RGB = np.array([[1.0, 1.403, 0.0], [1.0, -0.714, -0.344], [1.0, 0.0, 1.773]], np.float32)
 
@@ -108,13 +111,13 @@ def _patch_correlation(width: float) -> np.ndarray:
     return q.T @ ac[c + d[..., 0], c + d[..., 1]] @ q
 
 
-def _patch_indices(centres: np.ndarray) -> np.ndarray:
+def _patch_indices(centres: np.ndarray, max_patches: int = _MAX_PATCHES) -> np.ndarray:
     """Flat indices (n×P²) of the pixels of the P×P patches centred on ``centres`` (boolean
-    map; at least P // 2 px from the border), at most ``_MAX_PATCHES`` of them, evenly spaced."""
+    map; at least P // 2 px from the border), at most ``max_patches`` of them, evenly spaced."""
     w, r = centres.shape[1], _PATCH // 2
     offsets = (np.arange(-r, r + 1)[:, None] * w + np.arange(-r, r + 1)[None, :]).reshape(-1)
     c = np.flatnonzero(centres)
-    c = c[:: max(1, -(-len(c) // _MAX_PATCHES))]
+    c = c[:: max(1, -(-len(c) // max_patches))]
     return c[:, None] + offsets[None, :]
 
 
@@ -123,8 +126,10 @@ def _patch_covariance(channel: np.ndarray, patches: np.ndarray) -> np.ndarray:
     flat indices ``patches`` (:func:`_patch_indices`)."""
     x = channel.reshape(-1)[patches]
     x -= x.mean(axis=1, keepdims=True)  # the projection drops the mean anyway; float32 keeps the rest exact
-    z = x @ _ac_basis().astype(np.float32)
-    return (z.T @ z).astype(np.float64) / max(1, len(z))
+    # OpenCV's products, not numpy's: BLAS's own threads, on these small matrices, stall for tenths
+    # of a second after OpenCV's thread pool has run on a busy 2-core machine
+    z = cv2.gemm(x, _ac_basis().astype(np.float32), 1.0, None, 0.0)
+    return cv2.mulTransposed(z, True, dtype=cv2.CV_64F) / max(1, len(z))
 
 
 def _flat_pixels(y: np.ndarray) -> np.ndarray:
@@ -176,7 +181,7 @@ def _fit_channel(channel: np.ndarray, patches: np.ndarray, quant_var: float = 0.
     photos whose flat parts are noise alone), the generalised eigenvalues λ of (patch
     covariance, correlation); the model is the one whose ``_FIT_DIMS`` smallest λ are the most
     nearly equal (all equal σ² for noise alone), σ² the mean of its ``_NOISE_DIMS`` smallest;
-    white noise of ``quant_var`` (the rounding, ``_QUANT_VAR``) is taken out first."""
+    white noise of ``quant_var`` (the rounding, ``QUANT_VAR``) is taken out first."""
     cov = _patch_covariance(channel, patches) - quant_var * np.eye(_PATCH * _PATCH - 1)
     if np.trace(cov) <= 0:
         return 0.0, 0.0
@@ -186,9 +191,10 @@ def _fit_channel(channel: np.ndarray, patches: np.ndarray, quant_var: float = 0.
     return float(np.sqrt(lam[best, :_NOISE_DIMS].mean())), float(widths[best])
 
 
-def estimate_grain(image: np.ndarray, max_side: int = 512) -> GrainModel:
+def estimate_grain(image: np.ndarray, max_side: int = 512, max_patches: int = _MAX_PATCHES) -> GrainModel:
     """The photo's noise model (uint8 RGB H×W×3; measured on a centre crop of at most
-    ``max_side`` px, at full resolution so that the native grain is measured)."""
+    ``max_side`` px, at full resolution so that the native grain is measured, from at most
+    ``max_patches`` patches per channel)."""
     h, w = image.shape[:2]
     y0, x0 = max(0, (h - max_side) // 2), max(0, (w - max_side) // 2)
     crop = np.ascontiguousarray(image[y0:y0 + max_side, x0:x0 + max_side])
@@ -196,8 +202,8 @@ def estimate_grain(image: np.ndarray, max_side: int = 512) -> GrainModel:
     flat = _flat_pixels(ycc[..., 0])
     if flat.sum() < 64:
         return GrainModel((0.0, 0.0, 0.0), (0.0, 0.0, 0.0))
-    patches = _patch_indices(flat)
-    fits = [_fit_channel(np.ascontiguousarray(ycc[..., c]), patches, _QUANT_VAR if c == 0 else 0.0) for c in range(3)]
+    patches = _patch_indices(flat, max_patches)
+    fits = [_fit_channel(np.ascontiguousarray(ycc[..., c]), patches, QUANT_VAR if c == 0 else 0.0) for c in range(3)]
     model = GrainModel(tuple(f[0] for f in fits), tuple(f[1] for f in fits))  # type: ignore[arg-type]
     log.debug("grain (Y, Cr, Cb): sigma %s, width %s", np.round(model.sigma, 2).tolist(), model.width)
     return model
@@ -363,18 +369,53 @@ def _add_luma_strips(result: np.ndarray, white: np.ndarray, model: GrainModel, w
         cv2.add(result[r0:r1], cv2.merge([y16, y16, y16]), dst=result[r0:r1], dtype=cv2.CV_8U)
 
 
+# the grain's shape (correlation, chroma) is read from a centre crop of this side and this many
+# patches: its level comes from the noise profile (compositing.noise), so a quarter of
+# estimate_grain's default work does
+SHAPE_SIDE, SHAPE_PATCHES = 256, 4096
+
+
+@functools.lru_cache(maxsize=32)
+def model_fine_std(width: float) -> float:
+    """:func:`compositing.noise.fine_std` of unit-variance noise correlated by a Gaussian of ``width`` px: the
+    Laplacian's response to the unit-energy Gaussian, √(Σ (∇² ∗ g)² / 20) (1 for white noise)."""
+    g = _gaussian(width).astype(np.float64)
+    lap = np.array([[0, 1, 0], [1, -4, 1], [0, 1, 0]], np.float64)
+    k = cv2.filter2D(np.pad(g, 2), -1, lap, borderType=cv2.BORDER_CONSTANT)
+    return float(np.sqrt(np.sum(k * k) / 20.0))
+
+
 def add_grain(result: np.ndarray, image: np.ndarray, weight: np.ndarray, seed: int) -> np.ndarray:
-    """``result`` (uint8 RGB, changed in place and returned) plus the noise of ``image``
-    (:func:`estimate_grain`) times ``weight`` (H×W amplitude in [0, 1], changed in place) and
-    the headroom of ``image`` (:func:`apply_headroom`)."""
-    model = estimate_grain(image)
-    if max(model.sigma) <= 0 or cv2.minMaxLoc(weight)[1] <= 0:
+    """``result`` (uint8 RGB, changed in place and returned) plus new noise of ``image``'s kind
+    times ``weight`` (H×W amplitude in [0, 1], changed in place), capped so that no pixel ends up
+    noisier at the finest scale than ``image``'s flat regions of its brightness.
+
+    The gate: nothing is added unless :func:`compositing.noise.noise_profile` measured the photo's noise with
+    confidence and it is visible (a photo downscaled from a phone, a clean studio shot, a JPEG
+    whose flat parts are smooth: none). The shape (correlation, chroma) is
+    :func:`estimate_grain`'s; the level at each pixel is the profile's at the brightness of
+    ``result`` there and at most the fine-scale std the photo itself had around that pixel, so the
+    grain's fine-scale std is ``weight`` × that level: a region that was clean stays clean. None
+    within 2σ of the clip points (:func:`apply_headroom`)."""
+    profile = noise_profile(image)
+    if not profile.confident or cv2.minMaxLoc(weight)[1] <= 0:
         return result
-    apply_headroom(weight, image, model.sigma[0])
+    model = estimate_grain(image, SHAPE_SIDE, SHAPE_PATCHES)
+    if model.sigma[0] <= 0:  # no luma correlation found: white luma noise of the profile's level
+        model = GrainModel((1.0,) + model.sigma[1:], (0.0,) + model.width[1:])
+    # per-pixel factor that turns the model's luma (σ_Y, width c) into the fine-scale level the
+    # photo allows there: the profile's at the output's brightness, at most what the photo had there
+    # (both are smooth: taken at the profile's half size, then upsampled once)
+    unit = np.float32(model.sigma[0] * model_fine_std(model.width[0]))
+    h, w = weight.shape
+    lh, lw = profile.local.shape
+    grey = cv2.resize(cv2.cvtColor(result, cv2.COLOR_RGB2GRAY), (lw, lh), interpolation=cv2.INTER_AREA)
+    level = cv2.min(cv2.LUT(grey, profile.table().reshape(1, 256)), profile.local)
+    cv2.multiply(weight, cv2.resize(level, (w, h), interpolation=cv2.INTER_LINEAR), dst=weight, scale=1.0 / float(unit))
+    apply_headroom(weight, image, float(np.nanmax(profile.level)))
     seeds = image_seed(image, seed)
     if max(model.sigma[1:]) < CHROMA_MIN:  # luma only: the same noise in all three channels
-        if model.sigma[0] > 0:
-            _add_luma_strips(result, _white(np.random.default_rng(seeds), result.shape[:2]), model, weight)
+        _add_luma_strips(result, _white(np.random.default_rng(seeds), result.shape[:2]), model, weight)
         return result
     noise = synthesize(model, result.shape[:2], seeds, weight)
     cv2.add(result, noise, dst=result, dtype=cv2.CV_8U)  # rounded and saturated to 0…255

@@ -48,11 +48,12 @@ import cv2
 import numpy as np
 
 from datasets.colour import SRGB8_TO_LINEAR, linear_to_srgb8, srgb8_to_linear
+from plumbing.fields import setting
 
 from . import grain
 from .kernels import aperture_kernel
 from .matte import fuse_foreground, fusion_means, pushpull_fill
-from .optics import Lens, coc_radius_px
+from .optics import PORTRAIT_LENS, Lens, coc_radius_px
 
 log = logging.getLogger(__name__)
 
@@ -62,25 +63,31 @@ FOREGROUND_MODES = ("blur_fusion", "subtract")
 
 @dataclass
 class LensParams:
-    """Settings of :func:`lens_blur` (see the module docstring for the model)."""
+    """Settings of :func:`lens_blur` (see the module docstring for the model); each field declares
+    its range or allowed values, which :func:`compositing.methods.build_params` checks."""
 
-    coc: str = "thin_lens"  # "thin_lens" (depth in metres) or "relative"
-    focal_length_mm: float = 85.0
-    f_number: float = 1.8
-    sensor_width_mm: float = 36.0
-    strength: float = 0.006  # relative mode: radius = strength · width · |d − d_f| (bench/BENCHMARKS.md, "Real portraits")
-    max_radius_frac: float = 0.08  # CoC radius clipped to this fraction of the image width
-    blades: int = 0  # 0: disk aperture; n ≥ 3: n-blade polygon
-    rotation_deg: float = 0.0
-    highlight_threshold: float = 0.97  # sRGB max-channel value where the boost starts (clipped lights)
-    highlight_gain: float = 6.0  # linear-light factor reached at 255
-    max_layers: int = 10
-    work_pixels: int = 500_000
-    kernel_radius: float = 8.0
-    fill_margin_px: int = 2  # background pixels this close to the subject are not fill sources
-    foreground: str = "blur_fusion"  # subject colour at soft edges: "blur_fusion" or "subtract"
-    grain: bool = False  # re-synthesise the photo's noise over the blurred background (compositing.grain)
-    seed: int = 0  # grain seed (combined with a checksum of the photo)
+    coc: str = setting("thin_lens", "circle of confusion: thin lens (depth in metres) or relative", COC_MODES)
+    focal_length_mm: float = setting(PORTRAIT_LENS.focal_length_mm, "focal length (thin lens; the project's one "
+                                     "default lens, compositing.optics)", lo=1.0, hi=2000.0)
+    f_number: float = setting(PORTRAIT_LENS.f_number, "f-number (thin lens)", lo=0.5, hi=64.0)
+    sensor_width_mm: float = setting(PORTRAIT_LENS.sensor_width_mm, "sensor width (thin lens)", lo=1.0, hi=200.0)
+    # 0.0085 puts the far background's blur of real portraits at the median of real shallow-DoF
+    # photos' (evaluation/defocus.py; bench/BENCHMARKS.md, "Real portraits"): what an 85 mm f/1.8
+    # focused at 3 m gives the prior's background (compositing.optics.relative_strength)
+    strength: float = setting(0.0085, "relative mode: radius = strength · width · |d − d_f|", lo=0.0, hi=1.0)
+    max_radius_frac: float = setting(0.08, "CoC radius clipped to this fraction of the image width", lo=0.0, hi=0.5)
+    blades: int = setting(0, "0: disk aperture; n ≥ 3: n-blade polygon", (0, *range(3, 65)))
+    rotation_deg: float = setting(0.0, "rotation of the polygon aperture", lo=-360.0, hi=360.0)
+    highlight_threshold: float = setting(0.97, "sRGB max-channel value where the boost starts (clipped lights)",
+                                         lo=0.0, hi=1.0)
+    highlight_gain: float = setting(6.0, "linear-light factor reached at 255", lo=1.0, hi=100.0)
+    max_layers: int = setting(10, "CoC levels of the background", lo=1, hi=64)
+    work_pixels: int = setting(500_000, "pixels of the working resolution of the layers", lo=10_000, hi=100_000_000)
+    kernel_radius: float = setting(8.0, "largest kernel radius in px: larger blurs run at a smaller scale", lo=1.0, hi=64.0)
+    fill_margin_px: int = setting(2, "background pixels this close to the subject are not fill sources", lo=0, hi=100)
+    foreground: str = setting("blur_fusion", "subject colour at soft edges", FOREGROUND_MODES)
+    grain: bool = setting(False, "re-synthesise the photo's noise over the blurred background (compositing.grain)")
+    seed: int = setting(0, "grain seed (combined with a checksum of the photo)", lo=0, hi=2**32 - 1)
 
 
 # ---------------------------------------------------------------- colour
@@ -304,7 +311,9 @@ def _boosted_low(image: np.ndarray, lin_low: np.ndarray, params: LensParams) -> 
 
 def lens_blur(image: np.ndarray, mask: np.ndarray, depth: np.ndarray, focus_depth: float,
               params: LensParams) -> np.ndarray:
-    """Render shallow depth of field (see the module docstring). uint8 RGB H×W×3 out."""
+    """Render shallow depth of field (see the module docstring). uint8 RGB H×W×3 out. ``params``
+    within the ranges its fields declare (:func:`compositing.methods.build_params` and
+    :func:`compositing.methods.render` check them)."""
     # longer than 80 lines: its stages (working resolution, the fill behind the subject, the
     # background layers, full-resolution detail, the subject's matte, front objects, grain) share a
     # dozen planes at two resolutions
@@ -314,10 +323,6 @@ def lens_blur(image: np.ndarray, mask: np.ndarray, depth: np.ndarray, focus_dept
     depth = np.ascontiguousarray(depth, np.float32)
     if image.ndim != 3 or image.shape[2] != 3 or mask.shape != (h, w) or depth.shape != (h, w):
         raise ValueError(f"need image H×W×3 with mask and depth H×W, got {image.shape}, {mask.shape}, {depth.shape}")
-    if params.max_layers < 1 or params.kernel_radius < 1 or params.work_pixels < 1:
-        raise ValueError("max_layers, kernel_radius and work_pixels must be positive")
-    if params.foreground not in FOREGROUND_MODES:
-        raise ValueError(f"unknown foreground {params.foreground!r}; choose from {FOREGROUND_MODES}")
     full = (h, w)
 
     # working resolution: area-downscaled linear light, matte and depth

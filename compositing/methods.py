@@ -4,7 +4,9 @@ Every method is ``fn(image, mask, depth, focus_depth, params) -> image`` with im
 H×W×3, mask float32 H×W in [0, 1] (1 = subject), depth float32 H×W (larger = farther),
 ``focus_depth`` in the units of depth and ``params`` the method's dataclass. ``METHODS`` maps the
 names users type after ``--method`` to a :class:`MethodSpec`; :func:`build_params` builds and
-checks the params from a plain dict (as saved next to results with :func:`params_to_dict`) and
+checks the params from a plain dict (as saved next to results with :func:`params_to_dict`) against
+their fields' declarations (:func:`plumbing.fields.setting`: a parameter's range is declared once,
+on its field) and
 :func:`render` renders one method on given planes. The per-photo pipeline that prepares those
 planes is :mod:`compositing.pipeline`.
 """
@@ -17,11 +19,12 @@ from typing import Any, Callable, Optional
 import cv2
 import numpy as np
 
-from plumbing.cli import check_types
+from plumbing import fields
+from plumbing.fields import setting
 
 from . import matte
-from .lens import COC_MODES, FOREGROUND_MODES, LensParams, lens_blur
-from .progressive import (BucketParams, Progressive13Params, ProgressiveParams, bucket_blur,
+from .lens import LensParams, lens_blur
+from .progressive import (MAX_KERNEL, BucketParams, Progressive13Params, ProgressiveParams, bucket_blur,
                           gaussian_blur, paste_subject, progressive_blur)
 
 
@@ -29,21 +32,21 @@ from .progressive import (BucketParams, Progressive13Params, ProgressiveParams, 
 class BoxParams:
     """k×k box filter (Nasrullah 2018 baseline uses 5×5)."""
 
-    k: int = 5
+    k: int = setting(5, "kernel size", lo=1, hi=MAX_KERNEL)
 
 
 @dataclass
 class GaussianParams:
     """k×k Gaussian with OpenCV's sigma rule σ = 0.3((k − 1)/2 − 1) + 0.8."""
 
-    k: int = 21
+    k: int = setting(21, "kernel size", lo=1, hi=MAX_KERNEL)
 
 
 @dataclass
 class AlphaBlendParams:
     """Gaussian background blur of size k, blended with the soft matte."""
 
-    k: int = 21
+    k: int = setting(21, "kernel size", lo=1, hi=MAX_KERNEL)
 
 
 @dataclass
@@ -51,8 +54,8 @@ class FeatherParams:
     """Gaussian background blur of size k; the hard mask is feathered by a
     ``feather_k``×``feather_k`` Gaussian (45 in Pyzh & Gogarev) before blending."""
 
-    k: int = 21
-    feather_k: int = 45
+    k: int = setting(21, "kernel size of the background blur", lo=1, hi=MAX_KERNEL)
+    feather_k: int = setting(45, "kernel size of the mask's feathering", lo=1, hi=MAX_KERNEL)
 
 
 def _hard(mask: np.ndarray) -> np.ndarray:
@@ -63,8 +66,6 @@ def box_blur(image: np.ndarray, mask: np.ndarray, depth: np.ndarray, focus_depth
              params: BoxParams) -> np.ndarray:
     """Uniform box blur of the whole image pasted under the hard mask (Nasrullah 2018 baseline,
     "Segmented Image Blurring")."""
-    if params.k < 1:
-        raise ValueError(f"box kernel size must be positive, got {params.k}")
     return paste_subject(image, cv2.blur(image, (params.k, params.k)), _hard(mask))
 
 
@@ -90,18 +91,10 @@ def feather_blend(image: np.ndarray, mask: np.ndarray, depth: np.ndarray, focus_
     return paste_subject(image, gaussian_blur(image, params.k), np.maximum(soft, inner))
 
 
-#: The largest Gaussian/box kernel a method accepts: far above any portrait's need (k = 21 is the
-#: default), low enough that a typo (k=100001) is refused instead of running for hours.
-MAX_KERNEL = 1001
-_KERNEL = (1, MAX_KERNEL)
-
-
 @dataclass(frozen=True)
 class MethodSpec:
-    """One compositing method: its function, its params dataclass and the paper it follows.
-
-    ``limits``: the allowed range (lo, hi) of a numeric parameter (of each element of a tuple one),
-    or a set / tuple of strings of its allowed values; ``build_params`` checks them and the annotated types.
+    """One compositing method: its function, its params dataclass (whose fields declare their ranges
+    and allowed values) and the paper it follows.
     ``mode_field`` names the parameter that selects the method's mode and ``ineffective`` lists,
     per mode, the parameters that mode ignores (:func:`ineffective_params`).
     """
@@ -109,12 +102,9 @@ class MethodSpec:
     fn: Callable[..., np.ndarray]
     params_type: type
     source: str
-    limits: dict[str, Any] = dataclasses.field(default_factory=dict)
     mode_field: Optional[str] = None
     ineffective: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
 
-
-_PROGRESSIVE_LIMITS = {"kernels": _KERNEL, "edges": (0.0, 1.0)}
 
 #: lens parameters and the modes (``coc``) that ignore them: the relative CoC is
 #: strength · width · |d − d_f|, the thin lens uses focal length, f-number and sensor width.
@@ -122,36 +112,23 @@ LENS_INEFFECTIVE = {"relative": ("focal_length_mm", "f_number", "sensor_width_mm
 
 METHODS: dict[str, MethodSpec] = {
     "box": MethodSpec(box_blur, BoxParams,
-                      "Nasrullah 2018 baseline (Segmented Image Blurring): 5×5 box blur under the mask",
-                      {"k": _KERNEL}),
+                      "Nasrullah 2018 baseline (Segmented Image Blurring): 5×5 box blur under the mask"),
     "gaussian": MethodSpec(gaussian_uniform, GaussianParams,
-                           "Nasrullah 2018 baseline: Gaussian blur, OpenCV sigma rule, under the mask",
-                           {"k": _KERNEL}),
+                           "Nasrullah 2018 baseline: Gaussian blur, OpenCV sigma rule, under the mask"),
     "alpha_blend": MethodSpec(alpha_blend, AlphaBlendParams,
-                              "Datar & Bernal: alpha blending I = αF + (1 − α)B with a soft matte",
-                              {"k": _KERNEL}),
+                              "Datar & Bernal: alpha blending I = αF + (1 − α)B with a soft matte"),
     "progressive3": MethodSpec(progressive_blur, ProgressiveParams,
-                               "Pyzh & Gogarev: progressive blur with kernels 15, 9, 3 by depth",
-                               _PROGRESSIVE_LIMITS),
+                               "Pyzh & Gogarev: progressive blur with kernels 15, 9, 3 by depth"),
     "progressive13": MethodSpec(progressive_blur, Progressive13Params,
-                                "Pyzh & Gogarev / Nikam & Awate: progressive blur with 13 kernels 13…1",
-                                _PROGRESSIVE_LIMITS),
+                                "Pyzh & Gogarev / Nikam & Awate: progressive blur with 13 kernels 13…1"),
     "buckets": MethodSpec(bucket_blur, BucketParams,
-                          "Nikam & Awate: fixed 0.2-wide depth buckets, kernel grows with distance",
-                          {"bucket_width": (0.001, 1.0), "kernel_step": (0, (MAX_KERNEL - 1) // 2)}),
+                          "Nikam & Awate: fixed 0.2-wide depth buckets, kernel grows with distance"),
     "feather": MethodSpec(feather_blend, FeatherParams,
-                          "Pyzh & Gogarev: mask feathered with a 45×45 Gaussian, then blended",
-                          {"k": _KERNEL, "feather_k": _KERNEL}),
+                          "Pyzh & Gogarev: mask feathered with a 45×45 Gaussian, then blended"),
     "lens": MethodSpec(lens_blur, LensParams,
                        "ours: thin-lens CoC, occlusion-aware layers in linear light (Potmesil & "
                        "Chakravarty 1981; Kraus & Strengert 2007), highlights, no halo, blur-fusion "
                        "foreground at soft edges (Forte & Pitié 2021)",
-                       {"coc": COC_MODES, "foreground": FOREGROUND_MODES, "focal_length_mm": (1.0, 2000.0), "f_number": (0.5, 64.0),
-                        "sensor_width_mm": (1.0, 200.0), "strength": (0.0, 1.0), "max_radius_frac": (0.0, 0.5),
-                        "blades": frozenset({0, *range(3, 65)}), "rotation_deg": (-360.0, 360.0),
-                        "highlight_threshold": (0.0, 1.0),
-                        "highlight_gain": (1.0, 100.0), "max_layers": (1, 64), "work_pixels": (10_000, 100_000_000),
-                        "kernel_radius": (1.0, 64.0), "fill_margin_px": (0, 100), "seed": (0, 2**32 - 1)},
                        mode_field="coc", ineffective=LENS_INEFFECTIVE),
 }
 
@@ -159,42 +136,24 @@ METHODS: dict[str, MethodSpec] = {
 def build_params(method: str, params: Optional[dict[str, Any]] = None) -> Any:
     """The params dataclass of ``method`` from a plain dict (lists become tuples where the field
     holds a tuple). ValueError, naming the parameter and the method, for an unknown method or
-    key, a value of the wrong type (``blades=6.5``, ``f_number=wide``) or outside the method's
-    ``limits`` (``k=-3``, ``k=100001``)."""
+    key, a value of the wrong type (``blades=6.5``, ``f_number=wide``) or outside what its field
+    declares (``k=-3``, ``k=100001``, ``blades=2``)."""
     spec = _spec(method)
     params = dict(params or {})
-    fields = {f.name: f for f in dataclasses.fields(spec.params_type)}
-    unknown = sorted(set(params) - set(fields))
+    names = {f.name for f in dataclasses.fields(spec.params_type)}
+    unknown = sorted(set(params) - names)
     if unknown:
-        raise ValueError(f"unknown parameter(s) {unknown} for method {method!r}; valid: {sorted(fields)}")
+        raise ValueError(f"unknown parameter(s) {unknown} for method {method!r}; valid: {sorted(names)}")
     defaults = spec.params_type()
     for key, value in params.items():
         if isinstance(value, list) and (isinstance(getattr(defaults, key), tuple) or key == "edges"):
             params[key] = tuple(value)
     built = spec.params_type(**params)
     try:
-        check_types(built)
+        fields.check(built)
     except ValueError as exc:
         raise ValueError(f"method {method!r} parameter {exc}") from None
-    for key, limit in spec.limits.items():
-        _check_limit(method, key, getattr(built, key), limit)
     return built
-
-
-def _check_limit(method: str, key: str, value: Any, limit: Any) -> None:
-    """ValueError when ``value`` (each element of a tuple) is outside ``limit``: (lo, hi) or allowed strings."""
-    if value is None:
-        return
-    if isinstance(limit, (frozenset, set)) or isinstance(limit[0], str):
-        if value not in limit or isinstance(value, bool):
-            allowed = sorted(limit)
-            shown = allowed if len(allowed) < 6 else f"{allowed[0]}, {allowed[1]} … {allowed[-1]}"
-            raise ValueError(f"method {method!r} parameter {key}={value!r}: choose one of {shown}")
-        return
-    lo, hi = limit
-    for v in value if isinstance(value, tuple) else (value,):
-        if not isinstance(v, (int, float)) or isinstance(v, bool) or not (lo <= v <= hi):
-            raise ValueError(f"method {method!r} parameter {key}={v!r} is outside [{lo:g}, {hi:g}]")
 
 
 def ineffective_params(method: str, given: Any, built: Any) -> tuple[Optional[str], list[str]]:

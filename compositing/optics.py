@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from segdepth.depth.metric import DEFAULT_FOCAL_35MM
+
 
 @dataclass(frozen=True)
 class Lens:
@@ -46,3 +48,24 @@ def coc_radius_px(depth: np.ndarray | float, focus_depth: float, lens: Lens, wid
         raise ValueError(f"focus distance {focus_depth} m must be beyond the focal length {f_mm} mm")
     diameter_mm = lens.aperture_mm * np.abs(d_mm - focus_mm) / d_mm * f_mm / (focus_mm - f_mm)
     return (diameter_mm / 2.0 * width_px / lens.sensor_width_mm).astype(np.float32)
+
+
+# The project's one default lens, and the portrait it is meant for: an 85 mm f/1.8 on full frame
+# (a 35 mm-equivalent focal length where the field of view comes from a photo's EXIF) focused at
+# 3 m, a half-length portrait. The relative default (compositing.lens.LensParams.strength) is
+# this lens's blur of the depth prior's background (segdepth.depth.prior: 2 to 2.5 times the
+# subject's distance), :func:`relative_strength`; tests/compositing/test_lens.py holds the two
+# together and bench/BENCHMARKS.md ("Real portraits") gives the calibration that chose it.
+PORTRAIT_LENS = Lens(DEFAULT_FOCAL_35MM, 1.8, 36.0)
+PORTRAIT_FOCUS_M = 3.0
+
+
+def relative_strength(lens: Lens = PORTRAIT_LENS, focus_m: float = PORTRAIT_FOCUS_M,
+                      offsets: tuple[float, ...] = (1.0, 1.25, 1.5)) -> float:
+    """The relative strength s (radius = s · width · |d − d_f|) that matches ``lens`` focused at
+    ``focus_m`` on a background at (1 + Δ) × that distance, averaged over the relative depth
+    offsets Δ in ``offsets`` (the depth prior's background): mean over Δ of r(Δ) / (width · Δ)
+    with r from :func:`coc_radius_px`."""
+    width = 1000
+    return float(np.mean([float(coc_radius_px(focus_m * (1.0 + d), focus_m, lens, width)) / (width * d)
+                          for d in offsets]))

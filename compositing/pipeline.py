@@ -17,7 +17,7 @@ import numpy as np
 
 from . import matte
 from .methods import build_params, render
-from .optics import Lens, coc_radius_px
+from .optics import PORTRAIT_LENS, Lens, coc_radius_px
 
 
 def choose_focus(mask: np.ndarray, depth: np.ndarray, focus_xy: Optional[tuple[int, int]] = None,
@@ -141,9 +141,9 @@ class PhotoRender:
     depth_info: dict[str, Any]
 
 
-# f-number of the metric prior's camera (the photo's own field of view) when the user asks for the
-# thin lens without naming one (bench/BENCHMARKS.md: the f-number sweep on real portraits)
-FACE_PRIOR_F_NUMBER = 3.5
+# f-number of the metric prior's camera when the user asks for the thin lens without naming one:
+# the project's portrait lens (compositing.optics.PORTRAIT_LENS), whose blur the relative default is
+FACE_PRIOR_F_NUMBER = PORTRAIT_LENS.f_number
 # lens parameters that ask for the physical (thin-lens) path: any of them, or coc=thin_lens, given
 # with the depth prior makes the prior metric from faces
 PHYSICAL_LENS_PARAMS = ("f_number", "focal_length_mm", "sensor_width_mm")
@@ -166,14 +166,15 @@ def _metric_prior(method: str, image: np.ndarray, mask: np.ndarray, params: dict
     """The metric depth from faces (segdepth.depth.metric) and the thin-lens params that go with
     it, or None when the user asked for no physical lens parameter (``PHYSICAL_LENS_PARAMS`` or
     ``coc="thin_lens"``), chose the relative circle of confusion, or no face lies on the mask.
-    The default stays relative: a phone's own field of view at a moderate f-number gives a blur
-    far milder than real shallow-DoF photos, and children's smaller faces read as farther away."""
+    Without EXIF the camera is the project's portrait lens (85 mm f/1.8 equivalent,
+    compositing.optics.PORTRAIT_LENS), with it the photo's own focal length. The default stays
+    relative: a face's size is a rough distance (children's smaller faces read as farther away)."""
     from segdepth.depth.metric import DEFAULT_FOCAL_35MM, metric_depth, sensor_width_mm
 
     if method != "lens" or not asks_for_physical_lens(params) or params.get("coc", "thin_lens") != "thin_lens":
         return None
     h, w = mask.shape
-    # the photo's own field of view unless the user asks for another focal length
+    # the photo's own field of view (EXIF), else the portrait lens, unless the user asks for another
     lens_params = {"coc": "thin_lens", "sensor_width_mm": sensor_width_mm(w, h),
                    "focal_length_mm": focal_35mm or DEFAULT_FOCAL_35MM, "f_number": FACE_PRIOR_F_NUMBER, **params}
     built = build_params("lens", lens_params)

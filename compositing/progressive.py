@@ -16,10 +16,16 @@ from typing import Optional, Sequence
 import cv2
 import numpy as np
 
+from plumbing.fields import setting
+
 from .kernels import gaussian_sigma
 
 PROGRESSIVE3_KERNELS: tuple[int, ...] = (15, 9, 3)
 PROGRESSIVE13_KERNELS: tuple[int, ...] = tuple(range(13, 0, -1))
+
+#: The largest Gaussian/box kernel a method accepts: far above any portrait's need (k = 21 is the
+#: default), low enough that a typo (k=100001) is refused instead of running for hours.
+MAX_KERNEL = 1001
 
 
 @dataclass
@@ -28,15 +34,16 @@ class ProgressiveParams:
     normalised defocus t = |d − d_f| / max|d − d_f| ∈ [0, 1] (len(kernels) − 1 increasing
     values; default equal-width bins)."""
 
-    kernels: tuple[int, ...] = PROGRESSIVE3_KERNELS
-    edges: Optional[tuple[float, ...]] = None
+    kernels: tuple[int, ...] = setting(PROGRESSIVE3_KERNELS, "kernel sizes, farthest bin first", lo=1, hi=MAX_KERNEL)
+    edges: Optional[tuple[float, ...]] = setting(None, "bin edges on the normalised defocus (default: equal bins)",
+                                                 lo=0.0, hi=1.0)
 
 
 @dataclass
 class Progressive13Params(ProgressiveParams):
     """The 13-kernel variant: sizes 13, 12, …, 1."""
 
-    kernels: tuple[int, ...] = PROGRESSIVE13_KERNELS
+    kernels: tuple[int, ...] = setting(PROGRESSIVE13_KERNELS, "kernel sizes, farthest bin first", lo=1, hi=MAX_KERNEL)
 
 
 @dataclass
@@ -44,8 +51,8 @@ class BucketParams:
     """Nikam & Awate buckets: depth normalised to [0, 1] (min..max) cut into fixed buckets of
     ``bucket_width``; a bucket b buckets away from the focus bucket gets kernel 2·step·b + 1."""
 
-    bucket_width: float = 0.2
-    kernel_step: int = 4
+    bucket_width: float = setting(0.2, "width of a bucket of normalised depth", lo=0.001, hi=1.0)
+    kernel_step: int = setting(4, "kernel growth per bucket from the focus", lo=0, hi=(MAX_KERNEL - 1) // 2)
 
 
 def gaussian_blur(image: np.ndarray, k: int) -> np.ndarray:

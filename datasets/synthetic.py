@@ -283,6 +283,40 @@ def make_scene(seed: int, size: tuple[int, int] = (256, 256), lens: Optional[Len
     )
 
 
+def dead_leaves(seed: int, size: tuple[int, int] = (256, 256), radii: tuple[float, float] = (1.0, 64.0),
+                supersample: int = 2) -> np.ndarray:
+    """A dead-leaves texture (Matheron 1968; Lee, Mumford & Huang 2001): opaque disks of random
+    colour, radius density ∝ r⁻³ between ``radii`` (px at ``size``), dropped one over another
+    until 99.9 % of the frame is covered, drawn at ``supersample``× and area-averaged (anti-aliased edges).
+    Scale-invariant like natural scenes: its power spectrum falls as |f|^−β with β ≈ 2 (unlike
+    the gratings of :func:`make_scene`'s textures), so it tests what assumes natural-image
+    statistics (evaluation/defocus.py). uint8 RGB H×W×3 (sRGB), a pure function of the seed."""
+    rng = np.random.default_rng(seed)
+    h, w = size[0] * supersample, size[1] * supersample
+    r_lo, r_hi = radii[0] * supersample, radii[1] * supersample
+    canvas = np.empty((h, w, 3), np.float32)
+    canvas[:] = rng.uniform(0.05, 0.95, 3)
+    covered = np.zeros((h, w), bool)
+    # inverse-CDF draws of the r⁻³ density, painted front to back: each disk fills what is still
+    # empty, until all but 0.1 % is (the last specks keep the base colour)
+    while covered.mean() < 0.999:
+        u = rng.uniform(0.0, 1.0, 512)
+        r = 1.0 / np.sqrt(1.0 / r_lo**2 - u * (1.0 / r_lo**2 - 1.0 / r_hi**2))
+        cy, cx = rng.uniform(-r_hi, h + r_hi, 512), rng.uniform(-r_hi, w + r_hi, 512)
+        colours = rng.uniform(0.05, 0.95, (512, 3)).astype(np.float32)
+        for y, x, rad, colour in zip(cy, cx, r, colours):
+            y0, y1 = max(0, int(y - rad)), min(h, int(y + rad) + 2)
+            x0, x1 = max(0, int(x - rad)), min(w, int(x + rad) + 2)
+            if y0 >= y1 or x0 >= x1:
+                continue
+            yy, xx = np.ogrid[y0:y1, x0:x1]
+            disk = ((yy + 0.5 - y) ** 2 + (xx + 0.5 - x) ** 2 <= rad * rad) & ~covered[y0:y1, x0:x1]
+            canvas[y0:y1, x0:x1][disk] = colour
+            covered[y0:y1, x0:x1] |= disk
+    small = canvas.reshape(size[0], supersample, size[1], supersample, 3).mean(axis=(1, 3))
+    return to_uint8(small)
+
+
 def write_unaligned_dataset(root: str | Path, n_train: int, n_test: int, size: tuple[int, int] = (64, 64),
                             seed: int = 0, lens: Optional[Lens] = None) -> None:
     """Write a CycleGAN-layout dataset of synthetic scenes, unpaired by construction.

@@ -52,7 +52,7 @@ _NAME_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
 class Settings:
     """What the app's controls set for one render. ``method``: a compositor method or a GAN's
     name; the lens's aperture is ``strength`` (relative mode) or ``f_number`` with
-    ``focal_length_mm`` (None: the photo's own, from EXIF or a phone's 28 mm); ``k``: the kernel
+    ``focal_length_mm`` (None: the photo's own, from EXIF or the portrait lens's 85 mm); ``k``: the kernel
     of the uniform methods (None: the method's default)."""
 
     method: str = "lens"
@@ -256,7 +256,7 @@ def lens_note(settings: Settings, info: dict[str, Any]) -> str:
     if info.get("depth_source") == "metric_from_face":
         focal = settings.focal_length_mm or info["focal_length_35mm"]
         fov = "the photo's EXIF focal length" if info["focal_length_source"] == "exif" else \
-            f"a phone's main camera assumed ({DEFAULT_FOCAL_35MM:g} mm, no EXIF focal length)"
+            f"the portrait lens assumed ({DEFAULT_FOCAL_35MM:g} mm, no EXIF focal length)"
         people = info["people"]
         return (f"Virtual lens: {focal:g} mm f/{settings.f_number:g}, full-frame equivalent; framing from {fov}; "
                 f"focus at {info['focus_m']:.2f} m; {len(people)} {'person' if len(people) == 1 else 'people'}, "

@@ -103,7 +103,7 @@ def settings_from(method: str, aperture: str, f_number: float, focal: float, str
 
 
 def focal_choices(photo: Optional[A.Photo]) -> list[tuple[str, float]]:
-    """The focal-length menu: the photo's own field of view (EXIF, else a phone's 28 mm), then the classics."""
+    """The focal-length menu: the photo's own field of view (EXIF, else the portrait lens's 85 mm), then the classics."""
     own = f"the photo's own ({photo.focal_35mm:g} mm, EXIF)" if photo is not None and photo.focal_35mm else \
         f"the photo's own ({DEFAULT_FOCAL_35MM:g} mm assumed)"
     return [(own, 0)] + [(f"{f} mm", f) for f in FOCAL_CHOICES]

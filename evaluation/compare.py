@@ -28,13 +28,18 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from compositing.pipeline import Lazy, PhotoPipeline, Prepared, face_detector_factory
+from compositing.methods import METHODS
+from compositing.pipeline import REFINEMENTS, Lazy, PhotoPipeline, Prepared, face_detector_factory
 from plumbing.config import save_config
+from plumbing.fields import setting
+from segdepth.depth import DEPTH_MODELS
+from segdepth.segment import SEGMENTERS
 from datasets.io import (ImageError, list_photos, mask_path, photo_root, read_depth, read_focal_35mm, read_image,
                          read_mask, write_image)
 from evaluation import feature_metrics as FM
 from evaluation import metrics as M
 from evaluation import report
+from evaluation.defocus import background_defocus
 from evaluation.gallery import Cell, Column, MetricsTable, Row, build_gallery, write_thumbnail
 from evaluation.renderers import (IMAGE_SUFFIXES, GanSpec, Renderer, compositor_renderer, gan_renderer, index_files,
                                   published_renderer, run_dir_of_checkpoint)
@@ -49,6 +54,8 @@ SET_METRIC_LABELS = {
     "sharpness_gap": "background sharpness gap vs reference (ln)",
     "sharpness_w1": "background sharpness W₁ vs reference (ln)",
     "sharpness_w1_p": "W₁ permutation p (large: not told apart from the reference)",
+    "defocus_median": "background defocus radius, median (% of width)",
+    "defocus_ratio": "background defocus median ÷ the reference's (1: as defocused as the real photos)",
 }
 EXTRA_LABELS = {"truth_lpips": "LPIPS vs ground truth", "seconds": "seconds per image"}
 _CAPTION_KEYS = (("bg_blur", "blur"), ("halo", "halo"), ("checkerboard", "ckb"), ("subject_ssim", "SSIMₛ"),
@@ -57,30 +64,42 @@ _CAPTION_KEYS = (("bg_blur", "blur"), ("halo", "halo"), ("checkerboard", "ckb"),
 
 # ----------------------------------------------------------------------------- configuration
 
+#: Inception weights for FID/KID: torchvision's, random ones (tests only), or no FID/KID at all.
+FID_WEIGHTS = ("imagenet", "none", "off")
+
 
 @dataclass
 class CompareConfig:
-    """Everything a comparison run depends on; saved as out/config.json."""
+    """Everything a comparison run depends on; saved as out/config.json. Each field declares its
+    flag's help and its allowed values or range (:func:`plumbing.fields.setting`)."""
 
-    input: str
-    out: str
-    methods: list[str] = field(default_factory=list)
-    params: dict[str, dict[str, Any]] = field(default_factory=dict)  # compositor method → its params
-    gan: list[str] = field(default_factory=list)
-    results: list[str] = field(default_factory=list)  # NAME=DIR published result folders
-    reference: Optional[str] = None
-    masks: Optional[str] = None
-    depth: Optional[str] = None
-    truth: Optional[str] = None
-    runs: list[str] = field(default_factory=list)
-    segmenter: str = "mediapipe"
-    depth_model: str = "prior"
-    refine: str = "snap"  # the compositor methods' mask edge refinement, as scripts/blur.py's --refine
-    fid_weights: str = "imagenet"  # "imagenet", "none" (random init, tests only) or "off"
-    device: str = "cpu"
-    thumb_size: int = 256
-    quiet: bool = False
-    notes: list[str] = field(default_factory=list)  # shown on the gallery page and in metrics.md
+    input: str = setting(help="folder (or file) of test images (required unless --config names one)")
+    out: str = setting(help="output folder (required unless --config names one)")
+    methods: list[str] = setting(default_factory=list, help="comma-separated compositor methods ('' for none)",
+                                 choices=tuple(METHODS))
+    params: dict[str, dict[str, Any]] = setting(  # compositor method → its params
+        default_factory=dict, help="a compositor method parameter, e.g. lens:f_number=1.4 (repeatable; values are "
+        "JSON where they parse, else strings)", metavar="METHOD:KEY=VALUE")
+    gan: list[str] = setting(default_factory=list, help="a trained GAN checkpoint to compare (repeatable)",
+                             metavar="NAME=CKPT:PRESET[:overlay]")
+    results: list[str] = setting(default_factory=list, metavar="NAME=DIR", help="a folder of published outputs (a "
+                                 "paper's results) named like the inputs, shown and measured as a method (repeatable)")
+    reference: Optional[str] = setting(None, "folder of real shallow-DoF photos for FID/KID and the blur distance")
+    masks: Optional[str] = setting(None, "folder of masks NAME.png (8-bit grey, 255 = person) instead of INPUT_masks/")
+    depth: Optional[str] = setting(None, "folder of depth maps NAME.npy or 16-bit NAME.png (millimetres)")
+    truth: Optional[str] = setting(None, "folder of ground-truth renders NAME.png (full-reference metrics; synthetic "
+                                   "truth has no sensor grain: compare the lens with --params lens:grain=false)")
+    runs: list[str] = setting(default_factory=list, help="GAN run folders (log.jsonl, config.json) to plot; runs "
+                              "holding a --gan checkpoint are found automatically")
+    segmenter: str = setting("mediapipe", "segmenter for inputs without a mask", tuple(sorted(SEGMENTERS)))
+    depth_model: str = setting("prior", "depth model for inputs without --depth", tuple(sorted(DEPTH_MODELS)))
+    refine: str = setting("snap", "the compositor methods' mask edge refinement, as scripts/blur.py's", REFINEMENTS)
+    fid_weights: str = setting("imagenet", "Inception weights for FID/KID: torchvision IMAGENET1K_V1 from the torch "
+                               "hub cache, 'none' = random init (testing only), 'off' = skip FID/KID", FID_WEIGHTS)
+    device: str = setting("cpu", "torch device for GAN inference and Inception features")
+    thumb_size: int = setting(256, "longer side of gallery thumbnails in pixels", lo=16, hi=4096)
+    quiet: bool = setting(False, "no progress bars, errors only")
+    notes: list[str] = setting(default_factory=list, help="shown on the gallery page and in metrics.md")
 
 
 @dataclass
@@ -247,8 +266,15 @@ class _Run:
         set_metrics: dict[str, dict[str, float]] = {}
         if not self.cfg.reference:
             return set_metrics, 0
-        ref_samples, ref_sharpness, ref_feats, ref_errors = _reference_stats(self.cfg, segment, self.extractor)
+        ref = _reference_stats(self.cfg, segment, self.extractor)
+        ref_samples, ref_sharpness, ref_feats, ref_errors = ref.samples, ref.sharpness, ref.feats, ref.errors
         self.errors += ref_errors  # each logged as it was found
+        ref_defocus = ref.defocus[np.isfinite(ref.defocus)]
+        if ref_defocus.size:
+            self.notes.append(f"reference background defocus (evaluation/defocus.py): median "
+                              f"{np.median(ref_defocus):.2f} % of the width, IQR {np.percentile(ref_defocus, 25):.2f}–"
+                              f"{np.percentile(ref_defocus, 75):.2f} %, measured on {ref_defocus.size} of "
+                              f"{len(ref.defocus)} photos")
         for r in self.renderers:
             sharpness = np.array(self.sharpness[r.name])
             entry = {"blur_w1": M.blur_distribution_distance(np.concatenate(self.samples[r.name] or [np.zeros(0)]),
@@ -256,6 +282,8 @@ class _Run:
                      "sharpness_gap": M.sharpness_gap(sharpness, ref_sharpness),
                      "sharpness_w1": M.sharpness_w1(sharpness, ref_sharpness),
                      "sharpness_w1_p": M.sharpness_w1_p(sharpness, ref_sharpness)}
+            entry.update(_defocus_summary([row.get("bg_defocus", np.nan) for row in self.rows if row["method"] == r.name],
+                                          ref_defocus))
             if self.extractor is not None:
                 entry["fid"] = FM.fid_from_features(np.array(self.feats[r.name]), ref_feats)
                 entry["kid"] = FM.kid_from_features(np.array(self.feats[r.name]), ref_feats)
@@ -398,16 +426,38 @@ def run_compare(
                          set_metrics, run.notes, page, n_bad_ref)
 
 
+@dataclass
+class ReferenceStats:
+    """What the comparison needs of the real shallow-DoF photos: blur samples, per-photo background
+    sharpness and defocus radius (% of the width, :mod:`evaluation.defocus`), Inception features,
+    and one error line per unusable photo."""
+
+    samples: np.ndarray
+    sharpness: np.ndarray
+    feats: np.ndarray
+    defocus: np.ndarray
+    errors: list[str]
+
+
+def _defocus_summary(values: Sequence[float], reference: np.ndarray) -> dict[str, float]:
+    """A method's median background defocus over its outputs and its ratio to the reference's median."""
+    finite = np.asarray(values, np.float64)
+    finite = finite[np.isfinite(finite)]
+    median = float(np.median(finite)) if finite.size else np.nan
+    ref_median = float(np.median(reference)) if reference.size else np.nan
+    return {"defocus_median": median, "defocus_ratio": median / ref_median if ref_median > 0 else np.nan}
+
+
 def _reference_stats(
     cfg: CompareConfig, segment: Callable[[np.ndarray], np.ndarray], extractor: Optional[FM.InceptionFeatures]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
-    """Blur samples, per-photo background sharpness and Inception features of the real
-    shallow-DoF photos (mask: the layout's mask file ``REFERENCE_masks/NAME.png``, else the segmenter)."""
+) -> ReferenceStats:
+    """The :class:`ReferenceStats` of the real shallow-DoF photos (mask: the layout's mask file
+    ``REFERENCE_masks/NAME.png``, else the segmenter)."""
     root = photo_root(cfg.reference)
     paths, errors = list_photos(cfg.reference)
     for clash in errors:
         log.error("%s", clash)
-    samples, sharpness, feats = [], [], []
+    samples, sharpness, feats, defocus = [], [], [], []
     for path in tqdm(paths, desc="reference", unit="image", disable=cfg.quiet):
         try:
             image = read_image(path)
@@ -419,10 +469,11 @@ def _reference_stats(
             continue
         samples.append(M.blur_samples(image, mask))
         sharpness.append(M.background_sharpness(image, mask))
+        defocus.append(background_defocus(image, image, mask))
         if extractor is not None:
             feats.append(extractor([image])[0])
-    return (np.concatenate(samples) if samples else np.zeros(0), np.array(sharpness, np.float64),
-            np.array(feats) if feats else np.zeros((0, 2048)), errors)
+    return ReferenceStats(np.concatenate(samples) if samples else np.zeros(0), np.array(sharpness, np.float64),
+                          np.array(feats) if feats else np.zeros((0, 2048)), np.array(defocus, np.float64), errors)
 
 
 def _plots(cfg: CompareConfig, renderers: Sequence[Renderer], folder: Path) -> list[Path]:

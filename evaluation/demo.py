@@ -11,7 +11,7 @@ import dataclasses
 import logging
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -22,6 +22,7 @@ from compositing.methods import METHODS
 from datasets import io, synthetic
 from gan.checkpoint import NETWORKS, load_weights, save_weights
 from gan.model import PAPER_PRESETS, PRESETS
+from plumbing.fields import BIG, setting
 from plumbing.files import write_json, write_text
 
 log = logging.getLogger("demo")
@@ -53,26 +54,35 @@ UNET_DIVISOR = 128  # unet_128 halves its input 7 times
 
 @dataclass
 class DemoConfig:
-    """Settings of the demo (saved as OUT/demo_config.json)."""
+    """Settings of the demo (saved as OUT/demo_config.json, reloadable with ``--config``); each field
+    declares its flag's help and range (:func:`plumbing.fields.setting`)."""
 
-    out: str = "demo_out"
-    scenes: int = 3
-    scene_size: int = 256
-    gan: bool = True
-    presets: list[str] = field(default_factory=lambda: list(PAPER_PRESETS))
-    gan_checkpoint: str = str(DEMO_CHECKPOINT)  # where every preset starts; "none": from scratch
-    gan_size: int = 128  # training crop
-    gan_scene_size: int = 256  # side of the GAN's training scenes (the test scenes' scale)
-    gan_train_scenes: int = 8  # the first of the shipped checkpoint's scenes (same seeds)
-    gan_test_scenes: int = 2
-    gan_steps: int = 150  # live steps per preset
-    gan_jobs: int = 2  # presets trained at a time, each in its own process on one thread
-    make_checkpoint: str = ""  # write the shipped checkpoint here instead of running the demo
-    checkpoint_steps: int = 1500
-    checkpoint_scenes: int = 64
-    seed: int = 0
-    threads: int = 1
-    quiet: bool = False
+    out: str = setting("demo_out", "output folder")
+    scenes: int = setting(3, "synthetic scenes to render", lo=0, hi=1000)
+    scene_size: int = setting(256, "their side in pixels", lo=32, hi=2048)
+    gan: bool = setting(True, "train the GAN presets (--no-gan: classical methods only)")
+    presets: list[str] = setting(default_factory=lambda: list(PAPER_PRESETS), shown_default="all four",
+                                 help="the paper's GAN presets to train, each from the shipped checkpoint",
+                                 choices=PAPER_PRESETS)
+    gan_checkpoint: str = setting(str(DEMO_CHECKPOINT), "shipped checkpoint every preset starts from, or 'none' to "
+                                  "train from scratch", metavar="PATH|none", shown_default="scripts/demo_gan.pt")
+    gan_size: int = setting(128, f"GAN training crop, a multiple of {UNET_DIVISOR}", lo=UNET_DIVISOR, hi=1024)
+    gan_scene_size: int = setting(256, "side of the GAN's training scenes (the test scenes' scale), at least "
+                                  "--gan-size", lo=UNET_DIVISOR, hi=2048)
+    gan_train_scenes: int = setting(8, "synthetic training scenes per domain for the live steps (the first of the "
+                                    "shipped checkpoint's scenes: same seeds)", lo=1, hi=10_000)
+    gan_test_scenes: int = setting(2, "synthetic shallow-DoF scenes the gallery compares background blur against",
+                                   lo=1, hi=10_000)
+    gan_steps: int = setting(150, "training steps per preset, live", lo=1, hi=10**6)
+    gan_jobs: int = setting(2, "presets trained at a time, each in its own process on one thread", lo=1, hi=64)
+    make_checkpoint: str = setting("", f"instead of the demo, train the shipped checkpoint ({CHECKPOINT_PRESET}, from "
+                                   "scratch, one thread, deterministic) in --out and write its networks in fp16 to "
+                                   "PATH", metavar="PATH")
+    checkpoint_steps: int = setting(1500, "--make-checkpoint: training steps", lo=1, hi=10**6)
+    checkpoint_scenes: int = setting(64, "--make-checkpoint: synthetic training scenes per domain", lo=1, hi=10_000)
+    seed: int = setting(0, "random seed", lo=0, hi=BIG)
+    threads: int = setting(1, "torch CPU threads; the demo's networks are tiny, one is fastest", lo=1, hi=256)
+    quiet: bool = setting(False, "no progress bars")
 
     @property
     def data_dir(self) -> Path:
@@ -296,18 +306,20 @@ def compare(cfg: DemoConfig, checkpoints: dict[str, Path]):
 
 
 OVERVIEW_COLUMNS = ("inputs", "masks", "depth", "results/progressive13", "results/lens")
+OVERVIEW_SIDE = 256  # px per tile: the gallery's thumbnail size (CompareConfig.thumb_size)
 
 
 def write_overview(cfg: DemoConfig, names: tuple[str, ...] = ("astronaut", "scene_0")) -> Path:
     """OUT/overview.png: for a few inputs, input | mask | depth | progressive13 | lens, from the
-    gallery's thumbnails (the picture in the README)."""
+    gallery's thumbnails at their own size, ``OVERVIEW_SIDE`` (the picture in the README: smaller,
+    the lens's default blur of about 1 % of the width would be hard to see)."""
     import cv2
 
     thumbs = Path(cfg.out) / "gallery" / "thumbs"
     rows = []
     for name in names:
         tiles = [io.read_image(next((thumbs / col).glob(f"{name}.*"))) for col in OVERVIEW_COLUMNS]
-        side = 192
+        side = OVERVIEW_SIDE
         rows.append(np.concatenate([cv2.resize(tile, (side, side), interpolation=cv2.INTER_AREA)
                                     for tile in tiles], axis=1))
     path = Path(cfg.out) / "overview.png"

@@ -25,6 +25,7 @@ import numpy as np
 from scipy import stats
 from skimage.metrics import structural_similarity
 
+from evaluation.defocus import background_defocus
 from segdepth.distance import distance_to
 
 log = logging.getLogger(__name__)
@@ -422,6 +423,8 @@ METRICS: dict[str, Metric] = {
     "edge_in": Metric(_with_mask(edge_detail_kept), "edge_in (detail kept 3 px inside)", True, needs_mask=True),
     "bg_grey": Metric(_with_mask(background_grey_change), "background grey-level change", False,
                       needs_mask=True),
+    "bg_defocus": Metric(_with_mask(background_defocus), "background defocus radius (% of width)", True,
+                         needs_mask=True),
     "truth_psnr": Metric(truth_psnr, "PSNR vs ground truth (dB)", True, needs_truth=True),
     "truth_ssim": Metric(truth_ssim, "SSIM vs ground truth", True, needs_truth=True),
 }

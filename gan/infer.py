@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
+from plumbing.fields import BIG, check, setting
 from datasets.io import ImageError, list_photos, photo_root, read_depth, read_image, read_mask_for, write_image
 from datasets.unaligned import normalize_depth
 from gan.checkpoint import GENERATOR_KEYS, CheckpointError, read_generator
@@ -46,6 +47,8 @@ log = logging.getLogger(__name__)
 
 DIRECTIONS = tuple(GENERATOR_KEYS)
 MODES = ("resize", "tiles")
+#: The fields of a Translator that are settings (declared with their choices and range).
+SETTINGS = ("direction", "size", "mode", "tile_overlap")
 DEFAULT_TILE = 256
 
 
@@ -164,21 +167,16 @@ class Translator:
 
     generator: nn.Module
     cfg: ModelConfig
-    direction: str = "AtoB"
+    direction: str = setting("AtoB", "AtoB uses G_A, BtoA uses G_B", DIRECTIONS)
     overlay: bool = False
     device: torch.device = torch.device("cpu")
-    size: int | None = None
-    mode: str = "resize"
-    tile_overlap: int | None = None  # pixels; default a quarter of the tile
+    size: int | None = setting(None, "generator input size: shorter side (resize) or tile side (tiles)", lo=1)
+    mode: str = setting("resize", "full-resolution strategy", MODES)
+    tile_overlap: int | None = setting(None, "tile overlap in pixels, less than the tile (default size/4)", lo=0, hi=BIG)
     trained_sizes: tuple[int, int] | None = None  # (load_size, crop_size) of training, when the checkpoint says
 
     def __post_init__(self) -> None:
-        if self.direction not in DIRECTIONS:
-            raise ValueError(f"direction must be one of {DIRECTIONS}, got {self.direction!r}")
-        if self.mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
-        if self.size is not None and self.size < 1:
-            raise ValueError(f"size must be a positive number of pixels, got {self.size}")
+        check(self, SETTINGS)  # a public class: its settings are checked as a config's are
         self.device = torch.device(self.device)
         self.generator = self.generator.to(self.device).eval()
         self.full = FullResolutionGenerator(self.generator, self.size if self.mode == "resize" else None)

@@ -43,13 +43,13 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 import torch
 from torch import nn
 
-from plumbing.cli import check_types
 from plumbing.config import from_dict
+from plumbing.fields import SettingError, check, setting
 from gan.losses import (GAN_MODES, MASK_VGG_MODES, VGG_WEIGHTS, GANLoss, VGGRelu32, background_detail,
                         background_lowpass_l1, mask_loss, mask_overlay)
 from gan.networks import D_NORMS, GENERATORS, NORMS, UPSAMPLES, define_D, define_G
@@ -76,82 +76,72 @@ PRESETS["defocus"] = {**PRESETS["mask_loss_overlay"], "background_lowpass": 4.0,
                       "netD_input": "background_detail", "norm_D": "none"}
 
 
-def _setting(default: Any, help: str, choices: Sequence[str] = (), lo: float | None = None,
-             hi: float | None = None) -> Any:
-    """A ModelConfig field with the help text, allowed values and range [lo, hi] that the training
-    CLI shows and checks (``ModelConfig.__post_init__`` checks them for config files too)."""
-    return dataclasses.field(default=default, metadata={"help": help, "choices": tuple(choices), "lo": lo, "hi": hi})
-
-
 @dataclass
 class ModelConfig:
     """Settings of one CycleGAN model (saved in checkpoints as a plain dict)."""
 
-    preset: str = _setting("cyclegan", "model variant", tuple(PRESETS))
-    input_nc: int = _setting(3, "channels of domain A images", lo=1, hi=64)
-    output_nc: int = _setting(3, "channels of domain B images", lo=1, hi=64)
-    ngf: int = _setting(64, "generator filters in the first layer", lo=1, hi=1024)
-    ndf: int = _setting(64, "discriminator filters in the first layer", lo=1, hi=1024)
-    netG: str = _setting("resnet_9blocks", "generator; 'resnet' takes its depth from n_blocks", tuple(GENERATORS))
-    n_blocks: int | None = _setting(None, "residual blocks of a ResNet generator (resnet_9blocks 9, resnet_6blocks 6, "
+    preset: str = setting("cyclegan", "model variant", tuple(PRESETS))
+    input_nc: int = setting(3, "channels of domain A images", lo=1, hi=64)
+    output_nc: int = setting(3, "channels of domain B images", lo=1, hi=64)
+    ngf: int = setting(64, "generator filters in the first layer", lo=1, hi=1024)
+    ndf: int = setting(64, "discriminator filters in the first layer", lo=1, hi=1024)
+    netG: str = setting("resnet_9blocks", "generator; 'resnet' takes its depth from n_blocks", tuple(GENERATORS))
+    n_blocks: int | None = setting(None, "residual blocks of a ResNet generator (resnet_9blocks 9, resnet_6blocks 6, "
                                     "resnet 9)", lo=0, hi=64)
-    n_layers_D: int = _setting(3, "PatchGAN layers (3: 70×70 patches)", lo=1, hi=8)
-    norm: str = _setting("instance", "normalisation layers", NORMS)
-    norm_D: str = _setting("same", "discriminator normalisation: 'same' as norm, or another ('none': no layers; "
-                           "instance norm hides the loss of contrast a blur makes; not in the paper)",
-                           ("same", *D_NORMS))
-    netD_input: str = _setting("image", "what the discriminators judge: the image (the paper), or "
-                               "'background_detail': the background only (subject blanked with the image's "
-                               "mask) with its detail layer (x − Gaussian_σ(x), σ detail_sigma) as extra channels",
-                               D_INPUTS)
-    detail_sigma: float = _setting(2.0, "σ in px of the Gaussian whose residual is the detail layer of "
-                                   "netD_input background_detail", lo=0.1, hi=64.0)
-    init_gain: float = _setting(0.02, "std of the normal(0, σ) initial weights", lo=1e-6, hi=10.0)
-    upsample: str = _setting("transpose", "generator upsampling: transposed convolution (reference) or "
+    n_layers_D: int = setting(3, "PatchGAN layers (3: 70×70 patches)", lo=1, hi=8)
+    norm: str = setting("instance", "normalisation layers", NORMS)
+    norm_D: str = setting("same", "discriminator normalisation: 'same' as norm, or another ('none': no layers; "
+                          "instance norm hides the loss of contrast a blur makes; not in the paper)",
+                          ("same", *D_NORMS))
+    netD_input: str = setting("image", "what the discriminators judge: the image (the paper), or "
+                              "'background_detail': the background only (subject blanked with the image's "
+                              "mask) with its detail layer (x − Gaussian_σ(x), σ detail_sigma) as extra channels",
+                              D_INPUTS)
+    detail_sigma: float = setting(2.0, "σ in px of the Gaussian whose residual is the detail layer of "
+                                  "netD_input background_detail", lo=0.1, hi=64.0)
+    init_gain: float = setting(0.02, "std of the normal(0, σ) initial weights", lo=1e-6, hi=10.0)
+    upsample: str = setting("transpose", "generator upsampling: transposed convolution (reference) or "
                              "resize-convolution (nearest ×2 + conv, against checkerboards)", UPSAMPLES)
-    full_res_head: int = _setting(0, "U-Net only: width of a full-resolution head that makes the output beside the "
+    full_res_head: int = setting(0, "U-Net only: width of a full-resolution head that makes the output beside the "
                                   "input (the original U-Net's top level), so a narrow U-Net can keep the subject's "
                                   "pixel detail (0: the reference U-Net; not in the paper)", lo=0, hi=1024)
-    use_depth: bool = _setting(False, "depth as a 4th generator input channel (datasets with depth maps)")
-    gan_mode: str = _setting("lsgan", "adversarial loss: least squares or BCE", GAN_MODES)
-    lambda_A: float = _setting(10.0, "cycle loss weight A -> B -> A (λ_cyc of the mask loss)", lo=0.0, hi=1e4)
-    lambda_B: float = _setting(10.0, "cycle loss weight B -> A -> B", lo=0.0, hi=1e4)
-    lambda_identity: float = _setting(0.5, "identity loss weight, a fraction of lambda_A/B (0: off)", lo=0.0, hi=1e4)
-    background_lowpass: float = _setting(0.0, "σ in px at the training size: the cycle and identity losses compare "
-                                         "the background only after a Gaussian low-pass of σ (the subject at full "
-                                         "resolution), so a defocus is not asked to be undone (0: full resolution, "
-                                         "the paper)", lo=0.0, hi=64.0)
-    mask_loss: bool = _setting(False, "mask loss, Nasrullah 2018 eq. 10-12")
-    lambda_mask: float = _setting(1.0, "factor on the mask loss (the paper halves it with the overlay)", lo=0.0, hi=1e4)
-    mask_vgg: str = _setting("paper_text", "weighting of the mask loss's VGG term: 'paper_text' "
+    use_depth: bool = setting(False, "depth as a 4th generator input channel (datasets with depth maps)")
+    gan_mode: str = setting("lsgan", "adversarial loss: least squares or BCE", GAN_MODES)
+    lambda_A: float = setting(10.0, "cycle loss weight A -> B -> A (λ_cyc of the mask loss)", lo=0.0, hi=1e4)
+    lambda_B: float = setting(10.0, "cycle loss weight B -> A -> B", lo=0.0, hi=1e4)
+    lambda_identity: float = setting(0.5, "identity loss weight, a fraction of lambda_A/B (0: off)", lo=0.0, hi=1e4)
+    background_lowpass: float = setting(0.0, "σ in px at the training size: the cycle and identity losses compare "
+                                        "the background only after a Gaussian low-pass of σ (the subject at full "
+                                        "resolution), so a defocus is not asked to be undone (0: full resolution, "
+                                        "the paper)", lo=0.0, hi=64.0)
+    mask_loss: bool = setting(False, "mask loss, Nasrullah 2018 eq. 10-12")
+    lambda_mask: float = setting(1.0, "factor on the mask loss (the paper halves it with the overlay)", lo=0.0, hi=1e4)
+    mask_vgg: str = setting("paper_text", "weighting of the mask loss's VGG term: 'paper_text' "
                              "λ_cyc·λ_mask·L1(φ) as eq. 10 is written; 'paper_code' as the paper's code: "
                              "λ_mask·L1(2φ−1, 2φ−1) with the ImageNet normalisation outside autograd "
                              "(about 1/22 of the gradient)", MASK_VGG_MODES)
-    masks: str = _setting("binary", f"subject masks in training: 'binary' thresholds them at "
+    masks: str = setting("binary", f"subject masks in training: 'binary' thresholds them at "
                           f"{MASK_THRESHOLD} (8-bit mask >= 128) as the paper's were; 'soft' uses them as given",
                           MASK_MODES)
-    mask_overlay_train: bool = _setting(False, "paste the real subject onto the fakes and reconstructions in "
+    mask_overlay_train: bool = setting(False, "paste the real subject onto the fakes and reconstructions in "
                                       "training (eq. 13; identity outputs never, as the paper's code)")
-    mask_overlay_test: bool = _setting(False, "paste the real subject onto the output at inference")
-    vgg_weights: str = _setting("imagenet", "VGG19 of the mask loss: ImageNet weights, or fixed random ones "
+    mask_overlay_test: bool = setting(False, "paste the real subject onto the output at inference")
+    vgg_weights: str = setting("imagenet", "VGG19 of the mask loss: ImageNet weights, or fixed random ones "
                                 "(tests; must be asked for)", VGG_WEIGHTS)
-    pool_size: int = _setting(50, "generated images kept per discriminator (0: none)", lo=0, hi=10_000)
-    lr: float = _setting(2e-4, "Adam learning rate", lo=1e-12, hi=1.0)
-    beta1: float = _setting(0.5, "Adam β1", lo=0.0, hi=0.999999)
-    amp: str = _setting("none", "mixed precision", tuple(AMP_DTYPES))
-    channels_last: bool = _setting(False, "channels-last memory format")
+    pool_size: int = setting(50, "generated images kept per discriminator (0: none)", lo=0, hi=10_000)
+    lr: float = setting(2e-4, "Adam learning rate", lo=1e-12, hi=1.0)
+    beta1: float = setting(0.5, "Adam β1", lo=0.0, hi=0.999999)
+    amp: str = setting("none", "mixed precision", tuple(AMP_DTYPES))
+    channels_last: bool = setting(False, "channels-last memory format")
 
     def __post_init__(self) -> None:
-        check_types(self)
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if f.metadata["choices"] and value not in f.metadata["choices"]:
-                raise ValueError(f"unknown {f.name} {value!r}; choose one of {list(f.metadata['choices'])}")
-            lo, hi = f.metadata["lo"], f.metadata["hi"]
-            if value is not None and ((lo is not None and value < lo) or (hi is not None and value > hi)):
-                raise ValueError(f"{f.name} must be between {lo:g} and {hi:g}, got {value!r}")
+        """Every setting within its declaration (:func:`plumbing.fields.check`), and the settings
+        that only some generators have only with those."""
+        check(self)
         if self.full_res_head and not self.netG.startswith("unet"):
-            raise ValueError(f"full_res_head applies to U-Net generators only, not netG {self.netG!r}")
+            raise SettingError("full_res_head", f"applies to U-Net generators only, not netG {self.netG!r}")
+        if self.n_blocks is not None and not self.netG.startswith("resnet"):
+            raise SettingError("n_blocks", f"applies to ResNet generators only, not netG {self.netG!r}")
         if self.lambda_identity > 0 and self.input_nc != self.output_nc:
             raise ValueError("the identity loss needs input_nc == output_nc; set lambda_identity=0")
 

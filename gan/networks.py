@@ -110,8 +110,6 @@ class ResnetGenerator(nn.Module):
     def __init__(self, input_nc: int = 3, output_nc: int = 3, ngf: int = 64, n_blocks: int = 9,
                  norm: str = "instance", upsample: str = "transpose") -> None:
         super().__init__()
-        if n_blocks < 0:
-            raise ValueError(f"n_blocks must be >= 0, got {n_blocks}")
         norm_layer = get_norm_layer(norm)
         bias = _uses_bias(norm)
         layers: list[nn.Module] = [
@@ -281,13 +279,8 @@ def define_G(name: str, input_nc: int = 3, output_nc: int = 3, ngf: int = 64, no
              head: int = 0) -> nn.Module:
     """Build and initialise a generator from ``GENERATORS``. ``n_blocks`` overrides the block
     count of the ResNet generators (required meaning for ``name="resnet"``; default 9); ``head``
-    > 0 gives a U-Net a full-resolution head of that width."""
-    if name not in GENERATORS:
-        raise ValueError(f"unknown generator {name!r}; choose one of {sorted(GENERATORS)}")
-    if n_blocks is not None and not name.startswith("resnet"):
-        raise ValueError(f"n_blocks applies to ResNet generators only, not {name!r}")
-    if head and not name.startswith("unet"):
-        raise ValueError(f"a full-resolution head applies to U-Net generators only, not {name!r}")
+    > 0 gives a U-Net a full-resolution head of that width. The settings are those of a checked
+    :class:`gan.model.ModelConfig` (netG, n_blocks, full_res_head), which says which go together."""
     return init_weights(GENERATORS[name](input_nc, output_nc, ngf, norm, upsample, n_blocks, head), init_gain)
 
 

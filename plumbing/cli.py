@@ -1,12 +1,9 @@
 """What every command-line program of shallowdof shares: argument checks, exit codes, Ctrl-C.
+(A setting's own flag, with its type, range and choices, is made from the setting's declaration
+by :func:`plumbing.fields.add_setting`.)
 
-* argparse ``type=`` functions that refuse values out of range with argparse's own one-line
-  error and exit status 2: :func:`int_range` / :func:`float_range` and the common cases
-  :data:`positive_int`, :data:`non_negative_int`;
 * :func:`output_folder`: an ``--out`` folder that is an existing file or cannot be written is
   one line before any work, not a traceback after some;
-* :func:`check_types`: a config dataclass whose fields hold values of their annotated types
-  (what JSON and ``key=value`` parsing cannot promise);
 * :func:`parse_key_values`: ``--params key=value …`` / a JSON object, one parser for every program
   (:class:`KeyValues`: the same as an argparse action);
 * :class:`BoolFlag`: a boolean ``--X`` / ``--no-X`` that also takes the older spelling ``--X true|false``
@@ -23,17 +20,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
-import dataclasses
 import json
 import logging
-import math
 import os
 import sys
-import types
-import typing
 import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
+
 
 #: Exit statuses of every shallowdof program besides 0 (also in the README).
 EXIT_SOME_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
@@ -43,48 +37,6 @@ EXIT_CODES_EPILOG = """exit status:
   1    some inputs failed (each named on its own line, the rest were processed)
   2    bad command line, config file or setting (nothing was done)
   130  interrupted (Ctrl-C)"""
-
-
-def _number_type(kind: type, lo: Optional[float], hi: Optional[float], name: str) -> Callable[[str], Any]:
-    """An argparse type: ``kind(text)`` within [lo, hi] (None: unbounded), else ArgumentTypeError."""
-    def show(v: float) -> str:
-        return str(v) if kind is int else f"{v:g}"
-
-    bounds = (f"between {show(lo)} and {show(hi)}" if lo is not None and hi is not None
-              else f">= {show(lo)}" if lo is not None else f"<= {show(hi)}" if hi is not None else "")
-    noun = "an integer" if kind is int else "a number"
-
-    def parse(text: str) -> Any:
-        try:
-            value = kind(text)
-        except (TypeError, ValueError):
-            raise argparse.ArgumentTypeError(f"expected {noun}{' ' + bounds if bounds else ''}, got {text!r}") from None
-        if isinstance(value, float) and not math.isfinite(value):
-            raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
-        if (lo is not None and value < lo) or (hi is not None and value > hi):
-            raise argparse.ArgumentTypeError(f"must be {bounds}, got {text}")
-        return value
-
-    parse.__name__ = name
-    return parse
-
-
-def int_range(lo: Optional[int] = None, hi: Optional[int] = None) -> Callable[[str], int]:
-    """argparse type: an integer in [lo, hi] (either bound may be None)."""
-    return _number_type(int, lo, hi, "int")
-
-
-def float_range(lo: Optional[float] = None, hi: Optional[float] = None) -> Callable[[str], float]:
-    """argparse type: a finite float in [lo, hi] (either bound may be None)."""
-    return _number_type(float, lo, hi, "float")
-
-
-#: An upper bound for counts that have no natural one (sizes, steps, frames): far above any real
-#: use, low enough that a typo (an extra few zeros) is an error rather than an hour of waiting.
-BIG = 10**9
-
-positive_int = int_range(1, BIG)
-non_negative_int = int_range(0, BIG)
 
 
 def writable_folder_problem(path: Path) -> Optional[str]:
@@ -125,37 +77,6 @@ def output_file(text: str) -> str:
     return text
 
 
-def _type_matches(value: Any, kind: Any) -> bool:
-    """Whether a JSON-loaded ``value`` is of the annotated type ``kind`` (bool is not an int,
-    an int is a float; ``X | None``, ``dict[...]``, ``list[...]`` and ``tuple[...]`` by origin)."""
-    if kind is Any:
-        return True
-    args = typing.get_args(kind)
-    origin = typing.get_origin(kind)
-    if origin in (typing.Union, types.UnionType):
-        return any(_type_matches(value, a) for a in args)
-    if kind is type(None):
-        return value is None
-    if origin is not None:
-        return isinstance(value, (list, tuple) if origin in (list, tuple) else origin)
-    if kind is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if kind is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    return isinstance(value, kind)
-
-
-def check_types(obj: Any) -> None:
-    """ValueError naming the first field of dataclass ``obj`` whose value is not of its annotated
-    type (a config file's ``"flip": "no"`` is a string, not a false boolean)."""
-    hints = typing.get_type_hints(type(obj))
-    for f in dataclasses.fields(obj):
-        value = getattr(obj, f.name)
-        if not _type_matches(value, hints[f.name]):
-            kind = getattr(hints[f.name], "__name__", str(hints[f.name]))
-            raise ValueError(f"{f.name}: expected {kind}, got {value!r}")
-
-
 def torch_device(text: str) -> str:
     """argparse type of ``--device``: a torch device string this machine has (``cpu``, ``cuda``,
     ``cuda:1``, ``mps``); ``cuda`` on a machine without one is refused in one line."""
@@ -187,6 +108,8 @@ def parse_key_values(items: list[str], option: str = "--params") -> dict[str, An
                 obj = json.loads(item)
             except json.JSONDecodeError as exc:
                 raise ValueError(f"{option}: not valid JSON ({exc.msg}): {item!r}") from None
+            except RecursionError:
+                raise ValueError(f"{option}: not valid JSON (nested too deeply)") from None
             if not isinstance(obj, dict):
                 raise ValueError(f"{option}: expected a JSON object, got {item!r}")
             out.update(obj)
@@ -198,6 +121,8 @@ def parse_key_values(items: list[str], option: str = "--params") -> dict[str, An
             out[key] = json.loads(value)
         except json.JSONDecodeError:
             out[key] = value
+        except RecursionError:
+            raise ValueError(f"{option}: {key}: not valid JSON (nested too deeply)") from None
     return out
 
 

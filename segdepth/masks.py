@@ -31,8 +31,10 @@ import numpy as np
 from tqdm import tqdm
 
 from plumbing.config import save_config
+from plumbing.fields import setting
 from datasets.io import SPLITS, ImageError, is_mask_folder, list_photos, mask_path, mask_root, read_image, write_mask
 from plumbing.files import append_jsonl, read_jsonl
+from segdepth.segment import SEGMENTERS
 
 log = logging.getLogger(__name__)
 
@@ -42,15 +44,16 @@ MASK_CONFIG = "masks_config.json"
 
 @dataclass
 class MaskConfig:
-    """Settings of scripts/prepare_masks.py (saved as ``DIR_masks/masks_config.json``)."""
+    """Settings of scripts/prepare_masks.py (saved as ``DIR_masks/masks_config.json``); each field
+    declares its flag's help and allowed values or range (:func:`plumbing.fields.setting`)."""
 
-    root: str
-    segmenter: str = "mediapipe"
-    batch_size: int = 16
-    workers: int = 2
-    force: bool = False
-    dry_run: bool = False
-    quiet: bool = False
+    root: str = setting(help="dataset folder (e.g. with trainA/ trainB/ testA/ testB/)")
+    segmenter: str = setting("mediapipe", "person segmenter", tuple(sorted(SEGMENTERS)))
+    batch_size: int = setting(16, "images read/written together", lo=1, hi=4096)
+    workers: int = setting(2, "reader/writer threads", lo=1, hi=256)
+    force: bool = setting(False, "redo every mask this program wrote, even up-to-date ones (never your own mask files)")
+    dry_run: bool = setting(False, "count what would be done; write nothing")
+    quiet: bool = setting(False, "no progress bar, errors only")
 
 
 @dataclass

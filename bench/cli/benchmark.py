@@ -21,13 +21,15 @@ import os
 import platform
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from bench import (bench_app, bench_compositing, bench_curation, bench_dataset, bench_evaluation, bench_gan,
                    bench_gan_realphotos, bench_onnx, bench_realphotos, bench_segdepth, bench_webcam)
 from plumbing.cli import EXIT_CODES_EPILOG
+from plumbing.config import add_config_option, parse_config_args
+from plumbing.fields import SettingError, add_setting, setting
 from plumbing.files import write_text
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,12 +54,16 @@ TAKES_PHOTOS = {"curation", "realphotos", "gan_realphotos"}  # run(quick, photos
 
 @dataclass
 class BenchConfig:
-    """Options of one benchmark run."""
+    """Options of one benchmark run; each field declares its flag's help and allowed values
+    (:func:`plumbing.fields.setting`)."""
 
-    out: str = "bench/BENCHMARKS.md"
-    only: list[str] = field(default_factory=lambda: list(BENCHES))
-    quick: bool = False
-    photos: str = ""
+    out: str = setting("bench/BENCHMARKS.md", "Markdown file to write")
+    only: list[str] = setting(default_factory=lambda: list(BENCHES), help="benchmarks to run", choices=tuple(BENCHES),
+                              shown_default="all")
+    quick: bool = setting(False, "tiny sizes, for a smoke test")
+    photos: str = setting("", "folder of real photos (ordinary/, shallow/; for realphotos also ordinary_masks/, "
+                          f"shallow_masks/ and optional paper_results/NAME/) for {', '.join(sorted(TAKES_PHOTOS))}; "
+                          "without it they say so and skip")
 
 
 def machine_description() -> str:
@@ -106,29 +112,28 @@ def run(cfg: BenchConfig) -> tuple[str, list[str]]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The benchmark program's parser."""
+    """The benchmark program's parser: a flag per BenchConfig field, made from its declaration."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog=EXIT_CODES_EPILOG.replace("some inputs failed (each named on its own line, "
                                                                  "the rest were processed)",
                                                                  "some benchmarks failed (the others ran)"))
-    p.add_argument("--out", default=BenchConfig.out, help="Markdown file to write (default: %(default)s)")
-    p.add_argument("--only", nargs="+", choices=sorted(BENCHES), default=list(BENCHES),
-                   help="benchmarks to run (default: all)")
-    p.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke test")
-    p.add_argument("--photos", "--real-photos", default="",
-                   help="folder of real photos (ordinary/, shallow/; for realphotos also ordinary_masks/, "
-                        f"shallow_masks/ and optional paper_results/NAME/) for {', '.join(sorted(TAKES_PHOTOS))}; "
-                        "without it they say so and skip")
+    add_config_option(p)
+    add_setting(p, BenchConfig, "out")
+    add_setting(p, BenchConfig, "only", nargs="+")
+    add_setting(p, BenchConfig, "quick")
+    add_setting(p, BenchConfig, "photos", "--photos", "--real-photos")
     return p
 
 
 def parse_args(argv: list[str] | None = None) -> BenchConfig:
-    """Build the config from the command line."""
-    p = build_parser()
-    a = p.parse_args(argv)
-    if a.photos and not Path(a.photos).is_dir():
-        p.error(f"--photos {a.photos}: no such folder")
-    return BenchConfig(out=a.out, only=a.only, quick=a.quick, photos=a.photos)
+    """The config: its defaults, then ``--config``, then the flags given, every value checked."""
+    return parse_config_args(build_parser(), BenchConfig, argv, check_config=check_config)[1]
+
+
+def check_config(cfg: BenchConfig) -> None:
+    """SettingError for a photos folder that is not there."""
+    if cfg.photos and not Path(cfg.photos).is_dir():
+        raise SettingError("photos", f"{cfg.photos}: no such folder")
 
 
 def _sections(markdown: str) -> list[str]:

@@ -11,17 +11,24 @@ the folders' layout). Depth comes from --depth (one depth file for one image, or
 NAME.npz / NAME.npy / NAME.png / NAME_depth.npz: .npz as --save-depth writes it, with its unit;
 .npy and 16-bit PNG in millimetres are metres, so the lens method uses a thin lens, where
 f_number and focal_length_mm matter) or else from --depth-model (default: the portrait depth
-PRIOR, an assumption, not an estimate), in relative units: the lens blur radius is then
-strength · width · |d − d_focus|. Ask for a physical lens (f_number, focal_length_mm or
-coc=thin_lens in --params) and the lens method makes the prior metric from the faces MediaPipe
-finds (each person's distance from their face size, the focal length from EXIF
-FocalLengthIn35mmFilm or a 28 mm default), so f_number and focal_length_mm act as on a camera
-(f/3.5 when only the focal length is given; a person far behind the subject is blurred at their
-own distance); without a face it stays relative and f_number has no effect: a warning says so. The focus is
+PRIOR, an assumption, not an estimate: the background behind the person, the ground where they
+stand sharp at their feet), in relative units: the lens blur radius is then
+strength · width · |d − d_focus|, default strength 0.0085, about what an 85 mm f/1.8 lens on
+full frame focused at 3 m gives a background 6–7.5 m away (compositing/optics.py), and what
+puts the far background of real portraits at the median blur of real shallow-DoF photos
+(bench/BENCHMARKS.md). Ask for a physical lens (f_number, focal_length_mm or coc=thin_lens in
+--params) and the lens method makes the prior metric from the faces MediaPipe finds (each
+person's distance from their face size), with the camera from EXIF FocalLengthIn35mmFilm or,
+without it, that same 85 mm portrait lens, so f_number and focal_length_mm act as on a camera
+(f/1.8 when only the focal length is given: f/1.4 strongly defocused, f/16 nearly sharp; a
+person far behind the subject is blurred at their own distance); without a face it stays
+relative and f_number has no effect: a warning says so. The focus is
 the median depth of the main person, or the depth at --focus X,Y (pixels of the upright image
 from its top-left corner, or percentages of its width and height such as 50%,40%).
-The lens method puts the photo's own sensor grain back where its blur removed it (measured on
-the photo, seeded by it and by seed=N; compositing/grain.py); --params grain=false turns it off.
+The lens method puts the photo's own sensor grain back where its blur removed it, only where the
+photo had measurable, visible noise and never more than the photo had there (a photo downscaled
+from a phone, or one whose flat parts are clean, gets none; compositing/grain.py); it is seeded
+by the photo and by seed=N, and --params grain=false turns it off.
 --params are checked against the method's parameters (type and range) before any image is read.
 A file that cannot be used gets one line naming it and the problem; the batch goes on and the
 exit status is 1 when any file failed ("3 done, 2 failed"). Outputs are written atomically;
@@ -40,16 +47,16 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 from tqdm import tqdm
 
-from plumbing.cli import (EXIT_CODES_EPILOG, EXIT_SOME_FAILED, EXIT_USAGE, KeyValues, add_download_flag, int_range,
-                          output_folder)
+from plumbing.cli import EXIT_CODES_EPILOG, EXIT_SOME_FAILED, EXIT_USAGE, KeyValues, add_download_flag, output_folder
 from plumbing.config import add_config_option, parse_config_args, save_config
+from plumbing.fields import SettingError, add_setting, setting
 from datasets.io import (DEFAULT_MAX_PIXELS, MAX_PIXELS_CEILING, ImageError, list_images, read_depth_with_unit,
                          read_focal_35mm, read_image, write_depth, write_image)
 from plumbing.files import remove_stale_temporaries, write_json
@@ -66,21 +73,29 @@ RECORD_KEYS = ("images",)
 
 @dataclass
 class BlurConfig:
-    """Everything that decides the outputs of one run (saved as blur_<method>_config.json)."""
+    """Everything that decides the outputs of one run (saved as blur_<method>_config.json); each
+    field declares its flag's help and its allowed values (:func:`plumbing.fields.setting`)."""
 
-    inputs: list[str] = field(default_factory=list)
-    method: str = "lens"
-    depth: Optional[str] = None
-    focus: Optional[str] = None  # "X,Y" in pixels or "X%,Y%"
-    out: Optional[str] = None
-    segmenter: str = "mediapipe"
-    depth_model: str = "prior"
-    save_mask: bool = False
-    save_depth: bool = False
-    params: dict = field(default_factory=dict)
-    refine: str = "snap"
-    max_pixels: int = DEFAULT_MAX_PIXELS
-    quiet: bool = False
+    inputs: list[str] = setting(default_factory=list, help="image files or folders", metavar="INPUT")
+    method: str = setting("lens", "compositor method", tuple(sorted(METHODS)))
+    depth: Optional[str] = setting(None, "depth map for one image, or a folder of NAME.npy/NAME.png",
+                                   metavar="FILE|DIR")
+    focus: Optional[str] = setting(None, "focus on this point: pixels from the top-left corner, or percentages of "
+                                   "width and height like 50%,40%", metavar="X,Y")
+    out: Optional[str] = setting(None, "output folder (default: next to each input)", metavar="DIR")
+    segmenter: str = setting("mediapipe", "person segmenter", tuple(sorted(SEGMENTERS)))
+    depth_model: str = setting("prior", "depth when --depth is not given (default: the portrait depth prior)",
+                               tuple(sorted(DEPTH_MODELS)), shown_default="")
+    save_mask: bool = setting(False, "also write NAME_mask.png (person mask)")
+    save_depth: bool = setting(False, "also write NAME_depth.npz (the depth used, with its unit: --depth reads it "
+                               "back as such)")
+    params: dict = setting(default_factory=dict, help="method parameters: key=value … or one JSON object (checked "
+                           "against the method)", metavar="KEY=VALUE")
+    refine: str = setting("snap", "mask edge refinement: snap (closed-form matting in a narrow band), nikam_awate "
+                          "(their wider colour band), none", REFINEMENTS)
+    max_pixels: int = setting(DEFAULT_MAX_PIXELS, "refuse images above this many pixels; the most is Pillow's own "
+                              "hard limit", lo=1, hi=MAX_PIXELS_CEILING)
+    quiet: bool = setting(False, "no progress bar; only errors and the final count")
 
 
 # --- argument parsing --------------------------------------------------------------------------
@@ -108,59 +123,43 @@ def focus_point(text: str, width: int, height: int) -> tuple[float, float]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The command line of scripts/blur.py (every flag sets the BlurConfig field of its name)."""
-    d = BlurConfig()
+    """The command line of scripts/blur.py: a flag per BlurConfig field, made from its declaration."""
     p = argparse.ArgumentParser(description=__doc__.split("\nThe program behind")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EXIT_CODES_EPILOG)
-    p.add_argument("inputs", nargs="*", metavar="INPUT", help="image files or folders")
+    add_setting(p, BlurConfig, "inputs", "inputs", nargs="*")
     add_config_option(p)
-    p.add_argument("--method", default=d.method, choices=sorted(METHODS), help="compositor method (default lens)")
-    p.add_argument("--depth", metavar="FILE|DIR", help="depth map for one image, or a folder of NAME.npy/NAME.png")
-    p.add_argument("--focus", metavar="X,Y", help="focus on this point: pixels from the top-left corner, or "
-                   "percentages of width and height like 50%%,40%%")
-    p.add_argument("--out", metavar="DIR", type=output_folder, help="output folder (default: next to each input)")
-    p.add_argument("--segmenter", default=d.segmenter, choices=sorted(SEGMENTERS))
-    p.add_argument("--depth-model", default=d.depth_model, choices=sorted(DEPTH_MODELS),
-                   help="depth when --depth is not given (default: the portrait depth prior)")
-    p.add_argument("--save-mask", action=argparse.BooleanOptionalAction, default=False, help="also write NAME_mask.png (person mask)")
-    p.add_argument("--save-depth", action=argparse.BooleanOptionalAction, default=False,
-                   help="also write NAME_depth.npz (the depth used, with its unit: --depth reads it back as such)")
-    p.add_argument("--refine", default=d.refine, choices=REFINEMENTS,
-                   help="mask edge refinement: snap (closed-form matting in a narrow band, default), "
-                        "nikam_awate (their wider colour band), none")
-    p.add_argument("--params", nargs="*", action=KeyValues, default={}, metavar="KEY=VALUE",
-                   help="method parameters: key=value … or one JSON object (checked against the method)")
-    p.add_argument("--max-pixels", type=int_range(1, MAX_PIXELS_CEILING), default=d.max_pixels,
-                   help=f"refuse images above this many pixels (default {DEFAULT_MAX_PIXELS:,}; at most "
-                        f"{MAX_PIXELS_CEILING:,}, Pillow's own hard limit)")
-    p.add_argument("--quiet", action=argparse.BooleanOptionalAction, default=False, help="no progress bar; only errors and the final count")
+    for name in ("method", "depth", "focus"):
+        add_setting(p, BlurConfig, name)
+    add_setting(p, BlurConfig, "out", type=output_folder)
+    for name in ("segmenter", "depth_model", "save_mask", "save_depth", "refine"):
+        add_setting(p, BlurConfig, name)
+    add_setting(p, BlurConfig, "params", nargs="*", action=KeyValues)
+    add_setting(p, BlurConfig, "max_pixels")
+    add_setting(p, BlurConfig, "quiet")
     add_download_flag(p)
     return p
 
 
 def parse_args(argv: Optional[list[str]] = None) -> BlurConfig:
-    """Command line (and ``--config FILE``) → BlurConfig, every --params checked against the method
-    (type and range) before any image is read; a bad one is argparse's one line and exit status 2."""
-    p = build_parser()
-    _, cfg = parse_config_args(p, BlurConfig, argv, record_keys=RECORD_KEYS)
-    try:
-        check_config(cfg)
-    except ValueError as exc:
-        p.error(str(exc))
-    return cfg
+    """Command line (and ``--config FILE``) → BlurConfig, every value checked (--params against the
+    method) before any image is read; a bad one is argparse's one line and exit status 2."""
+    return parse_config_args(build_parser(), BlurConfig, argv, record_keys=RECORD_KEYS, check_config=check_config)[1]
 
 
 def check_config(cfg: BlurConfig) -> None:
-    """ValueError for a config that cannot run: no inputs, an unknown method, segmenter, depth
-    model or refinement, bad --params or --focus."""
+    """ValueError for a config that cannot run: no inputs; SettingError for bad --params or --focus
+    (each field's own type and choices are checked before, by its declaration)."""
     if not cfg.inputs:
         raise ValueError("give at least one INPUT (image file or folder), or a --config that names them")
-    for key, allowed in (("refine", REFINEMENTS), ("segmenter", SEGMENTERS), ("depth_model", DEPTH_MODELS)):
-        if getattr(cfg, key) not in allowed:  # argparse checks its flags' choices, this a --config's values too
-            raise ValueError(f"{key}: {getattr(cfg, key)!r} is not one of {', '.join(sorted(allowed))}")
-    build_params(cfg.method, cfg.params)
+    try:
+        build_params(cfg.method, cfg.params)
+    except ValueError as exc:
+        raise SettingError("params", str(exc)) from None
     if cfg.focus is not None:
-        parse_focus(cfg.focus)
+        try:
+            parse_focus(cfg.focus)
+        except ValueError as exc:
+            raise SettingError("focus", str(exc)) from None
 
 
 # --- planning ------------------------------------------------------------------------------------

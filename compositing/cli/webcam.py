@@ -21,13 +21,13 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from plumbing.cli import (EXIT_CODES_EPILOG, EXIT_SOME_FAILED, KeyValues, add_download_flag, float_range, int_range,
-                          output_file, positive_int)
+from plumbing.cli import EXIT_CODES_EPILOG, EXIT_SOME_FAILED, KeyValues, add_download_flag, output_file
 from plumbing.config import add_config_option, parse_config_args, save_config
+from plumbing.fields import BIG, SettingError, add_setting, setting
 from segdepth.segment import SEGMENTERS, build_segmenter
 from compositing.methods import METHODS, build_params
 from compositing.video import FrameBlur, FrameBlurConfig, MaskSmoother, pipeline_renderer, process_video
@@ -40,88 +40,75 @@ def method_names() -> list[str]:
 
 @dataclass
 class WebcamConfig:
-    """Everything that decides the output of one run (saved as OUTPUT_STEM_config.json)."""
+    """Everything that decides the output of one run (saved as OUTPUT_STEM_config.json); each field
+    declares its flag's help and its allowed values or range (:func:`plumbing.fields.setting`)."""
 
-    input: Optional[str] = None
-    output: Optional[str] = None
-    show: bool = False
-    method: str = "fast"
-    segmenter: str = "mediapipe"
-    mediapipe_model: int = 1
-    seg_width: int = FrameBlurConfig.seg_width
-    blur_scale: float = FrameBlurConfig.blur_scale
-    blur_sigma: float = FrameBlurConfig.blur_sigma
-    smoothing: bool = True
-    ema_alpha: float = 0.5
-    hysteresis: tuple[float, float] = (0.3, 0.7)
-    max_frames: Optional[int] = None
-    params: dict = field(default_factory=dict)
-    quiet: bool = False
+    input: Optional[str] = setting(None, "camera index (0, 1, …) or a video file (required unless --config names one)")
+    output: Optional[str] = setting(None, "output video (.mp4, codec mp4v)")
+    show: bool = setting(False, "show the result in a window (q or Esc quits)")
+    method: str = setting("fast", "'fast' = real-time downscaled blur; others = compositor methods at full resolution",
+                          method_names())
+    segmenter: str = setting("mediapipe", "person segmenter", tuple(sorted(SEGMENTERS)))
+    mediapipe_model: int = setting(1, "MediaPipe model: 1 = landscape 256×144 (faster), 0 = general 256×256", (0, 1))
+    seg_width: int = setting(FrameBlurConfig.seg_width, "width of the copy the segmenter sees", lo=16, hi=4096)
+    blur_scale: float = setting(FrameBlurConfig.blur_scale, "fast path: blur at this fraction of the size",
+                                lo=0.01, hi=1.0)
+    blur_sigma: float = setting(FrameBlurConfig.blur_sigma, "fast path: Gaussian sigma in full-size pixels",
+                                lo=0.1, hi=500.0)
+    smoothing: bool = setting(True, "smooth the mask over time (moving average and hysteresis); --no-smoothing uses "
+                              "each frame's raw mask (edges flicker)")
+    ema_alpha: float = setting(0.5, "weight of the newest mask in the moving average", lo=0.001, hi=1.0)
+    hysteresis: tuple[float, float] = setting((0.3, 0.7), "mask thresholds, 0 < LOW <= HIGH < 1", lo=0.0, hi=1.0,
+                                              metavar=("LOW", "HIGH"))
+    max_frames: Optional[int] = setting(None, "stop after this many frames", lo=1, hi=BIG)
+    params: dict = setting(default_factory=dict, help="compositor parameters: key=value … or a JSON object")
+    quiet: bool = setting(False, "no progress bar")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The command line of scripts/webcam.py (every flag sets the WebcamConfig field of its name)."""
-    d = WebcamConfig()
+    """The command line of scripts/webcam.py: a flag per WebcamConfig field, made from its declaration."""
     p = argparse.ArgumentParser(description=__doc__.split("\nThe program behind")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EXIT_CODES_EPILOG)
     add_config_option(p)
-    p.add_argument("--input", help="camera index (0, 1, …) or a video file (required unless --config names one)")
-    p.add_argument("--output", type=output_file, help="output video (.mp4, codec mp4v)")
-    p.add_argument("--show", action=argparse.BooleanOptionalAction, default=False, help="show the result in a window (q or Esc quits)")
-    p.add_argument("--method", default=d.method, choices=method_names(),
-                   help="'fast' = real-time downscaled blur; others = compositor methods at full resolution")
-    p.add_argument("--segmenter", default=d.segmenter, choices=sorted(SEGMENTERS))
-    p.add_argument("--mediapipe-model", type=int, default=d.mediapipe_model, choices=(0, 1),
-                   help="MediaPipe model: 1 = landscape 256×144 (faster), 0 = general 256×256")
-    p.add_argument("--seg-width", type=int_range(16, 4096), default=d.seg_width,
-                   help="width of the copy the segmenter sees (16 … 4096)")
-    p.add_argument("--blur-scale", type=float_range(0.01, 1.0), default=d.blur_scale,
-                   help="fast path: blur at this fraction of the size (0.01 … 1)")
-    p.add_argument("--blur-sigma", type=float_range(0.1, 500.0), default=d.blur_sigma,
-                   help="fast path: Gaussian sigma in full-size pixels (0.1 … 500)")
-    p.add_argument("--no-smoothing", dest="smoothing", action="store_false",
-                   help="use each frame's raw mask (edges flicker)")
-    p.add_argument("--ema-alpha", type=float_range(0.001, 1.0), default=d.ema_alpha,
-                   help="weight of the newest mask in the moving average (0.001 … 1)")
-    p.add_argument("--hysteresis", type=float_range(0.0, 1.0), nargs=2, default=d.hysteresis, metavar=("LOW", "HIGH"),
-                   help="mask thresholds, 0 < LOW <= HIGH < 1")
-    p.add_argument("--max-frames", type=positive_int, help="stop after this many frames (at least 1)")
-    p.add_argument("--params", nargs="*", action=KeyValues, default={},
-                   help="compositor parameters: key=value … or a JSON object")
-    p.add_argument("--quiet", action=argparse.BooleanOptionalAction, default=False, help="no progress bar")
+    add_setting(p, WebcamConfig, "input")
+    add_setting(p, WebcamConfig, "output", type=output_file)
+    for name in ("show", "method", "segmenter", "mediapipe_model", "seg_width", "blur_scale", "blur_sigma",
+                 "smoothing", "ema_alpha"):
+        add_setting(p, WebcamConfig, name)
+    add_setting(p, WebcamConfig, "hysteresis", nargs=2)
+    add_setting(p, WebcamConfig, "max_frames")
+    add_setting(p, WebcamConfig, "params", nargs="*", action=KeyValues)
+    add_setting(p, WebcamConfig, "quiet")
     add_download_flag(p)
     return p
 
 
 def parse_args(argv: Optional[list[str]] = None) -> WebcamConfig:
-    """Command line (and ``--config FILE``) → WebcamConfig, checked before the camera or video is
-    opened; a bad value is argparse's one line and exit status 2."""
-    p = build_parser()
-    _, cfg = parse_config_args(p, WebcamConfig, argv)
+    """Command line (and ``--config FILE``) → WebcamConfig, every value checked before the camera or
+    video is opened; a bad one is argparse's one line and exit status 2."""
+    cfg = parse_config_args(build_parser(), WebcamConfig, argv, check_config=check_config)[1]
     cfg.hysteresis = tuple(cfg.hysteresis)
-    try:
-        check_config(cfg)
-    except ValueError as exc:
-        p.error(str(exc))
     return cfg
 
 
 def check_config(cfg: WebcamConfig) -> None:
-    """ValueError for a config that cannot run (no input, nothing to do, bad thresholds or params)."""
+    """ValueError for a config that cannot run (no input, nothing to do), SettingError for bad
+    thresholds or params (each field's own type, choices and range are checked before, by its
+    declaration)."""
     if cfg.input is None:
         raise ValueError("the following arguments are required: --input")
     if cfg.output is None and not cfg.show:
         raise ValueError("give --output VIDEO, --show, or both")
     low, high = cfg.hysteresis
     if not 0 < low <= high < 1:
-        raise ValueError(f"--hysteresis: need 0 < LOW <= HIGH < 1, got {low:g} {high:g}")
-    for key, allowed in (("method", method_names()), ("segmenter", sorted(SEGMENTERS)), ("mediapipe_model", [0, 1])):
-        if getattr(cfg, key) not in allowed:  # argparse checks its flags' choices, this a --config's values too
-            raise ValueError(f"{key}: {getattr(cfg, key)!r} is not one of {', '.join(map(str, allowed))}")
+        raise SettingError("hysteresis", f"need 0 < LOW <= HIGH < 1, got {low:g} {high:g}")
     if cfg.method != "fast":
-        build_params(cfg.method, cfg.params)  # type and range, before the camera or video is opened
+        try:
+            build_params(cfg.method, cfg.params)  # type and range, before the camera or video is opened
+        except ValueError as exc:
+            raise SettingError("params", str(exc)) from None
     elif cfg.params:
-        raise ValueError("--params: the fast path has no compositor parameters (use --blur-scale, --blur-sigma)")
+        raise SettingError("params", "the fast path has no compositor parameters (use --blur-scale, --blur-sigma)")
 
 
 def build_frame_blur(cfg: WebcamConfig) -> FrameBlur:

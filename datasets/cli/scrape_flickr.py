@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 from typing import Optional, Sequence
 
-from plumbing.cli import (EXIT_CODES_EPILOG, EXIT_INTERRUPTED, EXIT_SOME_FAILED, EXIT_USAGE, float_range, int_range,
-                          non_negative_int, output_folder)
+from plumbing.cli import EXIT_CODES_EPILOG, EXIT_INTERRUPTED, EXIT_SOME_FAILED, EXIT_USAGE, output_folder
 from plumbing.config import add_config_option, parse_config_args, save_config
+from plumbing.fields import SettingError, add_setting
 from datasets.flickr import (LICENSES, RESEARCH_LICENSES, FlickrError, FlickrPermanentError, RedactingFilter,
                              ScrapeConfig, load_domains, scrape)
 
@@ -70,75 +70,53 @@ def _tag_list(text: str) -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The parser of ``scripts/scrape_flickr.py``."""
-    d = ScrapeConfig(out="")
+    """The parser of ``scripts/scrape_flickr.py``: a flag per ScrapeConfig setting, made from its declaration."""
     p = argparse.ArgumentParser(description=PROGRAM_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog=EXIT_CODES_EPILOG)
-    p.add_argument("--out", required=True, type=output_folder,
-                   help=f"output folder (raw/, manifest.jsonl, {CONFIG_FILE})")
+    add_setting(p, ScrapeConfig, "out", required=True, type=output_folder)
     add_config_option(p)
-    p.add_argument("--domains", type=_domains_file, default=d.domains,
-                   help='JSON file {"domains": [{"name": "shallow", "text": "portrait bokeh"}, {"name": '
-                        '"ordinary", "text": "portrait", "camera": "apple/iphone_7", "exif_model": "iPhone 7"}]} '
-                        "(default: the paper's two domains)")
-    p.add_argument("--per-domain", type=int_range(1, 10**7), default=d.per_domain,
-                   help=f"photos to download per domain, at least 1 (default {d.per_domain})")
-    p.add_argument("--api-url", default=d.api_url, help="REST endpoint (point it at a local server for tests)")
+    add_setting(p, ScrapeConfig, "domains", type=_domains_file)
+    for name in ("per_domain", "api_url"):
+        add_setting(p, ScrapeConfig, name)
     p.add_argument("--api-key-file", type=Path, default=None,
                    help="file whose first line is the API key (default: $FLICKR_API_KEY)")
-    p.add_argument("--workers", type=int_range(1, 64), default=d.workers,
-                   help=f"parallel downloads, 1 … 64 (default {d.workers})")
-    p.add_argument("--calls-per-hour", type=int_range(1, 1_000_000), default=d.calls_per_hour,
-                   help=f"API call limit, sliding window, at least 1 (default {d.calls_per_hour}, Flickr's own "
-                        "limit; more only for a local test server)")
-    p.add_argument("--licenses", type=_int_list, default=d.licenses,
-                   help="comma-separated Flickr licence ids (default: research reuse with attribution: "
-                        + ", ".join(f"{i}={LICENSES[i]}" for i in RESEARCH_LICENSES) + ")")
+    for name in ("workers", "calls_per_hour"):
+        add_setting(p, ScrapeConfig, name)
+    add_setting(p, ScrapeConfig, "licenses", type=_int_list)
     p.add_argument("--allow-any-license", action="store_true",
                    help="allow licence ids outside the research-reuse set (e.g. 0 = all rights reserved, ND)")
-    p.add_argument("--exclude-tags", dest="excluded_tags", type=_tag_list, metavar="TAGS", default=d.excluded_tags,
-                   help=f"skip photos with any of these tags (default {','.join(d.excluded_tags)})")
-    p.add_argument("--min-side", type=int_range(0, 100_000), default=d.min_side,
-                   help="skip photos whose reported shorter side is smaller (0: keep all)")
-    p.add_argument("--exif-check", action=argparse.BooleanOptionalAction, default=d.exif_check,
-                   help="check the EXIF camera model of domains that set exif_model (1 API call per photo)")
-    p.add_argument("--min-upload", type=int_range(0, 2**32), default=d.min_upload,
-                   help="earliest upload date (Unix seconds)")
-    p.add_argument("--max-upload", type=int_range(0, 2**32), default=d.max_upload,
-                   help="latest upload date (Unix seconds; 0 = now)")
-    p.add_argument("--per-page", type=int_range(1, 500), default=d.per_page, help="results per search page, 1 … 500")
-    p.add_argument("--result-cap", type=int_range(1, 100_000), default=d.result_cap,
-                   help=f"results Flickr serves per query; larger slices are split (default {d.result_cap})")
-    p.add_argument("--max-retries", type=int_range(0, 100), default=d.max_retries,
-                   help="retries per call/download on transient failures, 0 … 100")
-    p.add_argument("--backoff-base", dest="backoff_base_s", metavar="SECONDS",
-                   type=float_range(0.0, 3600.0), default=d.backoff_base_s,
-                   help="first backoff delay in seconds (doubles), 0 … 3600")
-    p.add_argument("--timeout", dest="timeout_s", metavar="SECONDS", type=float_range(0.1, 3600.0), default=d.timeout_s,
-                   help="read timeout in seconds, 0.1 … 3600")
-    p.add_argument("--seed", type=non_negative_int, default=d.seed, help="seed of the backoff jitter")
-    p.add_argument("--dry-run", action=argparse.BooleanOptionalAction, default=d.dry_run,
-                   help="search and count candidates; download nothing")
-    p.add_argument("--quiet", action=argparse.BooleanOptionalAction, default=d.quiet,
-                   help="no progress bars, warnings only")
+    add_setting(p, ScrapeConfig, "excluded_tags", "--exclude-tags", type=_tag_list)
+    for name in ("min_side", "exif_check", "min_upload", "max_upload", "per_page", "result_cap", "max_retries"):
+        add_setting(p, ScrapeConfig, name)
+    add_setting(p, ScrapeConfig, "backoff_base_s", "--backoff-base")
+    add_setting(p, ScrapeConfig, "timeout_s", "--timeout")
+    for name in ("seed", "dry_run", "quiet"):
+        add_setting(p, ScrapeConfig, name)
     return p
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> tuple[ScrapeConfig, argparse.Namespace]:
-    """``(config, args)`` of a command line: defaults, then ``--config``, then the flags given; licences
-    outside the research-reuse set need ``--allow-any-license``. Bad input exits with argparse's one line."""
+    """``(config, args)`` of a command line: defaults, then ``--config``, then the flags given, every
+    value checked; licences outside the research-reuse set need ``--allow-any-license``. Bad input
+    exits with argparse's one line."""
     parser = build_parser()
-    args, cfg = parse_config_args(parser, ScrapeConfig, argv)
-    unknown = [i for i in cfg.licenses if i not in LICENSES]
-    if unknown:
-        parser.error(f"--licenses: unknown licence ids {unknown}")
+    args, cfg = parse_config_args(parser, ScrapeConfig, argv, check_config=check_config)
     restricted = [i for i in cfg.licenses if i not in RESEARCH_LICENSES]
     if restricted and not args.allow_any_license:
         parser.error(f"--licenses {restricted} do not allow research reuse with attribution "
                      f"({', '.join(LICENSES[i] for i in restricted)}); add --allow-any-license to take them anyway")
-    if cfg.max_upload and cfg.max_upload < cfg.min_upload:
-        parser.error(f"--max-upload {cfg.max_upload} is before --min-upload {cfg.min_upload}")
     return cfg, args
+
+
+def check_config(cfg: ScrapeConfig) -> None:
+    """SettingError for domains that are not domains, or an upload window that ends before it
+    starts (each setting's own type and range are checked before, by its declaration)."""
+    try:
+        cfg.domain_list()
+    except TypeError as exc:
+        raise SettingError("domains", f"not a list of domains ({exc})") from None
+    if cfg.max_upload and cfg.max_upload < cfg.min_upload:
+        raise SettingError("max_upload", f"{cfg.max_upload} is before min_upload {cfg.min_upload}")
 
 
 def read_key(key_file: Optional[Path]) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from plumbing import markdown
+from plumbing.fields import BIG, setting
 from plumbing.files import append_jsonl, read_jsonl
 
 from .api import (DEFAULT_API_URL, EXCLUDED_TAGS, FLICKR_EPOCH, LICENSES, MAX_PER_PAGE, PAPER_DOMAINS,
@@ -28,29 +29,41 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class ScrapeConfig:
-    """Everything that defines a scrape (saved as ``OUT/scrape_config.json``; never holds the key)."""
+    """Everything that defines a scrape (saved as ``OUT/scrape_config.json``; never holds the key);
+    each field declares its flag's help and allowed values or range (:func:`plumbing.fields.setting`)."""
 
-    out: str
-    domains: list[dict] = field(default_factory=lambda: [dataclasses.asdict(d) for d in PAPER_DOMAINS])
-    per_domain: int = 4000
-    api_url: str = DEFAULT_API_URL
-    workers: int = 4
-    calls_per_hour: int = 3600
-    licenses: list[int] = field(default_factory=lambda: list(RESEARCH_LICENSES))
-    excluded_tags: list[str] = field(default_factory=lambda: list(EXCLUDED_TAGS))
-    min_side: int = 0
-    exif_check: bool = False
-    min_upload: int = FLICKR_EPOCH
-    max_upload: int = 0  # 0: now
-    per_page: int = MAX_PER_PAGE
-    result_cap: int = RESULT_CAP
-    min_window_s: int = 3600
-    max_retries: int = 5
-    backoff_base_s: float = 1.0
-    timeout_s: float = 30.0
-    seed: int = 0
-    dry_run: bool = False
-    quiet: bool = False
+    out: str = setting(help="output folder (raw/, manifest.jsonl, scrape_config.json)")
+    domains: list[dict] = setting(default_factory=lambda: [dataclasses.asdict(d) for d in PAPER_DOMAINS],
+                                  help='JSON file {"domains": [{"name": "shallow", "text": "portrait bokeh"}, '
+                                  '{"name": "ordinary", "text": "portrait", "camera": "apple/iphone_7", "exif_model": '
+                                  '"iPhone 7"}]}' " (default: the paper's two domains)", shown_default="")
+    per_domain: int = setting(4000, "photos to download per domain", lo=1, hi=10**7)
+    api_url: str = setting(DEFAULT_API_URL, "REST endpoint (point it at a local server for tests)")
+    workers: int = setting(4, "parallel downloads", lo=1, hi=64)
+    calls_per_hour: int = setting(3600, "API call limit, sliding window (Flickr's own limit; more only for a local "
+                                  "test server)", lo=1, hi=1_000_000)
+    licenses: list[int] = setting(default_factory=lambda: list(RESEARCH_LICENSES), choices=tuple(LICENSES),
+                                  help="comma-separated Flickr licence ids (default: research reuse with attribution: "
+                                  + ", ".join(f"{i}={LICENSES[i]}" for i in RESEARCH_LICENSES) + ")", shown_default="")
+    excluded_tags: list[str] = setting(default_factory=lambda: list(EXCLUDED_TAGS), metavar="TAGS",
+                                       help="skip photos with any of these tags")
+    min_side: int = setting(0, "skip photos whose reported shorter side is smaller (0: keep all)", lo=0, hi=100_000)
+    exif_check: bool = setting(False, "check the EXIF camera model of domains that set exif_model (1 API call per "
+                               "photo)")
+    min_upload: int = setting(FLICKR_EPOCH, "earliest upload date (Unix seconds)", lo=0, hi=2**32)
+    max_upload: int = setting(0, "latest upload date (Unix seconds; 0 = now)", lo=0, hi=2**32)
+    per_page: int = setting(MAX_PER_PAGE, "results per search page", lo=1, hi=MAX_PER_PAGE)
+    result_cap: int = setting(RESULT_CAP, "results Flickr serves per query; larger slices are split",
+                              lo=1, hi=100_000)
+    min_window_s: int = setting(3600, "the shortest upload-date slice a query is split into, in seconds",
+                                lo=1, hi=2**32)
+    max_retries: int = setting(5, "retries per call/download on transient failures", lo=0, hi=100)
+    backoff_base_s: float = setting(1.0, "first backoff delay in seconds (doubles)", lo=0.0, hi=3600.0,
+                                    metavar="SECONDS")
+    timeout_s: float = setting(30.0, "read timeout in seconds", lo=0.1, hi=3600.0, metavar="SECONDS")
+    seed: int = setting(0, "seed of the backoff jitter", lo=0, hi=BIG)
+    dry_run: bool = setting(False, "search and count candidates; download nothing")
+    quiet: bool = setting(False, "no progress bars, warnings only")
 
     def domain_list(self) -> list[Domain]:
         return [Domain(**d) for d in self.domains]
@@ -283,6 +296,8 @@ def load_domains(path: Path) -> list[dict]:
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
         domains = [dataclasses.asdict(Domain(**d)) for d in data["domains"]]
+    except RecursionError:
+        raise ValueError(f"{path}: not a domains file (nested too deeply)") from None
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ValueError(f"{path}: not a domains file ({exc})") from None
     return domains

@@ -39,12 +39,13 @@ import socket
 import sys
 import tempfile
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-from plumbing.cli import EXIT_CODES_EPILOG, EXIT_USAGE, add_download_flag, int_range, output_folder
+from plumbing.cli import EXIT_CODES_EPILOG, EXIT_USAGE, add_download_flag, output_folder
 from plumbing.config import add_config_option, parse_config_args
+from plumbing.fields import SettingError, add_setting, setting
 from datasets.io import DEFAULT_MAX_PIXELS, MAX_PIXELS_CEILING
 from segdepth.segment import SEGMENTERS
 
@@ -61,40 +62,34 @@ PRIVATE_ENV = {"GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "HF_H
 
 @dataclass
 class AppConfig:
-    """The app's settings (``--config`` reads them from a JSON file)."""
+    """The app's settings (``--config`` reads them from a JSON file); each field declares its flag's
+    help and allowed values or range (:func:`plumbing.fields.setting`)."""
 
-    photo: Optional[str] = None  # opened when the page loads
-    host: str = LOOPBACK
-    port: Optional[int] = None  # None: 7860 or the next free port
-    out: str = "app_out"
-    gan: list[str] = field(default_factory=list)  # NAME=CHECKPOINT
-    segmenter: str = "mediapipe"
-    max_pixels: int = DEFAULT_MAX_PIXELS
-    max_upload_mb: int = 100
-    preview_side: int = A.PREVIEW_SIDE
-    quiet: bool = False
+    photo: Optional[str] = setting(None, "a photo to open when the page loads")
+    host: str = setting(LOOPBACK, f"address to listen on (default {LOOPBACK}: this machine only)", shown_default="")
+    port: Optional[int] = setting(None, "port (default 7860 or the next free one)", lo=1, hi=65535)
+    out: str = setting("app_out", "where Save writes")
+    gan: list[str] = setting(default_factory=list, metavar="NAME=CHECKPOINT",
+                             help="add a trained CycleGAN (checkpoint file or run folder) as the method NAME; repeatable")
+    segmenter: str = setting("mediapipe", "person segmenter", tuple(sorted(SEGMENTERS)))
+    max_pixels: int = setting(DEFAULT_MAX_PIXELS, "refuse photos above this many pixels", lo=1, hi=MAX_PIXELS_CEILING)
+    max_upload_mb: int = setting(100, "refuse uploads above this many megabytes", lo=1, hi=10_000)
+    preview_side: int = setting(A.PREVIEW_SIDE, "longest side of the preview in pixels", lo=64, hi=8192)
+    quiet: bool = setting(False, "log only errors")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The command line of scripts/app.py (every flag sets the AppConfig field of its name)."""
-    d = AppConfig()
+    """The command line of scripts/app.py: a flag per AppConfig field, made from its declaration."""
     p = argparse.ArgumentParser(prog="app.py", description=__doc__.split("\nThe program behind")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EXIT_CODES_EPILOG)
-    p.add_argument("photo", nargs="?", default=None, help="a photo to open when the page loads")
+    add_setting(p, AppConfig, "photo", "photo", nargs="?")
     add_config_option(p)
-    p.add_argument("--host", default=d.host, help=f"address to listen on (default {LOOPBACK}: this machine only)")
-    p.add_argument("--port", type=int_range(1, 65535), default=d.port, help="port (default 7860 or the next free one)")
-    p.add_argument("--out", default=d.out, type=output_folder, help=f"where Save writes (default {d.out}/)")
-    p.add_argument("--gan", action="append", default=[], metavar="NAME=CHECKPOINT",
-                   help="add a trained CycleGAN (checkpoint file or run folder) as the method NAME; repeatable")
-    p.add_argument("--segmenter", default=d.segmenter, choices=sorted(SEGMENTERS))
-    p.add_argument("--max-pixels", type=int_range(1, MAX_PIXELS_CEILING), default=d.max_pixels,
-                   help=f"refuse photos above this many pixels (default {DEFAULT_MAX_PIXELS:,})")
-    p.add_argument("--max-upload-mb", type=int_range(1, 10_000), default=d.max_upload_mb,
-                   help=f"refuse uploads above this many megabytes (default {d.max_upload_mb})")
-    p.add_argument("--preview-side", type=int_range(64, 8192), default=d.preview_side,
-                   help=f"longest side of the preview in pixels (default {d.preview_side})")
-    p.add_argument("--quiet", action=argparse.BooleanOptionalAction, default=d.quiet, help="log only errors")
+    add_setting(p, AppConfig, "host")
+    add_setting(p, AppConfig, "port")
+    add_setting(p, AppConfig, "out", type=output_folder)
+    add_setting(p, AppConfig, "gan", action="append")
+    for name in ("segmenter", "max_pixels", "max_upload_mb", "preview_side", "quiet"):
+        add_setting(p, AppConfig, name)
     add_download_flag(p)
     return p
 
@@ -108,17 +103,19 @@ def parse_gan(spec: str) -> tuple[str, str]:
 
 
 def parse_args(argv: Optional[list[str]] = None) -> AppConfig:
-    """Command line (and ``--config FILE``) → AppConfig; a bad value is one line and exit status 2."""
-    p = build_parser()
-    _, cfg = parse_config_args(p, AppConfig, argv)
-    try:
-        for spec in cfg.gan:
+    """Command line (and ``--config FILE``) → AppConfig, every value checked; a bad one is one line
+    and exit status 2."""
+    return parse_config_args(build_parser(), AppConfig, argv, check_config=check_config)[1]
+
+
+def check_config(cfg: AppConfig) -> None:
+    """SettingError for a --gan that is not NAME=CHECKPOINT with a usable name (each setting's own
+    type, choices and range are checked before, by its declaration)."""
+    for spec in cfg.gan:
+        try:
             parse_gan(spec)
-        if cfg.segmenter not in SEGMENTERS:
-            raise ValueError(f"segmenter: {cfg.segmenter!r} is not one of {', '.join(sorted(SEGMENTERS))}")
-    except ValueError as exc:
-        p.error(str(exc))
-    return cfg
+        except ValueError as exc:
+            raise SettingError("gan", str(exc)) from None
 
 
 # --------------------------------------------------------------------------------- no outbound requests

@@ -35,17 +35,14 @@ import logging
 from typing import Any, Optional
 
 from compositing.methods import METHODS, build_params
-from compositing.pipeline import REFINEMENTS
-from plumbing.cli import (EXIT_CODES_EPILOG, EXIT_SOME_FAILED, EXIT_USAGE, add_download_flag, int_range, output_folder,
+from plumbing.cli import (EXIT_CODES_EPILOG, EXIT_SOME_FAILED, EXIT_USAGE, add_download_flag, output_folder,
                           parse_key_values, torch_device)
 from plumbing.config import add_config_option, parse_config_args
+from plumbing.fields import SettingError, add_setting
 from datasets.io import ImageError
 from evaluation.compare import CompareConfig, build_renderers, run_compare
 
 log = logging.getLogger("compare")
-
-FID_WEIGHTS = ("imagenet", "none", "off")
-
 
 def method_list(text: str) -> list[str]:
     """argparse type of ``--methods``: ``"gaussian, lens"`` → ``["gaussian", "lens"]`` (``""``: none)."""
@@ -69,64 +66,48 @@ class MethodParams(argparse.Action):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The command line of scripts/compare.py (every flag sets the CompareConfig field of its name)."""
-    d = CompareConfig(input="", out="")
+    """The command line of scripts/compare.py: a flag per CompareConfig field, made from its declaration."""
     p = argparse.ArgumentParser(description=__doc__.split("\nThe program behind")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EXIT_CODES_EPILOG)
     add_config_option(p)
-    p.add_argument("--input", help="folder (or file) of test images (required unless --config names one)")
-    p.add_argument("--out", type=output_folder, help="output folder (required unless --config names one)")
-    p.add_argument("--methods", type=method_list, default=list(METHODS),
-                   help="comma-separated compositor methods (default: all of compositing.methods.METHODS; "
-                        "'' for none)")
-    p.add_argument("--params", action=MethodParams, default={}, metavar="METHOD:KEY=VALUE",
-                   help="a compositor method parameter, e.g. lens:f_number=1.4 (repeatable; values are JSON "
-                        "where they parse, else strings)")
-    p.add_argument("--gan", action="append", default=[], metavar="NAME=CKPT:PRESET[:overlay]",
-                   help="a trained GAN checkpoint to compare (repeatable)")
-    p.add_argument("--results", action="append", default=[], metavar="NAME=DIR",
-                   help="a folder of published outputs (e.g. a paper's results), files named like the inputs, "
-                        "shown and measured as one more method (repeatable)")
-    p.add_argument("--reference", help="folder of real shallow-DoF photos for FID/KID and the blur distance")
-    p.add_argument("--masks", help="folder of masks NAME.png (8-bit grey, 255 = person) instead of INPUT_masks/")
-    p.add_argument("--depth", help="folder of depth maps NAME.npy or 16-bit NAME.png (millimetres)")
-    p.add_argument("--truth", help="folder of ground-truth shallow-DoF renders NAME.png (full-reference metrics; "
-                   "noise-free synthetic truth has no sensor grain: compare the lens with --params lens:grain=false)")
-    p.add_argument("--runs", nargs="*", default=[], help="GAN run folders (log.jsonl, config.json) to plot; "
-                   "runs holding a --gan checkpoint are found automatically")
-    p.add_argument("--segmenter", default=d.segmenter, help="segmenter for inputs without a mask")
-    p.add_argument("--depth-model", default=d.depth_model, help="depth model for inputs without --depth")
-    p.add_argument("--refine", default=d.refine, choices=REFINEMENTS,
-                   help="the compositor methods' mask edge refinement, as scripts/blur.py's (default snap)")
-    p.add_argument("--fid-weights", choices=FID_WEIGHTS, default=d.fid_weights,
-                   help="Inception weights for FID/KID: torchvision IMAGENET1K_V1 from the torch hub cache, "
-                        "'none' = random init (testing only), 'off' = skip FID/KID")
-    p.add_argument("--device", type=torch_device, default=d.device,
-                   help="torch device for GAN inference and Inception features")
-    p.add_argument("--thumb-size", type=int_range(16, 4096), default=d.thumb_size,
-                   help="longer side of gallery thumbnails in pixels (16 … 4096)")
-    p.add_argument("--quiet", action=argparse.BooleanOptionalAction, default=False, help="no progress bars, errors only")
+    add_setting(p, CompareConfig, "input")
+    add_setting(p, CompareConfig, "out", type=output_folder)
+    add_setting(p, CompareConfig, "methods", type=method_list, default=list(METHODS),
+                shown_default="all of compositing.methods.METHODS")
+    add_setting(p, CompareConfig, "params", action=MethodParams)
+    add_setting(p, CompareConfig, "gan", action="append")
+    add_setting(p, CompareConfig, "results", action="append")
+    for name in ("reference", "masks", "depth", "truth"):
+        add_setting(p, CompareConfig, name)
+    add_setting(p, CompareConfig, "runs", nargs="*")
+    for name in ("segmenter", "depth_model", "refine", "fid_weights"):
+        add_setting(p, CompareConfig, name)
+    add_setting(p, CompareConfig, "device", type=torch_device)
+    add_setting(p, CompareConfig, "thumb_size")
+    add_setting(p, CompareConfig, "quiet")
     add_download_flag(p)
     return p
 
 
 def parse_args(argv: Optional[list[str]] = None) -> CompareConfig:
-    """Command line (and ``--config FILE``) → CompareConfig; every --params is checked against its
-    method (type and range) before any image is read. A bad value: one line, exit status 2."""
+    """Command line (and ``--config FILE``) → CompareConfig; every value is checked (every --params
+    against its method) before any image is read. A bad value: one line, exit status 2."""
     p = build_parser()
-    _, cfg = parse_config_args(p, CompareConfig, argv)
+    _, cfg = parse_config_args(p, CompareConfig, argv, check_config=check_config)
+    return cfg
+
+
+def check_config(cfg: CompareConfig) -> None:
+    """ValueError for a missing --input or --out, SettingError for --params that do not fit their
+    method (each field's own type, choices and range are checked before, by its declaration)."""
     missing = [flag for flag, value in (("--input", cfg.input), ("--out", cfg.out)) if not value]
     if missing:
-        p.error(f"the following arguments are required: {', '.join(missing)}")
-    for key, allowed in (("refine", REFINEMENTS), ("fid_weights", FID_WEIGHTS)):  # a --config's values too
-        if getattr(cfg, key) not in allowed:
-            p.error(f"{key}: {getattr(cfg, key)!r} is not one of {', '.join(allowed)}")
+        raise ValueError(f"the following arguments are required: {', '.join(missing)}")
     for method, values in cfg.params.items():
         try:
             build_params(method, values)  # type and range, before any image is read
         except ValueError as exc:
-            p.error(f"--params: {exc}")
-    return cfg
+            raise SettingError("params", str(exc)) from None
 
 
 def main(argv: Optional[list[str]] = None) -> int:

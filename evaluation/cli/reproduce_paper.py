@@ -9,9 +9,10 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-from plumbing.cli import EXIT_CODES_EPILOG, add_download_flag, int_range, output_folder
+from plumbing.cli import EXIT_CODES_EPILOG, add_download_flag, output_folder
 from plumbing.config import add_config_option, parse_config_args
-from evaluation.reproduce import SCALES, ReproduceConfig, Reproduction, StageFailed, reproduce
+from plumbing.fields import add_setting
+from evaluation.reproduce import ReproduceConfig, Reproduction, StageFailed, reproduce
 from gan.cli import train_cyclegan
 
 #: ``scripts/reproduce_paper.py --help``.
@@ -61,41 +62,26 @@ def _names(text: str) -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The parser of ``scripts/reproduce_paper.py``; every option's dest but --api-key-file is a
-    ReproduceConfig field."""
-    d = ReproduceConfig()
+    """The parser of ``scripts/reproduce_paper.py``: a flag per ReproduceConfig field, made from its
+    declaration, and --api-key-file (never saved)."""
     p = argparse.ArgumentParser(description=PROGRAM_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog=EXIT_CODES_EPILOG + "\n  3    training stopped by a non-finite loss")
-    p.add_argument("--out", type=output_folder, default=d.out, help=f"output folder of every stage ({d.out})")
+    add_setting(p, ReproduceConfig, "out", type=output_folder)
     add_config_option(p)
-    p.add_argument("--scale", choices=sorted(SCALES), default=d.scale,
-                   help="; ".join(f"{name} = {s.summary}" for name, s in SCALES.items()) + f" (default {d.scale})")
-    p.add_argument("--presets", type=_names, default=d.presets,
-                   help=f"comma-separated presets to train ({','.join(d.presets)})")
-    p.add_argument("--per-domain", type=int_range(0, 10**7), default=d.per_domain,
-                   help="photos to scrape per domain (0: the scale's)")
-    p.add_argument("--api-url", default=d.api_url, help="Flickr's REST endpoint")
+    add_setting(p, ReproduceConfig, "scale")
+    add_setting(p, ReproduceConfig, "presets", type=_names)
+    add_setting(p, ReproduceConfig, "per_domain")
+    add_setting(p, ReproduceConfig, "api_url")
     p.add_argument("--api-key-file", type=Path, default=None,
                    help="file whose first line is the Flickr API key (default: $FLICKR_API_KEY); never saved")
-    p.add_argument("--fake-flickr", action=argparse.BooleanOptionalAction, default=d.fake_flickr,
-                   help="scrape a local fake Flickr serving photos of a person (offline; for --scale tiny)")
-    p.add_argument("--test-input", default=d.test_input,
-                   help="photos to translate and compare (default: the curated testA at 256x256)")
-    p.add_argument("--results", action="append", default=list(d.results), metavar="NAME=DIR",
-                   help="a folder of published outputs named like the test photos, one more column (repeatable)")
-    p.add_argument("--methods", type=_names, default=d.methods,
-                   help=f"compositor columns of the comparison ({','.join(d.methods)}: the paper's baseline; "
-                        "'' for none)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=d.device,
-                   help="where to train, translate and score (auto: a GPU when torch sees one)")
-    p.add_argument("--nproc-per-node", type=int_range(1, 1024), default=d.nproc_per_node,
-                   help="training processes through torchrun, one per GPU (each at batch 1: N GPUs train at "
-                        "batch N, N times fewer steps than the paper's schedule)")
-    p.add_argument("--train-args", type=shlex.split, default=d.train_args, metavar='"FLAGS"',
-                   help='more train_cyclegan flags, e.g. --train-args="--amp bf16 --compile --compile-mode '
-                        'reduce-overhead" (faster on a GPU; the paper trained in fp32)')
-    p.add_argument("--quiet", action=argparse.BooleanOptionalAction, default=d.quiet,
-                   help="the stage lines and errors only (no progress bars)")
+    add_setting(p, ReproduceConfig, "fake_flickr")
+    add_setting(p, ReproduceConfig, "test_input")
+    add_setting(p, ReproduceConfig, "results", action="append")
+    add_setting(p, ReproduceConfig, "methods", type=_names)
+    for name in ("device", "nproc_per_node"):
+        add_setting(p, ReproduceConfig, name)
+    add_setting(p, ReproduceConfig, "train_args", type=shlex.split)
+    add_setting(p, ReproduceConfig, "quiet")
     add_download_flag(p)
     return p
 
@@ -104,11 +90,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> tuple[ReproduceConfig, a
     """(config, args): defaults, then ``--config``, then the flags given. The settings and the
     training flags they imply are checked before any stage runs (argparse's one line, exit 2)."""
     parser = build_parser()
-    args, cfg = parse_config_args(parser, ReproduceConfig, argv)
-    try:
-        cfg.check()
-    except ValueError as exc:
-        parser.error(str(exc))
+    args, cfg = parse_config_args(parser, ReproduceConfig, argv, check_config=ReproduceConfig.check)
     try:
         train_cyclegan.parse_args(Reproduction(cfg).train_argv(cfg.presets[0]))
     except SystemExit as exc:

@@ -2,11 +2,13 @@
 (:data:`SCALES`) and where each stage writes (:class:`Layout`)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from plumbing.cli import check_types
+from plumbing import fields
+from plumbing.fields import SettingError, setting
 from datasets.flickr.api import DEFAULT_API_URL
+from compositing.methods import METHODS
 from gan.model import PAPER_PRESETS, PRESETS
 
 #: The reproduction's settings, saved in its output folder (a ``--config`` file).
@@ -47,21 +49,30 @@ SCALES: dict[str, Scale] = {
 
 @dataclass
 class ReproduceConfig:
-    """Settings of one reproduction (saved as ``OUT/reproduce_config.json``; never holds the API key)."""
+    """Settings of one reproduction (saved as ``OUT/reproduce_config.json``; never holds the API key);
+    each field declares its flag's help and allowed values or range (:func:`plumbing.fields.setting`)."""
 
-    out: str = "paper_out"
-    scale: str = "paper"  # a key of SCALES
-    presets: list[str] = field(default_factory=lambda: list(PAPER_PRESETS))  # any of PRESETS
-    per_domain: int = 0  # photos per domain; 0: the scale's
-    api_url: str = DEFAULT_API_URL
-    fake_flickr: bool = False  # scrape the local fake Flickr (datasets.testing.fake_portraits) instead
-    test_input: str = ""  # photos to translate and compare; "": the curated testA at the paper's size
-    results: list[str] = field(default_factory=list)  # NAME=DIR folders of published outputs for compare
-    methods: list[str] = field(default_factory=lambda: ["box"])  # compositor columns (box: the paper's baseline)
-    device: str = "auto"  # auto | cpu | cuda
-    nproc_per_node: int = 1  # training processes (torchrun) on this machine
-    train_args: list[str] = field(default_factory=list)  # more train_cyclegan flags, e.g. --amp bf16 --compile
-    quiet: bool = False
+    out: str = setting("paper_out", "output folder of every stage")
+    scale: str = setting("paper", "; ".join(f"{name} = {s.summary}" for name, s in SCALES.items()), tuple(SCALES))
+    presets: list[str] = setting(default_factory=lambda: list(PAPER_PRESETS), choices=tuple(PRESETS),
+                                 help="comma-separated presets to train (default: the paper's four)")
+    per_domain: int = setting(0, "photos to scrape per domain (0: the scale's)", lo=0, hi=10**7)
+    api_url: str = setting(DEFAULT_API_URL, "Flickr's REST endpoint")
+    fake_flickr: bool = setting(False, "scrape a local fake Flickr serving photos of a person (offline; for "
+                                "--scale tiny)")
+    test_input: str = setting("", "photos to translate and compare (default: the curated testA at 256x256)")
+    results: list[str] = setting(default_factory=list, metavar="NAME=DIR", help="a folder of published outputs "
+                                 "named like the test photos, one more column (repeatable)")
+    methods: list[str] = setting(default_factory=lambda: ["box"], choices=tuple(METHODS),
+                                 help="compositor columns of the comparison (box: the paper's baseline; '' for none)")
+    device: str = setting("auto", "where to train, translate and score (auto: a GPU when torch sees one)",
+                          ("auto", "cpu", "cuda"))
+    nproc_per_node: int = setting(1, "training processes through torchrun, one per GPU (each at batch 1: N GPUs "
+                                  "train at batch N, N times fewer steps than the paper's schedule)", lo=1, hi=1024)
+    train_args: list[str] = setting(default_factory=list, metavar='"FLAGS"', shown_default="",
+                                    help='more train_cyclegan flags, e.g. --train-args="--amp bf16 --compile '
+                                    '--compile-mode reduce-overhead" (faster on a GPU; the paper trained in fp32)')
+    quiet: bool = setting(False, "the stage lines and errors only (no progress bars)")
 
     @property
     def scale_settings(self) -> Scale:
@@ -72,28 +83,20 @@ class ReproduceConfig:
         return self.per_domain or self.scale_settings.per_domain
 
     def check(self) -> None:
-        """ValueError naming the first setting that is unknown, out of range or in conflict."""
-        check_types(self)
-        if self.scale not in SCALES:
-            raise ValueError(f"scale {self.scale!r} is not one of {sorted(SCALES)}")
-        unknown = [p for p in self.presets if p not in PRESETS]
-        if unknown or not self.presets or len(set(self.presets)) != len(self.presets):
-            raise ValueError(f"presets {self.presets}: give each of {list(PRESETS)} at most once, at least one")
-        for name, value, lo, hi in (("per_domain", self.per_domain, 0, 10**7),
-                                    ("nproc_per_node", self.nproc_per_node, 1, 1024)):
-            if not lo <= value <= hi:
-                raise ValueError(f"{name} must be between {lo} and {hi}, got {value}")
-        if self.device not in ("auto", "cpu", "cuda"):
-            raise ValueError(f"device {self.device!r} is not one of auto, cpu, cuda")
+        """SettingError naming the first setting that is of the wrong type, unknown, out of range
+        (its declaration) or in conflict with another."""
+        fields.check(self)
+        if not self.presets or len(set(self.presets)) != len(self.presets):
+            raise SettingError("presets", f"{self.presets}: give each of {list(PRESETS)} at most once, at least one")
         names = list(self.presets) + list(self.methods)
         for spec in self.results:
             name, sep, folder = spec.partition("=")
             if not (sep and name and folder):
-                raise ValueError(f"results {spec!r}: expected NAME=DIR")
+                raise SettingError("results", f"{spec!r}: expected NAME=DIR")
             names.append(name)
         repeated = sorted({n for n in names if names.count(n) > 1})
         if repeated:
-            raise ValueError(f"column names repeat across presets, methods and results: {repeated}")
+            raise SettingError("results", f"column names repeat across presets, methods and results: {repeated}")
 
 
 @dataclass(frozen=True)

@@ -14,24 +14,29 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from gan.export import MAX_SIDE, OPSET, ExportUnavailable, export_onnx
-from gan.infer import DIRECTIONS
-from plumbing.cli import EXIT_CODES_EPILOG, int_range
+from gan.infer import Translator
+from plumbing.cli import EXIT_CODES_EPILOG
 from plumbing.config import add_config_option, parse_config_args, save_config
+from plumbing.fields import SettingError, add_setting, like, setting
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class ExportConfig:
-    """Settings of one export (saved beside the model as ``NAME.onnx.json``)."""
+    """Settings of one export (saved beside the model as ``NAME.onnx.json``); each field declares its
+    flag's help and allowed values or range (:func:`plumbing.fields.setting`)."""
 
-    checkpoint: str = ""  # a checkpoint file of any kind, or a run folder (its latest checkpoint)
-    out: str = ""  # the .onnx file to write
-    direction: str = "AtoB"
-    size: Optional[int] = None  # residual upsampling at this shorter side; None: the checkpoint's load size
-    full_res: bool = False  # the whole image at once instead (no residual upsampling)
-    opset: int = OPSET
-    verify: bool = True  # run the exported model in onnxruntime beside PyTorch and report the difference
+    checkpoint: str = setting("", "checkpoint file of any kind, or a run folder: its latest checkpoint (required)")
+    out: str = setting("", "the .onnx file to write (required)")
+    direction: str = like(Translator, "direction", help="AtoB exports G_A, BtoA G_B")
+    size: Optional[int] = like(Translator, "size", lo=8, hi=MAX_SIDE,
+                               help="shorter side the generator sees (residual upsampling); default: the "
+                                    "checkpoint's training load size (256 without one)")
+    full_res: bool = setting(False, "export the generator on the whole image instead (no residual upsampling)")
+    opset: int = setting(OPSET, f"ONNX opset ({OPSET}, the default, is the first with antialiased Resize and the one "
+                         "the tests check)", lo=OPSET, hi=23)
+    verify: bool = setting(True, "compare onnxruntime's output with PyTorch's on a test image")
 
 
 
@@ -55,40 +60,35 @@ largest difference is printed (--no-verify skips it); the settings are saved as 
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``export_onnx`` command line (defaults: ExportConfig's)."""
-    d = ExportConfig()
+    """The ``export_onnx`` command line: a flag per ExportConfig field, made from its declaration."""
     p = argparse.ArgumentParser(prog="export_onnx.py", description=DESCRIPTION,
                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EXIT_CODES_EPILOG)
     add_config_option(p)
-    p.add_argument("--checkpoint", default=d.checkpoint, help="checkpoint file of any kind, or a run folder (required)")
-    p.add_argument("--out", default=d.out, help="the .onnx file to write (required)")
-    p.add_argument("--direction", choices=DIRECTIONS, default=d.direction, help="AtoB exports G_A, BtoA G_B")
+    for name in ("checkpoint", "out", "direction"):
+        add_setting(p, ExportConfig, name)
     size = p.add_mutually_exclusive_group()
-    size.add_argument("--size", type=int_range(8, MAX_SIDE), default=d.size,
-                      help="shorter side the generator sees (residual upsampling); default: the checkpoint's "
-                           "training load size (256 without one)")
-    size.add_argument("--full-res", action=argparse.BooleanOptionalAction, default=d.full_res,
-                      help="export the generator on the whole image instead")
-    p.add_argument("--opset", type=int_range(OPSET, 23), default=d.opset,
-                   help=f"ONNX opset, {OPSET} … 23 (default {OPSET}, the first with antialiased Resize; the one "
-                        "the tests check)")
-    p.add_argument("--verify", action=argparse.BooleanOptionalAction, default=d.verify,
-                   help="compare onnxruntime's output with PyTorch's on a test image (default on)")
+    add_setting(size, ExportConfig, "size")
+    add_setting(size, ExportConfig, "full_res")
+    add_setting(p, ExportConfig, "opset")
+    add_setting(p, ExportConfig, "verify")
     return p
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> ExportConfig:
-    """Command line → ExportConfig (``--config`` first, then the flags given)."""
-    parser = build_parser()
-    _, cfg = parse_config_args(parser, ExportConfig, argv)
+    """Command line → ExportConfig (``--config`` first, then the flags given), every value checked."""
+    return parse_config_args(build_parser(), ExportConfig, argv, check_config=check_config)[1]
+
+
+def check_config(cfg: ExportConfig) -> None:
+    """ValueError for a missing --checkpoint or --out, SettingError for settings that exclude each
+    other or an output not named .onnx (each setting's own range is checked before)."""
     missing = [f"--{name}" for name in ("checkpoint", "out") if not getattr(cfg, name)]
     if missing:
-        parser.error(f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} required")
+        raise ValueError(f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} required")
     if cfg.full_res and cfg.size is not None:
-        parser.error(f"size {cfg.size} and full_res exclude each other")
+        raise SettingError("full_res", f"excludes size {cfg.size}")
     if not cfg.out.endswith(".onnx"):
-        parser.error(f"--out {cfg.out}: name the file NAME.onnx")
-    return cfg
+        raise SettingError("out", f"{cfg.out}: name the file NAME.onnx")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

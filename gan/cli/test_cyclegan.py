@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from plumbing.cli import EXIT_CODES_EPILOG, int_range, non_negative_int, output_folder, torch_device
+from plumbing.cli import EXIT_CODES_EPILOG, output_folder, torch_device
 from plumbing.config import add_config_option, parse_config_args, save_config
+from plumbing.fields import SettingError, add_setting, like, setting
 from gan.checkpoint import resolve_checkpoint
-from gan.infer import DIRECTIONS, MODES, Translator, translate_folder
+from gan.infer import Translator, translate_folder
 
 CONFIG_NAME = "test_config.json"
 REQUIRED = ("checkpoint", "input", "out")
@@ -68,18 +69,23 @@ class TestConfig:
 
     __test__ = False  # not a pytest test class
 
-    checkpoint: str = ""  # a checkpoint file or a run folder (its latest checkpoint)
-    input: str = ""
-    out: str = ""
-    direction: str = "AtoB"
-    overlay: Optional[bool] = None  # None: the checkpoint's mask_overlay_test
-    size: Optional[int] = None  # None: the checkpoint's training size (see gan.infer.training_size)
-    full_res: bool = False
-    mode: str = "resize"
-    tile_overlap: Optional[int] = None
-    depth_dir: Optional[str] = None
-    device: str = "cpu"
-    quiet: bool = False
+    checkpoint: str = setting("", "checkpoint of any kind (train_cyclegan's .pt, a networks-only file such as "
+                              "scripts/demo_gan.pt) or a run directory: its latest checkpoint (required)")
+    input: str = setting("", "folder (or file) of images to translate (required)")
+    out: str = setting("", "output folder (required)")
+    direction: str = like(Translator, "direction")
+    overlay: Optional[bool] = setting(None, "paste the full-resolution subject back with its mask (default: the "
+                                      "preset's setting)")
+    size: Optional[int] = like(Translator, "size", lo=8, hi=16384,
+                               help="generator input size: shorter side (resize) or tile side (tiles); default: the "
+                                    "checkpoint's training size (load size for resize, crop size for tiles)")
+    full_res: bool = setting(False, "run the generator on the whole image at once")
+    mode: str = like(Translator, "mode", help="full-resolution strategy: resize (residual upsampling) or tiles; "
+                                              "see above")
+    tile_overlap: Optional[int] = like(Translator, "tile_overlap")
+    depth_dir: Optional[str] = setting(None, "folder of NAME.npy depth maps (depth-input models)")
+    device: str = setting("cpu", "torch device, e.g. cpu or cuda")
+    quiet: bool = setting(False, "no progress bar")
 
 
 class _Size(argparse.Action):
@@ -102,49 +108,43 @@ class _FullRes(argparse.Action):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``test_cyclegan`` command line (defaults: TestConfig's)."""
-    d = TestConfig()
+    """The ``test_cyclegan`` command line: a flag per TestConfig field, made from its declaration."""
     p = argparse.ArgumentParser(description=DESCRIPTION,
                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EXIT_CODES_EPILOG)
     add_config_option(p)
-    p.add_argument("--checkpoint", default=d.checkpoint,
-                   help="checkpoint of any kind (train_cyclegan's .pt, a networks-only file such as "
-                        "scripts/demo_gan.pt) or a run directory: its latest checkpoint (required)")
-    p.add_argument("--input", default=d.input, help="folder (or file) of images to translate (required)")
-    p.add_argument("--out", default=d.out, type=output_folder, help="output folder (required)")
-    p.add_argument("--direction", choices=DIRECTIONS, default=d.direction, help="AtoB uses G_A, BtoA uses G_B")
-    p.add_argument("--overlay", action=argparse.BooleanOptionalAction, default=d.overlay,
-                   help="paste the full-resolution subject back with its mask (default: the preset's setting)")
+    add_setting(p, TestConfig, "checkpoint")
+    add_setting(p, TestConfig, "input")
+    add_setting(p, TestConfig, "out", type=output_folder)
+    add_setting(p, TestConfig, "direction")
+    add_setting(p, TestConfig, "overlay")
     size = p.add_mutually_exclusive_group()
-    size.add_argument("--size", action=_Size, type=int_range(8, 16384), default=d.size,
-                      help="generator input size: shorter side (resize) or tile side (tiles), 8 … 16384; "
-                           "default: the checkpoint's training size (load size for resize, crop size for tiles)")
-    size.add_argument("--full-res", action=_FullRes, default=d.full_res,
-                      help="run the generator on the whole image at once")
-    p.add_argument("--mode", choices=MODES, default=d.mode,
-                   help="full-resolution strategy: resize (residual upsampling) or tiles; see above")
-    p.add_argument("--tile-overlap", type=non_negative_int, default=d.tile_overlap,
-                   help="tile overlap in pixels, less than the tile (default size/4)")
-    p.add_argument("--depth-dir", default=d.depth_dir, help="folder of NAME.npy depth maps (depth-input models)")
-    p.add_argument("--device", type=torch_device, default=d.device, help="torch device, e.g. cpu or cuda")
-    p.add_argument("--quiet", action=argparse.BooleanOptionalAction, default=d.quiet, help="no progress bar")
+    add_setting(size, TestConfig, "size", action=_Size)
+    add_setting(size, TestConfig, "full_res", action=_FullRes)
+    for name in ("mode", "tile_overlap", "depth_dir"):
+        add_setting(p, TestConfig, name)
+    add_setting(p, TestConfig, "device", type=torch_device)
+    add_setting(p, TestConfig, "quiet")
     return p
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> TestConfig:
-    """Command line → TestConfig (``--config`` first, then the flags given); a missing or
-    inconsistent setting is argparse's one-line error (exit status 2)."""
+    """Command line → TestConfig (``--config`` first, then the flags given), every value checked;
+    a missing or inconsistent setting is argparse's one-line error (exit status 2)."""
     parser = build_parser()
-    _, cfg = parse_config_args(parser, TestConfig, argv)
+    _, cfg = parse_config_args(parser, TestConfig, argv, check_config=check_config)
     missing = [name for name in REQUIRED if not getattr(cfg, name)]
     if missing:
         parser.error(f"{', '.join('--' + m for m in missing)} {'is' if len(missing) == 1 else 'are'} required "
                      "(or --config with a saved test_config.json)")
-    if cfg.full_res and cfg.size is not None:
-        parser.error(f"size {cfg.size} and full_res exclude each other")
-    if cfg.size is not None and cfg.tile_overlap is not None and cfg.tile_overlap >= cfg.size:
-        parser.error(f"--tile-overlap {cfg.tile_overlap} must be smaller than the tile (--size {cfg.size})")
     return cfg
+
+
+def check_config(cfg: TestConfig) -> None:
+    """SettingError for settings that do not go together (each one's own range is checked before)."""
+    if cfg.full_res and cfg.size is not None:
+        raise SettingError("full_res", f"excludes size {cfg.size}")
+    if cfg.size is not None and cfg.tile_overlap is not None and cfg.tile_overlap >= cfg.size:
+        raise SettingError("tile_overlap", f"{cfg.tile_overlap} must be smaller than the tile (size {cfg.size})")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -9,15 +9,15 @@ import logging
 import typing
 from typing import Any, Optional, Sequence
 
-from plumbing.cli import (EXIT_CODES_EPILOG, EXIT_SOME_FAILED, EXIT_USAGE, BoolFlag, HelpFormatter, add_download_flag,
-                          float_range, int_range)
+from plumbing.cli import EXIT_CODES_EPILOG, EXIT_SOME_FAILED, EXIT_USAGE, BoolFlag, HelpFormatter, add_download_flag
+from plumbing.config import read_settings, setting_error_line
+from plumbing.fields import SettingError, add_setting, setting_of
 from datasets.unaligned import DatasetError
 from gan.checkpoint import CheckpointError
 from gan.display import DisplayError
 from gan.losses import VGGWeightsError
-from gan.model import AMP_DTYPES, PRESETS, ModelConfig
-from gan.train.config import PAPER_DATA, PAPER_DATA_MODEL, TRAIN_OWNED_MODEL_FIELDS, TrainConfig, load_config
-from gan.train.device import COMPILE_MODES
+from gan.model import PRESETS, ModelConfig
+from gan.train.config import PAPER_DATA, PAPER_DATA_MODEL, TRAIN_OWNED_MODEL_FIELDS, TrainConfig
 from gan.train.loop import NonFiniteLossError, train
 
 EXIT_NON_FINITE = 3
@@ -40,119 +40,74 @@ def _model_default_text(f: dataclasses.Field) -> str:
     """How the default of a model setting is chosen, for ``--help``."""
     by_preset = {name: p[f.name] for name, p in PRESETS.items() if f.name in p}
     if by_preset:
-        return "default by preset: " + ", ".join(f"{n} {v}" for n, v in by_preset.items()) + f", else {f.default}"
-    return "default: see netG" if f.default is None else f"default {f.default}"
-
-
-def _bounded(name: str) -> Any:
-    """The argparse type of TrainConfig field ``name``: an int within the field's limits."""
-    f = next(f for f in dataclasses.fields(TrainConfig) if f.name == name)
-    return int_range(f.metadata["lo"], f.metadata["hi"])
+        return "by preset: " + ", ".join(f"{n} {v}" for n, v in by_preset.items()) + f", else {f.default}"
+    return "by netG" if f.default is None else ""
 
 
 def _max_steps(text: str) -> int:
-    """``--max-steps``: a positive count, or ``all`` for the whole schedule (stored as 0)."""
+    """``--max-steps``: a count N >= 1, or ``all`` for the whole schedule (stored as 0)."""
     if text.strip().lower() == "all":
         return 0
-    return int_range(1, 10**9)(text)
-
-
-def _model_type(f: dataclasses.Field, kind: Any) -> Any:
-    """The argparse type of a non-boolean model setting: a bounded number, or the plain type."""
-    if kind in (int, float) and f.metadata.get("lo") is not None:
-        return (int_range if kind is int else float_range)(f.metadata["lo"], f.metadata["hi"])
-    return kind
+    try:
+        steps = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected N >= 1 or 'all', got {text!r}") from None
+    if steps == 0:
+        raise argparse.ArgumentTypeError("expected N >= 1 or 'all' (the whole schedule), got 0")
+    return steps
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``train_cyclegan`` command line. Only flags given on the command line change the
-    configuration (which starts from ``--config`` or the defaults), so it is parsed once."""
-    # longer than 80 lines: one flat list of options, in the order --help shows them
-    d = TrainConfig()
-    S = argparse.SUPPRESS
+    """The ``train_cyclegan`` command line: a flag per TrainConfig and ModelConfig setting, made from
+    its declaration (:func:`plumbing.fields.add_setting`). Only flags given on the command line
+    change the configuration (which starts from ``--config`` or the defaults), so it is parsed once."""
     p = argparse.ArgumentParser(
         description="Train a CycleGAN (and the mask-loss / mask-overlay variants of Nasrullah 2018) "
                     "on an unpaired dataset: photos in DATAROOT/{trainA,trainB}, their subject masks in "
                     "DATAROOT/{trainA,trainB}_masks/NAME.png (made by scripts/prepare_masks.py DATAROOT).",
         formatter_class=HelpFormatter,
-        argument_default=S,
+        argument_default=argparse.SUPPRESS,
         epilog=_epilog() + "\n\n" + EXIT_CODES_EPILOG
         + "\n  3    stopped by a non-finite loss (the last good checkpoint is kept)",
     )
+
+    def add(group: Any, *names: str) -> None:
+        for name in names:
+            kind = typing.get_type_hints(TrainConfig)[name]
+            add_setting(group, TrainConfig, name, **({"action": BoolFlag} if kind is bool else {}))
+
     g = p.add_argument_group("run")
-    g.add_argument("--dataroot", help="dataset folder with trainA/ and trainB/")
-    g.add_argument("--name", help=f"run name; files go to RUNS_DIR/NAME (default {d.name})")
-    g.add_argument("--runs-dir", dest="runs_dir", help=f"folder of run directories (default {d.runs_dir})")
+    add(g, "dataroot", "name", "runs_dir")
     g.add_argument("--config", dest="config_file", metavar="JSON",
                    help="start from a saved runs/NAME/config.json (flags given here override it)")
     g.add_argument("--resume", nargs="?", const="", metavar="CKPT",
                    help="continue the run from its latest checkpoint (or from CKPT)")
-    g.add_argument("--max-steps", dest="max_steps", type=_max_steps, metavar="N|all",
-                   help="stop after N >= 1 iterations in all, counted over the run (default and 'all': the "
-                        "whole schedule); saved in config.json, so give a larger N to continue a stopped run")
-    g.add_argument("--seed", type=_bounded("seed"), help=f"random seed (default {d.seed})")
-    g.add_argument("--deterministic", action=BoolFlag,
-                   help="deterministic algorithms (bitwise repeatable on the CPU; slower on GPU)")
-    g.add_argument("--device", choices=("auto", "cpu", "cuda"), help=f"(default {d.device})")
-    g.add_argument("--quiet", action=BoolFlag, help="no progress bar")
+    add_setting(g, TrainConfig, "max_steps", type=_max_steps, metavar="N|all",
+                help="stop after N >= 1 iterations in all, counted over the run (default and 'all': the whole "
+                     "schedule); saved in config.json, so give a larger N to continue a stopped run")
+    add(g, "seed", "deterministic", "device", "quiet")
     add_download_flag(g)
 
     g = p.add_argument_group("model")
-    g.add_argument("--preset", choices=sorted(PRESETS), help=f"model variant (default {d.preset})")
+    add(g, "preset")
     for f, kind in _model_override_fields():
-        flag, dest = "--" + f.name.replace("_", "-"), "model." + f.name
-        help_text = f"{f.metadata['help']} ({_model_default_text(f)})"
-        if kind is bool:
-            g.add_argument(flag, dest=dest, action=BoolFlag, help=help_text)
-            continue
-        choices = f.metadata["choices"] or None
-        g.add_argument(flag, dest=dest, type=_model_type(f, kind), choices=choices,
-                       metavar=None if choices else kind.__name__.upper(), help=help_text)
+        add_setting(g, ModelConfig, f.name, "--" + f.name.replace("_", "-"), dest="model." + f.name,
+                    shown_default=_model_default_text(f) or None,
+                    **({"action": BoolFlag} if kind is bool else
+                       {"metavar": None if setting_of(f).choices else kind.__name__.upper()}))
 
     g = p.add_argument_group("data and schedule")
-    g.add_argument("--load-size", dest="load_size", type=_bounded("load_size"),
-                   help=f"resize images to this (shorter side) before cropping (default {d.load_size})")
-    g.add_argument("--crop-size", dest="crop_size", type=_bounded("crop_size"),
-                   help=f"random square crop, the same for image, mask and depth (default {d.crop_size})")
-    g.add_argument("--flip", action=BoolFlag, help="random horizontal flips (default true)")
+    add(g, "load_size", "crop_size", "flip")
     g.add_argument("--paper-data", dest="paper_data", action="store_true",
                    help="the paper's data setting exactly: --load-size 256 --crop-size 256 --no-flip "
                         "--masks binary (images used as they are: prepare them at 256×256)")
-    g.add_argument("--serial-batches", dest="serial_batches", action=BoolFlag,
-                   help="pair B images in order instead of at random (default false)")
-    g.add_argument("--batch-size", dest="batch_size", type=_bounded("batch_size"),
-                   help=f"per process (default {d.batch_size})")
-    g.add_argument("--n-epochs", dest="n_epochs", type=_bounded("n_epochs"),
-                   help=f"epochs at the initial lr (default {d.n_epochs})")
-    g.add_argument("--n-epochs-decay", dest="n_epochs_decay", type=_bounded("n_epochs_decay"),
-                   help=f"epochs of linear decay to zero (default {d.n_epochs_decay})")
-    g.add_argument("--num-workers", dest="num_workers", type=_bounded("num_workers"),
-                   help=f"data loader workers (default {d.num_workers})")
+    add(g, "serial_batches", "batch_size", "n_epochs", "n_epochs_decay", "num_workers")
 
     g = p.add_argument_group("speed")
-    g.add_argument("--amp", choices=tuple(AMP_DTYPES), help="mixed precision (fp16 with a gradient scaler)")
-    g.add_argument("--channels-last", dest="channels_last", action=BoolFlag, help="channels-last memory format")
-    g.add_argument("--compile", action=BoolFlag,
-                   help="torch.compile the networks (the first steps wait minutes for the compiler)")
-    g.add_argument("--compile-mode", dest="compile_mode", choices=sorted(COMPILE_MODES),
-                   help="torch.compile mode (default 'default'); on a GPU 'reduce-overhead' also replays "
-                        "each step as CUDA graphs, the fastest at small batches")
+    add(g, "amp", "channels_last", "compile", "compile_mode")
 
     g = p.add_argument_group("output")
-    g.add_argument("--log-every", dest="log_every", type=_bounded("log_every"),
-                   help=f"iterations per log line (default {d.log_every})")
-    g.add_argument("--save-every", dest="save_every", type=_bounded("save_every"),
-                   help="iterations between checkpoints (default 0: at epoch ends only)")
-    g.add_argument("--save-every-epochs", dest="save_every_epochs", type=_bounded("save_every_epochs"),
-                   help=f"epochs between epoch-end checkpoints (default {d.save_every_epochs})")
-    g.add_argument("--keep-last", dest="keep_last", type=_bounded("keep_last"),
-                   help=f"checkpoints kept (default {d.keep_last})")
-    g.add_argument("--display", choices=("none", "html", "visdom"),
-                   help="sample page web/index.html; visdom also plots live (default html)")
-    g.add_argument("--display-port", dest="display_port", type=_bounded("display_port"),
-                   help=f"visdom port (default {d.display_port})")
-    g.add_argument("--display-every", dest="display_every", type=_bounded("display_every"),
-                   help=f"iterations between sample displays (default {d.display_every})")
+    add(g, "log_every", "save_every", "save_every_epochs", "keep_last", "display", "display_port", "display_every")
     return p
 
 
@@ -176,29 +131,35 @@ def _epilog() -> str:
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> TrainConfig:
-    """Command line → TrainConfig (``--config`` first, then the flags given)."""
+    """Command line → TrainConfig (``--config`` first, then the flags given), every value checked
+    against its declaration; a bad one is one line (exit status 2) naming the config file when the
+    value came from it."""
     parser = build_parser()
     ns = vars(parser.parse_args(argv))
     config_file = ns.pop("config_file", None)
     try:
-        cfg = load_config(config_file) if config_file else TrainConfig()
+        data = dict(read_settings(TrainConfig, config_file)) if config_file else {}
     except ValueError as exc:
         parser.error(str(exc))
     if ns.pop("paper_data", False):
         _apply_paper_data(ns)
-    overrides = dict(cfg.model_overrides)
+    overrides = dict(data.get("model_overrides", {}))
     for key, value in ns.items():
         if key.startswith("model."):
             overrides[key[len("model."):]] = value
         elif key == "resume":
-            cfg.resume, cfg.resume_from = True, value
+            data["resume"], data["resume_from"] = True, value
         else:
-            setattr(cfg, key, value)
-    cfg.model_overrides = overrides
-    if not cfg.dataroot:
-        parser.error("--dataroot is required (or --config with a dataroot)")
+            data[key] = value
+    data["model_overrides"] = overrides
     try:
+        cfg = TrainConfig.from_dict(data)
+        if not cfg.dataroot:
+            parser.error("--dataroot is required (or --config with a dataroot)")
         cfg.check()
+    except SettingError as exc:  # the file's value unless a flag gave it
+        dest = exc.key if exc.key in ns else "model." + exc.key
+        parser.error(setting_error_line(parser, exc, config_file, dest not in ns, dest))
     except ValueError as exc:
         parser.error(f"{config_file}: {exc}" if config_file else str(exc))
     return cfg

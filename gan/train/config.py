@@ -3,15 +3,16 @@ reloaded by ``--config`` (strictly, through :mod:`plumbing.config`)."""
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from plumbing import config as config_io
-from plumbing.cli import check_types
-from gan.model import AMP_DTYPES, ModelConfig, config_from_preset
+from plumbing import fields
+from plumbing.fields import BIG, like, setting
+from gan.model import ModelConfig, config_from_preset
 
 from .device import COMPILE_MODES
 
@@ -23,48 +24,47 @@ PAPER_DATA: dict[str, Any] = {"load_size": 256, "crop_size": 256, "flip": False}
 PAPER_DATA_MODEL: dict[str, Any] = {"masks": "binary"}
 
 
-def _limited(default: int, lo: int, hi: int) -> Any:
-    """A TrainConfig field whose value must lie in [lo, hi] (checked by ``TrainConfig.check``,
-    for flags and config files alike; the flags' argparse types use the same bounds)."""
-    return field(default=default, metadata={"lo": lo, "hi": hi})
-
-
 @dataclass
 class TrainConfig:
-    """Settings of one training run (saved as ``runs/NAME/config.json``)."""
+    """Settings of one training run (saved as ``runs/NAME/config.json``); each field declares its
+    flag's help, choices and range (:func:`plumbing.fields.setting`), checked by :meth:`check` for
+    flags and config files alike."""
 
-    dataroot: str = ""
-    name: str = "cyclegan"
-    runs_dir: str = "runs"
-    preset: str = "cyclegan"
-    model_overrides: dict[str, Any] = field(default_factory=dict)
-    load_size: int = _limited(286, 1, 16384)
-    crop_size: int = _limited(256, 1, 16384)  # square crop after the shorter side is resized to load_size
-    flip: bool = True
-    serial_batches: bool = False  # B in order instead of at random
-    batch_size: int = _limited(1, 1, 65536)
-    n_epochs: int = _limited(50, 0, 100_000)
-    n_epochs_decay: int = _limited(25, 0, 100_000)
-    num_workers: int = _limited(4, 0, 256)
-    seed: int = _limited(0, 0, 2**32 - 1)
-    deterministic: bool = False
-    device: str = "auto"  # auto | cpu | cuda
-    amp: str = "none"  # none | bf16 | fp16
-    channels_last: bool = False
-    compile: bool = False
-    compile_mode: str = "default"  # a key of COMPILE_MODES
-    log_every: int = _limited(100, 1, 10**9)
-    save_every: int = _limited(0, 0, 10**9)  # iterations between checkpoints; 0: only at epoch ends
-    save_every_epochs: int = _limited(1, 0, 100_000)
-    keep_last: int = _limited(3, 1, 100_000)
-    display: str = "html"  # none | html | visdom
-    display_port: int = _limited(8097, 1, 65535)
-    display_every: int = _limited(400, 0, 10**9)
-    display_keep: int = _limited(10, 1, 100_000)
-    max_steps: int = _limited(0, 0, 10**9)  # stop after this many iterations in all (0: the full schedule)
-    resume: bool = False
-    resume_from: str = ""  # a checkpoint file; default: the run's latest
-    quiet: bool = False
+    dataroot: str = setting("", "dataset folder with trainA/ and trainB/")
+    name: str = setting("cyclegan", "run name; files go to RUNS_DIR/NAME")
+    runs_dir: str = setting("runs", "folder of run directories")
+    preset: str = like(ModelConfig, "preset")
+    model_overrides: dict[str, Any] = setting(default_factory=dict, help="ModelConfig settings that differ from the preset's")
+    load_size: int = setting(286, "resize images to this (shorter side) before cropping", lo=1, hi=16384)
+    crop_size: int = setting(256, "random square crop, the same for image, mask and depth", lo=1, hi=16384)
+    flip: bool = setting(True, "random horizontal flips")
+    serial_batches: bool = setting(False, "pair B images in order instead of at random")
+    batch_size: int = setting(1, "per process", lo=1, hi=65536)
+    n_epochs: int = setting(50, "epochs at the initial lr", lo=0, hi=100_000)
+    n_epochs_decay: int = setting(25, "epochs of linear decay to zero", lo=0, hi=100_000)
+    num_workers: int = setting(4, "data loader workers", lo=0, hi=256)
+    seed: int = setting(0, "random seed", lo=0, hi=2**32 - 1)
+    deterministic: bool = setting(False, "deterministic algorithms (bitwise repeatable on the CPU; slower on GPU)")
+    device: str = setting("auto", "where to train", ("auto", "cpu", "cuda"))
+    amp: str = like(ModelConfig, "amp", help="mixed precision (fp16 with a gradient scaler)")
+    channels_last: bool = like(ModelConfig, "channels_last")
+    compile: bool = setting(False, "torch.compile the networks (the first steps wait minutes for the compiler)")
+    compile_mode: str = setting("default", "torch.compile mode; on a GPU 'reduce-overhead' also replays each step as "
+                                "CUDA graphs, the fastest at small batches", tuple(COMPILE_MODES))
+    log_every: int = setting(100, "iterations per log line", lo=1, hi=BIG)
+    save_every: int = setting(0, "iterations between checkpoints (0: at epoch ends only)", lo=0, hi=BIG)
+    save_every_epochs: int = setting(1, "epochs between epoch-end checkpoints", lo=0, hi=100_000)
+    keep_last: int = setting(3, "checkpoints kept", lo=1, hi=100_000)
+    display: str = setting("html", "sample page web/index.html; visdom also plots live", ("none", "html", "visdom"))
+    display_port: int = setting(8097, "visdom port", lo=1, hi=65535)
+    display_every: int = setting(400, "iterations between sample displays", lo=0, hi=BIG)
+    display_keep: int = setting(10, "sample displays kept on the page", lo=1, hi=100_000)
+    max_steps: int = setting(0, "stop after this many iterations in all, counted over the run (0: the whole "
+                             "schedule); saved in config.json, so give a larger one to continue a stopped run",
+                             lo=0, hi=BIG)
+    resume: bool = setting(False, "continue the run from a checkpoint")
+    resume_from: str = setting("", "the checkpoint to continue from (default: the run's latest)")
+    quiet: bool = setting(False, "no progress bar")
 
     @property
     def run_dir(self) -> Path:
@@ -80,14 +80,10 @@ class TrainConfig:
         return config_io.from_dict(cls, d)
 
     def check(self) -> None:
-        """ValueError naming the first setting that is out of range, of the wrong type or
-        inconsistent; the model settings (preset + overrides) are checked by ModelConfig."""
-        check_types(self)
-        for f in dataclasses.fields(self):
-            lo, hi = f.metadata.get("lo"), f.metadata.get("hi")
-            value = getattr(self, f.name)
-            if lo is not None and not lo <= value <= hi:
-                raise ValueError(f"{f.name} must be between {lo} and {hi}, got {value}")
+        """ValueError naming the first setting that is of the wrong type, not among its choices,
+        out of its range (:class:`plumbing.fields.SettingError`) or inconsistent; the model
+        settings (preset + overrides) are checked by ModelConfig."""
+        fields.check(self)
         if self.n_epochs + self.n_epochs_decay < 1:
             raise ValueError("n_epochs + n_epochs_decay must be at least 1 (the schedule would train nothing)")
         if self.crop_size > self.load_size:
@@ -96,10 +92,6 @@ class TrainConfig:
         if not self.name or name.is_absolute() or len(name.parts) != 1 or self.name in (".", ".."):
             raise ValueError(f"name {self.name!r} must be one folder name inside runs_dir {self.runs_dir!r} "
                              "(no '/', '..' or absolute path)")
-        for key, allowed in (("device", ("auto", "cpu", "cuda")), ("amp", tuple(AMP_DTYPES)),
-                             ("compile_mode", tuple(COMPILE_MODES)), ("display", ("none", "html", "visdom"))):
-            if getattr(self, key) not in allowed:
-                raise ValueError(f"{key} {getattr(self, key)!r} is not one of {list(allowed)}")
         if self.device == "cuda" and not torch.cuda.is_available():
             raise ValueError("device 'cuda' asked for, but torch sees no CUDA device (use --device cpu or auto)")
         try:
@@ -110,8 +102,8 @@ class TrainConfig:
 
 def load_config(path: str | Path) -> TrainConfig:
     """A saved ``config.json`` as a TrainConfig, strictly: a missing, empty or broken file, an
-    unknown key or a value of the wrong type is one ValueError "PATH: problem" (ranges are
-    checked by ``TrainConfig.check`` once the command line's flags are applied)."""
+    unknown key or a value of the wrong type or out of its range is one ValueError "PATH: problem"
+    (what depends on several settings is checked by ``TrainConfig.check``)."""
     return config_io.load_config(TrainConfig, path)
 
 

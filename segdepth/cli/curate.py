@@ -12,9 +12,9 @@ import argparse
 import logging
 from typing import Callable, Optional, Sequence
 
-from plumbing.cli import (EXIT_CODES_EPILOG, EXIT_SOME_FAILED, EXIT_USAGE, add_download_flag, float_range, int_range,
-                          non_negative_int, output_folder)
+from plumbing.cli import EXIT_CODES_EPILOG, EXIT_SOME_FAILED, EXIT_USAGE, add_download_flag, output_folder
 from plumbing.config import add_config_option, parse_config_args
+from plumbing.fields import add_setting
 from datasets.curate import CurateConfig, PersonCheckFactory, curate
 from segdepth.person import person_check_factory
 
@@ -64,46 +64,16 @@ Exit status: 0 done; 1 some files could not be moved or some decisions were inva
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The parser of ``scripts/curate.py``."""
-    d = CurateConfig(raw="", out="")
+    """The parser of ``scripts/curate.py``: a flag per CurateConfig field, made from its declaration."""
     p = argparse.ArgumentParser(description=PROGRAM_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog=EXIT_CODES_EPILOG)
-    p.add_argument("--raw", required=True, help="scrape folder (raw/DOMAIN/ and manifest.jsonl)")
-    p.add_argument("--out", required=True, type=output_folder, help="dataset folder to write")
+    add_setting(p, CurateConfig, "raw", required=True)
+    add_setting(p, CurateConfig, "out", required=True, type=output_folder)
     add_config_option(p)
-    p.add_argument("--domain-a", default=d.domain_a, help=f"domain A, ordinary photos (default {d.domain_a})")
-    p.add_argument("--domain-b", default=d.domain_b, help=f"domain B, shallow DoF (default {d.domain_b})")
-    p.add_argument("--min-side", type=int_range(0, 100_000), default=d.min_side,
-                   help=f"minimum shorter side in px ({d.min_side})")
-    p.add_argument("--grey-chroma", type=float_range(0.0, 200.0), default=d.grey_chroma,
-                   help=f"grayscale below this mean Lab chroma ({d.grey_chroma})")
-    p.add_argument("--colour-spread", type=float_range(0.0, 200.0), default=d.colour_spread,
-                   help=f"grayscale below this colour spread, Lab units ({d.colour_spread})")
-    p.add_argument("--tone-ratio", type=float_range(0.0, 10.0), default=d.tone_ratio,
-                   help=f"toned monochrome below this colour spread / mean chroma ({d.tone_ratio})")
-    p.add_argument("--phash-threshold", type=int_range(0, 64), default=d.phash_threshold,
-                   help=f"near-duplicate at pHash Hamming distance <= this, of 64 bits ({d.phash_threshold})")
-    p.add_argument("--res-size-phash", type=int_range(0, 64), default=d.res_size_phash,
-                   help=f"same resolution and file size is a duplicate at pHash distance <= this ({d.res_size_phash})")
-    p.add_argument("--min-person-fraction", type=float_range(0.0, 1.0), default=d.min_person_fraction,
-                   help=f"reject images whose person mask covers less (0 disables the person check; "
-                        f"{d.min_person_fraction})")
-    p.add_argument("--min-face-score", type=float_range(0.01, 0.99), default=d.min_face_score,
-                   help=f"face detector confidence a face needs, 0.01 … 0.99 ({d.min_face_score})")
-    p.add_argument("--min-on-mask", type=float_range(0.0, 1.0), default=d.min_on_mask,
-                   help=f"share of the face box / pose landmarks the person mask must cover ({d.min_on_mask})")
-    p.add_argument("--segmenter", default=d.segmenter, help=f"person segmenter by name ({d.segmenter})")
-    p.add_argument("--exif-model", default=d.exif_model, help='required EXIF camera model in domain A, e.g. "iPhone 7"')
-    p.add_argument("--test-size-a", type=non_negative_int, default=d.test_size_a,
-                   help=f"test images of A ({d.test_size_a})")
-    p.add_argument("--test-size-b", type=non_negative_int, default=d.test_size_b,
-                   help=f"test images of B ({d.test_size_b})")
-    p.add_argument("--seed", type=non_negative_int, default=d.seed, help="seed of the train/test split")
-    p.add_argument("--decisions", default=d.decisions, help="decisions CSV (default OUT/decisions.csv)")
-    p.add_argument("--dry-run", action=argparse.BooleanOptionalAction, default=d.dry_run,
-                   help="report what would happen; move and write nothing")
-    p.add_argument("--quiet", action=argparse.BooleanOptionalAction, default=d.quiet,
-                   help="no progress bars, warnings only")
+    for name in ("domain_a", "domain_b", "min_side", "grey_chroma", "colour_spread", "tone_ratio", "phash_threshold",
+                 "res_size_phash", "min_person_fraction", "min_face_score", "min_on_mask", "segmenter", "exif_model",
+                 "test_size_a", "test_size_b", "seed", "decisions", "dry_run", "quiet"):
+        add_setting(p, CurateConfig, name)
     add_download_flag(p)
     return p
 

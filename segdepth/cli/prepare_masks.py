@@ -7,8 +7,9 @@ import logging
 from pathlib import Path
 from typing import Optional, Sequence
 
-from plumbing.cli import EXIT_CODES_EPILOG, EXIT_USAGE, add_download_flag, int_range, writable_folder_problem
+from plumbing.cli import EXIT_CODES_EPILOG, EXIT_USAGE, add_download_flag, writable_folder_problem
 from plumbing.config import add_config_option, parse_config_args
+from plumbing.fields import add_setting
 from segdepth.masks import MaskConfig, prepare_masks
 
 #: ``scripts/prepare_masks.py --help``.
@@ -31,26 +32,13 @@ Exit status: 0 done; 1 some files were bad (counted at the end); 2 bad arguments
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The parser of ``scripts/prepare_masks.py``; every option's dest is a MaskConfig field."""
-    from segdepth.segment import SEGMENTERS
-
-    d = MaskConfig(root="")
+    """The parser of ``scripts/prepare_masks.py``: a flag per MaskConfig field, made from its declaration."""
     p = argparse.ArgumentParser(description=PROGRAM_HELP, epilog=EXIT_CODES_EPILOG,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("root", help="dataset folder (e.g. with trainA/ trainB/ testA/ testB/)")
+    add_setting(p, MaskConfig, "root", "root")
     add_config_option(p)
-    p.add_argument("--segmenter", default=d.segmenter, choices=sorted(SEGMENTERS),
-                   help=f"person segmenter (default {d.segmenter})")
-    p.add_argument("--batch-size", type=int_range(1, 4096), default=d.batch_size,
-                   help=f"images read/written together, 1 … 4096 ({d.batch_size})")
-    p.add_argument("--workers", type=int_range(1, 256), default=d.workers,
-                   help=f"reader/writer threads, 1 … 256 ({d.workers})")
-    p.add_argument("--force", action=argparse.BooleanOptionalAction, default=d.force,
-                   help="redo every mask this program wrote, even up-to-date ones (never your own mask files)")
-    p.add_argument("--dry-run", action=argparse.BooleanOptionalAction, default=d.dry_run,
-                   help="count what would be done; write nothing")
-    p.add_argument("--quiet", action=argparse.BooleanOptionalAction, default=d.quiet,
-                   help="no progress bar, errors only")
+    for name in ("segmenter", "batch_size", "workers", "force", "dry_run", "quiet"):
+        add_setting(p, MaskConfig, name)
     add_download_flag(p)
     return p
 

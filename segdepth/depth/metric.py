@@ -8,8 +8,11 @@ real width W at distance D spans w = f_px · W / D pixels, so D = f_px · W / w,
   frontal face (segdepth/face.py); the mean adult interpupillary distance is 63 mm (Dodgson 2004),
   so W ≈ 0.151 m. Children's smaller faces read as farther away; turned heads as well.
 * f_px from the 35 mm-equivalent focal length f35 (EXIF ``FocalLengthIn35mmFilm``, else
-  :data:`DEFAULT_FOCAL_35MM`, the 28 mm = 75° diagonal field of view of a phone's main camera):
-  f_px = f35 · diagonal_px / 43.27 mm (the 35 mm frame's diagonal).
+  :data:`DEFAULT_FOCAL_35MM`, the project's portrait lens, 85 mm = a 28.5° diagonal field of
+  view, the lens compositing.optics.PORTRAIT_LENS whose blur the relative default matches):
+  f_px = f35 · diagonal_px / 43.27 mm (the 35 mm frame's diagonal). A photo taken wider (a
+  phone's 28 mm) without EXIF reads its people as farther away by the ratio, 3×; at one
+  f-number the blur in pixels then grows with the assumed focal length (same framing).
 
 The camera is then that focal length on a sensor of the 35 mm frame's diagonal with the photo's
 aspect ratio, so f-number means its full-frame equivalent. Per person: each face is assigned
@@ -30,7 +33,7 @@ import numpy as np
 from .prior import DepthPrior
 
 FACE_BOX_WIDTH_M = 2.4 * 0.063
-DEFAULT_FOCAL_35MM = 28.0
+DEFAULT_FOCAL_35MM = 85.0
 FULL_FRAME_DIAGONAL_MM = float(np.hypot(36.0, 24.0))
 
 

@@ -18,7 +18,19 @@ Formula (relative units, the focal plane at ``focal_depth``, default 1)::
 
 So the background starts ``gap`` behind the subject, grows smoothly away from it and is nearest
 at the bottom of the frame; every value lies in ``[focal_depth, focal_depth + gap + spread]``.
-With no subject in the mask, ``f = 1`` everywhere and only the row cue varies. The distance
+With no subject in the mask, ``f = 1`` everywhere and only the row cue varies.
+
+Ground contact (``ground_contact``): where the person's feet or knees are in the frame (the
+subject's lowest row y_c lies above the bottom ``contact_margin`` of the frame), the ground
+they stand, kneel or sit on is at their distance. A flat ground seen by a level camera lies at
+distance ∝ 1 / (y − y_h) at row y below the horizon y_h, so with the horizon at the top of that
+person (a camera at about their height) the ground is at
+
+    d_ground(y) = focal_depth · (y_c − y_top) / (y − y_top)      (y > y_top)
+
+focal_depth at the contact line, farther above it, nearer below it (the ground in front of
+the feet); the background is min(d, d_ground): nothing at a row is farther than the ground
+there. A subject cut by the bottom of the frame has no contact line in view. The distance
 term is smooth, so for images above ``work_pixels`` it is computed at that size and upsampled
 bilinearly (``r`` is then measured on the downscaled mask); the subject stays exact at full size.
 """
@@ -51,11 +63,13 @@ class DepthPrior:
         row_weight: float = 0.5,
         threshold: float = 0.5,
         work_pixels: int = 1_000_000,
+        ground_contact: bool = True,
+        contact_margin: float = 0.05,
     ) -> None:
         if focal_depth <= 0 or gap < 0 or spread <= 0 or falloff <= 0:
             raise ValueError("need focal_depth > 0, gap >= 0, spread > 0, falloff > 0")
-        if not 0.0 <= row_weight <= 1.0 or not 0.0 < threshold < 1.0:
-            raise ValueError("need 0 <= row_weight <= 1 and 0 < threshold < 1")
+        if not 0.0 <= row_weight <= 1.0 or not 0.0 < threshold < 1.0 or not 0.0 <= contact_margin < 1.0:
+            raise ValueError("need 0 <= row_weight <= 1, 0 < threshold < 1 and 0 <= contact_margin < 1")
         self.focal_depth = focal_depth
         self.gap = gap
         self.spread = spread
@@ -63,6 +77,8 @@ class DepthPrior:
         self.row_weight = row_weight
         self.threshold = threshold
         self.work_pixels = work_pixels
+        self.ground_contact = ground_contact
+        self.contact_margin = contact_margin
 
     def __call__(self, image: np.ndarray, mask: Optional[np.ndarray] = None) -> np.ndarray:
         if mask is None:
@@ -87,5 +103,24 @@ class DepthPrior:
         rows = np.linspace(0.0, 1.0, h, dtype=np.float32) if h > 1 else np.zeros(1, np.float32)
         ground = (1.0 - rows)[:, None]  # top row 1 (far), bottom row 0 (near)
         cue = (1.0 - self.row_weight) * away + self.row_weight * ground
-        background = self.focal_depth + self.gap + self.spread * cue
+        background = (self.focal_depth + self.gap + self.spread * cue).astype(np.float32)
+        contact = self.contact_rows(subject) if self.ground_contact else None
+        if contact is not None:
+            y_top, y_c = contact
+            y = np.arange(h, dtype=np.float64)[:, None]
+            plane = np.where(y > y_top, self.focal_depth * (y_c - y_top) / np.maximum(y - y_top, 1e-9), np.inf)
+            background = np.minimum(background, plane.astype(np.float32))
         return np.where(subject, np.float32(self.focal_depth), background).astype(np.float32)
+
+    def contact_rows(self, subject: np.ndarray) -> Optional[tuple[int, int]]:
+        """(top row, lowest row) of the subject component that reaches lowest, when that lowest
+        row is above the bottom ``contact_margin`` of the frame (feet or knees in view); None
+        when the subject is cut by the frame's bottom edge or absent."""
+        h = subject.shape[0]
+        rows = np.flatnonzero(subject.any(axis=1))
+        if rows.size == 0 or rows[-1] >= h - 1 - self.contact_margin * h:
+            return None
+        n, labels = cv2.connectedComponents(subject.view(np.uint8), connectivity=8)
+        lowest = labels[rows[-1]][subject[rows[-1]]][0]
+        top = int(np.flatnonzero((labels == lowest).any(axis=1))[0])
+        return (top, int(rows[-1])) if rows[-1] > top else None

@@ -29,8 +29,9 @@ def test_trains_translates_and_scores_beside_the_published_outputs(tmp_path):
     assert table.startswith("- `gan:tiny`: a tiny network for the smoke test, preset mask_loss_overlay; 3 steps")
     assert "| gan:tiny |" in table and "| paper:mask_loss_overlay |" in table
     assert "shallow/ ÷ ordinary/ (unpaired medians: a guide)" in table and "| 2-4 px |" in table
-    sheet = cv2.imread(str(out / "crops.png"))
-    assert sheet.shape[1] == 3 * 192  # input, gan:tiny, paper:mask_loss_overlay
+    sheet = cv2.imread(str(out / "look.png"))
+    cell = 2 * round(0.375 * 128)  # bench/look.py: a crop is 3/8 of the short side, shown at 2x
+    assert sheet.shape[1] == 2 * 4 * cell  # heads, then backgrounds: input, gan:tiny, paper, a real shallow photo
     # a rerun with more steps continues the same run
     _, _, again = G.run_recipes(folder, out, ["tiny"], steps=5, scorings={"folder": R.folder_masker(folder)})
     assert again["tiny"][0] == 5 and (out / "runs" / "tiny" / "checkpoints" / "ckpt_00000005.pt").is_file()

@@ -52,8 +52,13 @@ def test_real_photo_benchmark_scores_methods_and_published_results(tmp_path):
     assert table.count("Resolution at this size: two samples of 2 drawn from the reference") == 2
     assert (out / "scores" / "none" / "metrics.csv").is_file() and (out / "scores" / "folder" / "metrics.csv").is_file()
     assert (out / "gallery" / "index.html").is_file() and (out / "results" / "paper_blurry" / "0.png").is_file()
-    sheet = cv2.imread(str(out / "crops.png"))
-    assert sheet.shape[1] == 3 * 192 and sheet.shape[0] == 18 + 2 * 192  # input + 2 columns, 2 photos
+    # the look sheet: per photo its head and background at 2× (a square of 3/8 of 128 px, 48 → 96),
+    # as input, the two columns and the most alike reference photo
+    sheet = cv2.imread(str(out / "look.png"))
+    assert sheet.shape[1] == 2 * 4 * 96 and sheet.shape[0] == 18 + 2 * (96 + 14)
+    # defocus: blurring moves the outputs' far background to a larger radius; no noise added
+    assert summary["blur"]["defocus"] > summary["identity"]["defocus"]
+    assert summary["identity"]["flat_noise"] == 1.0 and summary["blur"]["flat_noise"] < 1.0
 
 
 def test_real_photo_benchmark_skips_without_a_folder(tmp_path):

@@ -86,7 +86,9 @@ def test_save_mask_and_depth(tmp_path, scene):
     assert (mask > 127).any()
     depth, unit = io.read_depth_with_unit(out / "p_depth.npz", expected_shape=(H, W))
     assert unit == "relative"  # the prior's depth is saved with its unit
-    assert np.all(depth[mask > 127] == depth.min())  # the prior puts the subject at the focal plane
+    # the prior puts the subject at the focal plane (depth 1) and the top of the frame behind it
+    # (the ground in front of a subject whose lower edge is in the frame is nearer: its ground contact)
+    assert np.all(depth[mask > 127] == 1.0) and depth[:8].min() > 1.0
     # a given depth map is what gets saved
     given = tmp_path / "given.npy"
     np.save(given, scene.depth)
@@ -220,7 +222,8 @@ def test_f_number_changes_the_result_and_the_config_records_the_depth_path(tmp_p
         info = config["images"][str(photo)]
         assert info["depth_source"] == "metric_from_face" and info["params"]["f_number"] == float(n)
         assert info["focal_length_source"] == "default" and len(info["people"]) >= 1
-    energy = {n: _laplacian_energy(o)[background].mean() for n, o in outputs.items()}
+    # detail at 2 px: at the pixel scale the photo's grain, which the lens puts back, counts as detail
+    energy = {n: _laplacian_energy(o, smooth=2.0)[background].mean() for n, o in outputs.items()}
     assert energy["1.4"] < 0.5 * energy["16"]
 
 
@@ -258,7 +261,7 @@ def test_saved_config_reloads_with_config_and_flags_override(tmp_path, scene, ca
     bad.write_text(json.dumps({"inputs": [str(img)], "segmenter": "sam"}))
     with pytest.raises(SystemExit):
         blur.parse_args(["--config", str(bad)])
-    assert "segmenter: 'sam' is not one of" in capsys.readouterr().err
+    assert f"{bad}: segmenter: must be one of " in capsys.readouterr().err
 
 
 def test_failure_line_and_status_are_the_batch_policy(tmp_path):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy.signal import convolve2d
 
-from compositing import grain
+from compositing import grain, noise
 from datasets import synthetic
 from compositing.lens import LensParams, lens_blur
 from compositing.pipeline import render_photo
@@ -216,3 +216,57 @@ def test_photo_path_adds_grain_unless_turned_off():
     noise_in = M.luminance(image)[flat].std()
     assert M.luminance(off.output)[flat].std() < 0.6 * noise_in
     assert M.luminance(on.output)[flat].std() == pytest.approx(noise_in, rel=0.25)
+
+
+def _sky_and_sand(noise_std: float, size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """A portrait against a smooth sky (top eighth) over sand (the rest: texture that is random
+    from pixel to pixel, like gravel in a downscaled photo, of the sky's brightness), with sensor
+    noise of ``noise_std`` everywhere."""
+    rng = np.random.default_rng(11)
+    yy = np.arange(size, dtype=np.float32)[:, None].repeat(size, 1)
+    sky = np.dstack([120 + 0.2 * yy, 160 + 0.15 * yy, 215 + 0.05 * yy])  # luma about 155
+    sand = np.float32([190, 160, 110]) + 25.0 * rng.standard_normal((size, size, 1)).astype(np.float32)
+    image = np.where((yy > 0.12 * size)[..., None], sand, sky) + noise_std * rng.standard_normal((size, size, 3))
+    mask = np.zeros((size, size), np.float32)
+    cv2.ellipse(mask, (size // 2, size), (size // 6, size // 2), 0, 0, 360, 1.0, -1)
+    return np.clip(np.rint(image), 0, 255).astype(np.uint8), mask
+
+
+SKY = (slice(4, 20), slice(8, 70))  # the sky at least 10 px from the sand
+
+
+def _fine(image: np.ndarray, region: tuple[slice, slice] = SKY) -> float:
+    return float(np.sqrt(noise.fine_std(M.luminance(image))[region].mean()))
+
+
+def test_grain_never_adds_noise_to_a_clean_sky():
+    """The sand is texture, not noise, and fills the sky's brightness: read alone it passes for
+    noise of std 23 (the patch-PCA estimate reads 17), yet the clean sky (the faint noise of a
+    clean photo, 0.8 code values) stays as clean as it was: fine-scale std ≤ 1.1× the input's."""
+    image, mask = _sky_and_sand(0.8)
+    assert grain.estimate_grain(image).sigma[0] > 10  # what the grain was measured by alone
+    out = render_photo("lens", image, mask, {"strength": 0.02}).output
+    assert _fine(out) <= 1.1 * _fine(image)
+
+
+def test_grain_restores_noise_that_the_photo_had():
+    """The same scene with sensor noise: the gate opens and the sky's blurred background gets its
+    fine-scale noise back, up to (never above) the input's."""
+    image, mask = _sky_and_sand(3.0)
+    on = render_photo("lens", image, mask, {"strength": 0.02}).output
+    off = render_photo("lens", image, mask, {"strength": 0.02, "grain": False}).output
+    assert noise.noise_profile(image).confident
+    assert _fine(off) < 0.5 * _fine(image)
+    assert 0.7 * _fine(image) <= _fine(on) <= 1.1 * _fine(image)
+
+
+def test_downscaled_and_noise_free_photos_get_no_grain():
+    """The gate: no flat region whose noise is measurable and visible, no grain at all."""
+    image, _ = _sky_and_sand(0.0)
+    clean = np.dstack([np.linspace(30, 220, 256, dtype=np.float32)[None, :].repeat(256, 0)] * 3).astype(np.uint8)
+    assert not noise.noise_profile(clean).confident
+    noisy, _ = _sky_and_sand(3.0)
+    small = cv2.resize(noisy, (64, 64), interpolation=cv2.INTER_AREA)  # its noise averaged away
+    assert noise.noise_profile(noisy).confident and not noise.noise_profile(small).confident
+    weight = np.ones((64, 64), np.float32)
+    np.testing.assert_array_equal(grain.add_grain(small.copy(), small, weight, seed=0), small)

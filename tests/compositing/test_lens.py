@@ -233,8 +233,8 @@ def test_bad_inputs_raise():
     image = np.zeros((8, 8, 3), np.uint8)
     with pytest.raises(ValueError):
         lens_blur(image, np.zeros((8, 9), np.float32), np.ones((8, 8), np.float32), 1.0, LensParams())
-    with pytest.raises(ValueError):
-        lens_blur(image, np.zeros((8, 8), np.float32), np.ones((8, 8), np.float32), 1.0, LensParams(max_layers=0))
+    with pytest.raises(ValueError, match="max_layers: must be between 1 and 64, got 0"):
+        render("lens", image, np.zeros((8, 8), np.float32), np.ones((8, 8), np.float32), 1.0, {"max_layers": 0})
 
 
 def test_soft_edge_composite_blurs_the_background_seen_through_the_matte():
@@ -260,5 +260,20 @@ def test_soft_edge_composite_blurs_the_background_seen_through_the_matte():
     p = dict(coc="relative", strength=0.03, max_radius_frac=1.0, highlight_gain=1.0)
     fused, subtracted = tail_energy(LensParams(**p)), tail_energy(LensParams(**p, foreground="subtract"))
     assert fused < 0.35 * subtracted
-    with pytest.raises(ValueError, match="foreground"):
-        lens_blur(image, alpha, depth, 1.0, LensParams(**p, foreground="magic"))
+    with pytest.raises(ValueError, match="foreground: must be one of blur_fusion, subtract, got 'magic'"):
+        render("lens", image, alpha, depth, 1.0, {"coc": "relative", "foreground": "magic"})
+
+
+def test_default_strength_is_the_stated_portrait_lens():
+    """The relative default is the blur the project's portrait lens (85 mm f/1.8 at 3 m, as the
+    README and --help say) gives the depth prior's background, 2–2.5× the subject's distance."""
+    from compositing.optics import PORTRAIT_FOCUS_M, PORTRAIT_LENS, coc_radius_px, relative_strength
+    from segdepth.depth.metric import DEFAULT_FOCAL_35MM
+
+    assert (PORTRAIT_LENS.focal_length_mm, PORTRAIT_LENS.f_number, PORTRAIT_FOCUS_M) == (85.0, 1.8, 3.0)
+    assert LensParams().strength == pytest.approx(relative_strength(), rel=0.05)
+    assert (LensParams().focal_length_mm, LensParams().f_number) == (DEFAULT_FOCAL_35MM, PORTRAIT_LENS.f_number)
+    # the thin lens itself, for each offset: r = s · width · Δ within 15 %
+    for offset in (1.0, 1.5):
+        r = float(coc_radius_px(PORTRAIT_FOCUS_M * (1 + offset), PORTRAIT_FOCUS_M, PORTRAIT_LENS, 1000))
+        assert r == pytest.approx(LensParams().strength * 1000 * offset, rel=0.15)

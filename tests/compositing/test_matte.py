@@ -128,3 +128,20 @@ def test_blur_fusion_foreground_drops_the_background_texture():
     err_subtract = np.abs(np.clip(subtract, 0, 1)[soft] - fg_colour).mean()
     assert err_fusion < 0.5 * err_subtract
     assert err_fusion < 0.12
+
+
+def test_outer_fringe_softens_the_step_outwards_only():
+    """The snapped matte's edge gets a one-pixel soft fringe outside it (no staircase against a
+    smooth background); the subject's own pixels keep their value; nothing far from the edge moves."""
+    from compositing.matte import outer_fringe
+
+    yy, xx = np.mgrid[0:40, 0:40]
+    hard = (xx < yy).astype(np.float32)  # a diagonal edge: a staircase at 0/1
+    out = outer_fringe(hard.copy(), 0.5)
+    assert np.all(out >= hard) and np.all(out[hard == 1] == 1.0)
+    first_out = (xx == yy)  # the pixels just outside the stairs
+    assert np.all((out[first_out][1:-1] > 0.05) & (out[first_out][1:-1] < 0.5))
+    assert np.all(out[xx > yy + 2] == 0.0)
+    for flat in (np.zeros((8, 8), np.float32), np.ones((8, 8), np.float32)):
+        np.testing.assert_array_equal(outer_fringe(flat.copy(), 0.5), flat)
+    np.testing.assert_array_equal(outer_fringe(hard.copy(), 0.0), hard)

@@ -284,5 +284,6 @@ def test_webcam_config_reloads_and_is_checked(tmp_path, capsys):
     (tmp_path / "bad.json").write_text(json.dumps({"input": "v.mp4", "output": "o.mp4", "hysteresis": [0.9, 0.1]}))
     with pytest.raises(SystemExit) as info:
         webcam.parse_args(["--config", str(tmp_path / "bad.json")])
-    assert info.value.code == 2 and "--hysteresis: need 0 < LOW <= HIGH < 1" in capsys.readouterr().err
+    assert info.value.code == 2 and f"{tmp_path / 'bad.json'}: hysteresis: need 0 < LOW <= HIGH < 1" in \
+        capsys.readouterr().err
 

@@ -36,7 +36,7 @@ def test_the_flags_make_the_config_they_always_made(tmp_path):
     (["--licenses", "0"], "add --allow-any-license"),
     (["--licenses", "4,x"], "--licenses: not a list of integers"),
     (["--domains", "nowhere.json"], "nowhere.json: not a domains file"),
-    (["--min-upload", "20", "--max-upload", "10"], "--max-upload 10 is before --min-upload 20"),
+    (["--min-upload", "20", "--max-upload", "10"], "--max-upload: 10 is before min_upload 20"),
 ])
 def test_bad_settings_are_one_line(tmp_path, capsys, argv, problem):
     with pytest.raises(SystemExit) as info:

@@ -48,7 +48,8 @@ def test_demo_runs_end_to_end(tmp_path):
     for preset in ("mask_overlay", "cyclegan"):  # the second one trained in parallel
         last = sorted((out / "runs" / preset / "checkpoints").glob("*.pt"))[-1]
         assert checkpoint_iteration(last) == shipped["steps"] + 2
-    assert read_image(out / "overview.png").shape == (2 * 192, 5 * 192, 3)
+    # tiles at the thumbnails' 256 px (were 192: too small to see the calibrated default blur)
+    assert read_image(out / "overview.png").shape == (2 * 256, 5 * 256, 3)
     assert "lens" in (out / "metrics.md").read_text()
 
     # running it again reuses the finished run instead of failing on its existing checkpoints

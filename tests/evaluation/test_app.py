@@ -109,8 +109,9 @@ def test_f_number_blurs_the_background_monotonically_and_names_the_lens(photo):
         notes.append(preview.note)
     assert all(a < b for a, b in zip(detail, detail[1:])), detail
     assert detail[-1] == pytest.approx(sharpness(photo.preview, BACKGROUND_BOX), rel=0.02)  # f/16: all sharp
-    assert notes[1].startswith("Virtual lens: 28 mm f/1.4, full-frame equivalent")
-    assert "a phone's main camera assumed" in notes[0] and "1 person" in notes[0]
+    # without EXIF the camera is the portrait lens, 85 mm (compositing.optics.PORTRAIT_LENS; it was a 28 mm phone's)
+    assert notes[1].startswith("Virtual lens: 85 mm f/1.4, full-frame equivalent")
+    assert "the portrait lens assumed" in notes[0] and "1 person" in notes[0]
     assert "50 mm f/2" in session.render(A.Settings(aperture="f_number", f_number=2.0, focal_length_mm=50.0)).note
 
 

@@ -215,7 +215,7 @@ def test_app_in_chromium(tmp_path, app, browser):
         page.set_number("f-number", f_number)
         page.wait_status(rf"lens · f/{f_number:g} ·")
         backgrounds.append(detail(page.preview(src), BACKGROUND))
-        assert re.search(rf"Virtual lens: 28 mm f/{f_number:g}, full-frame equivalent",
+        assert re.search(rf"Virtual lens: 85 mm f/{f_number:g}, full-frame equivalent",
                          b.js("document.querySelector('#note').innerText"))
     assert all(a > c for a, c in zip(backgrounds, backgrounds[1:])), backgrounds
     page.screenshot("f_number")

@@ -134,7 +134,7 @@ def test_a_full_resolution_head_is_another_architecture():
     with pytest.raises(C.CheckpointError, match=r"x.pt: checkpoint from another architecture: "
                                               r"full_res_head=0 in the checkpoint but 4 here"):
         C.check_architecture("x.pt", saved, config_from_preset("cyclegan", netG="unet_128", ngf=4, full_res_head=4))
-    with pytest.raises(ValueError, match="full_res_head applies to U-Net generators only, not netG 'resnet'"):
+    with pytest.raises(ValueError, match="full_res_head: applies to U-Net generators only, not netG 'resnet'"):
         config_from_preset("cyclegan", netG="resnet", n_blocks=1, full_res_head=4)
 
 

@@ -65,15 +65,23 @@ def test_presets_are_the_papers_four_models_and_the_defocus_one():
 
 
 @pytest.mark.parametrize("field, value, choices", [
-    ("netG", "resnet_12blocks", "['resnet_9blocks', 'resnet_6blocks', 'resnet', 'unet_128', 'unet_256']"),
-    ("norm", "group", "['instance', 'batch']"), ("upsample", "bilinear", "['transpose', 'resize']"),
-    ("gan_mode", "wgan", "['lsgan', 'vanilla']"), ("amp", "fp8", "['none', 'bf16', 'fp16']"),
+    ("netG", "resnet_12blocks", "resnet_9blocks, resnet_6blocks, resnet, unet_128, unet_256"),
+    ("norm", "group", "instance, batch"), ("upsample", "bilinear", "transpose, resize"),
+    ("gan_mode", "wgan", "lsgan, vanilla"), ("amp", "fp8", "none, bf16, fp16"),
     # unused by the plain preset (no mask loss, so no VGG), still refused: a typo must not wait for a later run
-    ("vgg_weights", "imagnet", "['imagenet', 'none']"),
+    ("vgg_weights", "imagnet", "imagenet, none"),
 ])
 def test_a_setting_outside_its_choices_is_refused_when_the_config_is_made(field, value, choices):
-    with pytest.raises(ValueError, match=re.escape(f"unknown {field} {value!r}; choose one of {choices}")):
+    with pytest.raises(ValueError, match=re.escape(f"{field}: must be one of {choices}, got {value!r}")):
         config_from_preset("cyclegan", **{field: value})
+
+
+def test_settings_that_only_some_generators_have_are_refused_with_the_others():
+    """The config says which settings go together; define_G builds what a checked config asks for."""
+    with pytest.raises(ValueError, match="n_blocks: applies to ResNet generators only, not netG 'unet_256'"):
+        ModelConfig(netG="unet_256", n_blocks=3)
+    with pytest.raises(ValueError, match="full_res_head: applies to U-Net generators only, not netG 'resnet'"):
+        ModelConfig(netG="resnet", n_blocks=1, full_res_head=4)
 
 
 @pytest.mark.parametrize("preset", sorted(PRESETS))

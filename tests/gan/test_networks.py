@@ -90,12 +90,8 @@ def test_init_statistics():
     assert bn.weight.std().item() == pytest.approx(0.02, rel=0.1)
 
 
-def test_n_blocks_choice_and_errors():
+def test_n_blocks_sets_the_depth_of_a_resnet():
     assert len(define_G("resnet", ngf=4, n_blocks=2).model) == 4 + 6 + 2 + 6 + 3
-    with pytest.raises(ValueError, match="unknown generator"):
-        define_G("resnet_7blocks")
-    with pytest.raises(ValueError, match="n_blocks"):
-        define_G("unet_256", n_blocks=3)
 
 
 def _period2_energy(y: torch.Tensor) -> float:
@@ -171,8 +167,6 @@ def test_full_resolution_head_keys_shapes_and_refusals():
     assert tuple(g.state_dict()["model.head.mix.1.weight"].shape) == (4, 4 + 4, 3, 3)
     y = g(torch.rand(2, 4, 128, 128) * 2 - 1)
     assert y.shape == (2, 3, 128, 128) and y.abs().max() <= 1.0
-    with pytest.raises(ValueError, match="full-resolution head applies to U-Net generators only"):
-        define_G("resnet", 3, 3, ngf=4, n_blocks=1, head=4)
 
 
 def _copy_psnr(head: int, steps: int = 300) -> float:

@@ -35,8 +35,8 @@ def _args(data: Path, runs: Path, *extra: str) -> list[str]:
     ('{"bogus": 1}', "unknown TrainConfig keys: ['bogus']"),
     ('{"flip": "no"}', "flip: expected bool, got 'no'"),
     ('{"batch_size": "4"}', "batch_size: expected int, got '4'"),
-    ('{"batch_size": 0}', "batch_size must be between 1 and 65536, got 0"),
-    ('{"model_overrides": {"ngf": 0}}', "ngf must be between 1 and 1024"),
+    ('{"batch_size": 0}', "batch_size: must be between 1 and 65,536, got 0"),
+    ('{"model_overrides": {"ngf": 0}}', "ngf: must be between 1 and 1024"),
     ('{"model_overrides": {"no_such": 1}}', "no_such"),
     ('{"name": "../../..", "dataroot": "d"}', "name '../../..' must be one folder name inside runs_dir"),
     ('{"flip": tru', "not valid JSON"),
@@ -98,7 +98,7 @@ def test_the_scan_decodes_every_file_so_a_truncated_jpeg_is_found_before_trainin
 
 def test_the_parser_and_the_config_check_use_the_same_bounds(tmp_path, data):
     cfg = P.parse_args(_args(data, tmp_path))
-    with pytest.raises(ValueError, match="log_every must be between 1"):
+    with pytest.raises(ValueError, match="log_every: must be at least 1, got 0"):
         dataclasses.replace(cfg, log_every=0).check()
     with pytest.raises(ValueError, match="crop_size 64 is larger than load_size 36"):
         T.train(dataclasses.replace(cfg, crop_size=64))

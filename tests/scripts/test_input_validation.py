@@ -2,13 +2,16 @@
 folders, inputs that collide or are missing, Ctrl-C, stale temporaries, depth units, downloads."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import re
 import signal
 import stat
 import subprocess
 import sys
 import time
+import typing
 import zlib
 from pathlib import Path
 from typing import Callable
@@ -20,8 +23,11 @@ from PIL import Image
 
 from datasets import io
 from plumbing import cli
+from plumbing.fields import Setting, setting_of
 from datasets.synthetic import make_scene
 from shallowdof.programs import PROGRAMS as TABLE
+
+from .programs import MINIMAL_ARGV, parse
 
 ROOT = Path(__file__).resolve().parents[2]
 H, W = 64, 80
@@ -43,76 +49,68 @@ def _parse(name: str, parser_only: bool = False) -> Callable[[], Callable]:
 
 # --- every program's numeric options with 0, a negative and an absurd value ---------------------
 
-# (program, parse function, argv the option is added to, options; "+0" marks an option whose 0
-# is a documented value: no limit, off, all, none … which then must parse)
-NUMERIC_OPTIONS: list[tuple[str, Callable[[], Callable], list[str], list[str]]] = [
-    ("train_cyclegan", _parse("train_cyclegan"), ["--dataroot", "d"],
-     ["--load-size", "--crop-size", "--batch-size", "--n-epochs+0", "--n-epochs-decay+0", "--num-workers+0",
-      "--log-every", "--save-every+0", "--save-every-epochs+0", "--keep-last", "--display-port",
-      "--display-every+0", "--max-steps", "--seed+0", "--ngf", "--ndf", "--n-blocks+0", "--n-layers-D",
-      "--init-gain", "--pool-size+0", "--lr", "--beta1+0", "--lambda-A+0", "--lambda-B+0",
-      "--lambda-identity+0", "--lambda-mask+0", "--input-nc", "--output-nc"]),
-    ("test_cyclegan", _parse("test_cyclegan"), ["--checkpoint", "c", "--input", "i", "--out", "o"],
-     ["--size", "--tile-overlap+0"]),
-    ("export_onnx", _parse("export_onnx"), ["--checkpoint", "c", "--out", "o.onnx"], ["--size", "--opset"]),
-    ("blur", _parse("blur"), ["a.png"], ["--max-pixels"]),
-    ("webcam", _parse("webcam"), ["--input", "0", "--output", "o.mp4"],
-     ["--seg-width", "--blur-scale", "--blur-sigma", "--ema-alpha", "--max-frames", "--hysteresis"]),
-    ("compare", _parse("compare"), ["--input", "i", "--out", "o"], ["--thumb-size"]),
-    ("app", _parse("app"), [], ["--port", "--max-pixels", "--max-upload-mb", "--preview-side"]),
-    ("scrape_flickr", _parse("scrape_flickr"), ["--out", "o"],
-     ["--per-domain", "--workers", "--calls-per-hour", "--min-side+0", "--min-upload+0", "--max-upload+0",
-      "--per-page", "--result-cap", "--max-retries+0", "--backoff-base+0", "--timeout", "--seed+0"]),
-    ("prepare_masks", _parse("prepare_masks"), ["root"], ["--batch-size", "--workers"]),
-    ("curate", _parse("curate"), ["--raw", "r", "--out", "o"],
-     ["--min-side+0", "--grey-chroma+0", "--colour-spread+0", "--tone-ratio+0", "--phash-threshold+0",
-      "--res-size-phash+0", "--min-person-fraction+0", "--min-face-score", "--min-on-mask+0", "--test-size-a+0",
-      "--test-size-b+0", "--seed+0"]),
-    ("train_segmentation", _parse("train_segmentation", parser_only=True), [],
-     ["--val-fraction+0", "--epochs", "--batch-size", "--lr", "--momentum+0", "--weight-decay+0", "--patience",
-      "--plateau-patience+0", "--plateau-factor", "--max-steps+0", "--seed+0", "--num-workers+0",
-      "--rotate-deg+0", "--jitter+0", "--loss-ce+0", "--loss-iou+0", "--loss-l1+0"]),
-    ("train_depth", _parse("train_depth", parser_only=True), [],
-     ["--epochs", "--batch-size", "--max-depth", "--min-depth", "--loss-grad+0", "--loss-ssim+0", "--size"]),
-    ("reproduce_paper", _parse("reproduce_paper"), [], ["--per-domain+0", "--nproc-per-node"]),
-    ("demo", _parse("demo"), [],
-     ["--scenes+0", "--scene-size", "--gan-steps", "--gan-size", "--gan-train-scenes", "--seed+0", "--threads"]),
-]
-CASES = [(program, parse, base, option, value)
-         for program, parse, base, options in NUMERIC_OPTIONS for option in options
-         for value in ("0", "-3", "1000000000000")]
+#: Flags whose 0 is refused although their setting's range holds it: train_cyclegan's --max-steps
+#: takes N >= 1 or "all" (the setting's 0); webcam's --hysteresis LOW HIGH needs 0 < LOW <= HIGH < 1.
+ZERO_REFUSED = {("train_cyclegan", "--max-steps"), ("webcam", "--hysteresis")}
 
 
-def _option_argv(program: str, option: str, value: str) -> list[str]:
-    """``--option VALUE`` (``--hysteresis`` takes two numbers, train_depth's ``--size`` HxW)."""
-    name = option.removesuffix("+0")
-    if name == "--hysteresis":
-        return [name, value, value]
-    if name == "--size" and program == "train_depth":
-        return [name, f"{value}x{value}"]
-    return [name, value]
+def _numeric_flags(program: str, tmp: Path) -> list[tuple[str, Setting, str]]:
+    """(flag, its setting, how it takes a value) of every option of ``program`` that sets a number
+    of its config (or, in train_cyclegan, of the model's), other than a choice among a few."""
+    from gan.model import ModelConfig
+
+    classes = [type(parse(program, MINIMAL_ARGV[program](tmp)))] + ([ModelConfig] if program == "train_cyclegan" else [])
+    declared = {}
+    for cls in classes:
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            number = re.search(r"\b(int|float)\b", str(hints[f.name])) or setting_of(f).lo is not None
+            if number and not setting_of(f).choices:
+                declared[f.name] = declared[f"model.{f.name}"] = (setting_of(f), str(hints[f.name]))
+    out = []
+    for action in _program(program).build_parser()._actions:
+        if action.dest in declared and action.option_strings:
+            setting, kind = declared[action.dest]
+            spelling = "pair" if action.nargs == 2 else "hw" if "list" in kind else "one"
+            out.append((action.option_strings[0], setting, spelling))
+    return out
 
 
-@pytest.mark.parametrize("program, parse, base, option, value", CASES,
-                         ids=[f"{c[0]}{c[3].removesuffix('+0')}={c[4]}" for c in CASES])
-def test_every_numeric_option_refuses_zero_negative_and_absurd_values(capsys, program, parse, base, option, value):
-    """An argparse error (exit 2, one 'error:' line, no traceback), unless 0 is the option's
-    documented value, which must then parse."""
-    name = option.removesuffix("+0")
-    argv = [*base, *_option_argv(program, option, value)]
-    if option.endswith("+0") and value == "0":
-        parse()(argv)
-        return
-    with pytest.raises(SystemExit) as info:
-        parse()(argv)
-    assert info.value.code == 2
-    errors = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
-    assert len(errors) == 1 and "Traceback" not in errors[0]
-    assert name in errors[0], errors[0]
+def _option_argv(flag: str, spelling: str, value: str) -> list[str]:
+    """``--option VALUE`` (``--hysteresis`` takes two numbers, sizes HxW)."""
+    return {"pair": [flag, value, value], "hw": [flag, f"{value}x{value}"], "one": [flag, value]}[spelling]
 
 
-def test_every_program_with_a_numeric_option_has_its_options_checked_here():
-    assert {program for program, *_ in NUMERIC_OPTIONS} == set(TABLE) - {"benchmark"}  # benchmark has none
+@pytest.mark.parametrize("program", sorted(TABLE))
+def test_every_numeric_option_refuses_zero_negative_and_absurd_values(tmp_path, capsys, program):
+    """Each option that sets a number is bounded, and 0, -3 and 10^12 are taken exactly when its
+    setting's range holds them; a refusal is an argparse error (exit 2, one 'error:' line naming
+    the option, no traceback)."""
+    wrong = []
+    for flag, setting, spelling in _numeric_flags(program, tmp_path):
+        if setting.lo is None or setting.hi is None:
+            wrong.append(f"{flag}: no declared range")
+            continue
+        for value in ("0", "-3", "1000000000000"):
+            refused_zero = (program, flag) in ZERO_REFUSED and value == "0"
+            allowed = setting.lo <= int(value) <= setting.hi and not refused_zero
+            try:
+                parse(program, [*MINIMAL_ARGV[program](tmp_path), *_option_argv(flag, spelling, value)])
+                if not allowed:
+                    wrong.append(f"{flag} {value}: accepted")
+                continue
+            except SystemExit as stop:
+                code = stop.code
+            errors = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
+            if allowed or code != 2 or len(errors) != 1 or flag not in errors[0] or "Traceback" in errors[0]:
+                wrong.append(f"{flag} {value}: exit {code}, {errors}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_every_program_of_the_table_is_tried_here(tmp_path):
+    assert set(MINIMAL_ARGV) == set(TABLE)
+    with_numbers = {program for program in TABLE if _numeric_flags(program, tmp_path)}
+    assert with_numbers == set(TABLE) - {"benchmark"}  # benchmark sets no number
 
 
 def test_every_program_documents_the_exit_codes():
@@ -129,13 +127,13 @@ def test_every_program_documents_the_exit_codes():
 # --- blur: method parameters --------------------------------------------------------------------
 
 @pytest.mark.parametrize("method, param, expect", [
-    ("gaussian", "k=-3", "k=-3 is outside [1, 1001]"),
-    ("gaussian", "k=100001", "k=100001 is outside [1, 1001]"),
+    ("gaussian", "k=-3", "k: must be between 1 and 1001, got -3"),
+    ("gaussian", "k=100001", "k: must be between 1 and 1001, got 100001"),
     ("lens", "blades=6.5", "blades: expected int, got 6.5"),
-    ("lens", "blades=2", "blades=2: choose one of"),
-    ("lens", "f_number=0", "f_number=0 is outside"),
+    ("lens", "blades=2", "blades: must be one of 0, 3 … 64, got 2"),
+    ("lens", "f_number=0", "f_number: must be between 0.5 and 64, got 0"),
     ("lens", "f_number=wide", "f_number: expected float, got 'wide'"),
-    ("progressive3", "kernels=[15,0,3]", "kernels=0 is outside"),
+    ("progressive3", "kernels=[15,0,3]", "kernels: must be between 1 and 1001, got 0"),
 ])
 def test_blur_checks_method_parameters_before_reading_any_image(capsys, method, param, expect):
     blur = _program("blur")

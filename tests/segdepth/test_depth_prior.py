@@ -30,7 +30,7 @@ def test_registry_shape_dtype_relative():
 
 def test_subject_at_focal_plane_and_nearest():
     mask = _disc_mask()
-    prior = DepthPrior(focal_depth=2.0, gap=0.25, spread=1.0)
+    prior = DepthPrior(focal_depth=2.0, gap=0.25, spread=1.0, ground_contact=False)
     depth = prior(_image(), mask)
     subject = mask >= 0.5
     np.testing.assert_array_equal(depth[subject], 2.0)
@@ -46,7 +46,7 @@ def test_soft_mask_threshold():
 
 def test_monotone_away_from_subject_along_a_row():
     mask = _disc_mask(cy=36, cx=30, r=10)
-    depth = DepthPrior()(_image(), mask)
+    depth = DepthPrior(ground_contact=False)(_image(), mask)
     row = depth[36, 41:]  # the subject's centre row, right of its edge
     assert np.all(np.diff(row) > 0), row
     left = depth[36, :20][::-1]  # the same row, left of the subject, walking away from it
@@ -66,7 +66,7 @@ def test_lower_rows_nearer_for_background():
 
 
 def test_background_is_smooth():
-    depth = DepthPrior()(_image(), _disc_mask())
+    depth = DepthPrior(ground_contact=False)(_image(), _disc_mask())
     bg = _disc_mask() < 0.5
     dx = np.abs(np.diff(depth, axis=1))[bg[:, 1:] & bg[:, :-1]]
     dy = np.abs(np.diff(depth, axis=0))[bg[1:] & bg[:-1]]
@@ -92,11 +92,47 @@ def test_needs_mask_of_the_right_size():
 def test_downscaled_background_matches_full_resolution():
     """Above ``work_pixels`` the background is computed small and upsampled: close to exact."""
     mask = _disc_mask()
-    full = DepthPrior()(_image(), mask)
-    small = DepthPrior(work_pixels=H * W // 9)(_image(), mask)  # computed at a third of the size
+    full = DepthPrior(ground_contact=False)(_image(), mask)
+    small = DepthPrior(work_pixels=H * W // 9, ground_contact=False)(_image(), mask)  # at a third of the size
     assert small.shape == (H, W) and small.dtype == np.float32
     subject = mask >= 0.5
     np.testing.assert_array_equal(small[subject], 1.0)
     assert np.abs(small - full)[~subject].max() < 0.08
     assert np.abs(small - full)[~subject].mean() < 0.01
     assert small[~subject].min() >= 1.25 - 1e-6
+
+
+def _standing(bottom: int = 60) -> np.ndarray:
+    """A person standing in the frame: head, body and legs down to row ``bottom - 1``."""
+    mask = np.zeros((H, W), np.float32)
+    y, x = np.mgrid[0:H, 0:W]
+    mask[(y - 14) ** 2 + (x - 48) ** 2 <= 36] = 1.0
+    mask[20:bottom, 42:55] = 1.0
+    return mask
+
+
+def test_ground_at_the_contact_line_is_at_the_subject_distance():
+    """Where the person stands, the ground is at their distance: the contact row beside the feet
+    is at the focal plane, the ground above it recedes, below it comes nearer; elsewhere no
+    farther than the prior without the ground."""
+    mask = _standing(bottom=60)
+    prior = DepthPrior()
+    assert prior.contact_rows(mask >= 0.5) == (8, 59)
+    depth, plain = prior(_image(), mask), DepthPrior(ground_contact=False)(_image(), mask)
+    contact = depth[59, 5:40]
+    assert np.abs(contact - 1.0).max() < 1e-5  # the focal plane, across the ground's row
+    column = depth[:, 10]
+    assert np.all(np.diff(column[45:60]) < 0)  # receding above the contact line ...
+    assert np.all(np.diff(column[59:]) < 0) and column[-1] < 1.0  # ... nearer below it
+    assert np.all(depth <= plain + 1e-6)
+    np.testing.assert_array_equal(depth[:10], plain[:10])  # above the horizon: the prior as it was
+    assert plain[59, 10] >= 2.0  # without the ground, the contact row was background
+
+
+def test_no_contact_when_the_frame_cuts_the_subject():
+    """A head-and-shoulders portrait (the subject reaches the bottom edge) keeps the prior as it was."""
+    mask = _standing(bottom=H)
+    assert DepthPrior().contact_rows(mask >= 0.5) is None
+    np.testing.assert_array_equal(DepthPrior()(_image(), mask), DepthPrior(ground_contact=False)(_image(), mask))
+    empty = np.zeros((H, W), np.float32)
+    np.testing.assert_array_equal(DepthPrior()(_image(), empty), DepthPrior(ground_contact=False)(_image(), empty))
