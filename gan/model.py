@@ -366,8 +366,9 @@ class CycleGANModel:
             for p in net.parameters():
                 p.requires_grad_(flag)
 
-    def _d_view(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """What the discriminators judge of ``image`` (whose subject is ``mask``): per ``netD_input``."""
+    def discriminator_view(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """What the discriminators judge of ``image`` (whose subject is ``mask``): per ``netD_input``,
+        the image itself or :func:`gan.losses.background_detail`."""
         if self.cfg.netD_input == "image":
             return image
         return background_detail(image, mask, self.cfg.detail_sigma)
@@ -382,8 +383,8 @@ class CycleGANModel:
         losses = {
             # the plain discriminators: no gradient sync and no D weight gradients in the G step;
             # a translation keeps its input's subject, so fake_B is judged with A's mask
-            "G_A": self.criterion_gan(self.netD_A(self._d_view(o["fake_B"], self.mask_A)), True),
-            "G_B": self.criterion_gan(self.netD_B(self._d_view(o["fake_A"], self.mask_B)), True),
+            "G_A": self.criterion_gan(self.netD_A(self.discriminator_view(o["fake_B"], self.mask_A)), True),
+            "G_B": self.criterion_gan(self.netD_B(self.discriminator_view(o["fake_A"], self.mask_B)), True),
             "cycle_A": self._l1(o["rec_A"], self.real_A, self.mask_A) * cfg.lambda_A,
             "cycle_B": self._l1(o["rec_B"], self.real_B, self.mask_B) * cfg.lambda_B,
         }
@@ -403,11 +404,12 @@ class CycleGANModel:
     def _discriminator_loss(self) -> torch.Tensor:
         # the pools keep what the discriminators saw (with background_detail: the fake's view
         # under its own mask, which a stored image would no longer have beside it)
-        fake_B = self.fake_B_pool.query(self._d_view(self._outputs["fake_B"], self.mask_A))
-        fake_A = self.fake_A_pool.query(self._d_view(self._outputs["fake_A"], self.mask_B))
+        fake_B = self.fake_B_pool.query(self.discriminator_view(self._outputs["fake_B"], self.mask_A))
+        fake_A = self.fake_A_pool.query(self.discriminator_view(self._outputs["fake_A"], self.mask_B))
         with self._autocast():
-            real_b, fake_b, real_a, fake_a = self._D_run(self._d_view(self.real_A, self.mask_A),
-                                                         self._d_view(self.real_B, self.mask_B), fake_A, fake_B)
+            real_b, fake_b, real_a, fake_a = self._D_run(self.discriminator_view(self.real_A, self.mask_A),
+                                                         self.discriminator_view(self.real_B, self.mask_B),
+                                                         fake_A, fake_B)
         loss_D_A = 0.5 * (self.criterion_gan(real_b, True) + self.criterion_gan(fake_b, False))
         loss_D_B = 0.5 * (self.criterion_gan(real_a, True) + self.criterion_gan(fake_a, False))
         self._losses["D_A"], self._losses["D_B"] = loss_D_A.detach(), loss_D_B.detach()
