@@ -4,6 +4,9 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 PYTEST_ARGS ?=
+# The suite runs its test files on every core (pytest-xdist), a file's tests on one worker so that
+# the module fixtures (trained runs, the README's path) are made once; PYTEST_JOBS=0 runs it serially.
+PYTEST_JOBS ?= auto
 # Sleep, do not spin, while OpenMP threads wait: on shared or virtualised CPUs (this project's CI
 # machine among them) spinning made a 2-thread convolution 30x slower than one thread.
 export OMP_WAIT_POLICY ?= PASSIVE
@@ -26,7 +29,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(PYTEST_JOBS) --dist loadfile $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python scripts/benchmark.py --out bench/BENCHMARKS.md

@@ -23,7 +23,7 @@ INSTALL_REQUIRES = [
 ]
 
 EXTRAS = {
-    "test": ["pytest>=8.0", "pytest-httpserver>=1.0", "pytest-timeout>=2.3", "ruff==0.17.5"],
+    "test": ["pytest>=8.0", "pytest-httpserver>=1.0", "pytest-timeout>=2.3", "pytest-xdist==3.8.0", "ruff==0.17.5"],
     # visdom 0.2.4 imports pkg_resources at build time: needs setuptools<81 in the build env.
     "visdom": ["visdom==0.2.4"],
     "browser": ["websocket-client>=1.7"],

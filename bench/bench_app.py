@@ -29,20 +29,22 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from compositing.lens import LensParams
+
 TARGET_S = 0.5
 SIZES = {"1 MP": (866, 1155), "12 MP": (3000, 4000)}
 
 # (what the user changed, settings after it, a tap in preview pixels or None)
 CHANGES = (
-    ("strength 0.006 → 0.009", dict(strength=0.009), None),
-    ("6 blades", dict(strength=0.009, blades=6), None),
-    ("blade rotation 20°", dict(strength=0.009, blades=6, rotation_deg=20.0), None),
-    ("highlight boost 10", dict(strength=0.009, blades=6, rotation_deg=20.0, highlight_gain=10.0), None),
-    ("grain off", dict(strength=0.009, blades=6, rotation_deg=20.0, highlight_gain=10.0, grain=False), None),
+    (f"strength {LensParams().strength:g} → 0.012", dict(strength=0.012), None),
+    ("6 blades", dict(strength=0.012, blades=6), None),
+    ("blade rotation 20°", dict(strength=0.012, blades=6, rotation_deg=20.0), None),
+    ("highlight boost 10", dict(strength=0.012, blades=6, rotation_deg=20.0, highlight_gain=10.0), None),
+    ("grain off", dict(strength=0.012, blades=6, rotation_deg=20.0, highlight_gain=10.0, grain=False), None),
     ("f-number mode, f/1.8", dict(aperture="f_number", f_number=1.8), None),
     ("f/2.8", dict(aperture="f_number", f_number=2.8), None),
-    ("85 mm lens", dict(aperture="f_number", f_number=2.8, focal_length_mm=85.0), None),
-    ("tap the background", dict(aperture="f_number", f_number=2.8, focal_length_mm=85.0), (0.9, 0.1)),
+    ("50 mm lens", dict(aperture="f_number", f_number=2.8, focal_length_mm=50.0), None),
+    ("tap the background", dict(aperture="f_number", f_number=2.8, focal_length_mm=50.0), (0.9, 0.1)),
     ("method progressive13", dict(method="progressive13"), None),
 )
 

@@ -6,8 +6,8 @@ grain estimate finds on the team's real portraits, so that the lens's grain has 
 bilinear matte, nearest depth in metres, focus on the subject. Each
 method runs ``repeats`` times, round-robin over the methods so background load hits them alike;
 the table gives the median, and the ratio to progressive13 is the median of the rounds' ratios
-(each of two renders seconds apart). Targets (issue 2): lens ≤ 1.5 s at 12 MP and ≤ 2×
-progressive13 in the same run, with the mask snap and the grain of the photo path (issue 15) counted in the lens time.
+(each of two renders seconds apart). Targets: lens ≤ 1.5 s at 12 MP and ≤ 2×
+progressive13 in the same run, with the mask snap and the grain of the photo path counted in the lens time.
 """
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def _inputs(height: int, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray
 
 
 REFINED = "lens + mask snap + grain"
-SNAPPED = "lens + mask snap"  # the same without the grain: issue 15's "lens with refinement" alone
+SNAPPED = "lens + mask snap"  # the same without the grain: the lens with refinement alone
 
 
 def _time_methods(names: list[str], height: int, width: int, repeats: int) -> dict[str, list[float]]:

@@ -16,7 +16,7 @@ outcome of each photo comes from how it was made, never from the rules:
 * ``copies``: the JPEGs plus, for every fifth photo, a copy resized to 240 px at q80 (expected
   ``dup_near``) and, for every tenth ordinary photo, a byte copy in the shallow domain (``dup_exact``).
 * variants of the colour photos, one run each: desaturated to a mean Lab chroma of 2.9 and 4.0
-  (the issue's overcast and low-light colour photos: keep), grey, sepia, cyanotype and
+  (overcast and low-light colour photos: keep), grey, sepia, cyanotype and
   split-toned (``grayscale``).
 * ``skimage``: scikit-image's bundled photos (no folder needed), scaled up to 256 px where
   smaller. The astronaut and datasets/testing/people.py photos are people (keep); the others and

@@ -5,7 +5,7 @@ N×3×S×S in [-1, 1], an elliptical subject mask), so only the training step is
 loading. Presets of one batch size and precision are timed round-robin (one step each per round)
 so that background load on a shared machine hits them alike; the table gives the median step.
 The baseline is the plain ``cyclegan`` preset (no mask terms) measured in the same run; the
-target of issue 4 is a full ``mask_loss_overlay`` step ≤ 1.3× the plain step. On a GPU AMP
+target is a full ``mask_loss_overlay`` step ≤ 1.3× the plain step. On a GPU AMP
 (bf16/fp16) should give ≥ 1.8× fp32. "fp32" is PyTorch's default, in which cuDNN convolutions on
 an Ampere or newer GPU use TF32 tensor cores; ``fp32-ieee`` turns TF32 off (full fp32 arithmetic).
 As in training, cuDNN picks its fastest algorithms (``cudnn.benchmark``).

@@ -78,7 +78,7 @@ class Variant:
     prior: Optional[dict[str, float]] = None
 
 
-# the lens of the first real-photo round: composite I − (1 − α)·B̃, the Nikam & Awate edge band, the
+# a simpler lens to compare with: composite I − (1 − α)·B̃, the Nikam & Awate edge band, the
 # relative prior only (gap 0.25, spread 1) at strength 0.02, no grain
 BEFORE = Variant("lens_before", "lens", {"foreground": "subtract", "coc": "relative", "strength": 0.02, "grain": False},
                  "nikam_awate", {"gap": 0.25, "spread": 1.0})
@@ -437,13 +437,13 @@ def markdown_table(summary: dict[str, dict[str, float]], n_images: int, referenc
 # the lens without the photo's grain put back (compositing.grain): rim2 is judged on it, since
 # noise added to the far background would lower the ratio without removing any rim
 NO_GRAIN = Variant("lens_no_grain", "lens", {"grain": False})
-# the default before the calibration with the background defocus estimator (strength 0.006)
+# the lens at strength 0.006, below the default calibrated with the background defocus estimator
 OLD_DEFAULT = Variant("lens_0.006", "lens", {"strength": 0.006})
 
 
 def default_variants() -> list[Variant]:
     """Every registered compositor method with its default settings, the lens without grain, the
-    lens at the earlier default strength and the lens of the first real-photo round."""
+    lens at strength 0.006 and the simpler lens ``lens_before``."""
     from compositing.methods import METHODS
 
     return [Variant(m, m) for m in METHODS] + [NO_GRAIN, OLD_DEFAULT, BEFORE]

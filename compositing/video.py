@@ -32,9 +32,11 @@ from typing import Callable, Iterator, Optional, Union
 import cv2
 import numpy as np
 
+from datasets.io import check_side
 from plumbing.files import atomic_path
 
 from .methods import METHODS, build_params, ineffective_params
+from .video_check import check_video
 from .pipeline import params_for_depth, prepare, render_prepared
 
 log = logging.getLogger(__name__)
@@ -218,7 +220,8 @@ def pipeline_renderer(method: str, params: Optional[dict] = None) -> Callable[[n
 
 
 def open_source(source: Union[int, str, Path]) -> cv2.VideoCapture:
-    """Open a camera index (int or a string of digits) or a video file; ValueError if it cannot be."""
+    """Open a camera index (int or a string of digits) or a video file; ValueError if it cannot be
+    (a video file first passes :func:`compositing.video_check.check_video`)."""
     if isinstance(source, str) and source.isdigit():
         source = int(source)
     if isinstance(source, int):
@@ -227,8 +230,9 @@ def open_source(source: Union[int, str, Path]) -> cv2.VideoCapture:
             raise ValueError(f"camera {source}: cannot open (no camera with that index, or it is busy)")
         return cap
     path = Path(source)
-    if not path.is_file():
+    if not os.path.lexists(path):
         raise ValueError(f"{path}: no such video file")
+    check_video(path)  # what OpenCV's native reader cannot take is refused before it gets it
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
         raise ValueError(f"{path}: cannot open as a video (unknown format or corrupt)")
@@ -267,6 +271,8 @@ def process_video(
         if max_frames is not None:
             total = min(total, max_frames) if total else max_frames
         h, w = frame.shape[:2]
+        if check_side(w, h):  # frames OpenCV could not take further on
+            raise ValueError(f"{source}: {check_side(w, h)}")
         with _video_writer(output, fps, (w, h)) as writer:
             bar = tqdm(total=total, unit="frame", disable=not progress)
             n = 0

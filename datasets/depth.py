@@ -20,6 +20,7 @@ A sample loads ``(image, depth)``: image uint8 RGB H×W×3, depth float32 H×W i
 from __future__ import annotations
 
 import csv
+import io
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,8 @@ import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset
+
+from plumbing.files import FileProblem, check_regular, read_bytes, read_text
 
 from .io import ImageError, list_images, read_depth, read_image
 
@@ -48,6 +51,10 @@ class NyuMat:
         import h5py
 
         self.path = Path(path)
+        try:
+            check_regular(self.path)  # h5py would wait on a FIFO
+        except FileProblem as exc:
+            raise ImageError(self.path, exc.problem) from None
         try:
             with h5py.File(self.path, "r") as f:
                 images, depths = f["images"], f["depths"]
@@ -104,7 +111,11 @@ def nyu_mat_samples(mat_path: Union[str, Path], splits: Optional[Union[str, Path
 
 def read_depth_png(path: Path, depth_scale: Union[str, float] = "auto", max_depth: float = 10.0) -> np.ndarray:
     """Depth PNG → float32 metres (see the module docstring for ``depth_scale``)."""
-    raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    try:
+        data = read_bytes(path)  # a regular file only, never a FIFO or device
+    except FileProblem as exc:
+        raise ImageError(path, exc.problem) from None
+    raw = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if raw is None:
         raise ImageError(path, "not a readable depth PNG")
     if raw.ndim == 3:
@@ -144,18 +155,21 @@ def nyu_csv_samples(csv_path: Union[str, Path], root: Optional[Union[str, Path]]
     csv_path = Path(csv_path)
     root = Path(root) if root is not None else csv_path.parent
     samples, missing = [], 0
-    with open(csv_path, newline="", encoding="utf-8") as f:
-        for line_no, row in enumerate(csv.reader(f), 1):
-            if not row or not "".join(row).strip():
-                continue
-            if len(row) < 2:
-                raise ImageError(csv_path, f"line {line_no}: expected IMAGE,DEPTH, got {row}")
-            image, depth = root / row[0].strip(), root / row[1].strip()
-            if image.is_file() and depth.is_file():
-                samples.append(PairSample(image, depth, depth_scale, max_depth))
-            else:
-                missing += 1
-                log.warning("%s line %d: missing %s", csv_path, line_no, image if not image.is_file() else depth)
+    try:
+        text = read_text(csv_path)
+    except FileProblem as exc:
+        raise ImageError(csv_path, exc.problem) from None
+    for line_no, row in enumerate(csv.reader(io.StringIO(text, newline="")), 1):
+        if not row or not "".join(row).strip():
+            continue
+        if len(row) < 2:
+            raise ImageError(csv_path, f"line {line_no}: expected IMAGE,DEPTH, got {row}")
+        image, depth = root / row[0].strip(), root / row[1].strip()
+        if image.is_file() and depth.is_file():
+            samples.append(PairSample(image, depth, depth_scale, max_depth))
+        else:
+            missing += 1
+            log.warning("%s line %d: missing %s", csv_path, line_no, image if not image.is_file() else depth)
     if missing:
         log.warning("%d pair(s) listed in %s are missing and skipped", missing, csv_path)
     return samples
@@ -190,6 +204,9 @@ class SyntheticDepthSample:
 
 
 def synthetic_samples(n: int, shape: tuple[int, int] = (128, 128), seed: int = 0) -> list[SyntheticDepthSample]:
+    from .synthetic import check_scene_count
+
+    check_scene_count(n, shape)
     return [SyntheticDepthSample(seed + i, tuple(shape)) for i in range(n)]
 
 

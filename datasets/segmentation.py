@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import base64
 import io as _io
-import json
 import logging
 import zlib
 from dataclasses import dataclass
@@ -40,7 +39,9 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset, Sampler
 
-from .io import ImageError, list_images, read_image
+from plumbing.files import FileProblem, read_json, read_text
+
+from .io import ImageError, list_images, open_image, read_image
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ def _read_gray_mask(path: Path) -> np.ndarray:
     """Grey/palette/RGB(A) mask file → uint8 {0, 1}: values in {0, 1} are taken as labels,
     anything else is a 0–255 matte thresholded at 128 (alpha when the file has one)."""
     try:
-        with Image.open(path) as im:
+        with open_image(path) as im:
             im.load()
             if im.mode in ("RGBA", "LA") or (im.mode == "P" and "transparency" in im.info):
                 a = np.asarray(im.convert("RGBA"))[..., 3]
@@ -76,7 +77,7 @@ def _read_gray_mask(path: Path) -> np.ndarray:
 def read_voc_label(path: Path, person_class: int = VOC_PERSON) -> np.ndarray:
     """Pascal VOC palette PNG → uint8 {0, 1, 255}: person class → 1, 255 (void) kept, rest → 0."""
     try:
-        with Image.open(path) as im:
+        with open_image(path) as im:
             if im.mode not in ("P", "L"):
                 raise ImageError(path, f"VOC label must be a palette PNG, got mode {im.mode}")
             idx = np.asarray(im)
@@ -108,10 +109,13 @@ def encode_supervisely_bitmap(mask: np.ndarray) -> str:
 def read_supervisely_label(path: Path, ignore_classes: Sequence[str] = ("neutral",)) -> np.ndarray:
     """Supervisely annotation JSON → uint8 H×W {0, 1, 255}, objects drawn in file order."""
     try:
-        ann = json.loads(Path(path).read_text(encoding="utf-8"))
+        ann = read_json(path)
+    except FileProblem as exc:
+        raise ImageError(path, exc.problem) from None
+    try:
         h, w = int(ann["size"]["height"]), int(ann["size"]["width"])
         objects = ann["objects"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError) as exc:
         raise ImageError(path, f"not a Supervisely annotation ({type(exc).__name__}: {exc})") from None
     label = np.zeros((h, w), np.uint8)
     for i, obj in enumerate(objects):
@@ -164,11 +168,8 @@ class FileSample:
 
     def size(self) -> tuple[int, int]:
         """(H, W) from the image header, without decoding."""
-        try:
-            with Image.open(self.image) as im:
-                w, h = im.size
-        except (OSError, SyntaxError, Image.DecompressionBombError) as exc:
-            raise ImageError(self.image, f"not a readable image ({exc})") from None
+        with open_image(self.image) as im:  # ImageError for a bad file
+            w, h = im.size
         return h, w
 
 
@@ -227,7 +228,7 @@ def eg1800_samples(root: str | Path, list_file: Optional[str | Path] = None) -> 
         raise FileNotFoundError(f"{root}: expected Images/ and Labels/ (or images/ and masks/) folders")
     samples = folder_samples(images_dir, masks_dir)
     if list_file is not None:
-        wanted = {Path(line.strip()).stem for line in Path(list_file).read_text().splitlines() if line.strip()}
+        wanted = {Path(line.strip()).stem for line in read_text(list_file).splitlines() if line.strip()}
         samples = [s for s in samples if s.image.stem in wanted]
     return samples
 
@@ -238,7 +239,7 @@ def voc_samples(root: str | Path, split: str = "train") -> list[FileSample]:
     list_path = root / "ImageSets" / "Segmentation" / f"{split}.txt"
     if not list_path.is_file():
         raise FileNotFoundError(f"{list_path}: no such VOC split list")
-    names = [n.strip() for n in list_path.read_text().splitlines() if n.strip()]
+    names = [n.strip() for n in read_text(list_path).splitlines() if n.strip()]
     return [FileSample(root / "JPEGImages" / f"{n}.jpg", root / "SegmentationClass" / f"{n}.png", "voc") for n in names]
 
 
@@ -262,6 +263,9 @@ def supervisely_samples(root: str | Path) -> list[FileSample]:
 
 def synthetic_samples(n: int, shape: tuple[int, int] = (128, 128), seed: int = 0) -> list[SyntheticSample]:
     """``n`` synthetic scenes with seeds ``seed, seed + 1, …``."""
+    from .synthetic import check_scene_count
+
+    check_scene_count(n, shape)
     return [SyntheticSample(seed + i, tuple(shape)) for i in range(n)]
 
 

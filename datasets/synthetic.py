@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 
@@ -249,6 +249,21 @@ def make_layers(seed: int, size: tuple[int, int]) -> tuple[list[Layer], float]:
     layers += [_middle(rng, size, scale, float(d), i) for i, d in enumerate(middle_depths)]
     layers.append(_subject(rng, size, scale, focus))
     return layers, focus
+
+
+#: The largest side of a synthetic scene a data source makes (a typo's extra zeros are an error, not hours of work).
+MAX_SCENE_SIDE = 8192
+
+
+def check_scene_count(n: Any, shape: Any) -> None:
+    """ValueError unless ``n`` (a number of scenes) is at least 1 and ``shape`` is (H, W), two
+    integers from 1 to MAX_SCENE_SIDE: the options of the training programs' synthetic sources."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n={n!r}: the number of scenes must be an integer of at least 1")
+    if (not isinstance(shape, (list, tuple)) or len(shape) != 2
+            or not all(isinstance(s, int) and not isinstance(s, bool) and 1 <= s <= MAX_SCENE_SIDE for s in shape)):
+        raise ValueError(f"shape={list(shape) if isinstance(shape, (list, tuple)) else shape!r}: must be [H, W], "
+                         f"two integers from 1 to {MAX_SCENE_SIDE}")
 
 
 def make_scene(seed: int, size: tuple[int, int] = (256, 256), lens: Optional[Lens] = None,

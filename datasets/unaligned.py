@@ -30,11 +30,11 @@ from typing import Any
 import cv2
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
-from datasets.io import ImageError, list_photos, mask_path, read_depth, read_image, read_mask_for, upright_size
+from datasets.io import ImageError, list_photos, mask_path, read_depth, read_image, read_mask, read_mask_for
+from plumbing.files import one_line
 
 log = logging.getLogger(__name__)
 
@@ -55,21 +55,13 @@ def normalize_depth(depth: np.ndarray) -> np.ndarray:
     return (depth - lo) * (2.0 / (hi - lo)) - 1.0
 
 
-def _header_problems(path: Path, min_side: int) -> tuple[list[str], tuple[int, int] | None]:
-    """Checks on one image file, decoded fully (a truncated JPEG passes a header-only check and
-    would stop training mid-epoch). Returns (problems, (H, W) upright)."""
+def _image_problems(path: Path, min_side: int) -> tuple[list[str], tuple[int, int] | None]:
+    """Checks on one image file, decoded fully by the one reader (datasets.io: a truncated JPEG
+    passes a header-only check and would stop training mid-epoch). Returns (problems, (H, W) upright)."""
     try:
-        with Image.open(path) as im:
-            im.load()  # every format: truncated or corrupt data fails here, before the first step
-            width, height = upright_size(im, path)
-    except ImageError as exc:  # a malformed EXIF block
+        height, width = read_image(path).shape[:2]
+    except ImageError as exc:
         return [exc.problem], None
-    except UnidentifiedImageError:
-        return ["not a readable image file"], None
-    except Image.DecompressionBombError as exc:
-        return [f"too many pixels ({exc})"], None
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        return [f"corrupt or truncated image ({exc or type(exc).__name__})"], None
     problems = []
     if min(width, height) < min_side:
         problems.append(f"image {width}×{height} is smaller than the {min_side}-pixel crop")
@@ -77,16 +69,14 @@ def _header_problems(path: Path, min_side: int) -> tuple[list[str], tuple[int, i
 
 
 def _depth_problem(path: Path, shape: tuple[int, int]) -> str | None:
-    if not path.is_file():
+    """What is wrong with the depth map ``path`` of an image of ``shape`` (H, W), read whole as
+    training reads it (datasets.io.read_depth: missing, not a 2-D array, NaN, negative, wrong size)."""
+    if not path.is_file() and not path.is_symlink():
         return "no such file (use_depth needs one depth map per image)"
     try:
-        arr = np.load(path, mmap_mode="r", allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        return f"not a readable .npy array ({exc})"
-    got = arr.shape[:2] if arr.ndim in (2, 3) else arr.shape
-    if tuple(got) != shape:
-        return f"depth map {got[1]}×{got[0]} does not match its image {shape[1]}×{shape[0]}" \
-            if len(got) == 2 else f"depth map must be 2-D, got shape {arr.shape}"
+        read_depth(path, expected_shape=shape)
+    except ImageError as exc:
+        return exc.problem
     return None
 
 
@@ -122,7 +112,7 @@ class UnalignedDataset(Dataset):
                 raise DatasetError(f"{folder}: no images in this domain folder")
             for path in tqdm(self.paths[domain], desc=f"checking {folder.name}", unit="img",
                              disable=not progress or None, leave=False):
-                found, shape = _header_problems(path, crop_size)
+                found, shape = _image_problems(path, crop_size)
                 problems += [f"{path}: {p}" for p in found]
                 if require_masks and shape is not None:
                     problems += self._mask_problems(path, folder, shape)
@@ -132,7 +122,7 @@ class UnalignedDataset(Dataset):
                     if problem:
                         problems.append(f"{depth_path}: {problem}")
         if problems:
-            listed = problems[:_MAX_LISTED]
+            listed = [one_line(p) for p in problems[:_MAX_LISTED]]  # one line each, whatever a file is called
             more = len(problems) - len(listed)
             raise DatasetError(f"{len(problems)} problem(s) in dataset {self.root}:\n" + "\n".join(listed)
                                + (f"\n... and {more} more" if more else ""))
@@ -143,10 +133,11 @@ class UnalignedDataset(Dataset):
         mask = mask_path(path, folder)
         if not mask.is_file():
             return [f"{path}: mask missing: expected {mask} (run scripts/prepare_masks.py {self.root})"]
-        found, mask_shape = _header_problems(mask, 0)
-        if mask_shape is not None and mask_shape != shape:
-            found.append(f"mask is {mask_shape[1]}×{mask_shape[0]}, its image is {shape[1]}×{shape[0]}")
-        return [f"{mask}: {p}" for p in found]
+        try:
+            read_mask(mask, shape)
+        except ImageError as exc:
+            return [str(exc)]
+        return []
 
     def _depth_path(self, domain: str, image_path: Path) -> Path:
         return self.root / f"depth{domain}" / f"{image_path.stem}.npy"

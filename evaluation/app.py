@@ -33,6 +33,7 @@ from compositing.methods import METHODS
 from compositing.pipeline import (REFINEMENTS, Lazy, Prepared, choose_focus, face_detector_factory, prepare,
                                   render_prepared)
 from datasets.io import DEFAULT_MAX_PIXELS, ImageError, read_focal_35mm, read_image, shrink_to
+from plumbing.files import FileProblem, read_bytes
 from segdepth.depth.metric import DEFAULT_FOCAL_35MM
 from segdepth.segment import build_segmenter
 
@@ -211,8 +212,8 @@ def open_photo(path: str | Path, models: Models, *, display_name: Optional[str] 
     shown = display_name or path.name
     try:
         image = read_image(path, max_pixels=max_pixels)
-        data = path.read_bytes()
-    except ImageError as exc:
+        data = read_bytes(path)  # the regular file the reader took
+    except FileProblem as exc:  # an ImageError too
         raise ImageError(shown, exc.problem) from None
     except OSError as exc:
         raise ImageError(shown, f"cannot read the file ({exc.strerror or exc})") from None

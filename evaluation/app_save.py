@@ -8,8 +8,11 @@ the app's models) on a copy of the photo's file, so the result is pixel for pixe
 --config`` repeats. Layout under the output folder ``OUT``::
 
     OUT/NAME/photo/NAME.EXT              the photo's file, copied once (NAME-2/ … for another photo of that name)
-    OUT/NAME/METHOD[-N]/NAME_METHOD.png  + blur_METHOD_config.json, one folder per save
-    OUT/NAME/GAN[-N]/NAME.png            + test_config.json (a GAN; its overlay's mask in OUT/NAME/photo_masks/)
+    OUT/NAME/METHOD[-N]/NAME_METHOD.OUT  + blur_METHOD_config.json, one folder per save
+    OUT/NAME/GAN[-N]/NAME.OUT            + test_config.json (a GAN; its overlay's mask in OUT/NAME/photo_masks/)
+
+OUT is the format the programs give the photo: a JPEG for a JPEG, a PNG for anything else
+(datasets.io.output_suffix), with the photo's ICC profile and EXIF (datasets.io.read_photo).
 """
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ from typing import Callable, Optional
 from compositing.cli.blur import BlurConfig, Blurrer, check_config, save_run_config
 from compositing.pipeline import prepare
 from plumbing.config import save_config
-from datasets.io import DEFAULT_MAX_PIXELS, mask_path, write_depth, write_mask
+from datasets.io import DEFAULT_MAX_PIXELS, mask_path, output_suffix, write_depth, write_mask
 from plumbing.files import atomic_path
 
 from .app import Focus, GanMethod, Models, Photo, Session, Settings, method_params
@@ -174,5 +177,5 @@ def _save_gan(session: Session, gan: GanMethod, settings: Settings, models: Mode
         raise ValueError(f"{source.name}: the GAN {gan.name} could not translate it")
     config = folder / CONFIG_NAME
     save_config(cfg, config)
-    result = folder / f"{source.stem}.png"
+    result = folder / f"{source.stem}{output_suffix(source)}"
     return Saved(result, config, f"python scripts/test_cyclegan.py --config {config}", [result, config])

@@ -8,13 +8,16 @@ farther), output uint8 RGB H×W×3 of the input's size.
 ``run_compare`` writes into ``out``::
 
     config.json                      the CompareConfig of the run
-    inputs/NAME.png masks/NAME.png depth/NAME.png [truth/NAME.png]
-    results/<method>/NAME.png        full-resolution renders
+    inputs/NAME.EXT masks/NAME.png depth/NAME.png [truth/NAME.png]
+    results/<method>/NAME.EXT        full-resolution renders
     metrics.csv metrics.md           per-image rows and per-method mean / median
     plots/*.png                      GAN loss curves (when runs are given)
     gallery/index.html + thumbs/     the side-by-side page (relative links only)
 
-Bad images get one line "PATH: problem", the run goes on, and the count is returned.
+EXT is the input's format by default (a JPEG input gives JPEGs, any other PNGs; ``format``
+chooses), and the input copy and every render keep the photo's ICC profile and EXIF
+(datasets.io.read_photo); the gallery's thumbnails keep its profile. Bad images get one line
+"PATH: problem", the run goes on, and the count is returned.
 """
 from __future__ import annotations
 
@@ -34,12 +37,13 @@ from plumbing.config import save_config
 from plumbing.fields import setting
 from segdepth.depth import DEPTH_MODELS
 from segdepth.segment import SEGMENTERS
-from datasets.io import (ImageError, list_photos, mask_path, photo_root, read_depth, read_focal_35mm, read_image,
-                         read_mask, write_image)
+from datasets.io import (OUTPUT_FORMATS, ImageError, PhotoInfo, list_photos, output_suffix, photo_root,
+                         read_depth, read_image, read_mask, read_photo, write_image)
+from plumbing.files import one_line
 from evaluation import feature_metrics as FM
 from evaluation import metrics as M
 from evaluation import report
-from evaluation.defocus import background_defocus
+from evaluation.reference_photos import defocus_summary, photo_mask, reference_stats
 from evaluation.gallery import Cell, Column, MetricsTable, Row, build_gallery, write_thumbnail
 from evaluation.renderers import (IMAGE_SUFFIXES, GanSpec, Renderer, compositor_renderer, gan_renderer, index_files,
                                   published_renderer, run_dir_of_checkpoint)
@@ -98,6 +102,8 @@ class CompareConfig:
                                "hub cache, 'none' = random init (testing only), 'off' = skip FID/KID", FID_WEIGHTS)
     device: str = setting("cpu", "torch device for GAN inference and Inception features")
     thumb_size: int = setting(256, "longer side of gallery thumbnails in pixels", lo=16, hi=4096)
+    format: str = setting("auto", "format of the full-size input copies and renders: auto (the input's), jpg, png",
+                          OUTPUT_FORMATS)
     quiet: bool = setting(False, "no progress bars, errors only")
     notes: list[str] = setting(default_factory=list, help="shown on the gallery page and in metrics.md")
 
@@ -123,13 +129,6 @@ class CompareResult:
 
 
 # ----------------------------------------------------------------------------- inputs
-
-
-def photo_mask(path: Path, root: Path, masks: Optional[str]) -> Optional[Path]:
-    """The mask file of the photo ``path`` under ``root``: ``MASKS/NAME.png`` with ``--masks``, else
-    the layout's ``ROOT_masks/NAME.png`` (``datasets.io.mask_path``); ``None`` when there is none."""
-    found = Path(masks) / path.relative_to(root).with_suffix(".png") if masks is not None else mask_path(path, root)
-    return found if found.is_file() else None
 
 
 def depth_preview(depth: np.ndarray) -> np.ndarray:
@@ -170,6 +169,8 @@ class _Input:
     prepared: Prepared
     depth: np.ndarray
     truth: Optional[np.ndarray]
+    info: PhotoInfo  # its format, ICC profile and EXIF, for the full-size copies
+    suffix: str  # of the full-size input copy and renders (datasets.io.output_suffix)
 
 
 @dataclass
@@ -216,10 +217,11 @@ class _Run:
             if picture is None:
                 cells.append("no ground truth")
                 continue
-            full = self.out / folder / f"{name}.png"
+            photo_like = folder == "inputs"
+            full = self.out / folder / f"{name}{photo.suffix if photo_like else '.png'}"
             thumb = self.out / "gallery" / "thumbs" / folder / f"{name}.jpg"
-            write_image(full, picture)
-            write_thumbnail(thumb, picture, cfg.thumb_size)
+            write_image(full, picture, photo.info if photo_like else None)
+            write_thumbnail(thumb, picture, cfg.thumb_size, photo.info.icc_profile if photo_like else None)
             cells.append(Cell(full, thumb))
         return cells
 
@@ -238,10 +240,10 @@ class _Run:
             self.n_fail += 1
             self.error(f"{path}: method {r.name} failed: {exc}")
             return None
-        full = self.out / "results" / r.name / f"{name}.png"
+        full = self.out / "results" / r.name / f"{name}{photo.suffix}"
         thumb = self.out / "gallery" / "thumbs" / "results" / r.name / f"{name}.jpg"
-        write_image(full, output)
-        write_thumbnail(thumb, output, cfg.thumb_size)
+        write_image(full, output, photo.info)
+        write_thumbnail(thumb, output, cfg.thumb_size, photo.info.icc_profile)
         try:
             values = M.compute_image_metrics(image, output, photo.mask, truth=photo.truth, regions=regions)
         except Exception as exc:  # noqa: BLE001 - keep the render, count the failure, go on
@@ -266,7 +268,7 @@ class _Run:
         set_metrics: dict[str, dict[str, float]] = {}
         if not self.cfg.reference:
             return set_metrics, 0
-        ref = _reference_stats(self.cfg, segment, self.extractor)
+        ref = reference_stats(self.cfg.reference, segment, self.extractor, self.cfg.quiet)
         ref_samples, ref_sharpness, ref_feats, ref_errors = ref.samples, ref.sharpness, ref.feats, ref.errors
         self.errors += ref_errors  # each logged as it was found
         ref_defocus = ref.defocus[np.isfinite(ref.defocus)]
@@ -282,8 +284,8 @@ class _Run:
                      "sharpness_gap": M.sharpness_gap(sharpness, ref_sharpness),
                      "sharpness_w1": M.sharpness_w1(sharpness, ref_sharpness),
                      "sharpness_w1_p": M.sharpness_w1_p(sharpness, ref_sharpness)}
-            entry.update(_defocus_summary([row.get("bg_defocus", np.nan) for row in self.rows if row["method"] == r.name],
-                                          ref_defocus))
+            entry.update(defocus_summary([row.get("bg_defocus", np.nan) for row in self.rows if row["method"] == r.name],
+                                         ref_defocus))
             if self.extractor is not None:
                 entry["fid"] = FM.fid_from_features(np.array(self.feats[r.name]), ref_feats)
                 entry["kid"] = FM.kid_from_features(np.array(self.feats[r.name]), ref_feats)
@@ -343,7 +345,7 @@ def _read_input(cfg: CompareConfig, path: Path, name: str, input_root: Path,
                 truths: dict[str, Path]) -> _Input:
     """Photo ``path`` read with its mask (file or segmenter), its depth map if given and its ground
     truth if any, through the pipeline; ImageError, ValueError or OSError for a bad input."""
-    image = read_image(path)
+    image, info = read_photo(path)
     shape = image.shape[:2]
     mask_file = photo_mask(path, input_root, cfg.masks)
     if mask_file is not None:
@@ -351,14 +353,15 @@ def _read_input(cfg: CompareConfig, path: Path, name: str, input_root: Path,
     else:
         mask = np.asarray(segment(image), dtype=np.float32)
     given = read_depth(depths[name], expected_shape=shape) if name in depths else None  # metres
-    prepared = pipeline(image, mask, given, focal_35mm=read_focal_35mm(path))
+    prepared = pipeline(image, mask, given, focal_35mm=info.focal_35mm)
     truth = None
     if name in truths:  # images without one simply get no full-reference metrics
         truth = read_image(truths[name])
         if truth.shape != image.shape:
             raise ImageError(truths[name], f"ground truth is {truth.shape[1]}×{truth.shape[0]}, "
                                            f"image is {shape[1]}×{shape[0]}")
-    return _Input(image, mask, prepared, np.asarray(prepared.depth, dtype=np.float32), truth)
+    return _Input(image, mask, prepared, np.asarray(prepared.depth, dtype=np.float32), truth, info,
+                  output_suffix(path, cfg.format))
 
 
 def run_compare(
@@ -412,7 +415,7 @@ def run_compare(
             photo = _read_input(cfg, path, name, input_root, segment, pipeline, depths, truths)
         except (ImageError, ValueError, OSError) as exc:
             run.n_bad += 1
-            run.error(str(exc) if str(path) in str(exc) else f"{path}: {exc}")
+            run.error(str(exc) if str(path) in str(exc) else one_line(f"{path}: {exc}"))
             continue
         cells = run.write_inputs(name, photo)
         regions = M.make_regions(photo.mask)
@@ -426,56 +429,6 @@ def run_compare(
                          set_metrics, run.notes, page, n_bad_ref)
 
 
-@dataclass
-class ReferenceStats:
-    """What the comparison needs of the real shallow-DoF photos: blur samples, per-photo background
-    sharpness and defocus radius (% of the width, :mod:`evaluation.defocus`), Inception features,
-    and one error line per unusable photo."""
-
-    samples: np.ndarray
-    sharpness: np.ndarray
-    feats: np.ndarray
-    defocus: np.ndarray
-    errors: list[str]
-
-
-def _defocus_summary(values: Sequence[float], reference: np.ndarray) -> dict[str, float]:
-    """A method's median background defocus over its outputs and its ratio to the reference's median."""
-    finite = np.asarray(values, np.float64)
-    finite = finite[np.isfinite(finite)]
-    median = float(np.median(finite)) if finite.size else np.nan
-    ref_median = float(np.median(reference)) if reference.size else np.nan
-    return {"defocus_median": median, "defocus_ratio": median / ref_median if ref_median > 0 else np.nan}
-
-
-def _reference_stats(
-    cfg: CompareConfig, segment: Callable[[np.ndarray], np.ndarray], extractor: Optional[FM.InceptionFeatures]
-) -> ReferenceStats:
-    """The :class:`ReferenceStats` of the real shallow-DoF photos (mask: the layout's mask file
-    ``REFERENCE_masks/NAME.png``, else the segmenter)."""
-    root = photo_root(cfg.reference)
-    paths, errors = list_photos(cfg.reference)
-    for clash in errors:
-        log.error("%s", clash)
-    samples, sharpness, feats, defocus = [], [], [], []
-    for path in tqdm(paths, desc="reference", unit="image", disable=cfg.quiet):
-        try:
-            image = read_image(path)
-            mask_file = photo_mask(path, root, None)
-            mask = read_mask(mask_file, image.shape) if mask_file else np.asarray(segment(image), dtype=np.float32)
-        except ImageError as exc:
-            errors.append(str(exc))
-            log.error("%s", exc)
-            continue
-        samples.append(M.blur_samples(image, mask))
-        sharpness.append(M.background_sharpness(image, mask))
-        defocus.append(background_defocus(image, image, mask))
-        if extractor is not None:
-            feats.append(extractor([image])[0])
-    return ReferenceStats(np.concatenate(samples) if samples else np.zeros(0), np.array(sharpness, np.float64),
-                          np.array(feats) if feats else np.zeros((0, 2048)), np.array(defocus, np.float64), errors)
-
-
 def _plots(cfg: CompareConfig, renderers: Sequence[Renderer], folder: Path) -> list[Path]:
     """Loss-curve plots of the GAN runs given with --runs or found beside --gan checkpoints."""
     run_dirs = [Path(r) for r in cfg.runs]
@@ -487,7 +440,7 @@ def _plots(cfg: CompareConfig, renderers: Sequence[Renderer], folder: Path) -> l
     for d in run_dirs:
         try:
             runs.append(report.load_run(d))
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # FileProblem: missing, not a regular file
             log.error("%s: cannot read the run log (%s)", d, exc)
     if not runs:
         return []

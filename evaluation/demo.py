@@ -328,29 +328,37 @@ def write_overview(cfg: DemoConfig, names: tuple[str, ...] = ("astronaut", "scen
 
 
 def write_index(cfg: DemoConfig, checkpoints: dict[str, Path], n_images: int) -> Path:
-    """OUT/index.html: a plain page linking the gallery, each method's outputs and the GAN runs."""
-    import dominate
+    """OUT/index.html, the page a newcomer opens first: what the demo did in two sentences, the
+    overview picture, and links to the gallery, each method's outputs and the GAN runs, in the
+    gallery's look (:func:`evaluation.gallery.page`)."""
     from dominate import tags as t
 
+    from evaluation.gallery import page
+
     out = Path(cfg.out)
-    doc = dominate.document(title="shallowdof demo")
+    doc = page("shallowdof demo")
+    gans = " and the four CycleGAN presets" if len(checkpoints) > 1 else \
+        "".join(f" and the CycleGAN preset {p}" for p in checkpoints)
     with doc:
         t.h1("shallowdof demo")
-        t.p(f"{n_images} inputs: skimage's astronaut (MediaPipe mask, depth prior) and "
-            f"{cfg.scenes} synthetic scenes (exact mask and depth; the reference render is the "
-            "'ground truth' column).")
-        t.h2(t.a("Side-by-side gallery with metrics", href="gallery/index.html"))
-        t.img(src="overview.png", alt="input, mask, depth, progressive13, lens")
-        t.p(t.a("metrics.md", href="metrics.md"), " · ", t.a("metrics.csv", href="metrics.csv"))
+        t.p(f"shallowdof gives portraits a shallow depth of field. This demo rendered {n_images} pictures, "
+            f"scikit-image's astronaut and {cfg.scenes} synthetic scenes with an exact mask and depth, with every "
+            f"compositing method{gans}. The gallery shows them side by side with their scores.", cls="lead")
+        t.h2(t.a("Open the gallery", href="gallery/index.html"))
+        t.img(src="overview.png", cls="wide",
+              alt="input, person mask, depth, progressive13 and lens, for the astronaut and a synthetic scene")
+        t.p("Scores: ", t.a("metrics.md", href="metrics.md"), " · ", t.a("metrics.csv", href="metrics.csv"))
         t.h2("Outputs by method")
-        with t.ul():
+        with t.table(cls="links"):
             for name in METHODS:
-                t.li(t.a(name, href=f"results/{name}/"), f" — {METHODS[name].source}")
+                with t.tr():
+                    t.td(t.a(name, href=f"results/{name}/"))
+                    t.td(METHODS[name].source)
             for preset in checkpoints:
-                t.li(t.a(preset, href=f"results/{preset}/"), " — CycleGAN preset: ",
-                     t.a("training page", href=f"runs/{preset}/web/index.html"))
-        if checkpoints:
-            t.p(gan_note(cfg))
+                with t.tr():
+                    t.td(t.a(preset, href=f"results/{preset}/"))
+                    t.td("CycleGAN preset, a toy-scale run on synthetic scenes (",
+                         t.a("training page", href=f"runs/{preset}/web/index.html"), ")")
     path = out / "index.html"
     write_text(path, doc.render())
     return path

@@ -27,7 +27,7 @@ import numpy as np
 from dominate import tags as t
 from dominate.util import raw
 
-from datasets.io import write_image
+from datasets.io import PhotoInfo, write_image
 from plumbing.files import write_text
 from evaluation.report import format_value
 
@@ -56,6 +56,9 @@ align-items:center;justify-content:center;z-index:10;cursor:zoom-out}
 #lightbox[hidden]{display:none}
 #lightbox img{max-width:95vw;max-height:88vh}#lightbox p{color:#eee;margin:.5em}
 .errors{color:#a00}.plots img{max-width:48%;margin-right:1%}
+img.wide{display:block;max-width:100%;height:auto;margin:.5em 0}
+p.lead{max-width:48em;line-height:1.45}
+table.links td{padding:3px 10px 3px 0;border-bottom:1px solid #ddd;vertical-align:top}
 """
 
 # Sorting (numbers by data-v, NaN last), column hiding, lightbox. Text only via textContent.
@@ -160,14 +163,15 @@ class MetricsTable:
     labels: Mapping[str, str] = field(default_factory=dict)
 
 
-def write_thumbnail(path: PathLike, image: np.ndarray, max_side: int = 256) -> None:
-    """Atomically write a small JPEG (or PNG, by extension) of uint8 ``image``, longer side ≤ ``max_side``."""
+def write_thumbnail(path: PathLike, image: np.ndarray, max_side: int = 256, icc_profile: Optional[bytes] = None) -> None:
+    """Atomically write a small JPEG (or PNG, by extension) of uint8 ``image``, longer side ≤ ``max_side``,
+    with the photo's ICC profile when given (a Display P3 photo looks the same in the gallery as full size)."""
     h, w = image.shape[:2]
     scale = min(1.0, max_side / max(h, w))
     if scale < 1.0:
         size = (max(1, round(w * scale)), max(1, round(h * scale)))
         image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-    write_image(path, image)
+    write_image(path, image, PhotoInfo(icc_profile=icc_profile, jpeg_subsampling=2) if icc_profile else None)
 
 
 def href(target: PathLike, start: PathLike) -> str:
@@ -178,8 +182,22 @@ def href(target: PathLike, start: PathLike) -> str:
 
 
 def _csp(script: str) -> str:
+    """The page's Content-Security-Policy: only ``script`` may run (by its hash; none when empty)."""
     digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
-    return f"script-src 'sha256-{digest}'; object-src 'none'; base-uri 'none'; form-action 'none'"
+    scripts = f"'sha256-{digest}'" if script else "'none'"
+    return f"script-src {scripts}; object-src 'none'; base-uri 'none'; form-action 'none'"
+
+
+def page(title: str, script: str = "") -> dominate.document:
+    """An empty page with the gallery's look: UTF-8, the Content-Security-Policy that lets only
+    ``script`` run, the gallery's stylesheet (the gallery and the demo's index page share it)."""
+    doc = dominate.document(title=title)
+    with doc.head:
+        t.meta(charset="utf-8")
+        t.meta(http_equiv="Content-Security-Policy", content=_csp(script))
+        t.meta(name="viewport", content="width=device-width, initial-scale=1")
+        t.style(raw(_CSS))
+    return doc
 
 
 def _data_value(v: Any) -> str:
@@ -260,12 +278,7 @@ def build_gallery(
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    doc = dominate.document(title=title)
-    with doc.head:
-        t.meta(charset="utf-8")
-        t.meta(http_equiv="Content-Security-Policy", content=_csp(_JS))
-        t.meta(name="viewport", content="width=device-width, initial-scale=1")
-        t.style(raw(_CSS))
+    doc = page(title, _JS)
     with doc:
         t.h1(title)
         for note in notes:

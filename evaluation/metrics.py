@@ -362,7 +362,7 @@ def sharpness_floor(reference: np.ndarray, n: int, draws: int = 2000, seed: int 
     """Resolution of the gap and W₁ at sample size ``n``: their mean (|gap| for the gap) between
     two independent bootstrap samples of ``n`` drawn from ``reference`` itself (Efron & Tibshirani
     1993), i.e. what a method whose outputs came from the reference's own distribution would
-    score on average; plus the share of draws with W₁ ≤ 0.12 and |gap| ≤ 0.10 (issue 15's targets)."""
+    score on average; plus the share of draws with W₁ ≤ 0.12 and |gap| ≤ 0.10 (the real-photo benchmark's targets)."""
     r = _finite(reference)
     if r.size == 0 or n < 1:
         return {"gap": math.nan, "w1": math.nan, "p_w1_le_0.12": math.nan, "p_gap_le_0.10": math.nan}

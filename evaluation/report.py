@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import logging
 import math
 import warnings
@@ -25,7 +24,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence, Union
 import numpy as np
 
 from plumbing import markdown
-from plumbing.files import write_text
+from plumbing.files import read_json, write_text
 from gan.runlog import Panel, is_loss_key, plot_curves, read_log
 
 log = logging.getLogger(__name__)
@@ -179,9 +178,9 @@ def load_run(run_dir: PathLike) -> RunLog:
     config: dict[str, Any] = {}
     if (run_dir / "config.json").is_file():
         try:
-            config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            log.warning("%s: unreadable config.json (%s); preset unknown", run_dir, exc)
+            config = read_json(run_dir / "config.json")
+        except ValueError as exc:  # FileProblem: not a regular file, not JSON, nested too deeply
+            log.warning("%s; preset unknown", exc)
     preset = _find_key(config, "preset")
     overlay = _find_key(config, "mask_overlay_train")
     if overlay is None:

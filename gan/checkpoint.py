@@ -100,8 +100,9 @@ def prune_checkpoints(run_dir: str | os.PathLike, keep: int) -> None:
 
 
 def remove_stale_temporaries(run_dir: str | os.PathLike) -> None:
-    """Delete the temporary files a killed checkpoint write left in ``RUN/checkpoints``."""
-    files.remove_stale_temporaries(Path(run_dir) / CHECKPOINT_DIR, lambda target: target.startswith("ckpt_"))
+    """Delete the temporary files a killed checkpoint write left in ``RUN/checkpoints`` (those of a
+    process that is gone: plumbing.files.remove_stale_temporaries)."""
+    files.remove_stale_temporaries(Path(run_dir) / CHECKPOINT_DIR)
 
 
 # --------------------------------------------------------------------------- writing and reading

@@ -7,7 +7,6 @@ Nothing here is called on ranks other than 0.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Optional, Protocol, Sequence
@@ -16,7 +15,7 @@ import numpy as np
 import torch
 
 from datasets import io
-from plumbing.files import write_json, write_text
+from plumbing.files import read_json, write_json, write_text
 
 
 def visual_to_uint8(name: str, tensor: torch.Tensor) -> np.ndarray:
@@ -78,7 +77,7 @@ class HTMLDisplay:
         state = self.web_dir / "rows.json"
         if state.exists():
             self.rows = [_Row(r["iteration"], r["epoch"], [tuple(i) for i in r["images"]])
-                         for r in json.loads(state.read_text(encoding="utf-8"))]
+                         for r in read_json(state)]
 
     def plot_losses(self, progress: float, losses: Mapping[str, float]) -> None:
         pass

@@ -37,11 +37,14 @@ from torch import nn
 from tqdm import tqdm
 
 from plumbing.fields import BIG, check, setting
-from datasets.io import ImageError, list_photos, photo_root, read_depth, read_image, read_mask_for, write_image
+from datasets.io import (ImageError, list_photos, output_suffix, photo_root, read_depth, read_mask_for, read_photo,
+                         write_image)
 from datasets.unaligned import normalize_depth
 from gan.checkpoint import GENERATOR_KEYS, CheckpointError, read_generator
 from gan.model import ModelConfig
 from gan.networks import define_G
+from plumbing.files import FileProblem, one_line
+from plumbing.outputs import OutputGuard
 
 log = logging.getLogger(__name__)
 
@@ -286,35 +289,42 @@ def _starts(length: int, tile: int, overlap: int) -> list[int]:
 
 
 def translate_folder(translator: Translator, in_dir: str | Path, out_dir: str | Path,
-                     depth_dir: str | Path | None = None, quiet: bool = False) -> tuple[int, int]:
+                     depth_dir: str | Path | None = None, quiet: bool = False, fmt: str = "auto",
+                     guard: OutputGuard | None = None) -> tuple[int, int]:
     """Translate every image under ``in_dir`` (a folder, or one file) into ``out_dir``/same
-    relative path with .png.
+    relative path, as a JPEG for a JPEG input and a PNG otherwise (``fmt``: ``auto``, ``jpg`` or
+    ``png``; datasets.io.output_suffix), with the input's ICC profile and EXIF.
 
     Masks, needed only with overlay, come from the mask folder beside ``in_dir``
     (``datasets.io.mask_path``: ``IN_masks/NAME.png``, as scripts/prepare_masks.py writes them);
     depth from ``depth_dir``/NAME.npy when the generator takes depth. Two photos that would get
-    one output name (``a.jpg``, ``a.png``) are both refused, naming each other. A bad file is
-    logged as "PATH: problem" and counted; the rest go on. Returns (translated, failed).
+    one output name (``a.jpg``, ``a.png``) are both refused, naming each other. With ``guard``
+    an existing output is replaced only when shallowdof wrote it (plumbing.outputs.OutputGuard).
+    A bad file is logged as "PATH: problem" and counted; the rest go on. Returns (translated, failed).
     """
     in_dir, out_dir = Path(in_dir), Path(out_dir)
     paths, clashes = list_photos(in_dir)
     for clash in clashes:
-        log.error("%s", clash)
+        log.error("%s", one_line(clash))
     base = photo_root(in_dir)  # one file named: its name
     ok, failed = 0, len(clashes)
     for path in tqdm(paths, desc=f"translating {translator.direction}", unit="img", disable=quiet or None):
-        target = out_dir / path.relative_to(base).with_suffix(".png")
+        target = out_dir / path.relative_to(base).with_suffix(output_suffix(path, fmt))
         try:
-            image = read_image(path)
+            if guard is not None:
+                guard.check(target)
+            image, info = read_photo(path)
             mask = read_mask_for(path, base, image.shape) if translator.overlay else None
             depth = None
             if translator.cfg.use_depth:
                 if depth_dir is None:
                     raise ImageError(path, "the generator takes depth: pass a depth folder with NAME.npy files")
                 depth = read_depth(Path(depth_dir) / f"{path.stem}.npy", expected_shape=image.shape)
-            write_image(target, translator(image, mask, depth))
+            write_image(target, translator(image, mask, depth), info)
+            if guard is not None:
+                guard.record(target)
             ok += 1
         except (ImageError, ValueError, OSError) as exc:
-            log.error("%s", exc if isinstance(exc, ImageError) else f"{path}: {exc}")
+            log.error("%s", exc if isinstance(exc, FileProblem) else one_line(f"{path}: {exc}"))
             failed += 1
     return ok, failed

@@ -274,6 +274,12 @@ GENERATORS: dict[str, Callable[..., nn.Module]] = {
 }
 
 
+#: The number every side of a generator's input must be a multiple of: its stride-2 levels
+#: (ResNet: 2, so 4; U-Net: num_downs, so 128 for unet_128). Training crops must fit it.
+DIVISORS: dict[str, int] = {"resnet_9blocks": 4, "resnet_6blocks": 4, "resnet": 4, "unet_128": 2 ** 7,
+                            "unet_256": 2 ** 8}
+
+
 def define_G(name: str, input_nc: int = 3, output_nc: int = 3, ngf: int = 64, norm: str = "instance",
              upsample: str = "transpose", n_blocks: int | None = None, init_gain: float = 0.02,
              head: int = 0) -> nn.Module:

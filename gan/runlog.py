@@ -9,14 +9,13 @@ key of a record is a loss. Imports no torch, so reports read logs cheaply.
 """
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
 from dataclasses import dataclass
 from typing import Sequence
 
-from plumbing.files import atomic_path
+from plumbing.files import atomic_path, loads_json, read_text
 
 log = logging.getLogger(__name__)
 
@@ -36,20 +35,19 @@ def read_log(path: str | os.PathLike) -> list[dict[str, float]]:
     """The numeric, finite fields of every JSON line of a training log; a line that is not a JSON
     object is skipped with a warning naming it."""
     records = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                log.warning("%s:%d: skipped, not JSON (%s)", path, lineno, exc.msg)
-                continue
-            if not isinstance(obj, dict):
-                log.warning("%s:%d: skipped, not a JSON object", path, lineno)
-                continue
-            records.append({k: float(v) for k, v in obj.items()
-                            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)})
+    for lineno, line in enumerate(read_text(path).splitlines(), 1):  # FileProblem: not a regular text file
+        if not line.strip():
+            continue
+        try:
+            obj = loads_json(line)
+        except ValueError as exc:
+            log.warning("%s:%d: skipped, not JSON (%s)", path, lineno, getattr(exc, "msg", exc))
+            continue
+        if not isinstance(obj, dict):
+            log.warning("%s:%d: skipped, not a JSON object", path, lineno)
+            continue
+        records.append({k: float(v) for k, v in obj.items()
+                        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)})
     return records
 
 

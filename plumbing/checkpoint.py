@@ -19,13 +19,18 @@ from __future__ import annotations
 
 import logging
 import os
+import pickle
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
 import torch
 
-from plumbing.files import atomic_path
+from plumbing.files import FileProblem, atomic_path, one_line, open_regular
+
+#: Terminal colour codes (torch's messages carry some).
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 log = logging.getLogger(__name__)
 
@@ -94,17 +99,34 @@ def save_tagged(path: str | os.PathLike, fmt: CheckpointFormat, state: dict[str,
         torch.save({TAG_KEY: fmt.tag, **state}, tmp)
 
 
+def _load_problem(path: Path, exc: Exception) -> str:
+    """One line for what ``torch.load(weights_only=True)`` raised on ``path``: a refused Python
+    object named as such (never torch's advice to load the file without that protection), any
+    other failure by its first line, without terminal colour codes."""
+    text = _ANSI.sub("", str(exc))
+    refused = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
+    if isinstance(exc, pickle.UnpicklingError) and refused:
+        return one_line(f"{path}: refused: it holds a Python object ({refused.group(1)}) beyond tensors and plain "
+                        "containers, which could run code when loaded; shallowdof reads only its own checkpoints "
+                        "and plain state dicts")
+    detail = re.search(r"WeightsUnpickler error:\s*(.+)", text)
+    first = (detail.group(1) if detail else text.strip().splitlines()[0] if text.strip() else "")[:200]
+    return one_line(f"{path}: not a readable checkpoint ({type(exc).__name__}: {first})")
+
+
 def read_file(path: str | os.PathLike) -> dict[str, Any]:
     """The dict stored in ``path`` (``torch.load(weights_only=True)``, on the CPU), tag unchecked:
     a checkpoint or a plain state dict. Missing, unreadable or not a dict: CheckpointError."""
     path = Path(path)
-    if not path.is_file():
+    if not os.path.lexists(path):
         raise CheckpointError(f"{path}: no such checkpoint file")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        with open_regular(path) as f:  # not a folder, FIFO or device
+            obj = torch.load(f, map_location="cpu", weights_only=True)
+    except FileProblem as exc:
+        raise CheckpointError(str(exc)) from None
     except Exception as exc:  # torch.load raises many types for a bad file  # noqa: BLE001
-        first = str(exc).splitlines()[0][:200] if str(exc) else ""
-        raise CheckpointError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {first})") from None
+        raise CheckpointError(_load_problem(path, exc)) from None
     if not isinstance(obj, dict):
         raise CheckpointError(f"{path}: not a checkpoint (found {type(obj).__name__}, expected a dict)")
     return obj

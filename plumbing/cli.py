@@ -4,6 +4,8 @@ by :func:`plumbing.fields.add_setting`.)
 
 * :func:`output_folder`: an ``--out`` folder that is an existing file or cannot be written is
   one line before any work, not a traceback after some;
+* :func:`call_with_options`: the ``KEY=VALUE`` options of a function (a data source's ``--data``)
+  checked against its signature and annotated types (what ``key=value`` parsing cannot promise);
 * :func:`parse_key_values`: ``--params key=value …`` / a JSON object, one parser for every program
   (:class:`KeyValues`: the same as an argparse action);
 * :class:`BoolFlag`: a boolean ``--X`` / ``--no-X`` that also takes the older spelling ``--X true|false``
@@ -20,13 +22,17 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
+import inspect
 import json
 import logging
 import os
 import sys
+import typing
 import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
+
+from plumbing.fields import type_matches
 
 
 #: Exit statuses of every shallowdof program besides 0 (also in the README).
@@ -75,6 +81,29 @@ def output_file(text: str) -> str:
     if problem:
         raise argparse.ArgumentTypeError(problem)
     return text
+
+
+def call_with_options(fn: Callable[..., Any], options: dict[str, Any], option: str) -> Any:
+    """``fn(**options)`` for the options a user gave as ``option KEY=VALUE …`` (a training program's
+    ``--data``): an unknown or missing key, or a value not of its annotated type, is one ValueError
+    naming ``option`` and what ``fn`` takes; ``fn`` checks the values themselves (ValueError)."""
+    params = inspect.signature(fn).parameters
+    hints = typing.get_type_hints(fn)
+    takes = ", ".join(params)
+    unknown = sorted(set(options) - set(params))
+    if unknown:
+        raise ValueError(f"{option}: unknown key(s) {', '.join(unknown)}; it takes {takes}")
+    missing = [name for name, p in params.items() if p.default is p.empty and name not in options]
+    if missing:
+        raise ValueError(f"{option}: give {' '.join(f'{name}=…' for name in missing)} (it takes {takes})")
+    for name, value in options.items():
+        if name in hints and not type_matches(value, hints[name]):
+            kind = getattr(hints[name], "__name__", str(hints[name]))
+            raise ValueError(f"{option}: {name}={value!r} is not of type {kind}")
+    try:
+        return fn(**options)
+    except ValueError as exc:
+        raise ValueError(f"{option}: {exc}") from None
 
 
 def torch_device(text: str) -> str:

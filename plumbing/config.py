@@ -18,11 +18,15 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence, TypeVar
 
 from plumbing.fields import SettingError, check, check_types
-from plumbing.files import write_json
+from plumbing.files import read_text, write_json
+
+#: Largest config file read (a saved config is a few kilobytes).
+CONFIG_LIMIT = 16 * 2**20
 
 C = TypeVar("C")
 
@@ -82,14 +86,9 @@ def read_config_json(path: str | Path) -> Any:
     """The parsed JSON of a config file; a missing, unreadable, empty or broken file, or one that
     nests deeper than MAX_NESTING, is one ValueError "PATH: problem"."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ValueError(f"{path}: no such config file") from None
-    except IsADirectoryError:
-        raise ValueError(f"{path}: is a folder, not a config file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path}: cannot read the config file ({exc})") from None
+    if not os.path.lexists(path):
+        raise ValueError(f"{path}: no such config file")
+    text = read_text(path, CONFIG_LIMIT)  # FileProblem: a folder, FIFO or device, too large, not UTF-8
     if not text.strip():
         raise ValueError(f"{path}: empty config file")
     too_deep = f"{path}: values nest more than {MAX_NESTING} levels deep"

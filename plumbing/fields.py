@@ -138,7 +138,7 @@ def _field(cls: type, name: str) -> dataclasses.Field:
 # ---------------------------------------------------------------- types
 
 
-def _type_matches(value: Any, kind: Any) -> bool:
+def type_matches(value: Any, kind: Any) -> bool:
     """Whether a JSON-loaded ``value`` is of the annotated type ``kind`` (bool is not an int,
     an int is a float; ``X | None``, ``dict[...]``, ``list[...]`` and ``tuple[...]`` by origin)."""
     if kind is Any:
@@ -146,7 +146,7 @@ def _type_matches(value: Any, kind: Any) -> bool:
     args = typing.get_args(kind)
     origin = typing.get_origin(kind)
     if origin in (typing.Union, types.UnionType):
-        return any(_type_matches(value, a) for a in args)
+        return any(type_matches(value, a) for a in args)
     if kind is type(None):
         return value is None
     if origin is not None:
@@ -171,7 +171,7 @@ def check_types(cls_or_obj: Any, values: Optional[dict[str, Any]] = None) -> Non
     if values is None:
         values = {f.name: getattr(cls_or_obj, f.name) for f in dataclasses.fields(cls)}
     for f in dataclasses.fields(cls):
-        if f.name in values and not _type_matches(values[f.name], hints[f.name]):
+        if f.name in values and not type_matches(values[f.name], hints[f.name]):
             raise SettingError(f.name, f"expected {_type_name(hints[f.name])}, got {values[f.name]!r}")
 
 

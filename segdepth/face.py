@@ -28,6 +28,7 @@ from typing import Iterable
 import cv2
 import numpy as np
 
+from datasets.io import check_side
 from plumbing.cli import quiet_native_logs, without_protobuf_note
 
 KEYPOINTS = ("right_eye", "left_eye", "nose_tip", "mouth_center", "right_ear", "left_ear")
@@ -88,6 +89,9 @@ def _check_image(image: np.ndarray) -> None:
                          f"{getattr(image, 'shape', '')}")
     if min(image.shape[:2]) < 1:
         raise ValueError(f"empty image {image.shape}")
+    problem = check_side(image.shape[1], image.shape[0])  # MediaPipe's OpenCV would abort the process
+    if problem:
+        raise ValueError(problem)
 
 
 def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:

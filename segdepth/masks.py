@@ -22,6 +22,7 @@ Rules:
 from __future__ import annotations
 
 import logging
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +34,7 @@ from tqdm import tqdm
 from plumbing.config import save_config
 from plumbing.fields import setting
 from datasets.io import SPLITS, ImageError, is_mask_folder, list_photos, mask_path, mask_root, read_image, write_mask
-from plumbing.files import append_jsonl, read_jsonl
+from plumbing.files import append_jsonl, one_line, read_jsonl
 from segdepth.segment import SEGMENTERS
 
 log = logging.getLogger(__name__)
@@ -134,10 +135,14 @@ def plan(config: MaskConfig) -> tuple[list[tuple[MaskJob, bool]], MaskResult]:
         raise FileNotFoundError(f"{root}: no such folder")
     if is_mask_folder(root):
         raise ValueError(f"{root}: this is a mask folder; give the photo folder beside it")
+    for folder in photo_folders(root):
+        masks = mask_root(folder)
+        if os.path.lexists(masks) and not masks.is_dir():
+            raise ValueError(f"{masks}: is a file, not a folder; the masks of {folder} go there: move it away")
     result = MaskResult()
     jobs, problems = mask_jobs(root)
     for problem in problems:
-        log.error("%s", problem)
+        log.error("%s", one_line(problem))
     result.bad += problems
     records = {folder: read_records(mask_root(folder), repair=not config.dry_run) for folder in photo_folders(root)}
     todo = []
@@ -197,7 +202,12 @@ def prepare_masks(config: MaskConfig,
                 mask = np.asarray(segmenter(image), dtype=np.float32)
                 writes.append((job, pool.submit(save, job, mask, ours)))
             for job, future in writes:
-                record = future.result()
+                try:
+                    record = future.result()
+                except (OSError, ValueError) as exc:  # e.g. a file where a folder of masks should be
+                    result.bad.append(one_line(f"{job.mask}: cannot write the mask ({exc})"))
+                    log.error("%s", result.bad[-1])
+                    continue
                 if record is None:
                     log.info("%s: appeared while masks were made: left as it is", job.mask)
                     result.kept += 1

@@ -30,6 +30,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from datasets.io import check_side
 from plumbing.cli import quiet_native_logs, without_protobuf_note
 from datasets.io import shrink_to
 from segdepth.face import FaceDetector
@@ -138,6 +139,9 @@ class PersonCheck:
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
             raise ValueError(f"expected uint8 RGB H×W×3, got {image.dtype} {image.shape}")
         h, w = image.shape[:2]
+        problem = check_side(w, h)  # MediaPipe's OpenCV would abort the process
+        if problem:
+            raise ValueError(problem)
         full_w, full_h = size if size is not None else (w, h)
         image = np.ascontiguousarray(shrink_to(image, WORK_SIDE))
         mask = np.asarray(self.segmenter(image)) > 0.5

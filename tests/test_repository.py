@@ -1,4 +1,5 @@
-"""The repository is self-contained: no tracked file refers to a path outside the checkout.
+"""The repository is self-contained: no tracked file refers to a path outside the checkout, and
+every relative link of the documentation (README.md, docs/*.md) reaches a file that is there.
 
 A user's clone has nothing beside it, so a test, benchmark or document that reads or points at
 a sibling folder (the team's shared folder, an absolute path on a developer's machine, a
@@ -74,6 +75,51 @@ def outside_references(name: str, text: str) -> list[str]:
                 if not resolved.is_relative_to(ROOT):
                     found.append(f"{name}:{n}: link leaves the repository: {target!r}")
     return found
+
+
+def heading_anchor(heading: str) -> str:
+    """The anchor a Markdown renderer (GitHub's rule) gives a heading: lower case, punctuation
+    dropped, spaces as hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def broken_links(name: str, text: str, root: Path = ROOT) -> list[str]:
+    """``name:line: what`` for every relative link of Markdown file ``name`` (under ``root``) whose
+    file is missing, or whose ``#anchor`` is no heading of the Markdown file it names."""
+    found = []
+    for n, line in enumerate(text.splitlines(), 1):
+        for m in MD_LINK.finditer(line):
+            target, _, anchor = m.group(1).partition("#")
+            if re.match(r"[a-z]+:", target):
+                continue  # a URL
+            path = (root / name).parent / target if target else root / name
+            if not path.is_file():
+                found.append(f"{name}:{n}: no such file {target!r}")
+            elif anchor and path.suffix == ".md":
+                headings = re.findall(r"(?m)^#+ (.+)$", path.read_text(encoding="utf-8"))
+                if anchor not in {heading_anchor(h) for h in headings}:
+                    found.append(f"{name}:{n}: no heading #{anchor} in {target or name}")
+    return found
+
+
+def test_every_link_of_the_documentation_reaches_a_file():
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    assert len(pages) > 3
+    problems = [p for page in pages
+                for p in broken_links(page.relative_to(ROOT).as_posix(), page.read_text(encoding="utf-8"))]
+    assert not problems, "\n".join(problems)
+
+
+def test_a_broken_link_or_anchor_is_caught(tmp_path):
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a.md").write_text("# A page\n\n## Limits and what is overwritten\n")
+    good = "[a](docs/a.md) [b](docs/a.md#limits-and-what-is-overwritten) [c](https://example.org/x)"
+    assert broken_links("README.md", good, tmp_path) == []
+    assert broken_links("README.md", "[a](docs/b.md)", tmp_path) == ["README.md:1: no such file 'docs/b.md'"]
+    assert broken_links("README.md", "[a](docs/a.md#limits)", tmp_path) == [
+        "README.md:1: no heading #limits in docs/a.md"]
+    assert broken_links("docs/a.md", "see [the top](#a-page) and [x](#nope)", tmp_path) == [
+        "docs/a.md:1: no heading #nope in docs/a.md"]
 
 
 def test_no_tracked_file_refers_outside_the_repository():

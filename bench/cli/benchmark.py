@@ -10,7 +10,8 @@ section). Speed-ups are ratios against a baseline measured in the same run. Benc
 ``TAKES_PHOTOS`` also measure on a folder of real photos when ``--photos`` names one (it is not
 part of the project; without it they measure on bundled material only and say so). A section
 that says "Skipped" keeps its section of the report it overwrites, marked as kept, so a run
-without the photos does not erase the last real-photo tables.
+without the photos does not erase the last real-photo tables. --out is replaced only when it is
+such a report (it starts with the report's title); any other file is refused before a benchmark runs.
 """
 from __future__ import annotations
 
@@ -27,10 +28,10 @@ from typing import Callable
 
 from bench import (bench_app, bench_compositing, bench_curation, bench_dataset, bench_evaluation, bench_gan,
                    bench_gan_realphotos, bench_onnx, bench_realphotos, bench_segdepth, bench_webcam)
-from plumbing.cli import EXIT_CODES_EPILOG
+from plumbing.cli import EXIT_CODES_EPILOG, output_file
 from plumbing.config import add_config_option, parse_config_args
 from plumbing.fields import SettingError, add_setting, setting
-from plumbing.files import write_text
+from plumbing.files import FileProblem, read_text, write_text
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,12 +53,16 @@ BENCHES: dict[str, Callable[[bool], str]] = {
 TAKES_PHOTOS = {"curation", "realphotos", "gan_realphotos"}  # run(quick, photos: Path | None)
 
 
+#: The first line of every report this program writes: how it tells its own --out file.
+TITLE = "# shallowdof benchmarks"
+
+
 @dataclass
 class BenchConfig:
     """Options of one benchmark run; each field declares its flag's help and allowed values
     (:func:`plumbing.fields.setting`)."""
 
-    out: str = setting("bench/BENCHMARKS.md", "Markdown file to write")
+    out: str = setting("bench/BENCHMARKS.md", "Markdown file to write (only a report this program wrote is replaced)")
     only: list[str] = setting(default_factory=lambda: list(BENCHES), help="benchmarks to run", choices=tuple(BENCHES),
                               shown_default="all")
     quick: bool = setting(False, "tiny sizes, for a smoke test")
@@ -106,7 +111,7 @@ def run(cfg: BenchConfig) -> tuple[str, list[str]]:
             failed.append(name)
         sections.append(f"{body.rstrip()}\n\n_({name}: {time.perf_counter() - start:.0f} s wall)_\n")
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    head = (f"# shallowdof benchmarks\n\nWritten by `make bench` (scripts/benchmark.py) on {stamp}"
+    head = (f"{TITLE}\n\nWritten by `make bench` (scripts/benchmark.py) on {stamp}"
             f"{' in quick mode' if cfg.quick else ''}.\n\n{machine_description()}\n")
     return head + "\n" + "\n".join(sections), failed
 
@@ -118,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                                  "the rest were processed)",
                                                                  "some benchmarks failed (the others ran)"))
     add_config_option(p)
-    add_setting(p, BenchConfig, "out")
+    add_setting(p, BenchConfig, "out", type=output_file)
     add_setting(p, BenchConfig, "only", nargs="+")
     add_setting(p, BenchConfig, "quick")
     add_setting(p, BenchConfig, "photos", "--photos", "--real-photos")
@@ -131,9 +136,30 @@ def parse_args(argv: list[str] | None = None) -> BenchConfig:
 
 
 def check_config(cfg: BenchConfig) -> None:
-    """SettingError for a photos folder that is not there."""
+    """SettingError for a photos folder that is not there, or an ``out`` that is not a report this
+    program wrote (checked before any benchmark runs)."""
     if cfg.photos and not Path(cfg.photos).is_dir():
         raise SettingError("photos", f"{cfg.photos}: no such folder")
+    try:
+        previous_report(out_path(cfg.out))
+    except ValueError as exc:
+        raise SettingError("out", str(exc)) from None
+
+
+def out_path(out: str) -> Path:
+    """Where ``--out`` is: relative to the checkout unless absolute."""
+    return ROOT / out if not Path(out).is_absolute() else Path(out)
+
+
+def previous_report(out: Path) -> str:
+    """The report at ``out`` this program wrote before ("" when there is none); a folder, or a
+    file that is not such a report (its first line is not TITLE), is a ValueError: never replaced."""
+    if not os.path.lexists(out):
+        return ""
+    text = read_text(out)  # FileProblem: a folder, FIFO, device, not UTF-8
+    if not text.startswith(TITLE + "\n"):
+        raise FileProblem(out, f"is not a benchmark report (its first line is not {TITLE!r}); not replacing it")
+    return text
 
 
 def _sections(markdown: str) -> list[str]:
@@ -167,9 +193,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     cfg = parse_args(argv)
     report, failed = run(cfg)
-    out = ROOT / cfg.out if not Path(cfg.out).is_absolute() else Path(cfg.out)
-    if out.is_file():
-        report = keep_skipped(report, out.read_text(encoding="utf-8"))
+    out = out_path(cfg.out)
+    previous = previous_report(out)
+    if previous:
+        report = keep_skipped(report, previous)
     write_text(out, report)
     print(report)
     return 1 if failed else 0

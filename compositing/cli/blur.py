@@ -6,8 +6,11 @@
     python scripts/blur.py photo.jpg --method lens --params strength=0.03 blades=6
 
 Inputs are files or folders (searched recursively), any size up to --max-pixels, EXIF
-orientation respected. Each INPUT gives NAME_<method>.png next to it, or under --out (keeping
-the folders' layout). Depth comes from --depth (one depth file for one image, or a folder of
+orientation respected; a side may be at most 32,766 pixels (OpenCV's limit). Each INPUT gives
+NAME_<method>.jpg (a JPEG input: quality 95, its chroma subsampling) or NAME_<method>.png (any
+other input) next to it, or under --out (keeping the folders' layout); --format jpg|png chooses.
+The output keeps the photo's ICC colour profile and its EXIF (camera, lens, date; orientation
+set to 1, since the pixels are already upright; no thumbnail). Depth comes from --depth (one depth file for one image, or a folder of
 NAME.npz / NAME.npy / NAME.png / NAME_depth.npz: .npz as --save-depth writes it, with its unit;
 .npy and 16-bit PNG in millimetres are metres, so the lens method uses a thin lens, where
 f_number and focal_length_mm matter) or else from --depth-model (default: the portrait depth
@@ -32,7 +35,10 @@ by the photo and by seed=N, and --params grain=false turns it off.
 --params are checked against the method's parameters (type and range) before any image is read.
 A file that cannot be used gets one line naming it and the problem; the batch goes on and the
 exit status is 1 when any file failed ("3 done, 2 failed"). Outputs are written atomically;
-temporary files left by a killed run are removed on the next run into the same folder.
+temporary files left by a killed run are removed on the next run into the same folder (never
+those of a run still writing there). An existing file is replaced only when blur (or another
+shallowdof program) wrote it and it is unchanged since (the folder's .shallowdof-outputs.jsonl
+says so): a file of yours that happens to have an output's name is left alone, one line.
 The run's settings are saved as blur_<method>_config.json in --out (or beside the outputs), with
 per image the depth path taken (metric_from_face with each person's distance, or relative).
 
@@ -46,6 +52,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
+import os
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -57,9 +65,10 @@ from tqdm import tqdm
 from plumbing.cli import EXIT_CODES_EPILOG, EXIT_SOME_FAILED, EXIT_USAGE, KeyValues, add_download_flag, output_folder
 from plumbing.config import add_config_option, parse_config_args, save_config
 from plumbing.fields import SettingError, add_setting, setting
-from datasets.io import (DEFAULT_MAX_PIXELS, MAX_PIXELS_CEILING, ImageError, list_images, read_depth_with_unit,
-                         read_focal_35mm, read_image, write_depth, write_image)
-from plumbing.files import remove_stale_temporaries, write_json
+from datasets.io import (DEFAULT_MAX_PIXELS, MAX_PIXELS_CEILING, OUTPUT_FORMATS, ImageError, list_images,
+                         output_suffix, read_depth_with_unit, read_photo, write_depth, write_image)
+from plumbing.files import FileProblem, one_line, remove_stale_temporaries, write_json
+from plumbing.outputs import OutputGuard
 from segdepth.depth import DEPTH_MODELS, build_depth_model
 from segdepth.segment import SEGMENTERS, build_segmenter
 from compositing.methods import METHODS, build_params, ineffective_params
@@ -95,6 +104,8 @@ class BlurConfig:
                           "(their wider colour band), none", REFINEMENTS)
     max_pixels: int = setting(DEFAULT_MAX_PIXELS, "refuse images above this many pixels; the most is Pillow's own "
                               "hard limit", lo=1, hi=MAX_PIXELS_CEILING)
+    format: str = setting("auto", "format of the blurred photo: auto (JPEG for a JPEG input, PNG otherwise), jpg, png",
+                          OUTPUT_FORMATS)
     quiet: bool = setting(False, "no progress bar; only errors and the final count")
 
 
@@ -110,6 +121,8 @@ def parse_focus(text: str) -> tuple[tuple[float, bool], tuple[float, bool]]:
         x, y = ((float(part.rstrip("%")), part.endswith("%")) for part in parts)
     except ValueError:
         raise ValueError(f"--focus must be two numbers X,Y (or X%,Y%), got {text!r}") from None
+    if not (math.isfinite(x[0]) and math.isfinite(y[0])):
+        raise ValueError(f"--focus must be two finite numbers X,Y (or X%,Y%), got {text!r}")
     return x, y
 
 
@@ -135,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
         add_setting(p, BlurConfig, name)
     add_setting(p, BlurConfig, "params", nargs="*", action=KeyValues)
     add_setting(p, BlurConfig, "max_pixels")
+    add_setting(p, BlurConfig, "format")
     add_setting(p, BlurConfig, "quiet")
     add_download_flag(p)
     return p
@@ -169,18 +183,23 @@ def _output_suffixes() -> tuple[str, ...]:
     return tuple(f"_{m}" for m in METHODS) + ("_mask",)
 
 
+def output_name(path: Path, cfg: BlurConfig) -> str:
+    """The file name of ``path``'s blurred photo: NAME_<method>.jpg or .png (:func:`datasets.io.output_suffix`)."""
+    return f"{path.stem}_{cfg.method}{output_suffix(path, cfg.format)}"
+
+
 def drop_earlier_outputs(files: list[Path]) -> tuple[list[Path], list[Path]]:
     """Split off files that are this program's own outputs for another listed file.
 
-    ``a_lens.png`` and ``a_mask.png`` are skipped when ``a.<ext>`` is in the same folder among
-    ``files`` (so re-running on a folder does not blur its previous results); a photo that merely
-    has such a name, with no source beside it, is kept.
+    ``a_lens.png``, ``a_lens.jpg`` and ``a_mask.png`` are skipped when ``a.<ext>`` is in the same
+    folder among ``files`` (so re-running on a folder does not blur its previous results); a photo
+    that merely has such a name, with no source beside it, is kept.
     """
     stems = {(f.parent, f.stem) for f in files}
     keep, dropped = [], []
     for f in files:
         source = next((f.stem[: -len(s)] for s in _output_suffixes() if f.stem.endswith(s)), None)
-        if f.suffix.lower() == ".png" and source and (f.parent, source) in stems:
+        if f.suffix.lower() in (".png", ".jpg") and source and (f.parent, source) in stems:
             dropped.append(f)
         else:
             keep.append(f)
@@ -214,24 +233,18 @@ def depth_file_for(path: Path, cfg: BlurConfig) -> Optional[Path]:
     raise ImageError(path, f"no depth map {' / '.join(n.format(path.stem) for n in DEPTH_NAMES)} in {depth}")
 
 
-def _is_own_output(name: str) -> bool:
-    """Whether ``name`` is one this program writes (its temporaries are cleaned on the next run)."""
-    stem, _, ext = name.rpartition(".")
-    return (ext == "png" and stem.endswith(_output_suffixes())) or name.endswith("_depth.npz") or \
-        (name.startswith("blur_") and name.endswith("_config.json"))
-
-
-def _collisions(plan: list[tuple[Path, Path]], method: str) -> dict[Path, str]:
-    """Inputs whose output name another input also gets (``a.jpg`` + ``a.png``): each with its
-    problem naming the others. Found before any work, so neither is silently skipped."""
-    by_target: dict[Path, list[Path]] = {}
+def _collisions(plan: list[tuple[Path, Path]], cfg: BlurConfig) -> dict[Path, str]:
+    """Inputs whose outputs another input also gets (``a.jpg`` + ``a.png``: ``a_lens.*``, ``a_mask.png``,
+    the depth file ``a.npy`` in --depth): each with its problem naming the others. Found before any
+    work, so neither is silently skipped."""
+    by_stem: dict[Path, list[Path]] = {}
     for path, out_dir in plan:
-        by_target.setdefault(out_dir / f"{path.stem}_{method}.png", []).append(path)
+        by_stem.setdefault(out_dir / path.stem, []).append(path)
     problems = {}
-    for target, paths in by_target.items():
+    for stem, paths in by_stem.items():
         for path in paths if len(paths) > 1 else ():
             others = ", ".join(str(o) for o in paths if o != path)
-            problems[path] = f"has the same output {target} as {others}; rename one of them"
+            problems[path] = f"has the same output {stem}_{cfg.method}.* as {others}; rename one of them"
     return problems
 
 
@@ -240,8 +253,8 @@ def plan_batch(cfg: BlurConfig, present: list[str]) -> list[tuple[Path, Path]]:
     when no photo is left or one --depth file is given for several photos."""
     files = list_images(present)
     if cfg.out is not None:  # --out inside an input folder: earlier results there are not inputs
-        out, named = Path(cfg.out).resolve(), {Path(i) for i in cfg.inputs}
-        files = [f for f in files if f in named or not f.resolve().is_relative_to(out)]
+        out, named = Path(os.path.realpath(cfg.out)), {Path(i) for i in cfg.inputs}
+        files = [f for f in files if f in named or not Path(os.path.realpath(f)).is_relative_to(out)]
     files, dropped = drop_earlier_outputs(files)
     if dropped:
         log.info("skipping %d earlier outputs of this program (e.g. %s)", len(dropped), dropped[0])
@@ -261,8 +274,10 @@ class Blurrer:
     built for ``cfg.segmenter`` (the local app passes its own), else built here."""
 
     def __init__(self, cfg: BlurConfig, segmenter: Optional[Callable[[np.ndarray], np.ndarray]] = None,
-                 face_detector: Optional[Callable[[np.ndarray], Sequence[Any]]] = None) -> None:
+                 face_detector: Optional[Callable[[np.ndarray], Sequence[Any]]] = None,
+                 guard: Optional[OutputGuard] = None) -> None:
         self.cfg = cfg
+        self.guard = guard or OutputGuard("blur")
         prior = cfg.depth_model == "prior"
         faces = wants_faces(cfg.method, cfg.params, prior)
         self.pipeline = PhotoPipeline(
@@ -274,30 +289,44 @@ class Blurrer:
         self._warned: set[tuple[str, tuple[str, ...]]] = set()
         self.depth_paths: dict[str, dict] = {}  # input path → how its depth was made
 
-    def __call__(self, path: Path, out_dir: Path) -> list[Path]:
-        """Blur ``path``; returns the files written. Raises ImageError/ValueError on bad input."""
+    def outputs(self, path: Path, out_dir: Path) -> list[Path]:
+        """The files blurring ``path`` writes: the photo, and the mask and depth when asked for."""
         cfg = self.cfg
-        image = read_image(path, max_pixels=cfg.max_pixels)
+        return [out_dir / output_name(path, cfg)] + ([out_dir / f"{path.stem}_mask.png"] if cfg.save_mask else []) \
+            + ([out_dir / f"{path.stem}_depth.npz"] if cfg.save_depth else [])
+
+    def __call__(self, path: Path, out_dir: Path) -> list[Path]:
+        """Blur ``path``; returns the files written. Raises ImageError/ValueError on bad input, and
+        FileProblem (a ValueError) before any work when an output's name is taken by a file
+        shallowdof did not write (plumbing.outputs.OutputGuard)."""
+        cfg = self.cfg
+        written = self.outputs(path, out_dir)
+        for target in written:
+            self.guard.check(target)
+        image, info = read_photo(path, max_pixels=cfg.max_pixels)
         h, w = image.shape[:2]
         focus_xy = focus_point(cfg.focus, w, h) if cfg.focus else None
         depth_path = depth_file_for(path, cfg)
         # .npy/.png files are metres (coc=relative in --params says otherwise)
         depth, unit = read_depth_with_unit(depth_path, expected_shape=image.shape) if depth_path else (None, "m")
         prepared = self.pipeline(image, depth=depth, depth_relative=unit == "relative", focus_xy=focus_xy,
-                                 focal_35mm=read_focal_35mm(path))
+                                 focal_35mm=info.focal_35mm)
+        if depth_path is not None and not prepared.relative and prepared.focus <= 0:
+            where = f"at the focus point {cfg.focus}" if cfg.focus else "on the person"
+            raise ImageError(depth_path, f"depth {where} is {prepared.focus:g} m (0 = no reading): nothing to "
+                                         "focus on there; fill the depth map or choose another --focus")
         done = render_prepared(cfg.method, prepared, cfg.params)
         self.depth_paths[str(path)] = {**done.depth_info, "params": done.params}
         relative = done.depth_info["depth_source"] == "relative"
         self._warn_ineffective(done.params, relative)
         # everything computed: only now write, so a failure leaves no half set of outputs
-        written = [out_dir / f"{path.stem}_{cfg.method}.png"]
-        write_image(written[0], done.output)
+        write_image(written[0], done.output, info)
         if cfg.save_mask:
-            written.append(out_dir / f"{path.stem}_mask.png")
-            write_image(written[-1], np.round(np.clip(done.mask, 0, 1) * 255).astype(np.uint8))
+            write_image(written[1], np.round(np.clip(done.mask, 0, 1) * 255).astype(np.uint8))
         if cfg.save_depth:
-            written.append(out_dir / f"{path.stem}_depth.npz")
             write_depth(written[-1], done.depth, "relative" if relative else "m")
+        for target in written:
+            self.guard.record(target)
         return written
 
     def _warn_ineffective(self, params: Optional[dict], relative: bool) -> None:
@@ -319,12 +348,12 @@ BATCH_ERRORS = (ImageError, ValueError, OSError, RuntimeError, MemoryError)
 
 
 def failure_line(path: Path, exc: BaseException) -> str:
-    """The one line for a file that failed: ``PATH: problem``."""
-    if isinstance(exc, ImageError):
+    """The one line for a file that failed: ``PATH: problem`` (control characters escaped)."""
+    if isinstance(exc, FileProblem):
         return str(exc)
     if isinstance(exc, MemoryError):
-        return f"{path}: not enough memory for this image"
-    return f"{path}: {exc}"
+        return one_line(f"{path}: not enough memory for this image")
+    return one_line(f"{path}: {exc}")
 
 
 def batch_status(failed: int) -> int:
@@ -334,20 +363,24 @@ def batch_status(failed: int) -> int:
 
 def run(cfg: BlurConfig) -> tuple[int, int]:
     """Blur every input; print one line per failed file (a missing one too); return (done, failed)."""
-    missing = [i for i in cfg.inputs if not Path(i).exists()]
+    missing = [i for i in cfg.inputs if not os.path.lexists(i)]
     for item in missing:
-        tqdm.write(f"{item}: no such file or folder", file=sys.stderr)
+        tqdm.write(one_line(f"{item}: no such file or folder"), file=sys.stderr)
     present = [i for i in cfg.inputs if i not in missing]
     if not present:
         return 0, len(missing)
     plan = plan_batch(cfg, present)
-    collided = _collisions(plan, cfg.method)
+    collided = _collisions(plan, cfg)
     for folder in sorted({d for _, d in plan}):
-        remove_stale_temporaries(folder, _is_own_output)
+        remove_stale_temporaries(folder)
     folders = [Path(cfg.out)] if cfg.out else sorted({d for _, d in plan})
+    guard = OutputGuard("blur")
+    for folder in folders:
+        guard.check(config_path(cfg, folder))  # a file of the user's there: nothing is done (exit status 2)
     for folder in folders:
         save_config(cfg, config_path(cfg, folder))
-    blurrer = Blurrer(cfg)
+        guard.record(config_path(cfg, folder))
+    blurrer = Blurrer(cfg, guard=guard)
     done, failed = 0, len(missing)
     for path, out_dir in tqdm(plan, unit="image", disable=cfg.quiet, file=sys.stderr):
         try:
@@ -359,7 +392,7 @@ def run(cfg: BlurConfig) -> tuple[int, int]:
             failed += 1
             tqdm.write(failure_line(path, exc), file=sys.stderr)
     for folder in folders:  # the config again, now with how each image's depth was made
-        save_run_config(cfg, folder, blurrer.depth_paths)
+        guard.record(save_run_config(cfg, folder, blurrer.depth_paths))
     return done, failed
 
 

@@ -8,9 +8,13 @@ The default ``--method fast`` is the real-time path (compositing.video.FrameBlur
 landscape model on a 256-pixel-wide copy, a mask smoothed over time (EMA + hysteresis) so edges
 do not flicker, a background blurred at 1/8 of the size and composited at full size.
 Any compositor method (``--method lens`` …) renders each frame at full resolution with the
-depth prior instead (offline quality, not real-time). Output is MPEG-4 (mp4v), written
-atomically; Ctrl-C ends a recording and keeps the frames so far. The run's settings are saved
-as OUTPUT_STEM_config.json beside the video.
+depth prior instead (offline quality, not real-time). Output is MPEG-4 (mp4v) in a .mp4, .m4v,
+.mov, .mkv or .avi file, written atomically; Ctrl-C ends a recording and keeps the frames so far.
+The run's settings are saved as OUTPUT_STEM_config.json beside the video. The output may not be
+the input, and an existing output is replaced only when shallowdof wrote it (the folder's
+.shallowdof-outputs.jsonl says so). A video file is checked before OpenCV reads it (its
+container's header, then its first frames decoded in a child process): a file that would crash
+OpenCV's reader, such as an uncompressed bottom-up AVI, is one line.
 
 The program behind ``scripts/webcam.py``: :class:`WebcamConfig` (saved beside the video and
 reloadable with ``--config``), its parser and :func:`build_frame_blur`; the frame path itself is
@@ -25,12 +29,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from plumbing.cli import EXIT_CODES_EPILOG, EXIT_SOME_FAILED, KeyValues, add_download_flag, output_file
+from plumbing.cli import EXIT_CODES_EPILOG, EXIT_SOME_FAILED, EXIT_USAGE, KeyValues, add_download_flag, output_file
 from plumbing.config import add_config_option, parse_config_args, save_config
 from plumbing.fields import BIG, SettingError, add_setting, setting
+from plumbing.files import FileProblem
+from plumbing.outputs import OutputGuard, overlap_problem
 from segdepth.segment import SEGMENTERS, build_segmenter
 from compositing.methods import METHODS, build_params
 from compositing.video import FrameBlur, FrameBlurConfig, MaskSmoother, pipeline_renderer, process_video
+
+
+#: Output file extensions OpenCV's writer takes with the mp4v codec.
+VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv", ".avi")
 
 
 def method_names() -> list[str]:
@@ -99,6 +109,11 @@ def check_config(cfg: WebcamConfig) -> None:
         raise ValueError("the following arguments are required: --input")
     if cfg.output is None and not cfg.show:
         raise ValueError("give --output VIDEO, --show, or both")
+    if cfg.output is not None and Path(cfg.output).suffix.lower() not in VIDEO_SUFFIXES:
+        raise ValueError(f"--output {cfg.output}: a video file name ends in {', '.join(VIDEO_SUFFIXES)}")
+    overlap = None if cfg.output is None or cfg.input.isdigit() else overlap_problem(cfg.output, [cfg.input])
+    if overlap:
+        raise ValueError(f"--output {overlap}")
     low, high = cfg.hysteresis
     if not 0 < low <= high < 1:
         raise SettingError("hysteresis", f"need 0 < LOW <= HIGH < 1, got {low:g} {high:g}")
@@ -129,6 +144,14 @@ def main(argv: Optional[list[str]] = None) -> int:
     cfg = parse_args(argv)
     logging.basicConfig(level=logging.WARNING if cfg.quiet else logging.INFO, format="%(message)s")
     output = Path(cfg.output) if cfg.output else None
+    written = [output, output.with_name(output.stem + "_config.json")] if output is not None else []
+    guard = OutputGuard("webcam")
+    try:
+        for path in written:
+            guard.check(path)
+    except FileProblem as exc:  # a file of the user's under the output's name: nothing is done
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         blur = build_frame_blur(cfg)
         n = process_video(cfg.input, blur, output, cfg.show, cfg.max_frames, progress=not cfg.quiet)
@@ -136,7 +159,9 @@ def main(argv: Optional[list[str]] = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_SOME_FAILED
     if output is not None:
-        save_config(cfg, output.with_name(output.stem + "_config.json"))
+        save_config(cfg, written[1])
+        for path in written:
+            guard.record(path)
     if blur.frames:
         per_frame = {k: f"{1000 * v / blur.frames:.1f} ms" for k, v in blur.timings.items()}
         logging.info("%d frames; per frame: %s", n, per_frame)

@@ -17,6 +17,7 @@ from typing import Optional, Sequence
 from plumbing.cli import EXIT_CODES_EPILOG, EXIT_INTERRUPTED, EXIT_SOME_FAILED, EXIT_USAGE, output_folder
 from plumbing.config import add_config_option, parse_config_args, save_config
 from plumbing.fields import SettingError, add_setting
+from plumbing.files import FileProblem, read_text
 from datasets.flickr import (LICENSES, RESEARCH_LICENSES, FlickrError, FlickrPermanentError, RedactingFilter,
                              ScrapeConfig, load_domains, scrape)
 
@@ -119,15 +120,26 @@ def check_config(cfg: ScrapeConfig) -> None:
         raise SettingError("max_upload", f"{cfg.max_upload} is before min_upload {cfg.min_upload}")
 
 
+#: Largest API key file read (a key is 32 characters; a few lines of notes are fine).
+KEY_FILE_LIMIT = 4096
+
+
 def read_key(key_file: Optional[Path]) -> str:
-    """The API key from ``key_file`` (first line) or $FLICKR_API_KEY; never logged."""
-    if key_file is not None:
-        try:
-            lines = key_file.read_text(encoding="utf-8").splitlines()
-        except OSError as exc:
-            raise FlickrPermanentError(f"{key_file}: cannot read the API key file ({exc.strerror})") from None
-        return lines[0].strip() if lines else ""
-    return os.environ.get("FLICKR_API_KEY", "").strip()
+    """The API key from ``key_file`` (its first line) or $FLICKR_API_KEY; never logged. A key
+    file that is not a small regular text file (a folder, a FIFO, ``/dev/zero``, a binary file),
+    or is empty, is one FlickrPermanentError naming it (never its content)."""
+    if key_file is None:
+        return os.environ.get("FLICKR_API_KEY", "").strip()
+    try:
+        text = read_text(key_file, KEY_FILE_LIMIT)
+    except FileProblem as exc:
+        raise FlickrPermanentError(f"{key_file}: cannot use it as the API key file: {exc.problem}") from None
+    key = text.strip().splitlines()[0].strip() if text.strip() else ""
+    if not key:
+        raise FlickrPermanentError(f"{key_file}: the API key file is empty (its first line should be the key)")
+    if not key.isprintable() or not key.isascii():
+        raise FlickrPermanentError(f"{key_file}: the first line is not an API key (letters and digits expected)")
+    return key
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -3,7 +3,6 @@ EXIF, colour statistics (the grayscale rule), pHash, and the feature cache a rer
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from pathlib import Path
 from typing import Optional
@@ -13,8 +12,8 @@ import imagehash
 import numpy as np
 from PIL import Image
 
-from datasets.io import ImageError, read_image_reduced, shrink_to
-from plumbing.files import write_json
+from datasets.io import ImageError, read_exif, read_image_reduced, shrink_to
+from plumbing.files import FileProblem, read_bytes, read_json, write_json
 
 from .records import FEATURES_VERSION, CurateConfig, Item
 
@@ -25,19 +24,20 @@ log = logging.getLogger(__name__)
 
 
 def _exif(path: Path) -> dict:
-    """Make, Model, FNumber, FocalLength from the file's EXIF (absent keys omitted)."""
+    """Make, Model, FNumber, FocalLength from the file's EXIF (absent keys omitted; datasets.io.read_exif)."""
     found: dict = {}
+    exif = read_exif(path)
+    if exif is None:
+        return found
     try:
-        with Image.open(path) as im:
-            exif = im.getexif()
-            for tag, key in ((0x010F, "Make"), (0x0110, "Model")):
-                if exif.get(tag):
-                    found[key] = str(exif[tag]).strip("\x00 ").strip()
-            sub = exif.get_ifd(0x8769)
-            for tag, key in ((0x829D, "FNumber"), (0x920A, "FocalLength")):
-                if sub.get(tag) is not None:
-                    found[key] = round(float(sub[tag]), 2)
-    except (OSError, ValueError, TypeError, ZeroDivisionError):
+        for tag, key in ((0x010F, "Make"), (0x0110, "Model")):
+            if exif.get(tag):
+                found[key] = str(exif[tag]).strip("\x00 ").strip()
+        sub = exif.get_ifd(0x8769)
+        for tag, key in ((0x829D, "FNumber"), (0x920A, "FocalLength")):
+            if sub.get(tag) is not None:
+                found[key] = round(float(sub[tag]), 2)
+    except (ValueError, TypeError, ZeroDivisionError):  # a value of the wrong kind: the rest is kept
         pass
     return found
 
@@ -98,7 +98,10 @@ def image_features(path: Path) -> tuple[dict, Optional[np.ndarray]]:
     """(features, decoded photo): sha256, bytes, width and height (of the full image), pHash (hex),
     chroma, colour spread, EXIF, or {"error": msg} with ``None`` for an unreadable file; the photo is
     read_photo's copy, for the person check and the thumbnail to reuse."""
-    data = path.read_bytes()
+    try:
+        data = read_bytes(path)  # a regular file only: a FIFO or a link to /dev/zero is a problem, not a hang
+    except FileProblem as exc:
+        return {"error": str(exc)}, None
     feats: dict = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
     try:
         image, (width, height) = read_photo(path)
@@ -120,25 +123,32 @@ class FeatureCache:
         self.data: dict = {}
         if path.exists():
             try:
-                raw = json.loads(path.read_text(encoding="utf-8"))
+                raw = read_json(path)
                 if raw.get("version") == FEATURES_VERSION:
                     self.data = raw["items"]
             except (ValueError, KeyError, AttributeError):
                 log.warning("%s: unreadable feature cache, recomputing", path)
 
     @staticmethod
-    def _stamp(path: Path) -> list:
-        st = path.stat()
+    def _stamp(path: Path) -> Optional[list]:
+        """[size, mtime_ns] of the file ``path`` leads to; None when it leads nowhere (a link loop)."""
+        try:
+            st = path.stat()
+        except OSError:
+            return None
         return [st.st_size, st.st_mtime_ns]
 
     def get(self, item: Item) -> Optional[dict]:
         entry = self.data.get(item.key)
-        if entry and entry["stamp"] == self._stamp(item.path):
+        stamp = self._stamp(item.path)
+        if entry and stamp is not None and entry["stamp"] == stamp:
             return entry["features"]
         return None
 
     def put(self, item: Item) -> None:
-        self.data[item.key] = {"stamp": self._stamp(item.path), "features": item.features}
+        stamp = self._stamp(item.path)
+        if stamp is not None:
+            self.data[item.key] = {"stamp": stamp, "features": item.features}
 
     def save(self) -> None:
         write_json(self.path, {"version": FEATURES_VERSION, "items": self.data})

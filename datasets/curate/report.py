@@ -11,6 +11,8 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -18,7 +20,7 @@ import numpy as np
 
 from plumbing import markdown
 from datasets.io import shrink_to, write_images
-from plumbing.files import write_text
+from plumbing.files import MAX_TEXT_BYTES, FileProblem, atomic_path, one_line, read_bytes, write_text
 
 from .records import Item
 
@@ -31,32 +33,126 @@ Photo = Callable[[Path], np.ndarray]
 
 # ----------------------------------------------------------------------------- decisions
 
-
-def read_decisions(path: Path) -> tuple[dict[str, tuple[str, str]], int]:
-    """{domain/file: (decision, note)} from the decisions CSV, and the number of bad rows (logged)."""
-    if not path.exists():
-        return {}, 0
-    found, bad = {}, 0
-    with open(path, newline="", encoding="utf-8") as f:
-        for n, row in enumerate(csv.DictReader(f), 2):
-            decision = (row.get("decision") or "").strip().lower()
-            if decision not in ("", "keep", "reject"):
-                log.error("%s: line %d: decision must be keep, reject or empty, not %r", path, n, decision)
-                bad += 1
-                continue
-            found[f"{row.get('domain', '')}/{row.get('file', '')}"] = (decision, row.get("note") or "")
-    return found, bad
+#: The columns curation writes into decisions.csv (a user may add others: they are kept).
+DECISION_COLUMNS = ("domain", "file", "auto", "detail", "decision", "note")
+#: The columns a decisions file needs to be read (what review.html's button exports has them).
+_REQUIRED = ("domain", "file", "decision")
 
 
-def write_decisions(path: Path, items: list[Item], decisions: dict[str, tuple[str, str]]) -> None:
-    """The decisions CSV: every image, its automatic result and the decision and note given so far."""
+@dataclass
+class Decisions:
+    """The manual decisions as read from the decisions CSV: ``rows`` by ``domain/file`` (every
+    column of the user's row, names as written), how the file was written (``encoding``,
+    ``delimiter``: a rewrite keeps them), its ``stamp`` when read (a file changed since is not
+    rewritten), and ``bad``, the number of rows with an invalid decision (logged)."""
+
+    rows: dict[str, dict[str, str]] = field(default_factory=dict)
+    columns: list[str] = field(default_factory=list)
+    encoding: str = "utf-8"
+    delimiter: str = ","
+    stamp: Optional[tuple[int, int]] = None
+    bad: int = 0
+
+    def get(self, key: str) -> tuple[str, str]:
+        """(decision, note) of ``domain/file``: ``keep``, ``reject`` or ``""``, and the note."""
+        row = self.rows.get(key, {})
+        return _decision(row), row.get(self.column("note"), "") or ""
+
+    def column(self, name: str) -> str:
+        """The user's spelling of the column ``name`` (``Note``, `` note ``), or ``name``."""
+        return next((c for c in self.columns if c.strip().lower() == name), name)
+
+
+def _decision(row: dict[str, str]) -> str:
+    return next(((v or "").strip().lower() for k, v in row.items() if k and k.strip().lower() == "decision"), "")
+
+
+def decode_spreadsheet_text(data: bytes) -> tuple[str, str]:
+    """(text, encoding) of a CSV as spreadsheet programs save it: UTF-8 with or without its
+    byte-order mark, UTF-16 with one (Excel's "Unicode text"), else Windows-1252 (Excel's and
+    LibreOffice's default on Western Windows; every byte Latin-1 has is read as Latin-1)."""
+    for bom, encoding in ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16")):
+        if data.startswith(bom):
+            return data.decode(encoding), encoding
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252"), "cp1252"
+    except UnicodeDecodeError:
+        return data.decode("latin-1"), "latin-1"
+
+
+def _stamp(path: Path) -> Optional[tuple[int, int]]:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns
+
+
+def read_decisions(path: Path) -> Decisions:
+    """The decisions CSV at ``path`` (none: empty :class:`Decisions`), in any encoding and with the
+    delimiter (``,`` ``;`` or tab) a spreadsheet program saved it with; column names are matched
+    without regard to case or spaces. A file that is not a regular file, or has no ``domain``,
+    ``file`` or ``decision`` column, is one FileProblem: it is neither applied nor rewritten."""
+    if not os.path.lexists(path):
+        return Decisions()
+    stamp = _stamp(path)
+    text, encoding = decode_spreadsheet_text(read_bytes(path, MAX_TEXT_BYTES))
+    first = text.split("\n", 1)[0]
+    delimiter = max((",", ";", "\t"), key=first.count)
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+    columns = [c for c in reader.fieldnames or [] if c is not None]
+    names = {c.strip().lower(): c for c in columns}
+    missing = [c for c in _REQUIRED if c not in names]
+    if missing:
+        raise FileProblem(path, f"no {' or '.join(repr(c) for c in missing)} column (it has {columns}): "
+                                "neither applied nor rewritten; fix its first line")
+    found = Decisions(columns=columns, encoding=encoding, delimiter=delimiter, stamp=stamp)
+    for n, row in enumerate(reader, 2):
+        row = {k: v or "" for k, v in row.items() if k is not None}
+        if _decision(row) not in ("", "keep", "reject"):
+            log.error("%s", one_line(f"{path}: line {n}: decision must be keep, reject or empty, not {_decision(row)!r}"))
+            found.bad += 1
+            row[names["decision"]] = ""
+        found.rows[f"{row[names['domain']].strip()}/{row[names['file']].strip()}"] = row
+    return found
+
+
+def write_decisions(path: Path, items: list[Item], decisions: Decisions) -> None:
+    """The decisions CSV: every image, its automatic result and the decision and note given so far,
+    in the encoding and with the delimiter the file had. Nothing of the user's is lost: columns
+    they added are kept, and so are rows of photos this run does not have. A file changed since
+    it was read (an edit during the run) is left as it is, with a warning."""
+    if decisions.stamp is not None and _stamp(path) != decisions.stamp:
+        log.warning("%s", one_line(f"{path}: changed during the run; not rewritten (run curate again to apply it)"))
+        return
+    ours = {c.strip().lower() for c in DECISION_COLUMNS}
+    extra = [c for c in decisions.columns if c.strip().lower() not in ours]
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["domain", "file", "auto", "detail", "decision", "note"])
+    w = csv.writer(buf, delimiter=decisions.delimiter, lineterminator="\n")
+    w.writerow([*DECISION_COLUMNS, *extra])
+    seen = set()
     for it in items:
-        decision, note = decisions.get(it.key, ("", ""))
-        w.writerow([it.domain, it.name, it.auto_reason or "keep", it.detail, decision, note])
-    write_text(path, buf.getvalue())
+        seen.add(it.key)
+        decision, note = decisions.get(it.key)
+        row = decisions.rows.get(it.key, {})
+        w.writerow([it.domain, it.name, it.auto_reason or "keep", it.detail, decision, note, *(row.get(c, "") for c in extra)])
+    for key, row in decisions.rows.items():  # photos this run does not have: the user's rows as they were
+        if key not in seen:
+            domain, _, name = key.partition("/")
+            decision, note = decisions.get(key)
+            w.writerow([domain, name, row.get(decisions.column("auto"), ""), row.get(decisions.column("detail"), ""),
+                        decision, note, *(row.get(c, "") for c in extra)])
+    text = buf.getvalue()
+    try:
+        data = text.encode(decisions.encoding)
+    except UnicodeEncodeError:  # a note the old encoding cannot hold: UTF-8 with its mark, which spreadsheets read
+        data = text.encode("utf-8-sig")
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
 
 
 # ----------------------------------------------------------------------------- the review page
@@ -107,7 +203,7 @@ function exportDecisions() {
 """
 
 
-def write_review(out: Path, items: list[Item], meta: dict[str, dict], decisions: dict[str, tuple[str, str]],
+def write_review(out: Path, items: list[Item], meta: dict[str, dict], decisions: Decisions,
                  photo: Photo) -> Path:
     """OUT/review.html: one row per image (rejects first), thumbnail, reason, keep/reject, note; a
     missing or stale thumbnail is made from ``photo`` (the run's decoded copy of a photo)."""
@@ -141,8 +237,11 @@ def write_review(out: Path, items: list[Item], meta: dict[str, dict], decisions:
                     with t.td():
                         t.div(m.get("title", ""))
                         t.div(m.get("license_name", ""))
-                        if m.get("page_url"):
-                            t.a("photo page", href=m["page_url"])
+                        page = str(m.get("page_url") or "")
+                        if page.lower().startswith(("http://", "https://")):  # a javascript: URL is no link
+                            t.a("photo page", href=page)
+                        elif page:
+                            t.div(f"photo page (not a web address, not linked): {page}")
                     t.td(f"{it.reason or 'keep'}: {it.detail}" if it.detail else (it.reason or "keep"))
                     t.td(it.features.get("person", {}).get("text", "not checked (an earlier rule decided)"))
                     with t.td():
@@ -151,7 +250,7 @@ def write_review(out: Path, items: list[Item], meta: dict[str, dict], decisions:
                                 t.input_(type="radio", name=f"d{n}", value=value,
                                          checked=(value == "keep") == (it.reason is None))
                                 t.span(value)
-                        t.input_(type="text", value=decisions.get(it.key, ("", ""))[1], placeholder="note")
+                        t.input_(type="text", value=decisions.get(it.key)[1], placeholder="note")
         t.script(_EXPORT_JS)
     path = out / "review.html"
     write_text(path, doc.render())

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import logging
 import os
 import shutil
@@ -21,7 +20,8 @@ from PIL import Image
 from datasets.io import list_images
 from plumbing.cli import without_protobuf_note
 from plumbing.config import save_config
-from plumbing.files import read_jsonl, write_json
+from plumbing.files import one_line, read_json, read_jsonl, write_json
+from datasets.flickr import check_manifest
 
 from .features import FeatureCache, image_features, read_photo
 from .records import AUTO_REASONS, CONFIG_FILE, MANUAL, CurateConfig, Item, PersonCheckFactory
@@ -80,7 +80,7 @@ def _materialise_splits(out: Path, wanted: dict[str, dict[str, Path]]) -> None:
     by segdepth.masks) are not touched: a mask whose photo left stays unused, and is correct
     again if the same photo comes back."""
     state_path = out / "split.json"
-    placed = json.loads(state_path.read_text()) if state_path.exists() else {}
+    placed = read_json(state_path) if state_path.exists() else {}
     for split, names in placed.items():
         for name in names:
             if name not in wanted.get(split, {}):
@@ -115,14 +115,19 @@ def _table(items: list[Item], config: CurateConfig, scraped: dict[str, int], spl
 # ----------------------------------------------------------------------------- the run
 
 
-def _manifest(raw: Path) -> tuple[dict[str, dict], dict[str, int]]:
-    """Manifest metadata by domain/file name and the number scraped per domain."""
+def _manifest(raw: Path) -> tuple[dict[str, dict], dict[str, int], int]:
+    """Manifest metadata by domain/file name, the number scraped per domain, and the number of
+    records left out (each logged: datasets.flickr.check_manifest)."""
+    path = raw / "manifest.jsonl"
+    records, problems = check_manifest(read_jsonl(path), path)
+    for line in problems:
+        log.error("%s", line)
     meta, scraped = {}, Counter()
-    for r in read_jsonl(raw / "manifest.jsonl"):
-        if r.get("status") == "ok" and r.get("file"):
+    for r in records:
+        if r["status"] == "ok":
             meta[f"{r['domain']}/{Path(r['file']).name}"] = r
             scraped[r["domain"]] += 1
-    return meta, dict(scraped)
+    return meta, dict(scraped), len(problems)
 
 
 def collect(config: CurateConfig) -> list[Item]:
@@ -139,7 +144,7 @@ def collect(config: CurateConfig) -> list[Item]:
                     continue
                 item = Item(domain, path.name, path)
                 if item.key in items:
-                    log.warning("%s: also present as %s; using the first", path, items[item.key].path)
+                    log.warning("%s", one_line(f"{path}: also present as {items[item.key].path}; using the first"))
                     continue
                 items[item.key] = item
     return sorted(items.values(), key=lambda it: (it.domain != config.domain_a, it.name))
@@ -228,24 +233,26 @@ def curate(config: CurateConfig, person_check_factory: Optional[PersonCheckFacto
     raw, out = Path(config.raw), Path(config.out)
     if not (raw / "raw").is_dir():
         raise FileNotFoundError(f"{raw}: no raw/ folder (is this a scrape folder?)")
+    # the scrape's records and the manual decisions first: a bad one is found before the long feature pass
+    meta, scraped, problems = _manifest(raw)
+    decisions = read_decisions(config.decisions_path())  # unusable: one FileProblem, nothing done
+    problems += decisions.bad
     items = collect(config)
     cache = FeatureCache(out / ".curate_cache.json")
     check = _shared(person_check_factory)
     _feature_pass(items, config, cache, check)
     apply_rules(items, config, check)
-    decisions, problems = read_decisions(config.decisions_path())
     for it in items:
-        decision = decisions.get(it.key, ("", ""))[0]
+        decision = decisions.get(it.key)[0]
         it.reason = it.auto_reason
         if decision == "reject" and it.reason is None:
             it.reason, it.detail = MANUAL, "rejected in the manual review"
         elif decision == "keep" and it.reason is not None:
             if it.reason == "unreadable":
-                log.error("%s: cannot keep an unreadable image (%s)", it.key, it.detail)
+                log.error("%s", one_line(f"{it.key}: cannot keep an unreadable image ({it.detail})"))
                 problems += 1
             else:
                 it.reason, it.detail = None, f"kept in the manual review (auto: {it.auto_reason}: {it.detail})"
-    meta, scraped = _manifest(raw)
     splits: dict[str, list[str]] = {}
     for domain, letter, size in ((config.domain_a, "A", config.test_size_a), (config.domain_b, "B", config.test_size_b)):
         kept = [it.name for it in items if it.domain == domain and it.reason is None]
@@ -265,7 +272,7 @@ def curate(config: CurateConfig, person_check_factory: Optional[PersonCheckFacto
             _move(it.path, target)
             it.path = target
         except OSError as exc:
-            log.error("%s: cannot move to %s: %s", it.path, target, exc)
+            log.error("%s", one_line(f"{it.path}: cannot move to {target}: {exc}"))
             result.problems += 1
         cache.put(it)
     cache.save()

@@ -25,14 +25,18 @@ were excluded. This module does the same, gently and robustly:
 * **The manifest** (JSONL, appended with fsync) is the source of truth for resuming: a photo id
   recorded there (downloaded or rejected) is never fetched again; a killed run leaves at most a
   stale ``.part`` file (removed on the next start) and a photo renamed but not yet recorded
-  (fetched again and replaced atomically, so never duplicated).
+  (fetched again and replaced atomically, so never duplicated). A record without its photo id,
+  domain or status (a hand-edited or foreign manifest) is one line and left out
+  (:func:`check_manifest`), in the scraper and in curation alike.
+* **API answers** are checked before use: not JSON, JSON nested too deeply to parse, no photo
+  list, or a list whose entries are not records: each is one error naming the call.
 
 The package by job: :mod:`.api` (constants, errors, redaction, the records of a search),
 :mod:`.polite` (rate limit, backoff), :mod:`.client` (:class:`FlickrClient`), :mod:`.download`
 (:class:`Downloader`) and :mod:`.scrape` (:func:`scrape`, its config and summary).
 """
 from .api import (LICENSES, PAPER_DOMAINS, RESEARCH_LICENSES, BadImage, Domain, FlickrError, FlickrPermanentError,
-                  Photo, RedactingFilter, RetriesExhausted, SearchSlice, redact)
+                  Photo, RedactingFilter, RetriesExhausted, SearchSlice, check_manifest, redact)
 from .client import FlickrClient
 from .download import Downloaded, Downloader, verify_image
 from .polite import Backoff, RateLimiter
@@ -40,5 +44,6 @@ from .scrape import ScrapeConfig, ScrapeSummary, load_domains, scrape
 
 __all__ = ["LICENSES", "PAPER_DOMAINS", "RESEARCH_LICENSES", "Backoff", "BadImage", "Domain", "Downloaded", "Downloader",
            "FlickrClient", "FlickrError", "FlickrPermanentError", "Photo", "RateLimiter", "RedactingFilter",
-           "RetriesExhausted", "ScrapeConfig", "ScrapeSummary", "SearchSlice", "load_domains", "redact", "scrape",
+           "RetriesExhausted", "ScrapeConfig", "ScrapeSummary", "SearchSlice", "check_manifest", "load_domains", "redact",
+           "scrape",
            "verify_image"]

@@ -9,10 +9,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Optional
 
-
-
-
-
+from plumbing.files import PathLike, one_line
 
 DEFAULT_API_URL = "https://api.flickr.com/services/rest/"
 
@@ -209,3 +206,25 @@ class Photo:
         if self.width is None or self.height is None:
             return None
         return min(self.width, self.height)
+
+
+# --------------------------------------------------------------------------- the manifest
+
+
+def check_manifest(records: list[Any], path: PathLike) -> tuple[list[dict], list[str]]:
+    """The records of a ``manifest.jsonl`` that the scraper and curation can use, and one
+    ``"PATH: record N: problem"`` line for each of the others (left out): a record must be a JSON
+    object with text ``photo_id``, ``domain`` and ``status``, and a downloaded one (``ok``) its ``file``."""
+    good, problems = [], []
+    for n, record in enumerate(records, 1):
+        if not isinstance(record, dict):
+            problem = f"not a JSON object but {type(record).__name__}"
+        else:
+            needed = ("photo_id", "domain", "status") + (("file",) if record.get("status") == "ok" else ())
+            missing = [key for key in needed if not isinstance(record.get(key), str) or not record[key]]
+            problem = f"no {', '.join(missing)} (or not text)" if missing else ""
+        if problem:
+            problems.append(one_line(f"{path}: record {n}: {problem}; left out"))
+        else:
+            good.append(record)
+    return good, problems

@@ -9,6 +9,7 @@ from typing import Any, Callable, Iterator, Optional
 
 import requests
 
+from plumbing.files import loads_json
 
 from .api import (DEFAULT_API_URL, EXTRAS, MAX_PER_PAGE, PERMANENT_CODES, RESULT_CAP, TRANSIENT_CODES, Domain,
                   FlickrPermanentError, RetriesExhausted, SearchSlice, _int, redact)
@@ -60,9 +61,9 @@ class FlickrClient:
         if response.status_code != 200:
             raise FlickrPermanentError(self.redact(f"{form['method']}: HTTP {response.status_code} from {self.api_url}"))
         try:
-            payload = response.json()
-        except ValueError:
-            return None, "answer is not JSON", None
+            payload = loads_json(response.content)
+        except ValueError as exc:  # invalid, or nested too deeply for Python's parser
+            return None, f"answer is not usable JSON ({str(exc).splitlines()[0][:120]})", None
         if not isinstance(payload, dict):
             return None, "answer is not a JSON object", None
         if payload.get("stat") == "ok":
@@ -116,9 +117,12 @@ class FlickrClient:
     def exif(self, photo_id: str) -> dict[str, str]:
         """``flickr.photos.getExif``: {"Make", "Model", "FNumber", "FocalLength"} as far as present."""
         payload = self.call("flickr.photos.getExif", photo_id=photo_id)
-        photo = payload.get("photo") or {}
+        photo = payload.get("photo")
+        items = photo.get("exif") if isinstance(photo, dict) else None
         found: dict[str, str] = {}
-        for item in photo.get("exif") or []:
+        for item in items if isinstance(items, list) else []:
+            if not isinstance(item, dict):  # a broken answer: no tags from this entry
+                continue
             tag = item.get("tag")
             if tag in ("Make", "Model", "FNumber", "FocalLength") and tag not in found:
                 raw = item.get("raw")
@@ -161,7 +165,13 @@ class FlickrClient:
                 log.warning("slice %s still holds %d > %d results at the minimum window; only the first %d are reachable",
                             sl.iso(), total, cap, cap)
             while True:
-                new = [rec for rec in data.get("photo", []) if str(rec.get("id")) not in seen]
+                entries = data.get("photo") or []
+                records = [rec for rec in entries if isinstance(rec, dict)]
+                if len(records) < len(entries):
+                    log.warning("flickr.photos.search: %d entries of a page are not photo records (%s); skipped",
+                                len(entries) - len(records), sorted({type(e).__name__ for e in entries
+                                                                     if not isinstance(e, dict)}))
+                new = [rec for rec in records if str(rec.get("id")) not in seen]
                 if not new:
                     break
                 for rec in new:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 import logging
 import random
 import time
@@ -15,11 +14,11 @@ from typing import Any, Callable, Optional
 
 from plumbing import markdown
 from plumbing.fields import BIG, setting
-from plumbing.files import append_jsonl, read_jsonl
+from plumbing.files import append_jsonl, read_json, read_jsonl
 
 from .api import (DEFAULT_API_URL, EXCLUDED_TAGS, FLICKR_EPOCH, LICENSES, MAX_PER_PAGE, PAPER_DOMAINS,
                   RESEARCH_LICENSES, RESULT_CAP, BadImage, Domain, FlickrPermanentError, Photo, RetriesExhausted,
-                  SearchSlice, _iso, redact)
+                  SearchSlice, _iso, check_manifest, redact)
 from .client import FlickrClient
 from .download import Downloaded, Downloader
 from .polite import Backoff, RateLimiter
@@ -173,7 +172,9 @@ def scrape(
     lock = _lock_out_dir(out)
     try:
         manifest = out / "manifest.jsonl"
-        records = read_jsonl(manifest, repair=not config.dry_run)
+        records, problems = check_manifest(read_jsonl(manifest, repair=not config.dry_run), manifest)
+        for line in problems:  # a hand-edited or foreign record: its photo may be fetched again
+            log.warning("%s", line)
         backoff = Backoff(base_s=config.backoff_base_s, max_retries=config.max_retries)
         client = FlickrClient(
             api_key, config.api_url,
@@ -293,11 +294,11 @@ def _scrape_domain(run: _Scrape, domain: Domain, folder: Path, need: int, window
 
 def load_domains(path: Path) -> list[dict]:
     """Read a domains file: JSON ``{"domains": [{"name": ..., "text": ..., "camera": ...}, ...]}``."""
+    data = read_json(path)  # FileProblem: not a regular file, too large, not JSON
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
         domains = [dataclasses.asdict(Domain(**d)) for d in data["domains"]]
     except RecursionError:
         raise ValueError(f"{path}: not a domains file (nested too deeply)") from None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError) as exc:
         raise ValueError(f"{path}: not a domains file ({exc})") from None
     return domains

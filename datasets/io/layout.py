@@ -31,7 +31,9 @@ def list_images(inputs: Union[PathLike, Iterable[PathLike]]) -> list[Path]:
     Folders are searched recursively for files with an extension in :data:`IMAGE_EXTENSIONS`
     (case-insensitive); hidden files and folders (names starting with ".", e.g. the temporary
     files of :func:`atomic_path`) are skipped. Files named explicitly are kept whatever their
-    extension, so that a wrong file gets a clear error from the reader instead of vanishing.
+    extension, so that a wrong file gets a clear error from the reader instead of vanishing; so
+    are symbolic links that lead nowhere (a loop, a missing target) and special files (a FIFO, a
+    device) with an image extension: the reader names what they are, one line each.
     A path that does not exist raises ``ImageError("PATH: no such file or folder")``.
     """
     if isinstance(inputs, (str, os.PathLike)):
@@ -45,7 +47,7 @@ def list_images(inputs: Union[PathLike, Iterable[PathLike]]) -> list[Path]:
                 for name in files:
                     if not _is_hidden(name) and Path(name).suffix.lower() in IMAGE_EXTENSIONS:
                         found.add(Path(root) / name)
-        elif p.exists():
+        elif os.path.lexists(p):
             found.add(p)
         else:
             raise ImageError(p, "no such file or folder")

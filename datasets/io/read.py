@@ -2,20 +2,22 @@
 bad file (the conventions are in :mod:`datasets.io`)."""
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import struct
-import warnings
 import zipfile
 from io import BytesIO
 from pathlib import Path
-from typing import Optional
+from typing import BinaryIO, Iterator, Optional
 
 import cv2
 import numpy as np
-from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, UnidentifiedImageError
 
-from plumbing.files import PathLike
+from plumbing.files import FileProblem, PathLike, open_regular
+
+from .meta import TRANSPOSE, PhotoInfo, focal_35mm, open_warning_free, orientation, parse_exif, photo_info
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +29,11 @@ DEFAULT_MAX_PIXELS = 120_000_000
 #: The highest ``max_pixels`` that can take effect: Pillow refuses to open images above twice its
 #: ``MAX_IMAGE_PIXELS`` whatever our own limit says (a hard decompression-bomb error).
 MAX_PIXELS_CEILING = 2 * (Image.MAX_IMAGE_PIXELS or 89_478_485)
+
+#: Longest side (pixels) of an image the reader accepts: OpenCV stores coordinates in 16 bits in
+#: ``remap`` and related code (``src.cols < SHRT_MAX``), and the OpenCV that MediaPipe bundles
+#: aborts the whole process on a side of 32,767 or more, however few pixels the image has.
+MAX_SIDE = 32_766
 
 #: Extensions :func:`list_images` picks up inside folders (compared case-insensitively). HEIC/HEIF
 #: (phone photos) are read through pillow-heif where it is installed (the ``app`` extra).
@@ -56,26 +63,33 @@ DEPTH_PNG_SCALE = 1000.0
 _ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError, TypeError, KeyError)
 
 
-class ImageError(ValueError):
-    """A file that cannot be used as input. ``str(err)`` is ``"PATH: problem"``."""
-
-    def __init__(self, path: PathLike, problem: str) -> None:
-        self.path = Path(path)
-        self.problem = problem
-        super().__init__(f"{path}: {problem}")
+class ImageError(FileProblem):
+    """A file that cannot be used as input. ``str(err)`` is ``"PATH: problem"``, one line."""
 
 
 # ---------------------------------------------------------------------------------------------
 # reading
 
 
-def _check_file(path: Path) -> None:
-    if not path.exists():
-        raise ImageError(path, "no such file")
-    if path.is_dir():
-        raise ImageError(path, "is a folder, not a file")
-    if path.stat().st_size == 0:
+def check_side(width: int, height: int) -> Optional[str]:
+    """Why an image of ``width`` × ``height`` cannot go through OpenCV, or None (:data:`MAX_SIDE`)."""
+    if max(width, height) > MAX_SIDE:
+        return (f"image is {width}×{height}: a side above {MAX_SIDE:,} pixels cannot be processed (OpenCV's "
+                "limit, whatever the pixel count); crop or scale it down")
+    return None
+
+
+def _open_file(path: Path) -> BinaryIO:
+    """``path`` opened for reading when it is a non-empty regular file (plumbing.files.open_regular)."""
+    try:
+        f = open_regular(path)
+    except FileProblem as exc:
+        raise ImageError(path, exc.problem) from None
+    if f.seek(0, 2) == 0:
+        f.close()
         raise ImageError(path, "empty file (0 bytes)")
+    f.seek(0)
+    return f
 
 
 _MAGIC = {
@@ -88,10 +102,10 @@ _MAGIC = {
 }
 
 
-def _sniff(path: Path) -> str:
-    """A short reason why Pillow did not recognise ``path`` (what the file looks like)."""
-    with open(path, "rb") as f:
-        head = f.read(512)
+def _sniff(f: BinaryIO) -> str:
+    """A short reason why Pillow did not recognise the open file ``f`` (what the file looks like)."""
+    f.seek(0)
+    head = f.read(512)
     for magic, name in _MAGIC.items():
         if head.startswith(magic):
             return f"corrupt {name} file (its headers cannot be parsed)"
@@ -114,17 +128,13 @@ def _sniff(path: Path) -> str:
     return "not an image: looks like a text file"
 
 
-def _open_checked(path: Path, max_pixels: int) -> Image.Image:
-    """Open ``path`` and check its size against ``max_pixels`` before anything is decoded."""
-    _check_file(path)
+def _open_checked(f: BinaryIO, path: Path, max_pixels: int) -> Image.Image:
+    """Open the image in ``f`` (read from ``path``) and check its size against ``max_pixels`` and
+    :data:`MAX_SIDE` before anything is decoded."""
     try:
-        with warnings.catch_warnings():
-            # Our own limit below replaces Pillow's warning; its hard error (2 × MAX_IMAGE_PIXELS)
-            # still applies and is reported as an ImageError.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            im = Image.open(path)
+        im = open_warning_free(f, path)
     except UnidentifiedImageError:
-        raise ImageError(path, _sniff(path)) from None
+        raise ImageError(path, _sniff(f)) from None
     except Image.DecompressionBombError as exc:
         raise ImageError(path, f"too many pixels (decompression bomb?): {exc}") from None
     except _ERRORS as exc:
@@ -136,14 +146,33 @@ def _open_checked(path: Path, max_pixels: int) -> Image.Image:
     elif width * height > max_pixels:
         problem = (f"image is {width}×{height} = {width * height / 1e6:.1f} MP, above the limit of "
                    f"{max_pixels / 1e6:.1f} MP (decompression bomb?); raise the limit (--max-pixels) if it is genuine")
+    else:
+        problem = check_side(width, height) or ""
     if problem:
         im.close()
         raise ImageError(path, problem)
     return im
 
 
-def _decode(im: Image.Image, path: Path) -> None:
-    """Decode the opened ``im`` fully (truncated or corrupt data fails here) and apply EXIF orientation."""
+@contextlib.contextmanager
+def open_image(path: PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) -> Iterator[Image.Image]:
+    """The image at ``path`` opened but not decoded, for readers that need Pillow's own modes (a
+    palette label's indices): from a checked regular file (:func:`_open_file`: not a FIFO or a
+    device), its size checked against ``max_pixels`` and :data:`MAX_SIDE` before decoding
+    (:func:`_open_checked`); file and image are closed after the block. ImageError for a bad file."""
+    path = Path(path)
+    with _open_file(path) as f:
+        im = _open_checked(f, path, max_pixels)
+        try:
+            yield im
+        finally:
+            im.close()
+
+
+def _decode(im: Image.Image, path: Path, exif: Optional[Image.Exif] = None) -> Image.Image:
+    """``im`` decoded fully (truncated or corrupt data fails here) and turned upright by its EXIF
+    orientation (``exif``: :func:`datasets.io.meta.parse_exif` of ``im``): ``im`` itself when it
+    is upright already, else a turned copy."""
     try:
         im.load()
     except _ERRORS as exc:
@@ -151,21 +180,20 @@ def _decode(im: Image.Image, path: Path) -> None:
         if "truncated" in msg or isinstance(exc, EOFError):
             raise ImageError(path, f"truncated image file ({msg})") from None
         raise ImageError(path, f"corrupt image data ({msg})") from None
-    try:
-        ImageOps.exif_transpose(im, in_place=True)  # no copy when the orientation is normal
-    except _ERRORS as exc:  # malformed EXIF block
-        raise ImageError(path, f"bad EXIF data ({exc})") from None
+    turn = orientation(exif)
+    return im if turn == 1 else im.transpose(TRANSPOSE[turn])
 
 
-def _open_decoded(path: Path, max_pixels: int) -> Image.Image:
-    """Open ``path``, check its size before decoding, decode it fully and apply EXIF orientation."""
-    im = _open_checked(path, max_pixels)
-    try:
-        _decode(im, path)
-        return im
-    except BaseException:
-        im.close()
-        raise
+@contextlib.contextmanager
+def _decoded(path: Path, max_pixels: int) -> Iterator[Image.Image]:
+    """The image at ``path`` decoded fully and upright (:func:`open_image`, :func:`_decode`), closed after the block."""
+    with open_image(path, max_pixels) as im:
+        upright = _decode(im, path, parse_exif(im, path))
+        try:
+            yield upright
+        finally:
+            if upright is not im:
+                upright.close()
 
 
 def _sixteen_bit_to_u8(a: np.ndarray) -> np.ndarray:
@@ -208,6 +236,20 @@ def _to_rgb_alpha(im: Image.Image, path: Path) -> tuple[np.ndarray, Optional[np.
         raise ImageError(path, f"unsupported image mode {mode} ({exc})") from None
 
 
+def _read(path: Path, max_pixels: int) -> tuple[np.ndarray, Optional[np.ndarray], PhotoInfo]:
+    """(RGB, alpha or None, PhotoInfo) of the image at ``path``: the one full read behind
+    :func:`read_image`, :func:`read_image_with_alpha` and :func:`read_photo`."""
+    with open_image(path, max_pixels) as im:
+        exif = parse_exif(im, path)
+        upright = _decode(im, path, exif)
+        try:
+            rgb, alpha = _to_rgb_alpha(upright, path)
+            return rgb, alpha, photo_info(im, exif, upright.size, converted=im.mode == "CMYK")
+        finally:
+            if upright is not im:
+                upright.close()
+
+
 def read_image_with_alpha(
     path: PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS
 ) -> tuple[np.ndarray, Optional[np.ndarray]]:
@@ -217,27 +259,33 @@ def read_image_with_alpha(
     alpha give ``None``. EXIF orientation is applied; other modes are converted as in
     :func:`read_image`. Raises :class:`ImageError` for any unusable file.
     """
-    path = Path(path)
-    im = _open_decoded(path, max_pixels)
-    try:
-        return _to_rgb_alpha(im, path)
-    finally:
-        im.close()
+    rgb, alpha, _ = _read(Path(path), max_pixels)
+    return rgb, alpha
 
 
 def read_image(path: PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """Read any still image as uint8 RGB H×W×3.
 
-    * the size is checked against ``max_pixels`` before decoding (decompression bombs);
+    * only a regular file is opened (plumbing.files.open_regular: not a folder, FIFO or device);
+    * the size is checked against ``max_pixels`` and each side against :data:`MAX_SIDE` before
+      decoding (decompression bombs; OpenCV's limit);
     * the file is decoded fully, so truncated or corrupt data raises here;
-    * EXIF orientation is applied (the array is upright as a viewer shows it);
+    * EXIF orientation is applied (the array is upright as a viewer shows it); a corrupt EXIF
+      block is ignored with one warning naming the file;
     * 1-bit, grayscale, palette, CMYK (through its ICC profile when embedded) → RGB;
       16-bit grayscale is scaled 0…65535 → 0…255 (v / 257, rounded), not clipped;
       alpha is dropped (use :func:`read_image_with_alpha` to keep it); animations give frame 0.
 
     Raises :class:`ImageError` ("PATH: problem") for any unusable file.
     """
-    return read_image_with_alpha(path, max_pixels=max_pixels)[0]
+    return _read(Path(path), max_pixels)[0]
+
+
+def read_photo(path: PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[np.ndarray, PhotoInfo]:
+    """:func:`read_image` and the photo's :class:`PhotoInfo` (format, ICC profile, EXIF made ready
+    for an output): what a program that writes a processed photo hands to ``write_image``."""
+    rgb, _, info = _read(Path(path), max_pixels)
+    return rgb, info
 
 
 #: Formats whose decoder can scale while decoding (Pillow's ``Image.draft``: JPEG's DCT scaling).
@@ -249,12 +297,8 @@ _QUARTER_TURNS = (5, 6, 7, 8)
 
 def upright_size(im: Image.Image, path: PathLike) -> tuple[int, int]:
     """(width, height) of the opened image ``im`` (read from ``path``) once its EXIF orientation is
-    applied, from the header alone; a malformed EXIF block raises :class:`ImageError`."""
-    try:
-        orientation = im.getexif().get(0x0112, 1)
-    except _ERRORS as exc:  # malformed EXIF block
-        raise ImageError(path, f"bad EXIF data ({exc})") from None
-    return (im.height, im.width) if orientation in _QUARTER_TURNS else im.size
+    applied, from the header alone (a corrupt EXIF block counts as none, with one warning)."""
+    return (im.height, im.width) if orientation(parse_exif(im, path)) in _QUARTER_TURNS else im.size
 
 
 def read_image_reduced(path: PathLike, long_side: int, *,
@@ -274,17 +318,21 @@ def read_image_reduced(path: PathLike, long_side: int, *,
     if long_side < 1:
         raise ValueError(f"long_side must be at least 1, got {long_side}")
     path = Path(path)
-    im = _open_checked(path, max_pixels)
-    try:
-        full = upright_size(im, path)
+    with open_image(path, max_pixels) as im:
+        exif = parse_exif(im, path)
+        full = (im.height, im.width) if orientation(exif) in _QUARTER_TURNS else im.size
         width, height = im.size
         if im.format in _DRAFT_FORMATS and max(width, height) > long_side:
             scale = long_side / max(width, height)
             im.draft(im.mode, (max(1, math.ceil(width * scale)), max(1, math.ceil(height * scale))))
-        _decode(im, path)
-        return _to_rgb_alpha(im, path)[0], full
-    finally:
-        im.close()
+        upright = _decode(im, path, exif)
+        try:
+            return _to_rgb_alpha(upright, path)[0], full
+        finally:
+            if upright is not im:
+                upright.close()
+
+
 def shrink_to(image: np.ndarray, long_side: int) -> np.ndarray:
     """``image`` area-averaged (OpenCV's INTER_AREA) to a longer side of ``long_side`` pixels, the
     other side rounded (at least 1); ``image`` itself when it is no larger. For the smaller copy a
@@ -296,19 +344,21 @@ def shrink_to(image: np.ndarray, long_side: int) -> np.ndarray:
     return cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
 
 
+def read_exif(path: PathLike) -> Optional[Image.Exif]:
+    """The EXIF of the image file ``path`` with its Exif and GPS blocks, from the header alone; None
+    when it has none, when the block is corrupt (one warning names the file) or when the file is
+    not a readable image (the reader of its pixels reports that)."""
+    try:
+        with open_image(Path(path), DEFAULT_MAX_PIXELS) as im:
+            return parse_exif(im, path)
+    except ImageError:
+        return None
+
+
 def read_focal_35mm(path: PathLike) -> Optional[float]:
     """The photo's 35 mm-equivalent focal length in mm (EXIF ``FocalLengthIn35mmFilm``, tag
     0xA405 of the Exif IFD), or None when the file has none (or no readable EXIF)."""
-    try:
-        with Image.open(path) as im:
-            value = im.getexif().get_ifd(0x8769).get(0xA405)
-    except (OSError, ValueError, SyntaxError):
-        return None
-    try:
-        focal = float(value) if value is not None else None
-    except (TypeError, ValueError):
-        return None
-    return focal if focal and focal > 0 else None
+    return focal_35mm(read_exif(path))
 
 
 def _shape_str(shape: tuple[int, ...]) -> str:
@@ -327,7 +377,7 @@ def read_depth(path: PathLike, expected_shape: Optional[tuple[int, ...]] = None)
 def _load_npz_depth(path: Path) -> tuple[np.ndarray, str]:
     """An ``.npz`` of :func:`write_depth`: arrays ``depth`` and ``unit`` (one of DEPTH_UNITS)."""
     try:
-        with np.load(path, allow_pickle=False) as z:
+        with _open_file(path) as f, np.load(f, allow_pickle=False) as z:
             if "depth" not in z.files or "unit" not in z.files:
                 raise ImageError(path, f"depth .npz must hold arrays 'depth' and 'unit', found {sorted(z.files)}")
             depth, unit = z["depth"], str(z["unit"])
@@ -354,10 +404,10 @@ def read_depth_with_unit(path: PathLike, expected_shape: Optional[tuple[int, ...
 
     ``expected_shape`` (H, W) or an image shape (H, W, C): a depth map of another size raises
     ``ImageError("PATH: depth map 640×480 does not match image 512×512")`` (sizes as W×H).
-    Non-finite values (NaN, inf) are refused.
+    Non-finite values (NaN, inf) are refused, and so is a map in metres with a negative value or
+    without a single positive one (0 is a pixel without a reading).
     """
     path = Path(path)
-    _check_file(path)
     suffix = path.suffix.lower()
     unit = "m"
     if suffix in (".npy", ".npz"):
@@ -365,7 +415,10 @@ def read_depth_with_unit(path: PathLike, expected_shape: Optional[tuple[int, ...
             depth, unit = _load_npz_depth(path)
         else:
             try:
-                depth = np.load(path, allow_pickle=False)
+                with _open_file(path) as f:
+                    depth = np.load(f, allow_pickle=False)
+            except ImageError:
+                raise
             except _ERRORS as exc:
                 raise ImageError(path, f"not a readable .npy array ({exc})") from None
         if depth.ndim == 3 and depth.shape[2] == 1:
@@ -376,8 +429,7 @@ def read_depth_with_unit(path: PathLike, expected_shape: Optional[tuple[int, ...
             raise ImageError(path, f"depth map must be numeric, got dtype {depth.dtype}")
         depth = depth.astype(np.float32)
     elif suffix in (".png", ".tif", ".tiff"):
-        im = _open_decoded(path, DEFAULT_MAX_PIXELS)
-        try:
+        with _decoded(path, DEFAULT_MAX_PIXELS) as im:
             if im.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
                 depth = np.asarray(im).astype(np.float32) / DEPTH_PNG_SCALE
             elif im.mode == "F":
@@ -390,8 +442,6 @@ def read_depth_with_unit(path: PathLike, expected_shape: Optional[tuple[int, ...
                 )
             else:
                 raise ImageError(path, f"depth PNG must be single-channel 16-bit, got mode {im.mode}")
-        finally:
-            im.close()
     else:
         raise ImageError(path, f"unknown depth format {path.suffix!r}: use .npz, .npy or a 16-bit .png")
     if not np.isfinite(depth).all():
@@ -400,6 +450,11 @@ def read_depth_with_unit(path: PathLike, expected_shape: Optional[tuple[int, ...
         raise ImageError(
             path, f"depth map {_shape_str(depth.shape)} does not match image {_shape_str(tuple(expected_shape))}"
         )
+    if unit == "m" and depth.size and depth.min() < 0:
+        raise ImageError(path, f"depth map has negative values (down to {depth.min():g} m): a depth map holds "
+                               "distances in metres, larger = farther")
+    if unit == "m" and depth.size and not (depth > 0).any():
+        raise ImageError(path, "depth map has no positive value (every pixel is 0, which means no reading)")
     return np.ascontiguousarray(depth, dtype=np.float32), unit
 
 
@@ -412,18 +467,16 @@ def read_mask(path: PathLike, shape: Optional[tuple[int, ...]] = None) -> np.nda
     ``ImageError("PATH: mask is 64×48, its image is 640×480")`` (sizes as W×H).
     """
     path = Path(path)
-    im = _open_decoded(path, DEFAULT_MAX_PIXELS)
-    try:
-        if im.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
-            mask = np.asarray(im).astype(np.float32) / 65535.0
-        elif im.mode == "F":
-            mask = np.asarray(im, dtype=np.float32)
-        else:
-            mask = np.asarray(im.convert("L"), dtype=np.float32) / 255.0
-    except ValueError as exc:
-        raise ImageError(path, f"unsupported mask mode {im.mode} ({exc})") from None
-    finally:
-        im.close()
+    with _decoded(path, DEFAULT_MAX_PIXELS) as im:
+        try:
+            if im.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+                mask = np.asarray(im).astype(np.float32) / 65535.0
+            elif im.mode == "F":
+                mask = np.asarray(im, dtype=np.float32)
+            else:
+                mask = np.asarray(im.convert("L"), dtype=np.float32) / 255.0
+        except ValueError as exc:
+            raise ImageError(path, f"unsupported mask mode {im.mode} ({exc})") from None
     if shape is not None and mask.shape != tuple(shape[:2]):
         raise ImageError(path, f"mask is {_shape_str(mask.shape)}, its image is {_shape_str(tuple(shape))}")
     return np.ascontiguousarray(np.clip(mask, 0.0, 1.0), dtype=np.float32)

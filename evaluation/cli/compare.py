@@ -15,9 +15,12 @@ DIR/NAME.png, or else --segmenter's; depth from --depth DIR/NAME.npy|png or else
 (default: the portrait depth prior). Two inputs with one name (a.jpg, a.png) are both refused,
 naming each other.
 
-Writes into --out: results/<method>/NAME.png, metrics.csv (per-image rows and per-method
-mean/median), metrics.md, plots/ (GAN loss curves from the runs' log.jsonl), config.json and
-gallery/index.html (open it in a browser; the whole --out folder can be zipped and shared).
+Writes into --out: results/<method>/NAME.EXT (full size: a JPEG input gives JPEGs, any other
+PNGs, --format jpg|png chooses; each keeps the input's ICC colour profile and EXIF), metrics.csv
+(per-image rows and per-method mean/median), metrics.md, plots/ (GAN loss curves from the runs'
+log.jsonl), config.json and gallery/index.html (open it in a browser; the whole --out folder can
+be zipped and shared). --out is a folder of its own: new, empty, or one a shallowdof program
+filled before (its .shallowdof-outputs.jsonl says so); it may not be, hold or lie inside an input.
 With --reference (real shallow-DoF photos) also FID/KID (needs the torchvision Inception
 weights in the torch hub cache) and a weight-free blur-distribution distance. With --truth
 (ground-truth renders, e.g. synthetic scenes) also full-reference PSNR/SSIM.
@@ -41,6 +44,7 @@ from plumbing.config import add_config_option, parse_config_args
 from plumbing.fields import SettingError, add_setting
 from datasets.io import ImageError
 from evaluation.compare import CompareConfig, build_renderers, run_compare
+from plumbing.outputs import claim_folder, overlap_problem
 
 log = logging.getLogger("compare")
 
@@ -84,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
         add_setting(p, CompareConfig, name)
     add_setting(p, CompareConfig, "device", type=torch_device)
     add_setting(p, CompareConfig, "thumb_size")
+    add_setting(p, CompareConfig, "format")
     add_setting(p, CompareConfig, "quiet")
     add_download_flag(p)
     return p
@@ -108,6 +113,10 @@ def check_config(cfg: CompareConfig) -> None:
             build_params(method, values)  # type and range, before any image is read
         except ValueError as exc:
             raise SettingError("params", str(exc)) from None
+    inputs = [cfg.input, cfg.reference, cfg.masks, cfg.depth, cfg.truth, *(r.partition("=")[2] for r in cfg.results)]
+    overlap = overlap_problem(cfg.out, [i for i in inputs if i])
+    if overlap:
+        raise ValueError(f"--out {overlap}")
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -116,6 +125,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     logging.basicConfig(level=logging.ERROR if cfg.quiet else logging.INFO, format="%(levelname)s %(message)s")
     try:
         renderers = build_renderers(cfg)
+        claim_folder(cfg.out, "compare")  # a folder of the user's is not filled (FileProblem, a ValueError)
     except (ValueError, FileNotFoundError) as exc:
         log.error("%s", exc)
         return EXIT_USAGE

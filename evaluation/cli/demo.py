@@ -17,19 +17,25 @@ shallow-DoF render as ground truth). Then:
 2. every compositor method and every trained preset renders every input, metrics are computed,
    and the gallery is written to OUT/gallery/index.html; OUT/index.html links everything.
 
+OUT is a folder of its own: new, empty, or one a shallowdof program filled before (its
+.shallowdof-outputs.jsonl says so); a folder of yours (an index.html of your own, say) is refused.
+
 The work is evaluation.demo's; this module is the program's parser and main.
 """
 from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from pathlib import Path
 from typing import Optional
 
 from evaluation.demo import UNET_DIVISOR, DemoConfig, load_demo_checkpoint, run_demo
-from plumbing.cli import EXIT_CODES_EPILOG, output_folder
+from plumbing.cli import EXIT_CODES_EPILOG, EXIT_USAGE, output_folder
 from plumbing.config import add_config_option, parse_config_args
 from plumbing.fields import SettingError, add_setting
+from plumbing.files import FileProblem
+from plumbing.outputs import claim_folder
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,4 +76,10 @@ def check_config(cfg: DemoConfig) -> None:
 def main(argv: Optional[list[str]] = None) -> int:
     """The demo's exit status: 0 done, 1 some renders failed, 2 bad command line."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    return run_demo(parse_args(argv))
+    cfg = parse_args(argv)
+    try:
+        claim_folder(cfg.out, "demo")  # before any work: a folder of the user's is not written into
+    except FileProblem as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return run_demo(cfg)

@@ -20,18 +20,18 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
-import json
+import io
 import logging
 from collections import Counter
 from pathlib import Path
 from typing import Any, Iterator, Optional, Sequence
 
 from plumbing.config import load_config
-from plumbing.files import read_jsonl
+from plumbing.files import read_json, read_jsonl, read_text
 from datasets.curate import CurateConfig
 from datasets.fit import plan_fit
 from datasets.flickr import PAPER_DOMAINS
-from datasets.io import list_photos
+from datasets.io import list_photos, output_suffix
 from evaluation.compare import CompareConfig
 from gan.checkpoint import latest_checkpoint, load_checkpoint
 from gan.cli.test_cyclegan import CONFIG_NAME, TestConfig
@@ -73,7 +73,7 @@ def curate_pending(flickr: Path, portraits: Path, wanted: CurateConfig) -> Optio
     summary, decisions = portraits / "summary.md", wanted.decisions_path()
     if not summary.is_file() or (decisions.is_file() and decisions.stat().st_mtime_ns > summary.stat().st_mtime_ns):
         return f"{decisions} changed since the last curation"
-    placed = json.loads(split_file.read_text(encoding="utf-8"))
+    placed = read_json(split_file)
     letters = {wanted.domain_a: "A", wanted.domain_b: "B"}
     missing = 0
     for r in read_jsonl(flickr / "manifest.jsonl"):
@@ -141,7 +141,8 @@ def translate_pending(run_dir: Path, wanted: TestConfig) -> Optional[str]:
     if not _same_settings(saved, dataclasses.replace(wanted, **filled)):
         return f"{config_file} holds other settings"
     photos, _ = list_photos(test_input)
-    missing = [p for p in photos if not (out / p.relative_to(test_input).with_suffix(".png")).is_file()]
+    missing = [p for p in photos
+               if not (out / p.relative_to(test_input).with_suffix(output_suffix(p, wanted.format))).is_file()]
     return f"{len(missing):,} of {len(photos):,} photos not translated" if missing else None
 
 
@@ -158,7 +159,7 @@ def compare_pending(wanted: CompareConfig, columns: Sequence[str], translations:
         return f"{newer[0].parent} is newer than the comparison"
     root = Path(wanted.input)
     names = {p.relative_to(root).with_suffix("").as_posix() for p in list_photos(root)[0]}
-    with open(metrics, newline="", encoding="utf-8") as f:
-        rows = {(r["method"], r["image"]) for r in csv.DictReader(f) if r.get("scope") == "image"}
+    rows = {(r["method"], r["image"]) for r in csv.DictReader(io.StringIO(read_text(metrics), newline=""))
+            if r.get("scope") == "image"}
     missing = sum(1 for c in columns for n in names if (c, n) not in rows)
     return f"{missing} renders missing from {metrics}" if missing else None

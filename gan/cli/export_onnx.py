@@ -18,6 +18,7 @@ from gan.infer import Translator
 from plumbing.cli import EXIT_CODES_EPILOG
 from plumbing.config import add_config_option, parse_config_args, save_config
 from plumbing.fields import SettingError, add_setting, like, setting
+from plumbing.outputs import OutputGuard
 
 log = logging.getLogger(__name__)
 
@@ -97,13 +98,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     cfg = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     size: int | None | str = None if cfg.full_res else (cfg.size or "checkpoint")
+    written, guard = [Path(cfg.out), Path(f"{cfg.out}.json")], OutputGuard("export_onnx")
     try:
+        for path in written:
+            guard.check(path)  # a file of the user's under that name is not replaced (FileProblem)
         result = export_onnx(cfg.checkpoint, cfg.out, cfg.direction, size, cfg.opset, cfg.verify)
-    except (ValueError, ExportUnavailable) as exc:  # CheckpointError is a ValueError
+    except (ValueError, ExportUnavailable) as exc:  # CheckpointError and FileProblem are ValueErrors
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    save_config(dataclasses.replace(cfg, size=result.size, full_res=result.size is None),
-                Path(f"{cfg.out}.json"))
+    save_config(dataclasses.replace(cfg, size=result.size, full_res=result.size is None), written[1])
+    for path in written:
+        guard.record(path)
     where = "the whole image" if result.size is None else f"shorter side {result.size}, residual upsampling"
     log.info("wrote %s (opset %d, %s)", result.path, cfg.opset, where)
     if result.max_abs_diff is not None:

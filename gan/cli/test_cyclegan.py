@@ -16,9 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
+from datasets.io import OUTPUT_FORMATS
 from plumbing.cli import EXIT_CODES_EPILOG, output_folder, torch_device
 from plumbing.config import add_config_option, parse_config_args, save_config
 from plumbing.fields import SettingError, add_setting, like, setting
+from plumbing.outputs import OutputGuard, overlap_problem
 from gan.checkpoint import resolve_checkpoint
 from gan.infer import Translator, translate_folder
 
@@ -38,8 +40,12 @@ Examples:
 
 --checkpoint takes any file the project writes: a train_cyclegan checkpoint, a run folder (its
 latest checkpoint) or a networks-only file such as the shipped scripts/demo_gan.pt. --input is one
-photo or a folder (any size; a JPEG's EXIF orientation is applied first). Outputs are PNGs named
-after the inputs (same relative paths), each at its input's full (upright) resolution.
+photo or a folder (any size; a JPEG's EXIF orientation is applied first). Outputs are named after
+the inputs (same relative paths), each at its input's full (upright) resolution: a JPEG input gives
+a JPEG (quality 95, its chroma subsampling), any other a PNG (--format jpg|png chooses); each keeps
+its input's ICC colour profile and EXIF (orientation 1: the pixels are upright). --out may not be,
+hold or lie inside --input, and an existing output is replaced only when shallowdof wrote it (OUT's
+.shallowdof-outputs.jsonl says so).
 
 How a photo larger than the generator's training size is translated:
   --mode resize (default), residual upsampling: the generator sees a copy whose shorter side is
@@ -85,6 +91,8 @@ class TestConfig:
     tile_overlap: Optional[int] = like(Translator, "tile_overlap")
     depth_dir: Optional[str] = setting(None, "folder of NAME.npy depth maps (depth-input models)")
     device: str = setting("cpu", "torch device, e.g. cpu or cuda")
+    format: str = setting("auto", "format of the outputs: auto (JPEG for a JPEG input, PNG otherwise), jpg, png",
+                          OUTPUT_FORMATS)
     quiet: bool = setting(False, "no progress bar")
 
 
@@ -123,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name in ("mode", "tile_overlap", "depth_dir"):
         add_setting(p, TestConfig, name)
     add_setting(p, TestConfig, "device", type=torch_device)
+    add_setting(p, TestConfig, "format")
     add_setting(p, TestConfig, "quiet")
     return p
 
@@ -136,6 +145,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> TestConfig:
     if missing:
         parser.error(f"{', '.join('--' + m for m in missing)} {'is' if len(missing) == 1 else 'are'} required "
                      "(or --config with a saved test_config.json)")
+    overlap = overlap_problem(cfg.out, [cfg.input])  # the outputs are named like the inputs
+    if overlap:
+        parser.error(f"--out {overlap}")
     return cfg
 
 
@@ -153,14 +165,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     cfg = parse_args(argv)
     logging.basicConfig(level=logging.WARNING if cfg.quiet else logging.INFO, format="%(message)s")
     out = Path(cfg.out)
-    try:  # CheckpointError and ImageError (e.g. no such input folder) are ValueErrors
+    guard = OutputGuard("test_cyclegan")
+    try:  # CheckpointError, ImageError (e.g. no such input folder) and FileProblem are ValueErrors
+        guard.check(out / CONFIG_NAME)
         checkpoint = resolve_checkpoint(cfg.checkpoint)
         size = None if cfg.full_res else (cfg.size or "checkpoint")
         translator = Translator.from_checkpoint(checkpoint, cfg.direction, cfg.overlay, cfg.device,
                                                 size, cfg.mode, tile_overlap=cfg.tile_overlap)
         save_config(dataclasses.replace(cfg, checkpoint=str(checkpoint), overlay=translator.overlay,
                                         size=translator.size), out / CONFIG_NAME)
-        ok, failed = translate_folder(translator, cfg.input, out, cfg.depth_dir, quiet=cfg.quiet)
+        guard.record(out / CONFIG_NAME)
+        ok, failed = translate_folder(translator, cfg.input, out, cfg.depth_dir, quiet=cfg.quiet, fmt=cfg.format,
+                                      guard=guard)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

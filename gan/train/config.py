@@ -13,6 +13,7 @@ from plumbing import config as config_io
 from plumbing import fields
 from plumbing.fields import BIG, like, setting
 from gan.model import ModelConfig, config_from_preset
+from gan.networks import DIVISORS
 
 from .device import COMPILE_MODES
 
@@ -95,9 +96,15 @@ class TrainConfig:
         if self.device == "cuda" and not torch.cuda.is_available():
             raise ValueError("device 'cuda' asked for, but torch sees no CUDA device (use --device cpu or auto)")
         try:
-            self.model_config()
+            model = self.model_config()
         except TypeError as exc:  # an unknown key in model_overrides
             raise ValueError(f"model_overrides: {exc}") from None
+        divisor = DIVISORS.get(model.netG, 1)
+        if self.crop_size % divisor:
+            raise ValueError(f"crop_size {self.crop_size} does not fit generator {model.netG}: it halves its input "
+                             f"{divisor.bit_length() - 1} times, so the crop must be a multiple of {divisor} "
+                             f"(at least {divisor}); use --crop-size {max(divisor, self.crop_size // divisor * divisor)} "
+                             "or another --netG")
 
 
 def load_config(path: str | Path) -> TrainConfig:

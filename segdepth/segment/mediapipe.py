@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from datasets.io import check_side
 from plumbing.cli import quiet_native_logs
 
 
@@ -31,6 +32,9 @@ class MediaPipeSegmenter:
     def __call__(self, image: np.ndarray) -> np.ndarray:
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
             raise ValueError(f"expected uint8 RGB H×W×3, got {image.dtype} {image.shape}")
+        problem = check_side(image.shape[1], image.shape[0])  # its OpenCV would abort the whole process
+        if problem:
+            raise ValueError(problem)
         result = self._model.process(np.ascontiguousarray(image))
         mask = result.segmentation_mask
         if mask is None:

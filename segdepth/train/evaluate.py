@@ -15,6 +15,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from plumbing import markdown
+from plumbing.cli import call_with_options
 from datasets.depth import EIGEN_CROP, DepthDataset
 from datasets.depth import SOURCES as DEPTH_SOURCES
 from datasets.segmentation import SOURCES as SEG_SOURCES
@@ -98,14 +99,14 @@ def evaluate_checkpoint(task: str, cfg: TrainConfig, ckpt_path: str) -> str:
         if arch is None:
             raise ValueError(f"{ckpt_path}: checkpoint has no 'arch'; cannot tell which network to build")
         net, _ = build_with_weights(arch, ckpt_path, get_arch(arch).make, {})
-        data = SegmentationDataset(SEG_SOURCES[cfg.dataset](**cfg.data), [tuple(b) for b in cfg.buckets], None)
+        data = SegmentationDataset(call_with_options(SEG_SOURCES[cfg.dataset], cfg.data, "--data"), [tuple(b) for b in cfg.buckets], None)
         loader = DataLoader(data, batch_sampler=BucketBatchSampler(data.bucket_of, cfg.batch_size, shuffle=False),
                             num_workers=cfg.num_workers)
         res = evaluate_segmentation(net.to(device), loader, device, quiet=cfg.quiet)
         return markdown_table([(Path(ckpt_path).name, res)], ["iou", "pixel_acc", "boundary_f"])
     net, _ = build_with_weights(ARCH_NAME, ckpt_path, make_dense_depth, {})
     size = None if cfg.eigen_crop else cfg.size
-    loader = DataLoader(DepthDataset(DEPTH_SOURCES[cfg.dataset](**cfg.data), size), batch_size=cfg.batch_size,
+    loader = DataLoader(DepthDataset(call_with_options(DEPTH_SOURCES[cfg.dataset], cfg.data, "--data"), size), batch_size=cfg.batch_size,
                         num_workers=cfg.num_workers)
     res = evaluate_depth(net.to(device), loader, device, net.max_depth, net.min_depth, cfg.eigen_crop, quiet=cfg.quiet)
     keys = ["abs_rel", "rmse", "log10", "delta1", "delta2", "delta3"]

@@ -21,6 +21,7 @@ from datasets.io import ImageError
 from datasets.segmentation import SOURCES as SEG_SOURCES
 from datasets.segmentation import Augment, BucketBatchSampler, SegmentationDataset
 from datasets.unaligned import DatasetError
+from plumbing.cli import call_with_options
 
 from ..depth.dense_depth import ARCH_NAME, make_dense_depth
 from ..losses import DepthLoss, SegmentationLoss, depth_to_target
@@ -82,11 +83,11 @@ class SegmentationTask:
     def loaders(self) -> tuple[DataLoader, DataLoader]:
         cfg = self.cfg
         buckets = [tuple(b) for b in cfg.buckets]
-        samples = checked_samples(SEG_SOURCES[cfg.dataset](**cfg.data), cfg.quiet)
+        samples = checked_samples(call_with_options(SEG_SOURCES[cfg.dataset], cfg.data, "--data"), cfg.quiet)
         aug = Augment(cfg.flip, cfg.rotate_deg, cfg.jitter)
         if cfg.val_data is not None:
             train = SegmentationDataset(samples, buckets, aug, cfg.seed)
-            val = SegmentationDataset(checked_samples(SEG_SOURCES[cfg.dataset](**cfg.val_data), cfg.quiet), buckets, None)
+            val = SegmentationDataset(checked_samples(call_with_options(SEG_SOURCES[cfg.dataset], cfg.val_data, "--val-data"), cfg.quiet), buckets, None)
             train_buckets, val_buckets = train.bucket_of, val.bucket_of
         else:
             tr, va = _split(samples, cfg.val_fraction, cfg.seed)
@@ -139,10 +140,10 @@ class DepthTask:
 
     def loaders(self) -> tuple[DataLoader, DataLoader]:
         cfg = self.cfg
-        samples = checked_samples(DEPTH_SOURCES[cfg.dataset](**cfg.data), cfg.quiet)
+        samples = checked_samples(call_with_options(DEPTH_SOURCES[cfg.dataset], cfg.data, "--data"), cfg.quiet)
         if cfg.val_data is not None:
             train = DepthDataset(samples, cfg.size, cfg.augment, cfg.seed)
-            val = DepthDataset(checked_samples(DEPTH_SOURCES[cfg.dataset](**cfg.val_data), cfg.quiet), cfg.size)
+            val = DepthDataset(checked_samples(call_with_options(DEPTH_SOURCES[cfg.dataset], cfg.val_data, "--val-data"), cfg.quiet), cfg.size)
         else:
             tr, va = _split(samples, cfg.val_fraction, cfg.seed)
             train = _SubsetWithEpoch(DepthDataset(samples, cfg.size, cfg.augment, cfg.seed), tr)

@@ -75,13 +75,13 @@ def test_curation_bench_labels_from_how_photos_were_made_and_counts_rejects(tmp_
 
 def test_a_skipped_section_keeps_the_previous_reports_tables():
     previous = ("# old\n\n### Compositing methods\n\nold speed table\n\n"
-                "### Real portraits (issue 15)\n\n| method | rim2 |\n|---|---|\n| lens | 1.09 |\n\nhand-written calibration\n")
+                "### Real portraits (calibration)\n\n| method | rim2 |\n|---|---|\n| lens | 1.09 |\n\nhand-written calibration\n")
     report = ("# new\n\n### Compositing methods\n\nnew speed table\n\n_(compositing: 3 s wall)_\n\n"
               "### Real portraits\n\nSkipped: no folder given (`--real-photos DIR`).\n\n_(realphotos: 0 s wall)_\n")
     merged = benchmark.keep_skipped(report, previous)
     assert "new speed table" in merged and "old speed table" not in merged  # measured sections are new
     assert "| lens | 1.09 |" in merged and "hand-written calibration" in merged
-    assert "### Real portraits (issue 15)" in merged and "Skipped:" not in merged
+    assert "### Real portraits (calibration)" in merged and "Skipped:" not in merged
     assert "this run skipped it (no folder given (`--real-photos DIR`))" in merged
     # kept twice: one note, not two
     again = benchmark.keep_skipped(report, merged)

@@ -121,7 +121,7 @@ def test_colour_rule_flags_grey_and_toned_but_not_low_saturation_colour_photos()
         chroma, spread = colour_stats(jpeg(sepia(photo)))
         assert chroma > 10 and "toned monochrome" in grayscale_reason(chroma, spread, cfg)
         assert grayscale_reason(*colour_stats(jpeg(photo)), cfg) == ""
-        # the low-saturation colour photos: mean chroma 2.9-4.0 (overcast, low light, grey clothes)
+        # low-saturation colour photos: mean chroma 2.9-4.0 (overcast, low light, grey clothes)
         for chroma in (2.9, 4.0):
             assert grayscale_reason(*colour_stats(jpeg(desaturate(photo, chroma))), cfg) == "", chroma
 
@@ -340,10 +340,11 @@ def test_a_run_decodes_each_photo_once_and_a_cached_rerun_none(tmp_path, monkeyp
     decoded: list[str] = []
     real_decode = dio._decode
 
-    def counting(im, path):
-        real_decode(im, path)
+    def counting(im, path, exif=None):
+        upright = real_decode(im, path, exif)
         decoded.append(f"{path.parent.name}/{path.name}")
         assert path.name != "a_big.jpg" or max(im.size) == WORK_SIDE, im.size  # drafted to the person check's size
+        return upright
 
     monkeypatch.setattr(dio, "_decode", counting)
     cfg = config(tmp_path)

@@ -3,6 +3,7 @@ plumbing.files) are atomic."""
 from __future__ import annotations
 
 import json
+import os
 import zlib
 from pathlib import Path
 
@@ -519,3 +520,86 @@ def test_read_focal_35mm_from_exif(tmp_path):
     assert read_focal_35mm(tmp_path / "plain.jpg") is None
     (tmp_path / "broken.jpg").write_bytes(b"not an image")
     assert read_focal_35mm(tmp_path / "broken.jpg") is None
+
+
+# --- what native code cannot take, special files, corrupt EXIF, impossible depth -------------------
+
+def test_a_side_above_opencvs_limit_is_refused_before_decoding_whatever_the_pixel_count(tmp_path):
+    Image.new("RGB", (40_000, 10)).save(tmp_path / "wide.png")  # 0.4 MP, far below the pixel limit
+    Image.new("RGB", (10, io.MAX_SIDE + 1)).save(tmp_path / "tall.png")
+    Image.new("RGB", (io.MAX_SIDE, 2)).save(tmp_path / "widest.png")
+    for name in ("wide.png", "tall.png"):
+        msg = _assert_error(tmp_path / name, "32,766", "opencv")
+        _assert_error(tmp_path / name, "32,766", reader=lambda p: io.read_image_reduced(p, 64))
+    assert io.read_image(tmp_path / "widest.png").shape == (2, io.MAX_SIDE, 3)
+    assert "crop or scale it down" in msg
+
+
+def test_a_fifo_or_a_device_is_one_error_not_a_hang(tmp_path):
+    os.mkfifo(tmp_path / "pipe.jpg")
+    (tmp_path / "zero.png").symlink_to("/dev/zero")
+    (tmp_path / "loop.jpg").symlink_to("loop.jpg")
+    for name, words in (("pipe.jpg", "a FIFO (named pipe), not a regular file"),
+                        ("zero.png", "a device, not a regular file"), ("loop.jpg", "a symbolic link loop")):
+        for reader in (io.read_image, io.read_mask):
+            with pytest.raises(io.ImageError) as info:
+                reader(tmp_path / name)
+            assert words in info.value.problem and str(info.value).startswith(f"{tmp_path / name}: ")
+    assert set(io.list_images(tmp_path)) == {tmp_path / n for n in ("pipe.jpg", "zero.png", "loop.jpg")}
+
+
+def test_a_corrupt_exif_block_is_one_warning_naming_the_file(tmp_path, caplog, recwarn):
+    import struct
+
+    ifd = (struct.pack("<H", 2) + struct.pack("<HHII", 0x010F, 2, 40, 5000)  # Make, 40 bytes far past the end
+           + struct.pack("<HHI", 0x0112, 3, 1) + struct.pack("<HH", 6, 0) + struct.pack("<I", 0))
+    path = tmp_path / "bad_exif.jpg"
+    Image.fromarray(_photo()).save(path, exif=b"Exif\0\0II*\0" + struct.pack("<I", 8) + ifd)
+    image, info = io.read_photo(path)
+    assert image.shape == (48, 64, 3) and info.exif is None  # read as stored, the block not carried on
+    assert io.read_focal_35mm(path) is None
+    named = [r.getMessage() for r in caplog.records if "EXIF" in r.getMessage()]
+    assert named and all(m.startswith(f"{path}: corrupt EXIF data ignored") for m in named), named
+    assert not [w for w in recwarn if "PIL" in w.filename], [str(w.message) for w in recwarn]
+
+
+def test_negative_or_all_zero_metric_depth_is_a_depth_problem(tmp_path):
+    np.save(tmp_path / "neg.npy", -np.ones((4, 5), np.float32))
+    np.save(tmp_path / "zero.npy", np.zeros((4, 5), np.float32))
+    _assert_error(tmp_path / "neg.npy", "negative", "depth", reader=io.read_depth)
+    _assert_error(tmp_path / "zero.npy", "no positive value", reader=io.read_depth)
+    io.write_depth(tmp_path / "rel.npz", -np.ones((4, 5), np.float32), "relative")  # a relative scale may be anywhere
+    assert io.read_depth(tmp_path / "rel.npz").min() == -1
+
+
+# --- a photo's own data kept on its outputs ------------------------------------------------------------
+
+def test_a_phone_photos_profile_and_exif_are_written_back_with_orientation_one_and_no_thumbnail(tmp_path):
+    from tests.support.photo_metadata import assert_keeps_photo_metadata, save_phone_photo
+
+    save_phone_photo(tmp_path / "phone.jpg", _photo(48, 64), orientation=6)
+    image, info = io.read_photo(tmp_path / "phone.jpg")
+    assert image.shape == (64, 48, 3) and info.format == "JPEG" and info.focal_35mm == 24.0
+    for suffix in (".jpg", ".png"):
+        io.write_image(tmp_path / f"out{suffix}", image, info)
+        assert_keeps_photo_metadata(tmp_path / f"out{suffix}", (48, 64), jpeg=suffix == ".jpg")
+    io.write_image(tmp_path / "plain.png", image)  # no info: nothing added
+    with Image.open(tmp_path / "plain.png") as im:
+        assert "icc_profile" not in im.info and not im.getexif()
+
+
+def test_the_output_format_follows_the_input_unless_chosen():
+    assert io.output_suffix("a/IMG_1.JPG") == ".jpg" and io.output_suffix("b.jpeg") == ".jpg"
+    assert io.output_suffix("c.png") == io.output_suffix("d.tiff") == io.output_suffix("e.webp") == ".png"
+    assert io.output_suffix("c.png", "jpg") == ".jpg" and io.output_suffix("a.jpg", "png") == ".png"
+    with pytest.raises(ValueError, match="format 'gif'"):
+        io.output_suffix("a.jpg", "gif")
+
+
+def test_a_cmyk_or_grey_profile_is_not_put_on_rgb_pixels(tmp_path):
+    from PIL import ImageCms
+
+    grey = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    grey = grey[:16] + b"GRAY" + grey[20:]  # a header saying the profile is for grey pixels
+    Image.fromarray(_photo()[..., 0]).save(tmp_path / "g.png", icc_profile=grey)
+    assert io.read_photo(tmp_path / "g.png")[1].icc_profile is None

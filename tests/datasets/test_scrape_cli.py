@@ -35,7 +35,7 @@ def test_the_flags_make_the_config_they_always_made(tmp_path):
 @pytest.mark.parametrize("argv, problem", [
     (["--licenses", "0"], "add --allow-any-license"),
     (["--licenses", "4,x"], "--licenses: not a list of integers"),
-    (["--domains", "nowhere.json"], "nowhere.json: not a domains file"),
+    (["--domains", "nowhere.json"], "nowhere.json: no such file"),
     (["--min-upload", "20", "--max-upload", "10"], "--max-upload: 10 is before min_upload 20"),
 ])
 def test_bad_settings_are_one_line(tmp_path, capsys, argv, problem):

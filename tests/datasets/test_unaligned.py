@@ -141,7 +141,7 @@ def test_corrupt_and_truncated_files_found_before_training(tmp_path):
     with pytest.raises(DatasetError) as err:
         UnalignedDataset(root, load_size=40, crop_size=32, progress=False)
     msg = str(err.value)
-    assert "2 problem(s)" in msg and "A1.png: corrupt or truncated" in msg and "A2.png: not a readable image" in msg
+    assert "2 problem(s)" in msg and "A1.png: truncated image file" in msg and "A2.png: not an image" in msg
     assert "A0.png" not in msg
 
 
@@ -152,8 +152,24 @@ def test_depth_missing_or_of_the_wrong_size(tmp_path):
     with pytest.raises(DatasetError) as err:
         UnalignedDataset(root, load_size=40, crop_size=32, use_depth=True, progress=False)
     msg = str(err.value)
-    assert "A0.npy: no such file" in msg and "B1.npy: depth map 10×10 does not match its image 60×40" in msg
+    assert "A0.npy: no such file" in msg and "B1.npy: depth map 10×10 does not match image 60×40" in msg
     UnalignedDataset(root, load_size=40, crop_size=32, use_depth=False, progress=False)  # depth not asked for
+
+
+def test_every_bad_depth_map_is_named_at_once_before_training(tmp_path):
+    """Every depth map is read whole before the first step, as training reads it: NaN, negative
+    distances and a wrong shape are all listed in one error, not found one per run."""
+    root = make_root(tmp_path, depth=True)
+    bad = {"depthA/A0.npy": np.full((40, 60), np.nan, np.float32), "depthA/A1.npy": -np.ones((40, 60), np.float32),
+           "depthB/B0.npy": np.ones((4, 60, 2), np.float32)}
+    for name, array in bad.items():
+        np.save(root / name, array)
+    with pytest.raises(DatasetError) as err:
+        UnalignedDataset(root, load_size=40, crop_size=32, use_depth=True, progress=False)
+    msg = str(err.value)
+    assert "3 problem(s)" in msg, msg
+    for name, words in (("A0.npy", "NaN"), ("A1.npy", "negative"), ("B0.npy", "2-D")):
+        assert any(name in line and words in line for line in msg.splitlines()), (name, msg)
 
 
 def test_normalize_depth():

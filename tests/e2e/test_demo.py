@@ -75,7 +75,7 @@ def test_shipped_checkpoint_is_small_and_fits_every_preset():
 def test_the_command_that_makes_the_shipped_checkpoint_is_documented():
     command = demo.load_demo_checkpoint(demo.DEMO_CHECKPOINT)["trained_on"]["command"]
     assert command.startswith("python scripts/demo.py --make-checkpoint scripts/demo_gan.pt ")
-    assert command in (ROOT / "README.md").read_text()
+    assert command in (ROOT / "docs" / "gan.md").read_text(encoding="utf-8")
     # and it describes this checkpoint: its steps and scenes are the ones the file was trained with
     steps = int(re.search(r"--checkpoint-steps (\d+)", command).group(1))
     assert steps == demo.load_demo_checkpoint(demo.DEMO_CHECKPOINT)["trained_on"]["steps"]
@@ -116,15 +116,19 @@ def test_a_missing_or_foreign_checkpoint_is_one_clear_line(tmp_path):
 
 @pytest.mark.slow
 def test_the_demos_gan_keeps_the_subject_and_blurs_the_background(tmp_path):
-    """The demo's mask_loss_overlay column as `make demo` makes it (shipped checkpoint + 150 live
-    steps, no test-time overlay), on its three synthetic scenes: subject PSNR >= 26 dB, background
-    HF ratio <= 0.5, background colour shift <= 4 grey levels (issue 16's targets; measured 28.1 /
-    0.055 / 2.7). The checkpoint without the full-resolution head scored 21 dB here. About 2 min."""
+    """The demo's mask_loss_overlay column as `make demo` makes it (the shipped checkpoint and a live
+    continuation, no test-time overlay), on its three synthetic scenes: subject PSNR >= 26 dB,
+    background HF ratio <= 0.5, background colour shift <= 4 grey levels. The continuation is 40
+    steps here, not the demo's 150, to keep the suite short: measured 28.1 / 0.044 / 2.5 at 40
+    steps and 28.1 / 0.055 / 2.7 at 150; the shipped checkpoint alone (2 steps) shifts the
+    background's colour by 5.6 levels, so the live steps are what this checks. A generator without the full-resolution head
+    scores 21 dB here. About a minute."""
     import csv
 
     out = tmp_path / "demo_out"
     proc = subprocess.run([sys.executable, "scripts/demo.py", "--out", str(out), "--presets", "mask_loss_overlay",
-                           "--gan-jobs", "1", "--quiet"], capture_output=True, text=True, timeout=900, cwd=ROOT)
+                           "--gan-steps", "40", "--gan-jobs", "1", "--quiet"],
+                          capture_output=True, text=True, timeout=900, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:]
     with open(out / "metrics.csv", newline="") as f:
         rows = [r for r in csv.DictReader(f)

@@ -279,9 +279,10 @@ def _script(*args):
 
 def test_script_bad_command_lines(tmp_path):
     assert _script("--help").returncode == 0
-    r = _script("--input", str(tmp_path), "--out", str(tmp_path / "o"), "--methods", "", "--quiet")
+    (tmp_path / "in").mkdir()
+    r = _script("--input", str(tmp_path / "in"), "--out", str(tmp_path / "o"), "--methods", "", "--quiet")
     assert r.returncode == 2 and "nothing to compare" in r.stderr
-    r = _script("--input", str(tmp_path), "--out", str(tmp_path / "o"), "--methods", "",
+    r = _script("--input", str(tmp_path / "in"), "--out", str(tmp_path / "o"), "--methods", "",
                 "--gan", f"g={tmp_path}/none.pt:cyclegan")
     assert r.returncode == 2 and "none.pt: no such checkpoint" in r.stderr
 
@@ -437,8 +438,7 @@ def test_compositor_methods_render_what_blur_renders(data, tmp_path):
 
 def test_a_physical_lens_makes_the_prior_metric_from_faces_as_blur_does(tmp_path):
     """With the depth prior and f_number given, the lens column is made metric from the faces
-    MediaPipe finds, exactly as scripts/blur.py renders it (compare used to skip both the matte
-    and the faces)."""
+    MediaPipe finds, exactly as scripts/blur.py renders it (with the matte and the faces)."""
     from skimage import data
 
     from compositing.pipeline import render_photo

@@ -11,6 +11,7 @@ import gan.train
 from gan import checkpoint as C
 from gan.infer import Translator
 from gan.model import CycleGANModel, config_from_preset
+from tests.support.files import killed_writers_temporary
 
 TINY = dict(netG="resnet", n_blocks=1, ngf=4, ndf=4, n_layers_D=2, vgg_weights="none")
 
@@ -86,7 +87,7 @@ def test_a_run_folder_resolves_to_its_latest_checkpoint(tmp_path, model):
     assert C.list_checkpoints(run) == [] and C.latest_checkpoint(run) is None
     for it in (12, 3, 100):
         C.save_checkpoint(C.checkpoint_path(run, it), _state(model))
-    (run / "checkpoints" / ".ckpt_00000200.pt.abcd1234.tmp.pt").write_bytes(b"killed write")
+    killed_writers_temporary(run / "checkpoints" / "ckpt_00000200.pt")
     assert [C.checkpoint_iteration(p) for p in C.list_checkpoints(run)] == [3, 12, 100]
     latest = C.checkpoint_path(run, 100)
     assert C.latest_checkpoint(run) == latest

@@ -1,4 +1,4 @@
-"""The guided presets compute what Nasrullah 2018's own training code computes (issue 16).
+"""The guided presets compute what Nasrullah 2018's own training code computes.
 
 Each test recomputes the paper's formula here, independently of gan.model / gan.losses, on a
 tiny fixed batch and compares every affected image and loss to 1e-6:
@@ -97,7 +97,7 @@ def paper_step(nets, cfg, b, vgg):
 @pytest.mark.parametrize("masks", ["binary", "soft"])
 @pytest.mark.parametrize("mask_vgg", ["paper_text", "paper_code"])
 def test_one_step_of_mask_loss_overlay_is_the_papers_code(masks, mask_vgg):
-    """Differences 1-4 of issue 16 at once: overlaid fakes, reconstructions overlaid with the
+    """Every difference from the paper's text at once: overlaid fakes, reconstructions overlaid with the
     real subject, raw identity outputs, binary (or soft) masks, both VGG weightings."""
     torch.manual_seed(0)
     cfg = config_from_preset("mask_loss_overlay", **TINY, masks=masks, mask_vgg=mask_vgg)

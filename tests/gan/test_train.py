@@ -222,7 +222,7 @@ def test_bad_input_is_refused_before_training(tmp_path, problem):
         expect = "0.png: image 24×24 is smaller than the 32-pixel crop"
     else:
         (root / "trainA" / "0.png").write_bytes((root / "trainA" / "1.png").read_bytes()[:300])
-        expect = "0.png: corrupt or truncated"
+        expect = "0.png: truncated image file"
     cfg = tiny_cfg(root, tmp_path / "runs", "--preset", preset)
     with pytest.raises(DatasetError, match=expect):
         T.train(cfg)

@@ -14,6 +14,7 @@ from PIL import Image
 
 from datasets import io
 from datasets.synthetic import make_scene
+from plumbing.outputs import RECORD_NAME
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -57,12 +58,14 @@ def test_batch_with_bad_files_goes_on_and_counts(tmp_path, scene):
         assert len(hits) == 1 and word in hits[0].lower(), (bad, r.stderr)
     assert "Traceback" not in r.stderr
 
-    written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
-    assert written == sorted([
-        "blur_gaussian_config.json", "good_gaussian.png", "rotated_gaussian.png", "sub/other_gaussian.png",
+    written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file() and p.name != RECORD_NAME)
+    assert written == sorted([  # a JPEG gives a JPEG, a PNG a PNG
+        "blur_gaussian_config.json", "good_gaussian.png", "rotated_gaussian.jpg", "sub/other_gaussian.jpg",
     ]), written  # nothing for the bad files, no temporary files left
     assert io.read_image(out / "good_gaussian.png").shape == (H, W, 3)
-    assert io.read_image(out / "rotated_gaussian.png").shape == (W, H, 3)  # EXIF orientation applied
+    assert io.read_image(out / "rotated_gaussian.jpg").shape == (W, H, 3)  # EXIF orientation applied
+    with Image.open(out / "rotated_gaussian.jpg") as im:
+        assert im.getexif()[0x0112] == 1 and im.size == (H, W)  # stored upright, and says so
     config = json.loads((out / "blur_gaussian_config.json").read_text())
     assert config["method"] == "gaussian" and config["inputs"] == [str(src)]
 

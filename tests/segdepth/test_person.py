@@ -21,7 +21,7 @@ def test_no_evidence_on_photos_without_people(check, name):
 
 
 def test_cup_cat_and_microscopy_are_person_to_the_mask_but_not_to_the_check(check):
-    """The selfie mask alone passed these (the issue); the face and pose evidence does not."""
+    """The selfie mask alone passed these; the face and pose evidence does not."""
     for name in ("coffee", "chelsea", "immunohistochemistry", "retina"):
         ev = check(skimage_rgb(name))
         assert ev.mask_fraction > 0.1 and ev.evidence == "none", (name, ev.describe())

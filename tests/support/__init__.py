@@ -1,1 +1,1 @@
-"""What several test folders share: the headless-browser fixture."""
+"""What several test folders share: the headless-browser fixture, files a killed writer leaves."""
