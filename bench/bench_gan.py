@@ -37,7 +37,7 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 
-from gan.model import PRESETS, CycleGANModel, config_from_preset
+from gan.model import PAPER_PRESETS, PRESETS, CycleGANModel, config_from_preset
 from gan.train.device import COMPILE_MODES, compile_network, replays_cuda_graphs
 
 BASELINE = "cyclegan"
@@ -142,7 +142,7 @@ def time_presets(presets: Sequence[str], batch: int, size: int, precision: str, 
 
 def run(quick: bool = False, *, size: Optional[int] = None, batches: Optional[Sequence[int]] = None,
         precisions: Optional[Sequence[str]] = None, warmup: Optional[int] = None, timed: Optional[int] = None,
-        presets: Sequence[str] = tuple(PRESETS), threads: Optional[int] = None,
+        presets: Sequence[str] = PAPER_PRESETS, threads: Optional[int] = None,
         compile_mode: Optional[str] = None, lock: Optional[str] = None) -> str:
     """Markdown section: it/s per preset × batch × precision, ratio to the plain step, paper schedule cost.
 
@@ -244,7 +244,7 @@ if __name__ == "__main__":
     parser.add_argument("--precisions", nargs="+", choices=sorted(AMP))
     parser.add_argument("--warmup", type=int)
     parser.add_argument("--timed", type=int)
-    parser.add_argument("--presets", nargs="+", choices=sorted(PRESETS), default=list(PRESETS))
+    parser.add_argument("--presets", nargs="+", choices=sorted(PRESETS), default=list(PAPER_PRESETS))
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's; quick: 1)")
     parser.add_argument("--compile", dest="compile_mode", choices=sorted(COMPILE_MODES),
                         help="time torch.compile'd networks in this mode (reduce-overhead: CUDA graphs)")

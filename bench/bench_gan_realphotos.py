@@ -73,6 +73,9 @@ RECIPES: dict[str, Recipe] = {
                                                    "lambda_identity": 0.0, "n_layers_D": 2},
                              about="mask_loss_overlay rebalanced against a copy (no identity loss, cycle 1, "
                                    "mask 1·5, 34×34 PatchGAN)"),
+    # the defocus preset (mask_loss_overlay with the background's cycle and identity low-passed and a
+    # discriminator that judges the background's detail) on the same networks
+    "cpu_defocus": Recipe("defocus", CPU_MODEL, about="the defocus preset with the CPU networks"),
     "tiny": Recipe("mask_loss_overlay", TINY_MODEL, 64, 32, 4, "a tiny network for the smoke test"),
 }
 

@@ -21,7 +21,7 @@ import torch
 from compositing.methods import METHODS
 from datasets import io, synthetic
 from gan.checkpoint import NETWORKS, load_weights, save_weights
-from gan.model import PRESETS
+from gan.model import PAPER_PRESETS, PRESETS
 from plumbing.fields import BIG, setting
 from plumbing.files import write_json, write_text
 
@@ -61,8 +61,9 @@ class DemoConfig:
     scenes: int = setting(3, "synthetic scenes to render", lo=0, hi=1000)
     scene_size: int = setting(256, "their side in pixels", lo=32, hi=2048)
     gan: bool = setting(True, "train the GAN presets (--no-gan: classical methods only)")
-    presets: list[str] = setting(default_factory=lambda: list(PRESETS), help="GAN presets to train",
-                                 choices=tuple(PRESETS), shown_default="all four")
+    presets: list[str] = setting(default_factory=lambda: list(PAPER_PRESETS), shown_default="all four",
+                                 help="the paper's GAN presets to train, each from the shipped checkpoint",
+                                 choices=PAPER_PRESETS)
     gan_checkpoint: str = setting(str(DEMO_CHECKPOINT), "shipped checkpoint every preset starts from, or 'none' to "
                                   "train from scratch", metavar="PATH|none", shown_default="scripts/demo_gan.pt")
     gan_size: int = setting(128, f"GAN training crop, a multiple of {UNET_DIVISOR}", lo=UNET_DIVISOR, hi=1024)

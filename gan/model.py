@@ -23,6 +23,21 @@ Training step (Zhu et al. 2017 with the reference code's weighting):
 - Masks: with ``masks="binary"`` (default, as the paper's DeepLab masks) every batch mask is
   thresholded, M = [mask ≥ 0.5] (8-bit mask ≥ 128), before any use; ``masks="soft"`` uses it as given.
 - D loss = ½(GAN(D(real), 1) + GAN(D(pool(fake)), 0)) per discriminator.
+
+Beyond the paper, for a network that defocuses the background rather than copying it softly (the
+``defocus`` preset):
+- ``background_lowpass`` σ > 0: the cycle and identity losses compare the background only after a
+  Gaussian low-pass of σ px (the subject at full resolution; ``gan.losses.background_lowpass_l1``),
+  so the detail a defocus removes need not be restored;
+- ``netD_input="background_detail"``: both discriminators judge the background only (the subject
+  blanked out with the image's own mask: A's for fake_B, B's for real_B) with its detail layer as
+  extra channels (``gan.losses.background_detail``); the pools keep what the discriminators saw;
+- ``norm_D="none"``: discriminators without normalisation layers (instance norm hides the loss of
+  contrast a blur makes).
+With the paper's PatchGAN (instance norm, the whole image) a discriminator trained on real
+shallow-DoF photos against the soft copies, or against the same photos blurred further by σ 2 px,
+does not tell them apart at all; with all three it does (bench/BENCHMARKS.md, "CycleGAN on real
+portraits").
 """
 from __future__ import annotations
 
@@ -35,12 +50,14 @@ from torch import nn
 
 from plumbing.config import from_dict
 from plumbing.fields import SettingError, check, setting
-from gan.losses import GAN_MODES, MASK_VGG_MODES, VGG_WEIGHTS, GANLoss, VGGRelu32, l1, mask_loss, mask_overlay
-from gan.networks import GENERATORS, NORMS, UPSAMPLES, define_D, define_G
+from gan.losses import (GAN_MODES, MASK_VGG_MODES, VGG_WEIGHTS, GANLoss, VGGRelu32, background_detail,
+                        background_lowpass_l1, mask_loss, mask_overlay)
+from gan.networks import D_NORMS, GENERATORS, NORMS, UPSAMPLES, define_D, define_G
 
 AMP_DTYPES = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 MASK_MODES = ("binary", "soft")
 MASK_THRESHOLD = 0.5  # binary masks: subject where mask >= 0.5, i.e. 8-bit mask value >= 128
+D_INPUTS = ("image", "background_detail")  # what the discriminators judge (ModelConfig.netD_input)
 
 
 # The four models of Nasrullah 2018 (section 4): plain CycleGAN, + mask loss, + mask overlay,
@@ -52,6 +69,11 @@ PRESETS: dict[str, dict[str, Any]] = {
     "mask_loss_overlay": {"mask_loss": True, "lambda_mask": 0.5,
                           "mask_overlay_train": True, "mask_overlay_test": False},
 }
+PAPER_PRESETS = tuple(PRESETS)
+# Not in the paper: mask_loss_overlay with a cycle that leaves the background's detail free and a
+# discriminator that judges it (see the module docstring), so the background is defocused, not copied.
+PRESETS["defocus"] = {**PRESETS["mask_loss_overlay"], "background_lowpass": 4.0,
+                      "netD_input": "background_detail", "norm_D": "none"}
 
 
 @dataclass
@@ -68,6 +90,15 @@ class ModelConfig:
                                     "resnet 9)", lo=0, hi=64)
     n_layers_D: int = setting(3, "PatchGAN layers (3: 70×70 patches)", lo=1, hi=8)
     norm: str = setting("instance", "normalisation layers", NORMS)
+    norm_D: str = setting("same", "discriminator normalisation: 'same' as norm, or another ('none': no layers; "
+                          "instance norm hides the loss of contrast a blur makes; not in the paper)",
+                          ("same", *D_NORMS))
+    netD_input: str = setting("image", "what the discriminators judge: the image (the paper), or "
+                              "'background_detail': the background only (subject blanked with the image's "
+                              "mask) with its detail layer (x − Gaussian_σ(x), σ detail_sigma) as extra channels",
+                              D_INPUTS)
+    detail_sigma: float = setting(2.0, "σ in px of the Gaussian whose residual is the detail layer of "
+                                  "netD_input background_detail", lo=0.1, hi=64.0)
     init_gain: float = setting(0.02, "std of the normal(0, σ) initial weights", lo=1e-6, hi=10.0)
     upsample: str = setting("transpose", "generator upsampling: transposed convolution (reference) or "
                              "resize-convolution (nearest ×2 + conv, against checkerboards)", UPSAMPLES)
@@ -79,6 +110,10 @@ class ModelConfig:
     lambda_A: float = setting(10.0, "cycle loss weight A -> B -> A (λ_cyc of the mask loss)", lo=0.0, hi=1e4)
     lambda_B: float = setting(10.0, "cycle loss weight B -> A -> B", lo=0.0, hi=1e4)
     lambda_identity: float = setting(0.5, "identity loss weight, a fraction of lambda_A/B (0: off)", lo=0.0, hi=1e4)
+    background_lowpass: float = setting(0.0, "σ in px at the training size: the cycle and identity losses compare "
+                                        "the background only after a Gaussian low-pass of σ (the subject at full "
+                                        "resolution), so a defocus is not asked to be undone (0: full resolution, "
+                                        "the paper)", lo=0.0, hi=64.0)
     mask_loss: bool = setting(False, "mask loss, Nasrullah 2018 eq. 10-12")
     lambda_mask: float = setting(1.0, "factor on the mask loss (the paper halves it with the overlay)", lo=0.0, hi=1e4)
     mask_vgg: str = setting("paper_text", "weighting of the mask loss's VGG term: 'paper_text' "
@@ -112,8 +147,20 @@ class ModelConfig:
 
     @property
     def uses_masks(self) -> bool:
-        """Whether training reads subject masks (mask loss or overlay)."""
-        return self.mask_loss or self.mask_overlay_train
+        """Whether training reads subject masks (mask loss, overlay, or a background-only term)."""
+        return (self.mask_loss or self.mask_overlay_train or self.background_lowpass > 0
+                or self.netD_input != "image")
+
+    @property
+    def discriminator_norm(self) -> str:
+        """The discriminators' normalisation (``norm_D``, or ``norm`` when it is ``"same"``)."""
+        return self.norm if self.norm_D == "same" else self.norm_D
+
+    def discriminator_channels(self, domain: str) -> int:
+        """Input channels of D_A (``"B"``: it judges domain B) or D_B (``"A"``); twice the image's
+        with ``netD_input="background_detail"`` (the background and its detail layer)."""
+        nc = self.output_nc if domain == "B" else self.input_nc
+        return 2 * nc if self.netD_input == "background_detail" else nc
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -244,8 +291,10 @@ class CycleGANModel:
                 "init_gain": cfg.init_gain, "head": cfg.full_res_head}
         self.netG_A = define_G(cfg.netG, *cfg.generator_channels("AtoB"), **g_kw)
         self.netG_B = define_G(cfg.netG, *cfg.generator_channels("BtoA"), **g_kw)
-        self.netD_A = define_D(cfg.output_nc, cfg.ndf, cfg.n_layers_D, cfg.norm, cfg.init_gain)
-        self.netD_B = define_D(cfg.input_nc, cfg.ndf, cfg.n_layers_D, cfg.norm, cfg.init_gain)
+        self.netD_A = define_D(cfg.discriminator_channels("B"), cfg.ndf, cfg.n_layers_D, cfg.discriminator_norm,
+                               cfg.init_gain)
+        self.netD_B = define_D(cfg.discriminator_channels("A"), cfg.ndf, cfg.n_layers_D, cfg.discriminator_norm,
+                               cfg.init_gain)
         self._G = _GeneratorPair(self.netG_A, self.netG_B)
         self._D = _DiscriminatorPair(self.netD_A, self.netD_B)
         memory_format = torch.channels_last if cfg.channels_last else torch.preserve_format
@@ -317,18 +366,31 @@ class CycleGANModel:
             for p in net.parameters():
                 p.requires_grad_(flag)
 
+    def discriminator_view(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """What the discriminators judge of ``image`` (whose subject is ``mask``): per ``netD_input``,
+        the image itself or :func:`gan.losses.background_detail`."""
+        if self.cfg.netD_input == "image":
+            return image
+        return background_detail(image, mask, self.cfg.detail_sigma)
+
+    def _l1(self, output: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The cycle / identity L1 of ``output`` against ``target`` (whose subject is ``mask``), the
+        background low-passed per ``background_lowpass``."""
+        return background_lowpass_l1(output, target, mask, self.cfg.background_lowpass)
+
     def _generator_loss(self) -> torch.Tensor:
         cfg, o = self.cfg, self._outputs
         losses = {
-            # the plain discriminators: no gradient sync and no D weight gradients in the G step
-            "G_A": self.criterion_gan(self.netD_A(o["fake_B"]), True),
-            "G_B": self.criterion_gan(self.netD_B(o["fake_A"]), True),
-            "cycle_A": l1(o["rec_A"], self.real_A) * cfg.lambda_A,
-            "cycle_B": l1(o["rec_B"], self.real_B) * cfg.lambda_B,
+            # the plain discriminators: no gradient sync and no D weight gradients in the G step;
+            # a translation keeps its input's subject, so fake_B is judged with A's mask
+            "G_A": self.criterion_gan(self.netD_A(self.discriminator_view(o["fake_B"], self.mask_A)), True),
+            "G_B": self.criterion_gan(self.netD_B(self.discriminator_view(o["fake_A"], self.mask_B)), True),
+            "cycle_A": self._l1(o["rec_A"], self.real_A, self.mask_A) * cfg.lambda_A,
+            "cycle_B": self._l1(o["rec_B"], self.real_B, self.mask_B) * cfg.lambda_B,
         }
         if cfg.lambda_identity > 0:
-            losses["idt_A"] = l1(o["idt_A"], self.real_B) * cfg.lambda_B * cfg.lambda_identity
-            losses["idt_B"] = l1(o["idt_B"], self.real_A) * cfg.lambda_A * cfg.lambda_identity
+            losses["idt_A"] = self._l1(o["idt_A"], self.real_B, self.mask_B) * cfg.lambda_B * cfg.lambda_identity
+            losses["idt_B"] = self._l1(o["idt_B"], self.real_A, self.mask_A) * cfg.lambda_A * cfg.lambda_identity
         else:
             losses["idt_A"] = losses["idt_B"] = torch.zeros((), device=self.device)
         if cfg.mask_loss:
@@ -340,10 +402,14 @@ class CycleGANModel:
         return sum(losses.values())
 
     def _discriminator_loss(self) -> torch.Tensor:
-        fake_B = self.fake_B_pool.query(self._outputs["fake_B"])
-        fake_A = self.fake_A_pool.query(self._outputs["fake_A"])
+        # the pools keep what the discriminators saw (with background_detail: the fake's view
+        # under its own mask, which a stored image would no longer have beside it)
+        fake_B = self.fake_B_pool.query(self.discriminator_view(self._outputs["fake_B"], self.mask_A))
+        fake_A = self.fake_A_pool.query(self.discriminator_view(self._outputs["fake_A"], self.mask_B))
         with self._autocast():
-            real_b, fake_b, real_a, fake_a = self._D_run(self.real_A, self.real_B, fake_A, fake_B)
+            real_b, fake_b, real_a, fake_a = self._D_run(self.discriminator_view(self.real_A, self.mask_A),
+                                                         self.discriminator_view(self.real_B, self.mask_B),
+                                                         fake_A, fake_B)
         loss_D_A = 0.5 * (self.criterion_gan(real_b, True) + self.criterion_gan(fake_b, False))
         loss_D_B = 0.5 * (self.criterion_gan(real_a, True) + self.criterion_gan(fake_a, False))
         self._losses["D_A"], self._losses["D_B"] = loss_D_A.detach(), loss_D_B.detach()

@@ -40,22 +40,26 @@ from torch import nn
 
 NormFactory = Callable[[int], nn.Module]
 NORMS = ("instance", "batch")
+D_NORMS = (*NORMS, "none")  # a discriminator may also go without normalisation layers
 UPSAMPLES = ("transpose", "resize")  # transposed convolution (reference) | resize-convolution
 
 
 def get_norm_layer(norm: str) -> NormFactory:
     """Normalisation layer factory: ``"instance"`` (no affine, no running stats, as the
-    reference CycleGAN) or ``"batch"`` (affine, running stats)."""
+    reference CycleGAN), ``"batch"`` (affine, running stats) or ``"none"`` (identity; for
+    discriminators, see ``D_NORMS``)."""
     if norm == "instance":
         return functools.partial(nn.InstanceNorm2d, affine=False, track_running_stats=False)
     if norm == "batch":
         return functools.partial(nn.BatchNorm2d, affine=True, track_running_stats=True)
-    raise ValueError(f"unknown norm {norm!r}; choose one of {list(NORMS)}")
+    if norm == "none":
+        return lambda _channels: nn.Identity()
+    raise ValueError(f"unknown norm {norm!r}; choose one of {list(D_NORMS)}")
 
 
 def _uses_bias(norm: str) -> bool:
     # Batch norm has its own affine shift, so the preceding convolution drops its bias.
-    return norm == "instance"
+    return norm != "batch"
 
 
 def _upsample_layer(in_nc: int, out_nc: int, upsample: str, kernel_size: int, bias: bool) -> nn.Module:
@@ -216,6 +220,9 @@ class NLayerDiscriminator(nn.Module):
 
     With ndf 64 and 3 layers every output unit sees a 70×70 patch; 2,764,737 parameters with
     instance norm. Input N×input_nc×H×W in [-1, 1]; output N×1×h×w raw scores (no sigmoid).
+    ``norm="none"`` drops the normalisation layers: instance norm rescales each feature map to unit
+    variance per image, which removes the loss of contrast that tells a defocused patch from a
+    sharp one.
     """
 
     def __init__(self, input_nc: int = 3, ndf: int = 64, n_layers: int = 3, norm: str = "instance") -> None:

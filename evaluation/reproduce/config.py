@@ -9,7 +9,7 @@ from plumbing import fields
 from plumbing.fields import SettingError, setting
 from datasets.flickr.api import DEFAULT_API_URL
 from compositing.methods import METHODS
-from gan.model import PRESETS
+from gan.model import PAPER_PRESETS, PRESETS
 
 #: The reproduction's settings, saved in its output folder (a ``--config`` file).
 CONFIG_FILE = "reproduce_config.json"
@@ -54,8 +54,8 @@ class ReproduceConfig:
 
     out: str = setting("paper_out", "output folder of every stage")
     scale: str = setting("paper", "; ".join(f"{name} = {s.summary}" for name, s in SCALES.items()), tuple(SCALES))
-    presets: list[str] = setting(default_factory=lambda: list(PRESETS), help="comma-separated presets to train",
-                                 choices=tuple(PRESETS))
+    presets: list[str] = setting(default_factory=lambda: list(PAPER_PRESETS), choices=tuple(PRESETS),
+                                 help="comma-separated presets to train (default: the paper's four)")
     per_domain: int = setting(0, "photos to scrape per domain (0: the scale's)", lo=0, hi=10**7)
     api_url: str = setting(DEFAULT_API_URL, "Flickr's REST endpoint")
     fake_flickr: bool = setting(False, "scrape a local fake Flickr serving photos of a person (offline; for "

@@ -10,7 +10,7 @@ import torch
 
 from datasets.io import read_image
 from gan.checkpoint import NETWORKS_ONLY
-from gan.model import PRESETS, CycleGANModel
+from gan.model import PAPER_PRESETS, CycleGANModel
 from gan.train import checkpoint_iteration
 from evaluation import demo
 
@@ -67,7 +67,7 @@ def test_shipped_checkpoint_is_small_and_fits_every_preset():
     ckpt = torch.load(path, map_location="cpu", weights_only=True)  # plain tensors and containers only
     assert NETWORKS_ONLY.version_of(ckpt["format"], path) == 1  # its tag, of the earlier spelling, is read
     assert all(t.dtype == torch.float16 for net in ckpt["nets"].values() for t in net.values())
-    for preset in PRESETS:  # strict loading into each preset's demo networks
+    for preset in PAPER_PRESETS:  # strict loading into each of the demo's presets' networks
         model = CycleGANModel(demo.train_config(demo.DemoConfig(), preset, ROOT, ROOT, demo.LIVE_LR, 1).model_config())
         for name in demo.NETWORKS:
             getattr(model, name).load_state_dict({k: v.float() for k, v in ckpt["nets"][name].items()})

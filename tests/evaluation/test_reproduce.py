@@ -29,11 +29,11 @@ from evaluation.reproduce import (CONFIG_FILE, ReproduceConfig, Reproduction, St
                                   stages)
 from gan.checkpoint import latest_checkpoint, list_checkpoints, load_checkpoint
 from gan.cli import test_cyclegan, train_cyclegan
-from gan.model import PRESETS
+from gan.model import PAPER_PRESETS, PRESETS
 from segdepth.cli import curate
 
 KEY = "rp-S3CRET-key-0123456789abcdef"
-STAGES = ["scrape", "curate", "fit", "masks", *(f"{verb} {p}" for p in PRESETS for verb in ("train", "translate")),
+STAGES = ["scrape", "curate", "fit", "masks", *(f"{verb} {p}" for p in PAPER_PRESETS for verb in ("train", "translate")),
           "compare"]
 
 
@@ -96,7 +96,7 @@ def test_the_tiny_reproduction_runs_every_stage_into_a_gallery_with_every_preset
     assert [s for s, what in _stage_lines(stdout) if what.startswith("done in")] == STAGES
     tests = sorted(p.stem for p in list_photos(work / "portraits64" / "testA")[0])
     assert len(tests) == 2
-    for preset in PRESETS:
+    for preset in PAPER_PRESETS:
         ckpt = load_checkpoint(latest_checkpoint(work / "runs" / preset), ("epoch",))
         assert ckpt["epoch"] == 2  # the tiny schedule's 1 + 1 epochs, to the end
         run = train_cyclegan.parse_args(["--config", str(work / "runs" / preset / "config.json")])
@@ -105,9 +105,9 @@ def test_the_tiny_reproduction_runs_every_stage_into_a_gallery_with_every_preset
         assert all(read_image(p).shape == (64, 64, 3) for p in (work / "results" / preset).glob("*.png"))
     with open(work / "compare" / "metrics.csv", newline="", encoding="utf-8") as f:
         rows = {(r["method"], r["image"]) for r in csv.DictReader(f) if r["scope"] == "image"}
-    assert rows == {(m, t) for m in ("box", *PRESETS) for t in tests}
+    assert rows == {(m, t) for m in ("box", *PAPER_PRESETS) for t in tests}
     saved = load_config(ReproduceConfig, work / CONFIG_FILE)
-    assert (saved.scale, saved.presets, saved.fake_flickr) == ("tiny", list(PRESETS), False)
+    assert (saved.scale, saved.presets, saved.fake_flickr) == ("tiny", list(PAPER_PRESETS), False)
 
 
 @pytest.mark.slow
@@ -127,7 +127,7 @@ def test_the_gallery_shows_every_column_and_every_test_photo_once(tiny, browser)
     browser.wait_event("Page.loadEventFired")
     columns = browser.js("Array.from(document.querySelectorAll('#gallery thead th')).map(th => "
                          "th.firstElementChild ? th.firstElementChild.textContent : th.textContent)")
-    assert columns == ["image", "input", "mask", "depth", "box", *PRESETS]
+    assert columns == ["image", "input", "mask", "depth", "box", *PAPER_PRESETS]
     rows = browser.js("Array.from(document.querySelectorAll('#gallery tbody tr')).map(tr => tr.cells[0].textContent)")
     assert sorted(rows) == sorted(p.stem for p in list_photos(work / "portraits64" / "testA")[0])
     widths = browser.js("""Promise.all(Array.from(document.querySelectorAll('#gallery img')).map(i =>
@@ -188,7 +188,7 @@ def test_a_failing_stage_is_one_line_and_the_rerun_resumes_at_that_stage(tiny):
     assert what["compare"].startswith("running (") and "newer than the comparison" in what["compare"]
     assert load_checkpoint(latest_checkpoint(work / "runs" / "mask_loss_overlay"), ("epoch",))["epoch"] == 2
     assert checks.compare_pending(compare.parse_args(Reproduction(load_config(
-        ReproduceConfig, work / CONFIG_FILE)).compare_argv()), ["box", *PRESETS], []) is None
+        ReproduceConfig, work / CONFIG_FILE)).compare_argv()), ["box", *PAPER_PRESETS], []) is None
 
 
 # --- without training ---------------------------------------------------------------------------
@@ -255,7 +255,7 @@ def test_the_paper_scale_runs_every_program_with_the_papers_settings(tmp_path):
     assert scrape.per_domain == 4000 and [d["name"] for d in scrape.domains] == [d.name for d in PAPER_DOMAINS]
     cur = curate.parse_args(r.curate_argv())
     assert (cur.test_size_a, cur.test_size_b, cur.min_side) == (100, 100, 256)
-    for preset in PRESETS:
+    for preset in PAPER_PRESETS:
         run = train_cyclegan.parse_args(r.train_argv(preset))
         model = run.model_config()
         assert (run.load_size, run.crop_size, run.flip, run.batch_size) == (256, 256, False, 1)  # --paper-data
@@ -267,7 +267,7 @@ def test_the_paper_scale_runs_every_program_with_the_papers_settings(tmp_path):
         test = test_cyclegan.parse_args(r.translate_argv(preset))
         assert test.full_res and test.input == str(r.lay.fitted / "testA")
     cmp = compare.parse_args(r.compare_argv())
-    assert cmp.gan == [f"{p}={r.lay.run(p)}:{p}" + (":overlay" if p == "mask_overlay" else "") for p in PRESETS]
+    assert cmp.gan == [f"{p}={r.lay.run(p)}:{p}" + (":overlay" if p == "mask_overlay" else "") for p in PAPER_PRESETS]
     assert (cmp.methods, cmp.reference, cmp.fid_weights) == (["box"], str(r.lay.fitted / "testB"), "imagenet")
 
 

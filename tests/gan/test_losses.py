@@ -141,3 +141,55 @@ def test_imagenet_weights_are_read_from_the_hub_file(tmp_path, monkeypatch):
     vgg = VGGRelu32("imagenet")
     assert torch.equal(vgg.features[12].weight, reference["features.12.weight"])
     assert torch.equal(vgg.features[0].bias, reference["features.0.bias"])
+
+
+def _textured(seed=0, size=48):
+    """A background of fine random texture on a smooth gradient, and a centred square subject."""
+    g = torch.Generator().manual_seed(seed)
+    ramp = torch.linspace(-0.5, 0.5, size).view(1, 1, 1, size).expand(1, 3, size, size)
+    image = ramp + 0.3 * torch.randn(1, 3, size, size, generator=g)
+    mask = torch.zeros(1, 1, size, size)
+    mask[..., size // 4: 3 * size // 4, size // 4: 3 * size // 4] = 1.0
+    return image, mask
+
+
+def test_background_lowpass_l1_is_the_plain_l1_at_sigma_0_and_full_resolution_on_the_subject():
+    image, mask = _textured()
+    other = image.flip(-1)
+    assert torch.equal(losses.background_lowpass_l1(other, image, mask, 0.0), l1(other, image))
+    # a difference inside the subject costs its full mean (plus what its low-pass spills over the edge)
+    changed = image + 0.2 * mask
+    subject = 0.2 * mask.mean().item()
+    assert l1(changed, image).item() == pytest.approx(subject, rel=1e-5)
+    assert subject <= losses.background_lowpass_l1(changed, image, mask, 4.0).item() < 1.5 * subject
+
+
+def test_background_lowpass_l1_forgives_a_background_defocus_but_not_a_colour_change():
+    image, mask = _textured()
+    defocused = mask * image + (1 - mask) * losses.gaussian_lowpass(image, 2.0)
+    tinted = image + 0.1 * (1 - mask)  # the same background, 0.1 brighter
+    full, low = l1(defocused, image).item(), losses.background_lowpass_l1(defocused, image, mask, 4.0).item()
+    assert low < 0.15 * full  # the detail a defocus removes is not asked back
+    # a change of colour is a change at every scale: the low-passed term keeps most of it
+    assert losses.background_lowpass_l1(tinted, image, mask, 4.0).item() > 0.8 * l1(tinted, image).item()
+
+
+def test_gaussian_lowpass_keeps_constants_removes_noise_and_fits_small_images():
+    flat = torch.full((1, 3, 20, 20), 0.3)
+    assert torch.allclose(losses.gaussian_lowpass(flat, 4.0), flat)
+    noise = torch.randn(1, 3, 40, 40, generator=torch.Generator().manual_seed(0))
+    assert losses.gaussian_lowpass(noise, 2.0).std() < 0.2 * noise.std()
+    # a kernel wider than the image (σ 4: 25 taps on 8 px) is cut to it instead of failing
+    assert losses.gaussian_lowpass(torch.randn(1, 3, 8, 8), 4.0).shape == (1, 3, 8, 8)
+
+
+def test_background_detail_blanks_the_subject_and_sees_a_defocus():
+    image, mask = _textured()
+    view = losses.background_detail(image, mask, 2.0)
+    assert view.shape == (1, 6, 48, 48)
+    assert torch.equal(view[:, :3], image * (1 - mask))
+    assert view[:, :, 24, 24].abs().max() == 0  # the subject is blanked in both parts
+    defocused = losses.background_detail(losses.gaussian_lowpass(image, 2.0), mask, 2.0)
+    # the detail channels of a defocused background hold far less energy; the image channels not
+    assert defocused[:, 3:].pow(2).mean() < 0.2 * view[:, 3:].pow(2).mean()
+    assert defocused[:, :3].pow(2).mean() > 0.5 * view[:, :3].pow(2).mean()

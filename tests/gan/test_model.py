@@ -8,7 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from gan.model import PRESETS, CycleGANModel, ImagePool, ModelConfig, config_from_preset
+from gan.losses import GANLoss, l1, mask_loss
+from gan.model import PAPER_PRESETS, PRESETS, CycleGANModel, ImagePool, ModelConfig, config_from_preset
 
 TINY = dict(netG="resnet", n_blocks=1, ngf=4, ndf=4, n_layers_D=2, vgg_weights="none")
 
@@ -36,8 +37,18 @@ def weights(model):
     return {f"{n}.{k}": v.clone() for n, sd in model.networks_state_dict().items() for k, v in sd.items()}
 
 
-def test_presets_are_the_papers_four_models():
-    assert set(PRESETS) == {"cyclegan", "mask_loss", "mask_overlay", "mask_loss_overlay"}
+def test_presets_are_the_papers_four_models_and_the_defocus_one():
+    assert PAPER_PRESETS == ("cyclegan", "mask_loss", "mask_overlay", "mask_loss_overlay")
+    assert set(PRESETS) == {*PAPER_PRESETS, "defocus"}
+    for name in PAPER_PRESETS:  # none of the paper's models takes a setting beyond the paper
+        cfg = config_from_preset(name)
+        assert (cfg.background_lowpass, cfg.netD_input, cfg.discriminator_norm) == (0.0, "image", "instance")
+    defocus, headline = config_from_preset("defocus"), config_from_preset("mask_loss_overlay")
+    assert defocus.background_lowpass > 0 and defocus.netD_input == "background_detail"
+    assert defocus.discriminator_norm == "none" and defocus.uses_masks
+    same = {f: getattr(defocus, f) == getattr(headline, f) for f in ("mask_loss", "lambda_mask", "mask_overlay_train",
+                                                                     "mask_overlay_test", "lambda_A", "lr")}
+    assert all(same.values()), same
     plain = config_from_preset("cyclegan")
     assert (plain.mask_loss, plain.mask_overlay_train, plain.gan_mode, plain.lambda_A, plain.lambda_identity,
             plain.pool_size, plain.lr, plain.beta1) == (False, False, "lsgan", 10.0, 0.5, 50, 2e-4, 0.5)
@@ -84,7 +95,7 @@ def test_one_step_changes_every_network_and_reports_losses(preset):
         assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith(net)), net
     losses = model.get_current_losses()
     assert set(losses) == set(model.loss_names)
-    assert ("mask_A" in losses) == (preset in ("mask_loss", "mask_loss_overlay"))
+    assert ("mask_A" in losses) == model.cfg.mask_loss
     assert all(torch.isfinite(torch.tensor(v)) for v in losses.values())
     visuals = model.get_current_visuals()
     assert set(visuals) == set(model.visual_names)
@@ -222,3 +233,43 @@ def test_networks_state_dict_is_reference_layout():
     nets = model.networks_state_dict()
     assert set(nets) == {"G_A", "G_B", "D_A", "D_B"}
     assert "model.1.weight" in nets["G_A"] and "model.0.weight" in nets["D_A"]
+
+
+@pytest.mark.parametrize("preset", PAPER_PRESETS)
+def test_the_papers_presets_compute_the_papers_generator_loss(preset):
+    """Each term of G's loss, recomputed from the step's outputs with the reference formulas
+    (plain L1 everywhere, discriminators on the images): the settings beyond the paper change
+    nothing in its four models."""
+    model = make(preset)
+    model.set_input(batch())
+    model.optimize_parameters()
+    cfg, o, gan = model.cfg, model._outputs, GANLoss(model.cfg.gan_mode)
+    with torch.no_grad():
+        expected = {"G_A": gan(model.netD_A(o["fake_B"]), True), "G_B": gan(model.netD_B(o["fake_A"]), True),
+                    "cycle_A": l1(o["rec_A"], model.real_A) * cfg.lambda_A,
+                    "cycle_B": l1(o["rec_B"], model.real_B) * cfg.lambda_B,
+                    "idt_A": l1(o["idt_A"], model.real_B) * cfg.lambda_B * cfg.lambda_identity,
+                    "idt_B": l1(o["idt_B"], model.real_A) * cfg.lambda_A * cfg.lambda_identity}
+        if cfg.mask_loss:
+            expected["mask_A"] = mask_loss(model.real_A, o["raw_fake_B"], model.mask_A, model.vgg, cfg.lambda_A,
+                                           cfg.lambda_mask, cfg.mask_vgg)
+        model._generator_loss()  # the same outputs, the discriminators as they are now
+    got = model.get_current_losses()
+    assert {k: float(v) for k, v in expected.items()} == {k: got[k] for k in expected}
+
+
+def test_the_defocus_preset_low_passes_the_background_terms_and_judges_the_background_detail():
+    model = make("defocus", pool_size=2)
+    assert model.netD_A.model[0].in_channels == 6 and model.netD_B.model[0].in_channels == 6
+    model.set_input(batch(size=32))
+    model.optimize_parameters()
+    o, cfg = model._outputs, model.cfg
+    with torch.no_grad():
+        model._generator_loss()
+        plain = l1(o["rec_A"], model.real_A).item() * cfg.lambda_A
+    # the cycle term is the low-passed one: smaller than the full-resolution L1 of the same outputs
+    assert 0 < model.get_current_losses()["cycle_A"] < plain
+    # the pool holds what D_A saw: the background (subject blanked with A's mask) and its detail layer
+    stored = model.fake_B_pool.images[0]
+    assert stored.shape == (1, 6, 32, 32)
+    assert stored[0, :, 8:24, 8:24].abs().max() == 0 and stored[0, :3, 0:4, 0:4].abs().max() > 0

@@ -195,3 +195,17 @@ def test_full_resolution_head_lets_a_narrow_unet_copy_pixel_detail():
     plain, headed = _copy_psnr(0), _copy_psnr(4)
     assert plain < 25.5
     assert headed > 28.0 and headed - plain > 4.0
+
+
+def test_a_discriminator_without_normalisation_keeps_the_reference_keys_and_sees_contrast():
+    torch.manual_seed(0)
+    plain, bare = define_D(3, 8, 3, "instance"), define_D(3, 8, 3, "none")
+    assert list(plain.state_dict()) == list(bare.state_dict())  # the norm layers hold no weights here
+    assert not any(isinstance(m, (nn.InstanceNorm2d, nn.BatchNorm2d)) for m in bare.modules())
+    bare.load_state_dict(plain.state_dict())
+    x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+    # instance norm divides a change of contrast out (the blindness to blur it gives a PatchGAN);
+    # without it the scores follow the contrast (zero biases at init: exactly proportional)
+    assert torch.allclose(plain(0.5 * x), plain(x), atol=0.02)
+    assert torch.allclose(bare(0.5 * x), 0.5 * bare(x), atol=1e-6)
+    assert bare(x).abs().max() > 1e-4

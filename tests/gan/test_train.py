@@ -175,14 +175,14 @@ def test_existing_run_needs_resume(tmp_path, data):
 
 def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path, data, monkeypatch):
     calls = {"n": 0}
-    real_l1 = model_mod.l1
+    real_l1 = model_mod.background_lowpass_l1
 
-    def l1_turning_nan(a, b):  # 4 calls per step (cycle_A, cycle_B, idt_A, idt_B): NaN from step 6 on
+    def l1_turning_nan(*args):  # 4 calls per step (cycle_A, cycle_B, idt_A, idt_B): NaN from step 6 on
         calls["n"] += 1
-        out = real_l1(a, b)
+        out = real_l1(*args)
         return out * float("nan") if calls["n"] > 20 else out
 
-    monkeypatch.setattr(model_mod, "l1", l1_turning_nan)
+    monkeypatch.setattr(model_mod, "background_lowpass_l1", l1_turning_nan)
     cfg = tiny_cfg(data, tmp_path, "--name", "nan", "--save-every", "4", "--display", "none")
     with pytest.raises(T.NonFiniteLossError) as info:
         T.train(cfg)
@@ -305,7 +305,7 @@ def test_help_explains_every_model_setting_and_the_command_line_checks_choices(t
     text = " ".join(capsys.readouterr().out.split())
     assert "--upsample {transpose,resize} generator upsampling" in text
     assert "--netG {resnet_9blocks,resnet_6blocks,resnet,unet_128,unet_256}" in text
-    assert "(0 … 10,000; default by preset: mask_loss_overlay 0.5, else 1.0)" in text  # --lambda-mask
+    assert "(0 … 10,000; default by preset: mask_loss_overlay 0.5, defocus 0.5, else 1.0)" in text  # --lambda-mask
     assert "Adam learning rate (1e-12 … 1; default 0.0002)" in text
     assert "model setting" not in text  # no field left with a generic text
     with pytest.raises(SystemExit):
