@@ -205,17 +205,22 @@ def snap_matte(mask: np.ndarray, image: np.ndarray, band_frac: float = 0.008, mi
         alpha[y0:y1, x0:x1] = np.clip(solved, 0.0, 1.0)
     if scale == 1.0:
         return outer_fringe(np.clip((alpha - low) / (high - low), 0.0, 1.0).astype(np.float32), fringe_px)
-    # edge-aware upsampling, evaluated on the band's full-size pixels only: the guided filter's
+    # edge-aware upsampling, written to the band's full-size pixels only: the guided filter's
     # linear coefficients are found at the solving size and applied to the full-size photo
-    # (the fast guided filter, He & Sun 2015)
+    # (the fast guided filter, He & Sun 2015) within the band's bounding box, with whole-plane
+    # OpenCV operations (per-pixel gathers of the band cost twice as much at 12 MP)
     grey_small = cv2.cvtColor(small_img, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
     coef = _guided_coefficients(grey_small, alpha, radius=2, eps=1e-3)
     band_small = cv2.dilate((tri == 0.5).view(np.uint8), np.ones((3, 3), np.uint8))
     band = cv2.resize(band_small, (w, h), interpolation=cv2.INTER_NEAREST)
-    ys, xs = np.nonzero(band)
-    ab = _sample_at(coef, (h, w), ys, xs)
-    grey = np.asarray(image)[ys, xs].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32) / 255.0
-    hard[ys, xs] = np.clip((ab[:, 0] * grey + ab[:, 1] - low) / (high - low), 0.0, 1.0)
+    bx, by, bw, bh = cv2.boundingRect(band)
+    box = (slice(by, by + bh), slice(bx, bx + bw))
+    a, b = (cv2.resize(c, (w, h), interpolation=cv2.INTER_LINEAR)[box] for c in cv2.split(coef))
+    snapped = _guided_apply(a, b, np.asarray(image)[box])
+    snapped -= low
+    snapped *= 1.0 / (high - low)
+    np.clip(snapped, 0.0, 1.0, out=snapped)
+    cv2.copyTo(snapped, band[box], hard[box])
     return outer_fringe(hard, fringe_px)
 
 
@@ -230,6 +235,14 @@ def outer_fringe(alpha: np.ndarray, sigma: float) -> np.ndarray:
     spread = cv2.GaussianBlur(alpha, (3, 3), sigma, borderType=cv2.BORDER_REPLICATE)
     cv2.threshold(spread, 1.0 / 255, 0.0, cv2.THRESH_TOZERO, dst=spread)  # the Gaussian's far tail
     return cv2.max(alpha, spread, dst=alpha)
+
+
+def _guided_apply(a: np.ndarray, b: np.ndarray, image: np.ndarray) -> np.ndarray:
+    """q = a·I + b, the guided filter's output (He et al. 2013, eq. 8) for coefficient planes
+    ``a``, ``b`` (float32 H×W) on the grey levels I ∈ [0, 1] of ``image`` (uint8 RGB H×W×3, the
+    BT.601 weights of cv2's RGB2GRAY, unrounded). float32 H×W."""
+    grey = cv2.cvtColor(image.astype(np.float32), cv2.COLOR_RGB2GRAY)
+    return cv2.scaleAdd(cv2.multiply(a, grey, scale=1.0 / 255.0), 1.0, b)
 
 
 def _guided_coefficients(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -> np.ndarray:
