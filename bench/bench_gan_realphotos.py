@@ -76,6 +76,12 @@ RECIPES: dict[str, Recipe] = {
     # the defocus preset (mask_loss_overlay with the background's cycle and identity low-passed and a
     # discriminator that judges the background's detail) on the same networks
     "cpu_defocus": Recipe("defocus", CPU_MODEL, about="the defocus preset with the CPU networks"),
+    # the defocus preset with the generator's output gated between its input and a generated image
+    # (output_gate), so that the subject starts sharp: tried, and the gate opened fully within 80
+    # steps, leaving an exact copy (bench/BENCHMARKS.md, "CycleGAN on real portraits"); kept to
+    # reproduce that
+    "cpu_defocus_gate": Recipe("defocus", {**CPU_MODEL, "output_gate": True},
+                               about="the defocus preset with the CPU networks and the output gate"),
     "tiny": Recipe("mask_loss_overlay", TINY_MODEL, 64, 32, 4, "a tiny network for the smoke test"),
 }
 

@@ -54,7 +54,7 @@ MODEL_KEYS = ("config", "model")
 TRAINING_KEYS = (*MODEL_KEYS, "schedulers", "epoch", "iter", "rng")
 # ModelConfig fields that change the networks' shapes: a checkpoint must agree on these.
 ARCHITECTURE_FIELDS = ("input_nc", "output_nc", "ngf", "ndf", "netG", "n_blocks", "n_layers_D", "norm",
-                       "norm_D", "netD_input", "upsample", "full_res_head", "use_depth")
+                       "norm_D", "netD_input", "upsample", "full_res_head", "output_gate", "use_depth")
 
 
 # --------------------------------------------------------------------------- files of a run

@@ -84,6 +84,7 @@ def _fit_report(state: dict[str, Any], net: nn.Module) -> str | None:
 def _describe(cfg: ModelConfig) -> str:
     blocks = "" if cfg.n_blocks is None else f", n_blocks {cfg.n_blocks}"
     head = f", full-resolution head {cfg.full_res_head}" if cfg.full_res_head else ""
+    head += ", output gate" if cfg.output_gate else ""
     return (f"{cfg.netG}{blocks}{head}, ngf {cfg.ngf}, norm {cfg.norm}, upsample {cfg.upsample}, "
             f"depth input {cfg.use_depth}")
 
@@ -109,7 +110,7 @@ def load_generator(path: str | Path, direction: str = "AtoB", config: ModelConfi
     cfg = weights.config
     g_in, g_out = cfg.generator_channels(direction)
     generator = define_G(cfg.netG, g_in, g_out, ngf=cfg.ngf, norm=cfg.norm, upsample=cfg.upsample,
-                         n_blocks=cfg.n_blocks, head=cfg.full_res_head)
+                         n_blocks=cfg.n_blocks, head=cfg.full_res_head, gate=cfg.output_gate)
     state = _drop_instance_norm_stats(dict(weights.state), generator)
     problem = _fit_report(state, generator)
     if problem:

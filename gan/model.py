@@ -105,6 +105,10 @@ class ModelConfig:
     full_res_head: int = setting(0, "U-Net only: width of a full-resolution head that makes the output beside the "
                                   "input (the original U-Net's top level), so a narrow U-Net can keep the subject's "
                                   "pixel detail (0: the reference U-Net; not in the paper)", lo=0, hi=1024)
+    output_gate: bool = setting(False, "generator output g·x + (1 − g)·y: a per-pixel gate between the input and a "
+                                "generated image that starts near the identity (g ≈ 0.95), so the subject is sharp "
+                                "from the first step (Mejjati et al. 2018; not in the paper; in unpaired training "
+                                "the gate may open fully and stay a copy, see docs/gan.md)")
     use_depth: bool = setting(False, "depth as a 4th generator input channel (datasets with depth maps)")
     gan_mode: str = setting("lsgan", "adversarial loss: least squares or BCE", GAN_MODES)
     lambda_A: float = setting(10.0, "cycle loss weight A -> B -> A (λ_cyc of the mask loss)", lo=0.0, hi=1e4)
@@ -142,6 +146,8 @@ class ModelConfig:
             raise SettingError("full_res_head", f"applies to U-Net generators only, not netG {self.netG!r}")
         if self.n_blocks is not None and not self.netG.startswith("resnet"):
             raise SettingError("n_blocks", f"applies to ResNet generators only, not netG {self.netG!r}")
+        if self.output_gate and self.input_nc != self.output_nc:
+            raise SettingError("output_gate", "blends the input into the output, so it needs input_nc == output_nc")
         if self.lambda_identity > 0 and self.input_nc != self.output_nc:
             raise ValueError("the identity loss needs input_nc == output_nc; set lambda_identity=0")
 
@@ -288,7 +294,7 @@ class CycleGANModel:
         self.cfg = cfg
         self.device = torch.device(device)
         g_kw = {"ngf": cfg.ngf, "norm": cfg.norm, "upsample": cfg.upsample, "n_blocks": cfg.n_blocks,
-                "init_gain": cfg.init_gain, "head": cfg.full_res_head}
+                "init_gain": cfg.init_gain, "head": cfg.full_res_head, "gate": cfg.output_gate}
         self.netG_A = define_G(cfg.netG, *cfg.generator_channels("AtoB"), **g_kw)
         self.netG_B = define_G(cfg.netG, *cfg.generator_channels("BtoA"), **g_kw)
         self.netD_A = define_D(cfg.discriminator_channels("B"), cfg.ndf, cfg.n_layers_D, cfg.discriminator_norm,

@@ -24,6 +24,14 @@ features gate the input's detail (kept on the subject, removed from a blurred ba
 an added correction cannot (it would have to carry the detail it removes). Keys ``model.head.*``;
 every other key is the reference's, with the outermost upsampling's output channels ngf.
 
+``gate=True`` wraps any generator in :class:`GatedOutput`: it makes one more channel, a per-pixel
+gate g, and returns g·x + (1 − g)·y, a blend of its input x and the generated image y (the
+attention-guided translation of Mejjati et al. 2018, "Unsupervised Attention-guided Image-to-Image
+Translation"). The gate starts near 1, so a new network starts near the identity: the subject is
+sharp from the first step, and the background is blurred by closing the gate onto y, which a
+U-Net makes smooth, rather than by an added correction that must carry the detail it removes.
+Keys ``net.*``: the wrapped generator's.
+
 The ResNet generator and the PatchGAN use out-of-place activations where the reference uses
 ``inplace=True`` (same function, no parameters): an in-place ReLU on instance norm's output, a
 view, makes autograd add a ``CopySlices`` node per activation, that is two extra full-size
@@ -243,6 +251,27 @@ class NLayerDiscriminator(nn.Module):
         return self.model(x)
 
 
+class GatedOutput(nn.Module):
+    """g·x + (1 − g)·y from a generator ``net`` that makes ``channels`` + 1 channels: y its first
+    ``channels`` (in [-1, 1]), g = sigmoid(``GATE_SLOPE``·t + ``GATE_BIAS``) from its last, t in
+    [-1, 1] (Mejjati et al. 2018). At t = 0, as from the small initial weights, g ≈ 0.95: the
+    input nearly unchanged. x is the input's first ``channels`` (the image, without a depth channel)."""
+
+    GATE_SLOPE, GATE_BIAS = 8.0, 3.0  # g spans 0.007 … 0.99998 over t in [-1, 1]
+
+    def __init__(self, net: nn.Module, channels: int) -> None:
+        super().__init__()
+        self.net = net
+        self.channels = channels
+        self.divisor = int(net.divisor)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.net(x)
+        y, t = out[:, :self.channels], out[:, self.channels:]
+        gate = torch.sigmoid(t * self.GATE_SLOPE + self.GATE_BIAS)
+        return torch.lerp(y, x[:, :self.channels], gate)
+
+
 def init_weights(net: nn.Module, gain: float = 0.02) -> nn.Module:
     """Reference "normal" init: conv/linear weights ~ N(0, gain), biases 0; batch-norm
     weights ~ N(1, gain), biases 0. Uses the global torch RNG (seed it first)."""
@@ -282,12 +311,15 @@ DIVISORS: dict[str, int] = {"resnet_9blocks": 4, "resnet_6blocks": 4, "resnet": 
 
 def define_G(name: str, input_nc: int = 3, output_nc: int = 3, ngf: int = 64, norm: str = "instance",
              upsample: str = "transpose", n_blocks: int | None = None, init_gain: float = 0.02,
-             head: int = 0) -> nn.Module:
+             head: int = 0, gate: bool = False) -> nn.Module:
     """Build and initialise a generator from ``GENERATORS``. ``n_blocks`` overrides the block
     count of the ResNet generators (required meaning for ``name="resnet"``; default 9); ``head``
-    > 0 gives a U-Net a full-resolution head of that width. The settings are those of a checked
-    :class:`gan.model.ModelConfig` (netG, n_blocks, full_res_head), which says which go together."""
-    return init_weights(GENERATORS[name](input_nc, output_nc, ngf, norm, upsample, n_blocks, head), init_gain)
+    > 0 gives a U-Net a full-resolution head of that width; ``gate`` wraps it in
+    :class:`GatedOutput`. The settings are those of a checked :class:`gan.model.ModelConfig`
+    (netG, n_blocks, full_res_head, output_gate), which says which go together."""
+    net = init_weights(GENERATORS[name](input_nc, output_nc + int(gate), ngf, norm, upsample, n_blocks, head),
+                       init_gain)
+    return GatedOutput(net, output_nc) if gate else net
 
 
 def define_D(input_nc: int = 3, ndf: int = 64, n_layers: int = 3, norm: str = "instance",

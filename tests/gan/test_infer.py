@@ -286,6 +286,27 @@ def test_a_headed_unet_checkpoint_translates_as_trained(tmp_path):
         Translator.from_checkpoint(plain, config=no_head, size=None)
 
 
+def test_a_gated_generator_checkpoint_translates_as_trained_and_names_the_gate(tmp_path):
+    torch.manual_seed(2)
+    cfg = config_from_preset("defocus", netG="unet_128", ngf=4, ndf=4, n_layers_D=2, vgg_weights="none",
+                             upsample="resize", full_res_head=4, output_gate=True)
+    model = CycleGANModel(cfg)
+    path = tmp_path / "gated.pt"
+    save_checkpoint(path, {"config": cfg.to_dict(), "model": model.state_dict(), "epoch": 1})
+    t = Translator.from_checkpoint(path, size=None, overlay=False)
+    image = photo(256, 256)
+    x = torch.from_numpy(image).permute(2, 0, 1)[None].float() / 127.5 - 1
+    with torch.no_grad():
+        expected = model.netG_A.eval()(x)
+    got = torch.from_numpy(t(image)).permute(2, 0, 1)[None].float() / 127.5 - 1
+    assert (got - expected).abs().max() <= 1.5 / 127.5
+    plain = tmp_path / "g.pth"
+    torch.save(model.networks_state_dict()["G_A"], plain)
+    no_gate = config_from_preset("defocus", netG="unet_128", ngf=4, upsample="resize", full_res_head=4)
+    with pytest.raises(CheckpointError, match=r"weights do not fit the generator unet_128, full-resolution head 4"):
+        Translator.from_checkpoint(plain, config=no_gate, size=None)
+
+
 DEMO = REPO / "scripts" / "demo_gan.pt"
 
 
