@@ -197,6 +197,17 @@ def _imagenet_vgg19_features(n_layers: int) -> dict[str, torch.Tensor]:
     return out
 
 
+def gate_loss(gate: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy of the output gate of a translation (:class:`gan.networks.GatedOutput`)
+    against the subject mask of its input, so that the gate keeps the subject (1) and opens the
+    background (0) to the generated image, as the mask overlay does with a known mask (Nasrullah
+    2018 eq. 13), but learnt, so no mask is needed at test. Cross-entropy, not L1: its gradient
+    grows as 1/(1 − g) where the gate is wrongly open, which cancels the tanh's saturation under
+    g = (t + 1)/2; with L1 the reconstruction losses opened the gate on real portraits within 80
+    steps and it stayed open. gate, mask: N×1×H×W in [0, 1]."""
+    return F.binary_cross_entropy(gate.float(), mask.float())
+
+
 def mask_loss(real: torch.Tensor, generated: torch.Tensor, mask: torch.Tensor, vgg: nn.Module,
               lambda_cyc: float = 1.0, lambda_mask: float = 1.0, vgg_mode: str = "paper_text") -> torch.Tensor:
     """Nasrullah 2018 eq. 10-12 on one direction: λ_cyc·λ_mask·L1(M⊙x, M⊙G(x)) + the VGG term.

@@ -51,8 +51,9 @@ from torch import nn
 from plumbing.config import from_dict
 from plumbing.fields import SettingError, check, setting
 from gan.losses import (GAN_MODES, MASK_VGG_MODES, VGG_WEIGHTS, GANLoss, VGGRelu32, background_detail,
-                        background_lowpass_l1, mask_loss, mask_overlay)
+                        background_lowpass_l1, gate_loss, mask_loss, mask_overlay)
 from gan.networks import D_NORMS, GENERATORS, NORMS, UPSAMPLES, define_D, define_G
+from gan.pool import ImagePool
 
 AMP_DTYPES = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 MASK_MODES = ("binary", "soft")
@@ -106,9 +107,13 @@ class ModelConfig:
                                   "input (the original U-Net's top level), so a narrow U-Net can keep the subject's "
                                   "pixel detail (0: the reference U-Net; not in the paper)", lo=0, hi=1024)
     output_gate: bool = setting(False, "generator output g·x + (1 − g)·y: a per-pixel gate between the input and a "
-                                "generated image that starts near the identity (g ≈ 0.95), so the subject is sharp "
-                                "from the first step (Mejjati et al. 2018; not in the paper; in unpaired training "
-                                "the gate may open fully and stay a copy, see docs/gan.md)")
+                                "generated image, so a subject can pass untouched (Mejjati et al. 2018; not in the "
+                                "paper; without lambda_gate the gate opens fully and the network stays a copy, "
+                                "see docs/gan.md)")
+    lambda_gate: float = setting(0.0, "weight of the cross-entropy between a translation's output gate and the "
+                                 "training subject mask, so the gate learns to keep the subject and let the "
+                                 "background be generated, with no mask at test (needs output_gate; 0: off; not in "
+                                 "the paper)", lo=0.0, hi=1e4)
     use_depth: bool = setting(False, "depth as a 4th generator input channel (datasets with depth maps)")
     gan_mode: str = setting("lsgan", "adversarial loss: least squares or BCE", GAN_MODES)
     lambda_A: float = setting(10.0, "cycle loss weight A -> B -> A (λ_cyc of the mask loss)", lo=0.0, hi=1e4)
@@ -146,6 +151,8 @@ class ModelConfig:
             raise SettingError("full_res_head", f"applies to U-Net generators only, not netG {self.netG!r}")
         if self.n_blocks is not None and not self.netG.startswith("resnet"):
             raise SettingError("n_blocks", f"applies to ResNet generators only, not netG {self.netG!r}")
+        if self.lambda_gate > 0 and not self.output_gate:
+            raise SettingError("lambda_gate", "supervises the output gate, so it needs output_gate")
         if self.output_gate and self.input_nc != self.output_nc:
             raise SettingError("output_gate", "blends the input into the output, so it needs input_nc == output_nc")
         if self.lambda_identity > 0 and self.input_nc != self.output_nc:
@@ -155,7 +162,7 @@ class ModelConfig:
     def uses_masks(self) -> bool:
         """Whether training reads subject masks (mask loss, overlay, or a background-only term)."""
         return (self.mask_loss or self.mask_overlay_train or self.background_lowpass > 0
-                or self.netD_input != "image")
+                or self.netD_input != "image" or self.lambda_gate > 0)
 
     @property
     def discriminator_norm(self) -> str:
@@ -190,72 +197,37 @@ def config_from_preset(name: str, **overrides: Any) -> ModelConfig:
     return ModelConfig(**{"preset": name, **PRESETS[name], **overrides})
 
 
-class ImagePool:
-    """History of generated images (Shrivastava et al. 2017) as in the reference CycleGAN:
-    until ``pool_size`` images are stored each query image is stored and returned; then with
-    probability ½ a random stored image is returned and replaced by the query image.
-
-    The random draws come from a ``torch.Generator`` owned by the pool and saved in
-    ``state_dict`` with the stored images, so a resumed run continues exactly.
-    """
-
-    def __init__(self, pool_size: int, seed: int = 0) -> None:
-        self.pool_size = pool_size
-        self.images: list[torch.Tensor] = []
-        self.generator = torch.Generator()
-        self.generator.manual_seed(seed)
-
-    def query(self, images: torch.Tensor) -> torch.Tensor:
-        """N×C×H×W (detached) -> N×C×H×W mixing new and stored images."""
-        images = images.detach()
-        if self.pool_size == 0:
-            return images
-        out = []
-        for image in images:
-            image = image.unsqueeze(0)
-            if len(self.images) < self.pool_size:
-                self.images.append(image.clone())
-                out.append(image)
-            elif torch.rand((), generator=self.generator).item() > 0.5:
-                idx = int(torch.randint(self.pool_size, (), generator=self.generator))
-                out.append(self.images[idx])
-                self.images[idx] = image.clone()
-            else:
-                out.append(image)
-        return torch.cat(out, 0)
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"pool_size": self.pool_size, "images": [t.cpu() for t in self.images],
-                "rng": self.generator.get_state()}
-
-    def load_state_dict(self, d: dict[str, Any], device: torch.device) -> None:
-        if d["pool_size"] != self.pool_size:
-            raise ValueError(f"image pool size {d['pool_size']} in the state differs from {self.pool_size}")
-        self.images = [t.to(device) for t in d["images"]]
-        self.generator.set_state(d["rng"])
+def _with(x: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
+    """A generator's input: the image, with the depth channel when there is one."""
+    return x if cond is None else torch.cat([x, cond.to(x.dtype)], 1)
 
 
 class _GeneratorPair(nn.Module):
     """Both generators and the whole generator graph of one step in one forward call, so a
     DistributedDataParallel wrapper sees one forward per backward."""
 
-    def __init__(self, G_A: nn.Module, G_B: nn.Module) -> None:
+    def __init__(self, G_A: nn.Module, G_B: nn.Module, gates: bool = False) -> None:
         super().__init__()
         self.G_A = G_A
         self.G_B = G_B
+        self.gates = gates  # return the translations' output gates (gan.networks.GatedOutput) too
 
     def forward(self, real_A: torch.Tensor, real_B: torch.Tensor, cond_A: torch.Tensor | None,
                 cond_B: torch.Tensor | None, mask_A: torch.Tensor, mask_B: torch.Tensor,
                 overlay: bool, identity: bool) -> dict[str, torch.Tensor]:
         def gen(G: nn.Module, x: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
-            return G(x if cond is None else torch.cat([x, cond.to(x.dtype)], 1))
+            return G(_with(x, cond))
 
         def paste(real: torch.Tensor, raw: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
             return mask_overlay(real, raw, mask) if overlay else raw
 
         out: dict[str, torch.Tensor] = {}
-        out["raw_fake_B"] = gen(self.G_A, real_A, cond_A)
-        out["raw_fake_A"] = gen(self.G_B, real_B, cond_B)
+        if self.gates:
+            out["raw_fake_B"], out["gate_fake_B"] = self.G_A(_with(real_A, cond_A), with_gate=True)
+            out["raw_fake_A"], out["gate_fake_A"] = self.G_B(_with(real_B, cond_B), with_gate=True)
+        else:
+            out["raw_fake_B"] = gen(self.G_A, real_A, cond_A)
+            out["raw_fake_A"] = gen(self.G_B, real_B, cond_B)
         out["fake_B"] = paste(real_A, out["raw_fake_B"], mask_A)
         out["fake_A"] = paste(real_B, out["raw_fake_A"], mask_B)
         # the translated image shows the same scene: it keeps the input's depth and mask; the
@@ -301,7 +273,7 @@ class CycleGANModel:
                                cfg.init_gain)
         self.netD_B = define_D(cfg.discriminator_channels("A"), cfg.ndf, cfg.n_layers_D, cfg.discriminator_norm,
                                cfg.init_gain)
-        self._G = _GeneratorPair(self.netG_A, self.netG_B)
+        self._G = _GeneratorPair(self.netG_A, self.netG_B, gates=cfg.lambda_gate > 0)
         self._D = _DiscriminatorPair(self.netD_A, self.netD_B)
         memory_format = torch.channels_last if cfg.channels_last else torch.preserve_format
         for net in (self._G, self._D):
@@ -322,6 +294,8 @@ class CycleGANModel:
         self.loss_names = ["D_A", "G_A", "cycle_A", "idt_A", "D_B", "G_B", "cycle_B", "idt_B"]
         if cfg.mask_loss:
             self.loss_names += ["mask_A", "mask_B"]
+        if cfg.lambda_gate > 0:
+            self.loss_names += ["gate_A", "gate_B"]
         self.visual_names = ["real_A", "fake_B", "rec_A", "real_B", "fake_A", "rec_B"]
         if cfg.lambda_identity > 0:
             self.visual_names += ["idt_B", "idt_A"]
@@ -404,6 +378,9 @@ class CycleGANModel:
                                          cfg.lambda_A, cfg.lambda_mask, cfg.mask_vgg)
             losses["mask_B"] = mask_loss(self.real_B, o["raw_fake_A"], self.mask_B, self.vgg,
                                          cfg.lambda_B, cfg.lambda_mask, cfg.mask_vgg)
+        if cfg.lambda_gate > 0:  # a translation's gate keeps the subject (1) and lets the background go (0)
+            losses["gate_A"] = gate_loss(o["gate_fake_B"], self.mask_A) * cfg.lambda_gate
+            losses["gate_B"] = gate_loss(o["gate_fake_A"], self.mask_B) * cfg.lambda_gate
         self._losses.update({k: v.detach() for k, v in losses.items()})
         return sum(losses.values())
 

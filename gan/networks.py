@@ -27,9 +27,10 @@ every other key is the reference's, with the outermost upsampling's output chann
 ``gate=True`` wraps any generator in :class:`GatedOutput`: it makes one more channel, a per-pixel
 gate g, and returns g·x + (1 − g)·y, a blend of its input x and the generated image y (the
 attention-guided translation of Mejjati et al. 2018, "Unsupervised Attention-guided Image-to-Image
-Translation"). The gate starts near 1, so a new network starts near the identity: the subject is
-sharp from the first step, and the background is blurred by closing the gate onto y, which a
-U-Net makes smooth, rather than by an added correction that must carry the detail it removes.
+Translation"). Where the gate is 1 the input passes untouched (a subject kept sharp); where it is
+0 the output is y, which a U-Net makes smooth, so a background is blurred by closing the gate
+rather than by an added correction that must carry the detail it removes. ``lambda_gate`` in
+:class:`gan.model.ModelConfig` teaches the gate the training masks (:func:`gan.losses.gate_loss`).
 Keys ``net.*``: the wrapped generator's.
 
 The ResNet generator and the PatchGAN use out-of-place activations where the reference uses
@@ -253,11 +254,11 @@ class NLayerDiscriminator(nn.Module):
 
 class GatedOutput(nn.Module):
     """g·x + (1 − g)·y from a generator ``net`` that makes ``channels`` + 1 channels: y its first
-    ``channels`` (in [-1, 1]), g = sigmoid(``GATE_SLOPE``·t + ``GATE_BIAS``) from its last, t in
-    [-1, 1] (Mejjati et al. 2018). At t = 0, as from the small initial weights, g ≈ 0.95: the
-    input nearly unchanged. x is the input's first ``channels`` (the image, without a depth channel)."""
-
-    GATE_SLOPE, GATE_BIAS = 8.0, 3.0  # g spans 0.007 … 0.99998 over t in [-1, 1]
+    ``channels`` (in [-1, 1]), g = (t + 1)/2 from its last, t in [-1, 1] (Mejjati et al. 2018):
+    linear in the generator's tanh output, so the gate's gradient fades only as tanh's does (a
+    sigmoid on top of it, steep enough to reach 0 and 1, saturated within 80 steps of real-photo
+    training and no loss could move it again). At t = 0, as from the small initial weights, g = ½.
+    x is the input's first ``channels`` (the image, without a depth channel)."""
 
     def __init__(self, net: nn.Module, channels: int) -> None:
         super().__init__()
@@ -265,11 +266,13 @@ class GatedOutput(nn.Module):
         self.channels = channels
         self.divisor = int(net.divisor)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, with_gate: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """The blended image, and with ``with_gate`` the gate g (N×1×H×W) beside it."""
         out = self.net(x)
         y, t = out[:, :self.channels], out[:, self.channels:]
-        gate = torch.sigmoid(t * self.GATE_SLOPE + self.GATE_BIAS)
-        return torch.lerp(y, x[:, :self.channels], gate)
+        gate = 0.5 * (t + 1.0)
+        blended = torch.lerp(y, x[:, :self.channels], gate)
+        return (blended, gate) if with_gate else blended
 
 
 def init_weights(net: nn.Module, gain: float = 0.02) -> nn.Module:

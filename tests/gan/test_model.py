@@ -9,7 +9,8 @@ import torch
 from torch import nn
 
 from gan.losses import GANLoss, l1, mask_loss
-from gan.model import PAPER_PRESETS, PRESETS, CycleGANModel, ImagePool, ModelConfig, config_from_preset
+from gan.model import PAPER_PRESETS, PRESETS, CycleGANModel, ModelConfig, config_from_preset
+from gan.pool import ImagePool
 
 TINY = dict(netG="resnet", n_blocks=1, ngf=4, ndf=4, n_layers_D=2, vgg_weights="none")
 

@@ -224,25 +224,20 @@ class _Fixed(nn.Module):
         return self.out
 
 
-def test_the_output_gate_blends_input_and_generated_image_and_starts_near_the_identity():
+def test_the_output_gate_blends_input_and_generated_image():
     x = torch.rand(1, 4, 8, 8) * 2 - 1  # image + a depth channel, which the blend leaves out
     y = torch.full((1, 3, 8, 8), 0.25)
     t = torch.linspace(-1, 1, 64).reshape(1, 1, 8, 8)
-    out = GatedOutput(_Fixed(torch.cat([y, t], 1)), 3)(x)
-    g = torch.sigmoid(8 * t + 3)
-    assert torch.allclose(out, g * x[:, :3] + (1 - g) * y, atol=1e-6)
-    assert g.min() < 0.01 and g.max() > 0.9999  # the gate can close onto y and open onto x
-    # a new network starts near the identity (t ≈ 0: g ≈ 0.95), whatever the architecture
+    out, gate = GatedOutput(_Fixed(torch.cat([y, t], 1)), 3)(x, with_gate=True)
+    assert torch.allclose(gate, (t + 1) / 2)
+    assert torch.allclose(out, gate * x[:, :3] + (1 - gate) * y, atol=1e-6)
+    assert torch.equal(out[..., 0, 0], y[..., 0, 0]) and torch.allclose(out[..., -1, -1], x[:, :3, -1, -1])
     torch.manual_seed(0)
     for name, kw in (("unet_128", {"ngf": 8, "head": 4, "upsample": "resize"}), ("resnet", {"ngf": 8, "n_blocks": 2})):
-        gated = define_G(name, 4, 3, gate=True, **kw)
-        plain = define_G(name, 4, 3, **kw)
+        gated, plain = define_G(name, 4, 3, gate=True, **kw), define_G(name, 4, 3, **kw)
         assert isinstance(gated, GatedOutput) and gated.divisor == plain.divisor
         assert all(k.startswith("net.") for k in gated.state_dict())
-        x = torch.rand(1, 4, 128, 128) * 2 - 1
-        with torch.no_grad():
-            gap, free = (gated(x) - x[:, :3]).abs().mean(), (plain(x) - x[:, :3]).abs().mean()
-        assert gap < 0.15 * free, (name, gap, free)  # (1 − g) · |y − x|, g ≈ 0.95
+        assert gated(torch.rand(2, 4, 128, 128) * 2 - 1).shape == (2, 3, 128, 128)
 
 
 def _keep_subject_blur_background(gate: bool, steps: int = 150) -> tuple[float, float, float]:
@@ -273,14 +268,13 @@ def _keep_subject_blur_background(gate: bool, steps: int = 150) -> tuple[float, 
 
     with torch.no_grad():
         err = (g(x) - target).abs().mean(1, keepdim=True)
-        closed = mean(torch.sigmoid(g.net(x)[:, 3:] * GatedOutput.GATE_SLOPE + GatedOutput.GATE_BIAS), 1 - m) \
-            if gate else float("nan")
+        closed = mean(g(x, with_gate=True)[1], 1 - m) if gate else float("nan")
     return mean(err, m), mean(err, 1 - m), closed
 
 
 def test_the_output_gate_keeps_the_subject_exact_while_the_background_is_replaced():
-    """The same short training with and without the gate (measured: subject error 0.0013 against
-    0.095, background 0.038 against 0.035, the gate's background mean 0.12): the gated network
+    """The same short training with and without the gate (measured: subject error 0.0027 against
+    0.095, background 0.036 against 0.035, the gate's background mean 0.14): the gated network
     closes its gate on the background and keeps the subject at least 10× closer to its target,
     at a background error within 1.5× of the plain network's."""
     fg_gated, bg_gated, gate_bg = _keep_subject_blur_background(True)
