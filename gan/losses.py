@@ -204,8 +204,11 @@ def gate_loss(gate: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     2018 eq. 13), but learnt, so no mask is needed at test. Cross-entropy, not L1: its gradient
     grows as 1/(1 − g) where the gate is wrongly open, which cancels the tanh's saturation under
     g = (t + 1)/2; with L1 the reconstruction losses opened the gate on real portraits within 80
-    steps and it stayed open. gate, mask: N×1×H×W in [0, 1]."""
-    return F.binary_cross_entropy(gate.float(), mask.float())
+    steps and it stayed open. Taken with autocast off: CUDA's autocast refuses binary
+    cross-entropy on probabilities (unsafe in float16), and the gate is not a logit to give
+    ``binary_cross_entropy_with_logits``. gate, mask: N×1×H×W in [0, 1]."""
+    with torch.autocast(gate.device.type, enabled=False):
+        return F.binary_cross_entropy(gate.float(), mask.float())
 
 
 def mask_loss(real: torch.Tensor, generated: torch.Tensor, mask: torch.Tensor, vgg: nn.Module,
