@@ -23,6 +23,9 @@ below leave room for other CPUs' floating-point paths. The VGG19 of the mask los
 weights (``vgg_weights="none"``, no download in tests): random conv features are still a fixed
 multi-scale description of the cut-out, so the perceptual term stays a valid constraint.
 """
+import itertools
+from typing import Iterator
+
 import numpy as np
 import pytest
 import torch
@@ -65,6 +68,19 @@ def data(tmp_path_factory):
     return train, batch
 
 
+def batches(train_set, steps: int, batch_size: int = 1) -> Iterator[dict]:
+    """``steps`` batches of ``train_set``, shuffled with seed 0, epoch after epoch (no batch is
+    loaded beyond the last one used)."""
+    loader = torch.utils.data.DataLoader(train_set, batch_size=batch_size, shuffle=True,
+                                         generator=torch.Generator().manual_seed(0))
+
+    def epochs() -> Iterator[dict]:
+        while True:
+            yield from loader
+
+    return itertools.islice(epochs(), steps)
+
+
 def translate(model: CycleGANModel, batch: dict) -> torch.Tensor:
     model.eval()
     model.set_input(batch)
@@ -81,22 +97,15 @@ def train(preset: str, data) -> dict:
     real_a, mask_a = test_batch["A"], test_batch["A_mask"]
     result = {"hf_untrained": background_hf(translate(model, test_batch), mask_a) / background_hf(real_a, mask_a),
               "hf": [], "l1": [], "l1_pooled": [], "cycle": []}
-    loader = torch.utils.data.DataLoader(train_set, batch_size=1, shuffle=True,
-                                         generator=torch.Generator().manual_seed(0))
-    step = 0
-    while step < STEPS:
-        for batch in loader:
-            model.set_input(batch)
-            model.optimize_parameters()
-            step += 1
-            result["cycle"].append(model.get_current_losses()["cycle_A"])
-            if step in EVAL_AT:
-                fake_b = translate(model, test_batch)
-                result["hf"].append(background_hf(fake_b, mask_a) / background_hf(real_a, mask_a))
-                result["l1"].append(subject_l1(fake_b, real_a, mask_a))
-                result["l1_pooled"].append(subject_l1(fake_b, real_a, mask_a, pool=4))
-            if step == STEPS:
-                break
+    for step, batch in enumerate(batches(train_set, STEPS), 1):
+        model.set_input(batch)
+        model.optimize_parameters()
+        result["cycle"].append(model.get_current_losses()["cycle_A"])
+        if step in EVAL_AT:
+            fake_b = translate(model, test_batch)
+            result["hf"].append(background_hf(fake_b, mask_a) / background_hf(real_a, mask_a))
+            result["l1"].append(subject_l1(fake_b, real_a, mask_a))
+            result["l1_pooled"].append(subject_l1(fake_b, real_a, mask_a, pool=4))
     return {k: (float(np.mean(v)) if k != "cycle" else v) for k, v in result.items()}
 
 
@@ -144,20 +153,13 @@ def train_discriminator(preset: str, train_set, steps: int = 400) -> CycleGANMod
                                              vgg_weights="none"))
     d = model.netD_A
     opt = torch.optim.Adam(d.parameters(), lr=1e-3, betas=(0.5, 0.999))
-    loader = torch.utils.data.DataLoader(train_set, batch_size=4, shuffle=True,
-                                         generator=torch.Generator().manual_seed(0))
-    step = 0
-    while step < steps:
-        for batch in loader:
-            real = model.discriminator_view(batch["B"], batch["B_mask"])
-            fake = model.discriminator_view(soft_background(batch["A"], batch["A_mask"], 0.7), batch["A_mask"])
-            loss = 0.5 * ((d(real) - 1.0).pow(2).mean() + d(fake).pow(2).mean())
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            step += 1
-            if step == steps:
-                break
+    for batch in batches(train_set, steps, batch_size=4):
+        real = model.discriminator_view(batch["B"], batch["B_mask"])
+        fake = model.discriminator_view(soft_background(batch["A"], batch["A_mask"], 0.7), batch["A_mask"])
+        loss = 0.5 * ((d(real) - 1.0).pow(2).mean() + d(fake).pow(2).mean())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
     return model
 
 
@@ -197,21 +199,16 @@ def test_the_mask_supervised_output_gate_learns_where_the_subject_is(data):
     """The defocus preset with a supervised output gate (lambda_gate 1), 300 steps, seed 0, on the
     synthetic scenes: on the 8 held-out scenes, translated without their masks, the gate must
     open on the subject and close on the background (measured here: subject 0.92, background
-    0.59; at the start both about ½), and its cross-entropy must fall below half its first 20
-    steps' (measured 0.82 → 0.21)."""
+    0.59–0.66 in two runs on 2 threads; at the start both about ½), and its cross-entropy must
+    fall below half its first 20 steps' (measured 0.82 → 0.21)."""
     train_set, test_batch = data
     torch.manual_seed(0)
     model = CycleGANModel(config_from_preset("defocus", **SMALL, output_gate=True, lambda_gate=1.0))
-    loader = torch.utils.data.DataLoader(train_set, batch_size=1, shuffle=True,
-                                         generator=torch.Generator().manual_seed(0))
     losses: list[float] = []
-    while len(losses) < 300:
-        for batch in loader:
-            model.set_input(batch)
-            model.optimize_parameters()
-            losses.append(model.get_current_losses()["gate_A"])
-            if len(losses) == 300:
-                break
+    for batch in batches(train_set, 300):
+        model.set_input(batch)
+        model.optimize_parameters()
+        losses.append(model.get_current_losses()["gate_A"])
     fg, bg = gate_means(model, test_batch["A"], test_batch["A_mask"])
     assert fg > 0.8 and bg < 0.75 and fg - bg > 0.2
     assert np.mean(losses[-20:]) < 0.5 * np.mean(losses[:20])
