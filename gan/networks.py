@@ -264,7 +264,11 @@ class GatedOutput(nn.Module):
         super().__init__()
         self.net = net
         self.channels = channels
-        self.divisor = int(net.divisor)
+
+    @property
+    def divisor(self) -> int:
+        """The wrapped generator's: the number every side of the input must be a multiple of."""
+        return int(self.net.divisor)
 
     def forward(self, x: torch.Tensor, with_gate: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """The blended image, and with ``with_gate`` the gate g (N×1×H×W) beside it."""
