@@ -83,6 +83,13 @@ def test_settings_that_only_some_generators_have_are_refused_with_the_others():
         ModelConfig(netG="unet_256", n_blocks=3)
     with pytest.raises(ValueError, match="full_res_head: applies to U-Net generators only, not netG 'resnet'"):
         ModelConfig(netG="resnet", n_blocks=1, full_res_head=4)
+    with pytest.raises(ValueError, match="lambda_gate: supervises the output gate, so it needs output_gate"):
+        ModelConfig(lambda_gate=1.0)
+    with pytest.raises(ValueError, match="output_gate: blends the input into the output, so it needs input_nc == "
+                                         "output_nc"):
+        ModelConfig(output_gate=True, input_nc=1, lambda_identity=0)
+    assert ModelConfig.from_dict({k: v for k, v in ModelConfig().to_dict().items()
+                                  if k not in ("output_gate", "lambda_gate")}) == ModelConfig()  # older files
 
 
 @pytest.mark.parametrize("preset", sorted(PRESETS))
